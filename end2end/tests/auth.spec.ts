@@ -1,0 +1,63 @@
+import { expect, test } from "@playwright/test";
+import {
+  ADMIN_USER,
+  adminPassword,
+  expectPath,
+  gotoWithRetry,
+  login,
+  waitForHydration,
+} from "./helpers";
+
+test.describe("authentication", () => {
+  test("visiting the databases list when not logged in redirects to the login page", async ({ page }) => {
+    await gotoWithRetry(page, "/");
+    await expectPath(page, "/login");
+    await expect(page.getByRole("heading", { name: "Log in to Cairn" })).toBeVisible();
+  });
+
+  test("a wrong password is rejected and the user stays on the login page", async ({ page }, testInfo) => {
+    await gotoWithRetry(page, "/login");
+    await expect(page.getByRole("heading", { name: "Log in to Cairn" })).toBeVisible();
+    await waitForHydration(page);
+    await page.getByLabel("Username").fill(ADMIN_USER);
+    await page.getByLabel("Password").fill(`${adminPassword()}-wrong`);
+    await page.getByRole("button", { name: "Log in" }).click();
+
+    const alert = page.getByRole("alert").filter({ hasText: "Invalid username or password" });
+    await expect(alert).toBeVisible();
+    await expectPath(page, "/login");
+    await page.screenshot({ path: testInfo.outputPath("login-rejected.png"), fullPage: true });
+
+    // Still not logged in.
+    await page.goto("/");
+    await expectPath(page, "/login");
+  });
+
+  test("logging in with the admin account opens the databases list", async ({ page }, testInfo) => {
+    await gotoWithRetry(page, "/login");
+    await expect(page.getByRole("heading", { name: "Log in to Cairn" })).toBeVisible();
+    await expect(page.getByLabel("Username")).toBeVisible();
+    await expect(page.getByLabel("Password")).toBeVisible();
+    await page.screenshot({ path: testInfo.outputPath("login.png"), fullPage: true });
+
+    await login(page);
+    await expect(page.getByRole("link", { name: "Create database" })).toBeVisible();
+    await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+  });
+
+  test("logging out ends the session", async ({ page }) => {
+    await login(page);
+    await waitForHydration(page);
+    const logout = page.getByRole("button", { name: "Log out" });
+    // A click that lands before hydration can be lost; retry it until the login page shows.
+    await expect(async () => {
+      if (new URL(page.url()).pathname !== "/login") await logout.click({ timeout: 2_000 });
+      await expectPath(page, "/login", { timeout: 3_000 });
+    }).toPass({ timeout: 20_000 });
+    await expect(page.getByRole("heading", { name: "Log in to Cairn" })).toBeVisible();
+
+    // The session cookie is gone: the list is not reachable any more.
+    await page.goto("/");
+    await expectPath(page, "/login");
+  });
+});

@@ -1,0 +1,164 @@
+import { expect, type Locator, type Page } from "@playwright/test";
+
+export const ADMIN_USER = "admin";
+
+/** Password of the `admin` account; the runner script reads it from the sandbox and exports it. */
+export function adminPassword(): string {
+  const password = process.env.CAIRN_ADMIN_PASSWORD;
+  if (!password) {
+    throw new Error("CAIRN_ADMIN_PASSWORD is not set (the admin password of the Cairn under test)");
+  }
+  return password;
+}
+
+/** Namespace the tests create databases in. */
+export function e2eNamespace(): string {
+  return process.env.CAIRN_E2E_NAMESPACE || "everest";
+}
+
+/** A database name unique to this run: lowercase RFC 1123 label, at most 22 characters. */
+export function uniqueDbName(prefix = "pg"): string {
+  const suffix = Date.now().toString(36).slice(-6) + Math.floor(Math.random() * 36 * 36).toString(36);
+  return `${prefix}-${suffix}`.slice(0, 22);
+}
+
+/** Escapes a literal string for use inside a RegExp. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * First navigation of a test: the server may still be starting (the runner starts it and the tests at about the
+ * same time), so retry connection failures and 5xx answers up to 30 times, 500 ms apart.
+ */
+export async function gotoWithRetry(page: Page, path: string): Promise<void> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 30; attempt++) {
+    try {
+      const response = await page.goto(path, { waitUntil: "load" });
+      if (!response || response.status() < 500) return;
+      lastError = new Error(`GET ${path} answered ${response.status()}`);
+    } catch (error) {
+      lastError = error;
+    }
+    await page.waitForTimeout(500);
+  }
+  throw new Error(`could not load ${path} after 30 attempts: ${String(lastError)}`);
+}
+
+/**
+ * Waits until the page is loaded and its scripts (the wasm bundle) have been fetched, so that hydrated controls
+ * react to clicks. Pages with a live event stream never reach `networkidle` (the SSE request stays open), so
+ * that wait is bounded and its timeout is not an error.
+ */
+export async function waitForHydration(page: Page): Promise<void> {
+  await page.waitForLoadState("load");
+  await page.waitForLoadState("networkidle", { timeout: 5_000 }).catch(() => {});
+}
+
+/** Asserts the current URL has this path (query and hash ignored). */
+export async function expectPath(page: Page, path: string, options?: { timeout?: number }): Promise<void> {
+  await expect(page).toHaveURL((url) => url.pathname === path, options);
+}
+
+/** Logs in through the login page and lands on the databases list. */
+export async function login(page: Page, username = ADMIN_USER, password = adminPassword()): Promise<void> {
+  await gotoWithRetry(page, "/login");
+  await expect(page.getByRole("heading", { name: "Log in to Cairn" })).toBeVisible();
+  await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expectPath(page, "/");
+  await expect(page.getByRole("heading", { name: "Databases", level: 1 })).toBeVisible();
+}
+
+/** The databases table on `/`. */
+export function databasesTable(page: Page): Locator {
+  return page.getByRole("table", { name: "Databases" });
+}
+
+/** The row of one database in the list, found by its name. */
+export function databaseRow(page: Page, name: string): Locator {
+  return page.getByRole("row", { name: new RegExp(escapeRegExp(name)) });
+}
+
+/** Waits until the list has rendered: either the table or the empty-state message. */
+export async function waitForDatabaseList(page: Page): Promise<void> {
+  await expect(page.getByRole("heading", { name: "Databases", level: 1 })).toBeVisible();
+  await expect(databasesTable(page).or(page.getByText("No databases yet"))).toBeVisible();
+}
+
+export interface DatabaseForm {
+  name: string;
+  namespace?: string;
+  cpu?: string;
+  memory?: string;
+  disk?: string;
+  nodes?: string;
+}
+
+/** Fills the "Create database" form (PostgreSQL, newest 17.x/16.x version offered). Does not submit. */
+export async function fillDatabaseForm(page: Page, form: DatabaseForm): Promise<void> {
+  await expect(page.getByRole("heading", { name: "Create database" })).toBeVisible();
+  // exact: "Name" must not match "Namespace".
+  await page.getByLabel("Name", { exact: true }).fill(form.name);
+  await page.getByLabel("Namespace", { exact: true }).selectOption(form.namespace ?? e2eNamespace());
+  await page.getByLabel("Engine", { exact: true }).selectOption({ label: "PostgreSQL" });
+
+  const version = page.getByLabel("Version", { exact: true });
+  const versions = (await version.getByRole("option").allTextContents()).map((v) => v.trim());
+  const wanted =
+    versions.find((v) => /^17\./.test(v)) ?? versions.find((v) => /^16\./.test(v)) ?? versions.find((v) => v !== "");
+  expect(wanted, `a PostgreSQL version among ${JSON.stringify(versions)}`).toBeTruthy();
+  await version.selectOption({ label: wanted! });
+
+  const nodes = page.getByLabel("Nodes", { exact: true });
+  const nodesTag = await nodes.evaluate((el) => el.tagName.toLowerCase());
+  if (nodesTag === "select") {
+    await nodes.selectOption(form.nodes ?? "1");
+  } else {
+    await nodes.fill(form.nodes ?? "1");
+  }
+
+  await page.getByLabel("CPU", { exact: true }).fill(form.cpu ?? "1");
+  await page.getByLabel("Memory", { exact: true }).fill(form.memory ?? "2G");
+  await page.getByLabel("Disk", { exact: true }).fill(form.disk ?? "25G");
+}
+
+/** Clicks the form's submit button (the header link of the same name is a link, not a button). */
+export async function submitDatabaseForm(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Create database" }).click();
+}
+
+export interface PageProblems {
+  consoleErrors: string[];
+  badResponses: string[];
+}
+
+/**
+ * Records console errors, uncaught page errors and HTTP responses >= 400 (except the favicon and the statuses
+ * passed in `allowedStatuses`, for tests that expect rejections). Assert on the result at the end of a test.
+ */
+export function collectProblems(page: Page, allowedStatuses: number[] = []): PageProblems {
+  const problems: PageProblems = { consoleErrors: [], badResponses: [] };
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const location = message.location()?.url ?? "";
+    if (/favicon\.ico/.test(location) || /favicon\.ico/.test(message.text())) return;
+    problems.consoleErrors.push(`${message.text()} (${location})`);
+  });
+  page.on("pageerror", (error) => problems.consoleErrors.push(`uncaught: ${error.message}`));
+  page.on("response", (response) => {
+    const status = response.status();
+    if (status < 400 || allowedStatuses.includes(status)) return;
+    if (/\/favicon\.ico(\?|$)/.test(response.url())) return;
+    problems.badResponses.push(`${status} ${response.request().method()} ${response.url()}`);
+  });
+  return problems;
+}
+
+export function expectNoProblems(problems: PageProblems): void {
+  expect(problems.consoleErrors, "console errors").toEqual([]);
+  expect(problems.badResponses, "HTTP responses >= 400").toEqual([]);
+}
