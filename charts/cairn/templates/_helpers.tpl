@@ -1,0 +1,54 @@
+{{/* Chart name, overridable. */}}
+{{- define "cairn.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of every object. Defaults to "cairn" (not prefixed with the release name) so that the Service is
+     always `svc/cairn`, as the docs and `kubectl port-forward` examples assume. */}}
+{{- define "cairn.fullname" -}}
+{{- default "cairn" .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of the cluster-scoped objects: unique per release namespace. */}}
+{{- define "cairn.clusterName" -}}
+{{- printf "%s-%s" (include "cairn.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cairn.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cairn.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cairn.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "cairn.labels" -}}
+helm.sh/chart: {{ include "cairn.chart" . }}
+{{ include "cairn.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: cairn
+{{- end -}}
+
+{{- define "cairn.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cairn.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The system namespace: accounts, JWT key, settings. */}}
+{{- define "cairn.systemNamespace" -}}
+{{- default .Release.Namespace .Values.systemNamespace -}}
+{{- end -}}
+
+{{/* Container port, taken from `listen` (host:port). */}}
+{{- define "cairn.port" -}}
+{{- splitList ":" .Values.listen | last | int -}}
+{{- end -}}
+
+{{- define "cairn.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
