@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs every tool Cairn's build, sandbox and tests need. Idempotent: each step checks first.
+# Sources only: apt, rustup, crates.io (cargo), npm, the Go module proxy. Nothing else is downloaded.
+#
+# Env:
+#   CAIRN_CACHE   where caches and built tools live (default: ~/.cache/cairn); outside the clone on purpose,
+#                 so a fresh clone (CI) reuses them.
+#   CAIRN_SKIP_APT=1   skip apt (for machines where chromium is already installed another way)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$here/scripts/env.sh"
+
+log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
+
+# Versions that must match. cargo-leptos drives the build; wasm-bindgen-cli MUST equal the wasm-bindgen
+# crate in Cargo.lock (pinned with "=" in Cargo.toml), otherwise the generated JS does not load the wasm.
+CARGO_LEPTOS_VERSION=0.3.11
+WASM_BINDGEN_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' "$here/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')"
+WASM_BINDGEN_VERSION="${WASM_BINDGEN_VERSION:-0.2.130}"
+
+# 1. System packages: Debian's Chromium for Playwright (its own browser download cannot work here).
+if [[ "${CAIRN_SKIP_APT:-0}" != 1 ]] && ! command -v chromium >/dev/null 2>&1; then
+  log "apt: chromium"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# 2. Rust target for the hydrated UI.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "rustup: wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# Tools built from crates.io are installed into $CAIRN_TOOLS (outside the clone). Release profile without
+# fat LTO: these are build tools, and LTO triples their cold build time on 2 cores.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+install_from_registry_src() { # name version lockfix-crate lockfix-version
+  local name=$1 ver=$2 fix=$3 fixver=$4
+  local src
+  # Fetch the source into ~/.cargo/registry/src (this install attempt fails on rustc 1.95 with --locked;
+  # see ../shared/TOOLCHAIN.md), then install from a copy with one lockfile entry pinned back.
+  src=$(ls -d "$HOME"/.cargo/registry/src/*/"$name-$ver" 2>/dev/null | head -n1 || true)
+  if [[ -z "$src" ]]; then
+    cargo install "$name" --version "=$ver" --locked --root "$CAIRN_CACHE/tmp-install" >/dev/null 2>&1 || true
+    src=$(ls -d "$HOME"/.cargo/registry/src/*/"$name-$ver" | head -n1)
+  fi
+  local work="$CAIRN_CACHE/src/$name-$ver"
+  rm -rf "$work"; mkdir -p "$CAIRN_CACHE/src"; cp -r "$src" "$work"
+  (cd "$work" && cargo update -q -p "$fix" --precise "$fixver" && \
+     CARGO_TARGET_DIR="$CAIRN_CACHE/tool-target" cargo install -q --path . --locked --root "$CAIRN_TOOLS")
+}
+
+# 3. cargo-leptos: pinned, because its build pipeline (tool lookup on PATH, Tailwind v4 handling) is what
+#    TOOLCHAIN.md measured. cargo-util-schemas 0.14.2+ needs rustc 1.96.
+if ! "$CAIRN_TOOLS/bin/cargo-leptos" --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  log "cargo: cargo-leptos $CARGO_LEPTOS_VERSION (cold: ~8 min)"
+  install_from_registry_src cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1
+fi
+
+# 4. wasm-bindgen-cli at exactly the Cargo.lock version. webpki-roots 1.0.11 is not in the index here.
+if ! "$CAIRN_TOOLS/bin/wasm-bindgen" --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  log "cargo: wasm-bindgen-cli $WASM_BINDGEN_VERSION (cold: ~4 min)"
+  install_from_registry_src wasm-bindgen-cli "$WASM_BINDGEN_VERSION" webpki-roots 1.0.10
+fi
+
+# 5. Node tools (Tailwind v4, wasm-opt from binaryen, Playwright) into the clone's node_modules, from the
+#    npm cache outside the clone. Playwright never downloads a browser: it drives /usr/bin/chromium.
+if [[ ! -x "$here/node_modules/.bin/tailwindcss" || "$here/package-lock.json" -nt "$here/node_modules/.stamp" ]]; then
+  log "npm ci"
+  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+     --cache "$CAIRN_CACHE/npm" && touch node_modules/.stamp)
+fi
+
+# 6. The local control plane (kube-apiserver + etcd), built from Go modules.
+"$here/testenv/build.sh" >/dev/null
+log "tools ready"

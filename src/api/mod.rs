@@ -1,0 +1,152 @@
+//! REST `/v1` (OpenEverest paths and JSON shapes), the live-update stream, health and metrics.
+//! Handlers are thin: they resolve the caller and call `service`.
+use crate::crd::DatabaseCluster;
+use crate::error::ApiError;
+use crate::service::{self, Caller, DbSummary};
+use crate::state::State;
+use axum::extract::{Path, State as AxState};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use serde::Deserialize;
+use std::convert::Infallible;
+
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/v1/session", post(create_session).delete(delete_session))
+        .route("/v1/version", get(version))
+        .route("/v1/namespaces", get(namespaces))
+        .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).delete(delete_db))
+        .route("/v1/events/database-clusters", get(db_events))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+async fn create_session(AxState(st): AxState<State>, Json(c): Json<Credentials>) -> Result<Response, ApiError> {
+    crate::auth::login(&st.client, &st.system_namespace, &c.username, &c.password).await?;
+    let token = crate::auth::issue_token(&st.jwt_key, &c.username);
+    Ok((
+        [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],
+        Json(serde_json::json!({ "token": token })),
+    )
+        .into_response())
+}
+
+async fn delete_session(AxState(st): AxState<State>) -> Response {
+    (http::StatusCode::NO_CONTENT, [(http::header::SET_COOKIE, crate::auth::clear_cookie(st.secure_cookies))]).into_response()
+}
+
+async fn version() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "projectName": "cairn", "version": env!("CARGO_PKG_VERSION"), "fullCommit": option_env!("CAIRN_COMMIT").unwrap_or("") }))
+}
+
+async fn namespaces(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<Vec<String>>, ApiError> {
+    Caller::from_headers(&st, &headers)?;
+    Ok(Json(st.managed_namespaces()))
+}
+
+async fn list_dbs(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    if !st.is_managed(&ns) {
+        return Err(ApiError::not_found(format!("namespace {ns:?}")));
+    }
+    let items = service::list_databases(&st, &caller, Some(&ns));
+    // A Kubernetes-style list, as OpenEverest returns.
+    Ok(Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterList", "items": items })))
+}
+
+async fn get_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<DatabaseCluster>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::get_database(&st, &caller, &ns, &name)?))
+}
+
+async fn create_db(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path(ns): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let mut db: DatabaseCluster = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseCluster: {e}")))?;
+    match db.metadata.namespace.as_deref() {
+        None | Some("") => db.metadata.namespace = Some(ns.clone()),
+        Some(other) if other != ns => return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?}"))),
+        _ => {}
+    }
+    let created = service::create_database(&st, &caller, db).await?;
+    Ok((http::StatusCode::OK, Json(created)).into_response())
+}
+
+async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    service::delete_database(&st, &caller, &ns, &name).await?;
+    Ok(http::StatusCode::NO_CONTENT.into_response())
+}
+
+/// Server-sent events: the caller's database list, sent on connect and after every change. Fed by the
+/// shared watch, so an idle cluster costs nothing.
+async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let mut rx = st.changes.clone();
+    let stream = async_stream(move |tx| async move {
+        loop {
+            let rows: Vec<DbSummary> = service::list_databases(&st, &caller, None).iter().map(DbSummary::from).collect();
+            let data = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
+            if tx.send(Ok(Event::default().event("databases").data(data))).await.is_err() {
+                return;
+            }
+            rx.borrow_and_update();
+            if rx.changed().await.is_err() {
+                return;
+            }
+            // Coalesce bursts of watch events into one message.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A stream fed by a task writing into a bounded channel; the task ends when the client goes away.
+fn async_stream<T, F, Fut>(f: F) -> impl Stream<Item = T>
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(f(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+async fn readyz(AxState(st): AxState<State>) -> Response {
+    if st.is_ready() {
+        "ok".into_response()
+    } else {
+        (http::StatusCode::SERVICE_UNAVAILABLE, "caches not synced").into_response()
+    }
+}
+
+async fn metrics(AxState(st): AxState<State>) -> Response {
+    let mut out = crate::controller::METRICS.render();
+    let mut counts = std::collections::BTreeMap::new();
+    for db in st.dbs.state() {
+        let s = db.status.as_ref().map(|s| s.status.with_creating().as_str()).unwrap_or("creating");
+        *counts.entry(s).or_insert(0u64) += 1;
+    }
+    out.push_str("# HELP cairn_database_clusters DatabaseClusters by status.\n# TYPE cairn_database_clusters gauge\n");
+    for (s, n) in counts {
+        out.push_str(&format!("cairn_database_clusters{{status=\"{s}\"}} {n}\n"));
+    }
+    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

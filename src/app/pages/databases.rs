@@ -1,0 +1,122 @@
+use crate::app::components::{error_text, Header};
+use crate::app::server_fns::list_databases;
+use crate::model::{engine_label, status_label, DbSummary};
+use leptos::prelude::*;
+
+/// The databases list. Rendered on the server from the watch cache, then kept current by server-sent
+/// events from the same cache: no polling, no reload.
+#[component]
+pub fn DatabasesPage() -> impl IntoView {
+    let initial = Resource::new(|| (), |_| list_databases());
+    let live: RwSignal<Option<Vec<DbSummary>>> = RwSignal::new(None);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| live_updates(live));
+
+    view! {
+        <Header/>
+        <main class="mx-auto max-w-6xl p-6">
+            <div class="mb-6 flex items-center justify-between">
+                <h1 class="text-2xl font-semibold">"Databases"</h1>
+                <a href="/databases/new" class="rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
+                    "Create database"
+                </a>
+            </div>
+            <Transition fallback=|| view! { <p>"Loading databases…"</p> }>
+                {move || {
+                    let live_rows = live.get();
+                    Suspend::new(async move {
+                        let rows = match live_rows {
+                            Some(rows) => Ok(rows),
+                            None => initial.await,
+                        };
+                        match rows {
+                            Ok(rows) => view! { <DbTable rows/> }.into_any(),
+                            Err(e) => view! { <p role="alert" class="text-red-700">{error_text(&e)}</p> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </main>
+    }
+}
+
+#[component]
+fn DbTable(rows: Vec<DbSummary>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="text-slate-600">"No databases yet"</p> }.into_any();
+    }
+    view! {
+        <table aria-label="Databases" class="w-full overflow-hidden rounded-lg bg-white text-left shadow">
+            <thead class="bg-slate-100 text-sm text-slate-600">
+                <tr>
+                    <th class="px-4 py-2">"Name"</th>
+                    <th class="px-4 py-2">"Namespace"</th>
+                    <th class="px-4 py-2">"Engine"</th>
+                    <th class="px-4 py-2">"Version"</th>
+                    <th class="px-4 py-2">"Nodes"</th>
+                    <th class="px-4 py-2">"Status"</th>
+                    <th class="px-4 py-2">"Hostname"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|r| {
+                        let badge = match r.status.as_str() {
+                            "ready" => "bg-green-100 text-green-800",
+                            "error" => "bg-red-100 text-red-800",
+                            "paused" | "stopping" => "bg-slate-200 text-slate-700",
+                            _ => "bg-amber-100 text-amber-800",
+                        };
+                        view! {
+                            <tr class="border-t border-slate-100">
+                                <td class="px-4 py-2 font-medium">{r.name.clone()}</td>
+                                <td class="px-4 py-2">{r.namespace.clone()}</td>
+                                <td class="px-4 py-2">{engine_label(&r.engine)}</td>
+                                <td class="px-4 py-2">{r.version.clone()}</td>
+                                <td class="px-4 py-2">{r.nodes}</td>
+                                <td class="px-4 py-2">
+                                    <span class=format!("rounded px-2 py-0.5 text-sm {badge}") title=r.message.clone()>
+                                        {status_label(&r.status)}
+                                    </span>
+                                </td>
+                                <td class="px-4 py-2 font-mono text-sm">{r.hostname.clone()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// Subscribes to the server's database events until the page goes away.
+#[cfg(feature = "hydrate")]
+fn live_updates(live: RwSignal<Option<Vec<DbSummary>>>) {
+    use futures::StreamExt;
+    let Ok(mut es) = gloo_net::eventsource::futures::EventSource::new("/v1/events/database-clusters") else {
+        return;
+    };
+    let Ok(mut events) = es.subscribe("databases") else {
+        return;
+    };
+    let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
+    enum Msg {
+        Data(String),
+        Stop,
+    }
+    let data = events.filter_map(|ev| async move { ev.ok().and_then(|(_, m)| m.data().as_string()).map(Msg::Data) });
+    let stop = futures::stream::once(stop_rx).map(|_| Msg::Stop);
+    let mut merged = Box::pin(futures::stream::select(data, stop));
+    leptos::task::spawn_local(async move {
+        // The browser reconnects by itself after transient errors.
+        while let Some(Msg::Data(data)) = merged.next().await {
+            if let Ok(rows) = serde_json::from_str::<Vec<DbSummary>>(&data) {
+                live.set(Some(rows));
+            }
+        }
+        es.close();
+    });
+    on_cleanup(move || drop(stop_tx));
+}

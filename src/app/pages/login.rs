@@ -1,0 +1,33 @@
+use crate::app::components::error_text;
+use crate::app::server_fns::Login;
+use leptos::prelude::*;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let error = move || login.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
+    view! {
+        <main class="flex min-h-screen items-center justify-center">
+            <div class="w-full max-w-sm rounded-lg bg-white p-8 shadow">
+                <h1 class="mb-6 text-2xl font-semibold">"Log in to Cairn"</h1>
+                <ActionForm action=login attr:class="space-y-4">
+                    <div>
+                        <label for="username" class="block text-sm font-medium">"Username"</label>
+                        <input id="username" name="username" type="text" autocomplete="username" required
+                            class="mt-1 w-full rounded border border-slate-300 px-3 py-2"/>
+                    </div>
+                    <div>
+                        <label for="password" class="block text-sm font-medium">"Password"</label>
+                        <input id="password" name="password" type="password" autocomplete="current-password" required
+                            class="mt-1 w-full rounded border border-slate-300 px-3 py-2"/>
+                    </div>
+                    {move || error().map(|e| view! { <p role="alert" class="text-sm text-red-700">{e}</p> })}
+                    <button type="submit" disabled=move || login.pending().get()
+                        class="w-full rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700 disabled:opacity-50">
+                        "Log in"
+                    </button>
+                </ActionForm>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,3 @@
+pub mod create_database;
+pub mod databases;
+pub mod login;

@@ -1,0 +1,140 @@
+//! Server functions: the UI's front door. Each one resolves the caller and calls `service`, exactly as the
+//! REST handlers do.
+use crate::model::{DbSummary, FieldError, FormOptions};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+mod server {
+    use crate::error::ApiError;
+    use crate::service::Caller;
+    use crate::state::State;
+    use leptos::prelude::*;
+
+    pub fn state() -> Result<State, ServerFnError> {
+        use_context::<State>().ok_or_else(|| ServerFnError::new("server state missing"))
+    }
+
+    pub async fn caller(st: &State) -> Result<Caller, ServerFnError> {
+        let headers: http::HeaderMap = leptos_axum::extract().await.map_err(|e| ServerFnError::new(e.to_string()))?;
+        Caller::from_headers(st, &headers).map_err(to_sfe)
+    }
+
+    pub fn to_sfe(e: ApiError) -> ServerFnError {
+        if e.status == 401 {
+            if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+                resp.set_status(http::StatusCode::UNAUTHORIZED);
+            }
+        }
+        ServerFnError::ServerError(e.message)
+    }
+
+    pub fn set_cookie(value: &str) {
+        if let (Some(resp), Ok(v)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(value)) {
+            resp.append_header(http::header::SET_COOKIE, v);
+        }
+    }
+}
+
+#[server]
+pub async fn login(username: String, password: String) -> Result<(), ServerFnError> {
+    let st = server::state()?;
+    crate::auth::login(&st.client, &st.system_namespace, username.trim(), &password)
+        .await
+        .map_err(server::to_sfe)?;
+    let token = crate::auth::issue_token(&st.jwt_key, username.trim());
+    server::set_cookie(&crate::auth::session_cookie(&token, st.secure_cookies));
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server]
+pub async fn logout() -> Result<(), ServerFnError> {
+    let st = server::state()?;
+    server::set_cookie(&crate::auth::clear_cookie(st.secure_cookies));
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server]
+pub async fn list_databases() -> Result<Vec<DbSummary>, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    Ok(crate::service::list_databases(&st, &caller, None).iter().map(DbSummary::from).collect())
+}
+
+#[server]
+pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
+    let st = server::state()?;
+    server::caller(&st).await?;
+    Ok(FormOptions { namespaces: st.managed_namespaces(), postgresql_versions: st.pg_versions().ordered_engine_versions() })
+}
+
+/// Creates a database from the form. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown
+/// beside that field; nothing is written then.
+#[server]
+#[allow(clippy::too_many_arguments)]
+pub async fn create_database(
+    name: String,
+    namespace: String,
+    engine: String,
+    version: String,
+    nodes: String,
+    cpu: String,
+    memory: String,
+    disk: String,
+) -> Result<Option<FieldError>, ServerFnError> {
+    use crate::crd::*;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    let field = |f: &str, m: String| Ok(Some(FieldError { field: f.into(), message: m }));
+    let type_ = match engine.as_str() {
+        "postgresql" => EngineType::Postgresql,
+        other => return field("engine", format!("Engine: {other:?} is not supported yet")),
+    };
+    let Ok(replicas) = nodes.trim().parse::<i32>() else {
+        return field("nodes", "Nodes: must be a whole number".into());
+    };
+    let mut db = DatabaseCluster::new(
+        name.trim(),
+        DatabaseClusterSpec {
+            engine: Engine {
+                type_,
+                version: Some(version).filter(|v| !v.is_empty()),
+                replicas: Some(replicas),
+                storage: Storage { size: Quantity(disk.trim().into()), class: None },
+                resources: Some(Resources { cpu: Some(Quantity(cpu.trim().into())), memory: Some(Quantity(memory.trim().into())) }),
+                ..Default::default()
+            },
+            proxy: Some(Proxy { type_: Some(ProxyType::Pgbouncer), ..Default::default() }),
+            ..Default::default()
+        },
+    );
+    db.metadata.namespace = Some(namespace);
+    match crate::service::create_database(&st, &caller, db).await {
+        Ok(_) => {
+            leptos_axum::redirect("/");
+            Ok(None)
+        }
+        Err(e) if e.field.is_some() => {
+            let path = e.field.clone().unwrap_or_default();
+            let (input, label) = match path.as_str() {
+                "metadata.name" => ("name", "Name"),
+                "metadata.namespace" => ("namespace", "Namespace"),
+                "spec.engine.type" => ("engine", "Engine"),
+                "spec.engine.version" => ("version", "Version"),
+                "spec.engine.replicas" => ("nodes", "Nodes"),
+                "spec.engine.resources.cpu" => ("cpu", "CPU"),
+                "spec.engine.resources.memory" => ("memory", "Memory"),
+                "spec.engine.storage.size" => ("disk", "Disk"),
+                _ => ("", ""),
+            };
+            if input.is_empty() {
+                return Err(ServerFnError::ServerError(e.message));
+            }
+            let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
+            field(input, format!("{label}: {rule}"))
+        }
+        Err(e) => Err(server::to_sfe(e)),
+    }
+}

@@ -1,0 +1,93 @@
+//! One typed configuration. Every option is a flag and an environment variable; none has an insecure default.
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about = "Cairn: databases on Kubernetes, in one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web UI and the REST API and run the reconcilers (the in-cluster mode).
+    Serve(ServeArgs),
+    /// Print the CustomResourceDefinitions Cairn owns (YAML), generated from the Rust types.
+    Crd,
+    /// Manage accounts stored in the system namespace.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+    /// Manage the namespaces Cairn provisions databases in.
+    Namespaces {
+        #[command(subcommand)]
+        command: NamespacesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NamespacesCommand {
+    /// Create a namespace (or adopt an existing one) and label it as managed, so Cairn provisions databases
+    /// there. Idempotent.
+    Add {
+        name: String,
+        /// Create the namespace without the managed label (e.g. the system namespace).
+        #[arg(long)]
+        unmanaged: bool,
+        /// The `key=value` label that marks managed namespaces.
+        #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCommand {
+    /// Print the initial admin password while it has not been changed.
+    InitialAdminPassword,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SystemNamespace {
+    /// Namespace holding accounts, the JWT key and settings.
+    #[arg(long, env = "CAIRN_SYSTEM_NAMESPACE", default_value = "everest-system")]
+    pub system_namespace: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[command(flatten)]
+    pub ns: SystemNamespace,
+    /// Database namespaces to manage (comma-separated). When empty, namespaces matching
+    /// --namespace-label-selector are managed.
+    #[arg(long, env = "CAIRN_DB_NAMESPACES", value_delimiter = ',')]
+    pub db_namespaces: Vec<String>,
+    /// Label selector of the managed database namespaces (used when --db-namespaces is empty).
+    #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
+    pub namespace_label_selector: String,
+    /// Directory with the built site (wasm, JS, CSS, assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// Mark the session cookie `Secure` (set when Cairn is served over HTTPS, e.g. behind a TLS ingress).
+    #[arg(long, env = "CAIRN_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+    /// Run the reconcilers in this process (disable to run a UI/API-only replica).
+    #[arg(long, env = "CAIRN_RECONCILERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub reconcilers: bool,
+}
+
+impl ServeArgs {
+    /// The namespace filter the watches use.
+    pub fn namespaces(&self) -> crate::state::NamespaceFilter {
+        if self.db_namespaces.iter().any(|n| !n.is_empty()) {
+            crate::state::NamespaceFilter::List(self.db_namespaces.iter().filter(|n| !n.is_empty()).cloned().collect())
+        } else {
+            crate::state::NamespaceFilter::Label(self.namespace_label_selector.clone())
+        }
+    }
+}

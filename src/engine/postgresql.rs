@@ -1,0 +1,420 @@
+//! DatabaseCluster (engine.type = postgresql) ⇄ PerconaPGCluster.
+use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus};
+use crate::engine::{normalize_source_range, versions::EngineVersions};
+use crate::upstream::pg::*;
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaimSpec, ResourceRequirements, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::ObjectMeta;
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeMap;
+
+/// Everything `desired()` needs besides the DatabaseCluster itself.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    pub versions: EngineVersions,
+    /// Version of the installed PG operator (the CR version used for new clusters).
+    pub operator_version: String,
+    /// `spec.crVersion` of the existing PerconaPGCluster, if there is one: it is kept.
+    pub observed_cr_version: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MappingError {
+    #[error("spec.engine.version: {0:?} is not a known PostgreSQL version")]
+    UnknownVersion(String),
+    #[error("spec.engine.version is not set")]
+    NoVersion,
+    #[error("spec.engine.version: {0:?} does not start with a major version number")]
+    BadVersion(String),
+}
+
+pub const INSTANCE_SET: &str = "instance1";
+pub const PORT: i32 = 5432;
+const PGBOUNCER_DEFAULT_CPU: &str = "200m";
+const PGBOUNCER_DEFAULT_MEMORY: &str = "128Mi";
+
+fn limits(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Option<ResourceRequirements> {
+    let mut l = BTreeMap::new();
+    if let Some(c) = cpu {
+        l.insert("cpu".to_string(), c.clone());
+    }
+    if let Some(m) = memory {
+        l.insert("memory".to_string(), m.clone());
+    }
+    (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l), ..Default::default() })
+}
+
+fn rwo_claim(size: &Quantity, class: Option<&String>) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        storage_class_name: class.cloned(),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `key = value` or `key value` lines → postgresql parameters; `#` comments and blank lines skipped.
+pub fn parse_config(config: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in config.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (k, v) = match line.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => match line.split_once(char::is_whitespace) {
+                Some((k, v)) => (k.trim(), v.trim()),
+                None => continue,
+            },
+        };
+        let v = v.trim_matches('\'').trim_matches('"');
+        if !k.is_empty() {
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+/// The PerconaPGCluster Cairn wants for this DatabaseCluster. Pure: same input, same output.
+pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster, MappingError> {
+    let spec = &db.spec;
+    let version = spec.engine.version.clone().filter(|v| !v.is_empty()).ok_or(MappingError::NoVersion)?;
+    let engine_image = inputs
+        .versions
+        .engine
+        .get(&version)
+        .ok_or_else(|| MappingError::UnknownVersion(version.clone()))?;
+    let major: i32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| MappingError::BadVersion(version.clone()))?;
+
+    let replicas = db.replicas();
+    let res = spec.engine.resources.as_ref();
+    let instance = InstanceSet {
+        name: INSTANCE_SET.into(),
+        replicas: Some(replicas),
+        resources: limits(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref())),
+        data_volume_claim_spec: rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref()),
+        affinity: None,
+    };
+
+    let proxy = spec.proxy.as_ref();
+    let expose = proxy.and_then(|p| p.expose.as_ref());
+    let proxy_res = proxy.and_then(|p| p.resources.as_ref());
+    let default_cpu = Quantity(PGBOUNCER_DEFAULT_CPU.into());
+    let default_mem = Quantity(PGBOUNCER_DEFAULT_MEMORY.into());
+    let pgbouncer = PgBouncer {
+        replicas: Some(proxy.and_then(|p| p.replicas).filter(|n| *n > 0).unwrap_or(replicas)),
+        image: inputs.versions.proxy.pgbouncer.get(&version).map(|c| c.image_path.clone()),
+        resources: limits(
+            Some(proxy_res.and_then(|r| r.cpu.as_ref()).unwrap_or(&default_cpu)),
+            Some(proxy_res.and_then(|r| r.memory.as_ref()).unwrap_or(&default_mem)),
+        ),
+        expose: Some(ServiceExpose {
+            type_: Some(expose.map(|e| e.type_).unwrap_or_default().service_type().to_string()),
+            load_balancer_source_ranges: expose
+                .map(|e| e.ip_source_ranges.iter().map(|s| normalize_source_range(s)).collect())
+                .unwrap_or_default(),
+            annotations: BTreeMap::new(),
+        }),
+        expose_superusers: Some(true),
+        affinity: None,
+    };
+
+    let mut params = spec.engine.config.as_deref().map(parse_config).unwrap_or_default();
+    params.insert("track_commit_timestamp".into(), "on".into());
+
+    let cr_version = inputs
+        .observed_cr_version
+        .clone()
+        .or_else(|| spec.engine.cr_version.clone())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| inputs.operator_version.clone());
+
+    let name = db.name_any();
+    let mut meta = ObjectMeta {
+        name: Some(name.clone()),
+        namespace: db.namespace(),
+        finalizers: Some(vec![FINALIZER_DELETE_PVC.into(), FINALIZER_DELETE_SSL.into()]),
+        ..Default::default()
+    };
+    if let Some(owner) = db.controller_owner_ref(&()) {
+        meta.owner_references = Some(vec![owner]);
+    }
+
+    let spec = PerconaPGClusterSpec {
+        cr_version: Some(cr_version),
+        image: Some(engine_image.image_path.clone()),
+        postgres_version: major,
+        pause: Some(spec.paused),
+        instances: vec![instance],
+        proxy: Some(PgProxy { pg_bouncer: pgbouncer }),
+        backups: Backups {
+            pgbackrest: PgBackRest {
+                image: inputs.versions.backup.get(&version).map(|c| c.image_path.clone()),
+                global: BTreeMap::new(),
+                // A PVC repo, as OpenEverest keeps for PG operators older than 2.8.2 (the CRD requires one
+                // repository while backups are enabled). Backup storages add repo2..repo4 later.
+                repos: vec![PgBackRestRepo {
+                    name: "repo1".into(),
+                    volume: Some(RepoVolume {
+                        volume_claim_spec: rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref()),
+                    }),
+                }],
+            },
+        },
+        users: vec![PgUser { name: "postgres".into(), secret_name: Some(db.user_secrets_name()) }],
+        patroni: Some(Patroni {
+            dynamic_configuration: Some(serde_json::json!({ "postgresql": { "parameters": params } })),
+        }),
+        extensions: None,
+    };
+    let mut pg = PerconaPGCluster::new(&name, spec);
+    pg.metadata = meta;
+    Ok(pg)
+}
+
+/// Our status from the upstream object (None: not created yet).
+pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaPGCluster>, operator_version: &str) -> DatabaseClusterStatus {
+    let mut st = DatabaseClusterStatus {
+        observed_generation: db.metadata.generation,
+        status: AppState::Creating,
+        port: Some(PORT),
+        ..Default::default()
+    };
+    let Some(pg) = upstream else {
+        if db.metadata.deletion_timestamp.is_some() {
+            st.status = AppState::Deleting;
+        }
+        return st;
+    };
+    st.cr_version = pg.spec.cr_version.clone();
+    if let Some(us) = pg.status.as_ref() {
+        st.status = match us.state.as_deref().unwrap_or("") {
+            "initializing" => AppState::Initializing,
+            "ready" => AppState::Ready,
+            "paused" => AppState::Paused,
+            "stopping" => AppState::Stopping,
+            "" => AppState::Creating,
+            _ => AppState::Unknown,
+        }
+        .with_creating();
+        st.hostname = us.host.clone().filter(|h| !h.is_empty());
+        let (ps, pr) = us.postgres.as_ref().map(|p| (p.size, p.ready)).unwrap_or((0, 0));
+        let (bs, br) = us.pgbouncer.as_ref().map(|p| (p.size, p.ready)).unwrap_or((0, 0));
+        st.size = ps + bs;
+        st.ready = pr + br;
+        st.details = serde_yaml::to_string(us).ok();
+        if st.status == AppState::Initializing && st.size > 0 {
+            st.message = Some(format!("{} of {} pods ready", st.ready, st.size));
+        }
+    }
+    if db.metadata.deletion_timestamp.is_some() {
+        st.status = AppState::Deleting;
+    }
+    if st.cr_version.as_deref().is_some_and(|v| v != operator_version) {
+        st.recommended_cr_version = Some(operator_version.to_string());
+    }
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::*;
+    use crate::engine::versions::builtin_postgresql;
+
+    fn db(replicas: i32) -> DatabaseCluster {
+        let mut d = DatabaseCluster::new(
+            "pg1",
+            DatabaseClusterSpec {
+                engine: Engine {
+                    type_: EngineType::Postgresql,
+                    version: Some("16.9".into()),
+                    replicas: Some(replicas),
+                    storage: Storage { size: Quantity("25G".into()), class: Some("fast".into()) },
+                    resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        d.metadata.namespace = Some("everest".into());
+        d.metadata.uid = Some("uid-1".into());
+        d.metadata.generation = Some(4);
+        d
+    }
+
+    fn inputs() -> Inputs {
+        Inputs { versions: builtin_postgresql(), operator_version: "2.7.0".into(), observed_cr_version: None }
+    }
+
+    #[test]
+    fn one_node_fixture() {
+        let pg = desired(&db(1), &inputs()).unwrap();
+        let got = serde_json::to_value(&pg).unwrap();
+        let want = serde_json::json!({
+            "apiVersion": "pgv2.percona.com/v2",
+            "kind": "PerconaPGCluster",
+            "metadata": {
+                "name": "pg1", "namespace": "everest",
+                "finalizers": ["percona.com/delete-pvc", "percona.com/delete-ssl"],
+                "ownerReferences": [{"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
+                    "name": "pg1", "uid": "uid-1", "controller": true}]
+            },
+            "spec": {
+                "crVersion": "2.7.0",
+                "image": "percona/percona-postgresql-operator:2.7.0-ppg16.9-postgres",
+                "postgresVersion": 16,
+                "pause": false,
+                "instances": [{
+                    "name": "instance1", "replicas": 1,
+                    "resources": {"limits": {"cpu": "1", "memory": "2G"}},
+                    "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "fast",
+                        "resources": {"requests": {"storage": "25G"}}}
+                }],
+                "proxy": {"pgBouncer": {
+                    "replicas": 1, "image": "percona/percona-pgbouncer:1.24.1",
+                    "resources": {"limits": {"cpu": "200m", "memory": "128Mi"}},
+                    "expose": {"type": "ClusterIP"}, "exposeSuperusers": true
+                }},
+                "backups": {"pgbackrest": {"image": "percona/percona-pgbackrest:2.55.0", "repos": [{
+                    "name": "repo1", "volume": {"volumeClaimSpec": {"accessModes": ["ReadWriteOnce"],
+                        "storageClassName": "fast", "resources": {"requests": {"storage": "25G"}}}}
+                }]}},
+                "users": [{"name": "postgres", "secretName": "everest-secrets-pg1"}],
+                "patroni": {"dynamicConfiguration": {"postgresql": {"parameters": {"track_commit_timestamp": "on"}}}}
+            }
+        });
+        assert_eq!(got, want, "got {}", serde_json::to_string_pretty(&got).unwrap());
+    }
+
+    #[test]
+    fn three_nodes_and_proxy_replicas() {
+        let mut d = db(3);
+        let pg = desired(&d, &inputs()).unwrap();
+        assert_eq!(pg.spec.instances[0].replicas, Some(3));
+        assert_eq!(pg.spec.proxy.as_ref().unwrap().pg_bouncer.replicas, Some(3), "proxy replicas default to engine replicas");
+        d.spec.proxy = Some(Proxy { replicas: Some(2), ..Default::default() });
+        let pg = desired(&d, &inputs()).unwrap();
+        assert_eq!(pg.spec.proxy.unwrap().pg_bouncer.replicas, Some(2));
+        d.spec.engine.replicas = None;
+        assert_eq!(desired(&d, &inputs()).unwrap().spec.instances[0].replicas, Some(3), "unset replicas mean 3");
+    }
+
+    #[test]
+    fn expose_types() {
+        for (t, want) in [
+            (ExposeType::Internal, "ClusterIP"),
+            (ExposeType::ClusterIP, "ClusterIP"),
+            (ExposeType::External, "LoadBalancer"),
+            (ExposeType::LoadBalancer, "LoadBalancer"),
+            (ExposeType::NodePort, "NodePort"),
+        ] {
+            let mut d = db(1);
+            d.spec.proxy = Some(Proxy {
+                expose: Some(Expose {
+                    type_: t,
+                    ip_source_ranges: vec!["10.0.0.1".into(), "10.1.0.0/16".into(), "fd00::1".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            let e = desired(&d, &inputs()).unwrap().spec.proxy.unwrap().pg_bouncer.expose.unwrap();
+            assert_eq!(e.type_.as_deref(), Some(want), "{t:?}");
+            assert_eq!(e.load_balancer_source_ranges, vec!["10.0.0.1/32", "10.1.0.0/16", "fd00::1/128"]);
+        }
+    }
+
+    #[test]
+    fn paused() {
+        let mut d = db(1);
+        d.spec.paused = true;
+        assert_eq!(desired(&d, &inputs()).unwrap().spec.pause, Some(true));
+    }
+
+    #[test]
+    fn user_secret_name_and_config() {
+        let mut d = db(1);
+        d.spec.engine.user_secrets_name = Some("mine".into());
+        d.spec.engine.config = Some("max_connections = 200\nshared_buffers 256MB\n# comment\nwork_mem='8MB'\n".into());
+        let pg = desired(&d, &inputs()).unwrap();
+        assert_eq!(pg.spec.users[0].secret_name.as_deref(), Some("mine"));
+        let params = &pg.spec.patroni.unwrap().dynamic_configuration.unwrap()["postgresql"]["parameters"];
+        assert_eq!(params["max_connections"], "200");
+        assert_eq!(params["shared_buffers"], "256MB");
+        assert_eq!(params["work_mem"], "8MB");
+        assert_eq!(params["track_commit_timestamp"], "on");
+    }
+
+    #[test]
+    fn cr_version_observed_wins() {
+        let mut i = inputs();
+        i.observed_cr_version = Some("2.6.0".into());
+        let mut d = db(1);
+        d.spec.engine.cr_version = Some("2.7.0".into());
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("2.6.0"));
+        i.observed_cr_version = None;
+        d.spec.engine.cr_version = Some("2.5.0".into());
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("2.5.0"));
+    }
+
+    #[test]
+    fn unknown_version_is_an_error() {
+        let mut d = db(1);
+        d.spec.engine.version = Some("9.6".into());
+        assert_eq!(desired(&d, &inputs()).unwrap_err(), MappingError::UnknownVersion("9.6".into()));
+    }
+
+    #[test]
+    fn status_mapping() {
+        let d = db(3);
+        let st = status(&d, None, "2.7.0");
+        assert_eq!(st.status, AppState::Creating);
+        assert_eq!(st.observed_generation, Some(4));
+
+        let mut pg = desired(&d, &inputs()).unwrap();
+        pg.status = Some(PerconaPGClusterStatus::default());
+        assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::Creating, "empty state is creating");
+
+        pg.status = Some(PerconaPGClusterStatus {
+            state: Some("initializing".into()),
+            host: Some("pg1-pgbouncer.everest.svc".into()),
+            postgres: Some(PostgresStatus { size: 3, ready: 1, ..Default::default() }),
+            pgbouncer: Some(PgBouncerStatus { size: 3, ready: 0 }),
+            observed_generation: Some(1),
+        });
+        let st = status(&d, Some(&pg), "2.7.0");
+        assert_eq!((st.status, st.size, st.ready), (AppState::Initializing, 6, 1));
+        assert_eq!(st.hostname.as_deref(), Some("pg1-pgbouncer.everest.svc"));
+        assert_eq!(st.port, Some(5432));
+        assert_eq!(st.cr_version.as_deref(), Some("2.7.0"));
+        assert!(st.recommended_cr_version.is_none());
+        assert!(st.details.unwrap().contains("initializing"));
+
+        let s = pg.status.as_mut().unwrap();
+        s.state = Some("ready".into());
+        s.postgres.as_mut().unwrap().ready = 3;
+        s.pgbouncer.as_mut().unwrap().ready = 3;
+        let st = status(&d, Some(&pg), "2.7.0");
+        assert_eq!((st.status, st.size, st.ready), (AppState::Ready, 6, 6));
+
+        pg.status.as_mut().unwrap().state = Some("paused".into());
+        assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::Paused);
+
+        pg.spec.cr_version = Some("2.6.0".into());
+        assert_eq!(status(&d, Some(&pg), "2.7.0").recommended_cr_version.as_deref(), Some("2.7.0"));
+
+        let mut deleting = d.clone();
+        deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()));
+        assert_eq!(status(&deleting, Some(&pg), "2.7.0").status, AppState::Deleting);
+    }
+}

@@ -1,0 +1,56 @@
+//! The error that crosses the wire: an HTTP status and a public message naming the field and the rule.
+//! Internal detail is logged, never sent.
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: u16,
+    /// OpenEverest's error shape is `{"message": …}`.
+    pub message: String,
+    /// The offending field (JSON path, e.g. `spec.engine.resources.memory`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), field: None }
+    }
+    pub fn invalid(field: &str, rule: impl std::fmt::Display) -> Self {
+        Self { status: 400, message: format!("{field}: {rule}"), field: Some(field.to_string()) }
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(401, "not logged in or session expired")
+    }
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(404, format!("{what} not found"))
+    }
+    pub fn internal() -> Self {
+        Self::new(500, "internal error; see the server log")
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<kube::Error> for ApiError {
+    fn from(e: kube::Error) -> Self {
+        match &e {
+            kube::Error::Api(s) if s.code == 404 => ApiError::new(404, "not found"),
+            kube::Error::Api(s) if s.code == 409 => ApiError::new(409, s.message.clone()),
+            kube::Error::Api(s) if s.code == 422 || s.code == 400 => ApiError::new(400, s.message.clone()),
+            _ => {
+                tracing::error!(error = %e, "kubernetes API call failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let code = http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        (code, axum::Json(self)).into_response()
+    }
+}

@@ -1,0 +1,37 @@
+//! Cairn: a database platform for Kubernetes in one binary.
+pub mod app;
+pub mod error;
+pub mod model;
+
+#[cfg(feature = "ssr")]
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod controller;
+#[cfg(feature = "ssr")]
+pub mod crd;
+#[cfg(feature = "ssr")]
+pub mod engine;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod upstream;
+
+/// The engine simulator: plays the Percona operators on the API for the sandbox and tests. Never part of
+/// the production build (feature `sim`).
+#[cfg(feature = "sim")]
+pub mod sim;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,90 @@
+//! `cairn`: serve (UI + REST + reconcilers) or run an admin command.
+use cairn::config::{AccountsCommand, Cli, Command, NamespacesCommand, ServeArgs};
+use clap::Parser;
+use kube::Client;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn,tower=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Crd => {
+            print!("{}", cairn::crd::render_yaml()?);
+            Ok(())
+        }
+        Command::Accounts { command: AccountsCommand::InitialAdminPassword, ns } => {
+            let client = Client::try_default().await?;
+            match cairn::auth::initial_admin_password(&client, &ns.system_namespace).await? {
+                Some(p) => {
+                    println!("{p}");
+                    Ok(())
+                }
+                None => anyhow::bail!("the initial admin password is no longer available (it was changed, or accounts were not bootstrapped by Cairn)"),
+            }
+        }
+        Command::Namespaces { command: NamespacesCommand::Add { name, unmanaged, label } } => {
+            let client = Client::try_default().await?;
+            let (k, v) = label.split_once('=').ok_or_else(|| anyhow::anyhow!("--label: must be key=value, got {label:?}"))?;
+            let mut ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            if !unmanaged {
+                ns["metadata"]["labels"] = serde_json::json!({ k: v });
+            }
+            let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+            api.patch(&name, &kube::api::PatchParams::apply("cairn"), &kube::api::Patch::Apply(&ns)).await?;
+            println!("namespace {name} {}", if unmanaged { "ready" } else { "is managed by Cairn" });
+            Ok(())
+        }
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let client = Client::try_default().await?;
+    let ns = args.ns.system_namespace.clone();
+    if let Some(pw) = cairn::auth::ensure_admin(&client, &ns).await? {
+        // Printed once, when the account is created; `cairn accounts initial-admin-password` reads it later.
+        println!("Cairn created the account \"admin\" with the password: {pw}");
+    }
+    let jwt_key = cairn::auth::ensure_jwt_key(&client, &ns).await?;
+    let (state, subs) = cairn::state::State::start(
+        client,
+        cairn::state::Options {
+            system_namespace: ns,
+            filter: args.namespaces(),
+            secure_cookies: args.secure_cookies,
+            jwt_key,
+            reconcilers: args.reconcilers,
+        },
+    );
+    if let Some(subs) = subs {
+        tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
+    }
+
+    let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;
+    conf.site_root = args.site_root.clone().into();
+    let addr: std::net::SocketAddr = args.listen.parse()?;
+    conf.site_addr = addr;
+    let app = cairn::server::router(state.clone(), conf);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

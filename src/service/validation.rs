@@ -1,0 +1,169 @@
+//! Validation rules of the contract (§3.6 and the UI limits), with messages that name the field and the rule.
+use crate::crd::*;
+use crate::engine::{quantity, versions::EngineVersions};
+use crate::error::ApiError;
+use kube::ResourceExt;
+
+pub const MAX_NAME_LEN: usize = 22;
+pub const MIN_CPU_CORES: f64 = 0.6;
+pub const MIN_MEMORY_BYTES: f64 = 512e6;
+pub const MIN_STORAGE_BYTES: f64 = 1e9;
+
+/// RFC 1123 label: lowercase alphanumerics and '-', starting with a letter and ending alphanumeric.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is required".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!("must be at most {MAX_NAME_LEN} characters"));
+    }
+    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let first_ok = name.starts_with(|c: char| c.is_ascii_lowercase());
+    let last_ok = name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(ok_chars && first_ok && last_ok) {
+        return Err("must be a lowercase RFC 1123 label: letters, digits and '-', starting with a letter and ending with a letter or digit".into());
+    }
+    Ok(())
+}
+
+fn min_quantity(field: &str, q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>, min: f64, min_text: &str) -> Result<(), ApiError> {
+    let q = q.ok_or_else(|| ApiError::invalid(field, "is required"))?;
+    let v = quantity::parse(&q.0).map_err(|e| ApiError::invalid(field, e))?;
+    if v < min {
+        return Err(ApiError::invalid(field, format!("must be at least {min_text} (got {})", q.0)));
+    }
+    Ok(())
+}
+
+/// Rules for a new DatabaseCluster.
+pub fn validate_new(db: &DatabaseCluster, pg_versions: &EngineVersions) -> Result<(), ApiError> {
+    validate_name(&db.name_any()).map_err(|e| ApiError::invalid("metadata.name", e))?;
+    let e = &db.spec.engine;
+    if e.type_ != EngineType::Postgresql {
+        return Err(ApiError::invalid(
+            "spec.engine.type",
+            format!("{} is not supported by this Cairn version yet (supported: postgresql)", e.type_.as_str()),
+        ));
+    }
+    match e.version.as_deref() {
+        Some(v) if pg_versions.engine.contains_key(v) => {}
+        Some(v) => {
+            return Err(ApiError::invalid(
+                "spec.engine.version",
+                format!("{v:?} is not an available PostgreSQL version (available: {})", pg_versions.ordered_engine_versions().join(", ")),
+            ))
+        }
+        None => return Err(ApiError::invalid("spec.engine.version", "is required")),
+    }
+    if let Some(r) = e.replicas {
+        if r < 1 {
+            return Err(ApiError::invalid("spec.engine.replicas", "must be at least 1"));
+        }
+    }
+    let res = e.resources.as_ref();
+    min_quantity("spec.engine.resources.cpu", res.and_then(|r| r.cpu.as_ref()), MIN_CPU_CORES, "600m")?;
+    min_quantity("spec.engine.resources.memory", res.and_then(|r| r.memory.as_ref()), MIN_MEMORY_BYTES, "512M")?;
+    min_quantity("spec.engine.storage.size", Some(&e.storage.size), MIN_STORAGE_BYTES, "1G")?;
+    if let Some(p) = &db.spec.proxy {
+        if let Some(t) = p.type_ {
+            if t != ProxyType::Pgbouncer {
+                return Err(ApiError::invalid("spec.proxy.type", "must be pgbouncer for postgresql"));
+            }
+        }
+        if let Some(ex) = &p.expose {
+            let mut seen = std::collections::HashSet::new();
+            for r in &ex.ip_source_ranges {
+                let n = crate::engine::normalize_source_range(r);
+                if !seen.insert(n.clone()) {
+                    return Err(ApiError::invalid("spec.proxy.expose.ipSourceRanges", format!("{r:?} is listed twice")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::versions::builtin_postgresql;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+    fn db(name: &str) -> DatabaseCluster {
+        DatabaseCluster::new(
+            name,
+            DatabaseClusterSpec {
+                engine: Engine {
+                    type_: EngineType::Postgresql,
+                    version: Some("17.5.2".into()),
+                    replicas: Some(1),
+                    storage: Storage { size: Quantity("1G".into()), class: None },
+                    resources: Some(Resources { cpu: Some(Quantity("600m".into())), memory: Some(Quantity("512M".into())) }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+    }
+
+    fn field_of(d: &DatabaseCluster) -> Option<String> {
+        validate_new(d, &builtin_postgresql()).err().and_then(|e| e.field)
+    }
+
+    #[test]
+    fn minimums_are_inclusive() {
+        assert_eq!(validate_new(&db("ok-1"), &builtin_postgresql()), Ok(()));
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("a").is_ok());
+        assert!(validate_name(&"a".repeat(22)).is_ok());
+        assert_eq!(validate_name(&"a".repeat(23)).unwrap_err(), "must be at most 22 characters");
+        for bad in ["", "Upper", "1abc", "abc-", "a_b", "a.b", "Invalid_Name!"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(field_of(&db("Bad")).as_deref(), Some("metadata.name"));
+    }
+
+    #[test]
+    fn resource_rules_name_the_field() {
+        let mut d = db("x");
+        d.spec.engine.resources.as_mut().unwrap().memory = Some(Quantity("100M".into()));
+        let e = validate_new(&d, &builtin_postgresql()).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.engine.resources.memory"));
+        assert!(e.message.contains("at least 512M"), "{}", e.message);
+
+        let mut d = db("x");
+        d.spec.engine.resources.as_mut().unwrap().cpu = Some(Quantity("500m".into()));
+        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.resources.cpu"));
+
+        let mut d = db("x");
+        d.spec.engine.storage.size = Quantity("999M".into());
+        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.storage.size"));
+
+        let mut d = db("x");
+        d.spec.engine.storage.size = Quantity("lots".into());
+        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.storage.size"));
+
+        let mut d = db("x");
+        d.spec.engine.resources = None;
+        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.resources.cpu"));
+    }
+
+    #[test]
+    fn engine_rules() {
+        let mut d = db("x");
+        d.spec.engine.version = Some("9.6".into());
+        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.version"));
+        let mut d = db("x");
+        d.spec.engine.replicas = Some(0);
+        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.replicas"));
+        let mut d = db("x");
+        d.spec.proxy = Some(Proxy { type_: Some(ProxyType::Haproxy), ..Default::default() });
+        assert_eq!(field_of(&d).as_deref(), Some("spec.proxy.type"));
+        let mut d = db("x");
+        d.spec.engine.type_ = EngineType::Pxc;
+        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.type"));
+    }
+}

@@ -1,0 +1,177 @@
+//! Server state shared by the reconcilers, the UI and the REST API: one kube client and one set of watches
+//! (reflector stores). Reads come from these caches, never from a fresh LIST per request.
+use crate::crd::DatabaseCluster;
+use crate::engine::versions::{self, EngineVersions};
+use crate::upstream::pg::PerconaPGCluster;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, ResourceExt};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+#[derive(Clone, Debug)]
+pub enum NamespaceFilter {
+    /// Exactly these namespaces.
+    List(Vec<String>),
+    /// Namespaces matching this label selector.
+    Label(String),
+}
+
+pub struct Inner {
+    pub client: Client,
+    pub system_namespace: String,
+    pub filter: NamespaceFilter,
+    pub dbs: Store<DatabaseCluster>,
+    pub pgs: Store<PerconaPGCluster>,
+    namespaces: Option<Store<Namespace>>,
+    /// Bumped on every DatabaseCluster change; the live list (SSE) waits on it.
+    pub changes: watch::Receiver<u64>,
+    pub secure_cookies: bool,
+    pub jwt_key: Vec<u8>,
+    synced: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Clone)]
+pub struct State(pub Arc<Inner>);
+
+impl std::ops::Deref for State {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Streams the reconcilers subscribe to (present only when they run in this process).
+pub struct Subscriptions {
+    pub dbs: ReflectHandle<DatabaseCluster>,
+    pub pgs: ReflectHandle<PerconaPGCluster>,
+}
+
+pub struct Options {
+    pub system_namespace: String,
+    pub filter: NamespaceFilter,
+    pub secure_cookies: bool,
+    pub jwt_key: Vec<u8>,
+    pub reconcilers: bool,
+}
+
+impl State {
+    /// Starts the watches (as tasks) and returns the state plus the reconcilers' subscriptions.
+    pub fn start(client: Client, opts: Options) -> (State, Option<Subscriptions>) {
+        let (tx, rx) = watch::channel(0u64);
+        let (dbs, db_writer) = reflector::store_shared::<DatabaseCluster>(1024);
+        let (pgs, pg_writer) = reflector::store_shared::<PerconaPGCluster>(1024);
+        let subs = opts.reconcilers.then(|| Subscriptions {
+            dbs: db_writer.subscribe().expect("shared store"),
+            pgs: pg_writer.subscribe().expect("shared store"),
+        });
+
+        let db_stream = watcher(Api::<DatabaseCluster>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .reflect_shared(db_writer);
+        tokio::spawn(async move {
+            let mut s = std::pin::pin!(db_stream);
+            while let Some(ev) = s.next().await {
+                match ev {
+                    Ok(_) => {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "DatabaseCluster watch error"),
+                }
+            }
+        });
+        // The PerconaPGCluster cache feeds the reconciler (owned objects) and status views.
+        let pg_stream = watcher(Api::<PerconaPGCluster>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .reflect_shared(pg_writer);
+        tokio::spawn(async move {
+            let mut s = std::pin::pin!(pg_stream);
+            while let Some(ev) = s.next().await {
+                if let Err(e) = ev {
+                    // The CRD may not be installed yet (a cluster without the PG operator): keep retrying.
+                    tracing::debug!(error = %e, "PerconaPGCluster watch error");
+                }
+            }
+        });
+
+        let namespaces = match &opts.filter {
+            NamespaceFilter::List(_) => None,
+            NamespaceFilter::Label(sel) => {
+                let (store, writer) = reflector::store::<Namespace>();
+                let stream = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(sel))
+                    .default_backoff()
+                    .reflect(writer)
+                    .applied_objects();
+                tokio::spawn(async move {
+                    let mut s = std::pin::pin!(stream);
+                    while let Some(ev) = s.next().await {
+                        if let Err(e) = ev {
+                            tracing::warn!(error = %e, "Namespace watch error");
+                        }
+                    }
+                });
+                Some(store)
+            }
+        };
+
+        let state = State(Arc::new(Inner {
+            client,
+            system_namespace: opts.system_namespace,
+            filter: opts.filter,
+            dbs,
+            pgs,
+            namespaces,
+            changes: rx,
+            secure_cookies: opts.secure_cookies,
+            jwt_key: opts.jwt_key,
+            synced: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }));
+        let st = state.clone();
+        tokio::spawn(async move {
+            st.wait_ready().await;
+            st.synced.store(true, std::sync::atomic::Ordering::Release);
+            tracing::info!("caches synced");
+        });
+        (state, subs)
+    }
+
+    /// Resolves once the caches hold a complete first LIST (what /readyz reports).
+    pub async fn wait_ready(&self) {
+        let _ = self.dbs.wait_until_ready().await;
+        if let Some(ns) = &self.namespaces {
+            let _ = ns.wait_until_ready().await;
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The managed database namespaces, sorted.
+    pub fn managed_namespaces(&self) -> Vec<String> {
+        let mut v = match (&self.filter, &self.namespaces) {
+            (NamespaceFilter::List(l), _) => l.clone(),
+            (NamespaceFilter::Label(_), Some(store)) => store
+                .state()
+                .iter()
+                .filter(|n| n.metadata.deletion_timestamp.is_none())
+                .map(|n| n.name_any())
+                .collect(),
+            _ => vec![],
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn is_managed(&self, namespace: &str) -> bool {
+        self.managed_namespaces().iter().any(|n| n == namespace)
+    }
+
+    /// The PostgreSQL versions offered until DatabaseEngine status provides the installed operator's.
+    pub fn pg_versions(&self) -> EngineVersions {
+        versions::builtin_postgresql()
+    }
+}

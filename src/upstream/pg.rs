@@ -1,0 +1,185 @@
+//! PerconaPGCluster (pgv2.percona.com/v2), PG operator 2.7.
+use k8s_openapi::api::core::v1::{Affinity, PersistentVolumeClaimSpec, ResourceRequirements};
+use kube::CustomResource;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const FINALIZER_DELETE_PVC: &str = "percona.com/delete-pvc";
+pub const FINALIZER_DELETE_SSL: &str = "percona.com/delete-ssl";
+
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "pgv2.percona.com",
+    version = "v2",
+    kind = "PerconaPGCluster",
+    plural = "perconapgclusters",
+    namespaced,
+    status = "PerconaPGClusterStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaPGClusterSpec {
+    #[serde(rename = "crVersion", skip_serializing_if = "Option::is_none")]
+    pub cr_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    pub postgres_version: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<bool>,
+    pub instances: Vec<InstanceSet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<PgProxy>,
+    #[serde(default)]
+    pub backups: Backups,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<PgUser>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patroni: Option<Patroni>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Extensions>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceSet {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    pub data_volume_claim_spec: PersistentVolumeClaimSpec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgProxy {
+    pub pg_bouncer: PgBouncer,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgBouncer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<ServiceExpose>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose_superusers: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceExpose {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_source_ranges: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Backups {
+    pub pgbackrest: PgBackRest,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgBackRest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub global: BTreeMap<String, String>,
+    #[serde(default)]
+    pub repos: Vec<PgBackRestRepo>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgBackRestRepo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<RepoVolume>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoVolume {
+    pub volume_claim_spec: PersistentVolumeClaimSpec,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgUser {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Patroni {
+    /// Schemaless upstream; we only fill `postgresql.parameters`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_configuration: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Extensions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// Upstream status. `state` ∈ {initializing, ready, paused, stopping}; PG never reports `error`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaPGClusterStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgbouncer: Option<PgBouncerStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PostgresStatus {
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default)]
+    pub ready: i32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct InstanceStatus {
+    pub name: String,
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default)]
+    pub ready: i32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PgBouncerStatus {
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default)]
+    pub ready: i32,
+}

@@ -1,0 +1,152 @@
+//! Test harness: a real kube-apiserver + etcd from `testenv/` with our CRDs and the pinned upstream CRDs,
+//! plus Cairn's state, reconcilers and the engine simulator running in this process.
+#![allow(dead_code)]
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{ObjectMeta, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const DB_NS: &str = "everest";
+pub const SYSTEM_NS: &str = "everest-system";
+
+pub struct TestEnv {
+    child: Child,
+    pub client: Client,
+    pub kubeconfig: PathBuf,
+    _crd_file: tempfile_path::TempPath,
+}
+
+mod tempfile_path {
+    /// A file removed on drop.
+    pub struct TempPath(pub std::path::PathBuf);
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The testenv binary: `CAIRN_TESTENV_BIN`, or built (cached) by `testenv/build.sh`.
+fn testenv_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CAIRN_TESTENV_BIN") {
+        return p.into();
+    }
+    let out = Command::new("bash")
+        .arg(repo_root().join("testenv/build.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run testenv/build.sh");
+    assert!(out.status.success(), "testenv/build.sh failed");
+    let s = String::from_utf8(out.stdout).unwrap();
+    s.lines().last().expect("build.sh prints the binary path").trim().into()
+}
+
+/// The pinned upstream CRDs (`../shared/upstream-crds` beside the clone, or `CAIRN_UPSTREAM_CRDS`).
+pub fn upstream_crds_dir() -> PathBuf {
+    std::env::var("CAIRN_UPSTREAM_CRDS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("../shared/upstream-crds"))
+}
+
+impl TestEnv {
+    pub async fn start() -> TestEnv {
+        let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), rand_suffix()));
+        std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
+        let up = upstream_crds_dir();
+        let mut cmd = Command::new(testenv_bin());
+        cmd.arg("--crds").arg(&crd_path);
+        for f in ["pg-operator-2.7.0-crd.yaml", "pxc-operator-1.18.0-crd.yaml", "psmdb-operator-1.21.1-crd.yaml"] {
+            let p = up.join(f);
+            assert!(p.exists(), "missing upstream CRD {}", p.display());
+            cmd.arg("--crds").arg(p);
+        }
+        // stdin stays open for as long as we live: when this process dies, testenv sees EOF and stops.
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start testenv");
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .unwrap()
+        .expect("read testenv output");
+        let info: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("testenv said {line:?}: {e}"));
+        let kubeconfig = PathBuf::from(info["kubeconfig"].as_str().unwrap());
+        let kc = Kubeconfig::read_from(&kubeconfig).unwrap();
+        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+        let client = Client::try_from(config).unwrap();
+
+        let nss: Api<Namespace> = Api::all(client.clone());
+        for (name, managed) in [(SYSTEM_NS, false), (DB_NS, true)] {
+            let mut ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
+            if managed {
+                ns.metadata.labels = Some([("app.kubernetes.io/managed-by".to_string(), "everest".to_string())].into());
+            }
+            nss.create(&PostParams::default(), &ns).await.unwrap();
+        }
+        TestEnv { child, client, kubeconfig, _crd_file: tempfile_path::TempPath(crd_path) }
+    }
+
+    /// Cairn's state and reconcilers, as `cairn serve` runs them.
+    pub async fn start_cairn(&self) -> cairn::state::State {
+        let (state, subs) = cairn::state::State::start(
+            self.client.clone(),
+            cairn::state::Options {
+                system_namespace: SYSTEM_NS.into(),
+                filter: cairn::state::NamespaceFilter::Label("app.kubernetes.io/managed-by=everest".into()),
+                secure_cookies: false,
+                jwt_key: b"test-key-test-key-test-key-test-k".to_vec(),
+                reconcilers: true,
+            },
+        );
+        tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs.unwrap()));
+        tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
+        state
+    }
+
+    /// The engine simulator with fast transitions.
+    pub fn start_simulator(&self) {
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step: Duration::from_millis(400) }));
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // Closing stdin is testenv's signal to stop; wait so no process outlives the test.
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.flush();
+        }
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
+}
+
+/// Polls `f` until it returns Some, or panics after `secs` with `what`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
