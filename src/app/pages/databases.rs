@@ -95,7 +95,7 @@ fn DbTable(rows: Vec<DbSummary>) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 fn live_updates(live: RwSignal<Option<Vec<DbSummary>>>) {
     use futures::StreamExt;
-    let Ok(mut es) = gloo_net::eventsource::futures::EventSource::new("/v1/events/database-clusters") else {
+    let Ok(es) = gloo_net::eventsource::futures::EventSource::new("/v1/events/database-clusters") else {
         return;
     };
     let Ok(mut events) = es.subscribe("databases") else {
