@@ -30,7 +30,10 @@ pub struct Inner {
     pub changes: watch::Receiver<u64>,
     pub secure_cookies: bool,
     pub jwt_key: Vec<u8>,
-    synced: Arc<std::sync::atomic::AtomicBool>,
+    /// True once the DatabaseCluster (and, with a label filter, the Namespace) cache holds a full LIST.
+    /// Fed by the watch streams' InitDone events. (Not `Store::wait_until_ready`: it wakes only the last of
+    /// several concurrent waiters, and the controller already waits on the same store.)
+    synced: watch::Receiver<bool>,
 }
 
 #[derive(Clone)]
@@ -61,6 +64,8 @@ impl State {
     /// Starts the watches (as tasks) and returns the state plus the reconcilers' subscriptions.
     pub fn start(client: Client, opts: Options) -> (State, Option<Subscriptions>) {
         let (tx, rx) = watch::channel(0u64);
+        let (db_synced_tx, mut db_synced) = watch::channel(false);
+        let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (dbs, db_writer) = reflector::store_shared::<DatabaseCluster>(1024);
         let (pgs, pg_writer) = reflector::store_shared::<PerconaPGCluster>(1024);
         let subs = opts.reconcilers.then(|| Subscriptions {
@@ -75,7 +80,10 @@ impl State {
             let mut s = std::pin::pin!(db_stream);
             while let Some(ev) = s.next().await {
                 match ev {
-                    Ok(_) => {
+                    Ok(ev) => {
+                        if matches!(ev, watcher::Event::InitDone) {
+                            db_synced_tx.send_replace(true);
+                        }
                         tx.send_modify(|n| *n += 1);
                     }
                     Err(e) => tracing::warn!(error = %e, "DatabaseCluster watch error"),
@@ -102,13 +110,16 @@ impl State {
                 let (store, writer) = reflector::store::<Namespace>();
                 let stream = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(sel))
                     .default_backoff()
-                    .reflect(writer)
-                    .applied_objects();
+                    .reflect(writer);
                 tokio::spawn(async move {
                     let mut s = std::pin::pin!(stream);
                     while let Some(ev) = s.next().await {
-                        if let Err(e) = ev {
-                            tracing::warn!(error = %e, "Namespace watch error");
+                        match ev {
+                            Ok(watcher::Event::InitDone) => {
+                                ns_synced_tx.send_replace(true);
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "Namespace watch error"),
                         }
                     }
                 });
@@ -116,6 +127,15 @@ impl State {
             }
         };
 
+        let (synced_tx, synced) = watch::channel(false);
+        tokio::spawn(async move {
+            let _ = db_synced.wait_for(|v| *v).await;
+            let _ = ns_synced.wait_for(|v| *v).await;
+            synced_tx.send_replace(true);
+            tracing::info!("caches synced");
+            // Keep the sender alive for the process: receivers then never see a closed channel.
+            synced_tx.closed().await;
+        });
         let state = State(Arc::new(Inner {
             client,
             system_namespace: opts.system_namespace,
@@ -126,27 +146,19 @@ impl State {
             changes: rx,
             secure_cookies: opts.secure_cookies,
             jwt_key: opts.jwt_key,
-            synced: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            synced,
         }));
-        let st = state.clone();
-        tokio::spawn(async move {
-            st.wait_ready().await;
-            st.synced.store(true, std::sync::atomic::Ordering::Release);
-            tracing::info!("caches synced");
-        });
         (state, subs)
     }
 
     /// Resolves once the caches hold a complete first LIST (what /readyz reports).
     pub async fn wait_ready(&self) {
-        let _ = self.dbs.wait_until_ready().await;
-        if let Some(ns) = &self.namespaces {
-            let _ = ns.wait_until_ready().await;
-        }
+        let mut rx = self.synced.clone();
+        let _ = rx.wait_for(|v| *v).await;
     }
 
     pub fn is_ready(&self) -> bool {
-        self.synced.load(std::sync::atomic::Ordering::Acquire)
+        *self.synced.borrow()
     }
 
     /// The managed database namespaces, sorted.

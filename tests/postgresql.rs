@@ -66,6 +66,9 @@ async fn postgresql_lifecycle() {
     assert_eq!((st.size, st.ready, st.port), (6, 6, Some(5432)));
     assert_eq!(st.cr_version.as_deref(), Some("2.7.0"));
     assert_eq!(st.observed_generation, db.metadata.generation);
+    // Ready is a steady state: it holds while nothing changes.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(dbs.get("orders").await.unwrap().status.unwrap().status, AppState::Ready, "ready is stable");
     let secrets: Api<Secret> = Api::namespaced(env.client.clone(), DB_NS);
     let s = secrets.get("everest-secrets-orders").await.expect("users secret created by the operator (simulated)");
     assert!(s.data.unwrap().contains_key("password"));

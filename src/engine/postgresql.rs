@@ -390,7 +390,6 @@ mod tests {
             host: Some("pg1-pgbouncer.everest.svc".into()),
             postgres: Some(PostgresStatus { size: 3, ready: 1, ..Default::default() }),
             pgbouncer: Some(PgBouncerStatus { size: 3, ready: 0 }),
-            observed_generation: Some(1),
         });
         let st = status(&d, Some(&pg), "2.7.0");
         assert_eq!((st.status, st.size, st.ready), (AppState::Initializing, 6, 1));

@@ -12,7 +12,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
     let client = kube::Client::try_default().await?;
     tracing::info!("engine simulator running");
     tokio::select! {

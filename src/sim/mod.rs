@@ -35,7 +35,11 @@ pub async fn run(client: Client, opts: Options) {
             tracing::warn!(error = %e, "simulator step failed");
             Action::requeue(Duration::from_secs(2))
         }, ctx)
-        .for_each(|_| async {})
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "simulator controller error");
+            }
+        })
         .await;
 }
 
@@ -135,7 +139,6 @@ async fn reconcile(pg: Arc<PerconaPGCluster>, ctx: Arc<Ctx>) -> Result<Action, k
         serde_json::json!({"status": {
             "state": state,
             "host": host,
-            "observedGeneration": pg.metadata.generation,
             "postgres": {"size": pg_size, "ready": pg_ready,
                 "instances": pg.spec.instances.iter().map(|i| serde_json::json!({"name": i.name, "size": i.replicas.unwrap_or(1), "ready": if pg_ready == pg_size { i.replicas.unwrap_or(1) } else { 0 }})).collect::<Vec<_>>(),
                 "version": pg.spec.postgres_version},
@@ -145,6 +148,7 @@ async fn reconcile(pg: Arc<PerconaPGCluster>, ctx: Arc<Ctx>) -> Result<Action, k
     let sizes_match = status.postgres.as_ref().map(|p| p.size) == Some(pg_size)
         && status.pgbouncer.as_ref().map(|p| p.size) == Some(bouncer_size);
 
+    tracing::debug!(%ns, %name, %state, sizes_match, ?wait, paused, "simulator step");
     let next = if paused {
         match state.as_str() {
             "paused" => None,
@@ -154,7 +158,7 @@ async fn reconcile(pg: Arc<PerconaPGCluster>, ctx: Arc<Ctx>) -> Result<Action, k
         }
     } else {
         match state.as_str() {
-            "ready" if sizes_match && status.observed_generation == pg.metadata.generation => None,
+            "ready" if sizes_match => None,
             "initializing" if sizes_match && wait.is_zero() => Some(set("ready", pg_size, bouncer_size)),
             "initializing" if sizes_match => return Ok(Action::requeue(wait)),
             _ => Some(set("initializing", 0, 0)),

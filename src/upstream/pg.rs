@@ -139,6 +139,7 @@ pub struct Extensions {
 }
 
 /// Upstream status. `state` ∈ {initializing, ready, paused, stopping}; PG never reports `error`.
+/// (PG 2.7's status has no `observedGeneration`: the CRD prunes it.)
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PerconaPGClusterStatus {
@@ -150,8 +151,6 @@ pub struct PerconaPGClusterStatus {
     pub postgres: Option<PostgresStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pgbouncer: Option<PgBouncerStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

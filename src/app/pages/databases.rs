@@ -95,10 +95,10 @@ fn DbTable(rows: Vec<DbSummary>) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 fn live_updates(live: RwSignal<Option<Vec<DbSummary>>>) {
     use futures::StreamExt;
-    let Ok(es) = gloo_net::eventsource::futures::EventSource::new("/v1/events/database-clusters") else {
+    let Ok(mut es) = gloo_net::eventsource::futures::EventSource::new("/v1/events/database-clusters") else {
         return;
     };
-    let Ok(mut events) = es.subscribe("databases") else {
+    let Ok(events) = es.subscribe("databases") else {
         return;
     };
     let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
