@@ -50,9 +50,10 @@ RUN set -eux; \
     rm -rf /tmp/wasm-bindgen-cli-src /tmp/tool-target "$CARGO_HOME"/registry/cache; \
     wasm-bindgen --version | grep -F "$v"
 
-# npm tools (tailwindcss, wasm-opt), exactly as locked.
+# npm tools (tailwindcss, wasm-opt) from package-lock.json (npm install --no-save, as scripts/bootstrap.sh does:
+# the lockfile is written without optional per-platform entries, which `npm ci` rejects).
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error
 ENV PATH=/src/node_modules/.bin:$PATH
 
 # The application. cargo-leptos builds the server (release) and the hydrated front (wasm-release), runs

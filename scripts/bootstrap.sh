@@ -67,9 +67,12 @@ fi
 
 # 5. Node tools (Tailwind v4, wasm-opt from binaryen, Playwright) into the clone's node_modules, from the
 #    npm cache outside the clone. Playwright never downloads a browser: it drives /usr/bin/chromium.
+#    `npm install --no-save` against the committed lockfile rather than `npm ci`: with this machine's npmrc
+#    (omit-lockfile-registry-resolved) `npm ci` rejects the lockfile over the optional per-platform Tailwind
+#    packages it cannot see; --no-save keeps the lockfile and package.json untouched.
 if [[ ! -x "$here/node_modules/.bin/tailwindcss" || "$here/package-lock.json" -nt "$here/node_modules/.stamp" ]]; then
-  log "npm ci"
-  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+  log "npm install (from package-lock.json)"
+  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error \
      --cache "$CAIRN_CACHE/npm" && touch node_modules/.stamp)
 fi
 

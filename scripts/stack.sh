@@ -11,6 +11,9 @@ stop_stack() {
   exec 3>&- 2>/dev/null || true
   for pid in "${stack_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   stack_pids=()
+  # The control plane's data (etcd, certificates) goes with it; the logs stay for a look afterwards.
+  [[ -n "${STACK_DIR:-}" ]] && rm -rf "$STACK_DIR/testenv"
+  return 0
 }
 
 wait_http() { # url seconds

@@ -13,9 +13,10 @@ CAIRN_TESTENV_BIN=$(testenv/build.sh | tail -n1)
 export CAIRN_TESTENV_BIN
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+logs=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 
 step "unit and integration tests (cargo test)"
-cargo test --features sim 2>&1
+cargo test --features sim 2>&1 | tee "$logs/cargo.log"
 
 step "build (cargo leptos build)"
 cargo leptos build >&2
@@ -26,9 +27,15 @@ trap 'stop_stack' EXIT
 start_stack "${CAIRN_E2E_PORT:-3000}" "$CARGO_TARGET_DIR/debug" "$CAIRN_ROOT/target/site"
 rc=0
 (cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
-  npx playwright test) || rc=$?
+  npx playwright test) 2>&1 | tee "$logs/playwright.log" || rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "--- cairn log (tail) ---" >&2; tail -n 40 "$STACK_DIR/cairn.log" >&2 || true
   echo "--- simulator log (tail) ---" >&2; tail -n 20 "$STACK_DIR/sim.log" >&2 || true
 fi
+
+# One closing line with the totals of both runners.
+read -r cp cf < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' "$logs/cargo.log")
+pp=$(sed -n 's/^ *\([0-9][0-9]*\) passed.*/\1/p' "$logs/playwright.log" | tail -n1)
+pf=$(sed -n 's/^ *\([0-9][0-9]*\) failed.*/\1/p' "$logs/playwright.log" | tail -n1)
+echo "cairn: $((cp + ${pp:-0})) passed, $((cf + ${pf:-0})) failed"
 exit $rc
