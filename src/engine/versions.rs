@@ -16,6 +16,12 @@ pub struct Component {
 pub struct ProxyVersions {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pgbouncer: BTreeMap<String, Component>,
+    /// PXC's HAProxy images, keyed by HAProxy version (as the version service and DatabaseEngine list them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub haproxy: BTreeMap<String, Component>,
+    /// PXC's ProxySQL images, keyed by ProxySQL version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxysql: BTreeMap<String, Component>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -62,6 +68,75 @@ pub fn builtin_postgresql() -> EngineVersions {
     ev
 }
 
+/// The best component of a catalog: recommended before available, then the newest version.
+pub fn best(catalog: &BTreeMap<String, Component>) -> Option<&Component> {
+    let rank = |c: &Component| match c.status.as_str() {
+        "recommended" => 0,
+        "available" => 1,
+        _ => 2,
+    };
+    catalog
+        .iter()
+        .min_by(|a, b| rank(a.1).cmp(&rank(b.1)).then_with(|| version_key(b.0).cmp(&version_key(a.0))))
+        .map(|(_, c)| c)
+}
+
+/// The PXC operator version Cairn targets until the DatabaseEngine reconciler reads the installed one.
+pub const PXC_OPERATOR_VERSION: &str = "1.18.0";
+/// The PSMDB operator version Cairn targets until the DatabaseEngine reconciler reads the installed one.
+pub const PSMDB_OPERATOR_VERSION: &str = "1.21.1";
+
+fn component(image: &str, status: &str) -> Component {
+    Component { image_path: image.into(), status: status.into(), critical: false }
+}
+
+/// PXC operator 1.18.0's catalog, from the Percona version service's answer (`pxc` matrix without the 5.7
+/// line, which OpenEverest does not offer). Engine keys are the version service's (`8.0.42-33.1`); proxies
+/// and backups are keyed by their own versions, as in a DatabaseEngine's `status.availableVersions`.
+pub fn builtin_pxc() -> EngineVersions {
+    let mut ev = EngineVersions::default();
+    for (ver, status) in [
+        ("8.4.5-5.1", "available"),
+        ("8.0.42-33.1", "recommended"),
+        ("8.0.41-32.1", "available"),
+        ("8.0.39-30.1", "available"),
+        ("8.0.36-28.1", "available"),
+        ("8.0.35-27.1", "available"),
+    ] {
+        ev.engine.insert(ver.into(), component(&format!("percona/percona-xtradb-cluster:{ver}"), status));
+    }
+    ev.backup.insert("8.4.0".into(), component("percona/percona-xtrabackup:8.4.0-3.1", "available"));
+    ev.backup.insert("8.0.35".into(), component("percona/percona-xtrabackup:8.0.35-34.1", "recommended"));
+    ev.proxy.haproxy.insert("2.8.15".into(), component("percona/haproxy:2.8.15", "recommended"));
+    ev.proxy.proxysql.insert("2.7.3".into(), component("percona/proxysql2:2.7.3", "recommended"));
+    ev
+}
+
+/// PSMDB operator 1.21.1's catalog, from the Percona version service's answer (`mongod` matrix; backups
+/// keyed by PBM version).
+pub fn builtin_psmdb() -> EngineVersions {
+    let mut ev = EngineVersions::default();
+    for (ver, image, status) in [
+        ("8.0.12-4", "8.0.12-4", "recommended"),
+        ("8.0.8-3", "8.0.8-3", "available"),
+        ("8.0.4-1", "8.0.4-1-multi", "available"),
+        ("7.0.24-13", "7.0.24-13", "recommended"),
+        ("7.0.18-11", "7.0.18-11", "available"),
+        ("7.0.15-9", "7.0.15-9-multi", "available"),
+        ("7.0.14-8", "7.0.14-8-multi", "available"),
+        ("7.0.12-7", "7.0.12-7", "available"),
+        ("6.0.25-20", "6.0.25-20", "recommended"),
+        ("6.0.21-18", "6.0.21-18", "available"),
+        ("6.0.19-16", "6.0.19-16-multi", "available"),
+        ("6.0.18-15", "6.0.18-15-multi", "available"),
+        ("6.0.16-13", "6.0.16-13", "available"),
+    ] {
+        ev.engine.insert(ver.into(), component(&format!("percona/percona-server-mongodb:{image}"), status));
+    }
+    ev.backup.insert("2.11.0".into(), component("percona/percona-backup-mongodb:2.11.0", "recommended"));
+    ev
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +146,20 @@ mod tests {
         let v = builtin_postgresql().ordered_engine_versions();
         assert_eq!(v.first().map(String::as_str), Some("17.5.2"));
         assert_eq!(v.last().map(String::as_str), Some("13.21"));
+    }
+
+    #[test]
+    fn pxc_and_psmdb_catalogs() {
+        let pxc = builtin_pxc();
+        assert_eq!(pxc.ordered_engine_versions().first().map(String::as_str), Some("8.0.42-33.1"));
+        assert!(pxc.engine.keys().all(|k| !k.starts_with('5')), "no 5.7");
+        assert_eq!(best(&pxc.proxy.haproxy).unwrap().image_path, "percona/haproxy:2.8.15");
+        assert_eq!(best(&pxc.proxy.proxysql).unwrap().image_path, "percona/proxysql2:2.7.3");
+        let psmdb = builtin_psmdb();
+        assert_eq!(psmdb.ordered_engine_versions()[..3], ["8.0.12-4", "7.0.24-13", "6.0.25-20"]);
+        assert_eq!(psmdb.engine["8.0.4-1"].image_path, "percona/percona-server-mongodb:8.0.4-1-multi");
+        // A catalog serialised without the new proxy maps still reads.
+        let old: EngineVersions = serde_json::from_str(r#"{"engine":{},"proxy":{"pgbouncer":{}}}"#).unwrap();
+        assert!(old.proxy.haproxy.is_empty());
     }
 }

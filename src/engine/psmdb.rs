@@ -1,0 +1,532 @@
+//! DatabaseCluster (engine.type = psmdb) ⇄ PerconaServerMongoDB (contract §2.2).
+use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
+use crate::engine::normalize_source_range;
+use crate::engine::versions::EngineVersions;
+use crate::upstream::psmdb::*;
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaimSpec, ResourceRequirements, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::ObjectMeta;
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeMap;
+
+/// Everything `desired()` needs besides the DatabaseCluster itself.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    pub versions: EngineVersions,
+    /// Version of the installed PSMDB operator (the CR version used for new clusters).
+    pub operator_version: String,
+    /// `spec.crVersion` of the existing PerconaServerMongoDB, if there is one: it is kept.
+    pub observed_cr_version: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MappingError {
+    #[error("spec.engine.version: {0:?} is not a known MongoDB version")]
+    UnknownVersion(String),
+    #[error("spec.engine.version is not set")]
+    NoVersion,
+    #[error("spec.proxy.type: {0:?} is not a proxy for psmdb (use mongos, with sharding)")]
+    UnsupportedProxy(String),
+}
+
+pub const PORT: i32 = 27017;
+/// The replica set of an unsharded cluster, and the first shard of a sharded one.
+pub const REPLSET: &str = "rs0";
+/// OpenEverest's default replset configuration when `engine.config` is empty.
+pub const DEFAULT_CONFIG: &str = "operationProfiling:\n  mode: slowOp\n";
+/// Config server replicas when `sharding.configServer.replicas` is 0.
+const DEFAULT_CONFIG_SERVERS: i32 = 3;
+
+/// cpu and memory as limits only (contract §2.2); None when neither is set.
+fn limits(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Option<ResourceRequirements> {
+    let mut l = BTreeMap::new();
+    if let Some(c) = cpu {
+        l.insert("cpu".to_string(), c.clone());
+    }
+    if let Some(m) = memory {
+        l.insert("memory".to_string(), m.clone());
+    }
+    (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l), ..Default::default() })
+}
+
+fn rwo_claim(size: &Quantity, class: Option<&String>) -> VolumeSpec {
+    VolumeSpec {
+        persistent_volume_claim: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: class.cloned(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The Service type the user asked for, and the normalised source ranges when it is a LoadBalancer
+/// (Kubernetes refuses `loadBalancerSourceRanges` on other Service types).
+fn expose_of(db: &DatabaseCluster) -> (&'static str, Vec<String>) {
+    let expose = db.spec.proxy.as_ref().and_then(|p| p.expose.as_ref());
+    let type_ = expose.map(|e| e.type_).unwrap_or(ExposeType::ClusterIP).service_type();
+    let ranges = if type_ == "LoadBalancer" {
+        expose.map(|e| e.ip_source_ranges.iter().map(|s| normalize_source_range(s)).collect()).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    (type_, ranges)
+}
+
+/// The PerconaServerMongoDB Cairn wants for this DatabaseCluster. Pure: same input, same output.
+pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMongoDB, MappingError> {
+    let spec = &db.spec;
+    let version = spec.engine.version.clone().filter(|v| !v.is_empty()).ok_or(MappingError::NoVersion)?;
+    let engine_image = inputs
+        .versions
+        .engine
+        .get(&version)
+        .ok_or_else(|| MappingError::UnknownVersion(version.clone()))?;
+    let proxy = spec.proxy.as_ref();
+    match proxy.and_then(|p| p.type_) {
+        None | Some(ProxyType::Mongos) => {}
+        Some(other) => {
+            return Err(MappingError::UnsupportedProxy(
+                serde_json::to_value(other).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            ))
+        }
+    }
+
+    let name = db.name_any();
+    let replicas = db.replicas();
+    let sharding = spec.sharding.as_ref().filter(|s| s.enabled);
+    let (expose_type, ranges) = expose_of(db);
+    let res = spec.engine.resources.as_ref();
+    let resources = limits(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref()));
+    let volume = rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref());
+    let configuration = spec
+        .engine
+        .config
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_CONFIG.to_string());
+
+    // Unsharded: rs0 carries the user's Service. Sharded: clients go through mongos, the shards stay internal.
+    let rs_expose = if sharding.is_some() || expose_type == "ClusterIP" {
+        ReplsetExpose { enabled: false, type_: Some("ClusterIP".into()), ..Default::default() }
+    } else {
+        ReplsetExpose {
+            enabled: true,
+            type_: Some(expose_type.into()),
+            load_balancer_source_ranges: ranges.clone(),
+            annotations: BTreeMap::new(),
+        }
+    };
+    let replset = |i: i32| ReplsetSpec {
+        name: Some(format!("rs{i}")),
+        size: replicas,
+        resources: resources.clone(),
+        configuration: Some(configuration.clone()),
+        volume_spec: Some(volume.clone()),
+        expose: Some(rs_expose.clone()),
+        affinity: None,
+    };
+    let shards = sharding.map(|s| s.shards.max(1)).unwrap_or(1);
+    let replsets: Vec<ReplsetSpec> = (0..shards).map(replset).collect();
+
+    let mut mongos_size = 0;
+    let mut config_servers = 0;
+    let sharding_spec = match sharding {
+        None => Sharding { enabled: false, configsvr_repl_set: None, mongos: None },
+        Some(s) => {
+            config_servers = if s.config_server.replicas > 0 { s.config_server.replicas } else { DEFAULT_CONFIG_SERVERS };
+            mongos_size = proxy.and_then(|p| p.replicas).filter(|n| *n > 0).unwrap_or(replicas);
+            let proxy_res = proxy.and_then(|p| p.resources.as_ref());
+            Sharding {
+                enabled: true,
+                configsvr_repl_set: Some(ReplsetSpec {
+                    name: None,
+                    size: config_servers,
+                    resources: resources.clone(),
+                    configuration: None,
+                    volume_spec: Some(volume.clone()),
+                    expose: Some(ReplsetExpose { enabled: false, type_: Some("ClusterIP".into()), ..Default::default() }),
+                    affinity: None,
+                }),
+                mongos: Some(MongosSpec {
+                    size: Some(mongos_size),
+                    resources: limits(proxy_res.and_then(|r| r.cpu.as_ref()), proxy_res.and_then(|r| r.memory.as_ref())),
+                    expose: Some(MongosExpose {
+                        type_: Some(expose_type.into()),
+                        load_balancer_source_ranges: ranges,
+                        ..Default::default()
+                    }),
+                    affinity: None,
+                }),
+            }
+        }
+    };
+
+    let allow_unsafe = spec.allow_unsafe_configuration;
+    // The operator refuses replsets of fewer than 3 members and fewer than 2 mongos without these flags.
+    let unsafe_flags = PsmdbUnsafeFlags {
+        tls: Some(allow_unsafe),
+        replset_size: Some(allow_unsafe || replicas < 3 || (sharding.is_some() && config_servers < 3)),
+        mongos_size: Some(allow_unsafe || replicas == 1 || (sharding.is_some() && mongos_size < 2)),
+        termination_grace_period: Some(allow_unsafe),
+        backup_if_unhealthy: Some(allow_unsafe),
+    };
+
+    let cr_version = inputs
+        .observed_cr_version
+        .clone()
+        .or_else(|| spec.engine.cr_version.clone())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| inputs.operator_version.clone());
+
+    let mut meta = ObjectMeta {
+        name: Some(name.clone()),
+        namespace: db.namespace(),
+        finalizers: Some(vec![FINALIZER_DELETE_PODS_IN_ORDER.into(), FINALIZER_DELETE_PSMDB_PVC.into()]),
+        ..Default::default()
+    };
+    if let Some(owner) = db.controller_owner_ref(&()) {
+        meta.owner_references = Some(vec![owner]);
+    }
+
+    let up = PerconaServerMongoDBSpec {
+        cr_version: Some(cr_version),
+        image: engine_image.image_path.clone(),
+        pause: Some(spec.paused),
+        unsafe_flags: Some(unsafe_flags),
+        enable_volume_expansion: Some(true),
+        update_strategy: Some("SmartUpdate".into()),
+        upgrade_options: Some(UpgradeOptions {
+            apply: Some("disabled".into()),
+            schedule: Some("0 4 * * *".into()),
+            set_fcv: Some(true),
+        }),
+        secrets: Some(Secrets {
+            users: Some(db.user_secrets_name()),
+            encryption_key: Some(format!("{name}-mongodb-encryption-key")),
+            ssl_internal: Some(format!("{name}-ssl-internal")),
+        }),
+        replsets,
+        sharding: Some(sharding_spec),
+    };
+    let mut out = PerconaServerMongoDB::new(&name, up);
+    out.metadata = meta;
+    Ok(out)
+}
+
+/// Our status from the upstream object (None: not created yet).
+pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaServerMongoDB>, operator_version: &str) -> DatabaseClusterStatus {
+    let mut st = DatabaseClusterStatus {
+        observed_generation: db.metadata.generation,
+        status: AppState::Creating,
+        port: Some(PORT),
+        ..Default::default()
+    };
+    let Some(mdb) = upstream else {
+        if db.metadata.deletion_timestamp.is_some() {
+            st.status = AppState::Deleting;
+        }
+        return st;
+    };
+    st.cr_version = mdb.spec.cr_version.clone();
+    if let Some(us) = mdb.status.as_ref() {
+        st.status = match us.state.as_deref().unwrap_or("") {
+            "initializing" | "sharding" => AppState::Initializing,
+            "ready" => AppState::Ready,
+            "paused" => AppState::Paused,
+            "stopping" => AppState::Stopping,
+            "error" => AppState::Error,
+            "" => AppState::New, // while creating
+            _ => AppState::Unknown,
+        }
+        .with_creating();
+        st.hostname = us.host.clone().filter(|h| !h.is_empty());
+        st.size = us.size;
+        st.ready = us.ready;
+        st.details = serde_yaml::to_string(us).ok();
+        st.message = us
+            .message
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .or_else(|| us.conditions.last().and_then(|c| c.message.clone()).filter(|m| !m.trim().is_empty()))
+            .or_else(|| {
+                (st.status == AppState::Initializing && st.size > 0)
+                    .then(|| format!("{} of {} pods ready", st.ready, st.size))
+            });
+    }
+    if db.metadata.deletion_timestamp.is_some() {
+        st.status = AppState::Deleting;
+    }
+    if st.cr_version.as_deref().is_some_and(|v| v != operator_version) {
+        st.recommended_cr_version = Some(operator_version.to_string());
+    }
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::*;
+    use crate::crd::Sharding;
+    use crate::engine::versions::builtin_psmdb;
+
+    fn db(replicas: i32) -> DatabaseCluster {
+        let mut d = DatabaseCluster::new(
+            "mongo1",
+            DatabaseClusterSpec {
+                engine: Engine {
+                    type_: EngineType::Psmdb,
+                    version: Some("8.0.12-4".into()),
+                    replicas: Some(replicas),
+                    storage: Storage { size: Quantity("25G".into()), class: Some("fast".into()) },
+                    resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        d.metadata.namespace = Some("everest".into());
+        d.metadata.uid = Some("uid-1".into());
+        d.metadata.generation = Some(4);
+        d
+    }
+
+    fn sharded(shards: i32, config_servers: i32) -> DatabaseCluster {
+        let mut d = db(3);
+        d.spec.sharding = Some(Sharding { enabled: true, shards, config_server: ConfigServer { replicas: config_servers } });
+        d
+    }
+
+    fn inputs() -> Inputs {
+        Inputs { versions: builtin_psmdb(), operator_version: "1.21.1".into(), observed_cr_version: None }
+    }
+
+    #[test]
+    fn one_node_fixture() {
+        let got = serde_json::to_value(desired(&db(1), &inputs()).unwrap()).unwrap();
+        let want = serde_json::json!({
+            "apiVersion": "psmdb.percona.com/v1",
+            "kind": "PerconaServerMongoDB",
+            "metadata": {
+                "name": "mongo1", "namespace": "everest",
+                "finalizers": ["percona.com/delete-psmdb-pods-in-order", "percona.com/delete-psmdb-pvc"],
+                "ownerReferences": [{"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
+                    "name": "mongo1", "uid": "uid-1", "controller": true}]
+            },
+            "spec": {
+                "crVersion": "1.21.1",
+                "image": "percona/percona-server-mongodb:8.0.12-4",
+                "pause": false,
+                "unsafeFlags": {"tls": false, "replsetSize": true, "mongosSize": true,
+                    "terminationGracePeriod": false, "backupIfUnhealthy": false},
+                "enableVolumeExpansion": true,
+                "updateStrategy": "SmartUpdate",
+                "upgradeOptions": {"apply": "disabled", "schedule": "0 4 * * *", "setFCV": true},
+                "secrets": {"users": "everest-secrets-mongo1", "encryptionKey": "mongo1-mongodb-encryption-key",
+                    "sslInternal": "mongo1-ssl-internal"},
+                "replsets": [{
+                    "name": "rs0", "size": 1,
+                    "resources": {"limits": {"cpu": "1", "memory": "2G"}},
+                    "configuration": "operationProfiling:\n  mode: slowOp\n",
+                    "volumeSpec": {"persistentVolumeClaim": {"accessModes": ["ReadWriteOnce"], "storageClassName": "fast",
+                        "resources": {"requests": {"storage": "25G"}}}},
+                    "expose": {"enabled": false, "type": "ClusterIP"}
+                }],
+                "sharding": {"enabled": false}
+            }
+        });
+        assert_eq!(got, want, "got {}", serde_json::to_string_pretty(&got).unwrap());
+    }
+
+    #[test]
+    fn three_nodes() {
+        let x = desired(&db(3), &inputs()).unwrap().spec;
+        assert_eq!(x.replsets.len(), 1);
+        assert_eq!((x.replsets[0].name.as_deref(), x.replsets[0].size), (Some("rs0"), 3));
+        let f = x.unsafe_flags.unwrap();
+        assert_eq!((f.replset_size, f.mongos_size), (Some(false), Some(false)), "3 members are safe");
+        let mut d = db(3);
+        d.spec.engine.replicas = None;
+        assert_eq!(desired(&d, &inputs()).unwrap().spec.replsets[0].size, 3, "unset replicas mean 3");
+    }
+
+    #[test]
+    fn sharded_with_two_shards() {
+        let mut d = sharded(2, 3);
+        d.spec.proxy = Some(Proxy {
+            type_: Some(ProxyType::Mongos),
+            replicas: Some(2),
+            resources: Some(Resources { cpu: Some(Quantity("500m".into())), memory: Some(Quantity("1G".into())) }),
+            expose: Some(Expose { type_: ExposeType::LoadBalancer, ip_source_ranges: vec!["10.0.0.1".into()], ..Default::default() }),
+            ..Default::default()
+        });
+        let x = desired(&d, &inputs()).unwrap().spec;
+        let names: Vec<_> = x.replsets.iter().map(|r| r.name.clone().unwrap()).collect();
+        assert_eq!(names, ["rs0", "rs1"]);
+        assert_eq!(x.replsets[1].size, 3);
+        assert_eq!(x.replsets[0].volume_spec, x.replsets[1].volume_spec, "shards are copies of rs0");
+        for rs in &x.replsets {
+            assert_eq!(rs.expose, Some(ReplsetExpose { enabled: false, type_: Some("ClusterIP".into()), ..Default::default() }));
+        }
+        let s = x.sharding.unwrap();
+        assert!(s.enabled);
+        let cfg = s.configsvr_repl_set.unwrap();
+        assert_eq!(cfg.size, 3);
+        assert!(cfg.volume_spec.is_some());
+        let m = s.mongos.unwrap();
+        assert_eq!(m.size, Some(2));
+        assert_eq!(m.resources.unwrap().limits.unwrap()["cpu"], Quantity("500m".into()));
+        let e = m.expose.unwrap();
+        assert_eq!((e.type_.as_deref(), e.load_balancer_source_ranges), (Some("LoadBalancer"), vec!["10.0.0.1/32".to_string()]));
+        let f = x.unsafe_flags.unwrap();
+        assert_eq!((f.replset_size, f.mongos_size), (Some(false), Some(false)));
+
+        // mongos defaults to the engine replicas; a 1-member config server needs the unsafe flag.
+        let x = desired(&sharded(2, 1), &inputs()).unwrap().spec;
+        assert_eq!(x.sharding.as_ref().unwrap().mongos.as_ref().unwrap().size, Some(3));
+        assert_eq!(x.unsafe_flags.unwrap().replset_size, Some(true));
+        // Sharding present but disabled is an ordinary replset.
+        let mut d = sharded(2, 3);
+        d.spec.sharding.as_mut().unwrap().enabled = false;
+        let x = desired(&d, &inputs()).unwrap().spec;
+        assert_eq!((x.replsets.len(), x.sharding.unwrap().enabled), (1, false));
+    }
+
+    #[test]
+    fn expose_types() {
+        for (t, want, enabled) in [
+            (ExposeType::Internal, "ClusterIP", false),
+            (ExposeType::ClusterIP, "ClusterIP", false),
+            (ExposeType::External, "LoadBalancer", true),
+            (ExposeType::LoadBalancer, "LoadBalancer", true),
+            (ExposeType::NodePort, "NodePort", true),
+        ] {
+            let mut d = db(3);
+            d.spec.proxy = Some(Proxy {
+                expose: Some(Expose {
+                    type_: t,
+                    ip_source_ranges: vec!["10.0.0.1".into(), "10.1.0.0/16".into(), "fd00::1".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            let e = desired(&d, &inputs()).unwrap().spec.replsets[0].expose.clone().unwrap();
+            assert_eq!((e.type_.as_deref(), e.enabled), (Some(want), enabled), "{t:?}");
+            let ranges: Vec<String> = if want == "LoadBalancer" {
+                vec!["10.0.0.1/32".into(), "10.1.0.0/16".into(), "fd00::1/128".into()]
+            } else {
+                vec![]
+            };
+            assert_eq!(e.load_balancer_source_ranges, ranges, "{t:?}");
+
+            // Sharded: the type goes to mongos.
+            d.spec.sharding = Some(Sharding { enabled: true, shards: 1, config_server: ConfigServer { replicas: 3 } });
+            let x = desired(&d, &inputs()).unwrap().spec;
+            assert!(!x.replsets[0].expose.as_ref().unwrap().enabled);
+            let m = x.sharding.unwrap().mongos.unwrap().expose.unwrap();
+            assert_eq!((m.type_.as_deref(), m.load_balancer_source_ranges), (Some(want), ranges), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn unsafe_flags_config_paused_secrets() {
+        let mut d = db(3);
+        d.spec.allow_unsafe_configuration = true;
+        d.spec.paused = true;
+        d.spec.engine.user_secrets_name = Some("mine".into());
+        d.spec.engine.config = Some("net:\n  maxIncomingConnections: 100\n".into());
+        let x = desired(&d, &inputs()).unwrap().spec;
+        assert_eq!(
+            x.unsafe_flags,
+            Some(PsmdbUnsafeFlags {
+                tls: Some(true),
+                replset_size: Some(true),
+                mongos_size: Some(true),
+                termination_grace_period: Some(true),
+                backup_if_unhealthy: Some(true)
+            })
+        );
+        assert_eq!(x.pause, Some(true));
+        assert_eq!(x.secrets.unwrap().users.as_deref(), Some("mine"));
+        assert_eq!(x.replsets[0].configuration.as_deref(), Some("net:\n  maxIncomingConnections: 100\n"));
+    }
+
+    #[test]
+    fn cr_version_and_errors() {
+        let mut i = inputs();
+        i.observed_cr_version = Some("1.20.1".into());
+        let mut d = db(1);
+        d.spec.engine.cr_version = Some("1.21.1".into());
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.20.1"), "observed wins");
+        i.observed_cr_version = None;
+        d.spec.engine.cr_version = Some("1.19.0".into());
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.19.0"));
+
+        d.spec.engine.version = Some("4.4.29".into());
+        assert_eq!(desired(&d, &i).unwrap_err(), MappingError::UnknownVersion("4.4.29".into()));
+        let mut d = db(3);
+        d.spec.proxy = Some(Proxy { type_: Some(ProxyType::Haproxy), ..Default::default() });
+        assert_eq!(desired(&d, &i).unwrap_err(), MappingError::UnsupportedProxy("haproxy".into()));
+    }
+
+    #[test]
+    fn status_mapping() {
+        let d = db(3);
+        let st = status(&d, None, "1.21.1");
+        assert_eq!((st.status, st.port, st.observed_generation), (AppState::Creating, Some(27017), Some(4)));
+
+        let mut x = desired(&d, &inputs()).unwrap();
+        for (state, want) in [
+            ("", AppState::Creating),
+            ("initializing", AppState::Initializing),
+            ("sharding", AppState::Initializing),
+            ("ready", AppState::Ready),
+            ("paused", AppState::Paused),
+            ("stopping", AppState::Stopping),
+            ("error", AppState::Error),
+        ] {
+            x.status = Some(PerconaServerMongoDBStatus { state: Some(state.into()), ..Default::default() });
+            assert_eq!(status(&d, Some(&x), "1.21.1").status, want, "{state:?}");
+        }
+
+        x.status = Some(PerconaServerMongoDBStatus {
+            state: Some("initializing".into()),
+            host: Some("mongo1-rs0.everest.svc.cluster.local".into()),
+            ready: 2,
+            size: 3,
+            replsets: BTreeMap::from([("rs0".to_string(), ReplsetStatus { size: 3, ready: 2, ..Default::default() })]),
+            ..Default::default()
+        });
+        let st = status(&d, Some(&x), "1.21.1");
+        assert_eq!((st.status, st.size, st.ready), (AppState::Initializing, 3, 2));
+        assert_eq!(st.hostname.as_deref(), Some("mongo1-rs0.everest.svc.cluster.local"));
+        assert_eq!(st.message.as_deref(), Some("2 of 3 pods ready"));
+        assert_eq!(st.cr_version.as_deref(), Some("1.21.1"));
+        assert!(st.recommended_cr_version.is_none());
+        assert!(st.details.unwrap().contains("rs0"));
+
+        // message: status.message, else the last condition's message.
+        let s = x.status.as_mut().unwrap();
+        s.state = Some("error".into());
+        s.conditions = vec![
+            ClusterCondition { type_: "initializing".into(), status: "True".into(), message: Some("old".into()), ..Default::default() },
+            ClusterCondition { type_: "error".into(), status: "True".into(), message: Some("rs0: no primary".into()), ..Default::default() },
+        ];
+        assert_eq!(status(&d, Some(&x), "1.21.1").message.as_deref(), Some("rs0: no primary"));
+        x.status.as_mut().unwrap().message = Some("Error: TLS secrets missing".into());
+        let st = status(&d, Some(&x), "1.21.1");
+        assert_eq!((st.status, st.message.as_deref()), (AppState::Error, Some("Error: TLS secrets missing")));
+
+        x.spec.cr_version = Some("1.20.1".into());
+        assert_eq!(status(&d, Some(&x), "1.21.1").recommended_cr_version.as_deref(), Some("1.21.1"));
+
+        let mut deleting = d.clone();
+        deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()));
+        assert_eq!(status(&deleting, Some(&x), "1.21.1").status, AppState::Deleting);
+    }
+}

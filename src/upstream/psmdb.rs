@@ -1,0 +1,244 @@
+//! PerconaServerMongoDB (psmdb.percona.com/v1), PSMDB operator 1.21.1.
+//! Field names checked against `psmdb-operator-1.21.1-crd.yaml` (structural: unknown fields are pruned
+//! silently, so keep names exact; tests/upstream_accepted.rs reads the written object back).
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements};
+use kube::CustomResource;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Upstream finalizers OpenEverest sets on a PerconaServerMongoDB (contract §2.2).
+pub const FINALIZER_DELETE_PODS_IN_ORDER: &str = "percona.com/delete-psmdb-pods-in-order";
+pub const FINALIZER_DELETE_PSMDB_PVC: &str = "percona.com/delete-psmdb-pvc";
+
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "psmdb.percona.com",
+    version = "v1",
+    kind = "PerconaServerMongoDB",
+    plural = "perconaservermongodbs",
+    namespaced,
+    status = "PerconaServerMongoDBStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaServerMongoDBSpec {
+    #[serde(rename = "crVersion", skip_serializing_if = "Option::is_none")]
+    pub cr_version: Option<String>,
+    /// Required by the CRD.
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsafe_flags: Option<PsmdbUnsafeFlags>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_volume_expansion: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_options: Option<UpgradeOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Secrets>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replsets: Vec<ReplsetSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharding: Option<Sharding>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbUnsafeFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replset_size: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mongos_size: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub termination_grace_period: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_if_unhealthy: Option<bool>,
+}
+
+/// `apply`: disabled|never|recommended|latest|<version>.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(rename = "setFCV", skip_serializing_if = "Option::is_none")]
+    pub set_fcv: Option<bool>,
+}
+
+/// Secret names. Unset `users` means the fixed `percona-server-mongodb-users`: always set it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Secrets {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_internal: Option<String>,
+}
+
+/// `{antiAffinityTopologyKey, advanced}`: not a plain Affinity.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodAffinity {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anti_affinity_topology_key: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<PersistentVolumeClaimSpec>,
+}
+
+/// A replset's or the config server's Service. `enabled` is required by the CRD. The 1.21.1 CRD has both
+/// `type` and the older `exposeType`; we write `type`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplsetExpose {
+    pub enabled: bool,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_source_ranges: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplsetSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Required by the CRD.
+    pub size: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// A mongod.conf YAML fragment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_spec: Option<VolumeSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<ReplsetExpose>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<PodAffinity>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Sharding {
+    /// Required by the CRD.
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configsvr_repl_set: Option<ReplsetSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mongos: Option<MongosSpec>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MongosSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<MongosExpose>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<PodAffinity>,
+}
+
+/// mongos' Service: no `enabled` (it always has one); `type` (older `exposeType` also in the CRD).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MongosExpose {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_source_ranges: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_per_pod: Option<bool>,
+}
+
+/// Upstream status. `state` ∈ {"", initializing, ready, paused, stopping, error, sharding}. The CRD requires
+/// `ready` and `size`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaServerMongoDBStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub ready: i32,
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replsets: BTreeMap<String, ReplsetStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mongos: Option<MongosStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ClusterCondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mongo_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplsetStatus {
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default)]
+    pub ready: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialized: Option<bool>,
+    #[serde(default, rename = "added_as_shard", skip_serializing_if = "Option::is_none")]
+    pub added_as_shard: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_role: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MongosStatus {
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default)]
+    pub ready: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Upstream's own condition type (not metav1): `status` and `type` required.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterCondition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+}

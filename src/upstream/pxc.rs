@@ -1,0 +1,209 @@
+//! PerconaXtraDBCluster (pxc.percona.com/v1), PXC operator 1.18.0.
+//! Field names checked against `pxc-operator-1.18.0-crd.yaml`. That CRD preserves unknown fields at its root,
+//! so a misspelt field is neither rejected nor reported: keep names exact (tests/upstream_accepted.rs reads
+//! the written object back from a real API server).
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements};
+use kube::CustomResource;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Upstream finalizers OpenEverest sets on a PerconaXtraDBCluster (contract §2.1).
+pub const FINALIZER_DELETE_PODS_IN_ORDER: &str = "percona.com/delete-pxc-pods-in-order";
+pub const FINALIZER_DELETE_PXC_PVC: &str = "percona.com/delete-pxc-pvc";
+pub const FINALIZER_DELETE_SSL: &str = "percona.com/delete-ssl";
+
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "pxc.percona.com",
+    version = "v1",
+    kind = "PerconaXtraDBCluster",
+    plural = "perconaxtradbclusters",
+    namespaced,
+    status = "PerconaXtraDBClusterStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaXtraDBClusterSpec {
+    #[serde(rename = "crVersion", skip_serializing_if = "Option::is_none")]
+    pub cr_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<bool>,
+    /// Deprecated upstream in favour of `unsafeFlags`; read only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_unsafe_configurations: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsafe_flags: Option<PxcUnsafeFlags>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_volume_expansion: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_options: Option<UpgradeOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pxc: Option<PxcSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub haproxy: Option<HaProxySpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxysql: Option<ProxySqlSpec>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcUnsafeFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pxc_size: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_size: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_if_unhealthy: Option<bool>,
+}
+
+/// `apply`: disabled|never|recommended|latest|<version>; `schedule`: cron.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+}
+
+/// `{antiAffinityTopologyKey, advanced}`: not a plain Affinity.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodAffinity {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anti_affinity_topology_key: Option<String>,
+}
+
+/// `volumeSpec`: we only use `persistentVolumeClaim` (emptyDir and hostPath exist upstream).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<PersistentVolumeClaimSpec>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// A my.cnf fragment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_spec: Option<VolumeSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<PodAffinity>,
+}
+
+/// Service settings (`ServiceExpose` upstream).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceExpose {
+    /// Deprecated upstream; not written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_source_ranges: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HaProxySpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// An haproxy.cfg; unset means the operator's built-in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose_primary: Option<ServiceExpose>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose_replicas: Option<ServiceExpose>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<PodAffinity>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxySqlSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// A proxysql.cnf; unset means the operator's built-in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<ServiceExpose>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_spec: Option<VolumeSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<PodAffinity>,
+}
+
+/// Upstream status. `state` ∈ {"", unknown, initializing, ready, paused, stopping, error}.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaXtraDBClusterStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub ready: i32,
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pxc: Option<AppStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub haproxy: Option<AppStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxysql: Option<AppStatus>,
+    /// Upstream calls this list `message`.
+    #[serde(default, rename = "message", skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// Per-component status (`pxc`, `haproxy`, `proxysql`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    #[serde(default)]
+    pub size: i32,
+    #[serde(default)]
+    pub ready: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
