@@ -26,7 +26,10 @@ pub fn router(state: State, leptos_options: LeptosOptions) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
-        .layer(middleware::from_fn_with_state(state.clone(), require_login));
+        .layer(middleware::from_fn_with_state(state.clone(), require_login))
+        // The wasm is ~700 KB raw, ~280 KB gzipped; SSR HTML and JS shrink too. (The default predicate never
+        // compresses server-sent events, so live updates are not buffered.)
+        .layer(tower_http::compression::CompressionLayer::new());
     let api = crate::api::router().with_state(state);
     let header = |name: &'static str, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
