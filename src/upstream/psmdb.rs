@@ -1,6 +1,7 @@
 //! PerconaServerMongoDB (psmdb.percona.com/v1), PSMDB operator 1.21.1.
-//! Field names checked against `psmdb-operator-1.21.1-crd.yaml` (structural: unknown fields are pruned
-//! silently, so keep names exact; tests/upstream_accepted.rs reads the written object back).
+//! Field names checked against `psmdb-operator-1.21.1-crd.yaml`. Its schema is structural: server-side apply
+//! refuses an unknown field ("field not declared in schema"); other writes drop it with at most a warning.
+//! tests/upstream_accepted.rs reads what we write back from a real API server.
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements};
 use kube::CustomResource;
 use serde::{Deserialize, Serialize};
