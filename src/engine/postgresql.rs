@@ -118,12 +118,17 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
             Some(proxy_res.and_then(|r| r.cpu.as_ref()).unwrap_or(&default_cpu)),
             Some(proxy_res.and_then(|r| r.memory.as_ref()).unwrap_or(&default_mem)),
         ),
-        expose: Some(ServiceExpose {
-            type_: Some(expose.map(|e| e.type_).unwrap_or_default().service_type().to_string()),
-            load_balancer_source_ranges: expose
-                .map(|e| e.ip_source_ranges.iter().map(|s| normalize_source_range(s)).collect())
-                .unwrap_or_default(),
-            annotations: BTreeMap::new(),
+        expose: Some({
+            let service_type = expose.map(|e| e.type_).unwrap_or_default().service_type();
+            ServiceExpose {
+                type_: Some(service_type.to_string()),
+                // Kubernetes refuses source ranges on Services that are not LoadBalancers.
+                load_balancer_source_ranges: expose
+                    .filter(|_| service_type == "LoadBalancer")
+                    .map(|e| e.ip_source_ranges.iter().map(|s| normalize_source_range(s)).collect())
+                    .unwrap_or_default(),
+                annotations: BTreeMap::new(),
+            }
         }),
         expose_superusers: Some(true),
         affinity: None,
@@ -330,7 +335,11 @@ mod tests {
             });
             let e = desired(&d, &inputs()).unwrap().spec.proxy.unwrap().pg_bouncer.expose.unwrap();
             assert_eq!(e.type_.as_deref(), Some(want), "{t:?}");
-            assert_eq!(e.load_balancer_source_ranges, vec!["10.0.0.1/32", "10.1.0.0/16", "fd00::1/128"]);
+            if want == "LoadBalancer" {
+                assert_eq!(e.load_balancer_source_ranges, vec!["10.0.0.1/32", "10.1.0.0/16", "fd00::1/128"]);
+            } else {
+                assert!(e.load_balancer_source_ranges.is_empty(), "no source ranges on a {want} Service");
+            }
         }
     }
 
