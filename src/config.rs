@@ -20,6 +20,9 @@ pub enum Command {
         command: AccountsCommand,
         #[command(flatten)]
         ns: SystemNamespace,
+        /// Print the result as JSON.
+        #[arg(long, global = true)]
+        json: bool,
     },
     /// Manage the namespaces Cairn provisions databases in.
     Namespaces {
@@ -47,12 +50,60 @@ pub enum NamespacesCommand {
 pub enum AccountsCommand {
     /// Print the initial admin password while it has not been changed.
     InitialAdminPassword,
+    /// Create an account (enabled, may log in). Refuses an existing username.
+    Create {
+        /// The account's username.
+        #[arg(short, long)]
+        username: String,
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+    /// List accounts: username, enabled, capabilities.
+    List,
+    /// Delete an account (never the last enabled one).
+    Delete {
+        /// The account's username.
+        #[arg(short, long)]
+        username: String,
+    },
+    /// Change an account's password (changing admin's removes the readable initial password).
+    SetPassword {
+        /// The account's username.
+        #[arg(short, long)]
+        username: String,
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+    /// Replace the session signing key: every issued token stops verifying (restart running servers).
+    ResetJwtKeys,
+}
+
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct PasswordInput {
+    /// The password (visible in the process list and shell history; prefer --password-stdin).
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+impl PasswordInput {
+    pub fn read(&self) -> anyhow::Result<String> {
+        if let Some(p) = &self.password {
+            return Ok(p.clone());
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct SystemNamespace {
     /// Namespace holding accounts, the JWT key and settings.
-    #[arg(long, env = "CAIRN_SYSTEM_NAMESPACE", default_value = "everest-system")]
+    #[arg(long, env = "CAIRN_SYSTEM_NAMESPACE", default_value = "everest-system", global = true)]
     pub system_namespace: String,
 }
 

@@ -15,16 +15,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", cairn::crd::render_yaml()?);
             Ok(())
         }
-        Command::Accounts { command: AccountsCommand::InitialAdminPassword, ns } => {
-            let client = Client::try_default().await?;
-            match cairn::auth::initial_admin_password(&client, &ns.system_namespace).await? {
-                Some(p) => {
-                    println!("{p}");
-                    Ok(())
-                }
-                None => anyhow::bail!("the initial admin password is no longer available (it was changed, or accounts were not bootstrapped by Cairn)"),
-            }
-        }
+        Command::Accounts { command, ns, json } => accounts(command, &ns.system_namespace, json).await,
         Command::Namespaces { command: NamespacesCommand::Add { name, unmanaged, label } } => {
             let client = Client::try_default().await?;
             let (k, v) = label.split_once('=').ok_or_else(|| anyhow::anyhow!("--label: must be key=value, got {label:?}"))?;
@@ -39,6 +30,55 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(args).await,
     }
+}
+
+/// `cairn accounts …`: plain text by default, one JSON document with `--json`.
+async fn accounts(command: AccountsCommand, ns: &str, json: bool) -> anyhow::Result<()> {
+    use cairn::auth::accounts as acc;
+    let client = Client::try_default().await?;
+    let out = |j: serde_json::Value, text: String| {
+        if json {
+            println!("{j}");
+        } else {
+            println!("{text}");
+        }
+    };
+    match command {
+        AccountsCommand::InitialAdminPassword => match cairn::auth::initial_admin_password(&client, ns).await? {
+            Some(p) => out(serde_json::json!({ "password": p }), p),
+            None => anyhow::bail!("the initial admin password is no longer available (it was changed, or accounts were not bootstrapped by Cairn)"),
+        },
+        AccountsCommand::Create { username, password } => {
+            let password = password.read()?;
+            acc::create_account(&client, ns, &username, &password).await?;
+            out(serde_json::json!({ "username": username, "created": true }), format!("account {username} created"));
+        }
+        AccountsCommand::List => {
+            let list = acc::list_accounts(&client, ns).await?;
+            let mut text = String::from("USERNAME\tENABLED\tCAPABILITIES");
+            for a in &list {
+                text.push_str(&format!("\n{}\t{}\t{}", a.username, a.enabled, a.capabilities.join(",")));
+            }
+            out(serde_json::to_value(&list)?, text);
+        }
+        AccountsCommand::Delete { username } => {
+            acc::delete_account(&client, ns, &username).await?;
+            out(serde_json::json!({ "username": username, "deleted": true }), format!("account {username} deleted"));
+        }
+        AccountsCommand::SetPassword { username, password } => {
+            let password = password.read()?;
+            acc::change_password(&client, ns, &username, &password).await?;
+            out(serde_json::json!({ "username": username, "passwordChanged": true }), format!("password of {username} changed"));
+        }
+        AccountsCommand::ResetJwtKeys => {
+            acc::reset_jwt_key(&client, ns).await?;
+            out(
+                serde_json::json!({ "reset": true, "restartRequired": true }),
+                "session key replaced: every issued token is now invalid; restart running `cairn serve` processes to use the new key".into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

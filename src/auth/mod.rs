@@ -11,6 +11,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod accounts;
+
 pub const ACCOUNTS_SECRET: &str = "everest-accounts";
 pub const ACCOUNTS_KEY: &str = "users.yaml";
 /// Plain initial admin password, readable by `cairn accounts initial-admin-password` until it is changed.
@@ -47,13 +49,13 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
     }
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
