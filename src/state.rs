@@ -30,6 +30,8 @@ pub struct Inner {
     pub changes: watch::Receiver<u64>,
     pub secure_cookies: bool,
     pub jwt_key: Vec<u8>,
+    /// Failed-login back-off per client IP and per username (in memory, per replica).
+    pub login_throttle: std::sync::Mutex<crate::auth::throttle::Throttle>,
     /// True once the DatabaseCluster (and, with a label filter, the Namespace) cache holds a full LIST.
     /// Fed by the watch streams' InitDone events. (Not `Store::wait_until_ready`: it wakes only the last of
     /// several concurrent waiters, and the controller already waits on the same store.)
@@ -146,6 +148,7 @@ impl State {
             changes: rx,
             secure_cookies: opts.secure_cookies,
             jwt_key: opts.jwt_key,
+            login_throttle: Default::default(),
             synced,
         }));
         (state, subs)

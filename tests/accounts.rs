@@ -87,3 +87,61 @@ async fn stored(c: &kube::Client, user: &str) -> auth::Account {
     let s = Api::<Secret>::namespaced(c.clone(), SYSTEM_NS).get(auth::ACCOUNTS_SECRET).await.unwrap();
     accounts::parse_users(&s).unwrap().remove(user).unwrap()
 }
+
+/// `POST /v1/session` behind the login throttle, per client IP and per username.
+#[tokio::test]
+async fn session_login_is_throttled() {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    use tower::ServiceExt;
+
+    let env = TestEnv::start().await;
+    let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
+    let state = env.start_cairn().await;
+    let app = cairn::api::router().with_state(state);
+    let post = |ip: [u8; 4], user: &str, pass: &str| {
+        let mut req = http::Request::post("/v1/session")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::json!({ "username": user, "password": pass }).to_string()))
+            .unwrap();
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            (status, serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default())
+        }
+    };
+    const A: [u8; 4] = [10, 0, 0, 1];
+    const B: [u8; 4] = [10, 0, 0, 2];
+
+    // Five wrong passwords from A, each sent once the previous gap has passed: the gap reaches 320 ms.
+    for _ in 0..5 {
+        loop {
+            let (s, body) = post(A, "admin", "wrong-password").await;
+            if s == 401 {
+                break;
+            }
+            assert_eq!(s, 429, "{body}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    // Inside the gap even the right password is refused, from A (per IP) and from B (per username).
+    let (s, body) = post(A, "admin", &pw).await;
+    assert_eq!(s, 429, "{body}");
+    let msg = body["message"].as_str().unwrap();
+    assert_eq!(msg, "too many login attempts; try again in 1 s");
+    assert_eq!(post(B, "admin", &pw).await.0, 429);
+    // Another user from another IP is not affected, and a wrong password there is a plain 401.
+    assert_eq!(post(B, "ghost", "wrong-password").await.0, 401);
+
+    // After the gap the right password works and clears the back-off: at once again from A is fine.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (s, body) = post(A, "admin", &pw).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body["token"].as_str().is_some());
+    assert_eq!(post(A, "admin", &pw).await.0, 200);
+    assert_eq!(post(B, "admin", &pw).await.0, 200);
+}

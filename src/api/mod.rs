@@ -4,7 +4,7 @@ use crate::crd::DatabaseCluster;
 use crate::error::ApiError;
 use crate::service::{self, Caller, DbSummary};
 use crate::state::State;
-use axum::extract::{Path, State as AxState};
+use axum::extract::{ConnectInfo, Path, State as AxState};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use futures::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 pub fn router() -> Router<State> {
     Router::new()
@@ -33,8 +34,12 @@ struct Credentials {
     password: String,
 }
 
-async fn create_session(AxState(st): AxState<State>, Json(c): Json<Credentials>) -> Result<Response, ApiError> {
-    crate::auth::login(&st.client, &st.system_namespace, &c.username, &c.password).await?;
+async fn create_session(
+    AxState(st): AxState<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(c): Json<Credentials>,
+) -> Result<Response, ApiError> {
+    crate::auth::login_throttled(&st.login_throttle, &st.client, &st.system_namespace, peer.ip(), &c.username, &c.password).await?;
     let token = crate::auth::issue_token(&st.jwt_key, &c.username);
     Ok((
         [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],

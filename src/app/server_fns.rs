@@ -38,9 +38,21 @@ mod server {
 #[server]
 pub async fn login(username: String, password: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
-    crate::auth::login(&st.client, &st.system_namespace, username.trim(), &password)
+    // The peer address (the server runs with connect info); without it only the per-username gap applies.
+    let ip = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
-        .map_err(server::to_sfe)?;
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    crate::auth::login_throttled(&st.login_throttle, &st.client, &st.system_namespace, ip, username.trim(), &password)
+        .await
+        .map_err(|e| {
+            if e.status == 429 {
+                if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+                    resp.set_status(http::StatusCode::TOO_MANY_REQUESTS);
+                }
+            }
+            server::to_sfe(e)
+        })?;
     let token = crate::auth::issue_token(&st.jwt_key, username.trim());
     server::set_cookie(&crate::auth::session_cookie(&token, st.secure_cookies));
     leptos_axum::redirect("/");

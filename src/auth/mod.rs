@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod accounts;
+pub mod throttle;
 
 pub const ACCOUNTS_SECRET: &str = "everest-accounts";
 pub const ACCOUNTS_KEY: &str = "users.yaml";
@@ -155,6 +156,27 @@ pub async fn login(client: &Client, ns: &str, username: &str, password: &str) ->
         return Err(ApiError::new(403, "this account may not log in"));
     }
     Ok(())
+}
+
+/// [`login`] behind the throttle: refused with 429 while the client IP or the username is inside its gap;
+/// a wrong password (401) grows both gaps, a success clears them.
+pub async fn login_throttled(
+    throttle: &std::sync::Mutex<throttle::Throttle>,
+    client: &Client,
+    ns: &str,
+    ip: std::net::IpAddr,
+    username: &str,
+    password: &str,
+) -> Result<(), ApiError> {
+    let lock = || throttle.lock().unwrap_or_else(|e| e.into_inner());
+    lock().check(ip, username, std::time::Instant::now()).map_err(throttle::too_many)?;
+    let result = login(client, ns, username, password).await;
+    match &result {
+        Ok(()) => lock().success(ip, username),
+        Err(e) if e.status == 401 => lock().failure(ip, username, std::time::Instant::now()),
+        Err(_) => {}
+    }
+    result
 }
 
 #[derive(Debug, Serialize, Deserialize)]
