@@ -251,10 +251,12 @@ type testEnv struct {
 func (e *testEnv) shutdown() {
 	if e.apiCancel != nil {
 		e.apiCancel()
+		// Open watches (a test's clients are still connected while it tears down) hold the apiserver's
+		// graceful shutdown; this is a throwaway control plane, so give it a moment and move on.
 		select {
 		case <-e.apiErr:
-		case <-time.After(20 * time.Second):
-			logf("kube-apiserver did not stop within 20s")
+		case <-time.After(3 * time.Second):
+			logf("kube-apiserver still draining after 3s; stopping anyway")
 		}
 	}
 	if e.etcd != nil {

@@ -1,0 +1,197 @@
+//! Each operator's observable shapes: sizes, status and the users Secret, as the real operators write them.
+use super::{random_password, Simulated};
+use crate::upstream::{pg::PerconaPGCluster, psmdb::PerconaServerMongoDB, pxc::PerconaXtraDBCluster};
+use kube::ResourceExt;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+fn secret(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
+    pairs.into_iter().collect()
+}
+
+impl Simulated for PerconaPGCluster {
+    fn paused(&self) -> bool {
+        self.spec.pause == Some(true)
+    }
+    fn state(&self) -> String {
+        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
+    }
+    fn sizes_match(&self) -> bool {
+        let st = self.status.clone().unwrap_or_default();
+        st.postgres.map(|p| p.size) == Some(pg_size(self)) && st.pgbouncer.map(|p| p.size) == Some(bouncer_size(self))
+    }
+    fn status(&self, state: &str, ready: bool) -> serde_json::Value {
+        let (ps, bs) = (pg_size(self), bouncer_size(self));
+        let pg_ready = if ready { ps } else { 0 };
+        let bouncer_ready = if ready || state == "stopping" { bs } else { 0 };
+        json!({
+            "state": state,
+            "host": format!("{}-pgbouncer.{}.svc", self.name_any(), self.namespace().unwrap_or_default()),
+            "postgres": {"size": ps, "ready": pg_ready, "version": self.spec.postgres_version,
+                "instances": self.spec.instances.iter().map(|i| {
+                    let n = i.replicas.unwrap_or(1);
+                    json!({"name": i.name, "size": n, "ready": if ready { n } else { 0 }})
+                }).collect::<Vec<_>>()},
+            "pgbouncer": {"size": bs, "ready": bouncer_ready},
+        })
+    }
+    fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        let (name, ns) = (self.name_any(), self.namespace().unwrap_or_default());
+        let users: Vec<(String, Option<String>)> = if self.spec.users.is_empty() {
+            vec![(name.clone(), None)]
+        } else {
+            self.spec.users.iter().map(|u| (u.name.clone(), u.secret_name.clone())).collect()
+        };
+        users
+            .into_iter()
+            .map(|(user, secret_name)| {
+                let pw = random_password();
+                let host = format!("{name}-primary.{ns}.svc");
+                let bouncer = format!("{name}-pgbouncer.{ns}.svc");
+                let db = if user == "postgres" { "postgres".to_string() } else { user.clone() };
+                let data = secret(vec![
+                    ("user".into(), user.clone()),
+                    ("password".into(), pw.clone()),
+                    ("host".into(), host.clone()),
+                    ("port".into(), "5432".into()),
+                    ("dbname".into(), db.clone()),
+                    ("uri".into(), format!("postgresql://{user}:{pw}@{host}:5432/{db}")),
+                    ("pgbouncer-host".into(), bouncer.clone()),
+                    ("pgbouncer-port".into(), "5432".into()),
+                    ("pgbouncer-uri".into(), format!("postgresql://{user}:{pw}@{bouncer}:5432/{db}")),
+                ]);
+                (secret_name.unwrap_or_else(|| format!("{name}-pguser-{user}")), data)
+            })
+            .collect()
+    }
+}
+
+fn pg_size(pg: &PerconaPGCluster) -> i32 {
+    pg.spec.instances.iter().map(|i| i.replicas.unwrap_or(1)).sum()
+}
+
+fn bouncer_size(pg: &PerconaPGCluster) -> i32 {
+    pg.spec.proxy.as_ref().map(|p| p.pg_bouncer.replicas.unwrap_or(1)).unwrap_or(0)
+}
+
+/// (proxy kind, proxy size) of the enabled PXC proxy.
+fn pxc_proxy(c: &PerconaXtraDBCluster) -> (&'static str, i32) {
+    if let Some(h) = c.spec.haproxy.as_ref().filter(|h| h.enabled == Some(true)) {
+        return ("haproxy", h.size.unwrap_or(0));
+    }
+    if let Some(p) = c.spec.proxysql.as_ref().filter(|p| p.enabled == Some(true)) {
+        return ("proxysql", p.size.unwrap_or(0));
+    }
+    ("", 0)
+}
+
+impl Simulated for PerconaXtraDBCluster {
+    fn paused(&self) -> bool {
+        self.spec.pause == Some(true)
+    }
+    fn state(&self) -> String {
+        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
+    }
+    fn sizes_match(&self) -> bool {
+        let st = self.status.clone().unwrap_or_default();
+        let (kind, n) = pxc_proxy(self);
+        let proxy = match kind {
+            "haproxy" => st.haproxy.map(|p| p.size),
+            "proxysql" => st.proxysql.map(|p| p.size),
+            _ => Some(0),
+        };
+        st.pxc.map(|p| p.size) == self.spec.pxc.as_ref().and_then(|p| p.size) && proxy == Some(n)
+    }
+    fn status(&self, state: &str, ready: bool) -> serde_json::Value {
+        let size = self.spec.pxc.as_ref().and_then(|p| p.size).unwrap_or(0);
+        let (kind, proxy) = pxc_proxy(self);
+        let r = |n: i32| if ready { n } else { 0 };
+        let (name, ns) = (self.name_any(), self.namespace().unwrap_or_default());
+        let host = if kind.is_empty() { format!("{name}-pxc.{ns}") } else { format!("{name}-{kind}.{ns}") };
+        let mut st = json!({
+            "state": state, "host": host, "size": size + proxy, "ready": r(size + proxy),
+            "pxc": {"size": size, "ready": r(size), "status": state},
+        });
+        if !kind.is_empty() {
+            st[kind] = json!({"size": proxy, "ready": r(proxy), "status": state});
+        }
+        st
+    }
+    fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        let name = self.spec.secrets_name.clone().unwrap_or_else(|| format!("{}-secrets", self.name_any()));
+        let users = ["root", "xtrabackup", "monitor", "proxyadmin", "operator", "replication"];
+        vec![(name, secret(users.iter().map(|u| (u.to_string(), random_password())).collect()))]
+    }
+}
+
+/// (name, size) of every replica set the operator runs, config servers included.
+fn psmdb_sets(c: &PerconaServerMongoDB) -> Vec<(String, i32)> {
+    let mut v: Vec<(String, i32)> =
+        c.spec.replsets.iter().map(|r| (r.name.clone().unwrap_or_else(|| "rs0".into()), r.size)).collect();
+    if let Some(cfg) = c.spec.sharding.as_ref().filter(|s| s.enabled).and_then(|s| s.configsvr_repl_set.as_ref()) {
+        v.push(("cfg".into(), cfg.size));
+    }
+    v
+}
+
+fn mongos_size(c: &PerconaServerMongoDB) -> Option<i32> {
+    c.spec.sharding.as_ref().filter(|s| s.enabled).map(|s| s.mongos.as_ref().and_then(|m| m.size).unwrap_or(0))
+}
+
+impl Simulated for PerconaServerMongoDB {
+    fn paused(&self) -> bool {
+        self.spec.pause == Some(true)
+    }
+    fn state(&self) -> String {
+        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
+    }
+    fn sizes_match(&self) -> bool {
+        let st = self.status.clone().unwrap_or_default();
+        psmdb_sets(self).iter().all(|(n, s)| st.replsets.get(n).map(|r| r.size) == Some(*s))
+            && st.mongos.map(|m| m.size) == mongos_size(self)
+    }
+    fn status(&self, state: &str, ready: bool) -> serde_json::Value {
+        let r = |n: i32| if ready { n } else { 0 };
+        let (name, ns) = (self.name_any(), self.namespace().unwrap_or_default());
+        let sets = psmdb_sets(self);
+        let mut replsets = serde_json::Map::new();
+        let (mut size, mut ready_n) = (0, 0);
+        for (n, s) in &sets {
+            replsets.insert(n.clone(), json!({"size": s, "ready": r(*s), "status": state, "initialized": ready}));
+            size += s;
+            ready_n += r(*s);
+        }
+        let first = sets.first().map(|(n, _)| n.clone()).unwrap_or_else(|| "rs0".into());
+        let mut st = json!({
+            "state": state, "size": size, "ready": ready_n, "replsets": replsets,
+            "host": format!("{name}-{first}.{ns}.svc.cluster.local"),
+        });
+        if let Some(m) = mongos_size(self) {
+            st["mongos"] = json!({"size": m, "ready": r(m), "status": state});
+            st["host"] = json!(format!("{name}-mongos.{ns}.svc.cluster.local"));
+            st["size"] = json!(size + m);
+            st["ready"] = json!(ready_n + r(m));
+        }
+        st
+    }
+    fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        let name = self
+            .spec
+            .secrets
+            .as_ref()
+            .and_then(|s| s.users.clone())
+            .unwrap_or_else(|| format!("{}-secrets", self.name_any()));
+        let mut data = Vec::new();
+        for (role, user) in [
+            ("BACKUP", "backup"),
+            ("CLUSTER_ADMIN", "clusterAdmin"),
+            ("CLUSTER_MONITOR", "clusterMonitor"),
+            ("DATABASE_ADMIN", "databaseAdmin"),
+            ("USER_ADMIN", "userAdmin"),
+        ] {
+            data.push((format!("MONGODB_{role}_USER"), user.to_string()));
+            data.push((format!("MONGODB_{role}_PASSWORD"), random_password()));
+        }
+        vec![(name, secret(data))]
+    }
+}
