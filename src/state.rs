@@ -3,6 +3,8 @@
 use crate::crd::DatabaseCluster;
 use crate::engine::versions::{self, EngineVersions};
 use crate::upstream::pg::PerconaPGCluster;
+use crate::upstream::psmdb::PerconaServerMongoDB;
+use crate::upstream::pxc::PerconaXtraDBCluster;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::reflector::{self, ReflectHandle, Store};
@@ -25,6 +27,8 @@ pub struct Inner {
     pub filter: NamespaceFilter,
     pub dbs: Store<DatabaseCluster>,
     pub pgs: Store<PerconaPGCluster>,
+    pub pxcs: Store<PerconaXtraDBCluster>,
+    pub psmdbs: Store<PerconaServerMongoDB>,
     namespaces: Option<Store<Namespace>>,
     /// Bumped on every DatabaseCluster change; the live list (SSE) waits on it.
     pub changes: watch::Receiver<u64>,
@@ -52,6 +56,25 @@ impl std::ops::Deref for State {
 pub struct Subscriptions {
     pub dbs: ReflectHandle<DatabaseCluster>,
     pub pgs: ReflectHandle<PerconaPGCluster>,
+    pub pxcs: ReflectHandle<PerconaXtraDBCluster>,
+    pub psmdbs: ReflectHandle<PerconaServerMongoDB>,
+}
+
+/// Watches one upstream kind into its shared store (for the reconciler's owned objects and status reads).
+/// A missing CRD (that operator is not installed) only means retries with back-off.
+fn drive_upstream<K>(client: Client, writer: reflector::store::Writer<K>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let stream = watcher(Api::<K>::all(client), watcher::Config::default()).default_backoff().reflect_shared(writer);
+    tokio::spawn(async move {
+        let mut s = std::pin::pin!(stream);
+        while let Some(ev) = s.next().await {
+            if let Err(e) = ev {
+                tracing::debug!(kind = %K::kind(&()), error = %e, "upstream watch error");
+            }
+        }
+    });
 }
 
 pub struct Options {
@@ -70,9 +93,13 @@ impl State {
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (dbs, db_writer) = reflector::store_shared::<DatabaseCluster>(1024);
         let (pgs, pg_writer) = reflector::store_shared::<PerconaPGCluster>(1024);
+        let (pxcs, pxc_writer) = reflector::store_shared::<PerconaXtraDBCluster>(1024);
+        let (psmdbs, psmdb_writer) = reflector::store_shared::<PerconaServerMongoDB>(1024);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_writer.subscribe().expect("shared store"),
             pgs: pg_writer.subscribe().expect("shared store"),
+            pxcs: pxc_writer.subscribe().expect("shared store"),
+            psmdbs: psmdb_writer.subscribe().expect("shared store"),
         });
 
         let db_stream = watcher(Api::<DatabaseCluster>::all(client.clone()), watcher::Config::default())
@@ -92,19 +119,10 @@ impl State {
                 }
             }
         });
-        // The PerconaPGCluster cache feeds the reconciler (owned objects) and status views.
-        let pg_stream = watcher(Api::<PerconaPGCluster>::all(client.clone()), watcher::Config::default())
-            .default_backoff()
-            .reflect_shared(pg_writer);
-        tokio::spawn(async move {
-            let mut s = std::pin::pin!(pg_stream);
-            while let Some(ev) = s.next().await {
-                if let Err(e) = ev {
-                    // The CRD may not be installed yet (a cluster without the PG operator): keep retrying.
-                    tracing::debug!(error = %e, "PerconaPGCluster watch error");
-                }
-            }
-        });
+        // The upstream caches feed the reconciler (owned objects) and status views.
+        drive_upstream(client.clone(), pg_writer);
+        drive_upstream(client.clone(), pxc_writer);
+        drive_upstream(client.clone(), psmdb_writer);
 
         let namespaces = match &opts.filter {
             NamespaceFilter::List(_) => None,
@@ -144,6 +162,8 @@ impl State {
             filter: opts.filter,
             dbs,
             pgs,
+            pxcs,
+            psmdbs,
             namespaces,
             changes: rx,
             secure_cookies: opts.secure_cookies,

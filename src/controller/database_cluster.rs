@@ -2,14 +2,17 @@
 //! upstream status → DatabaseCluster status, and the deletion flow behind the contract's finalizer.
 use super::METRICS;
 use crate::crd::*;
-use crate::engine::{postgresql, versions::PG_OPERATOR_VERSION};
+use crate::engine::{postgresql, psmdb, pxc, versions};
 use crate::state::{State, Subscriptions};
-use crate::upstream::pg::PerconaPGCluster;
+use crate::upstream::{pg::PerconaPGCluster, psmdb::PerconaServerMongoDB, pxc::PerconaXtraDBCluster};
+use kube::runtime::reflector::Store;
+use serde::{de::DeserializeOwned, Serialize};
+use std::fmt::Debug;
 use futures::StreamExt;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +23,7 @@ pub const FIELD_MANAGER: &str = "cairn";
 pub enum Error {
     #[error("kubernetes: {0}")]
     Kube(#[from] kube::Error),
-    #[error("mapping: {0}")]
-    Mapping(#[from] postgresql::MappingError),
+
     #[error("serialization: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -35,6 +37,8 @@ pub async fn run(state: State, subs: Subscriptions) {
     let ctx = Arc::new(Ctx { state: state.clone() });
     Controller::for_shared_stream(subs.dbs, state.dbs.clone())
         .owns_shared_stream(subs.pgs)
+        .owns_shared_stream(subs.pxcs)
+        .owns_shared_stream(subs.psmdbs)
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             match res {
@@ -62,41 +66,116 @@ async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Er
         return Ok(Action::await_change());
     }
     match db.spec.engine.type_ {
-        EngineType::Postgresql => reconcile_pg(&db, &ctx).await,
-        other => {
-            // PXC and PSMDB reconcilers are not built yet: say so on the object instead of staying silent.
-            let st = DatabaseClusterStatus {
-                observed_generation: db.metadata.generation,
-                status: AppState::Error,
-                message: Some(format!("engine type {} is not supported by this Cairn version yet", other.as_str())),
-                ..Default::default()
-            };
-            patch_status(&ctx, &db, &st).await?;
-            Ok(Action::await_change())
-        }
+        EngineType::Postgresql => reconcile_engine::<Pg>(&db, &ctx).await,
+        EngineType::Pxc => reconcile_engine::<Pxc>(&db, &ctx).await,
+        EngineType::Psmdb => reconcile_engine::<Psmdb>(&db, &ctx).await,
     }
 }
 
-async fn reconcile_pg(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> {
+/// What differs between engines for the reconciler: the upstream kind, its cache, and the pure mappings.
+trait EngineKind {
+    type Upstream: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static;
+    /// Version of the installed operator. (Until the DatabaseEngine reconciler reads the operator
+    /// Deployment, the operator versions OpenEverest 1.x targets.)
+    const OPERATOR_VERSION: &'static str;
+    fn store(state: &State) -> &Store<Self::Upstream>;
+    fn cr_version(u: &Self::Upstream) -> Option<String>;
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String>;
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus;
+}
+
+struct Pg;
+impl EngineKind for Pg {
+    type Upstream = PerconaPGCluster;
+    const OPERATOR_VERSION: &'static str = versions::PG_OPERATOR_VERSION;
+    fn store(state: &State) -> &Store<Self::Upstream> {
+        &state.pgs
+    }
+    fn cr_version(u: &Self::Upstream) -> Option<String> {
+        u.spec.cr_version.clone()
+    }
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
+        let inputs = postgresql::Inputs {
+            versions: versions::builtin_postgresql(),
+            operator_version: Self::OPERATOR_VERSION.into(),
+            observed_cr_version,
+        };
+        postgresql::desired(db, &inputs).map_err(|e| e.to_string())
+    }
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
+        postgresql::status(db, u, Self::OPERATOR_VERSION)
+    }
+}
+
+struct Pxc;
+impl EngineKind for Pxc {
+    type Upstream = PerconaXtraDBCluster;
+    const OPERATOR_VERSION: &'static str = versions::PXC_OPERATOR_VERSION;
+    fn store(state: &State) -> &Store<Self::Upstream> {
+        &state.pxcs
+    }
+    fn cr_version(u: &Self::Upstream) -> Option<String> {
+        u.spec.cr_version.clone()
+    }
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
+        let inputs = pxc::Inputs { versions: versions::builtin_pxc(), operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
+        pxc::desired(db, &inputs).map_err(|e| e.to_string())
+    }
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
+        pxc::status(db, u, Self::OPERATOR_VERSION)
+    }
+}
+
+struct Psmdb;
+impl EngineKind for Psmdb {
+    type Upstream = PerconaServerMongoDB;
+    const OPERATOR_VERSION: &'static str = versions::PSMDB_OPERATOR_VERSION;
+    fn store(state: &State) -> &Store<Self::Upstream> {
+        &state.psmdbs
+    }
+    fn cr_version(u: &Self::Upstream) -> Option<String> {
+        u.spec.cr_version.clone()
+    }
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
+        let inputs = psmdb::Inputs { versions: versions::builtin_psmdb(), operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
+        psmdb::desired(db, &inputs).map_err(|e| e.to_string())
+    }
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
+        psmdb::status(db, u, Self::OPERATOR_VERSION)
+    }
+}
+
+async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> {
     let client = ctx.state.client.clone();
     let ns = db.namespace().unwrap_or_default();
     let name = db.name_any();
     let dbs: Api<DatabaseCluster> = Api::namespaced(client.clone(), &ns);
-    let pgs: Api<PerconaPGCluster> = Api::namespaced(client, &ns);
-    let cached = ctx.state.pgs.get(&ObjectRef::new(&name).within(&ns));
+    let ups: Api<E::Upstream> = Api::namespaced(client, &ns);
+    let cached = E::store(&ctx.state).get(&ObjectRef::new(&name).within(&ns));
 
     if db.metadata.deletion_timestamp.is_some() {
         if !db.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_CLEANUP) {
             return Ok(Action::await_change());
         }
-        let st = postgresql::status(db, cached.as_deref(), PG_OPERATOR_VERSION);
+        let st = E::status(db, cached.as_deref());
         patch_status(ctx, db, &st).await?;
         // Delete the upstream cluster and wait for it to be gone (the operator runs its own finalizers),
         // then release ours. The owned-object watch wakes us when it disappears.
-        match pgs.get_opt(&name).await? {
-            Some(pg) => {
-                if pg.metadata.deletion_timestamp.is_none() {
-                    pgs.delete(&name, &DeleteParams::default()).await.or_else(ignore_not_found)?;
+        match ups.get_opt(&name).await? {
+            Some(up) => {
+                if up.meta().deletion_timestamp.is_none() {
+                    match ups.delete(&name, &DeleteParams::default()).await {
+                        Ok(_) => {}
+                        Err(kube::Error::Api(s)) if s.code == 404 => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 Ok(Action::requeue(Duration::from_secs(30)))
             }
@@ -111,41 +190,27 @@ async fn reconcile_pg(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> 
             // The update triggers another reconcile.
             return Ok(Action::await_change());
         }
-        let observed_cr_version = cached.as_ref().and_then(|pg| pg.spec.cr_version.clone());
-        let inputs = postgresql::Inputs {
-            versions: ctx.state.pg_versions(),
-            operator_version: PG_OPERATOR_VERSION.into(),
-            observed_cr_version,
-        };
-        let desired = match postgresql::desired(db, &inputs) {
+        let observed_cr_version = cached.as_deref().and_then(E::cr_version);
+        let desired = match E::desired(db, observed_cr_version) {
             Ok(d) => d,
-            Err(e) => {
+            Err(message) => {
                 let st = DatabaseClusterStatus {
                     observed_generation: db.metadata.generation,
                     status: AppState::Error,
-                    message: Some(e.to_string()),
+                    message: Some(message),
                     ..Default::default()
                 };
                 patch_status(ctx, db, &st).await?;
                 return Ok(Action::await_change());
             }
         };
-        let applied = pgs
-            .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
-            .await?;
-        let st = postgresql::status(db, Some(&applied), PG_OPERATOR_VERSION);
+        let applied = ups.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired)).await?;
+        let st = E::status(db, Some(&applied));
         if db.status.as_ref() != Some(&st) {
             patch_status(ctx, db, &st).await?;
         }
         // Upstream status changes arrive through the owned-object watch: no timer.
         Ok(Action::await_change())
-    }
-}
-
-fn ignore_not_found(e: kube::Error) -> Result<either::Either<PerconaPGCluster, kube::core::Status>, kube::Error> {
-    match e {
-        kube::Error::Api(s) if s.code == 404 => Ok(either::Either::Right(kube::core::Status::default())),
-        e => Err(e),
     }
 }
 

@@ -1,0 +1,77 @@
+//! MySQL (PXC) and MongoDB (PSMDB) DatabaseClusters, written directly as `kubectl apply` would, are
+//! reconciled into their Percona CRs on the real API server, driven ready by the simulator, reported
+//! ready in our status, and cleaned up on deletion.
+mod common;
+
+use cairn::crd::*;
+use cairn::upstream::psmdb::PerconaServerMongoDB;
+use cairn::upstream::pxc::PerconaXtraDBCluster;
+use common::*;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, ResourceExt};
+
+fn db(name: &str, type_: EngineType, version: &str, replicas: i32) -> DatabaseCluster {
+    DatabaseCluster::new(
+        name,
+        DatabaseClusterSpec {
+            engine: Engine {
+                type_,
+                version: Some(version.into()),
+                replicas: Some(replicas),
+                storage: Storage { size: Quantity("2G".into()), class: None },
+                resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+}
+
+async fn wait_ready(dbs: &Api<DatabaseCluster>, name: &str) -> DatabaseClusterStatus {
+    eventually(40, &format!("{name} ready"), || async {
+        let s = dbs.get(name).await.unwrap().status.unwrap_or_default();
+        (s.status == AppState::Ready).then_some(s)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn pxc_and_psmdb_reconcile_end_to_end() {
+    let env = TestEnv::start().await;
+    let _state = env.start_cairn().await;
+    env.start_simulator();
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let mongos: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), DB_NS);
+
+    dbs.create(&PostParams::default(), &db("mysql", EngineType::Pxc, "8.0.42-33.1", 3)).await.unwrap();
+    let mut m = db("mongo", EngineType::Psmdb, "8.0.12-4", 1);
+    m.spec.sharding = Some(Sharding { enabled: true, shards: 2, config_server: ConfigServer { replicas: 1 } });
+    dbs.create(&PostParams::default(), &m).await.unwrap();
+
+    let st = wait_ready(&dbs, "mysql").await;
+    assert_eq!((st.size, st.ready, st.port), (6, 6, Some(3306)), "3 PXC + 3 HAProxy");
+    assert_eq!(st.hostname.as_deref(), Some("mysql-haproxy.everest"));
+    let up = pxcs.get("mysql").await.unwrap();
+    assert_eq!(up.owner_references()[0].name, "mysql");
+    assert!(up.managed_fields().iter().any(|f| f.manager.as_deref() == Some("cairn")));
+
+    let st = wait_ready(&dbs, "mongo").await;
+    assert_eq!(st.port, Some(27017));
+    assert_eq!(st.hostname.as_deref(), Some("mongo-mongos.everest.svc.cluster.local"));
+    let up = mongos.get("mongo").await.unwrap();
+    assert_eq!(up.spec.replsets.len(), 2, "two shards");
+
+    for name in ["mysql", "mongo"] {
+        dbs.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    eventually(40, "PXC and PSMDB clusters and our objects gone", || async {
+        let gone = pxcs.get_opt("mysql").await.unwrap().is_none()
+            && mongos.get_opt("mongo").await.unwrap().is_none()
+            && dbs.get_opt("mysql").await.unwrap().is_none()
+            && dbs.get_opt("mongo").await.unwrap().is_none();
+        gone.then_some(())
+    })
+    .await;
+}
