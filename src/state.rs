@@ -209,4 +209,13 @@ impl State {
     pub fn pg_versions(&self) -> EngineVersions {
         versions::builtin_postgresql()
     }
+
+    /// The versions of an engine (until DatabaseEngine status provides the installed operators').
+    pub fn versions(&self, engine: crate::crd::EngineType) -> EngineVersions {
+        match engine {
+            crate::crd::EngineType::Postgresql => versions::builtin_postgresql(),
+            crate::crd::EngineType::Pxc => versions::builtin_pxc(),
+            crate::crd::EngineType::Psmdb => versions::builtin_psmdb(),
+        }
+    }
 }

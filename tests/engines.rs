@@ -1,4 +1,5 @@
-//! MySQL (PXC) and MongoDB (PSMDB) DatabaseClusters, written directly as `kubectl apply` would, are
+//! MySQL (PXC) and MongoDB (PSMDB) DatabaseClusters, created through the service or written directly as
+//! `kubectl apply` would, are
 //! reconciled into their Percona CRs on the real API server, driven ready by the simulator, reported
 //! ready in our status, and cleaned up on deletion.
 mod common;
@@ -17,7 +18,7 @@ fn db(name: &str, type_: EngineType, version: &str, replicas: i32) -> DatabaseCl
         DatabaseClusterSpec {
             engine: Engine {
                 type_,
-                version: Some(version.into()),
+                version: Some(version.to_string()).filter(|v| !v.is_empty()),
                 replicas: Some(replicas),
                 storage: Storage { size: Quantity("2G".into()), class: None },
                 resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
@@ -39,13 +40,25 @@ async fn wait_ready(dbs: &Api<DatabaseCluster>, name: &str) -> DatabaseClusterSt
 #[tokio::test]
 async fn pxc_and_psmdb_reconcile_end_to_end() {
     let env = TestEnv::start().await;
-    let _state = env.start_cairn().await;
+    let state = env.start_cairn().await;
+    let caller = cairn::service::Caller { username: "admin".into() };
     env.start_simulator();
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
     let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), DB_NS);
     let mongos: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), DB_NS);
 
-    dbs.create(&PostParams::default(), &db("mysql", EngineType::Pxc, "8.0.42-33.1", 3)).await.unwrap();
+    // MySQL through Cairn's front door (the service the UI and REST use): the contract's rules apply, and a
+    // rejected object writes nothing.
+    let mut bad = db("mysql", EngineType::Pxc, "8.0.42-33.1", 2);
+    bad.metadata.namespace = Some(DB_NS.into());
+    let err = cairn::service::create_database(&state, &caller, bad).await.unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("spec.engine.replicas"), "{}", err.message);
+    assert!(dbs.get_opt("mysql").await.unwrap().is_none());
+    let mut good = db("mysql", EngineType::Pxc, "", 3);
+    good.metadata.namespace = Some(DB_NS.into());
+    let created = cairn::service::create_database(&state, &caller, good).await.unwrap();
+    assert!(created.spec.engine.version.as_deref().unwrap_or("").starts_with("8."), "defaulted to the best version");
+    // MongoDB as `kubectl apply` would write it.
     let mut m = db("mongo", EngineType::Psmdb, "8.0.12-4", 1);
     m.spec.sharding = Some(Sharding { enabled: true, shards: 2, config_server: ConfigServer { replicas: 1 } });
     dbs.create(&PostParams::default(), &m).await.unwrap();

@@ -79,10 +79,11 @@ pub async fn create_database(state: &State, _caller: &Caller, mut db: DatabaseCl
         ));
     }
     // Default the version to the best available one, as OpenEverest's defaulting webhook does.
-    if db.spec.engine.version.as_deref().unwrap_or("").is_empty() && db.spec.engine.type_ == EngineType::Postgresql {
-        db.spec.engine.version = state.pg_versions().ordered_engine_versions().into_iter().next();
+    let versions = state.versions(db.spec.engine.type_);
+    if db.spec.engine.version.as_deref().unwrap_or("").is_empty() {
+        db.spec.engine.version = versions.ordered_engine_versions().into_iter().next();
     }
-    validation::validate_new(&db, &state.pg_versions())?;
+    validation::validate_new(&db, &versions)?;
     db.status = None;
     db.metadata.resource_version = None;
     db.metadata.uid = None;

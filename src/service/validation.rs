@@ -35,30 +35,43 @@ fn min_quantity(field: &str, q: Option<&k8s_openapi::apimachinery::pkg::api::res
     Ok(())
 }
 
-/// Rules for a new DatabaseCluster.
-pub fn validate_new(db: &DatabaseCluster, pg_versions: &EngineVersions) -> Result<(), ApiError> {
+fn engine_label(t: EngineType) -> &'static str {
+    match t {
+        EngineType::Postgresql => "PostgreSQL",
+        EngineType::Pxc => "MySQL (PXC)",
+        EngineType::Psmdb => "MongoDB",
+    }
+}
+
+/// Rules for a new DatabaseCluster (contract §3.6 and the UI limits). `versions` are the available
+/// versions of the object's engine.
+pub fn validate_new(db: &DatabaseCluster, versions: &EngineVersions) -> Result<(), ApiError> {
     validate_name(&db.name_any()).map_err(|e| ApiError::invalid("metadata.name", e))?;
     let e = &db.spec.engine;
-    if e.type_ != EngineType::Postgresql {
-        return Err(ApiError::invalid(
-            "spec.engine.type",
-            format!("{} is not supported by this Cairn version yet (supported: postgresql)", e.type_.as_str()),
-        ));
-    }
+    let engine = e.type_;
     match e.version.as_deref() {
-        Some(v) if pg_versions.engine.contains_key(v) => {}
+        Some(v) if versions.engine.contains_key(v) => {}
         Some(v) => {
             return Err(ApiError::invalid(
                 "spec.engine.version",
-                format!("{v:?} is not an available PostgreSQL version (available: {})", pg_versions.ordered_engine_versions().join(", ")),
+                format!(
+                    "{v:?} is not an available {} version (available: {})",
+                    engine_label(engine),
+                    versions.ordered_engine_versions().join(", ")
+                ),
             ))
         }
         None => return Err(ApiError::invalid("spec.engine.version", "is required")),
     }
-    if let Some(r) = e.replicas {
-        if r < 1 {
-            return Err(ApiError::invalid("spec.engine.replicas", "must be at least 1"));
-        }
+    let replicas = e.replicas.unwrap_or(3);
+    if replicas < 1 {
+        return Err(ApiError::invalid("spec.engine.replicas", "must be at least 1"));
+    }
+    if matches!(engine, EngineType::Pxc | EngineType::Psmdb) && replicas % 2 == 0 {
+        return Err(ApiError::invalid("spec.engine.replicas", format!("must be odd for {} (got {replicas})", engine_label(engine))));
+    }
+    if engine == EngineType::Pxc && replicas > 5 {
+        return Err(ApiError::invalid("spec.engine.replicas", format!("must be at most 5 for MySQL (PXC) (got {replicas})")));
     }
     let res = e.resources.as_ref();
     min_quantity("spec.engine.resources.cpu", res.and_then(|r| r.cpu.as_ref()), MIN_CPU_CORES, "600m")?;
@@ -66,8 +79,26 @@ pub fn validate_new(db: &DatabaseCluster, pg_versions: &EngineVersions) -> Resul
     min_quantity("spec.engine.storage.size", Some(&e.storage.size), MIN_STORAGE_BYTES, "1G")?;
     if let Some(p) = &db.spec.proxy {
         if let Some(t) = p.type_ {
-            if t != ProxyType::Pgbouncer {
-                return Err(ApiError::invalid("spec.proxy.type", "must be pgbouncer for postgresql"));
+            let allowed: &[ProxyType] = match engine {
+                EngineType::Postgresql => &[ProxyType::Pgbouncer],
+                EngineType::Pxc => &[ProxyType::Haproxy, ProxyType::Proxysql],
+                EngineType::Psmdb => &[ProxyType::Mongos],
+            };
+            if !allowed.contains(&t) {
+                let names = match engine {
+                    EngineType::Postgresql => "pgbouncer",
+                    EngineType::Pxc => "haproxy or proxysql",
+                    EngineType::Psmdb => "mongos",
+                };
+                return Err(ApiError::invalid("spec.proxy.type", format!("must be {names} for {}", engine.as_str())));
+            }
+        }
+        if let Some(n) = p.replicas {
+            if n < 1 {
+                return Err(ApiError::invalid("spec.proxy.replicas", "must be at least 1"));
+            }
+            if engine == EngineType::Pxc && replicas > 1 && n < 2 {
+                return Err(ApiError::invalid("spec.proxy.replicas", "must be at least 2 when MySQL (PXC) runs more than 1 node"));
             }
         }
         if let Some(ex) = &p.expose {
@@ -78,6 +109,22 @@ pub fn validate_new(db: &DatabaseCluster, pg_versions: &EngineVersions) -> Resul
                     return Err(ApiError::invalid("spec.proxy.expose.ipSourceRanges", format!("{r:?} is listed twice")));
                 }
             }
+        }
+    }
+    if let Some(sh) = db.spec.sharding.as_ref().filter(|s| s.enabled) {
+        if engine != EngineType::Psmdb {
+            return Err(ApiError::invalid("spec.sharding", "is only available for psmdb"));
+        }
+        if sh.shards < 1 {
+            return Err(ApiError::invalid("spec.sharding.shards", "must be at least 1"));
+        }
+        let cfg = sh.config_server.replicas;
+        let min = if replicas == 1 { 1 } else { 3 };
+        if cfg < min || cfg % 2 == 0 {
+            return Err(ApiError::invalid(
+                "spec.sharding.configServer.replicas",
+                format!("must be odd and at least {min} (got {cfg})"),
+            ));
         }
     }
     Ok(())
@@ -162,8 +209,89 @@ mod tests {
         let mut d = db("x");
         d.spec.proxy = Some(Proxy { type_: Some(ProxyType::Haproxy), ..Default::default() });
         assert_eq!(field_of(&d).as_deref(), Some("spec.proxy.type"));
+    }
+
+    fn other(engine: EngineType, replicas: i32) -> (DatabaseCluster, crate::engine::versions::EngineVersions) {
+        use crate::engine::versions::*;
         let mut d = db("x");
-        d.spec.engine.type_ = EngineType::Pxc;
-        assert_eq!(field_of(&d).as_deref(), Some("spec.engine.type"));
+        d.spec.engine.type_ = engine;
+        d.spec.engine.replicas = Some(replicas);
+        let (v, versions) = match engine {
+            EngineType::Pxc => ("8.0.42-33.1", builtin_pxc()),
+            EngineType::Psmdb => ("8.0.12-4", builtin_psmdb()),
+            EngineType::Postgresql => ("17.5.2", builtin_postgresql()),
+        };
+        d.spec.engine.version = Some(v.into());
+        (d, versions)
+    }
+
+    fn field(d: &DatabaseCluster, v: &crate::engine::versions::EngineVersions) -> Option<String> {
+        validate_new(d, v).err().and_then(|e| e.field)
+    }
+
+    #[test]
+    fn replica_rules_per_engine() {
+        for engine in [EngineType::Pxc, EngineType::Psmdb] {
+            let (d, v) = other(engine, 3);
+            assert_eq!(validate_new(&d, &v), Ok(()), "{engine:?} with 3 nodes");
+            let (d, v) = other(engine, 2);
+            assert_eq!(field(&d, &v).as_deref(), Some("spec.engine.replicas"), "{engine:?}: even");
+        }
+        let (d, v) = other(EngineType::Postgresql, 2);
+        assert_eq!(validate_new(&d, &v), Ok(()), "PostgreSQL may run 2 nodes");
+        let (d, v) = other(EngineType::Pxc, 7);
+        assert!(validate_new(&d, &v).unwrap_err().message.contains("at most 5"));
+    }
+
+    #[test]
+    fn proxy_rules_per_engine() {
+        let cases = [
+            (EngineType::Pxc, ProxyType::Haproxy, true),
+            (EngineType::Pxc, ProxyType::Proxysql, true),
+            (EngineType::Pxc, ProxyType::Pgbouncer, false),
+            (EngineType::Psmdb, ProxyType::Mongos, true),
+            (EngineType::Psmdb, ProxyType::Haproxy, false),
+            (EngineType::Postgresql, ProxyType::Mongos, false),
+        ];
+        for (engine, proxy, ok) in cases {
+            let (mut d, v) = other(engine, 3);
+            d.spec.proxy = Some(Proxy { type_: Some(proxy), ..Default::default() });
+            assert_eq!(validate_new(&d, &v).is_ok(), ok, "{engine:?} + {proxy:?}");
+        }
+        let (mut d, v) = other(EngineType::Pxc, 3);
+        d.spec.proxy = Some(Proxy { replicas: Some(1), ..Default::default() });
+        assert_eq!(field(&d, &v).as_deref(), Some("spec.proxy.replicas"));
+        let (mut d, v) = other(EngineType::Pxc, 1);
+        d.spec.proxy = Some(Proxy { replicas: Some(1), ..Default::default() });
+        assert_eq!(validate_new(&d, &v), Ok(()), "one proxy is fine for one node");
+    }
+
+    #[test]
+    fn sharding_rules() {
+        let shard = |shards, cfg| Some(Sharding { enabled: true, shards, config_server: ConfigServer { replicas: cfg } });
+        let (mut d, v) = other(EngineType::Psmdb, 3);
+        d.spec.sharding = shard(2, 3);
+        assert_eq!(validate_new(&d, &v), Ok(()));
+        d.spec.sharding = shard(0, 3);
+        assert_eq!(field(&d, &v).as_deref(), Some("spec.sharding.shards"));
+        d.spec.sharding = shard(2, 1);
+        assert_eq!(field(&d, &v).as_deref(), Some("spec.sharding.configServer.replicas"), "3 nodes need >= 3 config servers");
+        d.spec.sharding = shard(2, 4);
+        assert_eq!(field(&d, &v).as_deref(), Some("spec.sharding.configServer.replicas"), "even");
+        let (mut d, v) = other(EngineType::Psmdb, 1);
+        d.spec.sharding = shard(1, 1);
+        assert_eq!(validate_new(&d, &v), Ok(()), "1 config server is enough for 1 node");
+        let (mut d, v) = other(EngineType::Pxc, 3);
+        d.spec.sharding = shard(2, 3);
+        assert_eq!(field(&d, &v).as_deref(), Some("spec.sharding"));
+    }
+
+    #[test]
+    fn versions_are_per_engine() {
+        let (mut d, v) = other(EngineType::Psmdb, 3);
+        d.spec.engine.version = Some("17.5.2".into());
+        let e = validate_new(&d, &v).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.engine.version"));
+        assert!(e.message.contains("MongoDB"), "{}", e.message);
     }
 }
