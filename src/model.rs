@@ -20,8 +20,15 @@ pub struct DbSummary {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct FormOptions {
     pub namespaces: Vec<String>,
-    /// PostgreSQL versions, best first.
-    pub postgresql_versions: Vec<String>,
+    pub engines: Vec<EngineOption>,
+}
+
+/// One engine of the create form: its `engine.type`, the name users know, and its versions (best first).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EngineOption {
+    pub engine: String,
+    pub label: String,
+    pub versions: Vec<String>,
 }
 
 /// A rejected form field: `field` is the form input's name, `message` the rule it broke.

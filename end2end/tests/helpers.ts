@@ -91,6 +91,8 @@ export async function waitForDatabaseList(page: Page): Promise<void> {
 
 export interface DatabaseForm {
   name: string;
+  /** The engine as the form names it (default PostgreSQL). */
+  engine?: "PostgreSQL" | "MySQL" | "MongoDB";
   namespace?: string;
   cpu?: string;
   memory?: string;
@@ -98,19 +100,32 @@ export interface DatabaseForm {
   nodes?: string;
 }
 
-/** Fills the "Create database" form (PostgreSQL, newest 17.x/16.x version offered). Does not submit. */
+/**
+ * Fills the "Create database" form. PostgreSQL gets its newest 17.x/16.x version; another engine gets the
+ * first version offered (the form lists the recommended, newest first). Does not submit. The version list
+ * follows the engine only once the page is hydrated: call waitForHydration first when choosing another engine.
+ */
 export async function fillDatabaseForm(page: Page, form: DatabaseForm): Promise<void> {
   await expect(page.getByRole("heading", { name: "Create database" })).toBeVisible();
   // exact: "Name" must not match "Namespace".
   await page.getByLabel("Name", { exact: true }).fill(form.name);
   await page.getByLabel("Namespace", { exact: true }).selectOption(form.namespace ?? e2eNamespace());
-  await page.getByLabel("Engine", { exact: true }).selectOption({ label: "PostgreSQL" });
+  const engine = form.engine ?? "PostgreSQL";
+  await page.getByLabel("Engine", { exact: true }).selectOption({ label: engine });
 
   const version = page.getByLabel("Version", { exact: true });
-  const versions = (await version.getByRole("option").allTextContents()).map((v) => v.trim());
-  const wanted =
-    versions.find((v) => /^17\./.test(v)) ?? versions.find((v) => /^16\./.test(v)) ?? versions.find((v) => v !== "");
-  expect(wanted, `a PostgreSQL version among ${JSON.stringify(versions)}`).toBeTruthy();
+  let wanted: string | undefined;
+  if (engine === "PostgreSQL") {
+    const versions = (await version.getByRole("option").allTextContents()).map((v) => v.trim());
+    wanted =
+      versions.find((v) => /^17\./.test(v)) ?? versions.find((v) => /^16\./.test(v)) ?? versions.find((v) => v !== "");
+    expect(wanted, `a PostgreSQL version among ${JSON.stringify(versions)}`).toBeTruthy();
+  } else {
+    // MySQL offers 8.x versions, MongoDB 6.x–8.x: wait until the list shows this engine's versions.
+    const first = version.getByRole("option").first();
+    await expect(first).not.toHaveText(/^1[3-7]\./);
+    wanted = (await first.textContent())?.trim();
+  }
   await version.selectOption({ label: wanted! });
 
   const nodes = page.getByLabel("Nodes", { exact: true });

@@ -78,7 +78,16 @@ pub async fn list_databases() -> Result<Vec<DbSummary>, ServerFnError> {
 pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
     let st = server::state()?;
     server::caller(&st).await?;
-    Ok(FormOptions { namespaces: st.managed_namespaces(), postgresql_versions: st.pg_versions().ordered_engine_versions() })
+    use crate::crd::EngineType;
+    let engines = [EngineType::Postgresql, EngineType::Pxc, EngineType::Psmdb]
+        .into_iter()
+        .map(|e| crate::model::EngineOption {
+            engine: e.as_str().into(),
+            label: crate::model::engine_label(e.as_str()).into(),
+            versions: st.versions(e).ordered_engine_versions(),
+        })
+        .collect();
+    Ok(FormOptions { namespaces: st.managed_namespaces(), engines })
 }
 
 /// Creates a database from the form. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown
@@ -100,9 +109,12 @@ pub async fn create_database(
     let st = server::state()?;
     let caller = server::caller(&st).await?;
     let field = |f: &str, m: String| Ok(Some(FieldError { field: f.into(), message: m }));
-    let type_ = match engine.as_str() {
-        "postgresql" => EngineType::Postgresql,
-        other => return field("engine", format!("Engine: {other:?} is not supported yet")),
+    let (type_, proxy) = match engine.as_str() {
+        "postgresql" => (EngineType::Postgresql, Some(ProxyType::Pgbouncer)),
+        "pxc" => (EngineType::Pxc, Some(ProxyType::Haproxy)),
+        // mongos runs only in sharded clusters, which this form does not create yet.
+        "psmdb" => (EngineType::Psmdb, None),
+        other => return field("engine", format!("Engine: {other:?} is not an engine (postgresql, pxc or psmdb)")),
     };
     let Ok(replicas) = nodes.trim().parse::<i32>() else {
         return field("nodes", "Nodes: must be a whole number".into());
@@ -118,7 +130,7 @@ pub async fn create_database(
                 resources: Some(Resources { cpu: Some(Quantity(cpu.trim().into())), memory: Some(Quantity(memory.trim().into())) }),
                 ..Default::default()
             },
-            proxy: Some(Proxy { type_: Some(ProxyType::Pgbouncer), ..Default::default() }),
+            proxy: proxy.map(|t| Proxy { type_: Some(t), ..Default::default() }),
             ..Default::default()
         },
     );

@@ -18,6 +18,8 @@ pub fn CreateDatabasePage() -> impl IntoView {
         }
     };
     let input_class = "mt-1 w-full rounded border border-slate-300 px-3 py-2";
+    // The chosen engine decides which versions the Version list offers.
+    let engine = RwSignal::new(String::from("postgresql"));
 
     view! {
         <Header/>
@@ -44,15 +46,27 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                 </div>
                                 <div>
                                     <label for="engine" class="block text-sm font-medium">"Engine"</label>
-                                    <select id="engine" name="engine" class=input_class>
-                                        <option value="postgresql">"PostgreSQL"</option>
+                                    <select id="engine" name="engine" class=input_class
+                                        on:change=move |ev| engine.set(event_target_value(&ev))>
+                                        {opts.engines.iter().map(|e| view! {
+                                            <option value=e.engine.clone()>{e.label.clone()}</option>
+                                        }).collect_view()}
                                     </select>
                                     {error_for("engine")}
                                 </div>
                                 <div>
                                     <label for="version" class="block text-sm font-medium">"Version"</label>
                                     <select id="version" name="version" class=input_class>
-                                        {opts.postgresql_versions.iter().map(|v| view! { <option value=v.clone()>{v.clone()}</option> }).collect_view()}
+                                        {
+                                            let engines = opts.engines.clone();
+                                            move || {
+                                                let chosen = engine.get();
+                                                engines.iter().find(|e| e.engine == chosen).map(|e| e.versions.clone()).unwrap_or_default()
+                                                    .into_iter()
+                                                    .map(|v| view! { <option value=v.clone()>{v.clone()}</option> })
+                                                    .collect_view()
+                                            }
+                                        }
                                     </select>
                                     {error_for("version")}
                                 </div>
