@@ -10,4 +10,6 @@ export GOFLAGS="${GOFLAGS:--mod=mod}"
 # when missing, which cannot work here: our copies come first.
 _cairn_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$CAIRN_TOOLS/bin:$_cairn_root/node_modules/.bin:$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
+# CI builds each clone once: incremental state would only fill the disk.
+if [[ "${CI:-}" == true ]]; then export CARGO_INCREMENTAL=0; fi
 mkdir -p "$CAIRN_CACHE"
