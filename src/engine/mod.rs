@@ -6,6 +6,46 @@ pub mod pxc;
 pub mod quantity;
 pub mod versions;
 
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements, VolumeResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use std::collections::BTreeMap;
+
+/// A ReadWriteOnce claim of `size` in `class` (the cluster's default class when None).
+pub(crate) fn rwo_claim(size: &Quantity, class: Option<&String>) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        storage_class_name: class.cloned(),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn cpu_memory(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> BTreeMap<String, Quantity> {
+    let mut l = BTreeMap::new();
+    if let Some(c) = cpu {
+        l.insert("cpu".to_string(), c.clone());
+    }
+    if let Some(m) = memory {
+        l.insert("memory".to_string(), m.clone());
+    }
+    l
+}
+
+/// CPU and memory as limits; None when neither is set.
+pub(crate) fn limits(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Option<ResourceRequirements> {
+    let l = cpu_memory(cpu, memory);
+    (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l), ..Default::default() })
+}
+
+/// CPU and memory as limits and equal requests; None when neither is set.
+pub(crate) fn limits_and_requests(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Option<ResourceRequirements> {
+    let l = cpu_memory(cpu, memory);
+    (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l.clone()), requests: Some(l), ..Default::default() })
+}
+
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.
 pub fn normalize_source_range(s: &str) -> String {
     let s = s.trim();

@@ -1,10 +1,7 @@
 //! DatabaseCluster (engine.type = postgresql) ⇄ PerconaPGCluster.
 use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus};
-use crate::engine::{normalize_source_range, versions::EngineVersions};
+use crate::engine::{limits, normalize_source_range, rwo_claim, versions::EngineVersions};
 use crate::upstream::pg::*;
-use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaimSpec, ResourceRequirements, VolumeResourceRequirements,
-};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
@@ -35,28 +32,7 @@ pub const PORT: i32 = 5432;
 const PGBOUNCER_DEFAULT_CPU: &str = "200m";
 const PGBOUNCER_DEFAULT_MEMORY: &str = "128Mi";
 
-fn limits(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Option<ResourceRequirements> {
-    let mut l = BTreeMap::new();
-    if let Some(c) = cpu {
-        l.insert("cpu".to_string(), c.clone());
-    }
-    if let Some(m) = memory {
-        l.insert("memory".to_string(), m.clone());
-    }
-    (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l), ..Default::default() })
-}
 
-fn rwo_claim(size: &Quantity, class: Option<&String>) -> PersistentVolumeClaimSpec {
-    PersistentVolumeClaimSpec {
-        access_modes: Some(vec!["ReadWriteOnce".into()]),
-        storage_class_name: class.cloned(),
-        resources: Some(VolumeResourceRequirements {
-            requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
 
 /// `key = value` or `key value` lines → postgresql parameters; `#` comments and blank lines skipped.
 pub fn parse_config(config: &str) -> BTreeMap<String, String> {

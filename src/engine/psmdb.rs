@@ -3,9 +3,6 @@ use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus, ExposeType, P
 use crate::engine::normalize_source_range;
 use crate::engine::versions::EngineVersions;
 use crate::upstream::psmdb::*;
-use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaimSpec, ResourceRequirements, VolumeResourceRequirements,
-};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
@@ -40,29 +37,9 @@ pub const DEFAULT_CONFIG: &str = "operationProfiling:\n  mode: slowOp\n";
 const DEFAULT_CONFIG_SERVERS: i32 = 3;
 
 /// cpu and memory as limits only (contract §2.2); None when neither is set.
-fn limits(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Option<ResourceRequirements> {
-    let mut l = BTreeMap::new();
-    if let Some(c) = cpu {
-        l.insert("cpu".to_string(), c.clone());
-    }
-    if let Some(m) = memory {
-        l.insert("memory".to_string(), m.clone());
-    }
-    (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l), ..Default::default() })
-}
 
 fn rwo_claim(size: &Quantity, class: Option<&String>) -> VolumeSpec {
-    VolumeSpec {
-        persistent_volume_claim: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".into()]),
-            storage_class_name: class.cloned(),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-    }
+    VolumeSpec { persistent_volume_claim: Some(super::rwo_claim(size, class)) }
 }
 
 /// The Service type the user asked for, and the normalised source ranges when it is a LoadBalancer
@@ -102,7 +79,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
     let sharding = spec.sharding.as_ref().filter(|s| s.enabled);
     let (expose_type, ranges) = expose_of(db);
     let res = spec.engine.resources.as_ref();
-    let resources = limits(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref()));
+    let resources = super::limits(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref()));
     let volume = rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref());
     let configuration = spec
         .engine
@@ -155,7 +132,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
                 }),
                 mongos: Some(MongosSpec {
                     size: Some(mongos_size),
-                    resources: limits(proxy_res.and_then(|r| r.cpu.as_ref()), proxy_res.and_then(|r| r.memory.as_ref())),
+                    resources: super::limits(proxy_res.and_then(|r| r.cpu.as_ref()), proxy_res.and_then(|r| r.memory.as_ref())),
                     expose: Some(MongosExpose {
                         type_: Some(expose_type.into()),
                         load_balancer_source_ranges: ranges,

@@ -3,9 +3,6 @@ use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus, ExposeType, P
 use crate::engine::versions::{best, version_key, EngineVersions};
 use crate::engine::{normalize_source_range, quantity};
 use crate::upstream::pxc::*;
-use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaimSpec, ResourceRequirements, VolumeResourceRequirements,
-};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
@@ -99,29 +96,9 @@ pub fn default_mysql_config(db: &DatabaseCluster) -> String {
 }
 
 /// cpu and memory as both limits and requests (contract §2.1); None when neither is set.
-fn limits_and_requests(cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Option<ResourceRequirements> {
-    let mut l = BTreeMap::new();
-    if let Some(c) = cpu {
-        l.insert("cpu".to_string(), c.clone());
-    }
-    if let Some(m) = memory {
-        l.insert("memory".to_string(), m.clone());
-    }
-    (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l.clone()), requests: Some(l), ..Default::default() })
-}
 
 fn rwo_claim(size: &Quantity, class: Option<&String>) -> VolumeSpec {
-    VolumeSpec {
-        persistent_volume_claim: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".into()]),
-            storage_class_name: class.cloned(),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-    }
+    VolumeSpec { persistent_volume_claim: Some(super::rwo_claim(size, class)) }
 }
 
 /// The Service settings for the proxy: the type, and the normalised source ranges for a LoadBalancer
@@ -172,7 +149,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
     let pxc = PxcSpec {
         size: Some(replicas),
         image: Some(engine_image.image_path.clone()),
-        resources: limits_and_requests(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref())),
+        resources: super::limits_and_requests(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref())),
         configuration,
         volume_spec: Some(rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref())),
         affinity: None,
@@ -181,7 +158,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
     let proxy_res = proxy.and_then(|p| p.resources.as_ref());
     let default_cpu = Quantity(PROXY_DEFAULT_CPU.into());
     let default_mem = Quantity(PROXY_DEFAULT_MEMORY.into());
-    let proxy_resources = limits_and_requests(
+    let proxy_resources = super::limits_and_requests(
         Some(proxy_res.and_then(|r| r.cpu.as_ref()).unwrap_or(&default_cpu)),
         Some(proxy_res.and_then(|r| r.memory.as_ref()).unwrap_or(&default_mem)),
     );
