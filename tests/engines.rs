@@ -8,26 +8,9 @@ use cairn::crd::*;
 use cairn::upstream::psmdb::PerconaServerMongoDB;
 use cairn::upstream::pxc::PerconaXtraDBCluster;
 use common::*;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, ResourceExt};
 
-fn db(name: &str, type_: EngineType, version: &str, replicas: i32) -> DatabaseCluster {
-    DatabaseCluster::new(
-        name,
-        DatabaseClusterSpec {
-            engine: Engine {
-                type_,
-                version: Some(version.to_string()).filter(|v| !v.is_empty()),
-                replicas: Some(replicas),
-                storage: Storage { size: Quantity("2G".into()), class: None },
-                resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-}
 
 async fn wait_ready(dbs: &Api<DatabaseCluster>, name: &str) -> DatabaseClusterStatus {
     eventually(40, &format!("{name} ready"), || async {
@@ -49,13 +32,11 @@ async fn pxc_and_psmdb_reconcile_end_to_end() {
 
     // MySQL through Cairn's front door (the service the UI and REST use): the contract's rules apply, and a
     // rejected object writes nothing.
-    let mut bad = db("mysql", EngineType::Pxc, "8.0.42-33.1", 2);
-    bad.metadata.namespace = Some(DB_NS.into());
+    let bad = db("mysql", EngineType::Pxc, "8.0.42-33.1", 2);
     let err = cairn::service::create_database(&state, &caller, bad).await.unwrap_err();
     assert_eq!(err.field.as_deref(), Some("spec.engine.replicas"), "{}", err.message);
     assert!(dbs.get_opt("mysql").await.unwrap().is_none());
-    let mut good = db("mysql", EngineType::Pxc, "", 3);
-    good.metadata.namespace = Some(DB_NS.into());
+    let good = db("mysql", EngineType::Pxc, "", 3);
     let created = cairn::service::create_database(&state, &caller, good).await.unwrap();
     assert!(created.spec.engine.version.as_deref().unwrap_or("").starts_with("8."), "defaulted to the best version");
     // MongoDB as `kubectl apply` would write it.

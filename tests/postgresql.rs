@@ -12,22 +12,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 
 fn pg_db(name: &str, replicas: i32) -> DatabaseCluster {
-    let mut db = DatabaseCluster::new(
-        name,
-        DatabaseClusterSpec {
-            engine: Engine {
-                type_: EngineType::Postgresql,
-                version: Some("16.9".into()),
-                replicas: Some(replicas),
-                storage: Storage { size: Quantity("2G".into()), class: None },
-                resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("1G".into())) }),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    );
-    db.metadata.namespace = Some(DB_NS.into());
-    db
+    db(name, EngineType::Postgresql, "16.9", replicas)
 }
 
 fn caller() -> Caller {

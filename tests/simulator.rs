@@ -9,28 +9,9 @@ use cairn::upstream::psmdb::PerconaServerMongoDB;
 use cairn::upstream::pxc::PerconaXtraDBCluster;
 use common::*;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::Api;
 
-fn db(name: &str, type_: EngineType, version: &str, replicas: i32) -> DatabaseCluster {
-    let mut db = DatabaseCluster::new(
-        name,
-        DatabaseClusterSpec {
-            engine: Engine {
-                type_,
-                version: Some(version.into()),
-                replicas: Some(replicas),
-                storage: Storage { size: Quantity("2G".into()), class: None },
-                resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    );
-    db.metadata.namespace = Some(DB_NS.into());
-    db
-}
 
 fn apply() -> PatchParams {
     PatchParams::apply("cairn").force()

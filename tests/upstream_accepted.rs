@@ -9,29 +9,10 @@ use cairn::engine::{psmdb, pxc, versions};
 use cairn::upstream::psmdb::PerconaServerMongoDB;
 use cairn::upstream::pxc::PerconaXtraDBCluster;
 use common::*;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Api, Resource};
 use serde_json::Value;
 
-fn db(name: &str, type_: EngineType, version: &str, replicas: i32) -> DatabaseCluster {
-    let mut db = DatabaseCluster::new(
-        name,
-        DatabaseClusterSpec {
-            engine: Engine {
-                type_,
-                version: Some(version.into()),
-                replicas: Some(replicas),
-                storage: Storage { size: Quantity("2G".into()), class: None },
-                resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    );
-    db.metadata.namespace = Some(DB_NS.into());
-    db
-}
 
 /// Every leaf of `want` is present, with the same value, in `got` (which may hold more: defaults, metadata).
 fn assert_subset(want: &Value, got: &Value, path: &str) {

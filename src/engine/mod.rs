@@ -46,6 +46,46 @@ pub(crate) fn limits_and_requests(cpu: Option<&Quantity>, memory: Option<&Quanti
     (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l.clone()), requests: Some(l), ..Default::default() })
 }
 
+/// The status rules common to all engines, applied after the engine's own mapping: `deleting` while the
+/// DatabaseCluster is being deleted, and `recommendedCRVersion` when the upstream CR lags the operator.
+pub(crate) fn common_status(
+    db: &crate::crd::DatabaseCluster,
+    mut st: crate::crd::DatabaseClusterStatus,
+    operator_version: &str,
+) -> crate::crd::DatabaseClusterStatus {
+    if db.metadata.deletion_timestamp.is_some() {
+        st.status = crate::crd::AppState::Deleting;
+    }
+    if st.cr_version.as_deref().is_some_and(|v| v != operator_version) {
+        st.recommended_cr_version = Some(operator_version.to_string());
+    }
+    st
+}
+
+/// The engine unit tests' DatabaseCluster: namespace `everest`, 25G in class `fast`, 1 CPU, 2G, generation 4.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str, engine: crate::crd::EngineType, version: &str, replicas: i32) -> crate::crd::DatabaseCluster {
+    use crate::crd::*;
+    let mut d = DatabaseCluster::new(
+        name,
+        DatabaseClusterSpec {
+            engine: Engine {
+                type_: engine,
+                version: Some(version.into()),
+                replicas: Some(replicas),
+                storage: Storage { size: Quantity("25G".into()), class: Some("fast".into()) },
+                resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    d.metadata.namespace = Some("everest".into());
+    d.metadata.uid = Some("uid-1".into());
+    d.metadata.generation = Some(4);
+    d
+}
+
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.
 pub fn normalize_source_range(s: &str) -> String {
     let s = s.trim();

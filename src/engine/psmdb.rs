@@ -236,13 +236,7 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaServerMongoDB>, ope
                     .then(|| format!("{} of {} pods ready", st.ready, st.size))
             });
     }
-    if db.metadata.deletion_timestamp.is_some() {
-        st.status = AppState::Deleting;
-    }
-    if st.cr_version.as_deref().is_some_and(|v| v != operator_version) {
-        st.recommended_cr_version = Some(operator_version.to_string());
-    }
-    st
+    super::common_status(db, st, operator_version)
 }
 
 #[cfg(test)]
@@ -253,24 +247,7 @@ mod tests {
     use crate::engine::versions::builtin_psmdb;
 
     fn db(replicas: i32) -> DatabaseCluster {
-        let mut d = DatabaseCluster::new(
-            "mongo1",
-            DatabaseClusterSpec {
-                engine: Engine {
-                    type_: EngineType::Psmdb,
-                    version: Some("8.0.12-4".into()),
-                    replicas: Some(replicas),
-                    storage: Storage { size: Quantity("25G".into()), class: Some("fast".into()) },
-                    resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        );
-        d.metadata.namespace = Some("everest".into());
-        d.metadata.uid = Some("uid-1".into());
-        d.metadata.generation = Some(4);
-        d
+        crate::engine::fixture("mongo1", EngineType::Psmdb, "8.0.12-4", replicas)
     }
 
     fn sharded(shards: i32, config_servers: i32) -> DatabaseCluster {

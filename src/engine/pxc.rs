@@ -281,13 +281,7 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaXtraDBCluster>, ope
             None
         };
     }
-    if db.metadata.deletion_timestamp.is_some() {
-        st.status = AppState::Deleting;
-    }
-    if st.cr_version.as_deref().is_some_and(|v| v != operator_version) {
-        st.recommended_cr_version = Some(operator_version.to_string());
-    }
-    st
+    super::common_status(db, st, operator_version)
 }
 
 #[cfg(test)]
@@ -297,24 +291,7 @@ mod tests {
     use crate::engine::versions::builtin_pxc;
 
     fn db(replicas: i32) -> DatabaseCluster {
-        let mut d = DatabaseCluster::new(
-            "mysql1",
-            DatabaseClusterSpec {
-                engine: Engine {
-                    type_: EngineType::Pxc,
-                    version: Some("8.0.42-33.1".into()),
-                    replicas: Some(replicas),
-                    storage: Storage { size: Quantity("25G".into()), class: Some("fast".into()) },
-                    resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        );
-        d.metadata.namespace = Some("everest".into());
-        d.metadata.uid = Some("uid-1".into());
-        d.metadata.generation = Some(4);
-        d
+        crate::engine::fixture("mysql1", EngineType::Pxc, "8.0.42-33.1", replicas)
     }
 
     fn inputs() -> Inputs {

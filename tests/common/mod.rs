@@ -11,6 +11,28 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub const DB_NS: &str = "everest";
+
+/// A DatabaseCluster in `DB_NS`: 2G storage, 1 CPU, 2G memory; an empty version means "unset" (defaulted).
+pub fn db(name: &str, type_: cairn::crd::EngineType, version: &str, replicas: i32) -> cairn::crd::DatabaseCluster {
+    use cairn::crd::*;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let mut db = DatabaseCluster::new(
+        name,
+        DatabaseClusterSpec {
+            engine: Engine {
+                type_,
+                version: Some(version.to_string()).filter(|v| !v.is_empty()),
+                replicas: Some(replicas),
+                storage: Storage { size: Quantity("2G".into()), class: None },
+                resources: Some(Resources { cpu: Some(Quantity("1".into())), memory: Some(Quantity("2G".into())) }),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    db.metadata.namespace = Some(DB_NS.into());
+    db
+}
 pub const SYSTEM_NS: &str = "everest-system";
 
 pub struct TestEnv {
