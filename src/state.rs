@@ -205,11 +205,6 @@ impl State {
         self.managed_namespaces().iter().any(|n| n == namespace)
     }
 
-    /// The PostgreSQL versions offered until DatabaseEngine status provides the installed operator's.
-    pub fn pg_versions(&self) -> EngineVersions {
-        versions::builtin_postgresql()
-    }
-
     /// The versions of an engine (until DatabaseEngine status provides the installed operators').
     pub fn versions(&self, engine: crate::crd::EngineType) -> EngineVersions {
         match engine {
