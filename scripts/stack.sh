@@ -1,6 +1,6 @@
 # Sourced by sandbox.sh and test.sh: starts the local stack and stops it on exit.
 #   start_stack PORT   → local control plane (testenv) + CRDs + namespaces + engine simulator + cairn
-#   sets: STACK_DIR, KUBECONFIG, CAIRN_URL, CAIRN_ADMIN_PASSWORD
+#   sets: STACK_DIR, KUBECONFIG, CAIRN_URL, CAIRN_ADMIN_PASSWORD, CAIRN_PID, SIM_PID
 # Every child is tied to this shell: testenv stops when its stdin (a FIFO we hold) closes, and the trap
 # kills the rest, so Ctrl-C or a killed CI run leaves no orphans.
 
@@ -35,7 +35,8 @@ start_stack() {
   "$bin/cairn" crd > "$STACK_DIR/cairn-crds.yaml"
   local up="${CAIRN_UPSTREAM_CRDS:-$CAIRN_ROOT/../shared/upstream-crds}"
   mkfifo "$STACK_DIR/keepalive"
-  "$testenv_bin" --dir "$STACK_DIR/testenv" \
+  # shellcheck disable=SC2086 # CAIRN_TESTENV_ARGS: extra testenv flags, e.g. --audit-log FILE (bench/)
+  "$testenv_bin" --dir "$STACK_DIR/testenv" ${CAIRN_TESTENV_ARGS:-} \
     --crds "$STACK_DIR/cairn-crds.yaml" \
     --crds "$up/pg-operator-2.7.0-crd.yaml" --crds "$up/pxc-operator-1.18.0-crd.yaml" --crds "$up/psmdb-operator-1.21.1-crd.yaml" \
     < "$STACK_DIR/keepalive" > "$STACK_DIR/testenv.out" 2> "$STACK_DIR/testenv.log" &
@@ -54,8 +55,10 @@ start_stack() {
 
   "$bin/cairn-sim" > "$STACK_DIR/sim.log" 2>&1 &
   stack_pids+=($!)
+  SIM_PID=$!
   CAIRN_LISTEN="127.0.0.1:$port" LEPTOS_SITE_ROOT="$site" "$bin/cairn" serve > "$STACK_DIR/cairn.out" 2> "$STACK_DIR/cairn.log" &
   stack_pids+=($!)
+  CAIRN_PID=$!
   CAIRN_URL="http://127.0.0.1:$port"
   if ! wait_http "$CAIRN_URL/readyz" 60; then tail -n 30 "$STACK_DIR/cairn.log" >&2; return 1; fi
   CAIRN_ADMIN_PASSWORD=$("$bin/cairn" accounts initial-admin-password)

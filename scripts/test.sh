@@ -17,11 +17,12 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 
 # The target dir is shared by every clone (CI makes a new one per run): drop our own crate's artifacts and
 # incremental state older than two days so it does not grow without bound. Dependencies stay cached.
-if [[ -d "$CARGO_TARGET_DIR/debug/deps" ]]; then
-  find "$CARGO_TARGET_DIR/debug/deps" "$CARGO_TARGET_DIR/front" -maxdepth 3 -mtime +2 \
-    \( -name 'cairn*' -o -name 'libcairn*' -o -name 'postgresql-*' -o -name 'engines-*' -o -name 'simulator-*' \
-       -o -name 'accounts-*' -o -name 'upstream_accepted-*' -o -name 'crd_generated-*' \) -delete 2>/dev/null || true
-  find "$CARGO_TARGET_DIR" -maxdepth 4 -type d -path '*/incremental/*' -mtime +2 -prune -exec rm -rf {} + 2>/dev/null || true
+build_dir="$CARGO_BUILD_BUILD_DIR"
+if [[ -d "$build_dir/debug/deps" ]]; then
+  names=(-name 'cairn*' -o -name 'libcairn*')
+  for t in tests/*.rs; do t=${t##*/}; names+=(-o -name "${t%.rs}-*"); done
+  find "$build_dir/debug/deps" "$build_dir/front" -maxdepth 3 -mtime +2 \( "${names[@]}" \) -delete 2>/dev/null || true
+  find "$build_dir" -maxdepth 4 -type d -path '*/incremental/*' -mtime +2 -prune -exec rm -rf {} + 2>/dev/null || true
 fi
 
 step "unit and integration tests (cargo test)"

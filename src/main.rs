@@ -1,7 +1,6 @@
 //! `cairn`: serve (UI + REST + reconcilers) or run an admin command.
 use cairn::config::{AccountsCommand, Cli, Command, NamespacesCommand, ServeArgs};
 use clap::Parser;
-use kube::Client;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -17,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Accounts { command, ns, json } => accounts(command, &ns.system_namespace, json).await,
         Command::Namespaces { command: NamespacesCommand::Add { name, unmanaged, label } } => {
-            let client = Client::try_default().await?;
+            let client = cairn::kube_client::client("cairn").await?;
             let (k, v) = label.split_once('=').ok_or_else(|| anyhow::anyhow!("--label: must be key=value, got {label:?}"))?;
             let mut ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
             if !unmanaged {
@@ -35,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
 /// `cairn accounts …`: plain text by default, one JSON document with `--json`.
 async fn accounts(command: AccountsCommand, ns: &str, json: bool) -> anyhow::Result<()> {
     use cairn::auth::accounts as acc;
-    let client = Client::try_default().await?;
+    let client = cairn::kube_client::client("cairn").await?;
     let out = |j: serde_json::Value, text: String| {
         if json {
             println!("{j}");
@@ -82,7 +81,7 @@ async fn accounts(command: AccountsCommand, ns: &str, json: bool) -> anyhow::Res
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let client = Client::try_default().await?;
+    let client = cairn::kube_client::client("cairn").await?;
     let ns = args.ns.system_namespace.clone();
     if let Some(pw) = cairn::auth::ensure_admin(&client, &ns).await? {
         // Printed once, when the account is created; `cairn accounts initial-admin-password` reads it later.

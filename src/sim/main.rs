@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let client = kube::Client::try_default().await?;
+    let client = cairn::kube_client::client("cairn-sim").await?;
     tracing::info!("engine simulator running");
     tokio::select! {
         _ = cairn::sim::run(client, cairn::sim::Options { step: std::time::Duration::from_millis(args.step_ms) }) => {}
