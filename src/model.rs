@@ -59,6 +59,26 @@ pub fn engine_label(e: &str) -> &'static str {
     }
 }
 
+/// The proxies an engine can run in front of it, as `(spec.proxy.type, label)`, default first.
+/// MongoDB's mongos exists only in sharded clusters (see [`supports_sharding`]).
+pub fn proxy_choices(engine: &str) -> &'static [(&'static str, &'static str)] {
+    match engine {
+        "postgresql" => &[("pgbouncer", "PgBouncer")],
+        "pxc" => &[("haproxy", "HAProxy"), ("proxysql", "ProxySQL")],
+        "psmdb" => &[("mongos", "mongos")],
+        _ => &[],
+    }
+}
+
+/// Whether the engine can be sharded (MongoDB only).
+pub fn supports_sharding(engine: &str) -> bool {
+    engine == "psmdb"
+}
+
+/// How the database is reachable: `(spec.proxy.expose.type, label)`, default first.
+pub const EXPOSE_CHOICES: &[(&str, &str)] =
+    &[("ClusterIP", "Inside the cluster only"), ("LoadBalancer", "Load balancer"), ("NodePort", "Node port")];
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -67,5 +87,12 @@ mod tests {
         assert_eq!(super::status_label(""), "Creating");
         assert_eq!(super::status_label("resizingVolumes"), "Resizing volumes");
         assert_eq!(super::engine_label("postgresql"), "PostgreSQL");
+    }
+
+    #[test]
+    fn proxies_per_engine() {
+        assert_eq!(super::proxy_choices("pxc")[0].0, "haproxy", "HAProxy is PXC's default");
+        assert_eq!(super::proxy_choices("postgresql"), &[("pgbouncer", "PgBouncer")]);
+        assert!(super::supports_sharding("psmdb") && !super::supports_sharding("pxc"));
     }
 }

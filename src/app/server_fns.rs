@@ -103,21 +103,69 @@ pub async fn create_database(
     cpu: String,
     memory: String,
     disk: String,
+    // Absent when the form does not show them (e.g. source ranges unless exposed by a load balancer).
+    proxy: Option<String>,
+    proxy_replicas: Option<String>,
+    expose: Option<String>,
+    source_ranges: Option<String>,
+    sharding: Option<String>,
+    shards: Option<String>,
+    config_servers: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     use crate::crd::*;
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     let st = server::state()?;
     let caller = server::caller(&st).await?;
     let field = |f: &str, m: String| Ok(Some(FieldError { field: f.into(), message: m }));
-    let (type_, proxy) = match engine.as_str() {
+    let sharded = sharding.as_deref() == Some("on");
+    let (type_, default_proxy) = match engine.as_str() {
         "postgresql" => (EngineType::Postgresql, Some(ProxyType::Pgbouncer)),
         "pxc" => (EngineType::Pxc, Some(ProxyType::Haproxy)),
-        // mongos runs only in sharded clusters, which this form does not create yet.
-        "psmdb" => (EngineType::Psmdb, None),
+        // mongos runs only in sharded clusters.
+        "psmdb" => (EngineType::Psmdb, sharded.then_some(ProxyType::Mongos)),
         other => return field("engine", format!("Engine: {other:?} is not an engine (postgresql, pxc or psmdb)")),
     };
     let Ok(replicas) = nodes.trim().parse::<i32>() else {
         return field("nodes", "Nodes: must be a whole number".into());
+    };
+    // An empty number field means "not set" (defaults apply); anything else must be a whole number.
+    let number = |v: &Option<String>| -> Result<Option<i32>, ()> {
+        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| ()),
+        }
+    };
+    let proxy_type = match proxy.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => default_proxy,
+        Some(p) => match serde_json::from_value::<ProxyType>(serde_json::Value::String(p.into())) {
+            Ok(t) => Some(t),
+            Err(_) => return field("proxy", format!("Proxy: {p:?} is not a proxy (haproxy, proxysql, pgbouncer or mongos)")),
+        },
+    };
+    let Ok(proxy_replicas) = number(&proxy_replicas) else {
+        return field("proxy_replicas", "Proxy nodes: must be a whole number".into());
+    };
+    let expose_type = match expose.as_deref().map(str::trim).unwrap_or("ClusterIP") {
+        "ClusterIP" | "" => ExposeType::ClusterIP,
+        "LoadBalancer" => ExposeType::LoadBalancer,
+        "NodePort" => ExposeType::NodePort,
+        other => return field("expose", format!("Exposure: {other:?} is not ClusterIP, LoadBalancer or NodePort")),
+    };
+    let ranges: Vec<String> = source_ranges
+        .unwrap_or_default()
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(String::from)
+        .collect();
+    let sharding = if sharded {
+        let Ok(shards) = number(&shards) else { return field("shards", "Shards: must be a whole number".into()) };
+        let Ok(cfg) = number(&config_servers) else {
+            return field("config_servers", "Config servers: must be a whole number".into());
+        };
+        Some(Sharding { enabled: true, shards: shards.unwrap_or(2), config_server: ConfigServer { replicas: cfg.unwrap_or(3) } })
+    } else {
+        None
     };
     let mut db = DatabaseCluster::new(
         name.trim(),
@@ -130,7 +178,13 @@ pub async fn create_database(
                 resources: Some(Resources { cpu: Some(Quantity(cpu.trim().into())), memory: Some(Quantity(memory.trim().into())) }),
                 ..Default::default()
             },
-            proxy: proxy.map(|t| Proxy { type_: Some(t), ..Default::default() }),
+            proxy: Some(Proxy {
+                type_: proxy_type,
+                replicas: proxy_replicas,
+                expose: Some(Expose { type_: expose_type, ip_source_ranges: ranges, ..Default::default() }),
+                ..Default::default()
+            }),
+            sharding,
             ..Default::default()
         },
     );
@@ -151,6 +205,13 @@ pub async fn create_database(
                 "spec.engine.resources.cpu" => ("cpu", "CPU"),
                 "spec.engine.resources.memory" => ("memory", "Memory"),
                 "spec.engine.storage.size" => ("disk", "Disk"),
+                "spec.proxy.type" => ("proxy", "Proxy"),
+                "spec.proxy.replicas" => ("proxy_replicas", "Proxy nodes"),
+                "spec.proxy.expose.type" => ("expose", "Exposure"),
+                "spec.proxy.expose.ipSourceRanges" => ("source_ranges", "Allowed source ranges"),
+                "spec.sharding" => ("sharding", "Sharded cluster"),
+                "spec.sharding.shards" => ("shards", "Shards"),
+                "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
                 _ => ("", ""),
             };
             if input.is_empty() {

@@ -43,6 +43,24 @@ fn engine_label(t: EngineType) -> &'static str {
     }
 }
 
+/// An IP source range: an IPv4/IPv6 address, optionally with a prefix length valid for its family.
+fn check_cidr(r: &str) -> Result<(), String> {
+    let bad = || format!("{r:?} is not an IP address or CIDR range (e.g. 203.0.113.0/24)");
+    let (ip, prefix) = match r.trim().split_once('/') {
+        Some((ip, p)) => (ip, Some(p)),
+        None => (r.trim(), None),
+    };
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
+    if let Some(p) = prefix {
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        match p.parse::<u8>() {
+            Ok(n) if n <= max => {}
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
+}
+
 /// Rules for a new DatabaseCluster (contract §3.6 and the UI limits). `versions` are the available
 /// versions of the object's engine.
 pub fn validate_new(db: &DatabaseCluster, versions: &EngineVersions) -> Result<(), ApiError> {
@@ -104,6 +122,7 @@ pub fn validate_new(db: &DatabaseCluster, versions: &EngineVersions) -> Result<(
         if let Some(ex) = &p.expose {
             let mut seen = std::collections::HashSet::new();
             for r in &ex.ip_source_ranges {
+                check_cidr(r).map_err(|e| ApiError::invalid("spec.proxy.expose.ipSourceRanges", e))?;
                 let n = crate::engine::normalize_source_range(r);
                 if !seen.insert(n.clone()) {
                     return Err(ApiError::invalid("spec.proxy.expose.ipSourceRanges", format!("{r:?} is listed twice")));
@@ -293,5 +312,23 @@ mod tests {
         let e = validate_new(&d, &v).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("spec.engine.version"));
         assert!(e.message.contains("MongoDB"), "{}", e.message);
+    }
+
+    #[test]
+    fn source_ranges_must_be_addresses_or_cidrs() {
+        for ok in ["10.0.0.1", "10.0.0.0/8", "2001:db8::/32", "::1", "0.0.0.0/0"] {
+            assert_eq!(check_cidr(ok), Ok(()), "{ok}");
+        }
+        for bad in ["10.0.0.0/33", "2001:db8::/129", "example.com", "10.0.0/8", "10.0.0.1/", "/8", ""] {
+            assert!(check_cidr(bad).is_err(), "{bad}");
+        }
+        let (mut d, v) = other(EngineType::Pxc, 1);
+        d.spec.proxy = Some(Proxy {
+            expose: Some(Expose { type_: ExposeType::LoadBalancer, ip_source_ranges: vec!["10.0.0.0/99".into()], ..Default::default() }),
+            ..Default::default()
+        });
+        let e = validate_new(&d, &v).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.proxy.expose.ipSourceRanges"));
+        assert!(e.message.contains("10.0.0.0/99"), "{}", e.message);
     }
 }

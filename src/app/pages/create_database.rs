@@ -1,6 +1,6 @@
 use crate::app::components::{error_text, Header};
 use crate::app::server_fns::{get_form_options, CreateDatabase};
-use crate::model::FieldError;
+use crate::model::{proxy_choices, supports_sharding, FieldError, EXPOSE_CHOICES};
 use leptos::prelude::*;
 
 #[component]
@@ -20,6 +20,11 @@ pub fn CreateDatabasePage() -> impl IntoView {
     let input_class = "mt-1 w-full rounded border border-slate-300 px-3 py-2";
     // The chosen engine decides which versions the Version list offers.
     let engine = RwSignal::new(String::from("postgresql"));
+    // Source ranges apply to a load balancer only; sharding (and with it mongos) to MongoDB only.
+    let expose = RwSignal::new(String::from("ClusterIP"));
+    let sharded = RwSignal::new(false);
+    let label_class = "block text-sm font-medium";
+    let help_class = "mt-1 text-xs text-slate-500";
 
     view! {
         <Header/>
@@ -47,7 +52,10 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                 <div>
                                     <label for="engine" class="block text-sm font-medium">"Engine"</label>
                                     <select id="engine" name="engine" class=input_class
-                                        on:change=move |ev| engine.set(event_target_value(&ev))>
+                                        on:change=move |ev| {
+                                            engine.set(event_target_value(&ev));
+                                            sharded.set(false);
+                                        }>
                                         {opts.engines.iter().map(|e| view! {
                                             <option value=e.engine.clone()>{e.label.clone()}</option>
                                         }).collect_view()}
@@ -96,6 +104,75 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                         {error_for("disk")}
                                     </div>
                                 </div>
+                                <fieldset class="space-y-4 rounded border border-slate-200 p-4">
+                                    <legend class="px-1 text-sm font-semibold">"Connections"</legend>
+                                    {move || {
+                                        let e = engine.get();
+                                        (!supports_sharding(&e) || sharded.get()).then(|| view! {
+                                            <div class="grid grid-cols-2 gap-4">
+                                                <div>
+                                                    <label for="proxy" class=label_class>"Proxy"</label>
+                                                    <select id="proxy" name="proxy" class=input_class>
+                                                        {proxy_choices(&e).iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                                                    </select>
+                                                    {error_for("proxy")}
+                                                </div>
+                                                <div>
+                                                    <label for="proxy_replicas" class=label_class>"Proxy nodes"</label>
+                                                    <input id="proxy_replicas" name="proxy_replicas" type="number" min="1"
+                                                        class=input_class placeholder="same as nodes"/>
+                                                    {error_for("proxy_replicas")}
+                                                </div>
+                                            </div>
+                                        })
+                                    }}
+                                    <div>
+                                        <label for="expose" class=label_class>"Exposure"</label>
+                                        <select id="expose" name="expose" class=input_class
+                                            on:change=move |ev| expose.set(event_target_value(&ev))>
+                                            {EXPOSE_CHOICES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                                        </select>
+                                        {error_for("expose")}
+                                    </div>
+                                    {move || (expose.get() == "LoadBalancer").then(|| view! {
+                                        <div>
+                                            <label for="source_ranges" class=label_class>"Allowed source ranges"</label>
+                                            <input id="source_ranges" name="source_ranges" type="text" class=input_class
+                                                placeholder="e.g. 203.0.113.0/24, 198.51.100.7"
+                                                aria-describedby="source_ranges-help"/>
+                                            <p id="source_ranges-help" class=help_class>
+                                                "Comma-separated addresses or CIDR ranges. Empty: anyone who can reach the load balancer."
+                                            </p>
+                                            {error_for("source_ranges")}
+                                        </div>
+                                    })}
+                                </fieldset>
+                                {move || supports_sharding(&engine.get()).then(|| view! {
+                                    <fieldset class="space-y-4 rounded border border-slate-200 p-4">
+                                        <legend class="px-1 text-sm font-semibold">"Sharding"</legend>
+                                        <label class="flex items-center gap-2 text-sm">
+                                            <input id="sharding" name="sharding" type="checkbox" value="on"
+                                                on:change=move |ev| sharded.set(event_target_checked(&ev))/>
+                                            "Sharded cluster"
+                                        </label>
+                                        {error_for("sharding")}
+                                        {move || sharded.get().then(|| view! {
+                                            <div class="grid grid-cols-2 gap-4">
+                                                <div>
+                                                    <label for="shards" class=label_class>"Shards"</label>
+                                                    <input id="shards" name="shards" type="number" min="1" value="2" class=input_class/>
+                                                    {error_for("shards")}
+                                                </div>
+                                                <div>
+                                                    <label for="config_servers" class=label_class>"Config servers"</label>
+                                                    <input id="config_servers" name="config_servers" type="number" min="1" value="3"
+                                                        class=input_class/>
+                                                    {error_for("config_servers")}
+                                                </div>
+                                            </div>
+                                        })}
+                                    </fieldset>
+                                })}
                                 {move || other_error().map(|e| view! { <p role="alert" class="text-sm text-red-700">{e}</p> })}
                                 <div class="flex items-center gap-4">
                                     <button type="submit" disabled=move || create.pending().get()
