@@ -397,6 +397,11 @@ impl AppState {
             AppState::Importing => "importing",
         }
     }
+    /// Whether pods run or start: the states that `upgrading` and `resizingVolumes` describe more precisely
+    /// (not while creating, stopping, paused or deleting).
+    pub fn is_running(self) -> bool {
+        matches!(self, AppState::Initializing | AppState::Ready | AppState::Error)
+    }
     /// `""` and `unknown` are reported as `creating`, as OpenEverest does.
     pub fn with_creating(self) -> Self {
         match self {
