@@ -1,6 +1,7 @@
 //! Server state shared by the reconcilers, the UI and the REST API: one kube client and one set of watches
 //! (reflector stores). Reads come from these caches, never from a fresh LIST per request.
-use crate::crd::DatabaseCluster;
+use crate::crd::{DatabaseCluster, LoadBalancerConfig, PodSchedulingPolicy};
+use k8s_openapi::api::storage::v1::StorageClass;
 use crate::engine::versions::{self, EngineVersions};
 use crate::upstream::pg::PerconaPGCluster;
 use crate::upstream::psmdb::PerconaServerMongoDB;
@@ -29,6 +30,11 @@ pub struct Inner {
     pub pgs: Store<PerconaPGCluster>,
     pub pxcs: Store<PerconaXtraDBCluster>,
     pub psmdbs: Store<PerconaServerMongoDB>,
+    /// What the DatabaseCluster reconciler reads besides the clusters: StorageClasses (may a volume grow?)
+    /// and the cluster-scoped policies DatabaseClusters name.
+    pub storage_classes: Store<StorageClass>,
+    pub pod_scheduling_policies: Store<PodSchedulingPolicy>,
+    pub load_balancer_configs: Store<LoadBalancerConfig>,
     namespaces: Option<Store<Namespace>>,
     /// Bumped on every DatabaseCluster change; the live list (SSE) waits on it.
     pub changes: watch::Receiver<u64>,
@@ -58,9 +64,12 @@ pub struct Subscriptions {
     pub pgs: ReflectHandle<PerconaPGCluster>,
     pub pxcs: ReflectHandle<PerconaXtraDBCluster>,
     pub psmdbs: ReflectHandle<PerconaServerMongoDB>,
+    pub storage_classes: ReflectHandle<StorageClass>,
+    pub pod_scheduling_policies: ReflectHandle<PodSchedulingPolicy>,
+    pub load_balancer_configs: ReflectHandle<LoadBalancerConfig>,
 }
 
-/// Watches one upstream kind into its shared store (for the reconciler's owned objects and status reads).
+/// Watches one kind into its shared store (the reconciler's owned objects, the objects it reads, status views).
 /// A missing CRD (that operator is not installed) only means retries with back-off.
 fn drive_upstream<K>(client: Client, writer: reflector::store::Writer<K>)
 where
@@ -95,11 +104,17 @@ impl State {
         let (pgs, pg_writer) = reflector::store_shared::<PerconaPGCluster>(1024);
         let (pxcs, pxc_writer) = reflector::store_shared::<PerconaXtraDBCluster>(1024);
         let (psmdbs, psmdb_writer) = reflector::store_shared::<PerconaServerMongoDB>(1024);
+        let (storage_classes, sc_writer) = reflector::store_shared::<StorageClass>(256);
+        let (pod_scheduling_policies, psp_writer) = reflector::store_shared::<PodSchedulingPolicy>(256);
+        let (load_balancer_configs, lbc_writer) = reflector::store_shared::<LoadBalancerConfig>(256);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_writer.subscribe().expect("shared store"),
             pgs: pg_writer.subscribe().expect("shared store"),
             pxcs: pxc_writer.subscribe().expect("shared store"),
             psmdbs: psmdb_writer.subscribe().expect("shared store"),
+            storage_classes: sc_writer.subscribe().expect("shared store"),
+            pod_scheduling_policies: psp_writer.subscribe().expect("shared store"),
+            load_balancer_configs: lbc_writer.subscribe().expect("shared store"),
         });
 
         let db_stream = watcher(Api::<DatabaseCluster>::all(client.clone()), watcher::Config::default())
@@ -123,6 +138,9 @@ impl State {
         drive_upstream(client.clone(), pg_writer);
         drive_upstream(client.clone(), pxc_writer);
         drive_upstream(client.clone(), psmdb_writer);
+        drive_upstream(client.clone(), sc_writer);
+        drive_upstream(client.clone(), psp_writer);
+        drive_upstream(client.clone(), lbc_writer);
 
         let namespaces = match &opts.filter {
             NamespaceFilter::List(_) => None,
@@ -164,6 +182,9 @@ impl State {
             pgs,
             pxcs,
             psmdbs,
+            storage_classes,
+            pod_scheduling_policies,
+            load_balancer_configs,
             namespaces,
             changes: rx,
             secure_cookies: opts.secure_cookies,

@@ -157,3 +157,132 @@ async fn api_server_enforces_crd_rules_and_user_fields_survive() {
     let full = dynpg.get("direct").await.unwrap();
     assert_eq!(full.data["spec"]["extensions"]["builtin"]["pg_stat_monitor"], true, "user's field survived");
 }
+
+/// Updates on a real API server: scale, resources, pgBouncer replicas and exposure through a
+/// LoadBalancerConfig, configuration lines, a PodSchedulingPolicy that appears after the cluster names it,
+/// pause/resume, restart, volume growth (refused, then allowed, with resizingVolumes while PVCs grow), delete;
+/// every status transition observed.
+#[tokio::test]
+async fn postgresql_updates_restart_policy_and_storage() {
+    use cairn::crd::AppState::*;
+    use serde_json::json;
+    let env = TestEnv::start().await;
+    let c = env.client.clone();
+    storage_class(&c, "standard", true, false).await;
+    storage_class(&c, "expandable", false, true).await;
+    let lbcs: Api<LoadBalancerConfig> = Api::all(c.clone());
+    let lbc = LoadBalancerConfig::new("nlb", LoadBalancerConfigSpec { annotations: [("a.example.com/lb".to_string(), "nlb".to_string())].into() });
+    lbcs.create(&PostParams::default(), &lbc).await.unwrap();
+    let _state = env.start_cairn().await;
+    env.start_simulator();
+    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), DB_NS);
+    let pgs: Api<PerconaPGCluster> = Api::namespaced(c.clone(), DB_NS);
+
+    // pg1 names a PodSchedulingPolicy that does not exist yet: error, nothing upstream.
+    let t1 = Transitions::watch(&c, "pg1");
+    let t3 = Transitions::watch(&c, "pg3");
+    let mut d1 = pg_db("pg1", 1);
+    d1.spec.pod_scheduling_policy_name = Some("everest-default-postgresql".into());
+    dbs.create(&PostParams::default(), &d1).await.unwrap();
+    let mut d3 = pg_db("pg3", 3);
+    d3.spec.engine.storage.class = Some("expandable".into());
+    dbs.create(&PostParams::default(), &d3).await.unwrap();
+    let d = wait_state(&dbs, "pg1", Error).await;
+    assert!(d.status.unwrap().message.unwrap().contains("spec.podSchedulingPolicyName"));
+    assert!(pgs.get_opt("pg1").await.unwrap().is_none());
+    // The chart's default policy appears: the watch reconciles pg1.
+    let policy: PodSchedulingPolicy = serde_json::from_value(json!({
+        "apiVersion": "everest.percona.com/v1alpha1", "kind": "PodSchedulingPolicy",
+        "metadata": {"name": "everest-default-postgresql"},
+        "spec": {"engineType": "postgresql", "affinityConfig": {"postgresql": {
+            "engine": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}},
+            "proxy": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}}
+        }}}})).unwrap();
+    let psps: Api<PodSchedulingPolicy> = Api::all(c.clone());
+    psps.create(&PostParams::default(), &policy).await.unwrap();
+    let st = wait_state(&dbs, "pg1", Ready).await.status.unwrap();
+    assert_eq!((st.size, st.ready), (2, 2), "1 postgres + 1 pgBouncer");
+    wait_state(&dbs, "pg3", Ready).await;
+    t1.assert_saw(&[Error, Creating, Initializing, Ready]);
+    t3.assert_saw(&[Creating, Initializing, Ready]);
+    let full = raw::<PerconaPGCluster>(&c, "pg1").await;
+    let key = "/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/podAffinityTerm/topologyKey";
+    assert_eq!(full["spec"]["instances"][0]["affinity"].pointer(key).unwrap(), "kubernetes.io/hostname");
+    assert_eq!(full["spec"]["proxy"]["pgBouncer"]["affinity"].pointer(key).unwrap(), "kubernetes.io/hostname");
+
+    // Scale 1 → 2, resources, 3 pgBouncers behind a LoadBalancer with the "nlb" config, configuration.
+    t1.clear();
+    patch_db(
+        &dbs,
+        "pg1",
+        json!({"spec": {"engine": {"replicas": 2, "resources": {"cpu": "2", "memory": "4G"}, "config": "max_connections = 300\n"},
+            "proxy": {"replicas": 3, "expose": {"type": "LoadBalancer", "loadBalancerConfigName": "nlb"}}}}),
+    )
+    .await;
+    let pg = eventually(60, "pg1 updated and ready", || async {
+        let pg = pgs.get("pg1").await.unwrap();
+        let d = dbs.get("pg1").await.unwrap().status.unwrap_or_default();
+        (pg.spec.instances[0].replicas == Some(2) && d.status == Ready && d.size == 5).then_some(pg)
+    })
+    .await;
+    let limits = pg.spec.instances[0].resources.clone().unwrap().limits.unwrap();
+    assert_eq!((limits["cpu"].0.as_str(), limits["memory"].0.as_str()), ("2", "4G"));
+    let b = pg.spec.proxy.unwrap().pg_bouncer;
+    assert_eq!(b.replicas, Some(3));
+    let ex = b.expose.unwrap();
+    assert_eq!((ex.type_.as_deref(), ex.annotations["a.example.com/lb"].as_str()), (Some("LoadBalancer"), "nlb"));
+    let params = &pg.spec.patroni.unwrap().dynamic_configuration.unwrap()["postgresql"]["parameters"];
+    assert_eq!(params["max_connections"], "300");
+    t1.assert_saw(&[Initializing, Ready]);
+
+    // Pause and resume; restart.
+    t1.clear();
+    patch_db(&dbs, "pg1", json!({"spec": {"paused": true}})).await;
+    wait_state(&dbs, "pg1", Paused).await;
+    patch_db(&dbs, "pg1", json!({"spec": {"paused": false}})).await;
+    wait_state(&dbs, "pg1", Ready).await;
+    t1.assert_saw(&[Stopping, Paused, Initializing, Ready]);
+    t3.clear();
+    let patch = json!({"metadata": {"annotations": {ANNOTATION_RESTART: "1"}}});
+    dbs.patch("pg3", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    eventually(60, "pg3 restarted", || async {
+        let d = dbs.get("pg3").await.unwrap();
+        (!d.annotations().contains_key(ANNOTATION_RESTART) && d.status.map(|s| s.status) == Some(Ready)).then_some(())
+    })
+    .await;
+    t3.assert_saw(&[Paused, Initializing, Ready]);
+    assert_eq!(pgs.get("pg3").await.unwrap().spec.pause, Some(false));
+
+    // Storage: pg1 (default class) may not grow; pg3 (expandable) grows, resizingVolumes meanwhile.
+    let size = |pg: &PerconaPGCluster| claim_storage(&serde_json::to_value(&pg.spec.instances[0].data_volume_claim_spec).unwrap());
+    patch_db(&dbs, "pg1", json!({"spec": {"engine": {"storage": {"size": "3G"}}}})).await;
+    eventually(30, "expansion refused", || async {
+        (resize_condition(&dbs.get("pg1").await.unwrap()).as_deref() == Some("StorageClassDoesNotSupportExpansion")).then_some(())
+    })
+    .await;
+    assert_eq!(size(&pgs.get("pg1").await.unwrap()), "2G");
+    t3.clear();
+    patch_db(&dbs, "pg3", json!({"spec": {"engine": {"storage": {"size": "5G"}}}})).await;
+    eventually(60, "pg3 grown and ready", || async {
+        let d = dbs.get("pg3").await.unwrap();
+        let ok = size(&pgs.get("pg3").await.unwrap()) == "5G" && d.status.map(|s| s.status) == Some(Ready);
+        ok.then_some(())
+    })
+    .await;
+    t3.assert_saw(&[ResizingVolumes, Ready]);
+
+    // Delete.
+    t3.clear();
+    for name in ["pg1", "pg3"] {
+        dbs.delete(name, &kube::api::DeleteParams::default()).await.unwrap();
+    }
+    eventually(60, "all gone", || async {
+        let mut gone = true;
+        for name in ["pg1", "pg3"] {
+            gone &= pgs.get_opt(name).await.unwrap().is_none() && dbs.get_opt(name).await.unwrap().is_none();
+        }
+        gone.then_some(())
+    })
+    .await;
+    t3.assert_saw(&[Deleting]);
+}

@@ -28,7 +28,7 @@ async fn simulates_pxc_and_psmdb_operators() {
     let inputs = pxc::Inputs {
         versions: versions::builtin_pxc(),
         operator_version: versions::PXC_OPERATOR_VERSION.into(),
-        observed_cr_version: None,
+        ..Default::default()
     };
     let d = db("mysql", EngineType::Pxc, "8.0.42-33.1", 3);
     pxcs.patch("mysql", &apply(), &Patch::Apply(&pxc::desired(&d, &inputs).unwrap())).await.unwrap();
@@ -60,7 +60,7 @@ async fn simulates_pxc_and_psmdb_operators() {
     let inputs = psmdb::Inputs {
         versions: versions::builtin_psmdb(),
         operator_version: versions::PSMDB_OPERATOR_VERSION.into(),
-        observed_cr_version: None,
+        ..Default::default()
     };
     let mut d = db("mongo", EngineType::Psmdb, "8.0.12-4", 3);
     d.spec.sharding = Some(Sharding { enabled: true, shards: 2, config_server: ConfigServer { replicas: 3 } });

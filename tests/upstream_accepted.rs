@@ -56,10 +56,26 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
     let env = TestEnv::start().await;
 
     // PXC, 3 nodes behind HAProxy, LoadBalancer with source ranges.
+    // With a scheduling policy's affinity and a load-balancer config's annotations, as the reconciler passes
+    // them (contract §1.7, §1.8): they land where each CRD expects them.
+    let lb: std::collections::BTreeMap<String, String> =
+        [("service.beta.kubernetes.io/aws-load-balancer-type".to_string(), "nlb".to_string())].into();
+    let anti = |key: &str| -> k8s_openapi::api::core::v1::Affinity {
+        serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
+        .unwrap()
+    };
+    let affinity = ComponentAffinity {
+        engine: Some(anti("kubernetes.io/hostname")),
+        proxy: Some(anti("topology.kubernetes.io/zone")),
+        config_server: Some(anti("kubernetes.io/hostname")),
+    };
     let pxc_in = pxc::Inputs {
         versions: versions::builtin_pxc(),
         operator_version: versions::PXC_OPERATOR_VERSION.into(),
-        observed_cr_version: None,
+        affinity: affinity.clone(),
+        lb_annotations: lb.clone(),
+        ..Default::default()
     };
     let mut d = db("mysql3", EngineType::Pxc, "8.0.42-33.1", 3);
     d.spec.proxy = Some(Proxy {
@@ -70,6 +86,10 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
     assert_eq!(spec["pxc"]["size"], 3);
     assert_eq!(spec["haproxy"]["enabled"], true);
     assert_eq!(spec["haproxy"]["exposePrimary"]["loadBalancerSourceRanges"][0], "10.0.0.1/32");
+    assert_eq!(spec["haproxy"]["exposePrimary"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
+    let key = "/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/podAffinityTerm/topologyKey";
+    assert_eq!(spec["pxc"]["affinity"]["advanced"].pointer(key).unwrap(), "kubernetes.io/hostname");
+    assert_eq!(spec["haproxy"]["affinity"]["advanced"].pointer(key).unwrap(), "topology.kubernetes.io/zone");
     assert_eq!(spec["proxysql"]["enabled"], false);
     assert_eq!(spec["unsafeFlags"]["pxcSize"], false);
     assert_eq!(spec["enableVolumeExpansion"], true);
@@ -98,7 +118,9 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
     let psmdb_in = psmdb::Inputs {
         versions: versions::builtin_psmdb(),
         operator_version: versions::PSMDB_OPERATOR_VERSION.into(),
-        observed_cr_version: None,
+        affinity,
+        lb_annotations: lb,
+        ..Default::default()
     };
     let mut d = db("mongo-rs", EngineType::Psmdb, "8.0.12-4", 3);
     d.spec.proxy = Some(Proxy {
@@ -110,6 +132,8 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
     assert_eq!(spec["replsets"][0]["size"], 3);
     assert_eq!(spec["replsets"][0]["expose"]["type"], "LoadBalancer");
     assert_eq!(spec["replsets"][0]["expose"]["loadBalancerSourceRanges"][0], "fd00::1/128");
+    assert_eq!(spec["replsets"][0]["expose"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
+    assert_eq!(spec["replsets"][0]["affinity"]["advanced"].pointer(key).unwrap(), "kubernetes.io/hostname");
     assert_eq!(spec["secrets"]["users"], "everest-secrets-mongo-rs");
     assert_eq!(spec["sharding"]["enabled"], false);
     assert_eq!(spec["upgradeOptions"]["setFCV"], true);
@@ -129,6 +153,9 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
     assert_eq!(spec["sharding"]["configsvrReplSet"]["size"], 3);
     assert_eq!(spec["sharding"]["mongos"]["size"], 2);
     assert_eq!(spec["sharding"]["mongos"]["expose"]["type"], "LoadBalancer");
+    assert_eq!(spec["sharding"]["mongos"]["expose"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
+    assert_eq!(spec["sharding"]["mongos"]["affinity"]["advanced"].pointer(key).unwrap(), "topology.kubernetes.io/zone");
+    assert_eq!(spec["sharding"]["configsvrReplSet"]["affinity"]["advanced"].pointer(key).unwrap(), "kubernetes.io/hostname");
     let mdbs: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), DB_NS);
     let typed = mdbs.get("mongo-sh").await.unwrap();
     assert_eq!(typed.spec.replsets.len(), 2);

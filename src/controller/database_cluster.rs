@@ -2,7 +2,11 @@
 //! upstream status → DatabaseCluster status, and the deletion flow behind the contract's finalizer.
 use super::METRICS;
 use crate::crd::*;
-use crate::engine::{postgresql, psmdb, pxc, versions};
+use crate::engine::{expansion_allowed, postgresql, psmdb, pxc, restart_step, storage_condition, storage_plan, versions, RestartStep};
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::runtime::WatchStreamExt;
+use std::collections::BTreeMap;
 use crate::state::{State, Subscriptions};
 use crate::upstream::{pg::PerconaPGCluster, psmdb::PerconaServerMongoDB, pxc::PerconaXtraDBCluster};
 use kube::runtime::reflector::Store;
@@ -32,13 +36,40 @@ pub struct Ctx {
     pub state: State,
 }
 
-/// Runs the reconciler until the process stops.
+/// Runs the reconciler until the process stops. It is driven by events only: our DatabaseClusters, the
+/// upstream CRs they own, and the objects a reconcile reads, each mapped back to the DatabaseClusters that
+/// depend on it: StorageClasses, PodSchedulingPolicies, LoadBalancerConfigs and the users Secrets.
+/// (DatabaseEngines: the DatabaseEngine reconciler's store plugs in with `.watches_shared_stream(..,
+/// move |e| dbs_for_engine(&dbs, &e))`; see `dbs_for_engine`.)
 pub async fn run(state: State, subs: Subscriptions) {
     let ctx = Arc::new(Ctx { state: state.clone() });
+    // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
+    // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
+    for (kind, ready) in [
+        ("StorageClass", Box::pin(state.storage_classes.wait_until_ready()) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>),
+        ("PodSchedulingPolicy", Box::pin(state.pod_scheduling_policies.wait_until_ready())),
+        ("LoadBalancerConfig", Box::pin(state.load_balancer_configs.wait_until_ready())),
+    ] {
+        if tokio::time::timeout(Duration::from_secs(30), ready).await.is_err() {
+            tracing::warn!(kind, "cache not synced after 30s; reconciling anyway");
+        }
+    }
+    let (d1, d2, d3, d4) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
+    let secrets = kube::runtime::watcher(
+        Api::<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>::all(state.client.clone()),
+        kube::runtime::watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
     Controller::for_shared_stream(subs.dbs, state.dbs.clone())
         .owns_shared_stream(subs.pgs)
         .owns_shared_stream(subs.pxcs)
         .owns_shared_stream(subs.psmdbs)
+        .watches_shared_stream(subs.storage_classes, move |sc| dbs_for_storage_class(&d1, &sc))
+        .watches_shared_stream(subs.pod_scheduling_policies, move |p| dbs_for_policy(&d2, &p.name_any()))
+        .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
+        .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             match res {
@@ -47,6 +78,48 @@ pub async fn run(state: State, subs: Subscriptions) {
             }
         })
         .await;
+}
+
+fn refs(dbs: &Store<DatabaseCluster>, f: impl Fn(&DatabaseCluster) -> bool) -> Vec<ObjectRef<DatabaseCluster>> {
+    dbs.state().iter().filter(|d| f(d)).map(|d| ObjectRef::from_obj(&**d)).collect()
+}
+
+/// A StorageClass matters to the DatabaseClusters that name it, and (it may be or have been the default) to
+/// those that name none.
+pub fn dbs_for_storage_class(dbs: &Store<DatabaseCluster>, sc: &StorageClass) -> Vec<ObjectRef<DatabaseCluster>> {
+    let name = sc.name_any();
+    refs(dbs, |d| match d.spec.engine.storage.class.as_deref() {
+        Some(c) if !c.is_empty() => c == name,
+        _ => true,
+    })
+}
+
+pub fn dbs_for_policy(dbs: &Store<DatabaseCluster>, policy: &str) -> Vec<ObjectRef<DatabaseCluster>> {
+    refs(dbs, |d| d.spec.pod_scheduling_policy_name.as_deref() == Some(policy))
+}
+
+pub fn dbs_for_lb_config(dbs: &Store<DatabaseCluster>, config: &str) -> Vec<ObjectRef<DatabaseCluster>> {
+    refs(dbs, |d| lb_config_name(d) == Some(config))
+}
+
+/// The users Secret of a DatabaseCluster (`engine.userSecretsName`, default `everest-secrets-<name>`).
+pub fn dbs_for_secret(dbs: &Store<DatabaseCluster>, namespace: &str, secret: &str) -> Vec<ObjectRef<DatabaseCluster>> {
+    refs(dbs, |d| d.namespace().as_deref() == Some(namespace) && d.user_secrets_name() == secret)
+}
+
+/// The hook for DatabaseEngine watches: a DatabaseEngine (one per engine type and namespace) matters to the
+/// DatabaseClusters of that engine in its namespace.
+pub fn dbs_for_engine(dbs: &Store<DatabaseCluster>, namespace: &str, engine: EngineType) -> Vec<ObjectRef<DatabaseCluster>> {
+    refs(dbs, |d| d.namespace().as_deref() == Some(namespace) && d.spec.engine.type_ == engine)
+}
+
+fn lb_config_name(d: &DatabaseCluster) -> Option<&str> {
+    d.spec
+        .proxy
+        .as_ref()
+        .and_then(|p| p.expose.as_ref())
+        .and_then(|e| e.load_balancer_config_name.as_deref())
+        .filter(|n| !n.is_empty())
 }
 
 fn error_policy(db: Arc<DatabaseCluster>, err: &Error, _ctx: Arc<Ctx>) -> Action {
@@ -72,6 +145,16 @@ async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Er
     }
 }
 
+/// What the reconciler gathered for `desired()` besides the DatabaseCluster: the same for every engine.
+#[derive(Clone, Debug, Default)]
+struct Gathered {
+    observed_cr_version: Option<String>,
+    storage_size: Option<Quantity>,
+    affinity: ComponentAffinity,
+    lb_annotations: BTreeMap<String, String>,
+    restarting: bool,
+}
+
 /// What differs between engines for the reconciler: the upstream kind, its cache, and the pure mappings.
 trait EngineKind {
     type Upstream: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
@@ -87,8 +170,16 @@ trait EngineKind {
     const OPERATOR_VERSION: &'static str;
     fn store(state: &State) -> &Store<Self::Upstream>;
     fn cr_version(u: &Self::Upstream) -> Option<String>;
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String>;
+    /// The data volume size the upstream CR asks for now.
+    fn storage_size(u: &Self::Upstream) -> Option<Quantity>;
+    /// (spec pause, status state, ready pods): what the restart state machine looks at.
+    fn run_state(u: &Self::Upstream) -> (bool, String, i32);
+    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String>;
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus;
+}
+
+fn claim_size(c: Option<&k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>) -> Option<Quantity> {
+    c.and_then(|c| c.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).cloned()
 }
 
 struct Pg;
@@ -101,11 +192,23 @@ impl EngineKind for Pg {
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
     }
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
+    fn storage_size(u: &Self::Upstream) -> Option<Quantity> {
+        claim_size(u.spec.instances.first().map(|i| &i.data_volume_claim_spec))
+    }
+    fn run_state(u: &Self::Upstream) -> (bool, String, i32) {
+        let st = u.status.clone().unwrap_or_default();
+        let ready = st.postgres.map(|p| p.ready).unwrap_or(0) + st.pgbouncer.map(|p| p.ready).unwrap_or(0);
+        (u.spec.pause == Some(true), st.state.unwrap_or_default(), ready)
+    }
+    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = postgresql::Inputs {
             versions: versions::builtin_postgresql(),
             operator_version: Self::OPERATOR_VERSION.into(),
-            observed_cr_version,
+            observed_cr_version: g.observed_cr_version,
+            storage_size: g.storage_size,
+            affinity: g.affinity,
+            lb_annotations: g.lb_annotations,
+            restarting: g.restarting,
         };
         postgresql::desired(db, &inputs).map_err(|e| e.to_string())
     }
@@ -124,8 +227,23 @@ impl EngineKind for Pxc {
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
     }
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
-        let inputs = pxc::Inputs { versions: versions::builtin_pxc(), operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
+    fn storage_size(u: &Self::Upstream) -> Option<Quantity> {
+        claim_size(u.spec.pxc.as_ref().and_then(|p| p.volume_spec.as_ref()).and_then(|v| v.persistent_volume_claim.as_ref()))
+    }
+    fn run_state(u: &Self::Upstream) -> (bool, String, i32) {
+        let st = u.status.clone().unwrap_or_default();
+        (u.spec.pause == Some(true), st.state.unwrap_or_default(), st.ready)
+    }
+    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
+        let inputs = pxc::Inputs {
+            versions: versions::builtin_pxc(),
+            operator_version: Self::OPERATOR_VERSION.into(),
+            observed_cr_version: g.observed_cr_version,
+            storage_size: g.storage_size,
+            affinity: g.affinity,
+            lb_annotations: g.lb_annotations,
+            restarting: g.restarting,
+        };
         pxc::desired(db, &inputs).map_err(|e| e.to_string())
     }
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
@@ -143,13 +261,51 @@ impl EngineKind for Psmdb {
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
     }
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
-        let inputs = psmdb::Inputs { versions: versions::builtin_psmdb(), operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
+    fn storage_size(u: &Self::Upstream) -> Option<Quantity> {
+        claim_size(u.spec.replsets.first().and_then(|r| r.volume_spec.as_ref()).and_then(|v| v.persistent_volume_claim.as_ref()))
+    }
+    fn run_state(u: &Self::Upstream) -> (bool, String, i32) {
+        let st = u.status.clone().unwrap_or_default();
+        (u.spec.pause == Some(true), st.state.unwrap_or_default(), st.ready)
+    }
+    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
+        let inputs = psmdb::Inputs {
+            versions: versions::builtin_psmdb(),
+            operator_version: Self::OPERATOR_VERSION.into(),
+            observed_cr_version: g.observed_cr_version,
+            storage_size: g.storage_size,
+            affinity: g.affinity,
+            lb_annotations: g.lb_annotations,
+            restarting: g.restarting,
+        };
         psmdb::desired(db, &inputs).map_err(|e| e.to_string())
     }
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
         psmdb::status(db, u, Self::OPERATOR_VERSION)
     }
+}
+
+/// The PodSchedulingPolicy's affinity and the LoadBalancerConfig's annotations the DatabaseCluster names,
+/// from the caches. A name that resolves to nothing (or a policy for another engine) is an error naming the
+/// field: the upstream CR is then left as it is, and the policy's or config's arrival (watched) retries.
+fn resolve_references(db: &DatabaseCluster, state: &State) -> Result<(ComponentAffinity, BTreeMap<String, String>), String> {
+    let affinity = match db.spec.pod_scheduling_policy_name.as_deref().filter(|n| !n.is_empty()) {
+        None => ComponentAffinity::default(),
+        Some(name) => match state.pod_scheduling_policies.get(&ObjectRef::new(name)) {
+            Some(p) => p.spec.for_engine(name, db.spec.engine.type_)?,
+            None => return Err(format!("spec.podSchedulingPolicyName: PodSchedulingPolicy {name:?} does not exist")),
+        },
+    };
+    let annotations = match lb_config_name(db) {
+        None => BTreeMap::new(),
+        Some(name) => match state.load_balancer_configs.get(&ObjectRef::new(name)) {
+            Some(c) => c.spec.annotations.clone(),
+            None => {
+                return Err(format!("spec.proxy.expose.loadBalancerConfigName: LoadBalancerConfig {name:?} does not exist"))
+            }
+        },
+    };
+    Ok((affinity, annotations))
 }
 
 async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> {
@@ -190,26 +346,72 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             // The update triggers another reconcile.
             return Ok(Action::await_change());
         }
-        let observed_cr_version = cached.as_deref().and_then(E::cr_version);
-        let desired = match E::desired(db, observed_cr_version) {
+        let error_status = |message: String| DatabaseClusterStatus {
+            observed_generation: db.metadata.generation,
+            status: AppState::Error,
+            message: Some(message),
+            port: Some(db.spec.engine.type_.port()),
+            ..Default::default()
+        };
+        let (affinity, lb_annotations) = match resolve_references(db, &ctx.state) {
+            Ok(r) => r,
+            Err(message) => {
+                let st = error_status(message);
+                if db.status.as_ref() != Some(&st) {
+                    patch_status(ctx, db, &st).await?;
+                }
+                return Ok(Action::await_change());
+            }
+        };
+
+        // Restart: keep the upstream paused until it reports paused with nothing ready, then resume. The
+        // annotation is confirmed on a fresh read (the cache may still show it just after we removed it).
+        let mut restart = RestartStep::None;
+        if db.annotations().contains_key(ANNOTATION_RESTART) {
+            let fresh = dbs.get_opt(&name).await?;
+            let annotated = fresh.as_ref().is_some_and(|d| d.annotations().contains_key(ANNOTATION_RESTART));
+            let run_state = cached.as_deref().map(E::run_state);
+            restart = restart_step(annotated, run_state.as_ref().map(|(p, s, r)| (*p, s.as_str(), *r)));
+        }
+
+        // Storage: never shrink, grow only when the StorageClass allows it.
+        let current = cached.as_deref().and_then(E::storage_size);
+        let classes: Vec<StorageClass> = ctx.state.storage_classes.state().iter().map(|s| (**s).clone()).collect();
+        let allowed = expansion_allowed(db.spec.engine.storage.class.as_deref(), &classes);
+        let requested = &db.spec.engine.storage.size;
+        let (size, refused) = storage_plan(requested, current.as_ref(), allowed);
+
+        let gathered = Gathered {
+            observed_cr_version: cached.as_deref().and_then(E::cr_version),
+            storage_size: refused.map(|_| size.clone()),
+            affinity,
+            lb_annotations,
+            restarting: restart == RestartStep::Pausing,
+        };
+        let desired = match E::desired(db, gathered) {
             Ok(d) => d,
             Err(message) => {
-                let st = DatabaseClusterStatus {
-                    observed_generation: db.metadata.generation,
-                    status: AppState::Error,
-                    message: Some(message),
-                    ..Default::default()
-                };
-                patch_status(ctx, db, &st).await?;
+                patch_status(ctx, db, &error_status(message)).await?;
                 return Ok(Action::await_change());
             }
         };
         let applied = ups.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired)).await?;
-        let st = E::status(db, Some(&applied));
+        if restart == RestartStep::Done {
+            // Resumed (the apply above wrote the user's own spec.paused back): the restart is over.
+            let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_RESTART: null}}});
+            dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        let mut st = E::status(db, Some(&applied));
+        let previous = db.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or(&[]);
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+        st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)
+            .into_iter()
+            .collect();
         if db.status.as_ref() != Some(&st) {
             patch_status(ctx, db, &st).await?;
         }
-        // Upstream status changes arrive through the owned-object watch: no timer.
+        // Upstream status changes arrive through the owned-object watch, and everything else this read
+        // through the watches above: no timer.
         Ok(Action::await_change())
     }
 }

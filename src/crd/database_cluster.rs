@@ -26,6 +26,13 @@ use serde::{Deserialize, Serialize};
     validation = Rule::new("!has(oldSelf.status) || !has(oldSelf.status.recommendedCRVersion) || !has(self.spec.engine.version) || !has(oldSelf.spec.engine.version) || self.spec.engine.version == oldSelf.spec.engine.version").message("engine version may not be updated when a CRVersion update is pending")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.engine.replicas) || self.engine.type == 'postgresql' || self.engine.replicas % 2 == 1").message("spec.engine.replicas must be odd for pxc and psmdb"))]
+#[x_kube(validation = Rule::new("self.engine.type != 'pxc' || !has(self.engine.replicas) || self.engine.replicas <= 5").message("spec.engine.replicas must be at most 5 for pxc"))]
+#[x_kube(validation = Rule::new("!has(self.proxy) || !has(self.proxy.type) || (self.engine.type == 'pxc' ? self.proxy.type in ['haproxy', 'proxysql'] : self.engine.type == 'postgresql' ? self.proxy.type == 'pgbouncer' : self.proxy.type == 'mongos')").message("spec.proxy.type must be haproxy or proxysql for pxc, pgbouncer for postgresql, mongos for psmdb"))]
+#[x_kube(validation = Rule::new("self.engine.type != 'pxc' || !has(self.proxy) || !has(self.proxy.replicas) || !has(self.engine.replicas) || self.engine.replicas <= 1 || self.proxy.replicas >= 2").message("spec.proxy.replicas must be at least 2 when pxc runs more than 1 node"))]
+#[x_kube(validation = Rule::new("!has(self.sharding) || !self.sharding.enabled || self.engine.type == 'psmdb'").message("spec.sharding is only available for psmdb"))]
+#[x_kube(validation = Rule::new("!has(self.sharding) || !self.sharding.enabled || (self.sharding.configServer.replicas % 2 == 1 && (self.sharding.configServer.replicas >= 3 || (has(self.engine.replicas) && self.engine.replicas == 1)))").message("spec.sharding.configServer.replicas must be odd and at least 3 (1 is allowed for a 1-node cluster)"))]
+#[x_kube(validation = Rule::new("(has(oldSelf.sharding) && oldSelf.sharding.enabled) == (has(self.sharding) && self.sharding.enabled)").message("spec.sharding.enabled cannot be changed after creation"))]
 pub struct DatabaseClusterSpec {
     /// Stops the cluster (pods are removed, data is kept).
     #[serde(default, skip_serializing_if = "is_false")]
@@ -94,6 +101,9 @@ impl EngineType {
 
 #[derive(KubeSchema, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.resources) || !has(self.resources.cpu) || quantity(string(self.resources.cpu)).compareTo(quantity('600m')) >= 0").message("spec.engine.resources.cpu must be at least 600m"))]
+#[x_kube(validation = Rule::new("!has(self.resources) || !has(self.resources.memory) || quantity(string(self.resources.memory)).compareTo(quantity('512M')) >= 0").message("spec.engine.resources.memory must be at least 512M"))]
+#[x_kube(validation = Rule::new("quantity(string(self.storage.size)).compareTo(quantity('1G')) >= 0").message("spec.engine.storage.size must be at least 1G"))]
 pub struct Engine {
     /// Database engine. Immutable.
     #[serde(rename = "type")]
@@ -121,7 +131,8 @@ pub struct Engine {
     pub cr_version: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(KubeSchema, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[x_kube(validation = Rule::new("quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0").message("spec.engine.storage.size cannot shrink"))]
 pub struct Storage {
     pub size: Quantity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -385,6 +396,11 @@ impl AppState {
             AppState::ResizingVolumes => "resizingVolumes",
             AppState::Importing => "importing",
         }
+    }
+    /// Whether pods run or start: the states that `upgrading` and `resizingVolumes` describe more precisely
+    /// (not while creating, stopping, paused or deleting).
+    pub fn is_running(self) -> bool {
+        matches!(self, AppState::Initializing | AppState::Ready | AppState::Error)
     }
     /// `""` and `unknown` are reported as `creating`, as OpenEverest does.
     pub fn with_creating(self) -> Self {

@@ -1,13 +1,17 @@
 //! Our API types (everest.percona.com/v1alpha1), one file per kind.
 pub mod database_cluster;
+pub mod load_balancer_config;
+pub mod pod_scheduling_policy;
 
 pub use database_cluster::*;
+pub use load_balancer_config::*;
+pub use pod_scheduling_policy::*;
 
 use kube::CustomResourceExt;
 
 /// Every CRD Cairn owns, as the API server should hold them (`cairn crd` prints these).
 pub fn all() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
-    vec![DatabaseCluster::crd()]
+    vec![DatabaseCluster::crd(), PodSchedulingPolicy::crd(), LoadBalancerConfig::crd()]
 }
 
 /// The CRDs as one multi-document YAML stream.

@@ -46,6 +46,18 @@ pub(crate) fn limits_and_requests(cpu: Option<&Quantity>, memory: Option<&Quanti
     (!l.is_empty()).then(|| ResourceRequirements { limits: Some(l.clone()), requests: Some(l), ..Default::default() })
 }
 
+/// The upstream `spec.crVersion`: `engine.crVersion` when the user sets one (an explicit CR upgrade), else
+/// the upstream CR's current one (kept: Cairn never upgrades a CR version by itself), else the installed
+/// operator's version for a new cluster. Cairn owns the field under server-side apply and always writes
+/// it (dropping it from the apply would delete it), so writing the observed value back is what "keep" means.
+pub(crate) fn cr_version(requested: Option<&str>, observed: Option<&str>, operator_version: &str) -> String {
+    requested
+        .filter(|v| !v.is_empty())
+        .or(observed.filter(|v| !v.is_empty()))
+        .unwrap_or(operator_version)
+        .to_string()
+}
+
 /// The status rules common to all engines, applied after the engine's own mapping: `deleting` while the
 /// DatabaseCluster is being deleted, and `recommendedCRVersion` when the upstream CR lags the operator.
 pub(crate) fn common_status(
@@ -95,5 +107,175 @@ pub fn normalize_source_range(s: &str) -> String {
         format!("{s}/128")
     } else {
         format!("{s}/32")
+    }
+}
+
+/// Condition type and reasons of the storage rules (contract §1.1, §2 "Storage").
+pub const CONDITION_CANNOT_RESIZE_VOLUME: &str = "CannotResizeVolume";
+pub const REASON_CANNOT_SHRINK: &str = "CannotShrinkVolume";
+pub const REASON_NO_EXPANSION: &str = "StorageClassDoesNotSupportExpansion";
+/// The annotation that marks a StorageClass as the cluster's default.
+pub const ANNOTATION_DEFAULT_STORAGE_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
+
+/// The volume size to write and, when the requested size cannot be honoured, why (a `CannotResizeVolume`
+/// reason). `current` is the size the upstream CR has now (None: a new cluster, anything goes);
+/// `expansion_allowed` says whether the cluster's StorageClass allows volume expansion.
+pub fn storage_plan(
+    requested: &Quantity,
+    current: Option<&Quantity>,
+    expansion_allowed: bool,
+) -> (Quantity, Option<&'static str>) {
+    let Some(current) = current else { return (requested.clone(), None) };
+    let (Ok(want), Ok(have)) = (quantity::parse(&requested.0), quantity::parse(&current.0)) else {
+        return (requested.clone(), None);
+    };
+    if want < have {
+        (current.clone(), Some(REASON_CANNOT_SHRINK))
+    } else if want > have && !expansion_allowed {
+        (current.clone(), Some(REASON_NO_EXPANSION))
+    } else {
+        (requested.clone(), None)
+    }
+}
+
+/// Whether volumes of `class` (None: the default StorageClass, the one annotated
+/// `storageclass.kubernetes.io/is-default-class: "true"`) may grow. An unknown class cannot.
+pub fn expansion_allowed(class: Option<&str>, classes: &[k8s_openapi::api::storage::v1::StorageClass]) -> bool {
+    let sc = match class.filter(|c| !c.is_empty()) {
+        Some(name) => classes.iter().find(|s| s.metadata.name.as_deref() == Some(name)),
+        None => classes.iter().find(|s| {
+            s.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DEFAULT_STORAGE_CLASS)).is_some_and(|v| v == "true")
+        }),
+    };
+    sc.and_then(|s| s.allow_volume_expansion).unwrap_or(false)
+}
+
+/// The `CannotResizeVolume` condition for `reason` (None: no condition), keeping the transition time of an
+/// identical condition already in `previous` so an unchanged status compares equal.
+pub fn storage_condition(
+    reason: Option<&str>,
+    requested: &Quantity,
+    kept: &Quantity,
+    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    generation: Option<i64>,
+    now: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    let reason = reason?;
+    let message = match reason {
+        REASON_CANNOT_SHRINK => format!(
+            "spec.engine.storage.size: volumes cannot shrink; keeping {} (requested {})",
+            kept.0, requested.0
+        ),
+        _ => format!(
+            "spec.engine.storage.size: the StorageClass does not allow volume expansion; keeping {} (requested {})",
+            kept.0, requested.0
+        ),
+    };
+    let same = previous
+        .iter()
+        .find(|c| c.type_ == CONDITION_CANNOT_RESIZE_VOLUME && c.status == "True" && c.reason == reason);
+    Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+        type_: CONDITION_CANNOT_RESIZE_VOLUME.into(),
+        status: "True".into(),
+        reason: reason.into(),
+        message,
+        observed_generation: generation,
+        last_transition_time: same.map(|c| c.last_transition_time.clone()).unwrap_or(now),
+    })
+}
+
+/// What a pending `everest.percona.com/restart` annotation asks of the reconciler next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartStep {
+    /// No restart requested.
+    None,
+    /// Keep (or start) the upstream cluster paused: it has not reported `paused` with no pod ready yet.
+    Pausing,
+    /// The cluster stopped (or never ran): write the user's own `spec.paused` back and drop the annotation.
+    Done,
+}
+
+/// The restart state machine (contract §1.1, annotation `everest.percona.com/restart`): pause the upstream
+/// cluster, wait until it reports `paused` with 0 pods ready, then resume. Driven by events: the upstream
+/// status change that reports `paused` wakes the reconciler. `upstream` is (spec pause, status state, ready)
+/// of the upstream CR, None when it does not exist.
+pub fn restart_step(annotated: bool, upstream: Option<(bool, &str, i32)>) -> RestartStep {
+    if !annotated {
+        return RestartStep::None;
+    }
+    match upstream {
+        None => RestartStep::Done,
+        Some((true, "paused", 0)) => RestartStep::Done,
+        Some(_) => RestartStep::Pausing,
+    }
+}
+
+#[cfg(test)]
+mod common_tests {
+    use super::*;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn q(s: &str) -> Quantity {
+        Quantity(s.into())
+    }
+
+    #[test]
+    fn storage_rules() {
+        assert_eq!(storage_plan(&q("10G"), None, false), (q("10G"), None), "new cluster");
+        assert_eq!(storage_plan(&q("10G"), Some(&q("10G")), false), (q("10G"), None), "unchanged");
+        assert_eq!(storage_plan(&q("5G"), Some(&q("10G")), true), (q("10G"), Some(REASON_CANNOT_SHRINK)));
+        assert_eq!(storage_plan(&q("20G"), Some(&q("10G")), false), (q("10G"), Some(REASON_NO_EXPANSION)));
+        assert_eq!(storage_plan(&q("20G"), Some(&q("10G")), true), (q("20G"), None));
+        assert_eq!(storage_plan(&q("10Gi"), Some(&q("10G")), false).1, Some(REASON_NO_EXPANSION), "10Gi > 10G");
+        assert_eq!(storage_plan(&q("1000M"), Some(&q("1G")), false), (q("1000M"), None), "same size, other unit");
+    }
+
+    fn sc(name: &str, default: bool, expand: Option<bool>) -> StorageClass {
+        let mut s = StorageClass { provisioner: "x".into(), allow_volume_expansion: expand, ..Default::default() };
+        s.metadata.name = Some(name.into());
+        if default {
+            s.metadata.annotations = Some([(ANNOTATION_DEFAULT_STORAGE_CLASS.to_string(), "true".to_string())].into());
+        }
+        s
+    }
+
+    #[test]
+    fn expansion_follows_the_storage_class() {
+        let classes = vec![sc("std", true, Some(false)), sc("fast", false, Some(true)), sc("old", false, None)];
+        assert!(expansion_allowed(Some("fast"), &classes));
+        assert!(!expansion_allowed(Some("old"), &classes), "unset means no");
+        assert!(!expansion_allowed(Some("missing"), &classes));
+        assert!(!expansion_allowed(None, &classes), "the default class (std) does not expand");
+        let classes = vec![sc("std", false, Some(false)), sc("fast", true, Some(true))];
+        assert!(expansion_allowed(None, &classes), "the default class (fast) expands");
+        assert!(expansion_allowed(Some(""), &classes), "an empty class name means the default");
+        assert!(!expansion_allowed(None, &[]), "no default class");
+    }
+
+    #[test]
+    fn storage_condition_keeps_its_transition_time() {
+        let t0 = Time(k8s_openapi::jiff::Timestamp::from_second(1_000).unwrap());
+        let t1 = Time(k8s_openapi::jiff::Timestamp::from_second(2_000).unwrap());
+        assert!(storage_condition(None, &q("1G"), &q("1G"), &[], Some(1), t0.clone()).is_none());
+        let c = storage_condition(Some(REASON_CANNOT_SHRINK), &q("5G"), &q("10G"), &[], Some(2), t0.clone()).unwrap();
+        assert_eq!((c.type_.as_str(), c.status.as_str(), c.reason.as_str()), ("CannotResizeVolume", "True", "CannotShrinkVolume"));
+        assert!(c.message.contains("spec.engine.storage.size") && c.message.contains("keeping 10G"), "{}", c.message);
+        let again = storage_condition(Some(REASON_CANNOT_SHRINK), &q("5G"), &q("10G"), &[c.clone()], Some(2), t1.clone()).unwrap();
+        assert_eq!(again.last_transition_time, t0, "same condition, same time");
+        let other = storage_condition(Some(REASON_NO_EXPANSION), &q("20G"), &q("10G"), &[c], Some(3), t1.clone()).unwrap();
+        assert_eq!(other.last_transition_time, t1, "a new reason is a new transition");
+    }
+
+    #[test]
+    fn restart_state_machine() {
+        assert_eq!(restart_step(false, Some((false, "ready", 3))), RestartStep::None);
+        assert_eq!(restart_step(true, Some((false, "ready", 3))), RestartStep::Pausing, "start: pause it");
+        assert_eq!(restart_step(true, Some((true, "ready", 3))), RestartStep::Pausing, "pause written, not seen yet");
+        assert_eq!(restart_step(true, Some((true, "stopping", 1))), RestartStep::Pausing);
+        assert_eq!(restart_step(true, Some((true, "paused", 1))), RestartStep::Pausing, "a pod still ready");
+        assert_eq!(restart_step(true, Some((true, "paused", 0))), RestartStep::Done, "stopped: resume");
+        assert_eq!(restart_step(true, Some((false, "paused", 0))), RestartStep::Pausing, "paused by something else earlier, now resuming: pause again");
+        assert_eq!(restart_step(true, None), RestartStep::Done, "nothing runs: nothing to restart");
     }
 }

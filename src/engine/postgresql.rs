@@ -1,5 +1,5 @@
 //! DatabaseCluster (engine.type = postgresql) ⇄ PerconaPGCluster.
-use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus};
+use crate::crd::{AppState, ComponentAffinity, DatabaseCluster, DatabaseClusterStatus};
 use crate::engine::{limits, normalize_source_range, rwo_claim, versions::EngineVersions};
 use crate::upstream::pg::*;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -8,14 +8,26 @@ use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
 /// Everything `desired()` needs besides the DatabaseCluster itself.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Inputs {
     pub versions: EngineVersions,
     /// Version of the installed PG operator (the CR version used for new clusters).
     pub operator_version: String,
-    /// `spec.crVersion` of the existing PerconaPGCluster, if there is one: it is kept.
+    /// `spec.crVersion` of the existing PerconaPGCluster, if there is one: it is kept unless
+    /// `engine.crVersion` asks for another.
     pub observed_cr_version: Option<String>,
+    /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
+    pub storage_size: Option<Quantity>,
+    /// Affinity from the DatabaseCluster's PodSchedulingPolicy.
+    pub affinity: ComponentAffinity,
+    /// Annotations from the LoadBalancerConfig, for a LoadBalancer Service.
+    pub lb_annotations: BTreeMap<String, String>,
+    /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
+    pub restarting: bool,
 }
+
+/// The condition (crunchy's, mirrored on the PerconaPGCluster) that is true while PVCs grow.
+pub const CONDITION_PV_RESIZING: &str = "PersistentVolumeResizing";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MappingError {
@@ -78,8 +90,11 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
         name: INSTANCE_SET.into(),
         replicas: Some(replicas),
         resources: limits(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref())),
-        data_volume_claim_spec: rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref()),
-        affinity: None,
+        data_volume_claim_spec: rwo_claim(
+            inputs.storage_size.as_ref().unwrap_or(&spec.engine.storage.size),
+            spec.engine.storage.class.as_ref(),
+        ),
+        affinity: inputs.affinity.engine.clone(),
     };
 
     let proxy = spec.proxy.as_ref();
@@ -103,22 +118,17 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
                     .filter(|_| service_type == "LoadBalancer")
                     .map(|e| e.ip_source_ranges.iter().map(|s| normalize_source_range(s)).collect())
                     .unwrap_or_default(),
-                annotations: BTreeMap::new(),
+                annotations: if service_type == "LoadBalancer" { inputs.lb_annotations.clone() } else { BTreeMap::new() },
             }
         }),
         expose_superusers: Some(true),
-        affinity: None,
+        affinity: inputs.affinity.proxy.clone(),
     };
 
     let mut params = spec.engine.config.as_deref().map(parse_config).unwrap_or_default();
     params.insert("track_commit_timestamp".into(), "on".into());
 
-    let cr_version = inputs
-        .observed_cr_version
-        .clone()
-        .or_else(|| spec.engine.cr_version.clone())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| inputs.operator_version.clone());
+    let cr_version = super::cr_version(spec.engine.cr_version.as_deref(), inputs.observed_cr_version.as_deref(), &inputs.operator_version);
 
     let name = db.name_any();
     let mut meta = ObjectMeta {
@@ -135,7 +145,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
         cr_version: Some(cr_version),
         image: Some(engine_image.image_path.clone()),
         postgres_version: major,
-        pause: Some(spec.paused),
+        pause: Some(spec.paused || inputs.restarting),
         instances: vec![instance],
         proxy: Some(PgProxy { pg_bouncer: pgbouncer }),
         backups: Backups {
@@ -147,7 +157,10 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
                 repos: vec![PgBackRestRepo {
                     name: "repo1".into(),
                     volume: Some(RepoVolume {
-                        volume_claim_spec: rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref()),
+                        volume_claim_spec: rwo_claim(
+                            inputs.storage_size.as_ref().unwrap_or(&spec.engine.storage.size),
+                            spec.engine.storage.class.as_ref(),
+                        ),
                     }),
                 }],
             },
@@ -197,6 +210,16 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaPGCluster>, operato
         if st.status == AppState::Initializing && st.size > 0 {
             st.message = Some(format!("{} of {} pods ready", st.ready, st.size));
         }
+        let running_state = st.status.is_running();
+        if us.conditions.iter().any(|c| c.type_ == CONDITION_PV_RESIZING && c.status == "True") && running_state {
+            st.status = AppState::ResizingVolumes;
+        }
+        // PG compares images, not versions: the image the database pods run (status.postgres.imageID) is
+        // not the one the spec asks for.
+        let running = us.postgres.as_ref().and_then(|p| p.image_id.as_deref()).filter(|i| !i.is_empty());
+        if running.is_some_and(|i| Some(i) != pg.spec.image.as_deref()) && running_state {
+            st.status = AppState::Upgrading;
+        }
     }
     super::common_status(db, st, operator_version)
 }
@@ -212,7 +235,7 @@ mod tests {
     }
 
     fn inputs() -> Inputs {
-        Inputs { versions: builtin_postgresql(), operator_version: "2.7.0".into(), observed_cr_version: None }
+        Inputs { versions: builtin_postgresql(), operator_version: "2.7.0".into(), ..Default::default() }
     }
 
     #[test]
@@ -318,12 +341,13 @@ mod tests {
     }
 
     #[test]
-    fn cr_version_observed_wins() {
+    fn cr_version_kept_unless_asked() {
         let mut i = inputs();
         i.observed_cr_version = Some("2.6.0".into());
         let mut d = db(1);
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("2.6.0"), "the current one is kept");
         d.spec.engine.cr_version = Some("2.7.0".into());
-        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("2.6.0"));
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("2.7.0"), "engine.crVersion overrides");
         i.observed_cr_version = None;
         d.spec.engine.cr_version = Some("2.5.0".into());
         assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("2.5.0"));
@@ -352,6 +376,7 @@ mod tests {
             host: Some("pg1-pgbouncer.everest.svc".into()),
             postgres: Some(PostgresStatus { size: 3, ready: 1, ..Default::default() }),
             pgbouncer: Some(PgBouncerStatus { size: 3, ready: 0 }),
+            ..Default::default()
         });
         let st = status(&d, Some(&pg), "2.7.0");
         assert_eq!((st.status, st.size, st.ready), (AppState::Initializing, 6, 1));
@@ -377,5 +402,68 @@ mod tests {
         let mut deleting = d.clone();
         deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()));
         assert_eq!(status(&deleting, Some(&pg), "2.7.0").status, AppState::Deleting);
+    }
+
+    fn affinity(key: &str) -> k8s_openapi::api::core::v1::Affinity {
+        serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn policy_lb_config_storage_and_restart() {
+        let mut d = db(3);
+        d.spec.proxy = Some(Proxy {
+            expose: Some(Expose { type_: ExposeType::LoadBalancer, ..Default::default() }),
+            ..Default::default()
+        });
+        let mut i = inputs();
+        i.affinity = ComponentAffinity { engine: Some(affinity("e")), proxy: Some(affinity("p")), config_server: None };
+        i.lb_annotations = [("a".to_string(), "b".to_string())].into();
+        i.storage_size = Some(Quantity("10G".into()));
+        i.restarting = true;
+        let x = desired(&d, &i).unwrap().spec;
+        assert_eq!(x.instances[0].affinity, Some(affinity("e")), "instances[].affinity (a plain Affinity)");
+        let b = x.proxy.unwrap().pg_bouncer;
+        assert_eq!(b.affinity, Some(affinity("p")), "proxy.pgBouncer.affinity");
+        assert_eq!(b.expose.unwrap().annotations, i.lb_annotations);
+        let size = x.instances[0].data_volume_claim_spec.resources.clone().unwrap().requests.unwrap()["storage"].clone();
+        assert_eq!(size, Quantity("10G".into()));
+        assert_eq!(x.pause, Some(true));
+        // ClusterIP: no LB annotations.
+        let x = desired(&db(3), &i).unwrap().spec;
+        assert!(x.proxy.unwrap().pg_bouncer.expose.unwrap().annotations.is_empty());
+    }
+
+    #[test]
+    fn upgrading_and_resizing() {
+        let d = db(3);
+        let mut pg = desired(&d, &inputs()).unwrap();
+        let image = pg.spec.image.clone().unwrap();
+        let running = |img: &str, state: &str, resizing: bool| PerconaPGClusterStatus {
+            state: Some(state.into()),
+            postgres: Some(PostgresStatus { image_id: Some(img.into()), ..Default::default() }),
+            conditions: if resizing {
+                vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                    type_: CONDITION_PV_RESIZING.into(),
+                    status: "True".into(),
+                    reason: "Resizing".into(),
+                    message: String::new(),
+                    observed_generation: None,
+                    last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()),
+                }]
+            } else {
+                vec![]
+            },
+            ..Default::default()
+        };
+        pg.status = Some(running(&image, "ready", false));
+        assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::Ready);
+        pg.status = Some(running("percona/percona-postgresql-operator:2.7.0-ppg16.8-postgres", "initializing", false));
+        assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::Upgrading, "pods run another image");
+        pg.status = Some(running(&image, "initializing", true));
+        assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::ResizingVolumes);
+        pg.status = Some(running(&image, "paused", true));
+        assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::Paused);
     }
 }

@@ -1,5 +1,5 @@
 //! DatabaseCluster (engine.type = psmdb) ⇄ PerconaServerMongoDB (contract §2.2).
-use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
+use crate::crd::{AppState, ComponentAffinity, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
 use crate::engine::normalize_source_range;
 use crate::engine::versions::EngineVersions;
 use crate::upstream::psmdb::*;
@@ -9,13 +9,27 @@ use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
 /// Everything `desired()` needs besides the DatabaseCluster itself.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Inputs {
     pub versions: EngineVersions,
     /// Version of the installed PSMDB operator (the CR version used for new clusters).
     pub operator_version: String,
-    /// `spec.crVersion` of the existing PerconaServerMongoDB, if there is one: it is kept.
+    /// `spec.crVersion` of the existing PerconaServerMongoDB, if there is one: it is kept unless
+    /// `engine.crVersion` asks for another.
     pub observed_cr_version: Option<String>,
+    /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
+    pub storage_size: Option<Quantity>,
+    /// Affinity from the DatabaseCluster's PodSchedulingPolicy.
+    pub affinity: ComponentAffinity,
+    /// Annotations from the LoadBalancerConfig, for a LoadBalancer Service.
+    pub lb_annotations: BTreeMap<String, String>,
+    /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
+    pub restarting: bool,
+}
+
+/// `{advanced: <affinity>}` when the policy sets one for the component.
+fn advanced(a: &Option<k8s_openapi::api::core::v1::Affinity>) -> Option<PodAffinity> {
+    a.clone().map(|a| PodAffinity { anti_affinity_topology_key: None, advanced: Some(a) })
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -80,7 +94,8 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
     let (expose_type, ranges) = expose_of(db);
     let res = spec.engine.resources.as_ref();
     let resources = super::limits(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref()));
-    let volume = rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref());
+    let volume = rwo_claim(inputs.storage_size.as_ref().unwrap_or(&spec.engine.storage.size), spec.engine.storage.class.as_ref());
+    let lb_annotations = if expose_type == "LoadBalancer" { inputs.lb_annotations.clone() } else { BTreeMap::new() };
     let configuration = spec
         .engine
         .config
@@ -96,7 +111,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
             enabled: true,
             type_: Some(expose_type.into()),
             load_balancer_source_ranges: ranges.clone(),
-            annotations: BTreeMap::new(),
+            annotations: lb_annotations.clone(),
         }
     };
     let replset = |i: i32| ReplsetSpec {
@@ -106,7 +121,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         configuration: Some(configuration.clone()),
         volume_spec: Some(volume.clone()),
         expose: Some(rs_expose.clone()),
-        affinity: None,
+        affinity: advanced(&inputs.affinity.engine),
     };
     let shards = sharding.map(|s| s.shards.max(1)).unwrap_or(1);
     let replsets: Vec<ReplsetSpec> = (0..shards).map(replset).collect();
@@ -128,7 +143,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
                     configuration: None,
                     volume_spec: Some(volume.clone()),
                     expose: Some(ReplsetExpose { enabled: false, type_: Some("ClusterIP".into()), ..Default::default() }),
-                    affinity: None,
+                    affinity: advanced(&inputs.affinity.config_server),
                 }),
                 mongos: Some(MongosSpec {
                     size: Some(mongos_size),
@@ -136,9 +151,10 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
                     expose: Some(MongosExpose {
                         type_: Some(expose_type.into()),
                         load_balancer_source_ranges: ranges,
+                        annotations: lb_annotations,
                         ..Default::default()
                     }),
-                    affinity: None,
+                    affinity: advanced(&inputs.affinity.proxy),
                 }),
             }
         }
@@ -154,12 +170,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         backup_if_unhealthy: Some(allow_unsafe),
     };
 
-    let cr_version = inputs
-        .observed_cr_version
-        .clone()
-        .or_else(|| spec.engine.cr_version.clone())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| inputs.operator_version.clone());
+    let cr_version = super::cr_version(spec.engine.cr_version.as_deref(), inputs.observed_cr_version.as_deref(), &inputs.operator_version);
 
     let mut meta = ObjectMeta {
         name: Some(name.clone()),
@@ -174,7 +185,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
     let up = PerconaServerMongoDBSpec {
         cr_version: Some(cr_version),
         image: engine_image.image_path.clone(),
-        pause: Some(spec.paused),
+        pause: Some(spec.paused || inputs.restarting),
         unsafe_flags: Some(unsafe_flags),
         enable_volume_expansion: Some(true),
         update_strategy: Some("SmartUpdate".into()),
@@ -235,6 +246,12 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaServerMongoDB>, ope
                 (st.status == AppState::Initializing && st.size > 0)
                     .then(|| format!("{} of {} pods ready", st.ready, st.size))
             });
+        let running_state = st.status.is_running();
+        // The running version (status.mongoVersion) is not the one asked for.
+        let running = us.mongo_version.as_deref().filter(|v| !v.is_empty());
+        if running.is_some_and(|v| Some(v) != db.spec.engine.version.as_deref()) && running_state {
+            st.status = AppState::Upgrading;
+        }
     }
     super::common_status(db, st, operator_version)
 }
@@ -257,7 +274,7 @@ mod tests {
     }
 
     fn inputs() -> Inputs {
-        Inputs { versions: builtin_psmdb(), operator_version: "1.21.1".into(), observed_cr_version: None }
+        Inputs { versions: builtin_psmdb(), operator_version: "1.21.1".into(), ..Default::default() }
     }
 
     #[test]
@@ -415,8 +432,9 @@ mod tests {
         let mut i = inputs();
         i.observed_cr_version = Some("1.20.1".into());
         let mut d = db(1);
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.20.1"), "the current one is kept");
         d.spec.engine.cr_version = Some("1.21.1".into());
-        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.20.1"), "observed wins");
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.21.1"), "engine.crVersion overrides");
         i.observed_cr_version = None;
         d.spec.engine.cr_version = Some("1.19.0".into());
         assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.19.0"));
@@ -482,5 +500,68 @@ mod tests {
         let mut deleting = d.clone();
         deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()));
         assert_eq!(status(&deleting, Some(&x), "1.21.1").status, AppState::Deleting);
+    }
+
+    fn affinity(key: &str) -> k8s_openapi::api::core::v1::Affinity {
+        serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn policy_lb_config_storage_and_restart() {
+        let lb = |d: &mut DatabaseCluster| {
+            d.spec.proxy = Some(Proxy {
+                expose: Some(Expose { type_: ExposeType::LoadBalancer, ..Default::default() }),
+                ..Default::default()
+            })
+        };
+        let mut i = inputs();
+        i.affinity = ComponentAffinity {
+            engine: Some(affinity("e")),
+            proxy: Some(affinity("p")),
+            config_server: Some(affinity("c")),
+        };
+        i.lb_annotations = [("a".to_string(), "b".to_string())].into();
+        i.storage_size = Some(Quantity("10G".into()));
+        i.restarting = true;
+
+        let mut d = db(3);
+        lb(&mut d);
+        let x = desired(&d, &i).unwrap().spec;
+        let rs = &x.replsets[0];
+        assert_eq!(rs.affinity.as_ref().unwrap().advanced, Some(affinity("e")), "replsets[].affinity.advanced");
+        assert_eq!(rs.expose.as_ref().unwrap().annotations, i.lb_annotations, "unsharded: rs0 carries the Service");
+        let size = rs.volume_spec.clone().unwrap().persistent_volume_claim.unwrap().resources.unwrap().requests.unwrap()["storage"].clone();
+        assert_eq!(size, Quantity("10G".into()));
+        assert_eq!(x.pause, Some(true), "paused while restarting");
+
+        let mut d = sharded(2, 3);
+        lb(&mut d);
+        let x = desired(&d, &i).unwrap().spec;
+        assert!(x.replsets.iter().all(|r| r.affinity.as_ref().unwrap().advanced == Some(affinity("e"))));
+        assert!(x.replsets[0].expose.as_ref().unwrap().annotations.is_empty(), "sharded: shards stay internal");
+        let sh = x.sharding.unwrap();
+        assert_eq!(sh.configsvr_repl_set.unwrap().affinity.unwrap().advanced, Some(affinity("c")));
+        let m = sh.mongos.unwrap();
+        assert_eq!(m.affinity.unwrap().advanced, Some(affinity("p")));
+        assert_eq!(m.expose.unwrap().annotations, i.lb_annotations, "mongos carries the Service");
+    }
+
+    #[test]
+    fn upgrading() {
+        let d = db(3);
+        let mut x = desired(&d, &inputs()).unwrap();
+        let running = |v: &str, state: &str| PerconaServerMongoDBStatus {
+            state: Some(state.into()),
+            mongo_version: Some(v.into()),
+            ..Default::default()
+        };
+        x.status = Some(running("8.0.12-4", "ready"));
+        assert_eq!(status(&d, Some(&x), "1.21.1").status, AppState::Ready);
+        x.status = Some(running("7.0.24-13", "initializing"));
+        assert_eq!(status(&d, Some(&x), "1.21.1").status, AppState::Upgrading);
+        x.status = Some(running("7.0.24-13", "stopping"));
+        assert_eq!(status(&d, Some(&x), "1.21.1").status, AppState::Stopping);
     }
 }

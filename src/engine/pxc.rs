@@ -1,5 +1,5 @@
 //! DatabaseCluster (engine.type = pxc) ⇄ PerconaXtraDBCluster (contract §2.1).
-use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
+use crate::crd::{AppState, ComponentAffinity, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
 use crate::engine::versions::{best, version_key, EngineVersions};
 use crate::engine::{normalize_source_range, quantity};
 use crate::upstream::pxc::*;
@@ -9,14 +9,26 @@ use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
 /// Everything `desired()` needs besides the DatabaseCluster itself.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Inputs {
     pub versions: EngineVersions,
     /// Version of the installed PXC operator (the CR version used for new clusters).
     pub operator_version: String,
-    /// `spec.crVersion` of the existing PerconaXtraDBCluster, if there is one: it is kept.
+    /// `spec.crVersion` of the existing PerconaXtraDBCluster, if there is one: it is kept unless
+    /// `engine.crVersion` asks for another.
     pub observed_cr_version: Option<String>,
+    /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
+    pub storage_size: Option<Quantity>,
+    /// Affinity from the DatabaseCluster's PodSchedulingPolicy.
+    pub affinity: ComponentAffinity,
+    /// Annotations from the LoadBalancerConfig, for a LoadBalancer Service.
+    pub lb_annotations: BTreeMap<String, String>,
+    /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
+    pub restarting: bool,
 }
+
+/// The PerconaXtraDBCluster annotation the operator sets while it resizes the PVCs.
+pub const ANNOTATION_PVC_RESIZE_IN_PROGRESS: &str = "percona.com/pvc-resize-in-progress";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MappingError {
@@ -103,7 +115,7 @@ fn rwo_claim(size: &Quantity, class: Option<&String>) -> VolumeSpec {
 
 /// The Service settings for the proxy: the type, and the normalised source ranges for a LoadBalancer
 /// (Kubernetes refuses `loadBalancerSourceRanges` on other Service types).
-fn service_expose(db: &DatabaseCluster) -> ServiceExpose {
+fn service_expose(db: &DatabaseCluster, lb_annotations: &BTreeMap<String, String>) -> ServiceExpose {
     let expose = db.spec.proxy.as_ref().and_then(|p| p.expose.as_ref());
     let type_ = expose.map(|e| e.type_).unwrap_or(ExposeType::ClusterIP).service_type();
     ServiceExpose {
@@ -114,8 +126,13 @@ fn service_expose(db: &DatabaseCluster) -> ServiceExpose {
         } else {
             Vec::new()
         },
-        annotations: BTreeMap::new(),
+        annotations: if type_ == "LoadBalancer" { lb_annotations.clone() } else { BTreeMap::new() },
     }
+}
+
+/// `{advanced: <affinity>}` when the policy sets one for the component.
+fn advanced(a: &Option<k8s_openapi::api::core::v1::Affinity>) -> Option<PodAffinity> {
+    a.clone().map(|a| PodAffinity { anti_affinity_topology_key: None, advanced: Some(a) })
 }
 
 /// The PerconaXtraDBCluster Cairn wants for this DatabaseCluster. Pure: same input, same output.
@@ -151,8 +168,11 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
         image: Some(engine_image.image_path.clone()),
         resources: super::limits_and_requests(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref())),
         configuration,
-        volume_spec: Some(rwo_claim(&spec.engine.storage.size, spec.engine.storage.class.as_ref())),
-        affinity: None,
+        volume_spec: Some(rwo_claim(
+            inputs.storage_size.as_ref().unwrap_or(&spec.engine.storage.size),
+            spec.engine.storage.class.as_ref(),
+        )),
+        affinity: advanced(&inputs.affinity.engine),
     };
 
     let proxy_res = proxy.and_then(|p| p.resources.as_ref());
@@ -173,9 +193,9 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
                 image: best(&inputs.versions.proxy.proxysql).map(|c| c.image_path.clone()),
                 resources: proxy_resources,
                 configuration: proxy_config,
-                expose: Some(service_expose(db)),
+                expose: Some(service_expose(db, &inputs.lb_annotations)),
                 volume_spec: Some(rwo_claim(&Quantity(PROXYSQL_VOLUME.into()), spec.engine.storage.class.as_ref())),
-                affinity: None,
+                affinity: advanced(&inputs.affinity.proxy),
             },
         )
     } else {
@@ -186,9 +206,9 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
                 image: best(&inputs.versions.proxy.haproxy).map(|c| c.image_path.clone()),
                 resources: proxy_resources,
                 configuration: proxy_config,
-                expose_primary: Some(service_expose(db)),
-                expose_replicas: Some(service_expose(db)),
-                affinity: None,
+                expose_primary: Some(service_expose(db, &inputs.lb_annotations)),
+                expose_replicas: Some(service_expose(db, &inputs.lb_annotations)),
+                affinity: advanced(&inputs.affinity.proxy),
             },
             ProxySqlSpec { enabled: Some(false), ..Default::default() },
         )
@@ -203,12 +223,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
         backup_if_unhealthy: Some(allow_unsafe),
     };
 
-    let cr_version = inputs
-        .observed_cr_version
-        .clone()
-        .or_else(|| spec.engine.cr_version.clone())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| inputs.operator_version.clone());
+    let cr_version = super::cr_version(spec.engine.cr_version.as_deref(), inputs.observed_cr_version.as_deref(), &inputs.operator_version);
 
     let name = db.name_any();
     let mut meta = ObjectMeta {
@@ -228,7 +243,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
     let up = PerconaXtraDBClusterSpec {
         cr_version: Some(cr_version),
         secrets_name: Some(db.user_secrets_name()),
-        pause: Some(spec.paused),
+        pause: Some(spec.paused || inputs.restarting),
         allow_unsafe_configurations: None,
         unsafe_flags: Some(unsafe_flags),
         enable_volume_expansion: Some(true),
@@ -280,6 +295,16 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaXtraDBCluster>, ope
         } else {
             None
         };
+        let running_state = st.status.is_running();
+        // The operator marks the CR while it grows the PVCs.
+        if pxc.annotations().contains_key(ANNOTATION_PVC_RESIZE_IN_PROGRESS) && running_state {
+            st.status = AppState::ResizingVolumes;
+        }
+        // The running version (status.pxc.version) is not the one asked for.
+        let running = us.pxc.as_ref().and_then(|p| p.version.as_deref()).filter(|v| !v.is_empty());
+        if running.is_some_and(|v| Some(v) != db.spec.engine.version.as_deref()) && running_state {
+            st.status = AppState::Upgrading;
+        }
     }
     super::common_status(db, st, operator_version)
 }
@@ -295,7 +320,7 @@ mod tests {
     }
 
     fn inputs() -> Inputs {
-        Inputs { versions: builtin_pxc(), operator_version: "1.18.0".into(), observed_cr_version: None }
+        Inputs { versions: builtin_pxc(), operator_version: "1.18.0".into(), ..Default::default() }
     }
 
     #[test]
@@ -469,8 +494,9 @@ mod tests {
 
         let mut i = inputs();
         i.observed_cr_version = Some("1.17.0".into());
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.17.0"), "the current one is kept");
         d.spec.engine.cr_version = Some("1.18.0".into());
-        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.17.0"), "observed wins");
+        assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.18.0"), "engine.crVersion overrides");
         i.observed_cr_version = None;
         d.spec.engine.cr_version = Some("1.16.1".into());
         assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("1.16.1"));
@@ -535,5 +561,67 @@ mod tests {
         deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()));
         assert_eq!(status(&deleting, Some(&x), "1.18.0").status, AppState::Deleting);
         assert_eq!(status(&deleting, None, "1.18.0").status, AppState::Deleting);
+    }
+
+    fn affinity(key: &str) -> k8s_openapi::api::core::v1::Affinity {
+        serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn policy_lb_config_storage_and_restart() {
+        let mut d = db(3);
+        d.spec.proxy = Some(Proxy {
+            expose: Some(Expose { type_: ExposeType::LoadBalancer, ..Default::default() }),
+            ..Default::default()
+        });
+        let mut i = inputs();
+        i.affinity = ComponentAffinity { engine: Some(affinity("zone")), proxy: Some(affinity("host")), config_server: None };
+        i.lb_annotations = [("service.beta.kubernetes.io/aws-load-balancer-type".to_string(), "nlb".to_string())].into();
+        i.storage_size = Some(Quantity("10G".into()));
+        i.restarting = true;
+        let x = desired(&d, &i).unwrap().spec;
+        let pxc = x.pxc.unwrap();
+        assert_eq!(pxc.affinity.unwrap().advanced, Some(affinity("zone")), "engine affinity in pxc.affinity.advanced");
+        let h = x.haproxy.unwrap();
+        assert_eq!(h.affinity.unwrap().advanced, Some(affinity("host")), "proxy affinity in haproxy.affinity.advanced");
+        assert_eq!(h.expose_primary.unwrap().annotations, i.lb_annotations, "LB annotations on the LoadBalancer Service");
+        assert_eq!(h.expose_replicas.unwrap().annotations, i.lb_annotations);
+        let size = pxc.volume_spec.unwrap().persistent_volume_claim.unwrap().resources.unwrap().requests.unwrap()["storage"].clone();
+        assert_eq!(size, Quantity("10G".into()), "the planned size, not the spec's 25G");
+        assert_eq!(x.pause, Some(true), "paused while restarting");
+        assert_eq!(x.enable_volume_expansion, Some(true));
+
+        // ProxySQL gets the proxy affinity too; a ClusterIP Service gets no LB annotations.
+        d.spec.proxy = Some(Proxy { type_: Some(ProxyType::Proxysql), ..Default::default() });
+        let x = desired(&d, &i).unwrap().spec;
+        let p = x.proxysql.unwrap();
+        assert_eq!(p.affinity.unwrap().advanced, Some(affinity("host")));
+        assert!(p.expose.unwrap().annotations.is_empty());
+        // No policy: no affinity written (the operator's default applies).
+        assert!(desired(&db(3), &inputs()).unwrap().spec.pxc.unwrap().affinity.is_none());
+    }
+
+    #[test]
+    fn upgrading_and_resizing() {
+        let d = db(3);
+        let mut x = desired(&d, &inputs()).unwrap();
+        let running = |v: &str, state: &str| PerconaXtraDBClusterStatus {
+            state: Some(state.into()),
+            pxc: Some(AppStatus { version: Some(v.into()), ..Default::default() }),
+            ..Default::default()
+        };
+        x.status = Some(running("8.0.42-33.1", "ready"));
+        assert_eq!(status(&d, Some(&x), "1.18.0").status, AppState::Ready, "runs the asked version");
+        x.status = Some(running("8.0.41-32.1", "initializing"));
+        assert_eq!(status(&d, Some(&x), "1.18.0").status, AppState::Upgrading);
+        x.status = Some(running("8.0.41-32.1", "paused"));
+        assert_eq!(status(&d, Some(&x), "1.18.0").status, AppState::Paused, "a paused cluster is not upgrading");
+        x.status = Some(running("8.0.42-33.1", "initializing"));
+        x.metadata.annotations = Some([(ANNOTATION_PVC_RESIZE_IN_PROGRESS.to_string(), "2025-01-01T00:00:00Z".to_string())].into());
+        assert_eq!(status(&d, Some(&x), "1.18.0").status, AppState::ResizingVolumes);
+        x.status = Some(running("8.0.41-32.1", "initializing"));
+        assert_eq!(status(&d, Some(&x), "1.18.0").status, AppState::Upgrading, "upgrading wins over resizing");
     }
 }

@@ -65,9 +65,80 @@ fn check_cidr(r: &str) -> Result<(), String> {
 /// versions of the object's engine.
 pub fn validate_new(db: &DatabaseCluster, versions: &EngineVersions) -> Result<(), ApiError> {
     validate_name(&db.name_any()).map_err(|e| ApiError::invalid("metadata.name", e))?;
+    validate_spec(db, versions, true)
+}
+
+/// The leading number of a version ("8.0.42-33.1" → 8, "17.5.2" → 17).
+fn major(v: &str) -> Option<u64> {
+    v.split(['.', '-']).next().and_then(|m| m.parse().ok())
+}
+
+/// Rules for a change to an existing DatabaseCluster (contract §3.6 and §1.1's CEL rules): everything
+/// `validate_new` checks on the new object, plus the rules that compare it with the stored one. The engine
+/// version must be available only when it changes (a cluster may keep running a version the catalog dropped).
+pub fn validate_update(old: &DatabaseCluster, new: &DatabaseCluster, versions: &EngineVersions) -> Result<(), ApiError> {
+    let (o, n) = (&old.spec, &new.spec);
+    if o.engine.type_ != n.engine.type_ {
+        return Err(ApiError::invalid("spec.engine.type", "is immutable"));
+    }
+    let engine = n.engine.type_;
+    if let (Ok(before), Ok(after)) = (quantity::parse(&o.engine.storage.size.0), quantity::parse(&n.engine.storage.size.0)) {
+        if after < before {
+            return Err(ApiError::invalid(
+                "spec.engine.storage.size",
+                format!("cannot shrink (from {} to {})", o.engine.storage.size.0, n.engine.storage.size.0),
+            ));
+        }
+    }
+    let version_changed = o.engine.version != n.engine.version;
+    if let (Some(from), Some(to)) = (o.engine.version.as_deref(), n.engine.version.as_deref()) {
+        if version_changed {
+            if old.status.as_ref().is_some_and(|s| s.recommended_cr_version.is_some()) {
+                return Err(ApiError::invalid(
+                    "spec.engine.version",
+                    "may not be updated when a CRVersion update is pending (status.recommendedCRVersion is set)",
+                ));
+            }
+            if crate::engine::versions::version_key(to) < crate::engine::versions::version_key(from) {
+                return Err(ApiError::invalid("spec.engine.version", format!("cannot be downgraded (from {from} to {to})")));
+            }
+            let (fm, tm) = (major(from).unwrap_or(0), major(to).unwrap_or(0));
+            match engine {
+                EngineType::Psmdb if tm > fm + 1 => {
+                    return Err(ApiError::invalid(
+                        "spec.engine.version",
+                        format!("MongoDB may go up one major version at a time (from {from} to {to})"),
+                    ))
+                }
+                EngineType::Pxc | EngineType::Postgresql if tm != fm => {
+                    return Err(ApiError::invalid(
+                        "spec.engine.version",
+                        format!("a major version upgrade is not supported for {} (from {from} to {to})", engine_label(engine)),
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    let sharded = |s: &DatabaseClusterSpec| s.sharding.as_ref().is_some_and(|x| x.enabled);
+    if sharded(o) != sharded(n) {
+        return Err(ApiError::invalid("spec.sharding.enabled", "cannot be changed after creation"));
+    }
+    let lbc = |s: &DatabaseClusterSpec| {
+        s.proxy.as_ref().and_then(|p| p.expose.as_ref()).and_then(|e| e.load_balancer_config_name.clone())
+    };
+    if lbc(o).is_some() && lbc(n).is_none() {
+        return Err(ApiError::invalid("spec.proxy.expose.loadBalancerConfigName", "cannot be cleared once set"));
+    }
+    validate_spec(new, versions, version_changed)
+}
+
+/// The rules on one object's spec. `check_version`: the engine version must be in `versions`.
+fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version: bool) -> Result<(), ApiError> {
     let e = &db.spec.engine;
     let engine = e.type_;
     match e.version.as_deref() {
+        Some(_) if !check_version => {}
         Some(v) if versions.engine.contains_key(v) => {}
         Some(v) => {
             return Err(ApiError::invalid(
@@ -303,6 +374,106 @@ mod tests {
         let (mut d, v) = other(EngineType::Pxc, 3);
         d.spec.sharding = shard(2, 3);
         assert_eq!(field(&d, &v).as_deref(), Some("spec.sharding"));
+    }
+
+    fn updated(engine: EngineType, f: impl FnOnce(&mut DatabaseCluster)) -> Result<(), ApiError> {
+        let (old, v) = other(engine, 3);
+        let mut new = old.clone();
+        f(&mut new);
+        validate_update(&old, &new, &v)
+    }
+
+    fn update_field(engine: EngineType, f: impl FnOnce(&mut DatabaseCluster)) -> Option<String> {
+        updated(engine, f).err().and_then(|e| e.field)
+    }
+
+    #[test]
+    fn update_rules() {
+        assert_eq!(updated(EngineType::Pxc, |d| d.spec.engine.replicas = Some(5)), Ok(()), "scale up");
+        assert_eq!(
+            update_field(EngineType::Pxc, |d| d.spec.engine.type_ = EngineType::Psmdb).as_deref(),
+            Some("spec.engine.type")
+        );
+        // Storage: growth is fine, shrinking is not.
+        assert_eq!(updated(EngineType::Postgresql, |d| d.spec.engine.storage.size = Quantity("2Gi".into())), Ok(()));
+        let e = updated(EngineType::Postgresql, |d| d.spec.engine.storage.size = Quantity("999M".into())).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.engine.storage.size"));
+        assert!(e.message.contains("cannot shrink"), "{}", e.message);
+        // The rules of a new object still apply.
+        assert_eq!(update_field(EngineType::Pxc, |d| d.spec.engine.replicas = Some(4)).as_deref(), Some("spec.engine.replicas"));
+        assert_eq!(
+            update_field(EngineType::Pxc, |d| d.spec.proxy = Some(Proxy { type_: Some(ProxyType::Mongos), ..Default::default() }))
+                .as_deref(),
+            Some("spec.proxy.type")
+        );
+    }
+
+    #[test]
+    fn version_update_rules() {
+        let set = |v: &'static str| move |d: &mut DatabaseCluster| d.spec.engine.version = Some(v.into());
+        // PXC 8.0.42 (fixture) → newer minor fine, older refused, 8.4 (same major 8) fine, unknown refused.
+        assert_eq!(updated(EngineType::Pxc, set("8.4.5-5.1")), Ok(()));
+        let e = updated(EngineType::Pxc, set("8.0.41-32.1")).unwrap_err();
+        assert!(e.message.contains("downgraded"), "{}", e.message);
+        assert_eq!(update_field(EngineType::Pxc, set("8.0.99-1.1")).as_deref(), Some("spec.engine.version"));
+        // PostgreSQL: 17.5.2 → 18 is a major upgrade (refused), 16 is a downgrade.
+        let mut v18 = crate::engine::versions::builtin_postgresql();
+        v18.engine.insert("18.1".into(), v18.engine["17.5.2"].clone());
+        let (old, _) = other(EngineType::Postgresql, 3);
+        let mut new = old.clone();
+        new.spec.engine.version = Some("18.1".into());
+        assert!(validate_update(&old, &new, &v18).unwrap_err().message.contains("major version upgrade"));
+        assert!(updated(EngineType::Postgresql, set("16.9")).unwrap_err().message.contains("downgraded"));
+        // MongoDB: one major at a time.
+        let (mut old, v) = other(EngineType::Psmdb, 3);
+        old.spec.engine.version = Some("6.0.25-20".into());
+        let mut new = old.clone();
+        new.spec.engine.version = Some("7.0.24-13".into());
+        assert_eq!(validate_update(&old, &new, &v), Ok(()), "6 → 7");
+        new.spec.engine.version = Some("8.0.12-4".into());
+        assert!(validate_update(&old, &new, &v).unwrap_err().message.contains("one major version at a time"), "6 → 8");
+        // A version the catalog dropped may stay.
+        old.spec.engine.version = Some("5.0.1-1".into());
+        let mut same = old.clone();
+        same.spec.engine.replicas = Some(5);
+        assert_eq!(validate_update(&old, &same, &v), Ok(()));
+        // No version change while a CR version update is pending.
+        let (mut old, v) = other(EngineType::Pxc, 3);
+        old.status = Some(DatabaseClusterStatus { recommended_cr_version: Some("1.18.0".into()), ..Default::default() });
+        let mut new = old.clone();
+        new.spec.engine.version = Some("8.4.5-5.1".into());
+        assert!(validate_update(&old, &new, &v).unwrap_err().message.contains("CRVersion update is pending"));
+    }
+
+    #[test]
+    fn sharding_and_load_balancer_update_rules() {
+        let shard = || Some(Sharding { enabled: true, shards: 1, config_server: ConfigServer { replicas: 3 } });
+        assert_eq!(update_field(EngineType::Psmdb, |d| d.spec.sharding = shard()).as_deref(), Some("spec.sharding.enabled"));
+        let (mut old, v) = other(EngineType::Psmdb, 3);
+        old.spec.sharding = shard();
+        let mut new = old.clone();
+        new.spec.sharding.as_mut().unwrap().shards = 3;
+        assert_eq!(validate_update(&old, &new, &v), Ok(()), "more shards is fine");
+        new.spec.sharding = None;
+        assert_eq!(validate_update(&old, &new, &v).unwrap_err().field.as_deref(), Some("spec.sharding.enabled"));
+
+        let (mut old, v) = other(EngineType::Pxc, 3);
+        old.spec.proxy = Some(Proxy {
+            expose: Some(Expose {
+                type_: ExposeType::LoadBalancer,
+                load_balancer_config_name: Some("eks-default".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let mut new = old.clone();
+        new.spec.proxy.as_mut().unwrap().expose.as_mut().unwrap().load_balancer_config_name = Some("other".into());
+        assert_eq!(validate_update(&old, &new, &v), Ok(()), "may change");
+        new.spec.proxy.as_mut().unwrap().expose.as_mut().unwrap().load_balancer_config_name = None;
+        assert_eq!(
+            validate_update(&old, &new, &v).unwrap_err().field.as_deref(),
+            Some("spec.proxy.expose.loadBalancerConfigName")
+        );
     }
 
     #[test]

@@ -20,11 +20,30 @@ impl Simulated for PerconaPGCluster {
         let st = self.status.clone().unwrap_or_default();
         st.postgres.map(|p| p.size) == Some(pg_size(self)) && st.pgbouncer.map(|p| p.size) == Some(bouncer_size(self))
     }
-    fn status(&self, state: &str, ready: bool) -> serde_json::Value {
+    fn version_matches(&self) -> bool {
+        let running = self.status.as_ref().and_then(|s| s.postgres.as_ref()).and_then(|p| p.image_id.clone());
+        running == self.spec.image
+    }
+    fn volume_size(&self) -> Option<String> {
+        claim_size(self.spec.instances.first().map(|i| &i.data_volume_claim_spec))
+    }
+    fn status(&self, state: &str, ready: bool, resizing: bool) -> serde_json::Value {
         let (ps, bs) = (pg_size(self), bouncer_size(self));
+        // Ready pods run the spec's image; until then, the one they ran before.
+        let image = if ready {
+            self.spec.image.clone()
+        } else {
+            self.status.as_ref().and_then(|s| s.postgres.as_ref()).and_then(|p| p.image_id.clone())
+        };
+        let conditions: Vec<serde_json::Value> = if resizing {
+            vec![json!({"type": "PersistentVolumeResizing", "status": "True", "reason": "Resizing",
+                "message": "", "lastTransitionTime": super::chrono_like_now()})]
+        } else {
+            vec![]
+        };
         let pg_ready = if ready { ps } else { 0 };
         let bouncer_ready = if ready || state == "stopping" { bs } else { 0 };
-        json!({
+        let mut st = json!({
             "state": state,
             "host": format!("{}-pgbouncer.{}.svc", self.name_any(), self.namespace().unwrap_or_default()),
             "postgres": {"size": ps, "ready": pg_ready, "version": self.spec.postgres_version,
@@ -33,7 +52,12 @@ impl Simulated for PerconaPGCluster {
                     json!({"name": i.name, "size": n, "ready": if ready { n } else { 0 }})
                 }).collect::<Vec<_>>()},
             "pgbouncer": {"size": bs, "ready": bouncer_ready},
-        })
+            "conditions": conditions,
+        });
+        if let Some(i) = image {
+            st["postgres"]["imageID"] = json!(i);
+        }
+        st
     }
     fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)> {
         let (name, ns) = (self.name_any(), self.namespace().unwrap_or_default());
@@ -102,8 +126,23 @@ impl Simulated for PerconaXtraDBCluster {
         };
         st.pxc.map(|p| p.size) == self.spec.pxc.as_ref().and_then(|p| p.size) && proxy == Some(n)
     }
-    fn status(&self, state: &str, ready: bool) -> serde_json::Value {
+    fn version_matches(&self) -> bool {
+        let running = self.status.as_ref().and_then(|s| s.pxc.as_ref()).and_then(|p| p.version.clone());
+        running == pxc_version(self)
+    }
+    fn volume_size(&self) -> Option<String> {
+        claim_size(self.spec.pxc.as_ref().and_then(|p| p.volume_spec.as_ref()).and_then(|v| v.persistent_volume_claim.as_ref()))
+    }
+    fn resize_annotation(&self) -> Option<&'static str> {
+        Some(crate::engine::pxc::ANNOTATION_PVC_RESIZE_IN_PROGRESS)
+    }
+    fn status(&self, state: &str, ready: bool, _resizing: bool) -> serde_json::Value {
         let size = self.spec.pxc.as_ref().and_then(|p| p.size).unwrap_or(0);
+        let version = if ready {
+            pxc_version(self)
+        } else {
+            self.status.as_ref().and_then(|s| s.pxc.as_ref()).and_then(|p| p.version.clone())
+        };
         let (kind, proxy) = pxc_proxy(self);
         let r = |n: i32| if ready { n } else { 0 };
         let (name, ns) = (self.name_any(), self.namespace().unwrap_or_default());
@@ -112,6 +151,9 @@ impl Simulated for PerconaXtraDBCluster {
             "state": state, "host": host, "size": size + proxy, "ready": r(size + proxy),
             "pxc": {"size": size, "ready": r(size), "status": state},
         });
+        if let Some(v) = version {
+            st["pxc"]["version"] = json!(v);
+        }
         if !kind.is_empty() {
             st[kind] = json!({"size": proxy, "ready": r(proxy), "status": state});
         }
@@ -150,10 +192,17 @@ impl Simulated for PerconaServerMongoDB {
         psmdb_sets(self).iter().all(|(n, s)| st.replsets.get(n).map(|r| r.size) == Some(*s))
             && st.mongos.map(|m| m.size) == mongos_size(self)
     }
-    fn status(&self, state: &str, ready: bool) -> serde_json::Value {
+    fn version_matches(&self) -> bool {
+        self.status.as_ref().and_then(|s| s.mongo_version.clone()) == Some(mongo_version(self))
+    }
+    fn volume_size(&self) -> Option<String> {
+        claim_size(self.spec.replsets.first().and_then(|r| r.volume_spec.as_ref()).and_then(|v| v.persistent_volume_claim.as_ref()))
+    }
+    fn status(&self, state: &str, ready: bool, _resizing: bool) -> serde_json::Value {
         let r = |n: i32| if ready { n } else { 0 };
         let (name, ns) = (self.name_any(), self.namespace().unwrap_or_default());
         let sets = psmdb_sets(self);
+        let version = if ready { Some(mongo_version(self)) } else { self.status.as_ref().and_then(|s| s.mongo_version.clone()) };
         let mut replsets = serde_json::Map::new();
         let (mut size, mut ready_n) = (0, 0);
         for (n, s) in &sets {
@@ -171,6 +220,9 @@ impl Simulated for PerconaServerMongoDB {
             st["host"] = json!(format!("{name}-mongos.{ns}.svc.cluster.local"));
             st["size"] = json!(size + m);
             st["ready"] = json!(ready_n + r(m));
+        }
+        if let Some(v) = version {
+            st["mongoVersion"] = json!(v);
         }
         st
     }
@@ -194,4 +246,24 @@ impl Simulated for PerconaServerMongoDB {
         }
         vec![(name, secret(data))]
     }
+}
+
+fn claim_size(c: Option<&k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>) -> Option<String> {
+    c.and_then(|c| c.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).map(|q| q.0.clone())
+}
+
+/// The tag of an image reference ("percona/percona-xtradb-cluster:8.0.42-33.1" → "8.0.42-33.1").
+fn tag(image: &str) -> Option<String> {
+    image.rsplit_once(':').map(|(_, t)| t.to_string())
+}
+
+/// The version the PXC operator reports (`status.pxc.version`): the engine image's tag.
+fn pxc_version(c: &PerconaXtraDBCluster) -> Option<String> {
+    c.spec.pxc.as_ref().and_then(|p| p.image.as_deref()).and_then(tag)
+}
+
+/// The version the PSMDB operator reports (`status.mongoVersion`): the image tag without a "-multi" suffix.
+fn mongo_version(c: &PerconaServerMongoDB) -> String {
+    let t = tag(&c.spec.image).unwrap_or_default();
+    t.strip_suffix("-multi").map(String::from).unwrap_or(t)
 }

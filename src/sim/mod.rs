@@ -34,8 +34,17 @@ pub(crate) trait Simulated:
     fn state(&self) -> String;
     /// Whether the status counters already describe the spec's sizes.
     fn sizes_match(&self) -> bool;
-    /// The status for `state`; `ready` says whether every pod is ready.
-    fn status(&self, state: &str, ready: bool) -> serde_json::Value;
+    /// Whether the pods run the version (image) the spec asks for, as the status reports it.
+    fn version_matches(&self) -> bool;
+    /// The data volume size the spec asks for.
+    fn volume_size(&self) -> Option<String>;
+    /// The annotation the operator puts on the CR while it grows the PVCs (PXC only).
+    fn resize_annotation(&self) -> Option<&'static str> {
+        None
+    }
+    /// The status for `state`; `ready` says whether every pod is ready (and then they run the spec's
+    /// version; otherwise they still report the version they ran before); `resizing` whether PVCs grow.
+    fn status(&self, state: &str, ready: bool, resizing: bool) -> serde_json::Value;
     /// Secrets the operator creates when missing: (name, key → value).
     fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)>;
 }
@@ -45,11 +54,13 @@ struct Ctx {
     step: Duration,
     /// When each object entered its current state.
     since: Mutex<HashMap<(String, String, String), (String, Instant)>>,
+    /// The volume size each object's PVCs have (what the operator last finished resizing to).
+    volumes: Mutex<HashMap<(String, String, String), Option<String>>>,
 }
 
 /// Runs the simulator for all three operators until the process stops.
 pub async fn run(client: Client, opts: Options) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step: opts.step, since: Mutex::new(HashMap::new()) });
+    let ctx = Arc::new(Ctx { client: client.clone(), step: opts.step, since: Mutex::new(HashMap::new()), volumes: Mutex::new(HashMap::new()) });
     tokio::join!(
         simulate::<crate::upstream::pg::PerconaPGCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
@@ -120,6 +131,7 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         ctx.since.lock().unwrap().remove(&key);
+        ctx.volumes.lock().unwrap().remove(&key);
         return Ok(Action::await_change());
     }
 
@@ -128,7 +140,7 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
     let state = obj.state();
     let elapsed = {
         let mut since = ctx.since.lock().unwrap();
-        let e = since.entry(key).or_insert_with(|| (state.clone(), Instant::now()));
+        let e = since.entry(key.clone()).or_insert_with(|| (state.clone(), Instant::now()));
         if e.0 != state {
             *e = (state.clone(), Instant::now());
         }
@@ -136,21 +148,42 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
     };
     let wait = ctx.step.saturating_sub(elapsed);
     let sizes_match = obj.sizes_match();
+    // A volume that must grow: the PVCs were made for another size than the spec's now asks.
+    let want_volume = obj.volume_size();
+    let resizing = {
+        let mut volumes = ctx.volumes.lock().unwrap();
+        let have = volumes.entry(key.clone()).or_insert_with(|| want_volume.clone());
+        *have != want_volume
+    };
+    let annotated = obj.resize_annotation().is_some_and(|a| obj.annotations().contains_key(a));
     tracing::debug!(kind = %K::kind(&()), %ns, %name, %state, sizes_match, ?wait, paused = obj.paused(), "simulator step");
 
     let next = if obj.paused() {
         match state.as_str() {
             "paused" => None,
-            "stopping" if wait.is_zero() => Some(obj.status("paused", false)),
+            "stopping" if wait.is_zero() => Some(obj.status("paused", false, false)),
             "stopping" => return Ok(Action::requeue(wait)),
-            _ => Some(obj.status("stopping", false)),
+            _ => Some(obj.status("stopping", false, false)),
         }
     } else {
         match state.as_str() {
-            "ready" if sizes_match => None,
-            "initializing" if sizes_match && wait.is_zero() => Some(obj.status("ready", true)),
-            "initializing" if sizes_match => return Ok(Action::requeue(wait)),
-            _ => Some(obj.status("initializing", false)),
+            "ready" if sizes_match && obj.version_matches() && !resizing => None,
+            // The PVCs grew: record it, drop the operator's marker, and go on initializing.
+            "initializing" if resizing && wait.is_zero() => {
+                ctx.volumes.lock().unwrap().insert(key.clone(), want_volume.clone());
+                set_resize_annotation(&*obj, &api, false).await?;
+                Some(obj.status("initializing", false, false))
+            }
+            "initializing" if sizes_match && !resizing && wait.is_zero() => Some(obj.status("ready", true, false)),
+            "initializing" if sizes_match && (!resizing || annotated || obj.resize_annotation().is_none()) => {
+                return Ok(Action::requeue(wait))
+            }
+            _ => {
+                if resizing {
+                    set_resize_annotation(&*obj, &api, true).await?;
+                }
+                Some(obj.status("initializing", false, resizing))
+            }
         }
     };
     if let Some(status) = next {
@@ -159,4 +192,21 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         return Ok(Action::requeue(ctx.step));
     }
     Ok(Action::await_change())
+}
+
+/// Sets or removes the operator's PVC-resize annotation on the CR (for the operators that use one).
+async fn set_resize_annotation<K: Simulated>(obj: &K, api: &Api<K>, on: bool) -> Result<(), kube::Error> {
+    let Some(a) = obj.resize_annotation() else { return Ok(()) };
+    if obj.annotations().contains_key(a) == on {
+        return Ok(());
+    }
+    let value = if on { serde_json::json!(chrono_like_now()) } else { serde_json::Value::Null };
+    let patch = serde_json::json!({"metadata": {"annotations": {a: value}}});
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+/// An RFC 3339 timestamp, as the operators write them.
+pub(crate) fn chrono_like_now() -> String {
+    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -151,6 +151,8 @@ pub struct PerconaPGClusterStatus {
     pub postgres: Option<PostgresStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pgbouncer: Option<PgBouncerStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -164,6 +166,9 @@ pub struct PostgresStatus {
     pub instances: Vec<InstanceStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
+    /// The image the database pods run.
+    #[serde(default, rename = "imageID", skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -90,6 +90,9 @@ pub struct Secrets {
 pub struct PodAffinity {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anti_affinity_topology_key: Option<String>,
+    /// A full Kubernetes Affinity; replaces the topology-key shortcut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advanced: Option<k8s_openapi::api::core::v1::Affinity>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -171,3 +171,110 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Every `status.status` a DatabaseCluster goes through, collected from a watch (consecutive repeats folded),
+/// so a test can assert the transitions, not just the end state.
+pub struct Transitions {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<cairn::crd::AppState>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Transitions {
+    pub fn watch(client: &Client, name: &str) -> Transitions {
+        use futures::StreamExt;
+        use kube::runtime::{watcher, WatchStreamExt};
+        let api: Api<cairn::crd::DatabaseCluster> = Api::namespaced(client.clone(), DB_NS);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = seen.clone();
+        let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let task = tokio::spawn(async move {
+            let mut s = std::pin::pin!(watcher(api, cfg).applied_objects());
+            while let Some(ev) = s.next().await {
+                if let Ok(d) = ev {
+                    if let Some(st) = d.status.map(|s| s.status) {
+                        let mut v = out.lock().unwrap();
+                        if v.last() != Some(&st) {
+                            v.push(st);
+                        }
+                    }
+                }
+            }
+        });
+        Transitions { seen, task }
+    }
+
+    pub fn all(&self) -> Vec<cairn::crd::AppState> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Forget what was seen so far (the next assertion is about what follows).
+    pub fn clear(&self) {
+        self.seen.lock().unwrap().clear();
+    }
+
+    /// `want` appears in order (not necessarily adjacent) in what was seen.
+    pub fn assert_saw(&self, want: &[cairn::crd::AppState]) {
+        let all = self.all();
+        let mut it = all.iter();
+        for w in want {
+            assert!(it.any(|s| s == w), "expected transitions {want:?} in order; saw {all:?}");
+        }
+    }
+}
+
+impl Drop for Transitions {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Waits until the DatabaseCluster's status is `want` and returns it.
+pub async fn wait_state(
+    dbs: &Api<cairn::crd::DatabaseCluster>,
+    name: &str,
+    want: cairn::crd::AppState,
+) -> cairn::crd::DatabaseCluster {
+    eventually(60, &format!("{name} {want:?}"), || async {
+        let d = dbs.get(name).await.unwrap();
+        (d.status.as_ref().map(|s| s.status) == Some(want)).then_some(d)
+    })
+    .await
+}
+
+/// A merge patch on a DatabaseCluster (as `kubectl patch --type merge` does).
+pub async fn patch_db(dbs: &Api<cairn::crd::DatabaseCluster>, name: &str, patch: serde_json::Value) {
+    dbs.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(patch)).await.unwrap();
+}
+
+/// Creates (or replaces) a StorageClass; `default` sets the default-class annotation.
+pub async fn storage_class(client: &Client, name: &str, default: bool, expand: bool) {
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let mut sc = StorageClass { provisioner: "example.com/none".into(), allow_volume_expansion: Some(expand), ..Default::default() };
+    sc.metadata.name = Some(name.into());
+    if default {
+        sc.metadata.annotations =
+            Some([("storageclass.kubernetes.io/is-default-class".to_string(), "true".to_string())].into());
+    }
+    let api: Api<StorageClass> = Api::all(client.clone());
+    api.patch(name, &kube::api::PatchParams::apply("test").force(), &kube::api::Patch::Apply(&sc)).await.unwrap();
+}
+
+/// The size of a `{resources: {requests: {storage}}}` claim in raw JSON.
+pub fn claim_storage(claim: &serde_json::Value) -> String {
+    claim["resources"]["requests"]["storage"].as_str().unwrap_or_default().to_string()
+}
+
+/// The object as raw JSON (fields our typed views leave out included).
+pub async fn raw<K: kube::Resource<DynamicType = ()>>(client: &Client, name: &str) -> serde_json::Value {
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), DB_NS, &kube::api::ApiResource::erase::<K>(&()));
+    serde_json::to_value(api.get(name).await.unwrap()).unwrap()
+}
+
+/// The `CannotResizeVolume` condition's reason, if the condition is set.
+pub fn resize_condition(d: &cairn::crd::DatabaseCluster) -> Option<String> {
+    d.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "CannotResizeVolume"))
+        .map(|c| c.reason.clone())
+}
