@@ -13,7 +13,11 @@ pub enum Command {
     /// Serve the web UI and the REST API and run the reconcilers (the in-cluster mode).
     Serve(ServeArgs),
     /// Print the CustomResourceDefinitions Cairn owns (YAML), generated from the Rust types.
-    Crd,
+    Crd {
+        /// Write one file per CRD (`<group>_<plural>.yaml`) into this directory instead (the chart's `crds/`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Manage accounts stored in the system namespace.
     Accounts {
         #[command(subcommand)]

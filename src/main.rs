@@ -11,8 +11,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Crd => {
+        Command::Crd { dir: None } => {
             print!("{}", cairn::crd::render_yaml()?);
+            Ok(())
+        }
+        Command::Crd { dir: Some(dir) } => {
+            for (name, text) in cairn::crd::render_files()? {
+                std::fs::write(dir.join(&name), text)?;
+                println!("wrote {}", dir.join(&name).display());
+            }
             Ok(())
         }
         Command::Accounts { command, ns, json } => accounts(command, &ns.system_namespace, json).await,
