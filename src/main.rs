@@ -89,6 +89,7 @@ async fn accounts(command: AccountsCommand, ns: &str, json: bool) -> anyhow::Res
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let version_service = std::sync::Arc::new(args.version_service()?);
     let client = Client::try_default().await?;
     let ns = args.ns.system_namespace.clone();
     if let Some(pw) = cairn::auth::ensure_admin(&client, &ns).await? {
@@ -104,9 +105,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             secure_cookies: args.secure_cookies,
             jwt_key,
             reconcilers: args.reconcilers,
+            version_service,
         },
     );
-    if let Some(subs) = subs {
+    if let Some(mut subs) = subs {
+        let engines = subs.engines.take().expect("engine subscription");
+        tokio::spawn(cairn::controller::database_engine::run(state.clone(), engines));
         tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
     }
 

@@ -22,6 +22,8 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces", get(namespaces))
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).delete(delete_db))
+        .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
+        .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -97,6 +99,34 @@ async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, na
     let caller = Caller::from_headers(&st, &headers)?;
     service::delete_database(&st, &caller, &ns, &name).await?;
     Ok(http::StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_engines(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let items = service::engines::list_engines(&st, &caller, &ns)?;
+    Ok(Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseEngineList", "items": items })))
+}
+
+async fn get_engine(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<crate::crd::DatabaseEngine>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::engines::get_engine(&st, &caller, &ns, &name)?))
+}
+
+/// Only `spec.allowedVersions` may change (see `service::engines::update_engine`).
+async fn update_engine(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::crd::DatabaseEngine>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let de: crate::crd::DatabaseEngine =
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseEngine: {e}")))?;
+    Ok(Json(service::engines::update_engine(&st, &caller, &ns, &name, de).await?))
 }
 
 /// Server-sent events: the caller's database list, sent on connect and after every change. Fed by the

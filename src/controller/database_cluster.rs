@@ -87,7 +87,7 @@ trait EngineKind {
     const OPERATOR_VERSION: &'static str;
     fn store(state: &State) -> &Store<Self::Upstream>;
     fn cr_version(u: &Self::Upstream) -> Option<String>;
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String>;
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>, versions: versions::EngineVersions) -> Result<Self::Upstream, String>;
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus;
 }
 
@@ -101,9 +101,9 @@ impl EngineKind for Pg {
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
     }
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>, versions: versions::EngineVersions) -> Result<Self::Upstream, String> {
         let inputs = postgresql::Inputs {
-            versions: versions::builtin_postgresql(),
+            versions,
             operator_version: Self::OPERATOR_VERSION.into(),
             observed_cr_version,
         };
@@ -124,8 +124,8 @@ impl EngineKind for Pxc {
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
     }
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
-        let inputs = pxc::Inputs { versions: versions::builtin_pxc(), operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>, versions: versions::EngineVersions) -> Result<Self::Upstream, String> {
+        let inputs = pxc::Inputs { versions, operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
         pxc::desired(db, &inputs).map_err(|e| e.to_string())
     }
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
@@ -143,8 +143,8 @@ impl EngineKind for Psmdb {
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
     }
-    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>) -> Result<Self::Upstream, String> {
-        let inputs = psmdb::Inputs { versions: versions::builtin_psmdb(), operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
+    fn desired(db: &DatabaseCluster, observed_cr_version: Option<String>, versions: versions::EngineVersions) -> Result<Self::Upstream, String> {
+        let inputs = psmdb::Inputs { versions, operator_version: Self::OPERATOR_VERSION.into(), observed_cr_version };
         psmdb::desired(db, &inputs).map_err(|e| e.to_string())
     }
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
@@ -191,7 +191,9 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             return Ok(Action::await_change());
         }
         let observed_cr_version = cached.as_deref().and_then(E::cr_version);
-        let desired = match E::desired(db, observed_cr_version) {
+        // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
+        let catalog = ctx.state.catalog(db.spec.engine.type_, &ns);
+        let desired = match E::desired(db, observed_cr_version, catalog) {
             Ok(d) => d,
             Err(message) => {
                 let st = DatabaseClusterStatus {
