@@ -16,7 +16,7 @@
 use super::METRICS;
 use crate::crd::database_engine::{engine_info, CONDITION_VERSION_SERVICE, ENGINES};
 use crate::crd::{DatabaseEngine, DatabaseEngineStatus, EngineState, EngineType};
-use crate::engine::version_service::Lookup;
+use crate::engine::version_service::{Lookup, VersionService};
 use crate::engine::versions;
 use crate::state::State;
 use futures::StreamExt;
@@ -187,7 +187,7 @@ fn condition(prev: &DatabaseEngineStatus, status: &str, reason: &str, message: S
 }
 
 /// The status for `state`, and when to look again (None: on the next event).
-pub async fn desired_status(ctx_state: &State, de: &DatabaseEngine, d: Option<&Deployment>) -> (DatabaseEngineStatus, Option<Duration>) {
+pub async fn desired_status(vs: &VersionService, de: &DatabaseEngine, d: Option<&Deployment>) -> (DatabaseEngineStatus, Option<Duration>) {
     let prev = de.status.clone().unwrap_or_default();
     let (state, operator_version) = operator_state(d, &prev);
     let mut st = DatabaseEngineStatus {
@@ -210,7 +210,7 @@ pub async fn desired_status(ctx_state: &State, de: &DatabaseEngine, d: Option<&D
             st.conditions.extend(prev.conditions.iter().filter(|c| c.type_ == CONDITION_VERSION_SERVICE).cloned());
         }
         EngineState::Installed => {
-            let cond = match ctx_state.version_service.lookup(product, &operator_version).await {
+            let cond = match vs.lookup(product, &operator_version).await {
                 Lookup::Fresh { versions, refresh_in } => {
                     st.available_versions = versions.restricted_to(allowed);
                     requeue = Some(refresh_in + Duration::from_secs(1));
@@ -250,7 +250,7 @@ async fn reconcile(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Action, Err
     let info = engine_info(de.spec.type_);
     let store = ctx.deployments.iter().find(|(e, _)| *e == de.spec.type_).map(|(_, s)| s).expect("one store per engine");
     let dep = store.get(&ObjectRef::new(info.name).within(&ns));
-    let (st, requeue) = desired_status(&ctx.state, &de, dep.as_deref()).await;
+    let (st, requeue) = desired_status(&ctx.state.version_service, &de, dep.as_deref()).await;
     if de.status.as_ref() != Some(&st) {
         patch_status(&ctx.state.client, &de, &st).await?;
     }
@@ -284,6 +284,50 @@ mod tests {
                 "readyReplicas": r, "availableReplicas": r})),
         }))
         .unwrap()
+    }
+
+    fn failing_service() -> VersionService {
+        let fetch: crate::engine::version_service::Fetcher = Arc::new(|_| Box::pin(async { Err("answered HTTP 503".to_string()) }));
+        VersionService::with(Some("http://vs.test".into()), Duration::from_secs(60), fetch, Arc::new(std::time::Instant::now))
+    }
+
+    /// After a restart the cache is empty: a failing service leaves the status's versions in place (for the
+    /// same operator version), restricted to allowedVersions, and says so in the condition.
+    #[tokio::test]
+    async fn a_failing_service_keeps_the_versions_in_the_status() {
+        let mut de = DatabaseEngine::for_engine(EngineType::Postgresql, "everest");
+        de.status = Some(DatabaseEngineStatus {
+            status: EngineState::Installed,
+            operator_version: "2.7.0".into(),
+            available_versions: versions::builtin_postgresql(),
+            ..Default::default()
+        });
+        de.spec.allowed_versions = vec!["16.9".into(), "15.13".into()];
+        let ready = dep("percona/x:2.7.0", 1, Some(1));
+        let (st, requeue) = desired_status(&failing_service(), &de, Some(&ready)).await;
+        assert_eq!(st.status, EngineState::Installed);
+        assert_eq!(st.available_versions.ordered_engine_versions(), ["16.9", "15.13"]);
+        let c = &st.conditions[0];
+        assert_eq!((c.type_.as_str(), c.status.as_str(), c.reason.as_str()), (CONDITION_VERSION_SERVICE, "False", "RequestFailed"));
+        assert!(c.message.contains("HTTP 503") && c.message.contains("keeping the last good answer"), "{}", c.message);
+        assert_eq!(requeue, Some(crate::engine::version_service::FIRST_RETRY));
+
+        // A new operator version: the old answer does not apply.
+        let newer = dep("percona/x:2.8.0", 1, Some(1));
+        let (st, _) = desired_status(&failing_service(), &de, Some(&newer)).await;
+        assert!(st.available_versions.engine.is_empty());
+        assert!(st.conditions[0].message.contains("no versions known yet"));
+
+        // No Deployment: not installed, no versions, no condition.
+        let (st, requeue) = desired_status(&failing_service(), &de, None).await;
+        assert_eq!((st.status, st.available_versions.engine.len(), st.conditions.len(), requeue), (EngineState::NotInstalled, 0, 0, None));
+
+        // Fetching turned off: the built-in catalog.
+        let off = VersionService::new(None, Duration::from_secs(60));
+        de.spec.allowed_versions.clear();
+        let (st, _) = desired_status(&off, &de, Some(&ready)).await;
+        assert_eq!(st.available_versions, versions::builtin_postgresql());
+        assert_eq!((st.conditions[0].status.as_str(), st.conditions[0].reason.as_str()), ("Unknown", "Disabled"));
     }
 
     #[test]
