@@ -119,13 +119,13 @@ async fn engines_follow_the_operators_and_the_version_service() {
         .await;
     }
     // More reconciles (each annotation change is an event): still no new request.
-    let before = cairn::controller::METRICS.reconciles.load(std::sync::atomic::Ordering::Relaxed);
+    let before = cairn::controller::METRICS.engine_reconciles.load(std::sync::atomic::Ordering::Relaxed);
     for i in 0..5 {
         let a = serde_json::json!({"metadata": {"annotations": {"test/poke": i.to_string()}}});
         engines.patch(PG, &PatchParams::default(), &Patch::Merge(&a)).await.unwrap();
     }
     eventually(30, "the pokes reconciled", || async {
-        (cairn::controller::METRICS.reconciles.load(std::sync::atomic::Ordering::Relaxed) > before).then_some(())
+        (cairn::controller::METRICS.engine_reconciles.load(std::sync::atomic::Ordering::Relaxed) > before).then_some(())
     })
     .await;
     assert_eq!(env.versions.stats.requests(), 3, "cached across namespaces and reconciles");

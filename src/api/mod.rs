@@ -174,6 +174,10 @@ async fn readyz(AxState(st): AxState<State>) -> Response {
 
 async fn metrics(AxState(st): AxState<State>) -> Response {
     let mut out = crate::controller::METRICS.render();
+    out.push_str(&format!(
+        "# HELP cairn_version_service_requests_total Requests sent to the Percona version service.\n# TYPE cairn_version_service_requests_total counter\ncairn_version_service_requests_total {}\n",
+        st.version_service.requests()
+    ));
     let mut counts = std::collections::BTreeMap::new();
     for db in st.dbs.state() {
         let s = db.status.as_ref().map(|s| s.status.with_creating().as_str()).unwrap_or("creating");

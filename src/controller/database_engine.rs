@@ -125,7 +125,7 @@ async fn ensure_engines(state: State) {
 }
 
 fn error_policy(de: Arc<DatabaseEngine>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    METRICS.reconcile_errors.fetch_add(1, Ordering::Relaxed);
+    METRICS.engine_reconcile_errors.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(engine = %de.name_any(), error = %err, "DatabaseEngine reconcile error; retrying");
     Action::requeue(Duration::from_secs(10))
 }
@@ -242,7 +242,7 @@ pub async fn desired_status(vs: &VersionService, de: &DatabaseEngine, d: Option<
 }
 
 async fn reconcile(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    METRICS.reconciles.fetch_add(1, Ordering::Relaxed);
+    METRICS.engine_reconciles.fetch_add(1, Ordering::Relaxed);
     let ns = de.namespace().unwrap_or_default();
     if !ctx.state.is_managed(&ns) || de.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
