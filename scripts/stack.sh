@@ -53,9 +53,17 @@ start_stack() {
   "$bin/cairn" namespaces add everest-system --unmanaged >/dev/null
   "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" >/dev/null
 
-  "$bin/cairn-sim" > "$STACK_DIR/sim.log" 2>&1 &
+  # The simulator also stands in for the Percona version service, serving ../shared/version-service/ on a
+  # free port under the real service's paths; it prints the URL Cairn should use.
+  "$bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
+    > "$STACK_DIR/sim.out" 2> "$STACK_DIR/sim.log" &
   stack_pids+=($!)
   SIM_PID=$!
+  for ((i = 0; i < 300; i++)); do grep -q '^CAIRN_VERSION_SERVICE_URL=' "$STACK_DIR/sim.out" 2>/dev/null && break; sleep 0.2; done
+  local vs_url
+  vs_url=$(sed -n 's/^CAIRN_VERSION_SERVICE_URL=//p' "$STACK_DIR/sim.out" | head -n1)
+  if [[ -z "$vs_url" ]]; then echo "the simulator did not start; its log:" >&2; tail -n 30 "$STACK_DIR/sim.log" >&2; return 1; fi
+  CAIRN_VERSION_SERVICE_URL="$vs_url" \
   CAIRN_LISTEN="127.0.0.1:$port" LEPTOS_SITE_ROOT="$site" "$bin/cairn" serve > "$STACK_DIR/cairn.out" 2> "$STACK_DIR/cairn.log" &
   stack_pids+=($!)
   CAIRN_PID=$!
@@ -63,4 +71,17 @@ start_stack() {
   if ! wait_http "$CAIRN_URL/readyz" 60; then tail -n 30 "$STACK_DIR/cairn.log" >&2; return 1; fi
   CAIRN_ADMIN_PASSWORD=$("$bin/cairn" accounts initial-admin-password)
   export CAIRN_URL CAIRN_ADMIN_PASSWORD
+  # The simulated operators roll out a step after the namespace appears: wait until the three DatabaseEngines
+  # report installed, so the create form offers every engine from the first page load.
+  local token installed ns="${CAIRN_SANDBOX_NAMESPACE:-everest}"
+  token=$(curl -fsS -H 'Content-Type: application/json' \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"username": "admin", "password": sys.argv[1]}))' "$CAIRN_ADMIN_PASSWORD")" \
+    "$CAIRN_URL/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  for ((i = 0; i < 300; i++)); do
+    installed=$(curl -fsS -H "Authorization: Bearer $token" "$CAIRN_URL/v1/namespaces/$ns/database-engines" 2>/dev/null |
+      python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["items"] if e.get("status", {}).get("status") == "installed" and e["status"].get("availableVersions", {}).get("engine")))' 2>/dev/null || echo 0)
+    [[ "$installed" == 3 ]] && break
+    sleep 0.2
+  done
+  if [[ "$installed" != 3 ]]; then echo "the database engines did not become installed; cairn's log:" >&2; tail -n 30 "$STACK_DIR/cairn.log" >&2; return 1; fi
 }

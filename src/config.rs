@@ -13,7 +13,11 @@ pub enum Command {
     /// Serve the web UI and the REST API and run the reconcilers (the in-cluster mode).
     Serve(ServeArgs),
     /// Print the CustomResourceDefinitions Cairn owns (YAML), generated from the Rust types.
-    Crd,
+    Crd {
+        /// Write one file per CRD (`<group>_<plural>.yaml`) into this directory instead (the chart's `crds/`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Manage accounts stored in the system namespace.
     Accounts {
         #[command(subcommand)]
@@ -130,9 +134,31 @@ pub struct ServeArgs {
     /// Run the reconcilers in this process (disable to run a UI/API-only replica).
     #[arg(long, env = "CAIRN_RECONCILERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub reconcilers: bool,
+    /// Base URL of the Percona version service, which lists the engine versions each operator version runs
+    /// (GET <url>/versions/v1/<product>/<operator version>). Empty turns fetching off (air-gapped): the
+    /// built-in catalogs are used.
+    #[arg(long, env = "CAIRN_VERSION_SERVICE_URL", default_value = crate::engine::version_service::DEFAULT_URL)]
+    pub version_service_url: String,
+    /// Seconds a version-service answer is used before it is fetched again (failures are retried sooner,
+    /// from 5 s doubling to 5 min).
+    #[arg(long, env = "CAIRN_VERSION_SERVICE_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub version_service_ttl: u64,
 }
 
 impl ServeArgs {
+    /// The version service client (`None` URL: disabled). An URL that is not http(s) is an error naming the
+    /// option.
+    pub fn version_service(&self) -> anyhow::Result<crate::engine::version_service::VersionService> {
+        let url = self.version_service_url.trim();
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("--version-service-url (CAIRN_VERSION_SERVICE_URL): must start with http:// or https:// or be empty, got {url:?}");
+        }
+        Ok(crate::engine::version_service::VersionService::new(
+            Some(url.to_string()),
+            std::time::Duration::from_secs(self.version_service_ttl),
+        ))
+    }
+
     /// The namespace filter the watches use.
     pub fn namespaces(&self) -> crate::state::NamespaceFilter {
         if self.db_namespaces.iter().any(|n| !n.is_empty()) {

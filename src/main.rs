@@ -10,8 +10,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Crd => {
+        Command::Crd { dir: None } => {
             print!("{}", cairn::crd::render_yaml()?);
+            Ok(())
+        }
+        Command::Crd { dir: Some(dir) } => {
+            for (name, text) in cairn::crd::render_files()? {
+                std::fs::write(dir.join(&name), text)?;
+                println!("wrote {}", dir.join(&name).display());
+            }
             Ok(())
         }
         Command::Accounts { command, ns, json } => accounts(command, &ns.system_namespace, json).await,
@@ -81,6 +88,7 @@ async fn accounts(command: AccountsCommand, ns: &str, json: bool) -> anyhow::Res
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let version_service = std::sync::Arc::new(args.version_service()?);
     let client = cairn::kube_client::client("cairn").await?;
     let ns = args.ns.system_namespace.clone();
     if let Some(pw) = cairn::auth::ensure_admin(&client, &ns).await? {
@@ -96,9 +104,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             secure_cookies: args.secure_cookies,
             jwt_key,
             reconcilers: args.reconcilers,
+            version_service,
         },
     );
-    if let Some(subs) = subs {
+    if let Some(mut subs) = subs {
+        let engines = subs.engines.take().expect("engine subscription");
+        tokio::spawn(cairn::controller::database_engine::run(state.clone(), engines));
         tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
     }
 

@@ -20,15 +20,27 @@ pub struct DbSummary {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct FormOptions {
     pub namespaces: Vec<String>,
+    /// The installed engines of every namespace (from its DatabaseEngines).
     pub engines: Vec<EngineOption>,
 }
 
-/// One engine of the create form: its `engine.type`, the name users know, and its versions (best first).
+/// One engine of the create form in one namespace: its `engine.type`, the name users know, and its versions
+/// (best first: recommended, then newest).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct EngineOption {
+    pub namespace: String,
     pub engine: String,
     pub label: String,
     pub versions: Vec<String>,
+    /// The versions the version service marks `recommended` (labelled so in the form).
+    pub recommended: Vec<String>,
+}
+
+impl FormOptions {
+    /// The engines offered in `namespace`.
+    pub fn engines_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a EngineOption> + 'a {
+        self.engines.iter().filter(move |e| e.namespace == namespace)
+    }
 }
 
 /// A rejected form field: `field` is the form input's name, `message` the rule it broke.

@@ -2,7 +2,11 @@
 //! (reflector stores). Reads come from these caches, never from a fresh LIST per request.
 use crate::crd::{DatabaseCluster, LoadBalancerConfig, PodSchedulingPolicy};
 use k8s_openapi::api::storage::v1::StorageClass;
+use crate::crd::database_engine::engine_info;
+use crate::crd::{DatabaseEngine, EngineState, EngineType};
+use crate::engine::version_service::VersionService;
 use crate::engine::versions::{self, EngineVersions};
+use crate::error::ApiError;
 use crate::upstream::pg::PerconaPGCluster;
 use crate::upstream::psmdb::PerconaServerMongoDB;
 use crate::upstream::pxc::PerconaXtraDBCluster;
@@ -35,7 +39,17 @@ pub struct Inner {
     pub storage_classes: Store<StorageClass>,
     pub pod_scheduling_policies: Store<PodSchedulingPolicy>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// The DatabaseEngines of every namespace (one per engine per managed namespace).
+    pub engines: Store<DatabaseEngine>,
+    /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
+    /// engines API).
+    pub version_service: Arc<VersionService>,
     namespaces: Option<Store<Namespace>>,
+    /// Bumped on every change of the managed namespaces (label filter only).
+    pub namespace_changes: watch::Receiver<u64>,
+    /// Bumped on every DatabaseEngine change after the first full list.
+    engine_changes: watch::Receiver<u64>,
+    engines_synced: watch::Receiver<bool>,
     /// Bumped on every DatabaseCluster change; the live list (SSE) waits on it.
     pub changes: watch::Receiver<u64>,
     pub secure_cookies: bool,
@@ -67,6 +81,11 @@ pub struct Subscriptions {
     pub storage_classes: ReflectHandle<StorageClass>,
     pub pod_scheduling_policies: ReflectHandle<PodSchedulingPolicy>,
     pub load_balancer_configs: ReflectHandle<LoadBalancerConfig>,
+    /// Taken by the DatabaseEngine reconciler (`Option::take`), so the DatabaseCluster reconciler, which gets
+    /// the rest, holds no unread subscription that would stall the shared store.
+    pub engines: Option<ReflectHandle<DatabaseEngine>>,
+    /// The DatabaseCluster reconciler's own view of DatabaseEngine changes (versions, install state).
+    pub engines_for_dbs: ReflectHandle<DatabaseEngine>,
 }
 
 /// Watches one kind into its shared store (the reconciler's owned objects, the objects it reads, status views).
@@ -92,6 +111,7 @@ pub struct Options {
     pub secure_cookies: bool,
     pub jwt_key: Vec<u8>,
     pub reconcilers: bool,
+    pub version_service: Arc<VersionService>,
 }
 
 impl State {
@@ -107,6 +127,8 @@ impl State {
         let (storage_classes, sc_writer) = reflector::store_shared::<StorageClass>(256);
         let (pod_scheduling_policies, psp_writer) = reflector::store_shared::<PodSchedulingPolicy>(256);
         let (load_balancer_configs, lbc_writer) = reflector::store_shared::<LoadBalancerConfig>(256);
+        let (engines, engine_writer) = reflector::store_shared::<DatabaseEngine>(1024);
+        let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_writer.subscribe().expect("shared store"),
             pgs: pg_writer.subscribe().expect("shared store"),
@@ -115,6 +137,8 @@ impl State {
             storage_classes: sc_writer.subscribe().expect("shared store"),
             pod_scheduling_policies: psp_writer.subscribe().expect("shared store"),
             load_balancer_configs: lbc_writer.subscribe().expect("shared store"),
+            engines: Some(engine_writer.subscribe().expect("shared store")),
+            engines_for_dbs: engine_writer.subscribe().expect("shared store"),
         });
 
         let db_stream = watcher(Api::<DatabaseCluster>::all(client.clone()), watcher::Config::default())
@@ -141,6 +165,27 @@ impl State {
         drive_upstream(client.clone(), sc_writer);
         drive_upstream(client.clone(), psp_writer);
         drive_upstream(client.clone(), lbc_writer);
+        let (engines_synced_tx, mut engines_synced) = watch::channel(false);
+        let (engine_changes_tx, engine_changes) = watch::channel(0u64);
+        let engine_stream = watcher(Api::<DatabaseEngine>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .reflect_shared(engine_writer);
+        tokio::spawn(async move {
+            let mut s = std::pin::pin!(engine_stream);
+            while let Some(ev) = s.next().await {
+                match ev {
+                    Ok(ev) => {
+                        if matches!(ev, watcher::Event::InitDone) {
+                            engines_synced_tx.send_replace(true);
+                        }
+                        if !matches!(ev, watcher::Event::Init | watcher::Event::InitApply(_)) {
+                            engine_changes_tx.send_modify(|n| *n += 1);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "DatabaseEngine watch error"),
+                }
+            }
+        });
 
         let namespaces = match &opts.filter {
             NamespaceFilter::List(_) => None,
@@ -155,6 +200,10 @@ impl State {
                         match ev {
                             Ok(watcher::Event::InitDone) => {
                                 ns_synced_tx.send_replace(true);
+                                ns_changes_tx.send_modify(|n| *n += 1);
+                            }
+                            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {
+                                ns_changes_tx.send_modify(|n| *n += 1);
                             }
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "Namespace watch error"),
@@ -166,8 +215,10 @@ impl State {
         };
 
         let (synced_tx, synced) = watch::channel(false);
+        let engines_synced_rx = engines_synced.clone();
         tokio::spawn(async move {
             let _ = db_synced.wait_for(|v| *v).await;
+            let _ = engines_synced.wait_for(|v| *v).await;
             let _ = ns_synced.wait_for(|v| *v).await;
             synced_tx.send_replace(true);
             tracing::info!("caches synced");
@@ -185,7 +236,12 @@ impl State {
             storage_classes,
             pod_scheduling_policies,
             load_balancer_configs,
+            engines,
+            version_service: opts.version_service,
             namespaces,
+            namespace_changes,
+            engine_changes,
+            engines_synced: engines_synced_rx,
             changes: rx,
             secure_cookies: opts.secure_cookies,
             jwt_key: opts.jwt_key,
@@ -226,12 +282,74 @@ impl State {
         self.managed_namespaces().iter().any(|n| n == namespace)
     }
 
-    /// The versions of an engine (until DatabaseEngine status provides the installed operators').
-    pub fn versions(&self, engine: crate::crd::EngineType) -> EngineVersions {
-        match engine {
-            crate::crd::EngineType::Postgresql => versions::builtin_postgresql(),
-            crate::crd::EngineType::Pxc => versions::builtin_pxc(),
-            crate::crd::EngineType::Psmdb => versions::builtin_psmdb(),
+    /// Changes to any DatabaseEngine (a receiver that has seen none yet).
+    pub fn changes_of_engines(&self) -> watch::Receiver<u64> {
+        let mut rx = self.engine_changes.clone();
+        rx.borrow_and_update();
+        rx
+    }
+
+    /// True once the DatabaseEngine cache holds a full list.
+    pub fn engines_synced(&self) -> bool {
+        *self.engines_synced.borrow()
+    }
+
+    /// The DatabaseEngine of `engine` in `namespace`, from the cache.
+    pub fn engine(&self, engine: EngineType, namespace: &str) -> Option<Arc<DatabaseEngine>> {
+        self.engines.get(&reflector::ObjectRef::new(engine_info(engine).name).within(namespace))
+    }
+
+    /// The versions a new database of `engine` may use in `namespace` (validation, defaulting and the create
+    /// form): the namespace's DatabaseEngine `status.availableVersions` (already restricted to its
+    /// `spec.allowedVersions`). Only while an installed engine has no versions yet (the version service was
+    /// never reached) does the built-in catalog stand in, restricted to `spec.allowedVersions` too.
+    /// An engine without a DatabaseEngine, or whose operator is not installed (or still installing), is an
+    /// error naming `spec.engine.type`.
+    pub fn versions(&self, engine: EngineType, namespace: &str) -> Result<EngineVersions, ApiError> {
+        let label = crate::model::engine_label(engine.as_str());
+        let Some(de) = self.engine(engine, namespace) else {
+            return Err(ApiError::invalid(
+                "spec.engine.type",
+                format!("{} ({label}) has no DatabaseEngine in namespace {namespace:?} yet; Cairn creates one per engine in every managed namespace", engine.as_str()),
+            ));
+        };
+        let st = de.status.clone().unwrap_or_default();
+        if !matches!(st.status, EngineState::Installed | EngineState::Upgrading) {
+            return Err(ApiError::invalid(
+                "spec.engine.type",
+                format!(
+                    "the {label} operator ({}) is {} in namespace {namespace:?}; install it first",
+                    engine_info(engine).name,
+                    st.status.as_str()
+                ),
+            ));
         }
+        if st.available_versions.engine.is_empty() {
+            return Ok(versions::builtin(engine).restricted_to(&de.spec.allowed_versions));
+        }
+        Ok(st.available_versions)
+    }
+
+    /// Every image the reconciler may need for an existing database of `engine` in `namespace`, whatever
+    /// `allowedVersions` says now: the version service's last answer for the installed operator, else the
+    /// DatabaseEngine's status, with the built-in catalog filling the gaps.
+    pub fn catalog(&self, engine: EngineType, namespace: &str) -> EngineVersions {
+        let mut base = versions::builtin(engine);
+        let de = self.engine(engine, namespace);
+        let st = de.and_then(|d| d.status.clone()).unwrap_or_default();
+        let live = self
+            .version_service
+            .last_good(engine_info(engine).product, &st.operator_version)
+            .unwrap_or(st.available_versions);
+        let merge = |into: &mut std::collections::BTreeMap<String, versions::Component>, from: std::collections::BTreeMap<String, versions::Component>| {
+            into.extend(from);
+        };
+        merge(&mut base.engine, live.engine);
+        merge(&mut base.backup, live.backup);
+        merge(&mut base.proxy.pgbouncer, live.proxy.pgbouncer);
+        merge(&mut base.proxy.haproxy, live.proxy.haproxy);
+        merge(&mut base.proxy.proxysql, live.proxy.proxysql);
+        merge(&mut base.tools.log_collector, live.tools.log_collector);
+        base
     }
 }

@@ -26,6 +26,7 @@ async fn pxc_and_psmdb_reconcile_end_to_end() {
     let state = env.start_cairn().await;
     let caller = cairn::service::Caller { username: "admin".into() };
     env.start_simulator();
+    env.engines_installed(&state, DB_NS).await;
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
     let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), DB_NS);
     let mongos: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), DB_NS);

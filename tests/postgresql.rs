@@ -24,6 +24,7 @@ async fn postgresql_lifecycle() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
     env.start_simulator();
+    env.engines_installed(&state, DB_NS).await;
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
     let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), DB_NS);
 
@@ -81,6 +82,8 @@ async fn postgresql_lifecycle() {
 async fn invalid_input_writes_nothing() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
+    env.start_operators();
+    env.engines_installed(&state, DB_NS).await;
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
 
     let mut db = pg_db("small", 1);

@@ -22,6 +22,8 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces", get(namespaces))
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).delete(delete_db))
+        .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
+        .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -99,6 +101,34 @@ async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, na
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
 
+async fn list_engines(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let items = service::engines::list_engines(&st, &caller, &ns)?;
+    Ok(Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseEngineList", "items": items })))
+}
+
+async fn get_engine(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<crate::crd::DatabaseEngine>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::engines::get_engine(&st, &caller, &ns, &name)?))
+}
+
+/// Only `spec.allowedVersions` may change (see `service::engines::update_engine`).
+async fn update_engine(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::crd::DatabaseEngine>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let de: crate::crd::DatabaseEngine =
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseEngine: {e}")))?;
+    Ok(Json(service::engines::update_engine(&st, &caller, &ns, &name, de).await?))
+}
+
 /// Server-sent events: the caller's database list, sent on connect and after every change. Fed by the
 /// shared watch, so an idle cluster costs nothing.
 async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -144,6 +174,10 @@ async fn readyz(AxState(st): AxState<State>) -> Response {
 
 async fn metrics(AxState(st): AxState<State>) -> Response {
     let mut out = crate::controller::METRICS.render();
+    out.push_str(&format!(
+        "# HELP cairn_version_service_requests_total Requests sent to the Percona version service.\n# TYPE cairn_version_service_requests_total counter\ncairn_version_service_requests_total {}\n",
+        st.version_service.requests()
+    ));
     let mut counts = std::collections::BTreeMap::new();
     for db in st.dbs.state() {
         let s = db.status.as_ref().map(|s| s.status.with_creating().as_str()).unwrap_or("creating");

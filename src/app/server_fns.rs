@@ -78,16 +78,21 @@ pub async fn list_databases() -> Result<Vec<DbSummary>, ServerFnError> {
 pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
     let st = server::state()?;
     server::caller(&st).await?;
-    use crate::crd::EngineType;
-    let engines = [EngineType::Postgresql, EngineType::Pxc, EngineType::Psmdb]
-        .into_iter()
-        .map(|e| crate::model::EngineOption {
-            engine: e.as_str().into(),
-            label: crate::model::engine_label(e.as_str()).into(),
-            versions: st.versions(e).ordered_engine_versions(),
+    let namespaces = st.managed_namespaces();
+    // Only engines whose operator is installed in the namespace, with that namespace's versions.
+    let engines = namespaces
+        .iter()
+        .flat_map(|ns| {
+            crate::service::engines::installed_engines(&st, ns).into_iter().map(move |(e, v)| crate::model::EngineOption {
+                namespace: ns.clone(),
+                engine: e.as_str().into(),
+                label: crate::model::engine_label(e.as_str()).into(),
+                versions: v.ordered_engine_versions(),
+                recommended: v.recommended_engine_versions(),
+            })
         })
         .collect();
-    Ok(FormOptions { namespaces: st.managed_namespaces(), engines })
+    Ok(FormOptions { namespaces, engines })
 }
 
 /// Creates a database from the form. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown

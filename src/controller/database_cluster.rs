@@ -38,9 +38,8 @@ pub struct Ctx {
 
 /// Runs the reconciler until the process stops. It is driven by events only: our DatabaseClusters, the
 /// upstream CRs they own, and the objects a reconcile reads, each mapped back to the DatabaseClusters that
-/// depend on it: StorageClasses, PodSchedulingPolicies, LoadBalancerConfigs and the users Secrets.
-/// (DatabaseEngines: the DatabaseEngine reconciler's store plugs in with `.watches_shared_stream(..,
-/// move |e| dbs_for_engine(&dbs, &e))`; see `dbs_for_engine`.)
+/// depend on it: StorageClasses, PodSchedulingPolicies, LoadBalancerConfigs, the users Secrets and the
+/// DatabaseEngines (their versions give the images).
 pub async fn run(state: State, subs: Subscriptions) {
     let ctx = Arc::new(Ctx { state: state.clone() });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
@@ -54,7 +53,7 @@ pub async fn run(state: State, subs: Subscriptions) {
             tracing::warn!(kind, "cache not synced after 30s; reconciling anyway");
         }
     }
-    let (d1, d2, d3, d4) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
     let secrets = kube::runtime::watcher(
         Api::<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>::all(state.client.clone()),
@@ -70,6 +69,7 @@ pub async fn run(state: State, subs: Subscriptions) {
         .watches_shared_stream(subs.pod_scheduling_policies, move |p| dbs_for_policy(&d2, &p.name_any()))
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
         .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
+        .watches_shared_stream(subs.engines_for_dbs, move |e| dbs_for_engine(&d5, &e.namespace().unwrap_or_default(), e.spec.type_))
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             match res {
@@ -107,7 +107,7 @@ pub fn dbs_for_secret(dbs: &Store<DatabaseCluster>, namespace: &str, secret: &st
     refs(dbs, |d| d.namespace().as_deref() == Some(namespace) && d.user_secrets_name() == secret)
 }
 
-/// The hook for DatabaseEngine watches: a DatabaseEngine (one per engine type and namespace) matters to the
+/// A DatabaseEngine (one per engine type and namespace) matters to the
 /// DatabaseClusters of that engine in its namespace.
 pub fn dbs_for_engine(dbs: &Store<DatabaseCluster>, namespace: &str, engine: EngineType) -> Vec<ObjectRef<DatabaseCluster>> {
     refs(dbs, |d| d.namespace().as_deref() == Some(namespace) && d.spec.engine.type_ == engine)
@@ -148,6 +148,7 @@ async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Er
 /// What the reconciler gathered for `desired()` besides the DatabaseCluster: the same for every engine.
 #[derive(Clone, Debug, Default)]
 struct Gathered {
+    versions: versions::EngineVersions,
     observed_cr_version: Option<String>,
     storage_size: Option<Quantity>,
     affinity: ComponentAffinity,
@@ -202,7 +203,7 @@ impl EngineKind for Pg {
     }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = postgresql::Inputs {
-            versions: versions::builtin_postgresql(),
+            versions: g.versions,
             operator_version: Self::OPERATOR_VERSION.into(),
             observed_cr_version: g.observed_cr_version,
             storage_size: g.storage_size,
@@ -236,7 +237,7 @@ impl EngineKind for Pxc {
     }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = pxc::Inputs {
-            versions: versions::builtin_pxc(),
+            versions: g.versions,
             operator_version: Self::OPERATOR_VERSION.into(),
             observed_cr_version: g.observed_cr_version,
             storage_size: g.storage_size,
@@ -270,7 +271,7 @@ impl EngineKind for Psmdb {
     }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = psmdb::Inputs {
-            versions: versions::builtin_psmdb(),
+            versions: g.versions,
             operator_version: Self::OPERATOR_VERSION.into(),
             observed_cr_version: g.observed_cr_version,
             storage_size: g.storage_size,
@@ -382,6 +383,8 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         let (size, refused) = storage_plan(requested, current.as_ref(), allowed);
 
         let gathered = Gathered {
+            // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
+            versions: ctx.state.catalog(db.spec.engine.type_, &ns),
             observed_cr_version: cached.as_deref().and_then(E::cr_version),
             storage_size: refused.map(|_| size.clone()),
             affinity,

@@ -4,6 +4,7 @@ pub mod postgresql;
 pub mod psmdb;
 pub mod pxc;
 pub mod quantity;
+pub mod version_service;
 pub mod versions;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements, VolumeResourceRequirements};

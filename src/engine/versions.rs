@@ -1,18 +1,24 @@
 //! Engine versions and their images, in the shape of a DatabaseEngine's `status.availableVersions`.
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+/// One image of a component version (`status.availableVersions.*.<version>` of a DatabaseEngine).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Component {
+    #[serde(default)]
     pub image_path: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image_hash: String,
+    /// `recommended`, `available`, `unavailable` or `unsupported`.
     #[serde(default)]
     pub status: String,
     #[serde(default)]
     pub critical: bool,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ProxyVersions {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pgbouncer: BTreeMap<String, Component>,
@@ -24,7 +30,22 @@ pub struct ProxyVersions {
     pub proxysql: BTreeMap<String, Component>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+/// Tools that run beside the engine (PXC's log collector).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolVersions {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_collector: BTreeMap<String, Component>,
+}
+
+impl ToolVersions {
+    fn is_empty(&self) -> bool {
+        self.log_collector.is_empty()
+    }
+}
+
+/// A DatabaseEngine's `status.availableVersions`: component → version → image.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct EngineVersions {
     #[serde(default)]
     pub engine: BTreeMap<String, Component>,
@@ -32,6 +53,8 @@ pub struct EngineVersions {
     pub backup: BTreeMap<String, Component>,
     #[serde(default)]
     pub proxy: ProxyVersions,
+    #[serde(default, skip_serializing_if = "ToolVersions::is_empty")]
+    pub tools: ToolVersions,
 }
 
 impl EngineVersions {
@@ -44,6 +67,29 @@ impl EngineVersions {
             rank(a.1).cmp(&rank(b.1)).then_with(|| version_key(b.0).cmp(&version_key(a.0)))
         });
         v.into_iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    /// The engine versions marked `recommended` (the UI labels them).
+    pub fn recommended_engine_versions(&self) -> Vec<String> {
+        self.ordered_engine_versions().into_iter().filter(|v| self.engine[v].status == "recommended").collect()
+    }
+
+    /// Keeps only the engine versions listed in a DatabaseEngine's `spec.allowedVersions` (all when the list
+    /// is empty). Backup, proxy and tool images stay: they are chosen per engine version.
+    pub fn restricted_to(mut self, allowed: &[String]) -> Self {
+        if !allowed.is_empty() {
+            self.engine.retain(|v, _| allowed.iter().any(|a| a == v));
+        }
+        self
+    }
+}
+
+/// The built-in catalog of an engine (the offline fallback; see `builtin_*`).
+pub fn builtin(engine: crate::crd::EngineType) -> EngineVersions {
+    match engine {
+        crate::crd::EngineType::Postgresql => builtin_postgresql(),
+        crate::crd::EngineType::Pxc => builtin_pxc(),
+        crate::crd::EngineType::Psmdb => builtin_psmdb(),
     }
 }
 
@@ -60,7 +106,7 @@ pub const PG_OPERATOR_VERSION: &str = "2.7.0";
 pub fn builtin_postgresql() -> EngineVersions {
     let mut ev = EngineVersions::default();
     for (ver, tag) in [("17.5.2", "17.5.2"), ("16.9", "16.9"), ("15.13", "15.13"), ("14.18", "14.18"), ("13.21", "13.21")] {
-        let c = |image: String| Component { image_path: image, status: "recommended".into(), critical: false };
+        let c = |image: String| Component { image_path: image, status: "recommended".into(), ..Default::default() };
         ev.engine.insert(ver.into(), c(format!("percona/percona-postgresql-operator:2.7.0-ppg{tag}-postgres")));
         ev.backup.insert(ver.into(), c("percona/percona-pgbackrest:2.55.0".into()));
         ev.proxy.pgbouncer.insert(ver.into(), c("percona/percona-pgbouncer:1.24.1".into()));
@@ -87,7 +133,7 @@ pub const PXC_OPERATOR_VERSION: &str = "1.18.0";
 pub const PSMDB_OPERATOR_VERSION: &str = "1.21.1";
 
 fn component(image: &str, status: &str) -> Component {
-    Component { image_path: image.into(), status: status.into(), critical: false }
+    Component { image_path: image.into(), status: status.into(), ..Default::default() }
 }
 
 /// PXC operator 1.18.0's catalog, from the Percona version service's answer (`pxc` matrix without the 5.7

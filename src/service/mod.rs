@@ -1,5 +1,6 @@
 //! The one enforcement point: every read and write from the UI (server functions) and the REST API goes
 //! through here — session, validation, then the write. Reads come from the reflector caches.
+pub mod engines;
 pub mod validation;
 
 use crate::crd::*;
@@ -78,8 +79,9 @@ pub async fn create_database(state: &State, _caller: &Caller, mut db: DatabaseCl
             format!("{ns:?} is not a namespace managed by Cairn (managed: {})", state.managed_namespaces().join(", ")),
         ));
     }
-    // Default the version to the best available one, as OpenEverest's defaulting webhook does.
-    let versions = state.versions(db.spec.engine.type_);
+    // The engine must be installed in the namespace (OpenEverest's webhook rejects engine types without a
+    // DatabaseEngine); default the version to its best one, as OpenEverest's defaulting webhook does.
+    let versions = state.versions(db.spec.engine.type_, &ns)?;
     if db.spec.engine.version.as_deref().unwrap_or("").is_empty() {
         db.spec.engine.version = versions.ordered_engine_versions().into_iter().next();
     }

@@ -7,6 +7,16 @@ struct Args {
     /// Milliseconds each simulated state lasts before the next transition.
     #[arg(long, env = "CAIRN_SIM_STEP_MS", default_value_t = 1500)]
     step_ms: u64,
+    /// Namespaces (label selector) that get the three operator Deployments.
+    #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
+    namespace_label_selector: String,
+    /// Also serve a directory of version-service answers (`operator.<version>.<product>.json`) under the
+    /// service's paths; the URL is printed as `CAIRN_VERSION_SERVICE_URL=http://…` on standard output.
+    #[arg(long, env = "CAIRN_SIM_VERSION_SERVICE_DIR")]
+    version_service_dir: Option<std::path::PathBuf>,
+    /// Address of that server (port 0: any free port).
+    #[arg(long, env = "CAIRN_SIM_VERSION_SERVICE_LISTEN", default_value = "127.0.0.1:0")]
+    version_service_listen: std::net::SocketAddr,
 }
 
 #[tokio::main]
@@ -16,10 +26,17 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    if let Some(dir) = args.version_service_dir {
+        anyhow::ensure!(dir.is_dir(), "--version-service-dir: {} is not a directory", dir.display());
+        let addr = cairn::sim::version_service::serve(dir, args.version_service_listen, Default::default()).await?;
+        println!("CAIRN_VERSION_SERVICE_URL=http://{addr}");
+    }
     let client = cairn::kube_client::client("cairn-sim").await?;
     tracing::info!("engine simulator running");
+    let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
-        _ = cairn::sim::run(client, cairn::sim::Options { step: std::time::Duration::from_millis(args.step_ms) }) => {}
+        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step }) => {}
+        _ = cairn::sim::operators::run_operators(client, step, args.namespace_label_selector) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())

@@ -5,6 +5,8 @@
 //!   "" → initializing → ready        (when not paused; back to initializing when the sizes change)
 //!   any → stopping → paused          (when paused; every pod stops, ready = 0)
 mod engines;
+pub mod operators;
+pub mod version_service;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;

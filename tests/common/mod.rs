@@ -40,6 +40,26 @@ pub struct TestEnv {
     pub client: Client,
     pub kubeconfig: PathBuf,
     _crd_file: tempfile_path::TempPath,
+    /// A local stand-in for the Percona version service, serving `../shared/version-service/`.
+    pub versions: VersionServer,
+}
+
+/// The version-service stand-in: its URL, request count and outage switch.
+pub struct VersionServer {
+    pub url: String,
+    pub stats: std::sync::Arc<cairn::sim::version_service::Stats>,
+}
+
+impl VersionServer {
+    pub async fn start() -> VersionServer {
+        let dir = std::env::var("CAIRN_VERSION_SERVICE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join("../shared/version-service"));
+        assert!(dir.is_dir(), "missing {}", dir.display());
+        let stats = std::sync::Arc::new(cairn::sim::version_service::Stats::default());
+        let addr = cairn::sim::version_service::serve(dir, "127.0.0.1:0".parse().unwrap(), stats.clone()).await.unwrap();
+        VersionServer { url: format!("http://{addr}"), stats }
+    }
 }
 
 mod tempfile_path {
@@ -114,11 +134,18 @@ impl TestEnv {
             }
             nss.create(&PostParams::default(), &ns).await.unwrap();
         }
-        TestEnv { child, client, kubeconfig, _crd_file: tempfile_path::TempPath(crd_path) }
+        let versions = VersionServer::start().await;
+        TestEnv { child, client, kubeconfig, _crd_file: tempfile_path::TempPath(crd_path), versions }
     }
 
-    /// Cairn's state and reconcilers, as `cairn serve` runs them.
+    /// Cairn's state and reconcilers, as `cairn serve` runs them, with the local version service.
     pub async fn start_cairn(&self) -> cairn::state::State {
+        self.start_cairn_with_ttl(Duration::from_secs(3600)).await
+    }
+
+    /// The same with a given version-service cache TTL.
+    pub async fn start_cairn_with_ttl(&self, ttl: Duration) -> cairn::state::State {
+        let version_service = std::sync::Arc::new(cairn::engine::version_service::VersionService::new(Some(self.versions.url.clone()), ttl));
         let (state, subs) = cairn::state::State::start(
             self.client.clone(),
             cairn::state::Options {
@@ -127,16 +154,42 @@ impl TestEnv {
                 secure_cookies: false,
                 jwt_key: b"test-key-test-key-test-key-test-k".to_vec(),
                 reconcilers: true,
+                version_service,
             },
         );
-        tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs.unwrap()));
+        let mut subs = subs.unwrap();
+        tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
+        tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
         tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
         state
     }
 
-    /// The engine simulator with fast transitions.
+    /// The engine simulator with fast transitions: the operators' Deployments and their clusters.
     pub fn start_simulator(&self) {
         tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step: Duration::from_millis(400) }));
+        self.start_operators();
+    }
+
+    /// Only the simulated operator Deployments (created in managed namespaces, rolled out after a step).
+    pub fn start_operators(&self) {
+        tokio::spawn(cairn::sim::operators::run_operators(
+            self.client.clone(),
+            Duration::from_millis(400),
+            "app.kubernetes.io/managed-by=everest".into(),
+        ));
+    }
+
+    /// Waits until the three DatabaseEngines of `ns` are installed with versions (what creating a database
+    /// needs).
+    pub async fn engines_installed(&self, state: &cairn::state::State, ns: &str) {
+        use cairn::crd::EngineType;
+        eventually(60, &format!("engines installed in {ns}"), || async {
+            [EngineType::Postgresql, EngineType::Pxc, EngineType::Psmdb]
+                .into_iter()
+                .all(|e| state.versions(e, ns).is_ok_and(|v| !v.engine.is_empty()))
+                .then_some(())
+        })
+        .await;
     }
 }
 

@@ -18,8 +18,10 @@ pub fn CreateDatabasePage() -> impl IntoView {
         }
     };
     let input_class = "mt-1 w-full rounded border border-slate-300 px-3 py-2";
-    // The chosen engine decides which versions the Version list offers.
-    let engine = RwSignal::new(String::from("postgresql"));
+    // The chosen namespace decides which engines are offered (those installed there), and the chosen engine
+    // which versions. Empty means "the first one offered".
+    let namespace = RwSignal::new(String::new());
+    let engine = RwSignal::new(String::new());
     // Source ranges apply to a load balancer only; sharding (and with it mongos) to MongoDB only.
     let expose = RwSignal::new(String::from("ClusterIP"));
     let sharded = RwSignal::new(false);
@@ -34,7 +36,37 @@ pub fn CreateDatabasePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match options.await {
                         Err(e) => view! { <p role="alert" class="text-red-700">{error_text(&e)}</p> }.into_any(),
-                        Ok(opts) => view! {
+                        Ok(opts) => {
+                            let opts = std::sync::Arc::new(opts.clone());
+                            // The effective choices: the signal's value while it is offered, else the first.
+                            let ns_now = {
+                                let opts = opts.clone();
+                                move || {
+                                    let want = namespace.get();
+                                    if opts.namespaces.contains(&want) { want } else { opts.namespaces.first().cloned().unwrap_or_default() }
+                                }
+                            };
+                            let engines_now = {
+                                let (opts, ns_now) = (opts.clone(), ns_now.clone());
+                                move || opts.engines_in(&ns_now()).cloned().collect::<Vec<_>>()
+                            };
+                            let engine_now = {
+                                let engines_now = engines_now.clone();
+                                move || {
+                                    let list = engines_now();
+                                    let want = engine.get();
+                                    list.iter().find(|e| e.engine == want).or(list.first()).cloned()
+                                }
+                            };
+                            let none_installed = {
+                                let engines_now = engines_now.clone();
+                                move || engines_now().is_empty()
+                            };
+                            let engine_type_now = {
+                                let engine_now = engine_now.clone();
+                                move || engine_now().map(|e| e.engine).unwrap_or_default()
+                            };
+                            view! {
                             <ActionForm action=create attr:class="space-y-4 rounded-lg bg-white p-6 shadow">
                                 <div>
                                     <label for="name" class="block text-sm font-medium">"Name"</label>
@@ -42,42 +74,60 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                         placeholder="e.g. orders-db"/>
                                     {error_for("name")}
                                 </div>
-                                <div>
-                                    <label for="namespace" class="block text-sm font-medium">"Namespace"</label>
-                                    <select id="namespace" name="namespace" class=input_class>
-                                        {opts.namespaces.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
-                                    </select>
-                                    {error_for("namespace")}
-                                </div>
-                                <div>
-                                    <label for="engine" class="block text-sm font-medium">"Engine"</label>
-                                    <select id="engine" name="engine" class=input_class
-                                        on:change=move |ev| {
-                                            engine.set(event_target_value(&ev));
-                                            sharded.set(false);
-                                        }>
-                                        {opts.engines.iter().map(|e| view! {
-                                            <option value=e.engine.clone()>{e.label.clone()}</option>
-                                        }).collect_view()}
-                                    </select>
-                                    {error_for("engine")}
-                                </div>
-                                <div>
-                                    <label for="version" class="block text-sm font-medium">"Version"</label>
-                                    <select id="version" name="version" class=input_class>
-                                        {
-                                            let engines = opts.engines.clone();
-                                            move || {
-                                                let chosen = engine.get();
-                                                engines.iter().find(|e| e.engine == chosen).map(|e| e.versions.clone()).unwrap_or_default()
-                                                    .into_iter()
-                                                    .map(|v| view! { <option value=v.clone()>{v.clone()}</option> })
-                                                    .collect_view()
-                                            }
-                                        }
-                                    </select>
-                                    {error_for("version")}
-                                </div>
+                                {
+                                    view! {
+                                        <div>
+                                            <label for="namespace" class="block text-sm font-medium">"Namespace"</label>
+                                            <select id="namespace" name="namespace" class=input_class
+                                                on:change=move |ev| namespace.set(event_target_value(&ev))>
+                                                {opts.namespaces.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                                            </select>
+                                            {error_for("namespace")}
+                                        </div>
+                                        <div>
+                                            <label for="engine" class="block text-sm font-medium">"Engine"</label>
+                                            <select id="engine" name="engine" class=input_class
+                                                on:change=move |ev| {
+                                                    engine.set(event_target_value(&ev));
+                                                    sharded.set(false);
+                                                }>
+                                                {
+                                                    let (engines_now, engine_now) = (engines_now.clone(), engine_now.clone());
+                                                    move || {
+                                                        let chosen = engine_now().map(|e| e.engine).unwrap_or_default();
+                                                        engines_now().into_iter().map(|e| {
+                                                            let selected = e.engine == chosen;
+                                                            view! { <option value=e.engine.clone() selected=selected>{e.label.clone()}</option> }
+                                                        }).collect_view()
+                                                    }
+                                                }
+                                            </select>
+                                            {move || none_installed().then(|| view! {
+                                                <p role="status" class="mt-1 text-sm text-slate-600">
+                                                    "No database operator is installed in this namespace yet."
+                                                </p>
+                                            })}
+                                            {error_for("engine")}
+                                        </div>
+                                        <div>
+                                            <label for="version" class="block text-sm font-medium">"Version"</label>
+                                            <select id="version" name="version" class=input_class>
+                                                {
+                                                    let engine_now = engine_now.clone();
+                                                    move || {
+                                                        // Best first (recommended, newest), and preselected.
+                                                        let Some(e) = engine_now() else { return Vec::new() };
+                                                        e.versions.iter().enumerate().map(|(i, v)| {
+                                                            let label = if e.recommended.contains(v) { format!("{v} (recommended)") } else { v.clone() };
+                                                            view! { <option value=v.clone() selected=i == 0>{label}</option> }
+                                                        }).collect::<Vec<_>>()
+                                                    }
+                                                }
+                                            </select>
+                                            {error_for("version")}
+                                        </div>
+                                    }
+                                }
                                 <div>
                                     <label for="nodes" class="block text-sm font-medium">"Nodes"</label>
                                     <select id="nodes" name="nodes" class=input_class>
@@ -106,8 +156,10 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                 </div>
                                 <fieldset class="space-y-4 rounded border border-slate-200 p-4">
                                     <legend class="px-1 text-sm font-semibold">"Connections"</legend>
-                                    {move || {
-                                        let e = engine.get();
+                                    {
+                                        let engine_type_now = engine_type_now.clone();
+                                        move || {
+                                        let e = engine_type_now();
                                         (!supports_sharding(&e) || sharded.get()).then(|| view! {
                                             <div class="grid grid-cols-2 gap-4">
                                                 <div>
@@ -147,7 +199,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                         </div>
                                     })}
                                 </fieldset>
-                                {move || supports_sharding(&engine.get()).then(|| view! {
+                                {move || supports_sharding(&engine_type_now()).then(|| view! {
                                     <fieldset class="space-y-4 rounded border border-slate-200 p-4">
                                         <legend class="px-1 text-sm font-semibold">"Sharding"</legend>
                                         <label class="flex items-center gap-2 text-sm">
@@ -182,7 +234,8 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                     <a href="/" class="text-slate-600 hover:underline">"Cancel"</a>
                                 </div>
                             </ActionForm>
-                        }.into_any(),
+                        }.into_any()
+                        }
                     }
                 })}
             </Transition>

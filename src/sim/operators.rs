@@ -1,0 +1,120 @@
+//! The operators themselves, as far as Cairn sees them: each Percona operator's Deployment in every managed
+//! namespace (names, labels and images of the pinned manifests in `../shared/upstream-crds/*-operator.yaml`),
+//! rolled out one step after it appears. No kubelet runs here, so the simulator writes the Deployment's
+//! status, as the Deployment controller would once the pod is available. This is what turns the
+//! DatabaseEngines `installing` → `installed` in the sandbox and the tests.
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// (Deployment name, operator container name, image) from the pinned operator manifests.
+pub const OPERATORS: [(&str, &str, &str); 3] = [
+    ("percona-xtradb-cluster-operator", "percona-xtradb-cluster-operator", "percona/percona-xtradb-cluster-operator:1.18.0"),
+    ("percona-server-mongodb-operator", "percona-server-mongodb-operator", "percona/percona-server-mongodb-operator:1.21.1"),
+    ("percona-postgresql-operator", "operator", "docker.io/percona/percona-postgresql-operator:2.7.0"),
+];
+
+/// The Deployment of one operator, as its manifest declares it (the fields the API server requires and
+/// Cairn reads).
+pub fn deployment(name: &str, container: &str, image: &str, namespace: &str) -> Deployment {
+    let labels = serde_json::json!({
+        "app.kubernetes.io/component": "operator",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": name,
+    });
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"serviceAccountName": name, "containers": [{"name": container, "image": image, "command": [name]}]},
+            },
+        },
+    }))
+    .expect("a valid Deployment")
+}
+
+/// Creates the three operator Deployments in every namespace matching `selector` (as it appears), and rolls
+/// out every operator Deployment `step` after it is seen. Runs until the process stops.
+pub async fn run_operators(client: Client, step: Duration, selector: String) {
+    tokio::join!(install(client.clone(), selector), roll_out(client, step));
+}
+
+async fn install(client: Client, selector: String) {
+    let nss = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(&selector)).default_backoff().applied_objects();
+    let mut nss = std::pin::pin!(nss);
+    while let Some(ns) = nss.next().await {
+        let Ok(ns) = ns else { continue };
+        if ns.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let ns = ns.name_any();
+        let api: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        for (name, container, image) in OPERATORS {
+            match api.create(&PostParams::default(), &deployment(name, container, image, &ns)).await {
+                Ok(_) => tracing::info!(%ns, %name, "simulated operator installed"),
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => tracing::warn!(%ns, %name, error = %e, "creating the operator Deployment failed"),
+            }
+        }
+    }
+}
+
+struct Ctx {
+    client: Client,
+    step: Duration,
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String, Option<i64>), std::time::Instant>>,
+}
+
+async fn roll_out(client: Client, step: Duration) {
+    let ctx = Arc::new(Ctx { client: client.clone(), step, seen: Default::default() });
+    Controller::new(Api::<Deployment>::all(client), watcher::Config::default())
+        .run(
+            reconcile,
+            |_, e: &kube::Error, _| {
+                tracing::warn!(error = %e, "simulated roll-out failed");
+                Action::requeue(Duration::from_secs(2))
+            },
+            ctx,
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
+    let name = d.name_any();
+    if !OPERATORS.iter().any(|(n, _, _)| *n == name) || crate::controller::database_engine::rolled_out(&d) {
+        return Ok(Action::await_change());
+    }
+    let ns = d.namespace().unwrap_or_default();
+    let since = *ctx.seen.lock().unwrap().entry((ns.clone(), name.clone(), d.metadata.generation)).or_insert_with(std::time::Instant::now);
+    let wait = ctx.step.saturating_sub(since.elapsed());
+    if !wait.is_zero() {
+        return Ok(Action::requeue(wait));
+    }
+    let n = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let status = serde_json::json!({"status": {
+        "observedGeneration": d.metadata.generation,
+        "replicas": n, "updatedReplicas": n, "readyReplicas": n, "availableReplicas": n,
+        "conditions": [
+            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": "ReplicaSet has successfully progressed.", "lastUpdateTime": now, "lastTransitionTime": now},
+        ],
+    }});
+    Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(Action::await_change())
+}
