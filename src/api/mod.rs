@@ -21,7 +21,7 @@ pub fn router() -> Router<State> {
         .route("/v1/version", get(version))
         .route("/v1/namespaces", get(namespaces))
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
-        .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).delete(delete_db))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).put(update_db).delete(delete_db))
         .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
         .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
@@ -93,6 +93,17 @@ async fn create_db(
     }
     let created = service::create_database(&st, &caller, db).await?;
     Ok((http::StatusCode::OK, Json(created)).into_response())
+}
+
+async fn update_db(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<DatabaseCluster>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let db: DatabaseCluster = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseCluster: {e}")))?;
+    Ok(Json(service::update_database(&st, &caller, &ns, &name, db).await?))
 }
 
 async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Response, ApiError> {

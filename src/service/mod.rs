@@ -101,6 +101,55 @@ pub async fn create_database(state: &State, _caller: &Caller, mut db: DatabaseCl
     })
 }
 
+/// Replaces a DatabaseCluster's spec (and its labels and annotations, when the body has them) — the REST
+/// `PUT`. Validated against the stored object (contract §3.6: immutable type, no shrink, version rules…);
+/// nothing is written when a rule fails. Written as a JSON patch of exactly those paths, so metadata the
+/// reconciler owns (finalizers, owner references) is never overwritten from a stale copy; with
+/// `metadata.resourceVersion` in the body the write fails with 409 if the object changed since it was read.
+pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &str, new: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
+    let old = get_database(state, caller, ns, name)?;
+    if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
+        return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
+    }
+    if let Some(n) = new.metadata.namespace.as_deref().filter(|n| !n.is_empty() && *n != ns) {
+        return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?} (got {n:?})")));
+    }
+    // A new version must be one the namespace's engine offers; an unchanged one only needs the catalog.
+    let versions = if new.spec.engine.version != old.spec.engine.version && new.spec.engine.type_ == old.spec.engine.type_ {
+        state.versions(new.spec.engine.type_, ns)?
+    } else {
+        state.catalog(old.spec.engine.type_, ns)
+    };
+    validation::validate_update(&old, &new, &versions)?;
+
+    let mut ops = Vec::new();
+    if let Some(rv) = new.metadata.resource_version.as_deref().filter(|r| !r.is_empty()) {
+        // A patch carrying a resourceVersion is applied only to that version, else 409 Conflict.
+        ops.push(serde_json::json!({ "op": "replace", "path": "/metadata/resourceVersion", "value": rv }));
+    }
+    ops.push(serde_json::json!({ "op": "replace", "path": "/spec", "value": new.spec }));
+    if let Some(l) = &new.metadata.labels {
+        ops.push(serde_json::json!({ "op": "add", "path": "/metadata/labels", "value": l }));
+    }
+    if let Some(a) = &new.metadata.annotations {
+        ops.push(serde_json::json!({ "op": "add", "path": "/metadata/annotations", "value": a }));
+    }
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops)).map_err(|e| {
+        tracing::error!(error = %e, "building the update patch");
+        ApiError::internal()
+    })?;
+    let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
+    let pp = kube::api::PatchParams { field_manager: Some("cairn".into()), ..Default::default() };
+    api.patch(name, &pp, &kube::api::Patch::<()>::Json(patch)).await.map_err(|e| match e {
+        kube::Error::Api(s) if s.code == 409 => ApiError {
+            status: 409,
+            message: format!("metadata.resourceVersion: database cluster {ns}/{name} changed since it was read; read it again"),
+            field: Some("metadata.resourceVersion".into()),
+        },
+        e => e.into(),
+    })
+}
+
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
     get_database(state, caller, ns, name)?;
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
