@@ -39,8 +39,7 @@ async fn create_session(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(c): Json<Credentials>,
 ) -> Result<Response, ApiError> {
-    crate::auth::login_throttled(&st.login_throttle, &st.client, &st.system_namespace, peer.ip(), &c.username, &c.password).await?;
-    let token = crate::auth::issue_token(&st.jwt_key, &c.username);
+    let token = crate::auth::start_session(&st, peer.ip(), &c.username, &c.password).await?;
     Ok((
         [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],
         Json(serde_json::json!({ "token": token })),
@@ -48,8 +47,10 @@ async fn create_session(
         .into_response())
 }
 
-async fn delete_session(AxState(st): AxState<State>) -> Response {
-    (http::StatusCode::NO_CONTENT, [(http::header::SET_COOKIE, crate::auth::clear_cookie(st.secure_cookies))]).into_response()
+/// Logout: the token (Bearer or cookie) is revoked on every replica, and the cookie cleared.
+async fn delete_session(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Response, ApiError> {
+    crate::auth::end_session(&st, &headers).await?;
+    Ok((http::StatusCode::NO_CONTENT, [(http::header::SET_COOKIE, crate::auth::clear_cookie(st.secure_cookies))]).into_response())
 }
 
 async fn version() -> Json<serde_json::Value> {
