@@ -74,7 +74,7 @@ pub enum AccountsCommand {
         #[command(flatten)]
         password: PasswordInput,
     },
-    /// Replace the session signing key: every issued token stops verifying (restart running servers).
+    /// Replace the session signing key: every issued token stops verifying (running servers follow the key).
     ResetJwtKeys,
 }
 

@@ -267,3 +267,51 @@ async fn login_and_api_rate_limits() {
     assert_eq!(send(&web, "GET", "/healthz", A, &[], None).await.status, 200);
     assert_eq!(send(&web, "GET", "/readyz", A, &[], None).await.status, 200);
 }
+
+/// The live list (server-sent events) stops when its session dies: no update after logout.
+#[tokio::test]
+async fn live_list_stops_after_logout() {
+    use futures::StreamExt;
+    let env = TestEnv::start().await;
+    let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
+    let st = env.start_cairn().await;
+    let web = app(&st, loose());
+    let t = token(&web, "admin", &pw).await;
+    let bearer = format!("Bearer {t}");
+
+    let mut req = http::Request::get("/v1/events/database-clusters").header("authorization", &bearer).body(Body::empty()).unwrap();
+    req.extensions_mut().insert(ConnectInfo(SocketAddr::from((A, 40000))));
+    let resp = web.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut events = resp.into_body().into_data_stream();
+    let first = String::from_utf8(events.next().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(first.contains("event: databases"), "{first}");
+
+    // While the session lives, a change is pushed.
+    let dbs: Api<cairn::crd::DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    dbs.create(&PostParams::default(), &db("before", cairn::crd::EngineType::Postgresql, "17.7", 1)).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Some(chunk) = events.next().await {
+            if String::from_utf8_lossy(&chunk.unwrap()).contains("before") {
+                return;
+            }
+        }
+        panic!("the stream ended before the change was pushed");
+    })
+    .await
+    .expect("the change is pushed");
+
+    // Logged out: the next change ends the stream instead of being sent.
+    assert_eq!(send(&web, "DELETE", "/v1/session", A, &[("authorization", &bearer)], None).await.status, 204);
+    dbs.create(&PostParams::default(), &db("after", cairn::crd::EngineType::Postgresql, "17.7", 1)).await.unwrap();
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut seen = String::new();
+        while let Some(chunk) = events.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+        seen
+    })
+    .await
+    .expect("the stream ends after logout");
+    assert!(!rest.contains("after"), "{rest}");
+}

@@ -104,9 +104,14 @@ async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, na
 /// shared watch, so an idle cluster costs nothing.
 async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    let token = crate::auth::token_from_headers(&headers).unwrap_or_default();
     let mut rx = st.changes.clone();
     let stream = async_stream(move |tx| async move {
         loop {
+            // A session that died (logout, password change, …) gets no further updates.
+            if st.auth.validate(&token, crate::auth::now_secs()).is_err() {
+                return;
+            }
             let rows: Vec<DbSummary> = service::list_databases(&st, &caller, None).iter().map(DbSummary::from).collect();
             let data = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
             if tx.send(Ok(Event::default().event("databases").data(data))).await.is_err() {

@@ -208,8 +208,8 @@ pub async fn list_accounts(client: &Client, ns: &str) -> Result<Vec<AccountSumma
     Ok(summaries(&parse_users(&secret)?))
 }
 
-/// Replaces the session signing key, so every token issued so far stops verifying. A running server read
-/// the key at start and must be restarted to use the new one.
+/// Replaces the session signing key, so every token issued so far stops verifying. Running servers follow
+/// Secret `everest-jwt` through their watch and switch to the new key without a restart.
 pub async fn reset_jwt_key(client: &Client, ns: &str) -> anyhow::Result<()> {
     // Creates the Secret when absent; then the key is replaced either way.
     super::ensure_jwt_key(client, ns).await?;
