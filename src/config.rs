@@ -185,3 +185,26 @@ impl ServeArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_from_flag_alias_or_default_and_bad_values_name_the_option() {
+        assert_eq!(rate(Some(5), "--x", "CAIRN_TEST_RATE_UNSET", 100).unwrap(), 5);
+        assert_eq!(rate(None, "--x", "CAIRN_TEST_RATE_UNSET", 100).unwrap(), 100);
+        let e = rate(Some(0), "--api-requests-rate-limit", "CAIRN_TEST_RATE_UNSET", 100).unwrap_err().to_string();
+        assert_eq!(e, "--api-requests-rate-limit: must be at least 1 request per second");
+        // The OpenEverest name is read when the flag / CAIRN_ variable is not set (names unique to this test).
+        std::env::set_var("CAIRN_TEST_RATE_ALIAS_OK", " 7 ");
+        assert_eq!(rate(None, "--x", "CAIRN_TEST_RATE_ALIAS_OK", 100).unwrap(), 7);
+        assert_eq!(rate(Some(3), "--x", "CAIRN_TEST_RATE_ALIAS_OK", 100).unwrap(), 3, "the flag wins");
+        std::env::set_var("CAIRN_TEST_RATE_ALIAS_BAD", "fast");
+        let e = rate(None, "--x", "CAIRN_TEST_RATE_ALIAS_BAD", 100).unwrap_err().to_string();
+        assert_eq!(e, "CAIRN_TEST_RATE_ALIAS_BAD: must be a whole number of requests per second (at least 1), got \"fast\"");
+        std::env::set_var("CAIRN_TEST_RATE_ALIAS_ZERO", "0");
+        let e = rate(None, "--x", "CAIRN_TEST_RATE_ALIAS_ZERO", 100).unwrap_err().to_string();
+        assert_eq!(e, "CAIRN_TEST_RATE_ALIAS_ZERO: must be at least 1 request per second");
+    }
+}

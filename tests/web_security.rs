@@ -106,10 +106,16 @@ async fn cross_site_writes_are_refused_and_change_nothing() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = send(&web, "POST", &path, &[("cookie", &cookie), ("referer", "http://cairn.test:8080/databases/new"), json], Some(db_json("same2"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // A browser under Referrer-Policy: no-referrer sends Origin: null even from this origin; its
+    // Sec-Fetch-Site (which pages cannot set) tells same-origin from cross-site.
+    let r = send(&web, "POST", &path, &[("cookie", &cookie), ("origin", "null"), ("sec-fetch-site", "same-origin"), json], Some(db_json("same3"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(&web, "POST", &path, &[("cookie", &cookie), ("origin", "null"), ("sec-fetch-site", "cross-site"), json], Some(db_json("evil9"))).await;
+    assert_eq!(r.status, 403, "{}", r.text);
     // A script with a Bearer token and no Origin works.
     let r = send(&web, "POST", &path, &[("authorization", &format!("Bearer {token}")), json], Some(db_json("script"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(db_names(&env.client).await, vec!["keep", "same1", "same2", "script"]);
+    assert_eq!(db_names(&env.client).await, vec!["keep", "same1", "same2", "same3", "script"]);
     // A foreign page cannot log the browser in either (login CSRF); a script without Origin can.
     let creds = serde_json::json!({ "username": "admin", "password": pw }).to_string();
     assert_eq!(send(&web, "POST", "/v1/session", &[json, ("origin", EVIL)], Some(creds.clone())).await.status, 403);

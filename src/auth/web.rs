@@ -3,8 +3,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 
 /// Why a request is refused as cross-site (the 403's message names the rule).
-pub const CSRF_RULE: &str =
-    "cross-site request refused: a state-changing request authenticated by the session cookie must carry an Origin (or Referer) header whose host:port equals the Host header";
+pub const CSRF_RULE: &str = "cross-site request refused: a state-changing request authenticated by the session cookie must come from this origin: an Origin (or Referer) header whose host:port equals the Host header, or, when the browser sends Origin: null or none, Sec-Fetch-Site: same-origin";
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
@@ -33,27 +32,36 @@ fn authority_of(url: &str) -> Option<String> {
 
 /// The cross-site request check. Safe methods pass. A request carrying `Authorization: Bearer` passes (a
 /// browser never adds that header to a cross-site request by itself, and Cairn answers no CORS preflight).
-/// Any other state-changing request must come from this origin: its `Origin` (or, when a browser sent none,
-/// its `Referer`) must name the same host:port as `Host`. A request with neither header is refused when it
-/// carries the session cookie (a browser, where only Origin proves the page) and passes without it (a
-/// script logging in with `POST /v1/session`). A present but foreign Origin is refused even without the
-/// cookie, so a foreign page cannot log a victim into an attacker's account either.
+/// Any other state-changing request must come from this origin:
+/// - an `Origin` naming the same host:port as `Host` passes; any other real origin is refused, even without
+///   the session cookie (so a foreign page cannot log a browser into another account either);
+/// - `Origin: null` or no Origin: browsers send `null` for same-origin form posts and fetches too when the
+///   page's policy is `Referrer-Policy: no-referrer` (Cairn's), so the browser's own `Sec-Fetch-Site:
+///   same-origin` (a header pages cannot set) decides; failing that, a `Referer` naming the same host:port;
+/// - with none of these, a request carrying the session cookie is refused (a browser, where only these
+///   headers prove the page), and one without it passes (a script logging in with `POST /v1/session`).
 pub fn check_same_origin(method: &Method, headers: &HeaderMap) -> Result<(), &'static str> {
     if is_safe(method) || has_bearer(headers) {
         return Ok(());
     }
-    let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
-    let source = headers
-        .get(http::header::ORIGIN)
-        .or_else(|| headers.get(http::header::REFERER))
-        .and_then(|v| v.to_str().ok());
-    match source {
-        None if !has_session_cookie(headers) => Ok(()),
-        None => Err(CSRF_RULE),
-        Some(src) => match (authority_of(src), host) {
-            (Some(a), Some(h)) if a == h => Ok(()),
-            _ => Err(CSRF_RULE),
-        },
+    let get = |name: http::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = get(http::header::HOST).map(str::to_ascii_lowercase);
+    let same = |url: &str| matches!((authority_of(url), &host), (Some(a), Some(h)) if &a == h);
+    match get(http::header::ORIGIN) {
+        Some(o) if o != "null" => return if same(o) { Ok(()) } else { Err(CSRF_RULE) },
+        _ => {}
+    }
+    match get(HeaderName::from_static("sec-fetch-site")) {
+        Some("same-origin") => return Ok(()),
+        Some("none") | None => {}
+        // same-site (another port or subdomain) or cross-site.
+        Some(_) => return Err(CSRF_RULE),
+    }
+    match get(http::header::REFERER) {
+        Some(r) if same(r) => Ok(()),
+        Some(_) => Err(CSRF_RULE),
+        None if has_session_cookie(headers) || headers.contains_key(http::header::ORIGIN) => Err(CSRF_RULE),
+        None => Ok(()),
     }
 }
 
@@ -122,6 +130,16 @@ mod tests {
             // Same host, another port is another origin.
             assert_eq!(check_same_origin(&m, &h(&[COOKIE, HOST, ("origin", "http://cairn.example:8081")])), Err(CSRF_RULE));
             assert_eq!(check_same_origin(&m, &h(&[COOKIE, HOST, ("origin", "null")])), Err(CSRF_RULE));
+            // Origin: null (Referrer-Policy: no-referrer) from this origin: the browser's Sec-Fetch-Site decides.
+            assert!(check_same_origin(&m, &h(&[COOKIE, HOST, ("origin", "null"), ("sec-fetch-site", "same-origin")])).is_ok());
+            assert!(check_same_origin(&m, &h(&[COOKIE, HOST, ("sec-fetch-site", "same-origin")])).is_ok());
+            assert_eq!(check_same_origin(&m, &h(&[COOKIE, HOST, ("origin", "null"), ("sec-fetch-site", "cross-site")])), Err(CSRF_RULE));
+            assert_eq!(check_same_origin(&m, &h(&[COOKIE, HOST, ("origin", "null"), ("sec-fetch-site", "same-site")])), Err(CSRF_RULE));
+            // A real foreign Origin is refused whatever Sec-Fetch-Site claims.
+            assert_eq!(check_same_origin(&m, &h(&[COOKIE, HOST, ("origin", "http://evil.example"), ("sec-fetch-site", "same-origin")])), Err(CSRF_RULE));
+            // A cross-site Sec-Fetch-Site is not rescued by a matching Referer.
+            let r = h(&[COOKIE, HOST, ("sec-fetch-site", "cross-site"), ("referer", "http://cairn.example:8080/")]);
+            assert_eq!(check_same_origin(&m, &r), Err(CSRF_RULE));
             // Origin wins over a matching Referer.
             let both = h(&[COOKIE, HOST, ("origin", "http://evil.example"), ("referer", "http://cairn.example:8080/")]);
             assert_eq!(check_same_origin(&m, &both), Err(CSRF_RULE));
@@ -137,6 +155,8 @@ mod tests {
         assert!(check_same_origin(&Method::POST, &h(&[HOST])).is_ok());
         assert!(check_same_origin(&Method::POST, &h(&[HOST, ("origin", "http://cairn.example:8080")])).is_ok());
         assert_eq!(check_same_origin(&Method::POST, &h(&[HOST, ("origin", "http://evil.example")])), Err(CSRF_RULE));
+        assert_eq!(check_same_origin(&Method::POST, &h(&[HOST, ("origin", "null")])), Err(CSRF_RULE));
+        assert_eq!(check_same_origin(&Method::POST, &h(&[HOST, ("sec-fetch-site", "cross-site")])), Err(CSRF_RULE));
         // Another cookie is not the session cookie.
         assert!(check_same_origin(&Method::POST, &h(&[HOST, ("cookie", "other=1")])).is_ok());
     }
