@@ -78,7 +78,7 @@ pub enum AccountsCommand {
         #[command(flatten)]
         password: PasswordInput,
     },
-    /// Replace the session signing key: every issued token stops verifying (restart running servers).
+    /// Replace the session signing key: every issued token stops verifying (running servers follow the key).
     ResetJwtKeys,
 }
 
@@ -128,7 +128,8 @@ pub struct ServeArgs {
     /// Directory with the built site (wasm, JS, CSS, assets).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
-    /// Mark the session cookie `Secure` (set when Cairn is served over HTTPS, e.g. behind a TLS ingress).
+    /// Cairn is served over HTTPS (e.g. behind a TLS ingress): mark the session cookie `Secure` and send
+    /// `Strict-Transport-Security`.
     #[arg(long, env = "CAIRN_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
     /// Run the reconcilers in this process (disable to run a UI/API-only replica).
@@ -143,6 +144,48 @@ pub struct ServeArgs {
     /// from 5 s doubling to 5 min).
     #[arg(long, env = "CAIRN_VERSION_SERVICE_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub version_service_ttl: u64,
+    /// Requests per second the whole server accepts (UI pages, server functions, REST; not static files,
+    /// /healthz, /readyz, /metrics); more get 429. Also read from OpenEverest's API_REQUESTS_RATE_LIMIT.
+    /// [default: 100]
+    #[arg(long, env = "CAIRN_API_REQUESTS_RATE_LIMIT")]
+    pub api_requests_rate_limit: Option<u32>,
+    /// Logins per second accepted from one client IP (POST /v1/session and the login form); more get 429.
+    /// Also read from OpenEverest's CREATE_SESSION_RATE_LIMIT. [default: 1]
+    #[arg(long, env = "CAIRN_CREATE_SESSION_RATE_LIMIT")]
+    pub create_session_rate_limit: Option<u32>,
+    /// Logins one client IP may send at once before the per-second limit applies.
+    #[arg(long, env = "CAIRN_CREATE_SESSION_BURST", default_value_t = 3)]
+    pub create_session_burst: u32,
+}
+
+/// A rate from its flag/`CAIRN_` variable, else OpenEverest's variable, else the default; 0 or garbage is
+/// an error naming the variable and the rule.
+fn rate(flag: Option<u32>, flag_name: &str, alias: &str, default: u32) -> anyhow::Result<u32> {
+    let (v, name) = match flag {
+        Some(v) => (v, flag_name.to_string()),
+        None => match std::env::var(alias) {
+            Ok(s) => (
+                s.trim().parse::<u32>().map_err(|_| anyhow::anyhow!("{alias}: must be a whole number of requests per second (at least 1), got {s:?}"))?,
+                alias.to_string(),
+            ),
+            Err(_) => (default, String::new()),
+        },
+    };
+    anyhow::ensure!(v >= 1, "{name}: must be at least 1 request per second");
+    Ok(v)
+}
+
+impl ServeArgs {
+    /// The rate limits and TLS flag the HTTP layers enforce.
+    pub fn web_security(&self) -> anyhow::Result<crate::server::WebSecurity> {
+        anyhow::ensure!(self.create_session_burst >= 1, "--create-session-burst: must be at least 1");
+        Ok(crate::server::WebSecurity {
+            tls: self.secure_cookies,
+            api_rate: rate(self.api_requests_rate_limit, "--api-requests-rate-limit", "API_REQUESTS_RATE_LIMIT", 100)?,
+            session_rate: rate(self.create_session_rate_limit, "--create-session-rate-limit", "CREATE_SESSION_RATE_LIMIT", 1)?,
+            session_burst: self.create_session_burst,
+        })
+    }
 }
 
 impl ServeArgs {
@@ -166,5 +209,28 @@ impl ServeArgs {
         } else {
             crate::state::NamespaceFilter::Label(self.namespace_label_selector.clone())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_from_flag_alias_or_default_and_bad_values_name_the_option() {
+        assert_eq!(rate(Some(5), "--x", "CAIRN_TEST_RATE_UNSET", 100).unwrap(), 5);
+        assert_eq!(rate(None, "--x", "CAIRN_TEST_RATE_UNSET", 100).unwrap(), 100);
+        let e = rate(Some(0), "--api-requests-rate-limit", "CAIRN_TEST_RATE_UNSET", 100).unwrap_err().to_string();
+        assert_eq!(e, "--api-requests-rate-limit: must be at least 1 request per second");
+        // The OpenEverest name is read when the flag / CAIRN_ variable is not set (names unique to this test).
+        std::env::set_var("CAIRN_TEST_RATE_ALIAS_OK", " 7 ");
+        assert_eq!(rate(None, "--x", "CAIRN_TEST_RATE_ALIAS_OK", 100).unwrap(), 7);
+        assert_eq!(rate(Some(3), "--x", "CAIRN_TEST_RATE_ALIAS_OK", 100).unwrap(), 3, "the flag wins");
+        std::env::set_var("CAIRN_TEST_RATE_ALIAS_BAD", "fast");
+        let e = rate(None, "--x", "CAIRN_TEST_RATE_ALIAS_BAD", 100).unwrap_err().to_string();
+        assert_eq!(e, "CAIRN_TEST_RATE_ALIAS_BAD: must be a whole number of requests per second (at least 1), got \"fast\"");
+        std::env::set_var("CAIRN_TEST_RATE_ALIAS_ZERO", "0");
+        let e = rate(None, "--x", "CAIRN_TEST_RATE_ALIAS_ZERO", 100).unwrap_err().to_string();
+        assert_eq!(e, "CAIRN_TEST_RATE_ALIAS_ZERO: must be at least 1 request per second");
     }
 }

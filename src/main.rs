@@ -79,8 +79,8 @@ async fn accounts(command: AccountsCommand, ns: &str, json: bool) -> anyhow::Res
         AccountsCommand::ResetJwtKeys => {
             acc::reset_jwt_key(&client, ns).await?;
             out(
-                serde_json::json!({ "reset": true, "restartRequired": true }),
-                "session key replaced: every issued token is now invalid; restart running `cairn serve` processes to use the new key".into(),
+                serde_json::json!({ "reset": true }),
+                "session key replaced: every issued token is now invalid (running servers pick up the new key through their watch)".into(),
             );
         }
     }
@@ -88,6 +88,8 @@ async fn accounts(command: AccountsCommand, ns: &str, json: bool) -> anyhow::Res
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Bad options stop here, before anything is written.
+    let web_security = args.web_security()?;
     let version_service = std::sync::Arc::new(args.version_service()?);
     let client = cairn::kube_client::client("cairn").await?;
     let ns = args.ns.system_namespace.clone();
@@ -117,7 +119,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     conf.site_root = args.site_root.clone().into();
     let addr: std::net::SocketAddr = args.listen.parse()?;
     conf.site_addr = addr;
-    let app = cairn::server::router(state.clone(), conf);
+    let app = cairn::server::router_with(state.clone(), conf, web_security);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -53,7 +53,11 @@ pub struct Inner {
     /// Bumped on every DatabaseCluster change; the live list (SSE) waits on it.
     pub changes: watch::Receiver<u64>,
     pub secure_cookies: bool,
+    /// The key the process started with; sessions use [`crate::auth::store::AuthStore::signing_key`], which
+    /// follows Secret `everest-jwt`.
     pub jwt_key: Vec<u8>,
+    /// Accounts, revoked sessions and the session key, read through watches on their Secrets.
+    pub auth: Arc<crate::auth::store::AuthStore>,
     /// Failed-login back-off per client IP and per username (in memory, per replica).
     pub login_throttle: std::sync::Mutex<crate::auth::throttle::Throttle>,
     /// True once the DatabaseCluster (and, with a label filter, the Namespace) cache holds a full LIST.
@@ -214,12 +218,15 @@ impl State {
             }
         };
 
+        let auth = crate::auth::store::AuthStore::start(client.clone(), &opts.system_namespace, opts.jwt_key.clone());
         let (synced_tx, synced) = watch::channel(false);
         let engines_synced_rx = engines_synced.clone();
+        let auth_synced = auth.clone();
         tokio::spawn(async move {
             let _ = db_synced.wait_for(|v| *v).await;
             let _ = engines_synced.wait_for(|v| *v).await;
             let _ = ns_synced.wait_for(|v| *v).await;
+            auth_synced.wait_synced().await;
             synced_tx.send_replace(true);
             tracing::info!("caches synced");
             // Keep the sender alive for the process: receivers then never see a closed channel.
@@ -245,6 +252,7 @@ impl State {
             changes: rx,
             secure_cookies: opts.secure_cookies,
             jwt_key: opts.jwt_key,
+            auth,
             login_throttle: Default::default(),
             synced,
         }));

@@ -1,5 +1,6 @@
 //! Accounts against a real API server: the library functions behind `cairn accounts …`, checked through
-//! `auth::login` as the server uses it.
+//! `auth::login` as the server uses it (over the accounts watch, so each check waits for the change to
+//! arrive).
 mod common;
 
 use cairn::auth::{self, accounts};
@@ -7,11 +8,17 @@ use common::*;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
-async fn login(env: &TestEnv, user: &str, pw: &str) -> u16 {
-    match auth::login(&env.client, SYSTEM_NS, user, pw).await {
+async fn try_login(st: &cairn::state::State, user: &str, pw: &str) -> u16 {
+    match auth::login(&st.auth, &st.client, SYSTEM_NS, user, pw).await {
         Ok(()) => 200,
         Err(e) => e.status,
     }
+}
+
+/// Waits until a login answers `want` (the server reads accounts through a watch).
+async fn expect_login(st: &cairn::state::State, user: &str, pw: &str, want: u16) {
+    let what = format!("login {user} answers {want}");
+    eventually(10, &what, || async { (try_login(st, user, pw).await == want).then_some(()) }).await;
 }
 
 #[tokio::test]
@@ -19,12 +26,13 @@ async fn accounts_lifecycle() {
     let env = TestEnv::start().await;
     let c = &env.client;
     let initial = auth::ensure_admin(c, SYSTEM_NS).await.unwrap().expect("admin created");
+    let st = env.start_cairn().await;
     assert_eq!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap().as_deref(), Some(initial.as_str()));
-    assert_eq!(login(&env, "admin", &initial).await, 200);
+    assert_eq!(try_login(&st, "admin", &initial).await, 200);
 
     // create: the rules are checked and nothing is written on error.
     accounts::create_account(c, SYSTEM_NS, "alice@example.com", "alice-password").await.unwrap();
-    assert_eq!(login(&env, "alice@example.com", "alice-password").await, 200);
+    expect_login(&st, "alice@example.com", "alice-password", 200).await;
     let e = accounts::create_account(c, SYSTEM_NS, "alice@example.com", "other-password").await.unwrap_err();
     assert_eq!((e.status, e.field.as_deref()), (409, Some("username")));
     assert_eq!(accounts::create_account(c, SYSTEM_NS, "bad name", "long-enough").await.unwrap_err().field.as_deref(), Some("username"));
@@ -47,8 +55,8 @@ async fn accounts_lifecycle() {
     let before = stored(c, "alice@example.com").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     accounts::change_password(c, SYSTEM_NS, "alice@example.com", "alice-new-password").await.unwrap();
-    assert_eq!(login(&env, "alice@example.com", "alice-password").await, 401);
-    assert_eq!(login(&env, "alice@example.com", "alice-new-password").await, 200);
+    expect_login(&st, "alice@example.com", "alice-password", 401).await;
+    expect_login(&st, "alice@example.com", "alice-new-password", 200).await;
     assert_ne!(stored(c, "alice@example.com").await.password_mtime, before.password_mtime);
     // Another user's change leaves the initial admin password readable.
     assert!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap().is_some());
@@ -56,8 +64,8 @@ async fn accounts_lifecycle() {
     // Changing admin's password removes the readable initial password.
     accounts::change_password(c, SYSTEM_NS, "admin", "admin-new-password").await.unwrap();
     assert_eq!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap(), None);
-    assert_eq!(login(&env, "admin", &initial).await, 401);
-    assert_eq!(login(&env, "admin", "admin-new-password").await, 200);
+    expect_login(&st, "admin", &initial, 401).await;
+    expect_login(&st, "admin", "admin-new-password", 200).await;
 
     // Hashes are never listed.
     let listed = serde_json::to_string(&accounts::list_accounts(c, SYSTEM_NS).await.unwrap()).unwrap();
@@ -67,17 +75,22 @@ async fn accounts_lifecycle() {
     for u in ["alice@example.com", "u1", "u2", "u3"] {
         accounts::delete_account(c, SYSTEM_NS, u).await.unwrap();
     }
-    assert_eq!(login(&env, "alice@example.com", "alice-new-password").await, 401);
+    expect_login(&st, "alice@example.com", "alice-new-password", 401).await;
     assert_eq!(accounts::delete_account(c, SYSTEM_NS, "nobody").await.unwrap_err().status, 404);
     let e = accounts::delete_account(c, SYSTEM_NS, "admin").await.unwrap_err();
     assert_eq!(e.status, 409, "{}", e.message);
-    assert_eq!(login(&env, "admin", "admin-new-password").await, 200);
+    expect_login(&st, "admin", "admin-new-password", 200).await;
 
-    // reset-jwt-keys: tokens signed with the old key stop verifying.
+    // reset-jwt-keys: tokens signed with the old key stop verifying, in the running server too (it follows
+    // Secret everest-jwt through its watch; no restart).
     let old_key = auth::ensure_jwt_key(c, SYSTEM_NS).await.unwrap();
+    eventually(10, "server uses everest-jwt's key", || async { (*st.auth.signing_key() == old_key).then_some(()) }).await;
     let token = auth::issue_token(&old_key, "admin");
+    assert!(st.auth.validate(&token, auth::now_secs()).is_ok());
     accounts::reset_jwt_key(c, SYSTEM_NS).await.unwrap();
     let new_key = auth::ensure_jwt_key(c, SYSTEM_NS).await.unwrap();
+    eventually(10, "server refuses the old key's token", || async { st.auth.validate(&token, auth::now_secs()).is_err().then_some(()) }).await;
+    assert_eq!(*st.auth.signing_key(), new_key);
     assert_ne!(new_key, old_key);
     assert_eq!(auth::verify_token(&new_key, &token), None);
     assert_eq!(auth::verify_token(&new_key, &auth::issue_token(&new_key, "admin")).as_deref(), Some("admin"));

@@ -41,8 +41,7 @@ async fn create_session(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(c): Json<Credentials>,
 ) -> Result<Response, ApiError> {
-    crate::auth::login_throttled(&st.login_throttle, &st.client, &st.system_namespace, peer.ip(), &c.username, &c.password).await?;
-    let token = crate::auth::issue_token(&st.jwt_key, &c.username);
+    let token = crate::auth::start_session(&st, peer.ip(), &c.username, &c.password).await?;
     Ok((
         [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],
         Json(serde_json::json!({ "token": token })),
@@ -50,8 +49,10 @@ async fn create_session(
         .into_response())
 }
 
-async fn delete_session(AxState(st): AxState<State>) -> Response {
-    (http::StatusCode::NO_CONTENT, [(http::header::SET_COOKIE, crate::auth::clear_cookie(st.secure_cookies))]).into_response()
+/// Logout: the token (Bearer or cookie) is revoked on every replica, and the cookie cleared.
+async fn delete_session(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Response, ApiError> {
+    crate::auth::end_session(&st, &headers).await?;
+    Ok((http::StatusCode::NO_CONTENT, [(http::header::SET_COOKIE, crate::auth::clear_cookie(st.secure_cookies))]).into_response())
 }
 
 async fn version() -> Json<serde_json::Value> {
@@ -144,9 +145,14 @@ async fn update_engine(
 /// shared watch, so an idle cluster costs nothing.
 async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    let token = crate::auth::token_from_headers(&headers).unwrap_or_default();
     let mut rx = st.changes.clone();
     let stream = async_stream(move |tx| async move {
         loop {
+            // A session that died (logout, password change, …) gets no further updates.
+            if st.auth.validate(&token, crate::auth::now_secs()).is_err() {
+                return;
+            }
             let rows: Vec<DbSummary> = service::list_databases(&st, &caller, None).iter().map(DbSummary::from).collect();
             let data = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
             if tx.send(Ok(Event::default().event("databases").data(data))).await.is_err() {

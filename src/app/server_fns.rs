@@ -35,7 +35,7 @@ mod server {
     }
 }
 
-#[server]
+#[server(endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     // The peer address (the server runs with connect info); without it only the per-username gap applies.
@@ -43,9 +43,7 @@ pub async fn login(username: String, password: String) -> Result<(), ServerFnErr
         .await
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    crate::auth::login_throttled(&st.login_throttle, &st.client, &st.system_namespace, ip, username.trim(), &password)
-        .await
-        .map_err(|e| {
+    let token = crate::auth::start_session(&st, ip, username.trim(), &password).await.map_err(|e| {
             if e.status == 429 {
                 if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
                     resp.set_status(http::StatusCode::TOO_MANY_REQUESTS);
@@ -53,15 +51,16 @@ pub async fn login(username: String, password: String) -> Result<(), ServerFnErr
             }
             server::to_sfe(e)
         })?;
-    let token = crate::auth::issue_token(&st.jwt_key, username.trim());
     server::set_cookie(&crate::auth::session_cookie(&token, st.secure_cookies));
     leptos_axum::redirect("/");
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), ServerFnError> {
     let st = server::state()?;
+    let headers: http::HeaderMap = leptos_axum::extract().await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    crate::auth::end_session(&st, &headers).await.map_err(server::to_sfe)?;
     server::set_cookie(&crate::auth::clear_cookie(st.secure_cookies));
     leptos_axum::redirect("/login");
     Ok(())

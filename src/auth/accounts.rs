@@ -92,18 +92,28 @@ pub fn parse_users(secret: &Secret) -> Result<Users, ApiError> {
         .map_err(|e| ApiError::new(500, format!("Secret {ACCOUNTS_SECRET} key {ACCOUNTS_KEY} is not valid: {e}")))
 }
 
-/// Reads Secret `name`, lets `f` change its data, and replaces it with the resourceVersion that was read,
-/// retrying from the read when someone else wrote in between (409). Nothing is written when `f` fails.
-pub async fn update_secret<T>(
+/// Reads Secret `name`, lets `f` change it, and replaces it with the resourceVersion that was read,
+/// retrying from the read when someone else wrote in between (409). Nothing is written when `f` fails. With
+/// `create`, an absent Secret starts empty and is created (a concurrent create is a conflict, retried too).
+async fn modify_secret<T>(
     api: &Api<Secret>,
     name: &str,
-    mut f: impl FnMut(&mut BTreeMap<String, ByteString>) -> Result<T, ApiError>,
+    create: bool,
+    mut f: impl FnMut(&mut Secret) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     for _ in 0..CONFLICT_RETRIES {
-        let mut secret = api.get_opt(name).await?.ok_or_else(|| ApiError::not_found(format!("Secret {name:?}")))?;
-        let out = f(secret.data.get_or_insert_with(BTreeMap::new))?;
+        let (mut secret, exists) = match api.get_opt(name).await? {
+            Some(s) => (s, true),
+            None if create => (
+                Secret { metadata: kube::api::ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() },
+                false,
+            ),
+            None => return Err(ApiError::not_found(format!("Secret {name:?}"))),
+        };
+        let out = f(&mut secret)?;
         // The read object carries its resourceVersion, so the API server refuses a stale replace with 409.
-        match api.replace(name, &PostParams::default(), &secret).await {
+        let written = if exists { api.replace(name, &PostParams::default(), &secret).await } else { api.create(&PostParams::default(), &secret).await };
+        match written {
             Ok(_) => return Ok(out),
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(e) => return Err(e.into()),
@@ -112,39 +122,76 @@ pub async fn update_secret<T>(
     Err(ApiError::new(409, format!("Secret {name:?} kept changing; try again")))
 }
 
-/// Applies `f` to the users map of Secret `everest-accounts` (and may touch the Secret's other keys).
+/// [`modify_secret`] on the data of an existing Secret.
+pub async fn update_secret<T>(
+    api: &Api<Secret>,
+    name: &str,
+    mut f: impl FnMut(&mut BTreeMap<String, ByteString>) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    modify_secret(api, name, false, |s| f(s.data.get_or_insert_with(BTreeMap::new))).await
+}
+
+/// [`modify_secret`], creating the Secret when it does not exist.
+pub async fn upsert_secret<T>(api: &Api<Secret>, name: &str, f: impl FnMut(&mut Secret) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    modify_secret(api, name, true, f).await
+}
+
+/// Applies `f` to the users map of Secret `everest-accounts` (and may touch the rest of the Secret). With
+/// `create`, a missing Secret is created.
 async fn update_users<T>(
     client: &Client,
     ns: &str,
-    mut f: impl FnMut(&mut Users, &mut BTreeMap<String, ByteString>) -> Result<T, ApiError>,
+    create: bool,
+    mut f: impl FnMut(&mut Users, &mut Secret) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    update_secret(&api, ACCOUNTS_SECRET, |data| {
-        let mut users = parse_users(&Secret { data: Some(data.clone()), ..Default::default() })?;
-        let out = f(&mut users, data)?;
+    modify_secret(&api, ACCOUNTS_SECRET, create, |secret| {
+        let mut users = parse_users(secret)?;
+        let out = f(&mut users, secret)?;
         let yaml = serde_yaml::to_string(&users).map_err(|_| ApiError::internal())?;
-        data.insert(ACCOUNTS_KEY.to_string(), ByteString(yaml.into_bytes()));
+        secret.data.get_or_insert_with(BTreeMap::new).insert(ACCOUNTS_KEY.to_string(), ByteString(yaml.into_bytes()));
         Ok(out)
     })
     .await
 }
 
+/// Creates an account; creates Secret `everest-accounts` when there is none yet.
 pub async fn create_account(client: &Client, ns: &str, username: &str, password: &str) -> Result<(), ApiError> {
     // Check the cheap rules before any API call, so a bad input never depends on the cluster.
     validate_username(username)?;
     validate_password(password)?;
     let now = now_rfc3339();
-    update_users(client, ns, |users, _| create(users, username, password, &now)).await
+    update_users(client, ns, true, |users, _| create(users, username, password, &now)).await
 }
 
-/// Changes a password. Changing the admin's removes the readable initial password.
+/// Changes a password. Changing the admin's removes the readable initial password; any account's change
+/// removes its `insecure-password/<user>` plain-text flag.
 pub async fn change_password(client: &Client, ns: &str, username: &str, password: &str) -> Result<(), ApiError> {
     validate_password(password)?;
     let now = now_rfc3339();
-    update_users(client, ns, |users, data| {
+    update_users(client, ns, false, |users, secret| {
         set_password(users, username, password, &now)?;
         if username == ADMIN {
-            data.remove(INITIAL_PASSWORD_KEY);
+            if let Some(d) = secret.data.as_mut() {
+                d.remove(INITIAL_PASSWORD_KEY);
+            }
+        }
+        if let Some(a) = secret.metadata.annotations.as_mut() {
+            a.remove(&super::insecure_annotation(username));
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Replaces an OpenEverest PBKDF2 hash with an Argon2id hash of the same password, only if the stored hash
+/// is still `old_hash` (a password changed meanwhile is left alone). `passwordMtime` is kept: the password
+/// did not change, so sessions stay valid.
+pub async fn rehash(client: &Client, ns: &str, username: &str, old_hash: &str, new_hash: &str) -> Result<(), ApiError> {
+    update_users(client, ns, false, |users, _| {
+        match users.get_mut(username) {
+            Some(acc) if acc.password_hash == old_hash => acc.password_hash = new_hash.to_string(),
+            _ => return Err(ApiError::new(409, format!("account {username:?} changed meanwhile; not rehashed"))),
         }
         Ok(())
     })
@@ -152,7 +199,7 @@ pub async fn change_password(client: &Client, ns: &str, username: &str, password
 }
 
 pub async fn delete_account(client: &Client, ns: &str, username: &str) -> Result<(), ApiError> {
-    update_users(client, ns, |users, _| delete(users, username)).await
+    update_users(client, ns, false, |users, _| delete(users, username)).await
 }
 
 pub async fn list_accounts(client: &Client, ns: &str) -> Result<Vec<AccountSummary>, ApiError> {
@@ -161,8 +208,8 @@ pub async fn list_accounts(client: &Client, ns: &str) -> Result<Vec<AccountSumma
     Ok(summaries(&parse_users(&secret)?))
 }
 
-/// Replaces the session signing key, so every token issued so far stops verifying. A running server read
-/// the key at start and must be restarted to use the new one.
+/// Replaces the session signing key, so every token issued so far stops verifying. Running servers follow
+/// Secret `everest-jwt` through their watch and switch to the new key without a restart.
 pub async fn reset_jwt_key(client: &Client, ns: &str) -> anyhow::Result<()> {
     // Creates the Secret when absent; then the key is replaced either way.
     super::ensure_jwt_key(client, ns).await?;

@@ -17,10 +17,16 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Resolves the caller from request headers (Bearer token or session cookie).
+    /// Resolves the caller from request headers (Bearer token or session cookie). The single point where a
+    /// token dies: bad signature (or a reset key), expired, account deleted or disabled, password changed at
+    /// or after the token was issued, or logged out (the blocklist).
     pub fn from_headers(state: &State, headers: &http::HeaderMap) -> Result<Caller, ApiError> {
         let token = crate::auth::token_from_headers(headers).ok_or_else(ApiError::unauthorized)?;
-        let username = crate::auth::verify_token(&state.jwt_key, &token).ok_or_else(ApiError::unauthorized)?;
+        let claims = state.auth.validate(&token, crate::auth::now_secs()).map_err(|why| {
+            tracing::debug!(?why, "session token refused");
+            ApiError::unauthorized()
+        })?;
+        let username = claims.username().unwrap_or_default().to_string();
         Ok(Caller { username })
     }
 }
