@@ -19,6 +19,7 @@ pub fn router() -> Router<State> {
     Router::new()
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
+        .route("/v1/permissions", get(permissions))
         .route("/v1/namespaces", get(namespaces))
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).delete(delete_db))
@@ -56,9 +57,16 @@ async fn version() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "projectName": "cairn", "version": env!("CARGO_PKG_VERSION"), "fullCommit": option_env!("CAIRN_COMMIT").unwrap_or("") }))
 }
 
+/// The managed namespaces the caller may read.
 async fn namespaces(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<Vec<String>>, ApiError> {
-    Caller::from_headers(&st, &headers)?;
-    Ok(Json(st.managed_namespaces()))
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::list_namespaces(&st, &caller)))
+}
+
+/// `{enabled, permissions: [[subject, resource, action, object], …]}` for the caller.
+async fn permissions(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<crate::model::Permissions>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::authz::permissions(&st, &caller)))
 }
 
 async fn list_dbs(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -104,15 +112,22 @@ async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, na
 async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     let mut rx = st.changes.clone();
+    // A policy change re-filters the list too.
+    let mut policy_rx = st.rbac.subscribe();
     let stream = async_stream(move |tx| async move {
         loop {
-            let rows: Vec<DbSummary> = service::list_databases(&st, &caller, None).iter().map(DbSummary::from).collect();
+            let rows: Vec<DbSummary> = service::database_summaries(&st, &caller, None);
             let data = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
             if tx.send(Ok(Event::default().event("databases").data(data))).await.is_err() {
                 return;
             }
             rx.borrow_and_update();
-            if rx.changed().await.is_err() {
+            policy_rx.borrow_and_update();
+            let changed = tokio::select! {
+                r = rx.changed() => r,
+                r = policy_rx.changed() => r,
+            };
+            if changed.is_err() {
                 return;
             }
             // Coalesce bursts of watch events into one message.
@@ -144,6 +159,7 @@ async fn readyz(AxState(st): AxState<State>) -> Response {
 
 async fn metrics(AxState(st): AxState<State>) -> Response {
     let mut out = crate::controller::METRICS.render();
+    out.push_str(&st.rbac.render_metrics());
     let mut counts = std::collections::BTreeMap::new();
     for db in st.dbs.state() {
         let s = db.status.as_ref().map(|s| s.status.with_creating().as_str()).unwrap_or("creating");

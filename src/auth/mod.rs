@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod accounts;
+pub mod rbac;
 pub mod throttle;
 
 pub const ACCOUNTS_SECRET: &str = "everest-accounts";

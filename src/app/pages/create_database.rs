@@ -29,6 +29,12 @@ pub fn CreateDatabasePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match options.await {
                         Err(e) => view! { <p role="alert" class="text-red-700">{error_text(&e)}</p> }.into_any(),
+                        Ok(opts) if opts.namespaces.is_empty() || opts.engines.is_empty() => view! {
+                            <p role="alert" class="text-slate-700">
+                                "Your role does not allow creating databases: it needs database-clusters create in a namespace and read on that namespace's database engine."
+                            </p>
+                            <a href="/" class="text-indigo-700 hover:underline">"Back to the databases"</a>
+                        }.into_any(),
                         Ok(opts) => view! {
                             <ActionForm action=create attr:class="space-y-4 rounded-lg bg-white p-6 shadow">
                                 <div>
@@ -61,7 +67,8 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                             let engines = opts.engines.clone();
                                             move || {
                                                 let chosen = engine.get();
-                                                engines.iter().find(|e| e.engine == chosen).map(|e| e.versions.clone()).unwrap_or_default()
+                                                // The first engine offered is selected until the user picks one.
+                                                engines.iter().find(|e| e.engine == chosen).or(engines.first()).map(|e| e.versions.clone()).unwrap_or_default()
                                                     .into_iter()
                                                     .map(|v| view! { <option value=v.clone()>{v.clone()}</option> })
                                                     .collect_view()
