@@ -130,6 +130,8 @@ test.describe("RBAC", () => {
     await waitForHydration(page);
     await row.getByRole("button", { name: `Delete ${DB}` }).click();
     await row.getByRole("button", { name: `Confirm delete of ${DB}` }).click();
-    await expect(databaseRow(page, DB)).toHaveCount(0, { timeout: 30_000 });
+    // The delete took effect (the live list shows it), and the database goes once the operator let go.
+    await expect(row.getByText("Deleting")).toBeVisible();
+    await expect(databaseRow(page, DB)).toHaveCount(0, { timeout: 60_000 });
   });
 });
