@@ -361,9 +361,13 @@ async fn rbac_matrix() {
 #[tokio::test]
 async fn policy_changes_take_effect_without_restart() {
     let (env, state, app) = setup().await;
-    let metrics = || async { app.rest("admin", "GET", "/metrics", None).await.1.as_str().unwrap_or_default().to_string() };
-    assert!(metrics().await.contains("cairn_rbac_policy_valid 1"));
-    assert!(metrics().await.contains("cairn_rbac_enabled 1"));
+    // Whether /metrics has this exact line.
+    let metric = |line: &'static str| {
+        let app = &app;
+        async move { app.rest("admin", "GET", "/metrics", None).await.1.as_str().unwrap_or_default().lines().any(|l| l == line) }
+    };
+    assert!(metric("cairn_rbac_policy_valid 1").await);
+    assert!(metric("cairn_rbac_enabled 1").await);
 
     // nobody's live list is empty; it follows the policy change without reconnecting.
     let token = cairn::auth::issue_token(JWT_KEY, "nobody");
@@ -379,17 +383,17 @@ async fn policy_changes_take_effect_without_restart() {
 
     // An invalid policy is rejected: the last good one stays in force, and /metrics says so.
     write_policy(&env, true, "g, nobody, role:admin\np, role:x, database-clusters, write, */*\n").await;
-    eventually(30, "the rejection is reported", || async { metrics().await.contains("cairn_rbac_policy_valid 0").then_some(()) }).await;
+    eventually(30, "the rejection is reported", || async { metric("cairn_rbac_policy_valid 0").await.then_some(()) }).await;
     let st = state.rbac.status();
-    assert!(st.last_error.as_deref().unwrap().contains("line 2: unknown action \"write\""), "{st:?}");
+    assert!(st.last_error.as_deref().is_some_and(|e| e.contains("line 2: unknown action \"write\"")), "{st:?}");
     assert_eq!(app.rest("nobody", "GET", "/v1/namespaces/everest/database-clusters/e1", None).await.0, 200);
     assert_eq!(app.rest("nobody", "DELETE", "/v1/namespaces/everest/database-clusters/e1", None).await.0, 403, "not admin");
-    assert!(metrics().await.contains("cairn_rbac_policy_loads_total{result=\"rejected\"} 1"));
+    assert!(metric("cairn_rbac_policy_loads_total{result=\"rejected\"} 1").await);
 
     // Disabling RBAC: everyone may do everything again.
     write_policy(&env, false, "g, admin, role:admin").await;
-    eventually(30, "RBAC disabled", || async { metrics().await.contains("cairn_rbac_enabled 0").then_some(()) }).await;
-    assert!(metrics().await.contains("cairn_rbac_policy_valid 1"));
+    eventually(30, "RBAC disabled", || async { metric("cairn_rbac_enabled 0").await.then_some(()) }).await;
+    assert!(metric("cairn_rbac_policy_valid 1").await);
     let (s, body) = app.rest("someone", "GET", "/v1/namespaces", None).await;
     assert_eq!((s, body), (200, json!(["dev", "everest"])));
     let (_, body) = app.rest("someone", "GET", "/v1/permissions", None).await;

@@ -130,8 +130,8 @@ test.describe("RBAC", () => {
     await waitForHydration(page);
     await row.getByRole("button", { name: `Delete ${DB}` }).click();
     await row.getByRole("button", { name: `Confirm delete of ${DB}` }).click();
-    // The delete took effect (the live list shows it), and the database goes once the operator let go.
-    await expect(row.getByText("Deleting")).toBeVisible();
+    // The database goes once the operator lets go (at most ~30 s in the sandbox: the reconciler's requeue
+    // while it waits for the upstream object to disappear).
     await expect(databaseRow(page, DB)).toHaveCount(0, { timeout: 60_000 });
   });
 });
