@@ -33,6 +33,60 @@ pub enum Command {
         #[command(subcommand)]
         command: NamespacesCommand,
     },
+    /// Settings kept in the system namespace.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SettingsCommand {
+    /// The RBAC policy (ConfigMap `everest-rbac`: keys `enabled` and `policy.csv`).
+    Rbac {
+        #[command(subcommand)]
+        command: RbacCommand,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RbacCommand {
+    /// Check a policy: exit 0 when valid; 1 when invalid (the error names the line and the rule); 2 when it
+    /// cannot be read. Reads ConfigMap `everest-rbac` from the cluster unless --policy-file is given.
+    Validate {
+        /// A policy.csv file to check instead of the cluster's ConfigMap.
+        #[arg(long)]
+        policy_file: Option<std::path::PathBuf>,
+    },
+    /// Ask whether the policy lets SUBJECT do ACTION on RESOURCE OBJECT: prints "allowed" (exit 0) or
+    /// "denied" (exit 1); exit 2 on an invalid question or policy. Evaluates the policy itself, also while
+    /// RBAC is disabled (the server then allows everything; a note on stderr says so).
+    Can {
+        /// A username (or a role, e.g. role:readonly).
+        subject: String,
+        /// create, read, update or delete.
+        action: String,
+        /// A resource, e.g. database-clusters, database-engines, namespaces.
+        resource: String,
+        /// `<namespace>/<name>` for namespaced resources, a name for global ones; `all` means every object
+        /// (`*/*` or `*`).
+        object: String,
+        /// A policy.csv file to evaluate instead of the cluster's ConfigMap.
+        #[arg(long)]
+        policy_file: Option<std::path::PathBuf>,
+    },
+    /// Write ConfigMap `everest-rbac` (created if absent) after validating the result; exit 1 and nothing
+    /// written when the policy is invalid. Keys not given keep their current value.
+    Apply {
+        /// Enable or disable RBAC (`true` or `false`).
+        #[arg(long, action = clap::ArgAction::Set)]
+        enabled: Option<bool>,
+        /// The policy.csv file to store.
+        #[arg(long)]
+        policy_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

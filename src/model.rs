@@ -14,6 +14,24 @@ pub struct DbSummary {
     pub ready: i32,
     pub size: i32,
     pub message: String,
+    /// Whether the signed-in user may delete this database (RBAC); the list shows the action only then.
+    #[serde(default)]
+    pub can_delete: bool,
+}
+
+/// `GET /v1/permissions`: whether RBAC is enabled and the policy lines that apply to the user,
+/// `[subject-or-role, resource, action, object]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Permissions {
+    pub enabled: bool,
+    pub permissions: Vec<[String; 4]>,
+}
+
+/// What the signed-in user may do on the databases pages (the UI hides what it may not).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct UserActions {
+    /// Managed namespaces where the user may create databases (empty: no "Create database").
+    pub create_namespaces: Vec<String>,
 }
 
 /// What the create form offers.

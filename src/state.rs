@@ -60,7 +60,10 @@ pub struct Inner {
     pub auth: Arc<crate::auth::store::AuthStore>,
     /// Failed-login back-off per client IP and per username (in memory, per replica).
     pub login_throttle: std::sync::Mutex<crate::auth::throttle::Throttle>,
-    /// True once the DatabaseCluster (and, with a label filter, the Namespace) cache holds a full LIST.
+    /// The RBAC policy in force, from ConfigMap `everest-rbac` in the system namespace (hot-reloaded).
+    pub rbac: Arc<crate::auth::rbac::Rbac>,
+    /// True once the DatabaseCluster (and, with a label filter, the Namespace) cache holds a full LIST and
+    /// the RBAC ConfigMap has been read.
     /// Fed by the watch streams' InitDone events. (Not `Store::wait_until_ready`: it wakes only the last of
     /// several concurrent waiters, and the controller already waits on the same store.)
     synced: watch::Receiver<bool>,
@@ -109,6 +112,37 @@ where
     });
 }
 
+/// Watches ConfigMap `everest-rbac` in the system namespace and applies every change to `rbac` (an invalid
+/// policy is logged and the last good one stays). `synced` turns true once the first LIST has been applied.
+fn drive_rbac(client: Client, system_namespace: &str, rbac: Arc<crate::auth::rbac::Rbac>, synced: watch::Sender<bool>) {
+    use crate::auth::rbac::RBAC_CONFIGMAP;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let api: Api<ConfigMap> = Api::namespaced(client, system_namespace);
+    let stream = watcher(api, watcher::Config::default().fields(&format!("metadata.name={RBAC_CONFIGMAP}"))).default_backoff();
+    tokio::spawn(async move {
+        let mut s = std::pin::pin!(stream);
+        // During a (re)LIST: the object seen, applied at InitDone (None: the ConfigMap does not exist).
+        let mut listed: Option<ConfigMap> = None;
+        while let Some(ev) = s.next().await {
+            match ev {
+                Ok(watcher::Event::Init) => listed = None,
+                Ok(watcher::Event::InitApply(cm)) => listed = Some(cm),
+                Ok(watcher::Event::InitDone) => {
+                    let _ = rbac.apply(listed.take().as_ref()).await;
+                    synced.send_replace(true);
+                }
+                Ok(watcher::Event::Apply(cm)) => {
+                    let _ = rbac.apply(Some(&cm)).await;
+                }
+                Ok(watcher::Event::Delete(_)) => {
+                    let _ = rbac.apply(None).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "RBAC ConfigMap watch error"),
+            }
+        }
+    });
+}
+
 pub struct Options {
     pub system_namespace: String,
     pub filter: NamespaceFilter,
@@ -124,6 +158,9 @@ impl State {
         let (tx, rx) = watch::channel(0u64);
         let (db_synced_tx, mut db_synced) = watch::channel(false);
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
+        let (rbac_synced_tx, mut rbac_synced) = watch::channel(false);
+        let rbac = Arc::new(crate::auth::rbac::Rbac::default());
+        drive_rbac(client.clone(), &opts.system_namespace, rbac.clone(), rbac_synced_tx);
         let (dbs, db_writer) = reflector::store_shared::<DatabaseCluster>(1024);
         let (pgs, pg_writer) = reflector::store_shared::<PerconaPGCluster>(1024);
         let (pxcs, pxc_writer) = reflector::store_shared::<PerconaXtraDBCluster>(1024);
@@ -227,6 +264,7 @@ impl State {
             let _ = engines_synced.wait_for(|v| *v).await;
             let _ = ns_synced.wait_for(|v| *v).await;
             auth_synced.wait_synced().await;
+            let _ = rbac_synced.wait_for(|v| *v).await;
             synced_tx.send_replace(true);
             tracing::info!("caches synced");
             // Keep the sender alive for the process: receivers then never see a closed channel.
@@ -254,6 +292,7 @@ impl State {
             jwt_key: opts.jwt_key,
             auth,
             login_throttle: Default::default(),
+            rbac,
             synced,
         }));
         (state, subs)

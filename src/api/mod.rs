@@ -19,6 +19,7 @@ pub fn router() -> Router<State> {
     Router::new()
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
+        .route("/v1/permissions", get(permissions))
         .route("/v1/namespaces", get(namespaces))
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).put(update_db).delete(delete_db))
@@ -59,9 +60,16 @@ async fn version() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "projectName": "cairn", "version": env!("CARGO_PKG_VERSION"), "fullCommit": option_env!("CAIRN_COMMIT").unwrap_or("") }))
 }
 
+/// The managed namespaces the caller may read.
 async fn namespaces(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<Vec<String>>, ApiError> {
-    Caller::from_headers(&st, &headers)?;
-    Ok(Json(st.managed_namespaces()))
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::list_namespaces(&st, &caller)))
+}
+
+/// `{enabled, permissions: [[subject, resource, action, object], …]}` for the caller.
+async fn permissions(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<crate::model::Permissions>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::authz::permissions(&st, &caller)))
 }
 
 async fn list_dbs(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -147,19 +155,26 @@ async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Ss
     let caller = Caller::from_headers(&st, &headers)?;
     let token = crate::auth::token_from_headers(&headers).unwrap_or_default();
     let mut rx = st.changes.clone();
+    // A policy change re-filters the list too.
+    let mut policy_rx = st.rbac.subscribe();
     let stream = async_stream(move |tx| async move {
         loop {
             // A session that died (logout, password change, …) gets no further updates.
             if st.auth.validate(&token, crate::auth::now_secs()).is_err() {
                 return;
             }
-            let rows: Vec<DbSummary> = service::list_databases(&st, &caller, None).iter().map(DbSummary::from).collect();
+            let rows: Vec<DbSummary> = service::database_summaries(&st, &caller, None);
             let data = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
             if tx.send(Ok(Event::default().event("databases").data(data))).await.is_err() {
                 return;
             }
             rx.borrow_and_update();
-            if rx.changed().await.is_err() {
+            policy_rx.borrow_and_update();
+            let changed = tokio::select! {
+                r = rx.changed() => r,
+                r = policy_rx.changed() => r,
+            };
+            if changed.is_err() {
                 return;
             }
             // Coalesce bursts of watch events into one message.
@@ -195,6 +210,7 @@ async fn metrics(AxState(st): AxState<State>) -> Response {
         "# HELP cairn_version_service_requests_total Requests sent to the Percona version service.\n# TYPE cairn_version_service_requests_total counter\ncairn_version_service_requests_total {}\n",
         st.version_service.requests()
     ));
+    out.push_str(&st.rbac.render_metrics());
     let mut counts = std::collections::BTreeMap::new();
     for db in st.dbs.state() {
         let s = db.status.as_ref().map(|s| s.status.with_creating().as_str()).unwrap_or("creating");

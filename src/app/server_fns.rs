@@ -1,6 +1,6 @@
 //! Server functions: the UI's front door. Each one resolves the caller and calls `service`, exactly as the
 //! REST handlers do.
-use crate::model::{DbSummary, FieldError, FormOptions};
+use crate::model::{DbSummary, FieldError, FormOptions, UserActions};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -20,9 +20,11 @@ mod server {
     }
 
     pub fn to_sfe(e: ApiError) -> ServerFnError {
-        if e.status == 401 {
-            if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-                resp.set_status(http::StatusCode::UNAUTHORIZED);
+        // Not logged in, refused by RBAC, not found: the HTTP status says so too (scripts calling the
+        // server function see it; the UI shows the message).
+        if matches!(e.status, 401 | 403 | 404) {
+            if let (Some(resp), Ok(code)) = (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(e.status)) {
+                resp.set_status(code);
             }
         }
         ServerFnError::ServerError(e.message)
@@ -70,28 +72,51 @@ pub async fn logout() -> Result<(), ServerFnError> {
 pub async fn list_databases() -> Result<Vec<DbSummary>, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
-    Ok(crate::service::list_databases(&st, &caller, None).iter().map(DbSummary::from).collect())
+    Ok(crate::service::database_summaries(&st, &caller, None))
 }
 
+/// What the user may do on the databases pages (RBAC), so the UI shows only those actions.
+#[server]
+pub async fn get_user_actions() -> Result<UserActions, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    Ok(crate::service::user_actions(&st, &caller))
+}
+
+/// The create form's choices: the namespaces where the user may create databases, and the engines whose
+/// DatabaseEngine it may read in one of them.
 #[server]
 pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
     let st = server::state()?;
-    server::caller(&st).await?;
-    let namespaces = st.managed_namespaces();
-    // Only engines whose operator is installed in the namespace, with that namespace's versions.
+    let caller = server::caller(&st).await?;
+    let namespaces = crate::service::user_actions(&st, &caller).create_namespaces;
+    // Per namespace: the engines whose operator is installed there and which the caller may read (the
+    // compound check of create), with that namespace's versions.
     let engines = namespaces
         .iter()
         .flat_map(|ns| {
-            crate::service::engines::installed_engines(&st, ns).into_iter().map(move |(e, v)| crate::model::EngineOption {
-                namespace: ns.clone(),
-                engine: e.as_str().into(),
-                label: crate::model::engine_label(e.as_str()).into(),
-                versions: v.ordered_engine_versions(),
-                recommended: v.recommended_engine_versions(),
-            })
+            let readable = crate::service::creatable_engines(&st, &caller, std::slice::from_ref(ns));
+            crate::service::engines::installed_engines(&st, ns)
+                .into_iter()
+                .filter(move |(e, _)| readable.contains(e))
+                .map(move |(e, v)| crate::model::EngineOption {
+                    namespace: ns.clone(),
+                    engine: e.as_str().into(),
+                    label: crate::model::engine_label(e.as_str()).into(),
+                    versions: v.ordered_engine_versions(),
+                    recommended: v.recommended_engine_versions(),
+                })
         })
         .collect();
     Ok(FormOptions { namespaces, engines })
+}
+
+/// Deletes a database (the list's per-row action).
+#[server]
+pub async fn delete_database(namespace: String, name: String) -> Result<(), ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    crate::service::delete_database(&st, &caller, &namespace, &name).await.map_err(server::to_sfe)
 }
 
 /// Creates a database from the form. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown

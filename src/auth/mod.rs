@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod blocklist;
 pub mod rate_limit;
 pub mod store;
+pub mod rbac;
 pub mod throttle;
 pub mod web;
 

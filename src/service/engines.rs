@@ -1,5 +1,6 @@
 //! DatabaseEngines through the one front door: list and read from the cache; an update may change only
 //! `spec.allowedVersions`, and every listed version must be one the installed operator can run.
+use super::authz::{self, authorize, can, res, Action};
 use super::Caller;
 use crate::crd::database_engine::engine_info;
 use crate::crd::{DatabaseEngine, EngineType};
@@ -18,16 +19,24 @@ fn managed(state: &State, ns: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The DatabaseEngines of a managed namespace, sorted by name.
-pub fn list_engines(state: &State, _caller: &Caller, ns: &str) -> Result<Vec<DatabaseEngine>, ApiError> {
+/// The DatabaseEngines of a managed namespace the caller may read (RBAC `database-engines` read on
+/// `<ns>/<name>`, per item), sorted by name.
+pub fn list_engines(state: &State, caller: &Caller, ns: &str) -> Result<Vec<DatabaseEngine>, ApiError> {
     managed(state, ns)?;
-    let mut v: Vec<DatabaseEngine> =
-        state.engines.state().iter().filter(|e| e.namespace().as_deref() == Some(ns)).map(|e| (**e).clone()).collect();
+    let mut v: Vec<DatabaseEngine> = state
+        .engines
+        .state()
+        .iter()
+        .filter(|e| e.namespace().as_deref() == Some(ns))
+        .filter(|e| can(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(ns, &e.name_any())))
+        .map(|e| (**e).clone())
+        .collect();
     v.sort_by_key(|e| e.name_any());
     Ok(v)
 }
 
-pub fn get_engine(state: &State, _caller: &Caller, ns: &str, name: &str) -> Result<DatabaseEngine, ApiError> {
+pub fn get_engine(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseEngine, ApiError> {
+    authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(ns, name))?;
     managed(state, ns)?;
     state
         .engines
@@ -80,7 +89,9 @@ pub fn validate_update(current: &DatabaseEngine, new: &DatabaseEngine, catalog: 
 
 /// `PUT .../database-engines/{name}`: writes `spec.allowedVersions` (nothing else) after validation. A
 /// `metadata.resourceVersion` in the body makes the write conditional on it.
+/// RBAC: `database-engines` update on `<ns>/<name>` (and read, to see the current object).
 pub async fn update_engine(state: &State, caller: &Caller, ns: &str, name: &str, new: DatabaseEngine) -> Result<DatabaseEngine, ApiError> {
+    authorize(state, caller, res::DATABASE_ENGINES, Action::Update, &authz::object(ns, name))?;
     let current = get_engine(state, caller, ns, name)?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));

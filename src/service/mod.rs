@@ -1,7 +1,11 @@
 //! The one enforcement point: every read and write from the UI (server functions) and the REST API goes
-//! through here — session, validation, then the write. Reads come from the reflector caches.
+//! through here — session, RBAC (`authz`), validation, then the write. Reads come from the reflector caches.
+pub mod authz;
 pub mod engines;
 pub mod validation;
+
+pub use authz::{authorize, can, Action};
+use authz::res;
 
 use crate::crd::*;
 use crate::error::ApiError;
@@ -29,6 +33,11 @@ impl Caller {
         let username = claims.username().unwrap_or_default().to_string();
         Ok(Caller { username })
     }
+
+    /// The RBAC subject: the bare username, as OpenEverest's policies write it (`g, alice, role:readonly`).
+    pub fn subject(&self) -> &str {
+        &self.username
+    }
 }
 
 impl From<&DatabaseCluster> for DbSummary {
@@ -45,19 +54,29 @@ impl From<&DatabaseCluster> for DbSummary {
             ready: st.ready,
             size: st.size,
             message: st.message.unwrap_or_default(),
+            can_delete: false,
         }
     }
 }
 
-pub fn list_databases(state: &State, _caller: &Caller, namespace: Option<&str>) -> Vec<DatabaseCluster> {
+/// The managed namespaces the caller may read (`namespaces` read on the name).
+pub fn list_namespaces(state: &State, caller: &Caller) -> Vec<String> {
+    state.managed_namespaces().into_iter().filter(|ns| can(state, caller, res::NAMESPACES, Action::Read, ns)).collect()
+}
+
+/// The databases in managed namespaces (optionally one) that the caller may read, per item.
+pub fn list_databases(state: &State, caller: &Caller, namespace: Option<&str>) -> Vec<DatabaseCluster> {
     let managed = state.managed_namespaces();
+    let policy = state.rbac.policy();
     let mut v: Vec<DatabaseCluster> = state
         .dbs
         .state()
         .iter()
         .filter(|d| {
             let ns = d.namespace().unwrap_or_default();
-            managed.contains(&ns) && namespace.is_none_or(|want| want == ns)
+            managed.contains(&ns)
+                && namespace.is_none_or(|want| want == ns)
+                && policy.can(caller.subject(), res::DATABASE_CLUSTERS, "read", &authz::object(&ns, &d.name_any()))
         })
         .map(|d| (**d).clone())
         .collect();
@@ -65,7 +84,44 @@ pub fn list_databases(state: &State, _caller: &Caller, namespace: Option<&str>) 
     v
 }
 
-pub fn get_database(state: &State, _caller: &Caller, ns: &str, name: &str) -> Result<DatabaseCluster, ApiError> {
+/// The UI's rows of [`list_databases`], each saying whether the caller may delete it.
+pub fn database_summaries(state: &State, caller: &Caller, namespace: Option<&str>) -> Vec<DbSummary> {
+    let policy = state.rbac.policy();
+    list_databases(state, caller, namespace)
+        .iter()
+        .map(|d| {
+            let mut row = DbSummary::from(d);
+            row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &authz::object(&row.namespace, &row.name));
+            row
+        })
+        .collect()
+}
+
+/// What the caller may do on the databases pages: the managed namespaces where it may create databases.
+pub fn user_actions(state: &State, caller: &Caller) -> crate::model::UserActions {
+    let create_namespaces = state
+        .managed_namespaces()
+        .into_iter()
+        .filter(|ns| authz::can_in_namespace(state, caller, res::DATABASE_CLUSTERS, Action::Create, ns))
+        .collect();
+    crate::model::UserActions { create_namespaces }
+}
+
+/// The engines the caller may create in some of `namespaces`: those whose DatabaseEngine it may read
+/// there (`database-engines` read on `<ns>/<operator name>`).
+pub fn creatable_engines(state: &State, caller: &Caller, namespaces: &[String]) -> Vec<EngineType> {
+    [EngineType::Postgresql, EngineType::Pxc, EngineType::Psmdb]
+        .into_iter()
+        .filter(|e| namespaces.iter().any(|ns| can(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(ns, e.operator_name()))))
+        .collect()
+}
+
+pub fn get_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseCluster, ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Read, &authz::object(ns, name))?;
+    find_database(state, ns, name)
+}
+
+fn find_database(state: &State, ns: &str, name: &str) -> Result<DatabaseCluster, ApiError> {
     if !state.is_managed(ns) {
         return Err(ApiError::not_found(format!("namespace {ns:?}")));
     }
@@ -77,8 +133,12 @@ pub fn get_database(state: &State, _caller: &Caller, ns: &str, name: &str) -> Re
 }
 
 /// Validates and creates a DatabaseCluster. Nothing is written when validation fails.
-pub async fn create_database(state: &State, _caller: &Caller, mut db: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
+/// RBAC: `database-clusters` create on `<ns>/<name>`, and `database-engines` read on `<ns>/<operator>` of
+/// its engine (OpenEverest's compound check).
+pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
     let ns = db.metadata.namespace.clone().unwrap_or_default();
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Create, &authz::object(&ns, &db.name_any()))?;
+    authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(&ns, db.spec.engine.type_.operator_name()))?;
     if !state.is_managed(&ns) {
         return Err(ApiError::invalid(
             "metadata.namespace",
@@ -112,8 +172,12 @@ pub async fn create_database(state: &State, _caller: &Caller, mut db: DatabaseCl
 /// nothing is written when a rule fails. Written as a JSON patch of exactly those paths, so metadata the
 /// reconciler owns (finalizers, owner references) is never overwritten from a stale copy; with
 /// `metadata.resourceVersion` in the body the write fails with 409 if the object changed since it was read.
+/// RBAC: `database-clusters` update on `<ns>/<name>`, and `database-engines` read on its engine (the
+/// compound check OpenEverest makes for create and update).
 pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &str, new: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Update, &authz::object(ns, name))?;
     let old = get_database(state, caller, ns, name)?;
+    authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(ns, old.spec.engine.type_.operator_name()))?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
     }
@@ -157,7 +221,8 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
 }
 
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
-    get_database(state, caller, ns, name)?;
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Delete, &authz::object(ns, name))?;
+    find_database(state, ns, name)?;
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await?;
     Ok(())

@@ -36,6 +36,12 @@ pub fn CreateDatabasePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match options.await {
                         Err(e) => view! { <p role="alert" class="text-red-700">{error_text(&e)}</p> }.into_any(),
+                        Ok(opts) if opts.namespaces.is_empty() || opts.engines.is_empty() => view! {
+                            <p role="alert" class="text-slate-700">
+                                "Your role does not allow creating databases: it needs database-clusters create in a namespace and read on that namespace's database engine."
+                            </p>
+                            <a href="/" class="text-indigo-700 hover:underline">"Back to the databases"</a>
+                        }.into_any(),
                         Ok(opts) => {
                             let opts = std::sync::Arc::new(opts.clone());
                             // The effective choices: the signal's value while it is offered, else the first.

@@ -1,5 +1,5 @@
 use crate::app::components::{error_text, Header};
-use crate::app::server_fns::list_databases;
+use crate::app::server_fns::{get_user_actions, list_databases, DeleteDatabase};
 use crate::model::{engine_label, status_label, DbSummary};
 use leptos::prelude::*;
 
@@ -7,7 +7,10 @@ use leptos::prelude::*;
 /// events from the same cache: no polling, no reload.
 #[component]
 pub fn DatabasesPage() -> impl IntoView {
-    let initial = Resource::new(|| (), |_| list_databases());
+    let delete = ServerAction::<DeleteDatabase>::new();
+    // Reloaded after a delete, so a browser without the live stream still sees the change.
+    let initial = Resource::new(move || delete.version().get(), |_| list_databases());
+    let actions = Resource::new(|| (), |_| get_user_actions());
     let live: RwSignal<Option<Vec<DbSummary>>> = RwSignal::new(None);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| live_updates(live));
@@ -17,10 +20,26 @@ pub fn DatabasesPage() -> impl IntoView {
         <main class="mx-auto max-w-6xl p-6">
             <div class="mb-6 flex items-center justify-between">
                 <h1 class="text-2xl font-semibold">"Databases"</h1>
-                <a href="/databases/new" class="rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
-                    "Create database"
-                </a>
+                // Only for users who may create databases somewhere (RBAC); the others see why not.
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match actions.await {
+                            Ok(a) if !a.create_namespaces.is_empty() => view! {
+                                <a href="/databases/new" class="rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">
+                                    "Create database"
+                                </a>
+                            }.into_any(),
+                            Ok(_) => view! {
+                                <p class="text-sm text-slate-600">"Your role does not allow creating databases."</p>
+                            }.into_any(),
+                            Err(_) => ().into_any(),
+                        }
+                    })}
+                </Transition>
             </div>
+            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! {
+                <p role="alert" class="mb-4 text-red-700">{error_text(&e)}</p>
+            })}
             <Transition fallback=|| view! { <p>"Loading databases…"</p> }>
                 {move || {
                     let live_rows = live.get();
@@ -30,7 +49,7 @@ pub fn DatabasesPage() -> impl IntoView {
                             None => initial.await,
                         };
                         match rows {
-                            Ok(rows) => view! { <DbTable rows/> }.into_any(),
+                            Ok(rows) => view! { <DbTable rows delete/> }.into_any(),
                             Err(e) => view! { <p role="alert" class="text-red-700">{error_text(&e)}</p> }.into_any(),
                         }
                     })
@@ -41,7 +60,7 @@ pub fn DatabasesPage() -> impl IntoView {
 }
 
 #[component]
-fn DbTable(rows: Vec<DbSummary>) -> impl IntoView {
+fn DbTable(rows: Vec<DbSummary>, delete: ServerAction<DeleteDatabase>) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="text-slate-600">"No databases yet"</p> }.into_any();
     }
@@ -56,6 +75,7 @@ fn DbTable(rows: Vec<DbSummary>) -> impl IntoView {
                     <th class="px-4 py-2">"Nodes"</th>
                     <th class="px-4 py-2">"Status"</th>
                     <th class="px-4 py-2">"Hostname"</th>
+                    <th class="px-4 py-2"><span class="sr-only">"Actions"</span></th>
                 </tr>
             </thead>
             <tbody>
@@ -81,6 +101,9 @@ fn DbTable(rows: Vec<DbSummary>) -> impl IntoView {
                                     </span>
                                 </td>
                                 <td class="px-4 py-2 font-mono text-sm">{r.hostname.clone()}</td>
+                                <td class="px-4 py-2 text-right">
+                                    {r.can_delete.then(|| view! { <DeleteButton namespace=r.namespace.clone() name=r.name.clone() delete/> })}
+                                </td>
                             </tr>
                         }
                     })
@@ -89,6 +112,34 @@ fn DbTable(rows: Vec<DbSummary>) -> impl IntoView {
         </table>
     }
     .into_any()
+}
+
+/// A row's delete action, shown only when the user may delete that database: "Delete" asks, then
+/// "Confirm delete" posts (the form also works before hydration: it then deletes on the first click).
+#[component]
+fn DeleteButton(namespace: String, name: String, delete: ServerAction<DeleteDatabase>) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let label = format!("Delete {name}");
+    let confirm_label = format!("Confirm delete of {name}");
+    view! {
+        <ActionForm action=delete attr:class="inline-flex gap-2">
+            <input type="hidden" name="namespace" value=namespace/>
+            <input type="hidden" name="name" value=name/>
+            <Show when=move || asking.get() fallback={
+                let label = label.clone();
+                move || view! {
+                    <button type="submit" aria-label=label.clone()
+                        on:click=move |ev| { ev.prevent_default(); asking.set(true); }
+                        class="rounded px-3 py-1 text-sm text-red-700 hover:bg-red-50">"Delete"</button>
+                }
+            }>
+                <button type="submit" aria-label=confirm_label.clone()
+                    class="rounded bg-red-600 px-3 py-1 text-sm text-white hover:bg-red-700">"Confirm delete"</button>
+                <button type="button" on:click=move |_| asking.set(false)
+                    class="rounded px-3 py-1 text-sm text-slate-600 hover:bg-slate-100">"Cancel"</button>
+            </Show>
+        </ActionForm>
+    }
 }
 
 /// Subscribes to the server's database events until the page goes away.

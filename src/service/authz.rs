@@ -1,0 +1,73 @@
+//! Authorization: the one check every service function makes, against the RBAC policy in force
+//! (`auth::rbac`, hot-reloaded from ConfigMap `everest-rbac`). While RBAC is disabled every logged-in user
+//! may do everything, as in OpenEverest.
+//!
+//! Objects are `<namespace>/<name>` for namespaced resources and the name for global ones (`namespaces`).
+use super::Caller;
+use crate::error::ApiError;
+use crate::state::State;
+
+/// Resource names of the policy (OpenEverest's `x-everest-resource-name`s).
+pub mod res {
+    pub const DATABASE_CLUSTERS: &str = "database-clusters";
+    pub const DATABASE_ENGINES: &str = "database-engines";
+    pub const DATABASE_CLUSTER_BACKUPS: &str = "database-cluster-backups";
+    pub const DATABASE_CLUSTER_RESTORES: &str = "database-cluster-restores";
+    pub const DATABASE_CLUSTER_CREDENTIALS: &str = "database-cluster-credentials";
+    pub const BACKUP_STORAGES: &str = "backup-storages";
+    pub const MONITORING_INSTANCES: &str = "monitoring-instances";
+    pub const NAMESPACES: &str = "namespaces";
+}
+
+/// The policy's actions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Read,
+    Update,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// The object of a namespaced resource: `<namespace>/<name>`.
+pub fn object(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+/// Whether the caller may do `action` on `resource` `object` (for filtering lists and showing actions).
+pub fn can(state: &State, caller: &Caller, resource: &str, action: Action, object: &str) -> bool {
+    state.rbac.policy().can(caller.subject(), resource, action.as_str(), object)
+}
+
+/// Like [`can`], but a refusal is the wire error: 403 naming the resource, the action and the object.
+pub fn authorize(state: &State, caller: &Caller, resource: &str, action: Action, object: &str) -> Result<(), ApiError> {
+    if can(state, caller, resource, action, object) {
+        Ok(())
+    } else {
+        tracing::info!(user = caller.subject(), resource, action = action.as_str(), object, "RBAC denied");
+        Err(ApiError::new(403, format!("forbidden: {} may not {} {resource} {object:?}", caller.subject(), action.as_str())))
+    }
+}
+
+/// Whether the caller may do `action` on some `resource` object in `namespace` (UI hints only: which
+/// namespaces the create form offers; the write itself is checked with the full object).
+pub fn can_in_namespace(state: &State, caller: &Caller, resource: &str, action: Action, namespace: &str) -> bool {
+    state.rbac.policy().can_in_namespace(caller.subject(), resource, action.as_str(), namespace)
+}
+
+/// `GET /v1/permissions`: `{enabled, permissions: [[subject, resource, action, object], …]}`, the policy
+/// lines that apply to the caller (its own and its roles').
+pub fn permissions(state: &State, caller: &Caller) -> crate::model::Permissions {
+    let p = state.rbac.policy();
+    crate::model::Permissions { enabled: p.enabled, permissions: p.permissions(caller.subject()) }
+}

@@ -1,0 +1,537 @@
+//! RBAC against a real API server: the policy comes from ConfigMap `everest-rbac`; every REST endpoint and
+//! every server function is called through the real router (no socket) as four users — `admin`
+//! (role:admin), `ro` (read-only everywhere), `dev` (everything in namespace `dev`) and `nobody` (no role) —
+//! asserting allow/deny and per-item list filtering. Then hot reload, an invalid update kept out, and the
+//! `cairn settings rbac` CLI.
+mod common;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use cairn::app::server_fns::{CreateDatabase, DeleteDatabase, GetFormOptions, GetUserActions, ListDatabases, Login, Logout};
+use cairn::crd::*;
+use common::*;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::Api;
+use leptos::server_fn::ServerFn;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use tower::ServiceExt;
+
+const DEV_NS: &str = "dev";
+const JWT_KEY: &[u8] = b"test-key-test-key-test-key-test-k";
+const PASSWORD: &str = "password-123";
+
+const POLICY: &str = "
+p, role:readonly, database-clusters, read, */*
+p, role:readonly, namespaces, read, *
+p, role:devteam, database-clusters, *, dev/*
+p, role:devteam, database-engines, read, dev/*
+p, role:devteam, namespaces, read, dev
+# may create in dev, but may not read the engines there: the compound check refuses
+p, role:noengines, database-clusters, *, dev/*
+g, admin, role:admin
+g, ro, role:readonly
+g, dev, role:devteam
+g, dev2, role:noengines
+";
+
+const USERS: [&str; 4] = ["admin", "ro", "dev", "nobody"];
+
+fn rbac_cm(enabled: bool, policy: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "everest-rbac", "namespace": SYSTEM_NS},
+        "data": {"enabled": enabled.to_string(), "policy.csv": policy},
+    })
+}
+
+async fn write_policy(env: &TestEnv, enabled: bool, policy: &str) {
+    let api: Api<ConfigMap> = Api::namespaced(env.client.clone(), SYSTEM_NS);
+    api.patch("everest-rbac", &PatchParams::apply("test").force(), &Patch::Apply(&rbac_cm(enabled, policy))).await.unwrap();
+}
+
+struct App {
+    router: axum::Router,
+    state: cairn::state::State,
+}
+
+impl App {
+    /// A fresh session token for an account, as a login would issue it (after the account's password time).
+    fn token(&self, user: &str) -> String {
+        cairn::auth::issue_token_at(JWT_KEY, user, cairn::auth::now_secs(), self.state.auth.min_iat(user)).0
+    }
+
+    async fn send(&self, req: http::Request<Body>) -> (u16, Value) {
+        self.send_from(req, [10, 0, 0, 1]).await
+    }
+
+    /// From a given client IP (logins are rate-limited per IP).
+    async fn send_from(&self, req: http::Request<Body>, ip: [u8; 4]) -> (u16, Value) {
+        let mut req = req;
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+        let v = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+        (status, v)
+    }
+
+    /// A REST call with the user's Bearer token.
+    async fn rest(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token = self.token(user);
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// A server function called as the browser does (form-encoded POST with the session cookie).
+    async fn server_fn(&self, user: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        self.server_fn_from(user, path, form, [10, 0, 0, 1]).await
+    }
+
+    async fn server_fn_from(&self, user: &str, path: &str, form: &[(&str, &str)], ip: [u8; 4]) -> (u16, Value) {
+        let token = self.token(user);
+        let body: String = form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
+        let req = http::Request::post(path)
+            .header(http::header::COOKIE, format!("cairn_session={token}"))
+            // A same-origin request, as the browser sends it (cookie-authenticated writes must be).
+            .header(http::header::HOST, "cairn.test")
+            .header(http::header::ORIGIN, "http://cairn.test")
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        self.send_from(req, ip).await
+    }
+
+    /// The first message of the live list (SSE) for the user.
+    async fn first_event(&self, user: &str) -> Vec<Value> {
+        let token = self.token(user);
+        let req = http::Request::get("/v1/events/database-clusters")
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200, "events for {user}");
+        let mut stream = resp.into_body().into_data_stream();
+        next_event(&mut stream).await
+    }
+}
+
+async fn next_event<S>(stream: &mut S) -> Vec<Value>
+where
+    S: futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin,
+{
+    let mut buf = String::new();
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next()).await.expect("an event").unwrap().unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(data) = buf.split("\n\n").find(|m| m.contains("event: databases")).and_then(|m| m.lines().find_map(|l| l.strip_prefix("data: "))) {
+            return serde_json::from_str(data).unwrap();
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"].as_array().unwrap().iter().map(|d| format!("{}/{}", d["metadata"]["namespace"].as_str().unwrap(), d["metadata"]["name"].as_str().unwrap())).collect()
+}
+
+fn row_names(rows: &Value) -> Vec<String> {
+    rows.as_array().unwrap().iter().map(|r| format!("{}/{}", r["namespace"].as_str().unwrap(), r["name"].as_str().unwrap())).collect()
+}
+
+fn pg(ns: &str, name: &str) -> DatabaseCluster {
+    let mut d = db(name, EngineType::Postgresql, "", 1);
+    d.metadata.namespace = Some(ns.into());
+    d
+}
+
+async fn setup() -> (TestEnv, cairn::state::State, App) {
+    let env = TestEnv::start().await;
+    let nss: Api<Namespace> = Api::all(env.client.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(DEV_NS.into()),
+            labels: Some([("app.kubernetes.io/managed-by".to_string(), "everest".to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    nss.create(&PostParams::default(), &ns).await.unwrap();
+    write_policy(&env, true, POLICY).await;
+    // Two existing databases, one per namespace, created behind Cairn's back (as kubectl would).
+    for (ns, name) in [(DB_NS, "e1"), (DEV_NS, "d1")] {
+        Api::<DatabaseCluster>::namespaced(env.client.clone(), ns).create(&PostParams::default(), &pg(ns, name)).await.unwrap();
+    }
+    let state = env.start_cairn().await;
+    // The simulated operators, so each namespace's DatabaseEngines are installed (creating needs them).
+    env.start_operators();
+    env.engines_installed(&state, DB_NS).await;
+    env.engines_installed(&state, DEV_NS).await;
+    let conf = leptos::prelude::get_configuration(None).unwrap().leptos_options;
+    let app = App { router: cairn::server::router(state.clone(), conf), state: state.clone() };
+    // Every user of the tests has an account (a session needs one), seen by the accounts watch.
+    cairn::auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap();
+    for u in ["ro", "dev", "nobody", "dev2", "someone"] {
+        cairn::auth::accounts::create_account(&env.client, SYSTEM_NS, u, PASSWORD).await.unwrap();
+    }
+    eventually(30, "accounts seen by the watch", || async {
+        ["admin", "ro", "dev", "nobody", "dev2", "someone"].iter().all(|u| state.auth.min_iat(u) > 0).then_some(())
+    })
+    .await;
+    // The cache has both.
+    eventually(30, "both databases cached", || async {
+        (cairn::service::list_databases(&state, &cairn::service::Caller { username: "admin".into() }, None).len() == 2).then_some(())
+    })
+    .await;
+    (env, state, app)
+}
+
+#[tokio::test]
+async fn rbac_matrix() {
+    let (env, _state, app) = setup().await;
+    // The simulated operators run the upstream finalizers, so deleted databases really go away.
+    env.start_simulator();
+
+    // Login is not governed by RBAC: every account may log in (REST and server function).
+    // Logins are rate-limited per client IP (1/s, burst 3): each user logs in from its own address.
+    for (i, u) in ["ro", "dev", "nobody"].into_iter().enumerate() {
+        let ip = [10, 0, 1, i as u8];
+        let req = http::Request::post("/v1/session")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"username": u, "password": PASSWORD}).to_string()))
+            .unwrap();
+        let (s, body) = app.send_from(req, ip).await;
+        assert_eq!(s, 200, "{u}: {body}");
+        let (s, body) = app.server_fn_from(u, Login::PATH, &[("username", u), ("password", PASSWORD)], ip).await;
+        assert!(s == 200 || s == 302, "{u} login server fn: {s} {body}");
+    }
+    for u in USERS {
+        assert_eq!(app.rest(u, "GET", "/v1/version", None).await.0, 200);
+        assert_eq!(app.rest(u, "DELETE", "/v1/session", None).await.0, 204);
+        let (s, _) = app.server_fn(u, Logout::PATH, &[]).await;
+        assert!(s == 200 || s == 302, "{u} logout: {s}");
+    }
+
+    // GET /v1/namespaces: filtered by `namespaces` read.
+    let expect_ns: [(&str, &[&str]); 4] = [("admin", &["dev", "everest"]), ("ro", &["dev", "everest"]), ("dev", &["dev"]), ("nobody", &[])];
+    for (u, want) in expect_ns {
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(body, json!(want), "{u}");
+    }
+
+    // GET /v1/permissions: the lines that apply to the user.
+    let (s, body) = app.rest("admin", "GET", "/v1/permissions", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["enabled"], json!(true));
+    assert!(body["permissions"].as_array().unwrap().contains(&json!(["role:admin", "database-clusters", "*", "*/*"])), "{body}");
+    assert!(body["permissions"].as_array().unwrap().contains(&json!(["role:admin", "namespaces", "*", "*"])), "{body}");
+    let (_, body) = app.rest("ro", "GET", "/v1/permissions", None).await;
+    assert_eq!(body, json!({"enabled": true, "permissions": [["role:readonly", "database-clusters", "read", "*/*"], ["role:readonly", "namespaces", "read", "*"]]}));
+    let (_, body) = app.rest("dev", "GET", "/v1/permissions", None).await;
+    assert_eq!(body["permissions"].as_array().unwrap().len(), 3, "{body}");
+    let (_, body) = app.rest("nobody", "GET", "/v1/permissions", None).await;
+    assert_eq!(body, json!({"enabled": true, "permissions": []}));
+
+    // List per namespace: filtered per item.
+    let expect_list: [(&str, &[&str], &[&str]); 4] = [
+        ("admin", &["everest/e1"], &["dev/d1"]),
+        ("ro", &["everest/e1"], &["dev/d1"]),
+        ("dev", &[], &["dev/d1"]),
+        ("nobody", &[], &[]),
+    ];
+    for (u, everest, dev) in expect_list {
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(names(&body), everest, "{u} in everest");
+        let (_, body) = app.rest(u, "GET", "/v1/namespaces/dev/database-clusters", None).await;
+        assert_eq!(names(&body), dev, "{u} in dev");
+    }
+
+    // Get one: 403 names the resource, the action and the object.
+    let expect_get: [(&str, u16, u16); 4] = [("admin", 200, 200), ("ro", 200, 200), ("dev", 403, 200), ("nobody", 403, 403)];
+    for (u, e1, d1) in expect_get {
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1", None).await;
+        assert_eq!(s, e1, "{u} get e1: {body}");
+        let (s, _) = app.rest(u, "GET", "/v1/namespaces/dev/database-clusters/d1", None).await;
+        assert_eq!(s, d1, "{u} get d1");
+    }
+    let (_, body) = app.rest("nobody", "GET", "/v1/namespaces/everest/database-clusters/e1", None).await;
+    assert_eq!(body["message"], json!("forbidden: nobody may not read database-clusters \"everest/e1\""));
+    // A refusal comes before "not found": a user learns nothing about objects it may not read.
+    assert_eq!(app.rest("nobody", "GET", "/v1/namespaces/everest/database-clusters/ghost", None).await.0, 403);
+    assert_eq!(app.rest("admin", "GET", "/v1/namespaces/everest/database-clusters/ghost", None).await.0, 404);
+
+    // The live list (SSE), per subscriber, with the delete action only where allowed.
+    let admin_rows = app.first_event("admin").await;
+    assert_eq!(row_names(&json!(admin_rows)), ["dev/d1", "everest/e1"]);
+    assert!(admin_rows.iter().all(|r| r["can_delete"] == json!(true)));
+    let ro_rows = app.first_event("ro").await;
+    assert_eq!(row_names(&json!(ro_rows)), ["dev/d1", "everest/e1"]);
+    assert!(ro_rows.iter().all(|r| r["can_delete"] == json!(false)));
+    let dev_rows = app.first_event("dev").await;
+    assert_eq!(row_names(&json!(dev_rows)), ["dev/d1"]);
+    assert_eq!(dev_rows[0]["can_delete"], json!(true));
+    assert!(app.first_event("nobody").await.is_empty());
+
+    // Server functions: the list, the user's actions and the create form's choices.
+    for (u, want, deletable) in [("admin", &["dev/d1", "everest/e1"][..], true), ("ro", &["dev/d1", "everest/e1"][..], false), ("dev", &["dev/d1"][..], true), ("nobody", &[][..], false)] {
+        let (s, rows) = app.server_fn(u, ListDatabases::PATH, &[]).await;
+        assert_eq!(s, 200, "{u}: {rows}");
+        assert_eq!(row_names(&rows), want, "{u}");
+        assert!(rows.as_array().unwrap().iter().all(|r| r["can_delete"] == json!(deletable)), "{u}: {rows}");
+    }
+    // The form offers, per namespace where the user may create, the installed engines the user may read.
+    for (u, create_ns, engines) in [("admin", &["dev", "everest"][..], 6), ("ro", &[][..], 0), ("dev", &["dev"][..], 3), ("nobody", &[][..], 0), ("dev2", &["dev"][..], 0)] {
+        let (s, actions) = app.server_fn(u, GetUserActions::PATH, &[]).await;
+        assert_eq!(s, 200);
+        assert_eq!(actions["create_namespaces"], json!(create_ns), "{u}");
+        let (s, opts) = app.server_fn(u, GetFormOptions::PATH, &[]).await;
+        assert_eq!(s, 200);
+        assert_eq!(opts["namespaces"], json!(create_ns), "{u}");
+        assert_eq!(opts["engines"].as_array().unwrap().len(), engines, "{u}: {opts}");
+    }
+
+    // Create over REST: database-clusters create on <ns>/<name> plus database-engines read on the engine.
+    let create = |u: &'static str, ns: &'static str, name: &'static str| {
+        let app = &app;
+        async move { app.rest(u, "POST", &format!("/v1/namespaces/{ns}/database-clusters"), Some(serde_json::to_value(pg(ns, name)).unwrap())).await }
+    };
+    let expect_create: [(&str, &str, &str, u16); 8] = [
+        ("admin", "everest", "a-ev", 200),
+        ("admin", "dev", "a-dev", 200),
+        ("ro", "everest", "r-ev", 403),
+        ("ro", "dev", "r-dev", 403),
+        ("dev", "everest", "d-ev", 403),
+        ("dev", "dev", "d-dev", 200),
+        ("nobody", "dev", "n-dev", 403),
+        ("dev2", "dev", "x-dev", 403),
+    ];
+    for (u, ns, name, want) in expect_create {
+        let (s, body) = create(u, ns, name).await;
+        assert_eq!(s, want, "{u} creates {ns}/{name}: {body}");
+    }
+    let (_, body) = create("dev2", "dev", "x-dev").await;
+    assert_eq!(body["message"], json!("forbidden: dev2 may not read database-engines \"dev/percona-postgresql-operator\""));
+    // Refused before validation: an invalid body from a user who may not create says 403, not 400.
+    let (s, _) = app.rest("ro", "POST", "/v1/namespaces/dev/database-clusters", Some(serde_json::to_value(pg("dev", "Bad_Name")).unwrap())).await;
+    assert_eq!(s, 403);
+
+    // Create through the form's server function.
+    let form = |ns: &'static str, name: &'static str| {
+        [("name", name), ("namespace", ns), ("engine", "postgresql"), ("version", ""), ("nodes", "1"), ("cpu", "1"), ("memory", "2G"), ("disk", "2G")]
+    };
+    let (s, body) = app.server_fn("ro", CreateDatabase::PATH, &form("dev", "r-form")).await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.to_string().contains("forbidden: ro may not create database-clusters"), "{body}");
+    let (s, body) = app.server_fn("dev", CreateDatabase::PATH, &form("everest", "d-form")).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = app.server_fn("dev", CreateDatabase::PATH, &form("dev", "d-form")).await;
+    assert!(s == 200 || s == 302, "{s} {body}");
+
+    // Only the allowed creates happened.
+    let all = |ns: &'static str| {
+        let c = env.client.clone();
+        async move {
+            let mut v: Vec<String> = Api::<DatabaseCluster>::namespaced(c, ns).list(&Default::default()).await.unwrap().items.into_iter().map(|d| d.metadata.name.unwrap()).collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(all("everest").await, ["a-ev", "e1"]);
+    assert_eq!(all("dev").await, ["a-dev", "d-dev", "d-form", "d1"]);
+    eventually(30, "creates cached", || async {
+        let (_, body) = app.rest("dev", "GET", "/v1/namespaces/dev/database-clusters", None).await;
+        (names(&body).len() == 4).then_some(())
+    })
+    .await;
+
+    // Update over REST (PUT): database-clusters update on <ns>/<name>, plus read on its engine.
+    let (_, current) = app.rest("admin", "GET", "/v1/namespaces/dev/database-clusters/d-dev", None).await;
+    let mut changed = current.clone();
+    changed["spec"]["engine"]["resources"]["cpu"] = json!("2");
+    changed["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+    for (u, want) in [("ro", 403), ("nobody", 403), ("dev2", 403), ("dev", 200), ("admin", 200)] {
+        let (s, body) = app.rest(u, "PUT", "/v1/namespaces/dev/database-clusters/d-dev", Some(changed.clone())).await;
+        assert_eq!(s, want, "{u} updates dev/d-dev: {body}");
+    }
+    let (_, current) = app.rest("admin", "GET", "/v1/namespaces/everest/database-clusters/a-ev", None).await;
+    let mut changed = current.clone();
+    changed["spec"]["engine"]["resources"]["cpu"] = json!("2");
+    changed["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+    let (s, body) = app.rest("dev", "PUT", "/v1/namespaces/everest/database-clusters/a-ev", Some(changed.clone())).await;
+    assert_eq!(s, 403, "dev updates everest/a-ev: {body}");
+    let (s, body) = app.rest("admin", "PUT", "/v1/namespaces/everest/database-clusters/a-ev", Some(changed)).await;
+    assert_eq!(s, 200, "admin updates everest/a-ev: {body}");
+
+    // DatabaseEngines: lists filtered per item, reads and updates checked.
+    for (u, ns, want) in [("admin", "everest", 3), ("admin", "dev", 3), ("dev", "dev", 3), ("dev", "everest", 0), ("ro", "dev", 0), ("nobody", "dev", 0)] {
+        let (s, body) = app.rest(u, "GET", &format!("/v1/namespaces/{ns}/database-engines"), None).await;
+        assert_eq!(s, 200, "{u} lists {ns} engines: {body}");
+        assert_eq!(names(&body).len(), want, "{u} sees {want} engines in {ns}: {body}");
+    }
+    let engine_path = "/v1/namespaces/dev/database-engines/percona-postgresql-operator";
+    for (u, want) in [("admin", 200), ("dev", 200), ("ro", 403), ("nobody", 403)] {
+        assert_eq!(app.rest(u, "GET", engine_path, None).await.0, want, "{u} reads dev's PG engine");
+    }
+    let (_, engine) = app.rest("admin", "GET", engine_path, None).await;
+    for (u, want) in [("dev", 403), ("ro", 403), ("admin", 200)] {
+        let (s, body) = app.rest(u, "PUT", engine_path, Some(engine.clone())).await;
+        assert_eq!(s, want, "{u} updates dev's PG engine: {body}");
+    }
+
+    // Delete over REST and through the server function.
+    let expect_delete: [(&str, &str, u16); 6] = [
+        ("ro", "dev/d1", 403),
+        ("nobody", "dev/d1", 403),
+        ("nobody", "dev/ghost", 403),
+        ("dev", "everest/e1", 403),
+        ("dev", "dev/d-dev", 204),
+        ("admin", "everest/a-ev", 204),
+    ];
+    for (u, obj, want) in expect_delete {
+        let (ns, name) = obj.split_once('/').unwrap();
+        let (s, body) = app.rest(u, "DELETE", &format!("/v1/namespaces/{ns}/database-clusters/{name}"), None).await;
+        assert_eq!(s, want, "{u} deletes {obj}: {body}");
+    }
+    let (s, body) = app.server_fn("ro", DeleteDatabase::PATH, &[("namespace", "dev"), ("name", "d1")]).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = app.server_fn("dev", DeleteDatabase::PATH, &[("namespace", "dev"), ("name", "d-form")]).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = app.server_fn("admin", DeleteDatabase::PATH, &[("namespace", "dev"), ("name", "a-dev")]).await;
+    assert_eq!(s, 200, "{body}");
+    // e1 and d1 survive; the deleted ones go (the reconciler removes the upstream object first).
+    eventually(60, "deleted databases gone", || async {
+        (all("everest").await == ["e1"] && all("dev").await == ["d1"]).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn policy_changes_take_effect_without_restart() {
+    let (env, state, app) = setup().await;
+    // Whether /metrics has this exact line.
+    let metric = |line: &'static str| {
+        let app = &app;
+        async move { app.rest("admin", "GET", "/metrics", None).await.1.as_str().unwrap_or_default().lines().any(|l| l == line) }
+    };
+    assert!(metric("cairn_rbac_policy_valid 1").await);
+    assert!(metric("cairn_rbac_enabled 1").await);
+
+    // nobody's live list is empty; it follows the policy change without reconnecting.
+    let token = app.token("nobody");
+    let req = http::Request::get("/v1/events/database-clusters").header(http::header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let mut events = app.router.clone().oneshot(req).await.unwrap().into_body().into_data_stream();
+    assert!(next_event(&mut events).await.is_empty());
+
+    write_policy(&env, true, &format!("{POLICY}\ng, nobody, role:readonly\n")).await;
+    let rows = next_event(&mut events).await;
+    assert_eq!(row_names(&json!(rows)), ["dev/d1", "everest/e1"]);
+    let (s, body) = app.rest("nobody", "GET", "/v1/namespaces/everest/database-clusters/e1", None).await;
+    assert_eq!(s, 200, "{body}");
+
+    // An invalid policy is rejected: the last good one stays in force, and /metrics says so.
+    write_policy(&env, true, "g, nobody, role:admin\np, role:x, database-clusters, write, */*\n").await;
+    eventually(30, "the rejection is reported", || async { metric("cairn_rbac_policy_valid 0").await.then_some(()) }).await;
+    let st = state.rbac.status();
+    assert!(st.last_error.as_deref().is_some_and(|e| e.contains("line 2: unknown action \"write\"")), "{st:?}");
+    assert_eq!(app.rest("nobody", "GET", "/v1/namespaces/everest/database-clusters/e1", None).await.0, 200);
+    assert_eq!(app.rest("nobody", "DELETE", "/v1/namespaces/everest/database-clusters/e1", None).await.0, 403, "not admin");
+    assert!(metric("cairn_rbac_policy_loads_total{result=\"rejected\"} 1").await);
+
+    // Disabling RBAC: everyone may do everything again.
+    write_policy(&env, false, "g, admin, role:admin").await;
+    eventually(30, "RBAC disabled", || async { metric("cairn_rbac_enabled 0").await.then_some(()) }).await;
+    assert!(metric("cairn_rbac_policy_valid 1").await);
+    let (s, body) = app.rest("someone", "GET", "/v1/namespaces", None).await;
+    assert_eq!((s, body), (200, json!(["dev", "everest"])));
+    let (_, body) = app.rest("someone", "GET", "/v1/permissions", None).await;
+    assert_eq!(body["enabled"], json!(false));
+}
+
+/// `cairn settings rbac validate|can|apply` (the binary) against the same API server.
+#[tokio::test]
+async fn settings_rbac_cli() {
+    let env = TestEnv::start().await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["settings", "rbac"])
+            .args(args)
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env("CAIRN_SYSTEM_NAMESPACE", SYSTEM_NS)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).trim().to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let dir = std::env::temp_dir().join(format!("cairn-rbac-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.csv");
+    std::fs::write(&good, POLICY).unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "g, ro, role:readonly\n\np, role:readonly, database-clusters, read, everest\n").unwrap();
+    let (g, b) = (good.to_str().unwrap(), bad.to_str().unwrap());
+
+    // validate: a file, then the cluster (absent ConfigMap: the default policy).
+    let (code, out, _) = run(&["validate", "--policy-file", g]);
+    assert_eq!((code, out.contains("policy is valid")), (0, true), "{out}");
+    let (code, _, err) = run(&["validate", "--policy-file", b]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 3") && err.contains("<namespace>/<name>"), "{err}");
+    assert_eq!(run(&["validate", "--policy-file", "/nonexistent.csv"]).0, 2);
+    assert_eq!(run(&["validate"]).0, 0);
+
+    // can: exit 0 allowed, 1 denied, 2 for a question that makes no sense.
+    assert_eq!(run(&["can", "ro", "read", "database-clusters", "everest/e1", "--policy-file", g]), (0, "allowed".into(), String::new()));
+    assert_eq!(run(&["can", "ro", "read", "database-clusters", "all", "--policy-file", g]).0, 0);
+    assert_eq!(run(&["can", "dev", "read", "database-clusters", "all", "--policy-file", g]).1, "denied");
+    assert_eq!(run(&["can", "ro", "delete", "database-clusters", "everest/e1", "--policy-file", g]).0, 1);
+    assert_eq!(run(&["can", "dev", "delete", "database-clusters", "dev/x", "--policy-file", g]).0, 0);
+    assert_eq!(run(&["can", "nobody", "read", "namespaces", "dev", "--policy-file", g]).0, 1);
+    let (code, _, err) = run(&["can", "ro", "write", "database-clusters", "everest/e1", "--policy-file", g]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ACTION: unknown action \"write\""), "{err}");
+    assert_eq!(run(&["can", "ro", "read", "databases", "everest/e1", "--policy-file", g]).0, 2);
+    assert_eq!(run(&["can", "ro", "read", "database-clusters", "e1", "--policy-file", g]).0, 2);
+    assert_eq!(run(&["can", "ro", "read", "database-clusters", "everest/e1", "--policy-file", b]).0, 2);
+
+    // apply: validated first; nothing written when invalid.
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), SYSTEM_NS);
+    let (code, _, err) = run(&["apply", "--enabled", "true", "--policy-file", b]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+    assert!(cms.get_opt("everest-rbac").await.unwrap().is_none());
+    let (code, out, err) = run(&["apply", "--enabled", "true", "--policy-file", g]);
+    assert_eq!(code, 0, "{out} {err}");
+    let cm = cms.get("everest-rbac").await.unwrap();
+    let data = cm.data.unwrap();
+    assert_eq!((data["enabled"].as_str(), data["policy.csv"].as_str()), ("true", POLICY));
+    // The cluster's policy now answers `can` and `validate`.
+    assert_eq!(run(&["can", "dev", "create", "database-clusters", "dev/new"]).0, 0);
+    assert_eq!(run(&["can", "dev", "create", "database-clusters", "everest/new"]).0, 1);
+    assert_eq!(run(&["validate"]).0, 0);
+    // Only the flag: the policy stays.
+    assert_eq!(run(&["apply", "--enabled", "false"]).0, 0);
+    let data = cms.get("everest-rbac").await.unwrap().data.unwrap();
+    assert_eq!((data["enabled"].as_str(), data["policy.csv"].as_str()), ("false", POLICY));
+    let (code, out, err) = run(&["can", "ro", "read", "database-clusters", "all"]);
+    assert_eq!((code, out.as_str()), (0, "allowed"));
+    assert!(err.contains("RBAC is disabled"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
