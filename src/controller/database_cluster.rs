@@ -463,3 +463,58 @@ async fn remove_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> R
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::{reflector, watcher};
+
+    fn db(name: &str, ns: &str, f: impl FnOnce(&mut DatabaseCluster)) -> DatabaseCluster {
+        let mut d = DatabaseCluster::new(name, DatabaseClusterSpec::default());
+        d.metadata.namespace = Some(ns.into());
+        f(&mut d);
+        d
+    }
+
+    fn names(v: Vec<ObjectRef<DatabaseCluster>>) -> Vec<String> {
+        let mut n: Vec<String> = v.into_iter().map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name)).collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn watched_objects_map_to_the_clusters_that_depend_on_them() {
+        let (store, mut writer) = reflector::store::<DatabaseCluster>();
+        for d in [
+            db("a", "x", |d| d.spec.engine.storage.class = Some("fast".into())),
+            db("b", "x", |d| {
+                d.spec.pod_scheduling_policy_name = Some("spread".into());
+                d.spec.engine.user_secrets_name = Some("custom".into());
+            }),
+            db("c", "y", |d| {
+                d.spec.engine.type_ = EngineType::Pxc;
+                d.spec.proxy = Some(Proxy {
+                    expose: Some(Expose { load_balancer_config_name: Some("nlb".into()), ..Default::default() }),
+                    ..Default::default()
+                });
+            }),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(d));
+        }
+        let sc = |name: &str| {
+            let mut s = StorageClass { provisioner: "p".into(), ..Default::default() };
+            s.metadata.name = Some(name.into());
+            s
+        };
+        assert_eq!(names(dbs_for_storage_class(&store, &sc("fast"))), ["x/a", "x/b", "y/c"], "a names it; b and c use the default, which it may be");
+        assert_eq!(names(dbs_for_storage_class(&store, &sc("slow"))), ["x/b", "y/c"], "a names another class");
+        assert_eq!(names(dbs_for_policy(&store, "spread")), ["x/b"]);
+        assert!(dbs_for_policy(&store, "other").is_empty());
+        assert_eq!(names(dbs_for_lb_config(&store, "nlb")), ["y/c"]);
+        assert_eq!(names(dbs_for_secret(&store, "x", "custom")), ["x/b"], "userSecretsName");
+        assert_eq!(names(dbs_for_secret(&store, "x", "everest-secrets-a")), ["x/a"], "the default name");
+        assert!(dbs_for_secret(&store, "y", "everest-secrets-a").is_empty(), "same name, other namespace");
+        assert_eq!(names(dbs_for_engine(&store, "y", EngineType::Pxc)), ["y/c"]);
+        assert_eq!(names(dbs_for_engine(&store, "x", EngineType::Postgresql)), ["x/a", "x/b"]);
+    }
+}
