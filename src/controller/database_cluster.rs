@@ -2,7 +2,7 @@
 //! upstream status → DatabaseCluster status, and the deletion flow behind the contract's finalizer.
 use super::METRICS;
 use crate::crd::*;
-use crate::engine::{expansion_allowed, postgresql, psmdb, pxc, restart_step, storage_condition, storage_plan, versions, RestartStep};
+use crate::engine::{expansion_allowed, postgresql, psmdb, pxc, restart_step, storage_condition, storage_plan, versions, with_resizing, RestartStep};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::runtime::WatchStreamExt;
@@ -174,6 +174,11 @@ trait EngineKind {
     fn storage_size(u: &Self::Upstream) -> Option<Quantity>;
     /// (spec pause, status state, ready pods): what the restart state machine looks at.
     fn run_state(u: &Self::Upstream) -> (bool, String, i32);
+    /// StatefulSets whose annotation says PVCs grow, to read while the upstream state is `initializing`
+    /// (PSMDB marks its StatefulSets; the others say it on their CR).
+    fn resize_statefulsets(_u: &Self::Upstream) -> Vec<String> {
+        Vec::new()
+    }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String>;
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus;
 }
@@ -267,6 +272,9 @@ impl EngineKind for Psmdb {
     fn run_state(u: &Self::Upstream) -> (bool, String, i32) {
         let st = u.status.clone().unwrap_or_default();
         (u.spec.pause == Some(true), st.state.unwrap_or_default(), st.ready)
+    }
+    fn resize_statefulsets(u: &Self::Upstream) -> Vec<String> {
+        psmdb::resize_statefulsets(u)
     }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = psmdb::Inputs {
@@ -402,6 +410,9 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         let mut st = E::status(db, Some(&applied));
+        if st.status == AppState::Initializing {
+            st = with_resizing(st, statefulsets_resizing(ctx, &ns, &E::resize_statefulsets(&applied)).await?);
+        }
         let previous = db.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or(&[]);
         let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
         st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)
@@ -414,6 +425,20 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         // through the watches above: no timer.
         Ok(Action::await_change())
     }
+}
+
+/// Whether any of these StatefulSets carries the operator's PVC-resize annotation (read on demand: only
+/// while a cluster initializes, and a resize also changes the upstream state, which wakes the reconciler).
+async fn statefulsets_resizing(ctx: &Ctx, ns: &str, names: &[String]) -> Result<bool, Error> {
+    let api: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(ctx.state.client.clone(), ns);
+    for name in names {
+        if let Some(sts) = api.get_opt(name).await? {
+            if sts.annotations().contains_key(psmdb::ANNOTATION_PVC_RESIZE_IN_PROGRESS) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatus) -> Result<(), Error> {
