@@ -99,6 +99,18 @@ async fn invalid_input_writes_nothing() {
     let err = cairn::service::create_database(&state, &caller(), db).await.unwrap_err();
     assert_eq!(err.field.as_deref(), Some("metadata.namespace"));
 
+    let mut db = pg_db("policy", 1);
+    db.spec.pod_scheduling_policy_name = Some("nope".into());
+    let err = cairn::service::create_database(&state, &caller(), db).await.unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("spec.podSchedulingPolicyName"), "{}", err.message);
+    let mut db = pg_db("lbc", 1);
+    db.spec.proxy = Some(Proxy {
+        expose: Some(Expose { type_: ExposeType::LoadBalancer, load_balancer_config_name: Some("nope".into()), ..Default::default() }),
+        ..Default::default()
+    });
+    let err = cairn::service::create_database(&state, &caller(), db).await.unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("spec.proxy.expose.loadBalancerConfigName"), "{}", err.message);
+
     assert!(dbs.list(&Default::default()).await.unwrap().items.is_empty(), "nothing was written");
 
     // Creating twice: the second is refused with a message naming the name, and the first is untouched.

@@ -84,6 +84,7 @@ pub async fn create_database(state: &State, _caller: &Caller, mut db: DatabaseCl
         db.spec.engine.version = versions.ordered_engine_versions().into_iter().next();
     }
     validation::validate_new(&db, &versions)?;
+    validate_references(state, &db)?;
     db.status = None;
     db.metadata.resource_version = None;
     db.metadata.uid = None;
@@ -97,6 +98,16 @@ pub async fn create_database(state: &State, _caller: &Caller, mut db: DatabaseCl
         },
         e => e.into(),
     })
+}
+
+/// The PodSchedulingPolicy and LoadBalancerConfig a DatabaseCluster names exist (from the caches).
+pub fn validate_references(state: &State, db: &DatabaseCluster) -> Result<(), ApiError> {
+    use kube::runtime::reflector::ObjectRef;
+    validation::validate_references(
+        db,
+        |n| state.pod_scheduling_policies.get(&ObjectRef::new(n)).map(|p| p.spec.clone()),
+        |n| state.load_balancer_configs.get(&ObjectRef::new(n)).is_some(),
+    )
 }
 
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
