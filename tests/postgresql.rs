@@ -102,6 +102,18 @@ async fn invalid_input_writes_nothing() {
     let err = cairn::service::create_database(&state, &caller(), db).await.unwrap_err();
     assert_eq!(err.field.as_deref(), Some("metadata.namespace"));
 
+    let mut db = pg_db("policy", 1);
+    db.spec.pod_scheduling_policy_name = Some("nope".into());
+    let err = cairn::service::create_database(&state, &caller(), db).await.unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("spec.podSchedulingPolicyName"), "{}", err.message);
+    let mut db = pg_db("lbc", 1);
+    db.spec.proxy = Some(Proxy {
+        expose: Some(Expose { type_: ExposeType::LoadBalancer, load_balancer_config_name: Some("nope".into()), ..Default::default() }),
+        ..Default::default()
+    });
+    let err = cairn::service::create_database(&state, &caller(), db).await.unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("spec.proxy.expose.loadBalancerConfigName"), "{}", err.message);
+
     assert!(dbs.list(&Default::default()).await.unwrap().items.is_empty(), "nothing was written");
 
     // Creating twice: the second is refused with a message naming the name, and the first is untouched.
@@ -273,6 +285,21 @@ async fn postgresql_updates_restart_policy_and_storage() {
     })
     .await;
     t3.assert_saw(&[ResizingVolumes, Ready]);
+
+    // Event-driven: ready clusters go idle (no periodic requeue), and a change to a users Secret wakes the
+    // reconciler (the Secret watch), which finds nothing to do.
+    let count = || cairn::controller::METRICS.reconciles.load(std::sync::atomic::Ordering::Relaxed);
+    let idle = eventually(30, "no reconcile for 3 s", || async {
+        let before = count();
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        (count() == before).then_some(before)
+    })
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), DB_NS);
+    let label = json!({"metadata": {"labels": {"example.com/rotated": "yes"}}});
+    secrets.patch("everest-secrets-pg1", &PatchParams::default(), &Patch::Merge(&label)).await.unwrap();
+    eventually(30, "the Secret change reconciled pg1", || async { (count() > idle).then_some(()) }).await;
+    assert_eq!(dbs.get("pg1").await.unwrap().status.unwrap().status, Ready);
 
     // Delete.
     t3.clear();

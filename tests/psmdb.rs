@@ -155,12 +155,16 @@ async fn psmdb_lifecycle() {
     })
     .await;
     assert_eq!(size(&mdbs.get("mg1").await.unwrap()), "2G");
+    t1.clear();
     storage_class(&c, "standard", true, true).await;
-    eventually(60, "grown to 4G", || async {
+    eventually(60, "grown to 4G and ready", || async {
         let d = dbs.get("mg1").await.unwrap();
-        (size(&mdbs.get("mg1").await.unwrap()) == "4G" && resize_condition(&d).is_none()).then_some(())
+        let ok = size(&mdbs.get("mg1").await.unwrap()) == "4G" && resize_condition(&d).is_none();
+        (ok && d.status.map(|s| s.status) == Some(Ready)).then_some(())
     })
     .await;
+    // resizingVolumes while the operator's annotation is on the replset's StatefulSet.
+    t1.assert_saw(&[ResizingVolumes, Ready]);
 
     // A policy for another engine is refused with a message naming the field; the cluster is left alone.
     let other: PodSchedulingPolicy = serde_json::from_value(json!({

@@ -2,7 +2,7 @@
 //! upstream status → DatabaseCluster status, and the deletion flow behind the contract's finalizer.
 use super::METRICS;
 use crate::crd::*;
-use crate::engine::{expansion_allowed, postgresql, psmdb, pxc, restart_step, storage_condition, storage_plan, versions, RestartStep};
+use crate::engine::{expansion_allowed, postgresql, psmdb, pxc, restart_step, storage_condition, storage_plan, versions, with_resizing, RestartStep};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::runtime::WatchStreamExt;
@@ -175,6 +175,11 @@ trait EngineKind {
     fn storage_size(u: &Self::Upstream) -> Option<Quantity>;
     /// (spec pause, status state, ready pods): what the restart state machine looks at.
     fn run_state(u: &Self::Upstream) -> (bool, String, i32);
+    /// StatefulSets whose annotation says PVCs grow, to read while the upstream state is `initializing`
+    /// (PSMDB marks its StatefulSets; the others say it on their CR).
+    fn resize_statefulsets(_u: &Self::Upstream) -> Vec<String> {
+        Vec::new()
+    }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String>;
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus;
 }
@@ -268,6 +273,9 @@ impl EngineKind for Psmdb {
     fn run_state(u: &Self::Upstream) -> (bool, String, i32) {
         let st = u.status.clone().unwrap_or_default();
         (u.spec.pause == Some(true), st.state.unwrap_or_default(), st.ready)
+    }
+    fn resize_statefulsets(u: &Self::Upstream) -> Vec<String> {
+        psmdb::resize_statefulsets(u)
     }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = psmdb::Inputs {
@@ -405,6 +413,9 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         let mut st = E::status(db, Some(&applied));
+        if st.status == AppState::Initializing {
+            st = with_resizing(st, statefulsets_resizing(ctx, &ns, &E::resize_statefulsets(&applied)).await?);
+        }
         let previous = db.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or(&[]);
         let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
         st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)
@@ -417,6 +428,20 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         // through the watches above: no timer.
         Ok(Action::await_change())
     }
+}
+
+/// Whether any of these StatefulSets carries the operator's PVC-resize annotation (read on demand: only
+/// while a cluster initializes, and a resize also changes the upstream state, which wakes the reconciler).
+async fn statefulsets_resizing(ctx: &Ctx, ns: &str, names: &[String]) -> Result<bool, Error> {
+    let api: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(ctx.state.client.clone(), ns);
+    for name in names {
+        if let Some(sts) = api.get_opt(name).await? {
+            if sts.annotations().contains_key(psmdb::ANNOTATION_PVC_RESIZE_IN_PROGRESS) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatus) -> Result<(), Error> {
@@ -464,5 +489,60 @@ async fn remove_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> R
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::{reflector, watcher};
+
+    fn db(name: &str, ns: &str, f: impl FnOnce(&mut DatabaseCluster)) -> DatabaseCluster {
+        let mut d = DatabaseCluster::new(name, DatabaseClusterSpec::default());
+        d.metadata.namespace = Some(ns.into());
+        f(&mut d);
+        d
+    }
+
+    fn names(v: Vec<ObjectRef<DatabaseCluster>>) -> Vec<String> {
+        let mut n: Vec<String> = v.into_iter().map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name)).collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn watched_objects_map_to_the_clusters_that_depend_on_them() {
+        let (store, mut writer) = reflector::store::<DatabaseCluster>();
+        for d in [
+            db("a", "x", |d| d.spec.engine.storage.class = Some("fast".into())),
+            db("b", "x", |d| {
+                d.spec.pod_scheduling_policy_name = Some("spread".into());
+                d.spec.engine.user_secrets_name = Some("custom".into());
+            }),
+            db("c", "y", |d| {
+                d.spec.engine.type_ = EngineType::Pxc;
+                d.spec.proxy = Some(Proxy {
+                    expose: Some(Expose { load_balancer_config_name: Some("nlb".into()), ..Default::default() }),
+                    ..Default::default()
+                });
+            }),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(d));
+        }
+        let sc = |name: &str| {
+            let mut s = StorageClass { provisioner: "p".into(), ..Default::default() };
+            s.metadata.name = Some(name.into());
+            s
+        };
+        assert_eq!(names(dbs_for_storage_class(&store, &sc("fast"))), ["x/a", "x/b", "y/c"], "a names it; b and c use the default, which it may be");
+        assert_eq!(names(dbs_for_storage_class(&store, &sc("slow"))), ["x/b", "y/c"], "a names another class");
+        assert_eq!(names(dbs_for_policy(&store, "spread")), ["x/b"]);
+        assert!(dbs_for_policy(&store, "other").is_empty());
+        assert_eq!(names(dbs_for_lb_config(&store, "nlb")), ["y/c"]);
+        assert_eq!(names(dbs_for_secret(&store, "x", "custom")), ["x/b"], "userSecretsName");
+        assert_eq!(names(dbs_for_secret(&store, "x", "everest-secrets-a")), ["x/a"], "the default name");
+        assert!(dbs_for_secret(&store, "y", "everest-secrets-a").is_empty(), "same name, other namespace");
+        assert_eq!(names(dbs_for_engine(&store, "y", EngineType::Pxc)), ["y/c"]);
+        assert_eq!(names(dbs_for_engine(&store, "x", EngineType::Postgresql)), ["x/a", "x/b"]);
     }
 }

@@ -111,6 +111,15 @@ pub fn normalize_source_range(s: &str) -> String {
     }
 }
 
+/// `resizingVolumes` when volumes grow, for a status whose upstream state says pods run or start (the
+/// contract's order: resizing overrides the upstream state, `upgrading` overrides resizing).
+pub fn with_resizing(mut st: crate::crd::DatabaseClusterStatus, resizing: bool) -> crate::crd::DatabaseClusterStatus {
+    if resizing && st.status.is_running() {
+        st.status = crate::crd::AppState::ResizingVolumes;
+    }
+    st
+}
+
 /// Condition type and reasons of the storage rules (contract §1.1, §2 "Storage").
 pub const CONDITION_CANNOT_RESIZE_VOLUME: &str = "CannotResizeVolume";
 pub const REASON_CANNOT_SHRINK: &str = "CannotShrinkVolume";
@@ -262,7 +271,7 @@ mod common_tests {
         let c = storage_condition(Some(REASON_CANNOT_SHRINK), &q("5G"), &q("10G"), &[], Some(2), t0.clone()).unwrap();
         assert_eq!((c.type_.as_str(), c.status.as_str(), c.reason.as_str()), ("CannotResizeVolume", "True", "CannotShrinkVolume"));
         assert!(c.message.contains("spec.engine.storage.size") && c.message.contains("keeping 10G"), "{}", c.message);
-        let again = storage_condition(Some(REASON_CANNOT_SHRINK), &q("5G"), &q("10G"), &[c.clone()], Some(2), t1.clone()).unwrap();
+        let again = storage_condition(Some(REASON_CANNOT_SHRINK), &q("5G"), &q("10G"), std::slice::from_ref(&c), Some(2), t1.clone()).unwrap();
         assert_eq!(again.last_transition_time, t0, "same condition, same time");
         let other = storage_condition(Some(REASON_NO_EXPANSION), &q("20G"), &q("10G"), &[c], Some(3), t1.clone()).unwrap();
         assert_eq!(other.last_transition_time, t1, "a new reason is a new transition");

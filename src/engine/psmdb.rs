@@ -43,6 +43,20 @@ pub enum MappingError {
 }
 
 pub const PORT: i32 = 27017;
+/// The annotation the operator puts on a replset's StatefulSet while it grows the PVCs.
+pub const ANNOTATION_PVC_RESIZE_IN_PROGRESS: &str = "percona.com/pvc-resize-in-progress";
+
+/// The StatefulSets whose resize annotation tells that PVCs grow (every replset and the config servers).
+/// The reconciler reads them only while the cluster is `initializing`, when the operator resizes.
+pub fn resize_statefulsets(mdb: &PerconaServerMongoDB) -> Vec<String> {
+    let name = mdb.name_any();
+    let mut v: Vec<String> =
+        mdb.spec.replsets.iter().map(|r| format!("{name}-{}", r.name.as_deref().unwrap_or(REPLSET))).collect();
+    if mdb.spec.sharding.as_ref().is_some_and(|s| s.enabled) {
+        v.push(format!("{name}-cfg"));
+    }
+    v
+}
 /// The replica set of an unsharded cluster, and the first shard of a sharded one.
 pub const REPLSET: &str = "rs0";
 /// OpenEverest's default replset configuration when `engine.config` is empty.
@@ -563,5 +577,17 @@ mod tests {
         assert_eq!(status(&d, Some(&x), "1.21.1").status, AppState::Upgrading);
         x.status = Some(running("7.0.24-13", "stopping"));
         assert_eq!(status(&d, Some(&x), "1.21.1").status, AppState::Stopping);
+    }
+
+    #[test]
+    fn resizing_from_statefulsets() {
+        let x = desired(&sharded(2, 3), &inputs()).unwrap();
+        assert_eq!(resize_statefulsets(&x), ["mongo1-rs0", "mongo1-rs1", "mongo1-cfg"]);
+        assert_eq!(resize_statefulsets(&desired(&db(3), &inputs()).unwrap()), ["mongo1-rs0"]);
+        let st = |s| DatabaseClusterStatus { status: s, ..Default::default() };
+        use crate::engine::with_resizing;
+        assert_eq!(with_resizing(st(AppState::Initializing), true).status, AppState::ResizingVolumes);
+        assert_eq!(with_resizing(st(AppState::Initializing), false).status, AppState::Initializing);
+        assert_eq!(with_resizing(st(AppState::Paused), true).status, AppState::Paused);
     }
 }

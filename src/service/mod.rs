@@ -152,6 +152,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
         db.spec.engine.version = versions.ordered_engine_versions().into_iter().next();
     }
     validation::validate_new(&db, &versions)?;
+    validate_references(state, &db)?;
     db.status = None;
     db.metadata.resource_version = None;
     db.metadata.uid = None;
@@ -191,6 +192,7 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
         state.catalog(old.spec.engine.type_, ns)
     };
     validation::validate_update(&old, &new, &versions)?;
+    validate_references(state, &new)?;
 
     let mut ops = Vec::new();
     if let Some(rv) = new.metadata.resource_version.as_deref().filter(|r| !r.is_empty()) {
@@ -218,6 +220,16 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
         },
         e => e.into(),
     })
+}
+
+/// The PodSchedulingPolicy and LoadBalancerConfig a DatabaseCluster names exist (from the caches).
+pub fn validate_references(state: &State, db: &DatabaseCluster) -> Result<(), ApiError> {
+    use kube::runtime::reflector::ObjectRef;
+    validation::validate_references(
+        db,
+        |n| state.pod_scheduling_policies.get(&ObjectRef::new(n)).map(|p| p.spec.clone()),
+        |n| state.load_balancer_configs.get(&ObjectRef::new(n)).is_some(),
+    )
 }
 
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {

@@ -68,6 +68,37 @@ pub fn validate_new(db: &DatabaseCluster, versions: &EngineVersions) -> Result<(
     validate_spec(db, versions, true)
 }
 
+/// The objects a DatabaseCluster names must exist (OpenEverest's validating webhook checks the
+/// LoadBalancerConfig; the reconciler needs the PodSchedulingPolicy too), and a policy must be for the
+/// cluster's engine. `policy` and `lb_config_exists` look the cluster-scoped objects up by name.
+pub fn validate_references(
+    db: &DatabaseCluster,
+    policy: impl Fn(&str) -> Option<PodSchedulingPolicySpec>,
+    lb_config_exists: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
+    if let Some(name) = db.spec.pod_scheduling_policy_name.as_deref().filter(|n| !n.is_empty()) {
+        let p = policy(name).ok_or_else(|| {
+            ApiError::invalid("spec.podSchedulingPolicyName", format!("PodSchedulingPolicy {name:?} does not exist"))
+        })?;
+        if p.engine_type != db.spec.engine.type_ {
+            return Err(ApiError::invalid(
+                "spec.podSchedulingPolicyName",
+                format!("PodSchedulingPolicy {name:?} is for {}, not {}", p.engine_type.as_str(), db.spec.engine.type_.as_str()),
+            ));
+        }
+    }
+    let lbc = db.spec.proxy.as_ref().and_then(|p| p.expose.as_ref()).and_then(|e| e.load_balancer_config_name.as_deref());
+    if let Some(name) = lbc.filter(|n| !n.is_empty()) {
+        if !lb_config_exists(name) {
+            return Err(ApiError::invalid(
+                "spec.proxy.expose.loadBalancerConfigName",
+                format!("LoadBalancerConfig {name:?} does not exist"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The leading number of a version ("8.0.42-33.1" → 8, "17.5.2" → 17).
 fn major(v: &str) -> Option<u64> {
     v.split(['.', '-']).next().and_then(|m| m.parse().ok())
@@ -472,6 +503,39 @@ mod tests {
         new.spec.proxy.as_mut().unwrap().expose.as_mut().unwrap().load_balancer_config_name = None;
         assert_eq!(
             validate_update(&old, &new, &v).unwrap_err().field.as_deref(),
+            Some("spec.proxy.expose.loadBalancerConfigName")
+        );
+    }
+
+    #[test]
+    fn references_must_exist() {
+        let (mut d, _) = other(EngineType::Pxc, 3);
+        let mysql = PodSchedulingPolicySpec { engine_type: EngineType::Pxc, affinity_config: None };
+        let mongo = PodSchedulingPolicySpec { engine_type: EngineType::Psmdb, affinity_config: None };
+        let lookup = |n: &str| match n {
+            "mysql" => Some(mysql.clone()),
+            "mongo" => Some(mongo.clone()),
+            _ => None,
+        };
+        let lbs = |n: &str| n == "eks-default";
+        assert_eq!(validate_references(&d, lookup, lbs), Ok(()), "nothing named");
+        d.spec.pod_scheduling_policy_name = Some("mysql".into());
+        assert_eq!(validate_references(&d, lookup, lbs), Ok(()));
+        d.spec.pod_scheduling_policy_name = Some("mongo".into());
+        let e = validate_references(&d, lookup, lbs).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.podSchedulingPolicyName"));
+        assert!(e.message.contains("is for psmdb, not pxc"), "{}", e.message);
+        d.spec.pod_scheduling_policy_name = Some("nope".into());
+        assert!(validate_references(&d, lookup, lbs).unwrap_err().message.contains("does not exist"));
+        d.spec.pod_scheduling_policy_name = None;
+        d.spec.proxy = Some(Proxy {
+            expose: Some(Expose { load_balancer_config_name: Some("eks-default".into()), ..Default::default() }),
+            ..Default::default()
+        });
+        assert_eq!(validate_references(&d, lookup, lbs), Ok(()));
+        d.spec.proxy.as_mut().unwrap().expose.as_mut().unwrap().load_balancer_config_name = Some("gone".into());
+        assert_eq!(
+            validate_references(&d, lookup, lbs).unwrap_err().field.as_deref(),
             Some("spec.proxy.expose.loadBalancerConfigName")
         );
     }

@@ -195,6 +195,9 @@ impl Simulated for PerconaServerMongoDB {
     fn version_matches(&self) -> bool {
         self.status.as_ref().and_then(|s| s.mongo_version.clone()) == Some(mongo_version(self))
     }
+    fn resize_statefulset(&self) -> Option<String> {
+        Some(format!("{}-rs0", self.name_any()))
+    }
     fn volume_size(&self) -> Option<String> {
         claim_size(self.spec.replsets.first().and_then(|r| r.volume_spec.as_ref()).and_then(|v| v.persistent_volume_claim.as_ref()))
     }

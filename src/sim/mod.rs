@@ -44,6 +44,10 @@ pub(crate) trait Simulated:
     fn resize_annotation(&self) -> Option<&'static str> {
         None
     }
+    /// The StatefulSet the operator annotates while it grows its PVCs (PSMDB only).
+    fn resize_statefulset(&self) -> Option<String> {
+        None
+    }
     /// The status for `state`; `ready` says whether every pod is ready (and then they run the spec's
     /// version; otherwise they still report the version they ran before); `resizing` whether PVCs grow.
     fn status(&self, state: &str, ready: bool, resizing: bool) -> serde_json::Value;
@@ -173,7 +177,7 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
             // The PVCs grew: record it, drop the operator's marker, and go on initializing.
             "initializing" if resizing && wait.is_zero() => {
                 ctx.volumes.lock().unwrap().insert(key.clone(), want_volume.clone());
-                set_resize_annotation(&*obj, &api, false).await?;
+                set_resize_annotation(&*obj, &api, &ctx.client, false).await?;
                 Some(obj.status("initializing", false, false))
             }
             "initializing" if sizes_match && !resizing && wait.is_zero() => Some(obj.status("ready", true, false)),
@@ -182,7 +186,7 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
             }
             _ => {
                 if resizing {
-                    set_resize_annotation(&*obj, &api, true).await?;
+                    set_resize_annotation(&*obj, &api, &ctx.client, true).await?;
                 }
                 Some(obj.status("initializing", false, resizing))
             }
@@ -197,7 +201,10 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
 }
 
 /// Sets or removes the operator's PVC-resize annotation on the CR (for the operators that use one).
-async fn set_resize_annotation<K: Simulated>(obj: &K, api: &Api<K>, on: bool) -> Result<(), kube::Error> {
+async fn set_resize_annotation<K: Simulated>(obj: &K, api: &Api<K>, client: &Client, on: bool) -> Result<(), kube::Error> {
+    if let Some(sts) = obj.resize_statefulset() {
+        mark_statefulset(obj, client, &sts, on).await?;
+    }
     let Some(a) = obj.resize_annotation() else { return Ok(()) };
     if obj.annotations().contains_key(a) == on {
         return Ok(());
@@ -211,4 +218,29 @@ async fn set_resize_annotation<K: Simulated>(obj: &K, api: &Api<K>, on: bool) ->
 /// An RFC 3339 timestamp, as the operators write them.
 pub(crate) fn chrono_like_now() -> String {
     k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Creates (if needed) the operator's StatefulSet `name` and sets or removes its PVC-resize annotation. The
+/// StatefulSet is a placeholder with the operator's name and annotation only (no kubelet runs its pods).
+async fn mark_statefulset<K: Simulated>(obj: &K, client: &Client, name: &str, on: bool) -> Result<(), kube::Error> {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let annotation = crate::engine::psmdb::ANNOTATION_PVC_RESIZE_IN_PROGRESS;
+    let value = if on { serde_json::json!(chrono_like_now()) } else { serde_json::Value::Null };
+    let sts = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "annotations": {annotation: value},
+            "ownerReferences": obj.controller_owner_ref(&()).map(|o| vec![o])},
+        "spec": {"serviceName": name, "replicas": 0,
+            "selector": {"matchLabels": {"app.kubernetes.io/instance": obj.name_any()}},
+            "template": {"metadata": {"labels": {"app.kubernetes.io/instance": obj.name_any()}},
+                "spec": {"containers": [{"name": "mongod", "image": "percona/percona-server-mongodb"}]}}}
+    });
+    if on {
+        api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&sts)).await?;
+    } else if api.get_opt(name).await?.is_some() {
+        let patch = serde_json::json!({"metadata": {"annotations": {annotation: null}}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    Ok(())
 }
