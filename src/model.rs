@@ -17,6 +17,18 @@ pub struct DbSummary {
     /// Whether the signed-in user may delete this database (RBAC); the list shows the action only then.
     #[serde(default)]
     pub can_delete: bool,
+    /// Whether the signed-in user may see this database's credentials (RBAC `database-cluster-credentials`).
+    #[serde(default)]
+    pub can_reveal: bool,
+}
+
+/// A database's administrator credentials (`GET …/credentials`), as OpenEverest returns them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub connection_url: String,
+    pub username: String,
+    pub password: String,
 }
 
 /// `GET /v1/permissions`: whether RBAC is enabled and the policy lines that apply to the user,

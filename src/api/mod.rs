@@ -23,6 +23,7 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces", get(namespaces))
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).put(update_db).delete(delete_db))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/credentials", get(get_credentials))
         .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
         .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
@@ -85,6 +86,13 @@ async fn list_dbs(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Pat
 async fn get_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<DatabaseCluster>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     Ok(Json(service::get_database(&st, &caller, &ns, &name)?))
+}
+
+/// The database's administrator credentials; never cached by the browser or a proxy.
+async fn get_credentials(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let creds = service::credentials::reveal(&st, &caller, &ns, &name).await?;
+    Ok(([(http::header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 
 async fn create_db(

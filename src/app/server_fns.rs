@@ -111,6 +111,15 @@ pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
     Ok(FormOptions { namespaces, engines })
 }
 
+/// The "Reveal password" action of a row: the database's credentials, fetched only when the user asks
+/// (authorised and logged in the service layer; nothing secret is ever part of a rendered page).
+#[server]
+pub async fn reveal_credentials(namespace: String, name: String) -> Result<crate::model::Credentials, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    crate::service::credentials::reveal(&st, &caller, &namespace, &name).await.map_err(server::to_sfe)
+}
+
 /// Deletes a database (the list's per-row action).
 #[server]
 pub async fn delete_database(namespace: String, name: String) -> Result<(), ServerFnError> {

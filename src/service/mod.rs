@@ -1,6 +1,7 @@
 //! The one enforcement point: every read and write from the UI (server functions) and the REST API goes
 //! through here — session, RBAC (`authz`), validation, then the write. Reads come from the reflector caches.
 pub mod authz;
+pub mod credentials;
 pub mod engines;
 pub mod validation;
 
@@ -55,6 +56,7 @@ impl From<&DatabaseCluster> for DbSummary {
             size: st.size,
             message: st.message.unwrap_or_default(),
             can_delete: false,
+            can_reveal: false,
         }
     }
 }
@@ -84,14 +86,16 @@ pub fn list_databases(state: &State, caller: &Caller, namespace: Option<&str>) -
     v
 }
 
-/// The UI's rows of [`list_databases`], each saying whether the caller may delete it.
+/// The UI's rows of [`list_databases`], each saying whether the caller may delete it and see its credentials.
 pub fn database_summaries(state: &State, caller: &Caller, namespace: Option<&str>) -> Vec<DbSummary> {
     let policy = state.rbac.policy();
     list_databases(state, caller, namespace)
         .iter()
         .map(|d| {
             let mut row = DbSummary::from(d);
-            row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &authz::object(&row.namespace, &row.name));
+            let object = authz::object(&row.namespace, &row.name);
+            row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &object);
+            row.can_reveal = policy.can(caller.subject(), res::DATABASE_CLUSTER_CREDENTIALS, "read", &object);
             row
         })
         .collect()
@@ -121,7 +125,7 @@ pub fn get_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
     find_database(state, ns, name)
 }
 
-fn find_database(state: &State, ns: &str, name: &str) -> Result<DatabaseCluster, ApiError> {
+pub(crate) fn find_database(state: &State, ns: &str, name: &str) -> Result<DatabaseCluster, ApiError> {
     if !state.is_managed(ns) {
         return Err(ApiError::not_found(format!("namespace {ns:?}")));
     }

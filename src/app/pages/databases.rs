@@ -1,5 +1,5 @@
 use crate::app::components::{error_text, Header};
-use crate::app::server_fns::{get_user_actions, list_databases, DeleteDatabase};
+use crate::app::server_fns::{get_user_actions, list_databases, DeleteDatabase, RevealCredentials};
 use crate::model::{engine_label, status_label, DbSummary};
 use leptos::prelude::*;
 
@@ -102,6 +102,7 @@ fn DbTable(rows: Vec<DbSummary>, delete: ServerAction<DeleteDatabase>) -> impl I
                                 </td>
                                 <td class="px-4 py-2 font-mono text-sm">{r.hostname.clone()}</td>
                                 <td class="px-4 py-2 text-right">
+                                    {r.can_reveal.then(|| view! { <RevealButton namespace=r.namespace.clone() name=r.name.clone()/> })}
                                     {r.can_delete.then(|| view! { <DeleteButton namespace=r.namespace.clone() name=r.name.clone() delete/> })}
                                 </td>
                             </tr>
@@ -112,6 +113,45 @@ fn DbTable(rows: Vec<DbSummary>, delete: ServerAction<DeleteDatabase>) -> impl I
         </table>
     }
     .into_any()
+}
+
+/// A row's "Reveal password" action, shown only when the user may read that database's credentials: the
+/// credentials are fetched when clicked (the server authorises and logs it) and shown until hidden.
+#[component]
+fn RevealButton(namespace: String, name: String) -> impl IntoView {
+    let reveal = ServerAction::<RevealCredentials>::new();
+    let shown = RwSignal::new(false);
+    let label = format!("Reveal password of {name}");
+    let region = format!("Credentials of {name}");
+    let ask = move |_| {
+        reveal.dispatch(RevealCredentials { namespace: namespace.clone(), name: name.clone() });
+        shown.set(true);
+    };
+    view! {
+        <Show when=move || shown.get() fallback={
+            let label = label.clone();
+            move || view! {
+                <button type="button" aria-label=label.clone() on:click=ask.clone()
+                    class="rounded px-3 py-1 text-sm text-indigo-700 hover:bg-indigo-50">"Reveal password"</button>
+            }
+        }>
+            <div role="region" aria-label=region.clone() class="my-1 rounded border border-slate-200 bg-slate-50 p-2 text-left text-sm">
+                {move || match reveal.value().get() {
+                    None => view! { <p>"Loading…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <p role="alert" class="text-red-700">{crate::app::components::error_text(&e)}</p> }.into_any(),
+                    Some(Ok(c)) => view! {
+                        <dl class="grid grid-cols-[auto_1fr] gap-x-2">
+                            <dt class="text-slate-500">"User"</dt><dd class="font-mono">{c.username}</dd>
+                            <dt class="text-slate-500">"Password"</dt><dd class="font-mono">{c.password}</dd>
+                            <dt class="text-slate-500">"URL"</dt><dd class="break-all font-mono">{c.connection_url}</dd>
+                        </dl>
+                    }.into_any(),
+                }}
+                <button type="button" on:click=move |_| shown.set(false)
+                    class="mt-1 rounded px-2 py-0.5 text-slate-600 hover:bg-slate-100">"Hide"</button>
+            </div>
+        </Show>
+    }
 }
 
 /// A row's delete action, shown only when the user may delete that database: "Delete" asks, then
