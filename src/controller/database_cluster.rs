@@ -149,6 +149,7 @@ async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Er
 #[derive(Clone, Debug, Default)]
 struct Gathered {
     versions: versions::EngineVersions,
+    operator_version: String,
     observed_cr_version: Option<String>,
     storage_size: Option<Quantity>,
     affinity: ComponentAffinity,
@@ -181,7 +182,9 @@ trait EngineKind {
         Vec::new()
     }
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String>;
-    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus;
+    /// `operator_version`: the installed operator's (its DatabaseEngine's `status.operatorVersion`), for
+    /// `recommendedCRVersion`.
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus;
 }
 
 fn claim_size(c: Option<&k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>) -> Option<Quantity> {
@@ -209,7 +212,7 @@ impl EngineKind for Pg {
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = postgresql::Inputs {
             versions: g.versions,
-            operator_version: Self::OPERATOR_VERSION.into(),
+            operator_version: g.operator_version,
             observed_cr_version: g.observed_cr_version,
             storage_size: g.storage_size,
             affinity: g.affinity,
@@ -218,8 +221,8 @@ impl EngineKind for Pg {
         };
         postgresql::desired(db, &inputs).map_err(|e| e.to_string())
     }
-    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
-        postgresql::status(db, u, Self::OPERATOR_VERSION)
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus {
+        postgresql::status(db, u, operator_version)
     }
 }
 
@@ -243,7 +246,7 @@ impl EngineKind for Pxc {
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = pxc::Inputs {
             versions: g.versions,
-            operator_version: Self::OPERATOR_VERSION.into(),
+            operator_version: g.operator_version,
             observed_cr_version: g.observed_cr_version,
             storage_size: g.storage_size,
             affinity: g.affinity,
@@ -252,8 +255,8 @@ impl EngineKind for Pxc {
         };
         pxc::desired(db, &inputs).map_err(|e| e.to_string())
     }
-    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
-        pxc::status(db, u, Self::OPERATOR_VERSION)
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus {
+        pxc::status(db, u, operator_version)
     }
 }
 
@@ -280,7 +283,7 @@ impl EngineKind for Psmdb {
     fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
         let inputs = psmdb::Inputs {
             versions: g.versions,
-            operator_version: Self::OPERATOR_VERSION.into(),
+            operator_version: g.operator_version,
             observed_cr_version: g.observed_cr_version,
             storage_size: g.storage_size,
             affinity: g.affinity,
@@ -289,8 +292,8 @@ impl EngineKind for Psmdb {
         };
         psmdb::desired(db, &inputs).map_err(|e| e.to_string())
     }
-    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>) -> DatabaseClusterStatus {
-        psmdb::status(db, u, Self::OPERATOR_VERSION)
+    fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus {
+        psmdb::status(db, u, operator_version)
     }
 }
 
@@ -317,6 +320,14 @@ fn resolve_references(db: &DatabaseCluster, state: &State) -> Result<(ComponentA
     Ok((affinity, annotations))
 }
 
+/// The operator version the namespace's DatabaseEngine reports (its Deployment's image tag), when it is a
+/// release number; otherwise (no engine yet, a tag like `main`) the version Cairn was built against applies.
+fn installed_operator_version(state: &State, engine: EngineType, ns: &str) -> Option<String> {
+    let v = state.engine(engine, ns)?.status.as_ref()?.operator_version.clone();
+    let release = v.split('.').count() == 3 && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    release.then_some(v)
+}
+
 async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> {
     let client = ctx.state.client.clone();
     let ns = db.namespace().unwrap_or_default();
@@ -324,12 +335,13 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
     let dbs: Api<DatabaseCluster> = Api::namespaced(client.clone(), &ns);
     let ups: Api<E::Upstream> = Api::namespaced(client, &ns);
     let cached = E::store(&ctx.state).get(&ObjectRef::new(&name).within(&ns));
+    let operator_version = installed_operator_version(&ctx.state, db.spec.engine.type_, &ns).unwrap_or_else(|| E::OPERATOR_VERSION.into());
 
     if db.metadata.deletion_timestamp.is_some() {
         if !db.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_CLEANUP) {
             return Ok(Action::await_change());
         }
-        let st = E::status(db, cached.as_deref());
+        let st = E::status(db, cached.as_deref(), &operator_version);
         patch_status(ctx, db, &st).await?;
         // Delete the upstream cluster and wait for it to be gone (the operator runs its own finalizers),
         // then release ours. The owned-object watch wakes us when it disappears.
@@ -393,6 +405,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         let gathered = Gathered {
             // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
             versions: ctx.state.catalog(db.spec.engine.type_, &ns),
+            operator_version: operator_version.clone(),
             observed_cr_version: cached.as_deref().and_then(E::cr_version),
             storage_size: refused.map(|_| size.clone()),
             affinity,
@@ -412,7 +425,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_RESTART: null}}});
             dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
-        let mut st = E::status(db, Some(&applied));
+        let mut st = E::status(db, Some(&applied), &operator_version);
         if st.status == AppState::Initializing {
             st = with_resizing(st, statefulsets_resizing(ctx, &ns, &E::resize_statefulsets(&applied)).await?);
         }
