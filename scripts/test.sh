@@ -26,7 +26,9 @@ if [[ -d "$build_dir/debug/deps" ]]; then
 fi
 
 step "unit and integration tests (cargo test)"
-cargo test --features sim 2>&1 | tee "$logs/cargo.log"
+# Every test binary runs even when one fails (the totals below count them all); a failure still fails the run.
+cargo_rc=0
+cargo test --features sim --no-fail-fast 2>&1 | tee "$logs/cargo.log" || cargo_rc=$?
 
 step "build (cargo leptos build)"
 cargo leptos build >&2
@@ -48,4 +50,5 @@ read -r cp cf < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' 
 pp=$(sed -n 's/^ *\([0-9][0-9]*\) passed.*/\1/p' "$logs/playwright.log" | tail -n1)
 pf=$(sed -n 's/^ *\([0-9][0-9]*\) failed.*/\1/p' "$logs/playwright.log" | tail -n1)
 echo "cairn: $((cp + ${pp:-0})) passed, $((cf + ${pf:-0})) failed"
+if [[ $cargo_rc -ne 0 && $rc -eq 0 ]]; then rc=$cargo_rc; fi
 exit $rc

@@ -67,6 +67,9 @@ async fn cross_site_writes_are_refused_and_change_nothing() {
     let env = TestEnv::start().await;
     let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
     let st = env.start_cairn().await;
+    // Creating a database needs its engine installed in the namespace (the simulated operators).
+    env.start_operators();
+    env.engines_installed(&st, DB_NS).await;
     let web = app(&st, false);
     let token = session(&web, &pw).await;
     let cookie = format!("{}={token}", auth::SESSION_COOKIE);
