@@ -194,8 +194,8 @@ async fn postgresql_updates_restart_policy_and_storage() {
     let pgs: Api<PerconaPGCluster> = Api::namespaced(c.clone(), DB_NS);
 
     // pg1 names a PodSchedulingPolicy that does not exist yet: error, nothing upstream.
-    let t1 = Transitions::watch(&c, "pg1");
-    let t3 = Transitions::watch(&c, "pg3");
+    let t1 = Transitions::watch(&c, "pg1").await;
+    let t3 = Transitions::watch(&c, "pg3").await;
     let mut d1 = pg_db("pg1", 1);
     d1.spec.pod_scheduling_policy_name = Some("everest-default-postgresql".into());
     dbs.create(&PostParams::default(), &d1).await.unwrap();

@@ -41,8 +41,8 @@ async fn psmdb_lifecycle() {
 
     // One node (a replica set of 1, MongoDB 7.0), and three nodes sharded (2 shards, 3 config servers,
     // mongos) under the "spread" policy.
-    let t1 = Transitions::watch(&c, "mg1");
-    let t3 = Transitions::watch(&c, "mg3");
+    let t1 = Transitions::watch(&c, "mg1").await;
+    let t3 = Transitions::watch(&c, "mg3").await;
     dbs.create(&PostParams::default(), &db("mg1", EngineType::Psmdb, "7.0.24-13", 1)).await.unwrap();
     let mut d3 = db("mg3", EngineType::Psmdb, "8.0.12-4", 3);
     d3.spec.sharding = Some(Sharding { enabled: true, shards: 2, config_server: ConfigServer { replicas: 3 } });

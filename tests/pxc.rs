@@ -36,8 +36,8 @@ async fn pxc_lifecycle() {
     let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(c.clone(), DB_NS);
 
     // Create: one node (default StorageClass, which cannot expand) and three nodes (an expandable class).
-    let t1 = Transitions::watch(&c, "my1");
-    let t3 = Transitions::watch(&c, "my3");
+    let t1 = Transitions::watch(&c, "my1").await;
+    let t3 = Transitions::watch(&c, "my3").await;
     dbs.create(&PostParams::default(), &db("my1", EngineType::Pxc, "8.0.41-32.1", 1)).await.unwrap();
     let mut d3 = db("my3", EngineType::Pxc, "8.0.42-33.1", 3);
     d3.spec.engine.storage.class = Some("expandable".into());

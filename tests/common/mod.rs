@@ -233,26 +233,39 @@ pub struct Transitions {
 }
 
 impl Transitions {
-    pub fn watch(client: &Client, name: &str) -> Transitions {
+    /// Starts watching; returns once the watch is established (its initial list is done), so nothing that
+    /// happens afterwards is missed.
+    pub async fn watch(client: &Client, name: &str) -> Transitions {
         use futures::StreamExt;
-        use kube::runtime::{watcher, WatchStreamExt};
+        use kube::runtime::watcher;
         let api: Api<cairn::crd::DatabaseCluster> = Api::namespaced(client.clone(), DB_NS);
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let out = seen.clone();
         let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let (started_tx, started) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
-            let mut s = std::pin::pin!(watcher(api, cfg).applied_objects());
+            let mut started_tx = Some(started_tx);
+            let mut s = std::pin::pin!(watcher(api, cfg));
             while let Some(ev) = s.next().await {
-                if let Ok(d) = ev {
-                    if let Some(st) = d.status.map(|s| s.status) {
-                        let mut v = out.lock().unwrap();
-                        if v.last() != Some(&st) {
-                            v.push(st);
+                let d = match ev {
+                    Ok(watcher::Event::InitDone) => {
+                        if let Some(tx) = started_tx.take() {
+                            let _ = tx.send(());
                         }
+                        continue;
+                    }
+                    Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) => d,
+                    _ => continue,
+                };
+                if let Some(st) = d.status.map(|s| s.status) {
+                    let mut v = out.lock().unwrap();
+                    if v.last() != Some(&st) {
+                        v.push(st);
                     }
                 }
             }
         });
+        tokio::time::timeout(Duration::from_secs(30), started).await.expect("watch started").unwrap();
         Transitions { seen, task }
     }
 
