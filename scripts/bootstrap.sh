@@ -49,7 +49,7 @@ install_from_registry_src() { # name version lockfix-crate lockfix-version
   local work="$CAIRN_CACHE/src/$name-$ver"
   rm -rf "$work"; mkdir -p "$CAIRN_CACHE/src"; cp -r "$src" "$work"
   (cd "$work" && cargo update -q -p "$fix" --precise "$fixver" && \
-     CARGO_TARGET_DIR="$CAIRN_CACHE/tool-target" CARGO_BUILD_BUILD_DIR="$CAIRN_CACHE/tool-target" cargo install -q --path . --locked --root "$CAIRN_TOOLS")
+     CARGO_TARGET_DIR="$CAIRN_CACHE/tool-target" cargo install -q --path . --locked --root "$CAIRN_TOOLS")
 }
 
 # 3. cargo-leptos: pinned, because its build pipeline (tool lookup on PATH, Tailwind v4 handling) is what

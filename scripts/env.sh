@@ -2,17 +2,13 @@
 # clone (CI) reuses them.
 export CAIRN_CACHE="${CAIRN_CACHE:-$HOME/.cache/cairn}"
 export CAIRN_TOOLS="$CAIRN_CACHE/tools"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CAIRN_CACHE/target}"
 export GOCACHE="${GOCACHE:-$HOME/.cache/go-build}"
 export GOMODCACHE="${GOMODCACHE:-$HOME/go/pkg/mod}"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 # cargo-leptos looks for tailwindcss, wasm-opt and wasm-bindgen on PATH and downloads them from the web
 # when missing, which cannot work here: our copies come first.
 _cairn_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# Cargo's intermediate artifacts (every dependency, compiled once) live in the shared cache; the final
-# binaries land in this clone's target/. Two clones sharing one target dir would overwrite each other's
-# target/debug/cairn between build and run.
-export CARGO_BUILD_BUILD_DIR="${CARGO_BUILD_BUILD_DIR:-$CAIRN_CACHE/target}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$_cairn_root/target}"
 export PATH="$CAIRN_TOOLS/bin:$_cairn_root/node_modules/.bin:$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 # CI builds each clone once: incremental state would only fill the disk.
 if [[ "${CI:-}" == true ]]; then export CARGO_INCREMENTAL=0; fi
