@@ -189,7 +189,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
     let lbc = LoadBalancerConfig::new("nlb", LoadBalancerConfigSpec { annotations: [("a.example.com/lb".to_string(), "nlb".to_string())].into() });
     lbcs.create(&PostParams::default(), &lbc).await.unwrap();
     let _state = env.start_cairn().await;
-    env.start_simulator();
+    env.start_simulator_with_step(std::time::Duration::from_millis(1000));
     let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), DB_NS);
     let pgs: Api<PerconaPGCluster> = Api::namespaced(c.clone(), DB_NS);
 
@@ -278,13 +278,8 @@ async fn postgresql_updates_restart_policy_and_storage() {
     assert_eq!(size(&pgs.get("pg1").await.unwrap()), "2G");
     t3.clear();
     patch_db(&dbs, "pg3", json!({"spec": {"engine": {"storage": {"size": "5G"}}}})).await;
-    eventually(60, "pg3 grown and ready", || async {
-        let d = dbs.get("pg3").await.unwrap();
-        let ok = size(&pgs.get("pg3").await.unwrap()) == "5G" && d.status.map(|s| s.status) == Some(Ready);
-        ok.then_some(())
-    })
-    .await;
-    t3.assert_saw(&[ResizingVolumes, Ready]);
+    t3.wait_saw(&[ResizingVolumes, Ready]).await;
+    assert_eq!(size(&pgs.get("pg3").await.unwrap()), "5G");
 
     // Event-driven: ready clusters go idle (no periodic requeue), and a change to a users Secret wakes the
     // reconciler (the Secret watch), which finds nothing to do.

@@ -35,7 +35,7 @@ async fn psmdb_lifecycle() {
     .unwrap();
     psps.create(&PostParams::default(), &policy).await.unwrap();
     let _state = env.start_cairn().await;
-    env.start_simulator();
+    env.start_simulator_with_step(std::time::Duration::from_millis(1000));
     let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), DB_NS);
     let mdbs: Api<PerconaServerMongoDB> = Api::namespaced(c.clone(), DB_NS);
 
@@ -157,14 +157,11 @@ async fn psmdb_lifecycle() {
     assert_eq!(size(&mdbs.get("mg1").await.unwrap()), "2G");
     t1.clear();
     storage_class(&c, "standard", true, true).await;
-    eventually(60, "grown to 4G and ready", || async {
-        let d = dbs.get("mg1").await.unwrap();
-        let ok = size(&mdbs.get("mg1").await.unwrap()) == "4G" && resize_condition(&d).is_none();
-        (ok && d.status.map(|s| s.status) == Some(Ready)).then_some(())
-    })
-    .await;
     // resizingVolumes while the operator's annotation is on the replset's StatefulSet.
-    t1.assert_saw(&[ResizingVolumes, Ready]);
+    t1.wait_saw(&[ResizingVolumes, Ready]).await;
+    let d = wait_state(&dbs, "mg1", Ready).await;
+    assert_eq!(size(&mdbs.get("mg1").await.unwrap()), "4G");
+    assert!(resize_condition(&d).is_none(), "condition cleared");
 
     // A policy for another engine is refused with a message naming the field; the cluster is left alone.
     let other: PodSchedulingPolicy = serde_json::from_value(json!({

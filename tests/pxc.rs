@@ -31,7 +31,7 @@ async fn pxc_lifecycle() {
     let lbcs: Api<LoadBalancerConfig> = Api::all(c.clone());
     lbcs.create(&PostParams::default(), &lb_config("nlb")).await.unwrap();
     let _state = env.start_cairn().await;
-    env.start_simulator();
+    env.start_simulator_with_step(std::time::Duration::from_millis(1000));
     let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), DB_NS);
     let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(c.clone(), DB_NS);
 
@@ -98,9 +98,9 @@ async fn pxc_lifecycle() {
     assert_eq!(expose.load_balancer_source_ranges, vec!["10.0.0.1/32"]);
     assert_eq!(expose.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb", "from the LoadBalancerConfig");
     assert_eq!(up.spec.pxc.unwrap().configuration.as_deref(), Some("[mysqld]\nmax_connections = 250\n"));
+    t3.wait_saw(&[Initializing, Ready]).await;
     let st = wait_state(&dbs, "my3", Ready).await.status.unwrap();
     assert_eq!(st.hostname.as_deref(), Some("my3-proxysql.everest"));
-    t3.assert_saw(&[Initializing, Ready]);
     // The person's field survived Cairn's applies (and a spec change).
     let full = raw::<PerconaXtraDBCluster>(&c, "my3").await;
     assert_eq!(full["spec"]["pxc"]["annotations"]["example.com/team"], "payments", "unmanaged field kept");
@@ -168,14 +168,10 @@ async fn pxc_lifecycle() {
     // (resizingVolumes while the operator's annotation is on) and the condition clears.
     t1.clear();
     storage_class(&c, "standard", true, true).await;
-    eventually(60, "expanded to 3G and ready", || async {
-        let up = pxcs.get("my1").await.unwrap();
-        let d = dbs.get("my1").await.unwrap();
-        let ok = size(&up) == "3G" && resize_condition(&d).is_none() && d.status.map(|s| s.status) == Some(Ready);
-        ok.then_some(())
-    })
-    .await;
-    t1.assert_saw(&[ResizingVolumes, Ready]);
+    t1.wait_saw(&[ResizingVolumes, Ready]).await;
+    let d = wait_state(&dbs, "my1", Ready).await;
+    assert_eq!(size(&pxcs.get("my1").await.unwrap()), "3G");
+    assert!(resize_condition(&d).is_none(), "condition cleared");
     // A shrink is never written: someone made my3's volumes 5G on the upstream CR; the spec's 2G would
     // shrink them, so Cairn keeps 5G and says so.
     let human = json!({"apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster",

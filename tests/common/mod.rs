@@ -166,7 +166,14 @@ impl TestEnv {
 
     /// The engine simulator with fast transitions: the operators' Deployments and their clusters.
     pub fn start_simulator(&self) {
-        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step: Duration::from_millis(400) }));
+        self.start_simulator_with_step(Duration::from_millis(400));
+    }
+
+    /// The engine simulator with `step` per state (and the operators' Deployments). Tests that assert every
+    /// status transition use a longer step than `start_simulator`, so a reconcile delayed by a busy machine
+    /// still sees each upstream state.
+    pub fn start_simulator_with_step(&self, step: Duration) {
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step }));
         self.start_operators();
     }
 
@@ -278,12 +285,26 @@ impl Transitions {
         self.seen.lock().unwrap().clear();
     }
 
-    /// `want` appears in order (not necessarily adjacent) in what was seen.
-    pub fn assert_saw(&self, want: &[cairn::crd::AppState]) {
+    fn saw(&self, want: &[cairn::crd::AppState]) -> bool {
         let all = self.all();
         let mut it = all.iter();
-        for w in want {
-            assert!(it.any(|s| s == w), "expected transitions {want:?} in order; saw {all:?}");
+        want.iter().all(|w| it.any(|s| s == w))
+    }
+
+    /// `want` appears in order (not necessarily adjacent) in what was seen.
+    pub fn assert_saw(&self, want: &[cairn::crd::AppState]) {
+        assert!(self.saw(want), "expected transitions {want:?} in order; saw {:?}", self.all());
+    }
+
+    /// Waits until `want` has been seen in order (a state that still holds from before a change cannot
+    /// satisfy this the way a plain "is it ready?" poll can).
+    pub async fn wait_saw(&self, want: &[cairn::crd::AppState]) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !self.saw(want) {
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out after 60s waiting for transitions {want:?}; saw {:?}", self.all());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
