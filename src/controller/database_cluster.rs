@@ -362,7 +362,9 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Ok(Action::requeue(Duration::from_secs(30)))
+                // The owned-object watch normally wakes us; the timer only bounds a missed event (a watch
+                // that relisted in between sees no delete), and runs only while a deletion is pending.
+                Ok(Action::requeue(Duration::from_secs(5)))
             }
             None => {
                 remove_finalizer(&dbs, db).await?;
