@@ -38,6 +38,8 @@ pub struct Inner {
     /// and the cluster-scoped policies DatabaseClusters name.
     pub storage_classes: Store<StorageClass>,
     pub pod_scheduling_policies: Store<PodSchedulingPolicy>,
+    /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
+    pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
@@ -87,6 +89,7 @@ pub struct Subscriptions {
     pub psmdbs: ReflectHandle<PerconaServerMongoDB>,
     pub storage_classes: ReflectHandle<StorageClass>,
     pub pod_scheduling_policies: ReflectHandle<PodSchedulingPolicy>,
+    pub restores: ReflectHandle<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: ReflectHandle<LoadBalancerConfig>,
     /// Taken by the DatabaseEngine reconciler (`Option::take`), so the DatabaseCluster reconciler, which gets
     /// the rest, holds no unread subscription that would stall the shared store.
@@ -167,6 +170,7 @@ impl State {
         let (psmdbs, psmdb_writer) = reflector::store_shared::<PerconaServerMongoDB>(1024);
         let (storage_classes, sc_writer) = reflector::store_shared::<StorageClass>(256);
         let (pod_scheduling_policies, psp_writer) = reflector::store_shared::<PodSchedulingPolicy>(256);
+        let (restores, restore_writer) = reflector::store_shared::<crate::crd::DatabaseClusterRestore>(256);
         let (load_balancer_configs, lbc_writer) = reflector::store_shared::<LoadBalancerConfig>(256);
         let (engines, engine_writer) = reflector::store_shared::<DatabaseEngine>(1024);
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
@@ -177,6 +181,7 @@ impl State {
             psmdbs: psmdb_writer.subscribe().expect("shared store"),
             storage_classes: sc_writer.subscribe().expect("shared store"),
             pod_scheduling_policies: psp_writer.subscribe().expect("shared store"),
+            restores: restore_writer.subscribe().expect("shared store"),
             load_balancer_configs: lbc_writer.subscribe().expect("shared store"),
             engines: Some(engine_writer.subscribe().expect("shared store")),
             engines_for_dbs: engine_writer.subscribe().expect("shared store"),
@@ -205,6 +210,7 @@ impl State {
         drive_upstream(client.clone(), psmdb_writer);
         drive_upstream(client.clone(), sc_writer);
         drive_upstream(client.clone(), psp_writer);
+        drive_upstream(client.clone(), restore_writer);
         drive_upstream(client.clone(), lbc_writer);
         let (engines_synced_tx, mut engines_synced) = watch::channel(false);
         let (engine_changes_tx, engine_changes) = watch::channel(0u64);
@@ -280,6 +286,7 @@ impl State {
             psmdbs,
             storage_classes,
             pod_scheduling_policies,
+            restores,
             load_balancer_configs,
             engines,
             version_service: opts.version_service,

@@ -2,7 +2,7 @@
 //! upstream status → DatabaseCluster status, and the deletion flow behind the contract's finalizer.
 use super::METRICS;
 use crate::crd::*;
-use crate::engine::{expansion_allowed, postgresql, psmdb, pxc, restart_step, storage_condition, storage_plan, versions, with_resizing, RestartStep};
+use crate::engine::{with_restoring, expansion_allowed, postgresql, psmdb, pxc, restart_step, storage_condition, storage_plan, versions, with_resizing, RestartStep};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::runtime::WatchStreamExt;
@@ -54,6 +54,8 @@ pub async fn run(state: State, subs: Subscriptions) {
         }
     }
     let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
+    let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
     let secrets = kube::runtime::watcher(
         Api::<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>::all(state.client.clone()),
@@ -69,6 +71,7 @@ pub async fn run(state: State, subs: Subscriptions) {
         .watches_shared_stream(subs.pod_scheduling_policies, move |p| dbs_for_policy(&d2, &p.name_any()))
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
         .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
+        .watches_shared_stream(subs.restores, restore_target)
         .watches_shared_stream(subs.engines_for_dbs, move |e| dbs_for_engine(&d5, &e.namespace().unwrap_or_default(), e.spec.type_))
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
@@ -320,6 +323,11 @@ fn resolve_references(db: &DatabaseCluster, state: &State) -> Result<(ComponentA
     Ok((affinity, annotations))
 }
 
+/// Whether a DatabaseClusterRestore of this database is in progress (from the cache).
+fn restore_in_progress(state: &State, ns: &str, name: &str) -> bool {
+    state.restores.state().iter().any(|r| r.namespace().as_deref() == Some(ns) && r.spec.db_cluster_name == name && r.in_progress())
+}
+
 /// The operator version the namespace's DatabaseEngine reports (its Deployment's image tag), when it is a
 /// release number; otherwise (no engine yet, a tag like `main`) the version Cairn was built against applies.
 fn installed_operator_version(state: &State, engine: EngineType, ns: &str) -> Option<String> {
@@ -354,7 +362,9 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Ok(Action::requeue(Duration::from_secs(30)))
+                // The owned-object watch normally wakes us; the timer only bounds a missed event (a watch
+                // that relisted in between sees no delete), and runs only while a deletion is pending.
+                Ok(Action::requeue(Duration::from_secs(5)))
             }
             None => {
                 remove_finalizer(&dbs, db).await?;
@@ -429,6 +439,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         if st.status == AppState::Initializing {
             st = with_resizing(st, statefulsets_resizing(ctx, &ns, &E::resize_statefulsets(&applied)).await?);
         }
+        st = with_restoring(st, restore_in_progress(&ctx.state, &ns, &name));
         let previous = db.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or(&[]);
         let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
         st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)

@@ -120,6 +120,16 @@ pub fn with_resizing(mut st: crate::crd::DatabaseClusterStatus, resizing: bool) 
     st
 }
 
+/// `restoring` while a restore of the database runs (contract §2's common status rules, in their order: it
+/// overrides the upstream state; resizing, upgrading and deleting override it).
+pub fn with_restoring(mut st: crate::crd::DatabaseClusterStatus, restoring: bool) -> crate::crd::DatabaseClusterStatus {
+    use crate::crd::AppState::*;
+    if restoring && !matches!(st.status, ResizingVolumes | Upgrading | Deleting) {
+        st.status = Restoring;
+    }
+    st
+}
+
 /// Condition type and reasons of the storage rules (contract §1.1, §2 "Storage").
 pub const CONDITION_CANNOT_RESIZE_VOLUME: &str = "CannotResizeVolume";
 pub const REASON_CANNOT_SHRINK: &str = "CannotShrinkVolume";
@@ -225,6 +235,19 @@ mod common_tests {
     use super::*;
     use k8s_openapi::api::storage::v1::StorageClass;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    #[test]
+    fn restoring_overrides_the_upstream_state_but_not_resizing_upgrading_or_deleting() {
+        use crate::crd::{AppState::*, DatabaseClusterStatus};
+        let st = |s| DatabaseClusterStatus { status: s, ..Default::default() };
+        for s in [Ready, Initializing, Error, Paused, Creating] {
+            assert_eq!(with_restoring(st(s), true).status, Restoring, "{s:?}");
+            assert_eq!(with_restoring(st(s), false).status, s, "{s:?}");
+        }
+        for s in [ResizingVolumes, Upgrading, Deleting] {
+            assert_eq!(with_restoring(st(s), true).status, s, "{s:?}");
+        }
+    }
 
     fn q(s: &str) -> Quantity {
         Quantity(s.into())
