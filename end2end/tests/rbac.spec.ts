@@ -22,7 +22,7 @@ import {
 /** The `cairn` binary of the stack under test. */
 function cairnBin(): string {
   if (process.env.CAIRN_BIN) return process.env.CAIRN_BIN;
-  const target = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cache", "cairn", "target");
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(__dirname, "..", "..", "target");
   return path.join(target, "debug", "cairn");
 }
 
@@ -37,8 +37,14 @@ function applyPolicy(enabled: boolean, policy: string): void {
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
 }
 
+/** The origin under test: state-changing requests carry it, as a browser's own requests do (Cairn refuses
+ * cookie-carrying writes from elsewhere). */
+function origin(): string {
+  return new URL(process.env.BASE_URL ?? "http://127.0.0.1:3000").origin;
+}
+
 async function token(request: APIRequestContext, username: string, password: string): Promise<string> {
-  const resp = await request.post("/v1/session", { data: { username, password } });
+  const resp = await request.post("/v1/session", { data: { username, password }, headers: { Origin: origin() } });
   expect(resp.status(), `login of ${username}`).toBe(200);
   return (await resp.json()).token;
 }
@@ -112,13 +118,18 @@ test.describe("RBAC", () => {
     await expect(page.getByRole("button", { name: "Create database" })).toHaveCount(0);
 
     // A direct request with the same session is refused by the server.
+    // (Same-origin, as the page's own requests are, so the refusal is RBAC's and not the cross-site check's.)
     const create = await page.request.post(`/v1/namespaces/${e2eNamespace()}/database-clusters`, {
       data: pgCluster(uniqueDbName("denied")),
+      headers: { Origin: origin() },
     });
     expect(create.status()).toBe(403);
     expect((await create.json()).message).toContain(`forbidden: ${READER} may not create database-clusters`);
-    const del = await page.request.delete(`/v1/namespaces/${e2eNamespace()}/database-clusters/${DB}`);
+    const del = await page.request.delete(`/v1/namespaces/${e2eNamespace()}/database-clusters/${DB}`, {
+      headers: { Origin: origin() },
+    });
     expect(del.status()).toBe(403);
+    expect((await del.json()).message).toContain(`forbidden: ${READER} may not delete database-clusters`);
   });
 
   test("admin sees the actions and deletes the database from its row", async ({ page }) => {
@@ -130,8 +141,8 @@ test.describe("RBAC", () => {
     await waitForHydration(page);
     await row.getByRole("button", { name: `Delete ${DB}` }).click();
     await row.getByRole("button", { name: `Confirm delete of ${DB}` }).click();
-    // The database goes once the operator lets go (at most ~30 s in the sandbox: the reconciler's requeue
-    // while it waits for the upstream object to disappear).
+    // The database goes once the operator lets go (the reconciler re-checks a pending upstream deletion
+    // every 5 s should it miss the event).
     await expect(databaseRow(page, DB)).toHaveCount(0, { timeout: 60_000 });
   });
 });
