@@ -148,18 +148,6 @@ async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Er
     }
 }
 
-/// What the reconciler gathered for `desired()` besides the DatabaseCluster: the same for every engine.
-#[derive(Clone, Debug, Default)]
-struct Gathered {
-    versions: versions::EngineVersions,
-    operator_version: String,
-    observed_cr_version: Option<String>,
-    storage_size: Option<Quantity>,
-    affinity: ComponentAffinity,
-    lb_annotations: BTreeMap<String, String>,
-    restarting: bool,
-}
-
 /// What differs between engines for the reconciler: the upstream kind, its cache, and the pure mappings.
 trait EngineKind {
     type Upstream: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
@@ -184,7 +172,7 @@ trait EngineKind {
     fn resize_statefulsets(_u: &Self::Upstream) -> Vec<String> {
         Vec::new()
     }
-    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String>;
+    fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String>;
     /// `operator_version`: the installed operator's (its DatabaseEngine's `status.operatorVersion`), for
     /// `recommendedCRVersion`.
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus;
@@ -212,17 +200,8 @@ impl EngineKind for Pg {
         let ready = st.postgres.map(|p| p.ready).unwrap_or(0) + st.pgbouncer.map(|p| p.ready).unwrap_or(0);
         (u.spec.pause == Some(true), st.state.unwrap_or_default(), ready)
     }
-    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
-        let inputs = postgresql::Inputs {
-            versions: g.versions,
-            operator_version: g.operator_version,
-            observed_cr_version: g.observed_cr_version,
-            storage_size: g.storage_size,
-            affinity: g.affinity,
-            lb_annotations: g.lb_annotations,
-            restarting: g.restarting,
-        };
-        postgresql::desired(db, &inputs).map_err(|e| e.to_string())
+    fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String> {
+        postgresql::desired(db, inputs).map_err(|e| e.to_string())
     }
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus {
         postgresql::status(db, u, operator_version)
@@ -246,17 +225,8 @@ impl EngineKind for Pxc {
         let st = u.status.clone().unwrap_or_default();
         (u.spec.pause == Some(true), st.state.unwrap_or_default(), st.ready)
     }
-    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
-        let inputs = pxc::Inputs {
-            versions: g.versions,
-            operator_version: g.operator_version,
-            observed_cr_version: g.observed_cr_version,
-            storage_size: g.storage_size,
-            affinity: g.affinity,
-            lb_annotations: g.lb_annotations,
-            restarting: g.restarting,
-        };
-        pxc::desired(db, &inputs).map_err(|e| e.to_string())
+    fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String> {
+        pxc::desired(db, inputs).map_err(|e| e.to_string())
     }
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus {
         pxc::status(db, u, operator_version)
@@ -283,17 +253,8 @@ impl EngineKind for Psmdb {
     fn resize_statefulsets(u: &Self::Upstream) -> Vec<String> {
         psmdb::resize_statefulsets(u)
     }
-    fn desired(db: &DatabaseCluster, g: Gathered) -> Result<Self::Upstream, String> {
-        let inputs = psmdb::Inputs {
-            versions: g.versions,
-            operator_version: g.operator_version,
-            observed_cr_version: g.observed_cr_version,
-            storage_size: g.storage_size,
-            affinity: g.affinity,
-            lb_annotations: g.lb_annotations,
-            restarting: g.restarting,
-        };
-        psmdb::desired(db, &inputs).map_err(|e| e.to_string())
+    fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String> {
+        psmdb::desired(db, inputs).map_err(|e| e.to_string())
     }
     fn status(db: &DatabaseCluster, u: Option<&Self::Upstream>, operator_version: &str) -> DatabaseClusterStatus {
         psmdb::status(db, u, operator_version)
@@ -412,7 +373,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         let requested = &db.spec.engine.storage.size;
         let (size, refused) = storage_plan(requested, current.as_ref(), allowed);
 
-        let gathered = Gathered {
+        let inputs = crate::engine::Inputs {
             // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
             versions: ctx.state.catalog(db.spec.engine.type_, &ns),
             operator_version: operator_version.clone(),
@@ -422,7 +383,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             lb_annotations,
             restarting: restart == RestartStep::Pausing,
         };
-        let desired = match E::desired(db, gathered) {
+        let desired = match E::desired(db, &inputs) {
             Ok(d) => d,
             Err(message) => {
                 patch_status(ctx, db, &error_status(message)).await?;

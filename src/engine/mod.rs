@@ -99,6 +99,36 @@ pub(crate) fn fixture(name: &str, engine: crate::crd::EngineType, version: &str,
     d
 }
 
+/// The engine unit tests' scheduling rule: a preferred anti-affinity on `key` (as OpenEverest's default
+/// policies are).
+#[cfg(test)]
+pub(crate) fn test_affinity(key: &str) -> k8s_openapi::api::core::v1::Affinity {
+    serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
+    .unwrap()
+}
+
+/// Everything an engine's `desired()` needs besides the DatabaseCluster itself: what the reconciler
+/// gathered from the caches (the same for every engine).
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// The namespace's engine versions (images), from its DatabaseEngine.
+    pub versions: versions::EngineVersions,
+    /// Version of the installed operator (the CR version used for new clusters).
+    pub operator_version: String,
+    /// `spec.crVersion` of the existing upstream CR, if there is one: it is kept unless `engine.crVersion`
+    /// asks for another.
+    pub observed_cr_version: Option<String>,
+    /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
+    pub storage_size: Option<Quantity>,
+    /// Affinity from the DatabaseCluster's PodSchedulingPolicy.
+    pub affinity: crate::crd::ComponentAffinity,
+    /// Annotations from the LoadBalancerConfig, for a LoadBalancer Service.
+    pub lb_annotations: BTreeMap<String, String>,
+    /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
+    pub restarting: bool,
+}
+
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.
 pub fn normalize_source_range(s: &str) -> String {
     let s = s.trim();

@@ -1,30 +1,13 @@
 //! DatabaseCluster (engine.type = postgresql) ⇄ PerconaPGCluster.
-use crate::crd::{AppState, ComponentAffinity, DatabaseCluster, DatabaseClusterStatus};
-use crate::engine::{limits, normalize_source_range, rwo_claim, versions::EngineVersions};
+use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus};
+use crate::engine::{limits, normalize_source_range, rwo_claim};
 use crate::upstream::pg::*;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
-/// Everything `desired()` needs besides the DatabaseCluster itself.
-#[derive(Clone, Debug, Default)]
-pub struct Inputs {
-    pub versions: EngineVersions,
-    /// Version of the installed PG operator (the CR version used for new clusters).
-    pub operator_version: String,
-    /// `spec.crVersion` of the existing PerconaPGCluster, if there is one: it is kept unless
-    /// `engine.crVersion` asks for another.
-    pub observed_cr_version: Option<String>,
-    /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
-    pub storage_size: Option<Quantity>,
-    /// Affinity from the DatabaseCluster's PodSchedulingPolicy.
-    pub affinity: ComponentAffinity,
-    /// Annotations from the LoadBalancerConfig, for a LoadBalancer Service.
-    pub lb_annotations: BTreeMap<String, String>,
-    /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
-    pub restarting: bool,
-}
+pub use super::Inputs;
 
 /// The condition (crunchy's, mirrored on the PerconaPGCluster) that is true while PVCs grow.
 pub const CONDITION_PV_RESIZING: &str = "PersistentVolumeResizing";
@@ -404,11 +387,7 @@ mod tests {
         assert_eq!(status(&deleting, Some(&pg), "2.7.0").status, AppState::Deleting);
     }
 
-    fn affinity(key: &str) -> k8s_openapi::api::core::v1::Affinity {
-        serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
-        .unwrap()
-    }
+    use crate::engine::test_affinity as affinity;
 
     #[test]
     fn policy_lb_config_storage_and_restart() {

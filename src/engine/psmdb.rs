@@ -1,31 +1,13 @@
 //! DatabaseCluster (engine.type = psmdb) ⇄ PerconaServerMongoDB (contract §2.2).
-use crate::crd::{AppState, ComponentAffinity, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
+use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
 use crate::engine::normalize_source_range;
-use crate::engine::versions::EngineVersions;
 use crate::upstream::psmdb::*;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
-/// Everything `desired()` needs besides the DatabaseCluster itself.
-#[derive(Clone, Debug, Default)]
-pub struct Inputs {
-    pub versions: EngineVersions,
-    /// Version of the installed PSMDB operator (the CR version used for new clusters).
-    pub operator_version: String,
-    /// `spec.crVersion` of the existing PerconaServerMongoDB, if there is one: it is kept unless
-    /// `engine.crVersion` asks for another.
-    pub observed_cr_version: Option<String>,
-    /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
-    pub storage_size: Option<Quantity>,
-    /// Affinity from the DatabaseCluster's PodSchedulingPolicy.
-    pub affinity: ComponentAffinity,
-    /// Annotations from the LoadBalancerConfig, for a LoadBalancer Service.
-    pub lb_annotations: BTreeMap<String, String>,
-    /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
-    pub restarting: bool,
-}
+pub use super::Inputs;
 
 /// `{advanced: <affinity>}` when the policy sets one for the component.
 fn advanced(a: &Option<k8s_openapi::api::core::v1::Affinity>) -> Option<PodAffinity> {
@@ -516,11 +498,7 @@ mod tests {
         assert_eq!(status(&deleting, Some(&x), "1.21.1").status, AppState::Deleting);
     }
 
-    fn affinity(key: &str) -> k8s_openapi::api::core::v1::Affinity {
-        serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
-        .unwrap()
-    }
+    use crate::engine::test_affinity as affinity;
 
     #[test]
     fn policy_lb_config_storage_and_restart() {

@@ -1,6 +1,6 @@
 //! DatabaseCluster (engine.type = pxc) ⇄ PerconaXtraDBCluster (contract §2.1).
-use crate::crd::{AppState, ComponentAffinity, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
-use crate::engine::versions::{best, version_key, EngineVersions};
+use crate::crd::{AppState, DatabaseCluster, DatabaseClusterStatus, ExposeType, ProxyType};
+use crate::engine::versions::{best, version_key};
 use crate::engine::{normalize_source_range, quantity};
 use crate::upstream::pxc::*;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -8,24 +8,7 @@ use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
-/// Everything `desired()` needs besides the DatabaseCluster itself.
-#[derive(Clone, Debug, Default)]
-pub struct Inputs {
-    pub versions: EngineVersions,
-    /// Version of the installed PXC operator (the CR version used for new clusters).
-    pub operator_version: String,
-    /// `spec.crVersion` of the existing PerconaXtraDBCluster, if there is one: it is kept unless
-    /// `engine.crVersion` asks for another.
-    pub observed_cr_version: Option<String>,
-    /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
-    pub storage_size: Option<Quantity>,
-    /// Affinity from the DatabaseCluster's PodSchedulingPolicy.
-    pub affinity: ComponentAffinity,
-    /// Annotations from the LoadBalancerConfig, for a LoadBalancer Service.
-    pub lb_annotations: BTreeMap<String, String>,
-    /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
-    pub restarting: bool,
-}
+pub use super::Inputs;
 
 /// The PerconaXtraDBCluster annotation the operator sets while it resizes the PVCs.
 pub const ANNOTATION_PVC_RESIZE_IN_PROGRESS: &str = "percona.com/pvc-resize-in-progress";
@@ -563,11 +546,7 @@ mod tests {
         assert_eq!(status(&deleting, None, "1.18.0").status, AppState::Deleting);
     }
 
-    fn affinity(key: &str) -> k8s_openapi::api::core::v1::Affinity {
-        serde_json::from_value(serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 1, "podAffinityTerm": {"topologyKey": key}}]}}))
-        .unwrap()
-    }
+    use crate::engine::test_affinity as affinity;
 
     #[test]
     fn policy_lb_config_storage_and_restart() {
