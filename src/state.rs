@@ -369,13 +369,13 @@ impl State {
         };
         let st = de.status.clone().unwrap_or_default();
         if !matches!(st.status, EngineState::Installed | EngineState::Upgrading) {
+            let what = match st.status {
+                EngineState::Installing => "still installing; try again once it is installed",
+                _ => "not installed; install it first",
+            };
             return Err(ApiError::invalid(
                 "spec.engine.type",
-                format!(
-                    "the {label} operator ({}) is {} in namespace {namespace:?}; install it first",
-                    engine_info(engine).name,
-                    st.status.as_str()
-                ),
+                format!("the {label} operator ({}) in namespace {namespace:?} is {what}", engine_info(engine).name),
             ));
         }
         if st.available_versions.engine.is_empty() {

@@ -179,6 +179,44 @@ async fn engines_follow_the_operators_and_the_version_service() {
     assert_eq!(list.iter().map(|e| e.metadata.name.clone().unwrap()).collect::<Vec<_>>(), [PG, PSMDB, PXC]);
     assert_eq!(cairn::service::engines::get_engine(&state, &caller(), "default", PG).unwrap_err().status, 404);
 
+    // The same over REST (OpenEverest's paths and shapes).
+    let app = cairn::api::router().with_state(state.clone());
+    let token = cairn::auth::issue_token(b"test-key-test-key-test-key-test-k", "admin");
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
+            .unwrap();
+        let app = app.clone();
+        async move {
+            use tower::ServiceExt;
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
+        }
+    };
+    let (code, list) = call("GET", "/v1/namespaces/everest/database-engines", None).await;
+    assert_eq!((code, list["kind"].as_str()), (200, Some("DatabaseEngineList")));
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+    let (code, pg) = call("GET", &format!("/v1/namespaces/everest/database-engines/{PG}"), None).await;
+    assert_eq!((code, pg["status"]["status"].as_str(), pg["status"]["operatorVersion"].as_str()), (200, Some("installed"), Some("2.7.0")));
+    assert_eq!(pg["spec"]["type"], "postgresql");
+    assert!(pg["status"]["availableVersions"]["engine"]["17.5.2"]["imagePath"].is_string());
+    let mut body = pg.clone();
+    body["spec"]["allowedVersions"] = serde_json::json!(["1.0"]);
+    let (code, err) = call("PUT", &format!("/v1/namespaces/everest/database-engines/{PG}"), Some(body.clone())).await;
+    assert_eq!(code, 400);
+    assert!(err["message"].as_str().unwrap().starts_with("spec.allowedVersions: \"1.0\""), "{err}");
+    body["spec"]["allowedVersions"] = serde_json::json!(["17.5.2", "16.9"]);
+    let (code, updated) = call("PUT", &format!("/v1/namespaces/everest/database-engines/{PG}"), Some(body)).await;
+    assert_eq!((code, updated["spec"]["allowedVersions"].clone()), (200, serde_json::json!(["17.5.2", "16.9"])));
+    let (code, _) = call("GET", "/v1/namespaces/default/database-engines", None).await;
+    assert_eq!(code, 404);
+
     // A deleted DatabaseEngine comes back (with a fresh spec); a deleted operator is `not installed`.
     engines.delete(PSMDB, &DeleteParams::default()).await.unwrap();
     wait_engine(&engines, PSMDB, "recreated and installed", |e| has_status(e, EngineState::Installed)).await;
@@ -187,7 +225,7 @@ async fn engines_follow_the_operators_and_the_version_service() {
     assert!(e.status.unwrap().available_versions.engine.is_empty());
     assert_eq!(state_of(&engines.get(PG).await.unwrap()), EngineState::Installed);
     // The user's allowedVersions survived all of the above.
-    assert_eq!(engines.get(PG).await.unwrap().spec.allowed_versions, ["17.5.2"]);
+    assert_eq!(engines.get(PG).await.unwrap().spec.allowed_versions, ["17.5.2", "16.9"]);
 }
 
 #[tokio::test]

@@ -138,12 +138,15 @@ struct Entry {
     failure: Option<(Instant, u32, String)>,
 }
 
+/// (product, operator version).
+type Key = (String, String);
+
 pub struct VersionService {
     base_url: Option<String>,
     ttl: Duration,
     fetch: Fetcher,
     now: Clock,
-    entries: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<Entry>>>>,
+    entries: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Entry>>>>,
     requests: AtomicU64,
 }
 

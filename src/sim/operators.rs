@@ -71,10 +71,13 @@ async fn install(client: Client, selector: String) {
     }
 }
 
+type Seen = (String, String, Option<i64>);
+
 struct Ctx {
     client: Client,
     step: Duration,
-    seen: std::sync::Mutex<std::collections::HashMap<(String, String, Option<i64>), std::time::Instant>>,
+    /// When each (namespace, name, generation) was first seen.
+    seen: std::sync::Mutex<std::collections::HashMap<Seen, std::time::Instant>>,
 }
 
 async fn roll_out(client: Client, step: Duration) {
