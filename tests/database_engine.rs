@@ -181,7 +181,10 @@ async fn engines_follow_the_operators_and_the_version_service() {
 
     // The same over REST (OpenEverest's paths and shapes).
     let app = cairn::api::router().with_state(state.clone());
-    let token = cairn::auth::issue_token(b"test-key-test-key-test-key-test-k", "admin");
+    // A session needs a live account (tokens of unknown accounts are refused).
+    cairn::auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap();
+    eventually(30, "admin account seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
+    let token = cairn::auth::issue_token_at(b"test-key-test-key-test-key-test-k", "admin", cairn::auth::now_secs(), state.auth.min_iat("admin")).0;
     let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
         let req = http::Request::builder()
             .method(method)
