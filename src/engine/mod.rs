@@ -59,6 +59,16 @@ pub(crate) fn cr_version(requested: Option<&str>, observed: Option<&str>, operat
         .to_string()
 }
 
+/// The status every engine starts from: `creating` on the engine's fixed port, for this generation.
+pub(crate) fn initial_status(db: &crate::crd::DatabaseCluster) -> crate::crd::DatabaseClusterStatus {
+    crate::crd::DatabaseClusterStatus {
+        observed_generation: db.metadata.generation,
+        status: crate::crd::AppState::Creating,
+        port: Some(db.spec.engine.type_.port()),
+        ..Default::default()
+    }
+}
+
 /// The status rules common to all engines, applied after the engine's own mapping: `deleting` while the
 /// DatabaseCluster is being deleted, and `recommendedCRVersion` when the upstream CR lags the operator.
 pub(crate) fn common_status(

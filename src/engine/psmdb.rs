@@ -205,17 +205,9 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
 
 /// Our status from the upstream object (None: not created yet).
 pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaServerMongoDB>, operator_version: &str) -> DatabaseClusterStatus {
-    let mut st = DatabaseClusterStatus {
-        observed_generation: db.metadata.generation,
-        status: AppState::Creating,
-        port: Some(PORT),
-        ..Default::default()
-    };
+    let mut st = super::initial_status(db);
     let Some(mdb) = upstream else {
-        if db.metadata.deletion_timestamp.is_some() {
-            st.status = AppState::Deleting;
-        }
-        return st;
+        return super::common_status(db, st, operator_version);
     };
     st.cr_version = mdb.spec.cr_version.clone();
     if let Some(us) = mdb.status.as_ref() {
