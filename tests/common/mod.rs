@@ -138,6 +138,17 @@ impl TestEnv {
         TestEnv { child, client, kubeconfig, _crd_file: tempfile_path::TempPath(crd_path), versions }
     }
 
+    /// This test's managed database namespace. New tests use this, never `DB_NS`: the control plane is
+    /// shared per test binary, with a namespace per test.
+    pub fn db_ns(&self) -> &str {
+        DB_NS
+    }
+
+    /// This test's system namespace (accounts, JWT key, RBAC policy).
+    pub fn system_ns(&self) -> &str {
+        SYSTEM_NS
+    }
+
     /// Cairn's state and reconcilers, as `cairn serve` runs them, with the local version service.
     pub async fn start_cairn(&self) -> cairn::state::State {
         self.start_cairn_with_ttl(Duration::from_secs(3600)).await
