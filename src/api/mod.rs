@@ -3,6 +3,7 @@
 //! the RBAC checks that need no body first, then reads the body ([`body::read_json`]: 415, 413, 400 with
 //! the field's path). Every 4xx under `/v1` is `{"message", "field"?}`, also for unknown paths and methods.
 pub mod body;
+use body::read_json;
 
 use crate::crd::DatabaseCluster;
 use crate::error::ApiError;
@@ -80,7 +81,7 @@ async fn create_session(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let c: Credentials = body::read_json(&headers, body, "login").await?;
+    let c: Credentials = read_json(&headers, body, "login").await?;
     let token = crate::auth::start_session(&st, peer.ip(), &c.username, &c.password).await?;
     Ok((
         [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],
@@ -141,7 +142,7 @@ async fn create_db(
 ) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     service::authorize_create_in(&st, &caller, &ns)?;
-    let mut db: DatabaseCluster = body::read_json(&headers, body, "DatabaseCluster").await?;
+    let mut db: DatabaseCluster = read_json(&headers, body, "DatabaseCluster").await?;
     match db.metadata.namespace.as_deref() {
         None | Some("") => db.metadata.namespace = Some(ns.clone()),
         Some(other) if other != ns => return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?}"))),
@@ -159,7 +160,7 @@ async fn update_db(
 ) -> Result<Json<DatabaseCluster>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     service::authorize_update(&st, &caller, &ns, &name)?;
-    let db: DatabaseCluster = body::read_json(&headers, body, "DatabaseCluster").await?;
+    let db: DatabaseCluster = read_json(&headers, body, "DatabaseCluster").await?;
     Ok(Json(service::update_database(&st, &caller, &ns, &name, db).await?))
 }
 
@@ -193,7 +194,7 @@ async fn update_engine(
 ) -> Result<Json<crate::crd::DatabaseEngine>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     service::engines::authorize_update(&st, &caller, &ns, &name)?;
-    let de: crate::crd::DatabaseEngine = body::read_json(&headers, body, "DatabaseEngine").await?;
+    let de: crate::crd::DatabaseEngine = read_json(&headers, body, "DatabaseEngine").await?;
     Ok(Json(service::engines::update_engine(&st, &caller, &ns, &name, de).await?))
 }
 

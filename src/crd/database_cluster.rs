@@ -25,12 +25,12 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Hostname", type_ = "string", json_path = ".status.hostname"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("!has(oldSelf.status) || !has(oldSelf.status.recommendedCRVersion) || !has(self.spec.engine.version) || !has(oldSelf.spec.engine.version) || self.spec.engine.version == oldSelf.spec.engine.version").message("engine version may not be updated when a CRVersion update is pending"),
-    validation = Rule::new(format!("size(self.metadata.name) <= {MAX_NAME_LEN} && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")).message(format!("metadata.name must be a lowercase RFC 1123 label of at most {MAX_NAME_LEN} characters, starting with a letter"))
+    validation = Rule::new(format!("size(self.metadata.name) <= {MAX_NAME_LEN} && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")).message(format!("metadata.name must be a lowercase RFC 1123 label of at most {MAX_NAME_LEN} characters, starting with a letter").as_str())
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.engine.replicas) || self.engine.type == 'postgresql' || self.engine.replicas % 2 == 1").message("spec.engine.replicas must be odd for pxc and psmdb"))]
-#[x_kube(validation = Rule::new(format!("self.engine.type != 'pxc' || !has(self.engine.replicas) || self.engine.replicas <= {MAX_REPLICAS_PXC}")).message(format!("spec.engine.replicas must be at most {MAX_REPLICAS_PXC} for pxc")))]
-#[x_kube(validation = Rule::new(format!("self.engine.type != 'psmdb' || !has(self.engine.replicas) || self.engine.replicas <= {MAX_REPLICAS_PSMDB}")).message(format!("spec.engine.replicas must be at most {MAX_REPLICAS_PSMDB} for psmdb")))]
+#[x_kube(validation = Rule::new(format!("self.engine.type != 'pxc' || !has(self.engine.replicas) || self.engine.replicas <= {MAX_REPLICAS_PXC}")).message(format!("spec.engine.replicas must be at most {MAX_REPLICAS_PXC} for pxc").as_str()))]
+#[x_kube(validation = Rule::new(format!("self.engine.type != 'psmdb' || !has(self.engine.replicas) || self.engine.replicas <= {MAX_REPLICAS_PSMDB}")).message(format!("spec.engine.replicas must be at most {MAX_REPLICAS_PSMDB} for psmdb").as_str()))]
 #[x_kube(validation = Rule::new("!has(self.proxy) || !has(self.proxy.type) || (self.engine.type == 'pxc' ? self.proxy.type in ['haproxy', 'proxysql'] : self.engine.type == 'postgresql' ? self.proxy.type == 'pgbouncer' : self.proxy.type == 'mongos')").message("spec.proxy.type must be haproxy or proxysql for pxc, pgbouncer for postgresql, mongos for psmdb"))]
 #[x_kube(validation = Rule::new("self.engine.type != 'pxc' || !has(self.proxy) || !has(self.proxy.replicas) || !has(self.engine.replicas) || self.engine.replicas <= 1 || self.proxy.replicas >= 2").message("spec.proxy.replicas must be at least 2 when pxc runs more than 1 node"))]
 #[x_kube(validation = Rule::new("!has(self.sharding) || !self.sharding.enabled || self.engine.type == 'psmdb'").message("spec.sharding is only available for psmdb"))]
@@ -108,7 +108,7 @@ impl EngineType {
 #[x_kube(validation = Rule::new("!has(self.resources) || !has(self.resources.cpu) || quantity(string(self.resources.cpu)).compareTo(quantity('600m')) >= 0").message("spec.engine.resources.cpu must be at least 600m"))]
 #[x_kube(validation = Rule::new("!has(self.resources) || !has(self.resources.memory) || quantity(string(self.resources.memory)).compareTo(quantity('512M')) >= 0").message("spec.engine.resources.memory must be at least 512M"))]
 #[x_kube(validation = Rule::new("quantity(string(self.storage.size)).compareTo(quantity('1G')) >= 0").message("spec.engine.storage.size must be at least 1G"))]
-#[x_kube(validation = Rule::new(format!("quantity(string(self.storage.size)).compareTo(quantity('{MAX_STORAGE}')) <= 0")).message(format!("spec.engine.storage.size must be at most {MAX_STORAGE}")))]
+#[x_kube(validation = Rule::new(format!("quantity(string(self.storage.size)).compareTo(quantity('{MAX_STORAGE}')) <= 0")).message(format!("spec.engine.storage.size must be at most {MAX_STORAGE}").as_str()))]
 pub struct Engine {
     /// Database engine. Immutable.
     #[serde(rename = "type")]
@@ -151,8 +151,8 @@ pub struct Storage {
 
 /// CPU and memory (of the engine or the proxy): each more than 0 and at most what one node holds.
 #[derive(KubeSchema, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[x_kube(validation = Rule::new(format!("!has(self.cpu) || (quantity(string(self.cpu)).isGreaterThan(quantity('0')) && quantity(string(self.cpu)).compareTo(quantity('{MAX_CPU}')) <= 0)")).message(format!("resources.cpu must be more than 0 and at most {MAX_CPU}")))]
-#[x_kube(validation = Rule::new(format!("!has(self.memory) || (quantity(string(self.memory)).isGreaterThan(quantity('0')) && quantity(string(self.memory)).compareTo(quantity('{MAX_MEMORY}')) <= 0)")).message(format!("resources.memory must be more than 0 and at most {MAX_MEMORY}")))]
+#[x_kube(validation = Rule::new(format!("!has(self.cpu) || (quantity(string(self.cpu)).isGreaterThan(quantity('0')) && quantity(string(self.cpu)).compareTo(quantity('{MAX_CPU}')) <= 0)")).message(format!("resources.cpu must be more than 0 and at most {MAX_CPU}").as_str()))]
+#[x_kube(validation = Rule::new(format!("!has(self.memory) || (quantity(string(self.memory)).isGreaterThan(quantity('0')) && quantity(string(self.memory)).compareTo(quantity('{MAX_MEMORY}')) <= 0)")).message(format!("resources.memory must be more than 0 and at most {MAX_MEMORY}").as_str()))]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<Quantity>,

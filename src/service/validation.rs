@@ -283,6 +283,9 @@ pub fn validate_update(old: &DatabaseCluster, new: &DatabaseCluster, versions: &
 fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version: bool) -> Result<(), ApiError> {
     let e = &db.spec.engine;
     let engine = e.type_;
+    // Shape first, so no message ever quotes a huge or binary string back.
+    version_text("spec.engine.version", e.version.as_deref())?;
+    version_text("spec.engine.crVersion", e.cr_version.as_deref())?;
     match e.version.as_deref() {
         Some(_) if !check_version => {}
         Some(v) if versions.engine.contains_key(v) => {}
@@ -298,8 +301,6 @@ fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version:
         }
         None => return Err(ApiError::invalid("spec.engine.version", "is required")),
     }
-    version_text("spec.engine.version", e.version.as_deref())?;
-    version_text("spec.engine.crVersion", e.cr_version.as_deref())?;
     let replicas = e.replicas.unwrap_or(3);
     int_in("spec.engine.replicas", replicas, 1, max_replicas(engine), &format!(" for {}", engine_label(engine)))?;
     if matches!(engine, EngineType::Pxc | EngineType::Psmdb) && replicas % 2 == 0 {
