@@ -30,6 +30,26 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(500, "internal error; see the server log")
     }
+    /// 503: the Kubernetes API server cannot be reached (or cannot answer) now; nothing was written. Sent
+    /// with `Retry-After: RETRY_AFTER_SECS`.
+    pub fn unavailable() -> Self {
+        Self::new(503, "the Kubernetes API server is unavailable; nothing was changed, try again shortly")
+    }
+}
+
+/// Seconds a client should wait before retrying a 503 (the `Retry-After` header).
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// Whether a client error says the API server is unreachable or unable to answer now (connection refused or
+/// reset, timeouts, TLS and HTTP transport failures, or a 5xx from the API server itself, e.g. etcd down),
+/// as opposed to an answer about the request (4xx) or a bug of ours (serialization).
+#[cfg(feature = "ssr")]
+pub fn is_unavailable(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code >= 500,
+        kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) | kube::Error::FromUtf8(_) | kube::Error::LinesCodecMaxLineLengthExceeded => false,
+        _ => true,
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -39,6 +59,10 @@ impl From<kube::Error> for ApiError {
             kube::Error::Api(s) if s.code == 404 => ApiError::new(404, "not found"),
             kube::Error::Api(s) if s.code == 409 => ApiError::new(409, s.message.clone()),
             kube::Error::Api(s) if s.code == 422 || s.code == 400 => ApiError::new(400, s.message.clone()),
+            e if is_unavailable(e) => {
+                tracing::warn!(error = %e, "the Kubernetes API server is unavailable");
+                ApiError::unavailable()
+            }
             _ => {
                 tracing::error!(error = %e, "kubernetes API call failed");
                 ApiError::internal()
@@ -51,6 +75,10 @@ impl From<kube::Error> for ApiError {
 impl axum::response::IntoResponse for ApiError {
     fn into_response(self) -> axum::response::Response {
         let code = http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        (code, axum::Json(self)).into_response()
+        let mut r = (code, axum::Json(self)).into_response();
+        if code == http::StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        r
     }
 }

@@ -156,6 +156,12 @@ impl TestEnv {
 
     /// The same with a given version-service cache TTL.
     pub async fn start_cairn_with_ttl(&self, ttl: Duration) -> cairn::state::State {
+        let opts = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
+        self.start_cairn_with(ttl, opts).await
+    }
+
+    /// The same with given DatabaseCluster reconciler options (resync period, test hooks).
+    pub async fn start_cairn_with(&self, ttl: Duration, opts: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
         let version_service = std::sync::Arc::new(cairn::engine::version_service::VersionService::new(Some(self.versions.url.clone()), ttl));
         let (state, subs) = cairn::state::State::start(
             self.client.clone(),
@@ -170,7 +176,7 @@ impl TestEnv {
         );
         let mut subs = subs.unwrap();
         tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
-        tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
+        tokio::spawn(cairn::controller::database_cluster::run_with(state.clone(), subs, opts));
         tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
         state
     }
