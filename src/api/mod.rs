@@ -245,11 +245,20 @@ where
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// 200 "ok" once the caches are synced; 503 with the reason while the API server is unreachable, before
+/// the first sync, or (for good: the process then exits) once a watch or controller task ended.
 async fn readyz(AxState(st): AxState<State>) -> Response {
-    if st.is_ready() {
+    let unavailable = |why: String| {
+        (http::StatusCode::SERVICE_UNAVAILABLE, [(http::header::RETRY_AFTER, crate::error::RETRY_AFTER_SECS.to_string())], why).into_response()
+    };
+    if let Some(task) = st.health.failure() {
+        unavailable(format!("a supervised task ended: {task}"))
+    } else if let Some(why) = st.health.api_down() {
+        unavailable(format!("the Kubernetes API server is unreachable: {why}"))
+    } else if st.is_ready() {
         "ok".into_response()
     } else {
-        (http::StatusCode::SERVICE_UNAVAILABLE, "caches not synced").into_response()
+        unavailable("caches not synced".into())
     }
 }
 
