@@ -27,6 +27,7 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
         .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
+        .route("/v1/events/database-clusters/{ns}/{name}", get(db_detail_events))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -123,8 +124,23 @@ async fn update_db(
     Ok(Json(service::update_database(&st, &caller, &ns, &name, db).await?))
 }
 
-async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteQuery {
+    /// The contract's flag: `true` also removes the backups' data from their storage; `false` (the default)
+    /// keeps it.
+    #[serde(default)]
+    cleanup_backup_storage: bool,
+}
+
+async fn delete_db(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<DeleteQuery>,
+) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    tracing::debug!(namespace = %ns, database = %name, cleanup_backup_storage = q.cleanup_backup_storage, "delete requested");
     service::delete_database(&st, &caller, &ns, &name).await?;
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
@@ -186,6 +202,54 @@ async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Ss
                 return;
             }
             // Coalesce bursts of watch events into one message.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Server-sent events for one database's page: its [`crate::model::DbDetail`] on connect and after every
+/// change of the database caches (event `database`), `gone` once it no longer exists, `denied` when the caller
+/// may no longer read it. Fed by the same watch as the list: no polling.
+async fn db_detail_events(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    // Refused up front (403/404) like the page itself.
+    service::database::detail(&st, &caller, &ns, &name)?;
+    let token = crate::auth::token_from_headers(&headers).unwrap_or_default();
+    let mut rx = st.changes.clone();
+    let mut policy_rx = st.rbac.subscribe();
+    let stream = async_stream(move |tx| async move {
+        let mut last = String::new();
+        loop {
+            if st.auth.validate(&token, crate::auth::now_secs()).is_err() {
+                return;
+            }
+            let (kind, data) = match service::database::detail(&st, &caller, &ns, &name) {
+                Ok(d) => ("database", serde_json::to_string(&d).unwrap_or_default()),
+                Err(e) if e.status == 404 => ("gone", e.message),
+                Err(e) => ("denied", e.message),
+            };
+            // Only what changed for this database goes out (the watch fires for every database).
+            let text = format!("{kind}\n{data}");
+            if text != last {
+                if tx.send(Ok(Event::default().event(kind).data(data))).await.is_err() {
+                    return;
+                }
+                last = text;
+            }
+            rx.borrow_and_update();
+            policy_rx.borrow_and_update();
+            let changed = tokio::select! {
+                r = rx.changed() => r,
+                r = policy_rx.changed() => r,
+            };
+            if changed.is_err() {
+                return;
+            }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     });
