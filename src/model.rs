@@ -134,6 +134,36 @@ pub struct DbDetail {
     /// Whether the disk may grow: its StorageClass allows volume expansion.
     #[serde(default)]
     pub disk_can_grow: bool,
+    /// The database's Pods (the Components tab), from the Pod watch.
+    #[serde(default)]
+    pub components: Vec<Component>,
+}
+
+/// One Pod of a database (`GET …/database-clusters/{name}/components`, OpenEverest's shape: `type` is the
+/// component, `ready` is "x/y" containers, `started` RFC 3339), plus `startedUnix` for relative times.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Component {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    pub ready: String,
+    pub restarts: i32,
+    pub started: String,
+    #[serde(default)]
+    pub started_unix: i64,
+    pub containers: Vec<ComponentContainer>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentContainer {
+    pub name: String,
+    pub ready: bool,
+    pub restarts: i32,
+    pub status: String,
+    pub started: String,
 }
 
 /// What an edit dialog changes (absent: unchanged). Field names are the dialog's inputs, which rejected

@@ -41,6 +41,9 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// The Percona operators' Pods (label `app.kubernetes.io/instance` = the cluster), for the database page's
+    /// Components tab; their changes bump `changes` too.
+    pub pods: Store<k8s_openapi::api::core::v1::Pod>,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -115,6 +118,31 @@ where
     });
 }
 
+/// The label selector of the operators' Pods (each operator sets these on every Pod of a cluster).
+pub const OPERATOR_PODS_SELECTOR: &str = "app.kubernetes.io/instance,app.kubernetes.io/managed-by in (percona-postgresql-operator,percona-xtradb-cluster-operator,percona-server-mongodb-operator)";
+
+/// Watches the operators' Pods (all namespaces, by label); every change bumps `changes`, so the database
+/// page's stream sends the new component list.
+fn drive_pods(client: Client, changes: Arc<watch::Sender<u64>>) -> Store<k8s_openapi::api::core::v1::Pod> {
+    use k8s_openapi::api::core::v1::Pod;
+    let (store, writer) = reflector::store::<Pod>();
+    let stream = watcher(Api::<Pod>::all(client), watcher::Config::default().labels(OPERATOR_PODS_SELECTOR))
+        .default_backoff()
+        .modify(|p| p.managed_fields_mut().clear())
+        .reflect(writer);
+    tokio::spawn(async move {
+        let mut s = std::pin::pin!(stream);
+        while let Some(ev) = s.next().await {
+            match ev {
+                Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone) => changes.send_modify(|n| *n += 1),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "Pod watch error"),
+            }
+        }
+    });
+    store
+}
+
 /// Watches ConfigMap `everest-rbac` in the system namespace and applies every change to `rbac` (an invalid
 /// policy is logged and the last good one stays). `synced` turns true once the first LIST has been applied.
 fn drive_rbac(client: Client, system_namespace: &str, rbac: Arc<crate::auth::rbac::Rbac>, synced: watch::Sender<bool>) {
@@ -159,6 +187,8 @@ impl State {
     /// Starts the watches (as tasks) and returns the state plus the reconcilers' subscriptions.
     pub fn start(client: Client, opts: Options) -> (State, Option<Subscriptions>) {
         let (tx, rx) = watch::channel(0u64);
+        let tx = Arc::new(tx);
+        let pods_tx = tx.clone();
         let (db_synced_tx, mut db_synced) = watch::channel(false);
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (rbac_synced_tx, mut rbac_synced) = watch::channel(false);
@@ -204,6 +234,7 @@ impl State {
                 }
             }
         });
+        let pods = drive_pods(client.clone(), pods_tx);
         // The upstream caches feed the reconciler (owned objects) and status views.
         drive_upstream(client.clone(), pg_writer);
         drive_upstream(client.clone(), pxc_writer);
@@ -288,6 +319,7 @@ impl State {
             pod_scheduling_policies,
             restores,
             load_balancer_configs,
+            pods,
             engines,
             version_service: opts.version_service,
             namespaces,

@@ -129,6 +129,28 @@ async fn database_page_data_stream_and_actions() {
     let (s, _) = app.server_fn(GetDatabaseDetail::PATH, &[("namespace", &ns), ("name", "ghost")]).await;
     assert_eq!(s, 404);
 
+    // Components: the Pods the operator runs (the simulator creates them as the PG operator names them).
+    let (s, pods) = eventually(30, "the pods", || async {
+        let (s, pods) = app.rest("GET", &format!("/v1/namespaces/{ns}/database-clusters/{name}/components")).await;
+        (pods.as_array().is_some_and(|p| p.len() == 3 && p.iter().all(|c| c["ready"].as_str().is_some_and(|r| r.split('/').next() == r.split('/').nth(1))))).then_some((s, pods))
+    })
+    .await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = pods.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&format!("{name}-repo-host-0").as_str()), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with(&format!("{name}-instance1-")) && n.ends_with("-0")), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with(&format!("{name}-pgbouncer-"))), "{names:?}");
+    let instance = pods.as_array().unwrap().iter().find(|c| c["type"] == json!("pg")).unwrap();
+    assert_eq!((instance["status"].clone(), instance["ready"].clone()), (json!("Running"), json!("4/4")), "{instance}");
+    assert!(instance["started"].as_str().unwrap().ends_with('Z'), "{instance}");
+    assert_eq!(app.detail(&ns, name).await["components"].as_array().unwrap().len(), 3, "the page has them too");
+    // Logs come from the kubelet through the API server: none runs here, so the answer says why.
+    let (s, body) = app.rest("GET", &format!("/v1/namespaces/{ns}/database-clusters/{name}/components/{name}-repo-host-0/logs?container=pgbackrest&tailLines=10")).await;
+    assert_eq!(s, 503, "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with(&format!("the logs of {name}-repo-host-0 are not available: ")), "{body}");
+    let (s, _) = app.rest("GET", &format!("/v1/namespaces/{ns}/database-clusters/{name}/components/someone-else-0/logs")).await;
+    assert_eq!(s, 404, "only the database's own pods");
+
     // The live stream: the detail on connect, then each change of this database.
     let req = http::Request::get(format!("/v1/events/database-clusters/{ns}/{name}"))
         .header(http::header::AUTHORIZATION, format!("Bearer {}", app.token()))
@@ -156,6 +178,12 @@ async fn database_page_data_stream_and_actions() {
         }
     }
     wait_state(&dbs, name, AppState::Paused).await;
+    // A suspended database runs no pods.
+    eventually(30, "no pods while paused", || async {
+        let (_, pods) = app.rest("GET", &format!("/v1/namespaces/{ns}/database-clusters/{name}/components")).await;
+        pods.as_array().is_some_and(|p| p.is_empty()).then_some(())
+    })
+    .await;
     // Restart is refused while suspended.
     let (s, body) = app.server_fn(RestartDatabase::PATH, &[("namespace", &ns), ("name", name)]).await;
     assert_eq!(s, 409, "{body}");

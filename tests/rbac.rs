@@ -413,6 +413,11 @@ async fn rbac_matrix() {
         let (s, body) = app.server_fn(u, GetDatabaseDetail::PATH, &[("namespace", "everest"), ("name", "e1")]).await;
         assert_eq!(s, want, "{u} reads everest/e1's page: {body}");
         assert_eq!(app.stream_status(u, "/v1/events/database-clusters/everest/e1").await, want, "{u} streams everest/e1");
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1/components", None).await;
+        assert_eq!(s, want, "{u} lists everest/e1's components: {body}");
+        // Logs: refused without read; with it, not one of e1's pods.
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1/components/other-0/logs", None).await;
+        assert_eq!(s, if want == 200 { 404 } else { 403 }, "{u} reads logs of everest/e1: {body}");
         let (s, body) = app.server_fn(u, CurrentUser::PATH, &[]).await;
         assert_eq!((s, body), (200, json!(u)));
     }

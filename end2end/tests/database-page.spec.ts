@@ -107,6 +107,13 @@ test("open a database: status, connection, port-forward command copied, tabs, ev
     await expectPath(page, `/databases/${NS}/${name}/${tab}`);
     await expect(page).toHaveTitle(`${name} · ${label} · Cairn`);
     await expect(page.getByRole("heading", { name: label, level: 2 })).toBeVisible();
+    if (tab === "components") {
+      // The Pods the operator runs (here the simulator), as it names them, live from the server's watch.
+      const pods = page.getByRole("table", { name: "Pods" });
+      await expect(pods).toContainText(`${name}-repo-host-0`);
+      await expect(pods.getByRole("row", { name: new RegExp(`^${name}-instance1-\\S+-0 pg Running 4/4`) })).toBeVisible();
+      await expect(pods.getByRole("row", { name: new RegExp(`^${name}-pgbouncer-`) })).toBeVisible();
+    }
     await screenshotBothWidths(page, testInfo, `database-${tab}`);
     await expectAccessible(page, `the ${label} tab`);
   }

@@ -24,6 +24,8 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).put(update_db).delete(delete_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}/credentials", get(get_credentials))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/components", get(list_components))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/components/{component}/logs", get(component_logs))
         .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
         .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
@@ -94,6 +96,28 @@ async fn get_credentials(AxState(st): AxState<State>, headers: HeaderMap, Path((
     let caller = Caller::from_headers(&st, &headers)?;
     let creds = service::credentials::reveal(&st, &caller, &ns, &name).await?;
     Ok(([(http::header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
+}
+
+/// The database's Pods (OpenEverest's component shape), from the Pod watch.
+async fn list_components(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Vec<crate::model::Component>>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::components::list(&st, &caller, &ns, &name)?))
+}
+
+/// A component's (Pod's) logs as text, from the API server; 503 with the reason when it cannot give them.
+async fn component_logs(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name, component)): Path<(String, String, String)>,
+    axum::extract::Query(q): axum::extract::Query<service::components::LogQuery>,
+) -> Result<Response, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let text = service::components::logs(&st, &caller, &ns, &name, &component, &q).await?;
+    Ok(([(http::header::CONTENT_TYPE, "text/plain; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")], text).into_response())
 }
 
 async fn create_db(

@@ -35,6 +35,7 @@ pub fn detail(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<Db
     }
     let classes: Vec<_> = state.storage_classes.state().iter().map(|c| (**c).clone()).collect();
     d.disk_can_grow = crate::engine::expansion_allowed(db.spec.engine.storage.class.as_deref(), &classes);
+    d.components = super::components::components_of(state, &db);
     Ok(d)
 }
 
