@@ -2,7 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One row of the databases list.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DbSummary {
     pub name: String,
     pub namespace: String,
@@ -137,6 +137,12 @@ pub struct DbDetail {
     /// The database's Pods (the Components tab), from the Pod watch.
     #[serde(default)]
     pub components: Vec<Component>,
+    /// What the advanced dialog offers: the LoadBalancerConfigs, and the PodSchedulingPolicies for this
+    /// database's engine (names).
+    #[serde(default)]
+    pub load_balancer_configs: Vec<String>,
+    #[serde(default)]
+    pub pod_scheduling_policies: Vec<String>,
 }
 
 /// One Pod of a database (`GET …/database-clusters/{name}/components`, OpenEverest's shape: `type` is the
@@ -177,6 +183,14 @@ pub struct DbEdit {
     pub disk: Option<String>,
     pub proxy_replicas: Option<String>,
     pub engine_config: Option<String>,
+    /// `ClusterIP`, `LoadBalancer` or `NodePort`.
+    pub expose: Option<String>,
+    /// Comma- or space-separated CIDRs (a load balancer's allowed sources).
+    pub source_ranges: Option<String>,
+    /// A LoadBalancerConfig name ("" leaves it as it is: it cannot be cleared once set).
+    pub load_balancer_config: Option<String>,
+    /// A PodSchedulingPolicy name ("" for none).
+    pub pod_scheduling_policy: Option<String>,
 }
 
 impl DbEdit {
@@ -198,6 +212,15 @@ impl DbEdit {
         }
         if changed(&self.disk, &current.disk) {
             out.push("The volumes grow in place; nothing restarts.");
+        }
+        if changed(&self.pod_scheduling_policy, &current.pod_scheduling_policy) {
+            out.push("The database pods are rescheduled one by one.");
+        }
+        if changed(&self.expose, &current.expose)
+            || changed(&self.load_balancer_config, &current.load_balancer_config)
+            || self.source_ranges.as_deref().is_some_and(|r| split_ranges(r) != current.source_ranges)
+        {
+            out.push("The Service clients connect to changes; pods keep running.");
         }
         out
     }
@@ -242,6 +265,11 @@ pub fn fill_local_url(template: &str, user: Option<&str>, password: Option<&str>
     template
         .replace("{user}", &user.map(esc).unwrap_or_else(|| "USER".into()))
         .replace("{password}", &password.map(esc).unwrap_or_else(|| "PASSWORD".into()))
+}
+
+/// Source ranges as typed (commas, spaces or new lines between them).
+pub fn split_ranges(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n']).map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (for URL user info and query values).

@@ -48,6 +48,8 @@ mod server {
             "spec.proxy.replicas" => ("proxy_replicas", "Proxy nodes"),
             "spec.proxy.expose.type" => ("expose", "Exposure"),
             "spec.proxy.expose.ipSourceRanges" => ("source_ranges", "Allowed source ranges"),
+            "spec.proxy.expose.loadBalancerConfigName" => ("load_balancer_config", "Load balancer config"),
+            "spec.podSchedulingPolicyName" => ("pod_scheduling_policy", "Pod scheduling policy"),
             "spec.sharding" => ("sharding", "Sharded cluster"),
             "spec.sharding.shards" => ("shards", "Shards"),
             "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),

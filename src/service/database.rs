@@ -36,6 +36,16 @@ pub fn detail(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<Db
     let classes: Vec<_> = state.storage_classes.state().iter().map(|c| (**c).clone()).collect();
     d.disk_can_grow = crate::engine::expansion_allowed(db.spec.engine.storage.class.as_deref(), &classes);
     d.components = super::components::components_of(state, &db);
+    d.load_balancer_configs = state.load_balancer_configs.state().iter().map(|c| c.name_any()).collect();
+    d.load_balancer_configs.sort();
+    d.pod_scheduling_policies = state
+        .pod_scheduling_policies
+        .state()
+        .iter()
+        .filter(|p| p.spec.engine_type == db.spec.engine.type_)
+        .map(|p| p.name_any())
+        .collect();
+    d.pod_scheduling_policies.sort();
     Ok(d)
 }
 
@@ -77,6 +87,26 @@ pub async fn edit(state: &State, caller: &Caller, ns: &str, name: &str, edit: &c
     }
     if let Some(c) = &edit.engine_config {
         new.spec.engine.config = Some(c.clone()).filter(|c| !c.trim().is_empty());
+    }
+    if edit.expose.is_some() || edit.source_ranges.is_some() || set(&edit.load_balancer_config).is_some() {
+        let expose = new.spec.proxy.get_or_insert_with(Default::default).expose.get_or_insert_with(Default::default);
+        if let Some(t) = set(&edit.expose) {
+            expose.type_ = match t.as_str() {
+                "ClusterIP" => ExposeType::ClusterIP,
+                "LoadBalancer" => ExposeType::LoadBalancer,
+                "NodePort" => ExposeType::NodePort,
+                other => return Err(ApiError::invalid("spec.proxy.expose.type", format!("{other:?} is not ClusterIP, LoadBalancer or NodePort"))),
+            };
+        }
+        if let Some(r) = &edit.source_ranges {
+            expose.ip_source_ranges = crate::model::split_ranges(r);
+        }
+        if let Some(c) = set(&edit.load_balancer_config) {
+            expose.load_balancer_config_name = Some(c);
+        }
+    }
+    if let Some(p) = &edit.pod_scheduling_policy {
+        new.spec.pod_scheduling_policy_name = Some(p.trim().to_string()).filter(|p| !p.is_empty());
     }
     super::update_database(state, caller, ns, name, new).await
 }
@@ -130,6 +160,7 @@ pub fn detail_of(db: &DatabaseCluster, summary: DbSummary) -> DbDetail {
         sharding: sharded.map(|s| (s.shards, s.config_server.replicas)),
         port_forward,
         summary,
+        ..Default::default()
     }
 }
 

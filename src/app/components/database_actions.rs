@@ -24,9 +24,10 @@ pub fn DatabaseActions(
     let namespace = db.with_untracked(|d| d.namespace.clone());
     let id = format!("{namespace}-{name}");
 
-    // Toasts for the results.
+    // Toasts for the results (what was asked is remembered: the live data may already show the change).
+    let asked_pause = StoredValue::new(false);
     Effect::new(move |_| match pause.value().get() {
-        Some(Ok(())) => toasts.info(if db.with_untracked(|d| d.paused) { "Resume requested" } else { "Suspend requested" }),
+        Some(Ok(())) => toasts.info(if asked_pause.get_value() { "Suspend requested" } else { "Resume requested" }),
         Some(Err(e)) => toasts.error(error_text(&e)),
         None => {}
     });
@@ -35,13 +36,13 @@ pub fn DatabaseActions(
         Some(Err(e)) => toasts.error(error_text(&e)),
         None => {}
     });
-    let after = after_delete.clone();
+    let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| match delete.value().get() {
         Some(Ok(())) => {
             toasts.info("Delete requested");
             delete_open.set(false);
-            if let Some(to) = &after {
-                leptos_router::hooks::use_navigate()(to, Default::default());
+            if let Some(to) = &after_delete {
+                navigate(to, Default::default());
             }
         }
         Some(Err(e)) => toasts.error(error_text(&e)),
@@ -51,26 +52,35 @@ pub fn DatabaseActions(
     let why = move |f: fn(&crate::model::ActionAvailability) -> &Result<(), String>| Signal::derive(move || f(&avail.get()).clone().err());
     let (ns2, name2) = (namespace.clone(), name.clone());
     let do_pause = Callback::new(move |()| {
-        pause.dispatch(SetDatabasePaused { namespace: ns2.clone(), name: name2.clone(), paused: !db.with_untracked(|d| d.paused) });
+        let paused = !db.with_untracked(|d| d.paused);
+        asked_pause.set_value(paused);
+        pause.dispatch(SetDatabasePaused { namespace: ns2.clone(), name: name2.clone(), paused });
     });
     let pause_label = Signal::derive(move || if db.with(|d| d.paused) { "Resume" } else { "Suspend" });
+    // Copy handles, so the menu's content can be rendered again and again.
+    let menu_label = StoredValue::new(format!("Actions for {name}"));
+    let (pause_why, restart_why, delete_why) =
+        (StoredValue::new(format!("{id}-pause-why")), StoredValue::new(format!("{id}-restart-why")), StoredValue::new(format!("{id}-delete-why")));
+    let (restart_title, restart_id) = (format!("Restart {name}?"), format!("{id}-restart"));
+    let (delete_title, delete_id) = (format!("Delete {name}?"), format!("{id}-delete"));
+    let (ns_r, name_r, ns_d, name_d) = (namespace.clone(), name.clone(), namespace, name);
 
     view! {
         <Show when=move || !db.with(|d| d.deleting || d.status == "deleting")
             fallback=|| view! { <span class="text-sm text-slate-600">"Being deleted"</span> }>
-            <Menu label=format!("Actions for {name}") button_text="Actions">
-                <ActionItem label=pause_label why=why(|a| &a.suspend_or_resume) why_id=format!("{id}-pause-why") on_run=do_pause/>
-                <ActionItem label="Restart" why=why(|a| &a.restart) why_id=format!("{id}-restart-why")
+            <Menu label=menu_label.get_value() button_text="Actions">
+                <ActionItem label=pause_label why=why(|a| &a.suspend_or_resume) why_id=pause_why.get_value() on_run=do_pause/>
+                <ActionItem label="Restart" why=why(|a| &a.restart) why_id=restart_why.get_value()
                     on_run=Callback::new(move |()| restart_open.set(true))/>
-                <ActionItem label="Delete" why=why(|a| &a.delete) why_id=format!("{id}-delete-why")
+                <ActionItem label="Delete" why=why(|a| &a.delete) why_id=delete_why.get_value()
                     on_run=Callback::new(move |()| delete_open.set(true))/>
             </Menu>
         </Show>
-        <Dialog open=restart_open title=format!("Restart {name}?") id=format!("{id}-restart")>
-            <RestartForm namespace=namespace.clone() name=name.clone() restart open=restart_open/>
+        <Dialog open=restart_open title=restart_title id=restart_id>
+            <RestartForm namespace=ns_r.clone() name=name_r.clone() restart open=restart_open/>
         </Dialog>
-        <Dialog open=delete_open title=format!("Delete {name}?") id=format!("{id}-delete")>
-            <DeleteForm namespace=namespace.clone() name=name.clone() delete open=delete_open/>
+        <Dialog open=delete_open title=delete_title id=delete_id>
+            <DeleteForm namespace=ns_d.clone() name=name_d.clone() delete open=delete_open/>
         </Dialog>
     }
 }

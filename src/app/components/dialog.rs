@@ -16,17 +16,21 @@ pub fn Dialog(
     let node = NodeRef::<leptos::html::Dialog>::new();
     Effect::new(move |_| {
         let want = open.get();
-        if let Some(d) = node.get() {
-            if want && !d.open() {
-                let _ = d.show_modal();
-            } else if !want && d.open() {
-                d.close();
+        #[cfg(feature = "hydrate")]
+        {
+            if let Some(d) = node.get() {
+                if want && !d.open() {
+                    let _ = d.show_modal();
+                } else if !want && d.open() {
+                    d.close();
+                }
             }
         }
+        let _ = want;
     });
-    let heading = format!("{id}-title");
+    let (heading, labelledby) = (format!("{id}-title"), format!("{id}-title"));
     view! {
-        <dialog node_ref=node aria-labelledby=heading.clone() on:close=move |_| open.set(false)
+        <dialog node_ref=node aria-labelledby=labelledby on:close=move |_| open.set(false)
             class="w-[min(32rem,calc(100vw-2rem))] rounded-lg p-0 shadow-xl backdrop:bg-slate-900/50">
             <div class="p-6">
                 <h2 id=heading class="mb-4 text-lg font-semibold">{title}</h2>

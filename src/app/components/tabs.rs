@@ -17,11 +17,11 @@ pub fn Tabs(
             <ul class="flex gap-1">
                 {tabs.into_iter().map(|(href, text)| {
                     let h = href.clone();
-                    let is_current = move || current.get() == h;
+                    let is_current = Memo::new(move |_| current.get() == h);
                     view! {
                         <li>
-                            <a href=href aria-current=move || is_current().then_some("page")
-                                class=move || if is_current() {
+                            <a href=href aria-current=move || is_current.get().then_some("page")
+                                class=move || if is_current.get() {
                                     "block whitespace-nowrap border-b-2 border-indigo-600 px-3 py-2 text-sm font-medium text-indigo-700"
                                 } else {
                                     "block whitespace-nowrap border-b-2 border-transparent px-3 py-2 text-sm text-slate-600 hover:text-slate-900"

@@ -227,6 +227,26 @@ fn edit_action(open: RwSignal<bool>) -> (ServerAction<EditDatabase>, Signal<Opti
     (action, field, other)
 }
 
+/// What the change will restart, the error that is not a field's, and Cancel / Save.
+#[component]
+fn EditFooter(restarts: Signal<Vec<&'static str>>, other: Signal<Option<String>>, open: RwSignal<bool>, #[prop(into)] pending: Signal<bool>) -> impl IntoView {
+    view! {
+        <div role="status" class="rounded bg-slate-50 p-2 text-sm">
+            {move || {
+                let r = restarts.get();
+                if r.is_empty() { view! { <p>"Nothing changes yet."</p> }.into_any() } else {
+                    view! { <ul class="list-disc pl-5">{r.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul> }.into_any()
+                }
+            }}
+        </div>
+        {move || other.get().map(|e| view! { <p role="alert" class="field-error">{e}</p> })}
+        <div class="flex justify-end gap-2">
+            <button type="button" class="btn-secondary" on:click=move |_| open.set(false)>"Cancel"</button>
+            <button type="submit" class="btn-primary" disabled=move || pending.get()>"Save"</button>
+        </div>
+    }
+}
+
 /// The error beside an input of an edit dialog.
 fn field_note(field: Signal<Option<FieldError>>, input: &'static str) -> impl IntoView {
     move || field.get().filter(|e| e.field == input).map(|e| view! { <p role="alert" class="field-error">{e.message}</p> })
@@ -278,19 +298,7 @@ fn ResourcesForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
                 {input("memory", "Memory per node", memory, None)}
                 {input("disk", "Disk per node", disk, (!can_grow).then_some("The storage class does not allow volumes to grow."))}
             </div>
-            <div role="status" class="rounded bg-slate-50 p-2 text-sm">
-                {move || {
-                    let r = restarts();
-                    if r.is_empty() { view! { <p>"Nothing changes yet."</p> }.into_any() } else {
-                        view! { <ul class="list-disc pl-5">{r.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul> }.into_any()
-                    }
-                }}
-            </div>
-            {move || other.get().map(|e| view! { <p role="alert" class="field-error">{e}</p> })}
-            <div class="flex justify-end gap-2">
-                <button type="button" class="btn-secondary" on:click=move |_| open.set(false)>"Cancel"</button>
-                <button type="submit" class="btn-primary" disabled=move || action.pending().get()>"Save"</button>
-            </div>
+            <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending()/>
         </form>
     }
 }
@@ -327,15 +335,14 @@ fn UpgradeForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
 #[component]
 fn AdvancedCard(d: RwSignal<DbDetail>) -> impl IntoView {
     let v = move |f: fn(&DbDetail) -> String| move || d.with(f);
+    let edit_open = RwSignal::new(false);
+    let why_not = Signal::derive(move || d.with(|d| action_availability(&d.summary).suspend_or_resume.err()));
+    let (ns, name) = d.with_untracked(|d| (d.summary.namespace.clone(), d.summary.name.clone()));
     view! {
         <section aria-labelledby="advanced-title" class="card">
             <h2 id="advanced-title" class="mb-2 text-lg font-semibold">"Advanced configuration"</h2>
             <dl class="text-sm">
-                <Item term="Exposure">{v(|d| match d.expose.as_str() {
-                    "LoadBalancer" => "Load balancer".to_string(),
-                    "NodePort" => "Node port".to_string(),
-                    _ => "Inside the cluster only".to_string(),
-                })}</Item>
+                <Item term="Exposure">{v(|d| expose_label(&d.expose).to_string())}</Item>
                 <Item term="Source ranges">{v(|d| if d.source_ranges.is_empty() { "any".into() } else { d.source_ranges.join(", ") })}</Item>
                 <Item term="Load balancer config">{v(|d| or_none(&d.load_balancer_config, "none"))}</Item>
                 <Item term="Pod scheduling">{v(|d| or_none(&d.pod_scheduling_policy, "none"))}</Item>
@@ -347,7 +354,97 @@ fn AdvancedCard(d: RwSignal<DbDetail>) -> impl IntoView {
                     })}
                 </Item>
             </dl>
+            <button type="button" class="btn-secondary mt-3" disabled=move || why_not.get().is_some()
+                title=move || why_not.get().unwrap_or_default() on:click=move |_| edit_open.set(true)>"Edit advanced configuration"</button>
+            <Dialog open=edit_open title=format!("Advanced configuration of {name}") id=format!("{ns}-{name}-advanced")>
+                <AdvancedForm d open=edit_open/>
+            </Dialog>
         </section>
+    }
+}
+
+fn expose_label(e: &str) -> &'static str {
+    match e {
+        "LoadBalancer" => "Load balancer",
+        "NodePort" => "Node port",
+        _ => "Inside the cluster only",
+    }
+}
+
+#[component]
+fn AdvancedForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
+    let (action, field, other) = edit_action(open);
+    let now = d.get_untracked();
+    let expose = RwSignal::new(now.expose.clone());
+    let ranges = RwSignal::new(now.source_ranges.join(", "));
+    let lbc = RwSignal::new(now.load_balancer_config.clone());
+    let psp = RwSignal::new(now.pod_scheduling_policy.clone());
+    let config = RwSignal::new(now.engine_config.clone());
+    let edit = move || DbEdit {
+        expose: Some(expose.get()),
+        source_ranges: Some(ranges.get()),
+        load_balancer_config: Some(lbc.get()),
+        pod_scheduling_policy: Some(psp.get()),
+        engine_config: Some(config.get()),
+        ..Default::default()
+    };
+    let restarts = move || d.with(|d| edit().restarts(d));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (namespace, name) = d.with_untracked(|d| (d.summary.namespace.clone(), d.summary.name.clone()));
+        action.dispatch(EditDatabase { namespace, name, edit: edit() });
+    };
+    let lb_locked = !now.load_balancer_config.is_empty();
+    view! {
+        <form on:submit=submit class="space-y-3">
+            <div>
+                <label for="expose" class="field-label">"Exposure"</label>
+                <select id="expose" class="field-input" on:change=move |ev| expose.set(event_target_value(&ev))>
+                    {crate::model::EXPOSE_CHOICES.iter().map(|(value, label)| view! {
+                        <option value=*value selected=now.expose == *value>{*label}</option>
+                    }).collect_view()}
+                </select>
+                {field_note(field, "expose")}
+            </div>
+            <Show when=move || expose.get() == "LoadBalancer">
+                <div>
+                    <label for="source_ranges" class="field-label">"Allowed source ranges"</label>
+                    <input id="source_ranges" type="text" class="field-input" placeholder="e.g. 10.0.0.0/8, 192.168.1.7"
+                        prop:value=move || ranges.get() on:input=move |ev| ranges.set(event_target_value(&ev))/>
+                    {field_note(field, "source_ranges")}
+                </div>
+                <div>
+                    <label for="load_balancer_config" class="field-label">"Load balancer config"</label>
+                    <select id="load_balancer_config" class="field-input" on:change=move |ev| lbc.set(event_target_value(&ev))>
+                        {(!lb_locked).then(|| view! { <option value="">"None"</option> })}
+                        {d.with_untracked(|d| d.load_balancer_configs.clone()).into_iter().map(|c| {
+                            let selected = c == lbc.get_untracked();
+                            view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                    {lb_locked.then(|| view! { <p class="mt-1 text-xs text-slate-600">"Once set, a load balancer config can be changed but not removed."</p> })}
+                    {field_note(field, "load_balancer_config")}
+                </div>
+            </Show>
+            <div>
+                <label for="pod_scheduling_policy" class="field-label">"Pod scheduling policy"</label>
+                <select id="pod_scheduling_policy" class="field-input" on:change=move |ev| psp.set(event_target_value(&ev))>
+                    <option value="">"None"</option>
+                    {d.with_untracked(|d| d.pod_scheduling_policies.clone()).into_iter().map(|p| {
+                        let selected = p == psp.get_untracked();
+                        view! { <option value=p.clone() selected=selected>{p.clone()}</option> }
+                    }).collect_view()}
+                </select>
+                {field_note(field, "pod_scheduling_policy")}
+            </div>
+            <div>
+                <label for="engine_config" class="field-label">"Engine parameters"</label>
+                <textarea id="engine_config" rows="4" class="field-input font-mono"
+                    prop:value=move || config.get() on:input=move |ev| config.set(event_target_value(&ev))></textarea>
+                {field_note(field, "engine_config")}
+            </div>
+            <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending()/>
+        </form>
     }
 }
 
