@@ -12,6 +12,9 @@ pub fn DatabaseActions(
     /// Where to go once the delete was accepted (the page goes back to the list; the list stays).
     #[prop(optional, into)]
     after_delete: Option<String>,
+    /// In a table row: a narrow button on phones.
+    #[prop(optional)]
+    compact: bool,
 ) -> impl IntoView {
     let toasts = use_toasts();
     let pause = ServerAction::<SetDatabasePaused>::new();
@@ -68,7 +71,7 @@ pub fn DatabaseActions(
     view! {
         <Show when=move || !db.with(|d| d.deleting || d.status == "deleting")
             fallback=|| view! { <span class="text-sm text-slate-600">"Being deleted"</span> }>
-            <Menu label=menu_label.get_value() button_text="Actions">
+            <Menu label=menu_label.get_value() button_text="Actions" compact=compact>
                 <ActionItem label=pause_label why=why(|a| &a.suspend_or_resume) why_id=pause_why.get_value() on_run=do_pause/>
                 <ActionItem label="Restart" why=why(|a| &a.restart) why_id=restart_why.get_value()
                     on_run=Callback::new(move |()| restart_open.set(true))/>
@@ -83,6 +86,7 @@ pub fn DatabaseActions(
             <DeleteForm namespace=ns_d.clone() name=name_d.clone() delete open=delete_open/>
         </Dialog>
     }
+    .into_any()
 }
 
 /// One item of the menu: enabled, or disabled with its reason (also its accessible description).
@@ -97,6 +101,7 @@ fn ActionItem(#[prop(into)] label: Signal<&'static str>, why: Signal<Option<Stri
             {move || why.get().map(|w| view! { <span id=why_id.clone() class="block text-xs text-slate-600">{w}</span> })}
         </button>
     }
+    .into_any()
 }
 
 /// The restart confirmation: what will happen, then Restart (Enter) or Cancel (Escape).
@@ -118,6 +123,7 @@ fn RestartForm(namespace: String, name: String, restart: ServerAction<RestartDat
             </div>
         </form>
     }
+    .into_any()
 }
 
 /// The delete confirmation: type the name, choose whether the backups' data stays (it does by default, the
@@ -166,4 +172,5 @@ fn DeleteForm(namespace: String, name: String, delete: ServerAction<DeleteDataba
             </div>
         </form>
     }
+    .into_any()
 }

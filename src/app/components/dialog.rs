@@ -38,4 +38,5 @@ pub fn Dialog(
             </div>
         </dialog>
     }
+    .into_any()
 }

@@ -13,6 +13,9 @@ pub fn Menu(
     /// On the dark header.
     #[prop(optional)]
     dark: bool,
+    /// On a phone the button shows "⋯" instead of its text (rows of a narrow table).
+    #[prop(optional)]
+    compact: bool,
     children: ChildrenFn,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
@@ -34,7 +37,9 @@ pub fn Menu(
             <button type="button" node_ref=button aria-label=label aria-haspopup="true"
                 aria-expanded=move || if open.get() { "true" } else { "false" }
                 on:click=move |_| open.update(|o| *o = !*o) class=class>
-                {button_text} <span aria-hidden="true">" ▾"</span>
+                <span class=if compact { "hidden sm:inline" } else { "" }>{button_text}</span>
+                {compact.then(|| view! { <span class="sm:hidden" aria-hidden="true">"⋯"</span> })}
+                <span aria-hidden="true" class=if compact { "hidden sm:inline" } else { "" }>" ▾"</span>
             </button>
             <Show when=move || open.get()>
                 // A click outside closes the menu.
@@ -49,4 +54,5 @@ pub fn Menu(
             </Show>
         </div>
     }
+    .into_any()
 }

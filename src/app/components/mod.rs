@@ -48,6 +48,7 @@ pub fn Header() -> impl IntoView {
             </Transition>
         </header>
     }
+    .into_any()
 }
 
 /// The message of a server function error, without the framework's prefix.
@@ -74,6 +75,7 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] label: Strin
     view! {
         <button type="button" aria-label=label on:click=copy class="btn-secondary shrink-0">"Copy"</button>
     }
+    .into_any()
 }
 
 /// "Loading…" for an async region.

@@ -32,4 +32,5 @@ pub fn Tabs(
             </ul>
         </nav>
     }
+    .into_any()
 }

@@ -59,4 +59,5 @@ pub fn ToastRegion() -> impl IntoView {
             </For>
         </div>
     }
+    .into_any()
 }

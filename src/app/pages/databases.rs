@@ -43,6 +43,7 @@ pub fn DatabasesPage() -> impl IntoView {
             </Transition>
         </main>
     }
+    .into_any()
 }
 
 /// The table, fed first by the server's render and then by the live stream. Rows are keyed by database, so a
@@ -56,7 +57,7 @@ fn LiveTable(rows: Vec<DbSummary>) -> impl IntoView {
             rows.set(r);
         }
     });
-    let th = "px-3 py-2 font-medium";
+    let th = "px-2 py-2 font-medium sm:px-3";
     let th_wide = "hidden px-3 py-2 font-medium md:table-cell";
     view! {
         <Show when=move || rows.with(|r| !r.is_empty())
@@ -66,13 +67,15 @@ fn LiveTable(rows: Vec<DbSummary>) -> impl IntoView {
                     <p class="mt-1 text-sm text-slate-600">"Create one with “Create database”: it appears here and turns Ready by itself."</p>
                 </div>
             }>
-            <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+            // No horizontal scroll container (it would clip the row menus): on a phone only the name, the status
+            // and the actions show, and long names wrap.
+            <div class="rounded-lg border border-slate-200 bg-white shadow-sm">
                 <table aria-label="Databases" class="w-full text-left text-sm">
                     <thead class="bg-slate-100 text-slate-700">
                         <tr>
                             <th scope="col" class=th>"Name"</th>
                             <th scope="col" class=th_wide>"Namespace"</th>
-                            <th scope="col" class=th>"Engine"</th>
+                            <th scope="col" class="hidden px-3 py-2 font-medium sm:table-cell">"Engine"</th>
                             <th scope="col" class=th_wide>"Version"</th>
                             <th scope="col" class=th_wide>"Nodes"</th>
                             <th scope="col" class=th>"Status"</th>
@@ -90,6 +93,7 @@ fn LiveTable(rows: Vec<DbSummary>) -> impl IntoView {
             </div>
         </Show>
     }
+    .into_any()
 }
 
 /// The current value of one row (by namespace and name) within the live rows.
@@ -116,16 +120,16 @@ pub fn status_badge_class(status: &str) -> &'static str {
 fn DbRow(row: Signal<DbSummary>) -> impl IntoView {
     let (ns, name) = row.with_untracked(|r| (r.namespace.clone(), r.name.clone()));
     let href = format!("/databases/{ns}/{name}/overview");
-    let cell = "px-3 py-2";
+    let cell = "px-2 py-2 sm:px-3";
     let wide = "hidden px-3 py-2 md:table-cell";
     let status = move || row.with(|r| r.effective_status().to_string());
     view! {
         <tr class="border-t border-slate-100">
-            <td class="px-3 py-2 font-medium">
+            <td class="break-all px-2 py-2 font-medium sm:px-3">
                 <a href=href class="text-indigo-700 hover:underline">{name.clone()}</a>
             </td>
             <td class=wide>{ns.clone()}</td>
-            <td class=cell>{move || engine_label(&row.with(|r| r.engine.clone()))}</td>
+            <td class="hidden px-3 py-2 sm:table-cell">{move || engine_label(&row.with(|r| r.engine.clone()))}</td>
             <td class=wide>{move || row.with(|r| r.version.clone())}</td>
             <td class=wide>{move || row.with(|r| r.nodes)}</td>
             <td class=cell>
@@ -135,8 +139,8 @@ fn DbRow(row: Signal<DbSummary>) -> impl IntoView {
             </td>
             <td class="hidden px-3 py-2 text-slate-600 lg:table-cell"><RelativeTime unix=row.with_untracked(|r| r.created)/></td>
             <td class="hidden break-all px-3 py-2 font-mono text-xs lg:table-cell">{move || row.with(|r| r.hostname.clone())}</td>
-            <td class="px-3 py-2 text-right">
-                <DatabaseActions db=row/>
+            <td class="px-2 py-2 text-right sm:px-3">
+                <DatabaseActions db=row compact=true/>
             </td>
         </tr>
     }

@@ -20,4 +20,5 @@ pub fn NotFound() -> impl IntoView {
             <p class="mt-6"><a href="/databases" class="btn-primary">"Go to the databases"</a></p>
         </main>
     }
+    .into_any()
 }

@@ -13,4 +13,5 @@ pub fn BackupsTab(namespace: String, name: String) -> impl IntoView {
             </p>
         </section>
     }
+    .into_any()
 }

@@ -19,7 +19,7 @@ pub fn ComponentsTab(d: RwSignal<DbDetail>) -> impl IntoView {
                         "No pods run now: they appear while the operator starts the database (a suspended database has none)."
                     </p>
                 }>
-                <div class="mt-3 overflow-x-auto">
+                <div class="mt-3 overflow-x-auto" tabindex="0" role="region" aria-label="Pods and containers">
                     <table aria-label="Pods" class="w-full text-left text-sm">
                         <thead class="bg-slate-100 text-slate-700">
                             <tr>
@@ -41,6 +41,7 @@ pub fn ComponentsTab(d: RwSignal<DbDetail>) -> impl IntoView {
             </Show>
         </section>
     }
+    .into_any()
 }
 
 /// A Pod's row, then one smaller row per container.
@@ -67,4 +68,5 @@ fn PodRows(pod: Component) -> impl IntoView {
             </tr>
         }).collect_view()}
     }
+    .into_any()
 }

@@ -49,6 +49,7 @@ pub fn DatabasePage() -> impl IntoView {
             </main>
         </Show>
     }
+    .into_any()
 }
 
 /// The page once its first data is there: one signal, updated by the stream, read by every part.
@@ -103,4 +104,5 @@ fn Loaded(initial: DbDetail, tab: Signal<String>) -> impl IntoView {
             _ => view! { <overview::Overview d/> }.into_any(),
         }}
     }
+    .into_any()
 }

@@ -16,6 +16,7 @@ pub fn Overview(d: RwSignal<DbDetail>) -> impl IntoView {
             <AdvancedCard d/>
         </div>
     }
+    .into_any()
 }
 
 /// A `<dt>`/`<dd>` pair.
@@ -27,6 +28,7 @@ fn Item(#[prop(into)] term: String, children: Children) -> impl IntoView {
             <dd class="min-w-0 flex-1 break-words">{children()}</dd>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -74,6 +76,7 @@ fn StatusCard(d: RwSignal<DbDetail>) -> impl IntoView {
             </Show>
         </section>
     }
+    .into_any()
 }
 
 /// The status in words.
@@ -167,6 +170,7 @@ fn ConnectionCard(d: RwSignal<DbDetail>) -> impl IntoView {
             </div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -209,6 +213,7 @@ fn ResourcesCard(d: RwSignal<DbDetail>) -> impl IntoView {
             </Dialog>
         </section>
     }
+    .into_any()
 }
 
 /// The result handling every edit dialog shares: a rejected field is shown beside it, success closes the
@@ -245,6 +250,7 @@ fn EditFooter(restarts: Signal<Vec<&'static str>>, other: Signal<Option<String>>
             <button type="submit" class="btn-primary" disabled=move || pending.get()>"Save"</button>
         </div>
     }
+    .into_any()
 }
 
 /// The error beside an input of an edit dialog.
@@ -301,6 +307,7 @@ fn ResourcesForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
             <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending()/>
         </form>
     }
+    .into_any()
 }
 
 #[component]
@@ -330,6 +337,7 @@ fn UpgradeForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
             </div>
         </form>
     }
+    .into_any()
 }
 
 #[component]
@@ -350,7 +358,7 @@ fn AdvancedCard(d: RwSignal<DbDetail>) -> impl IntoView {
                     {move || d.with(|d| if d.engine_config.is_empty() {
                         view! { <span>"defaults"</span> }.into_any()
                     } else {
-                        view! { <pre class="overflow-auto whitespace-pre-wrap rounded bg-slate-100 p-2 text-xs">{d.engine_config.clone()}</pre> }.into_any()
+                        view! { <pre tabindex="0" class="overflow-auto whitespace-pre-wrap rounded bg-slate-100 p-2 text-xs">{d.engine_config.clone()}</pre> }.into_any()
                     })}
                 </Item>
             </dl>
@@ -361,6 +369,7 @@ fn AdvancedCard(d: RwSignal<DbDetail>) -> impl IntoView {
             </Dialog>
         </section>
     }
+    .into_any()
 }
 
 fn expose_label(e: &str) -> &'static str {
@@ -446,6 +455,7 @@ fn AdvancedForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
             <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending()/>
         </form>
     }
+    .into_any()
 }
 
 fn or_none(v: &str, none: &str) -> String {

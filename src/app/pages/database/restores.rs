@@ -12,4 +12,5 @@ pub fn RestoresTab(namespace: String, name: String) -> impl IntoView {
             </p>
         </section>
     }
+    .into_any()
 }
