@@ -60,6 +60,7 @@ ENV PATH=/src/node_modules/.bin:$PATH
 # wasm-bindgen, wasm-opt and Tailwind, and writes the site to target/site (relative to /src).
 COPY . .
 RUN cargo leptos build --release \
+ && bash scripts/compress-site.sh \
  && mkdir -p /out \
  && cp "$CARGO_TARGET_DIR/release/cairn" /out/cairn \
  && cp "$CARGO_TARGET_DIR/release/hash.txt" /out/hash.txt \

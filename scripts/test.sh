@@ -36,6 +36,7 @@ cargo test --features sim --no-fail-fast 2>&1 | tee "$logs/cargo.log" || cargo_r
 step "build the release site (cargo leptos build --release)"
 build_start=$SECONDS
 cargo leptos build --release >&2
+bash scripts/compress-site.sh
 echo "release site built in $((SECONDS - build_start)) s" >&2
 [[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2
 

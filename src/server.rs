@@ -55,7 +55,12 @@ pub fn router(state: State, leptos_options: LeptosOptions) -> Router {
 pub fn router_with(state: State, leptos_options: LeptosOptions, sec: WebSecurity) -> Router {
     let routes = generate_route_list(App);
     let ctx_state = state.clone();
+    // The site's assets, with the brotli/gzip files scripts/compress-site.sh writes beside them sent to
+    // browsers that accept them (best compression, no work per request); the others are compressed on the fly.
+    let pkg_dir = std::path::Path::new(leptos_options.site_root.as_ref()).join(leptos_options.site_pkg_dir.as_ref());
+    let assets = tower_http::services::ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
     let ui = Router::new()
+        .nest_service(&format!("/{}", leptos_options.site_pkg_dir), assets)
         .leptos_routes_with_context(
             &leptos_options,
             routes,
