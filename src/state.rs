@@ -42,6 +42,9 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// The Percona operators' Pods (label `app.kubernetes.io/instance` = the cluster), for the database page's
+    /// Components tab; their changes bump `changes` too.
+    pub pods: Store<k8s_openapi::api::core::v1::Pod>,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -205,6 +208,31 @@ pub fn observe_watch_event<T>(health: &Health, kind: &str, ev: &Result<T, watche
     }
 }
 
+/// The label selector of the operators' Pods (each operator sets these on every Pod of a cluster).
+pub const OPERATOR_PODS_SELECTOR: &str = "app.kubernetes.io/instance,app.kubernetes.io/managed-by in (percona-postgresql-operator,percona-xtradb-cluster-operator,percona-server-mongodb-operator)";
+
+/// Watches the operators' Pods (all namespaces, by label); every change bumps `changes`, so the database
+/// page's stream sends the new component list. Supervised like every other watch.
+fn drive_pods(client: Client, changes: Arc<watch::Sender<u64>>, health: &Arc<Health>) -> Store<k8s_openapi::api::core::v1::Pod> {
+    use k8s_openapi::api::core::v1::Pod;
+    let (store, writer) = reflector::store::<Pod>();
+    let stream = watcher(Api::<Pod>::all(client), watcher::Config::default().labels(OPERATOR_PODS_SELECTOR))
+        .default_backoff()
+        .modify(|p| p.managed_fields_mut().clear())
+        .reflect(writer);
+    let h = health.clone();
+    health.spawn("Pod watch", async move {
+        let mut s = std::pin::pin!(stream);
+        while let Some(ev) = s.next().await {
+            observe_watch_event(&h, "Pod", &ev);
+            if let Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone) = ev {
+                changes.send_modify(|n| *n += 1);
+            }
+        }
+    });
+    store
+}
+
 /// Watches ConfigMap `everest-rbac` in the system namespace and applies every change to `rbac` (an invalid
 /// policy is logged and the last good one stays). `synced` turns true once the first LIST has been applied.
 fn drive_rbac(client: Client, system_namespace: &str, rbac: Arc<crate::auth::rbac::Rbac>, synced: watch::Sender<bool>, health: &Arc<Health>) {
@@ -270,6 +298,8 @@ impl State {
     /// Starts the watches (as tasks) and returns the state plus the reconcilers' subscriptions.
     pub fn start(client: Client, opts: Options) -> (State, Option<Subscriptions>) {
         let (tx, rx) = watch::channel(0u64);
+        let tx = Arc::new(tx);
+        let pods_tx = tx.clone();
         let (db_synced_tx, mut db_synced) = watch::channel(false);
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (rbac_synced_tx, mut rbac_synced) = watch::channel(false);
@@ -306,6 +336,7 @@ impl State {
             tx.send_modify(|n| *n += 1);
         });
         // The upstream caches feed the reconciler (owned objects) and status views.
+        let pods = drive_pods(client.clone(), pods_tx, &health);
         drive(client.clone(), pg_feed, &health, |_| {});
         drive(client.clone(), pxc_feed, &health, |_| {});
         drive(client.clone(), psmdb_feed, &health, |_| {});
@@ -380,6 +411,7 @@ impl State {
             pod_scheduling_policies,
             restores,
             load_balancer_configs,
+            pods,
             engines,
             version_service: opts.version_service,
             namespaces,
