@@ -230,10 +230,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             version_service,
         },
     );
+    state.monitoring.set_timeout(std::time::Duration::from_secs(args.pmm_timeout));
+    state.monitoring.set_namespace(&args.monitoring_namespace);
     if let Some(mut subs) = subs {
         let engines = subs.engines.take().expect("engine subscription");
         tokio::spawn(cairn::controller::database_engine::run(state.clone(), engines));
         tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
+        tokio::spawn(cairn::controller::monitoring_config::run(state.clone()));
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;

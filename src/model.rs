@@ -138,3 +138,70 @@ mod tests {
         assert!(super::supports_sharding("psmdb") && !super::supports_sharding("pxc"));
     }
 }
+
+/// A monitoring endpoint as the REST API and the UI show it (OpenEverest's MonitoringInstance DTO, plus
+/// Cairn's read-only `pmmServerVersion` and `inUse`). Secrets are never returned.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringInstance {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: String,
+    /// `pmm` (OpenEverest) or `prometheus` (Cairn: the cluster's Prometheus Operator).
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub allowed_namespaces: Vec<String>,
+    #[serde(default = "yes", rename = "verifyTLS")]
+    pub verify_tls: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pmm_server_version: String,
+    #[serde(default)]
+    pub in_use: bool,
+    /// `type: prometheus`: labels of the ServiceMonitors/PodMonitors.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The body of `POST …/monitoring-instances` and of `PATCH …/{name}` (for a PATCH every field is optional:
+/// what is absent stays). With `pmm.user` and `pmm.password` Cairn obtains a key from the PMM server; with
+/// `pmm.apiKey` it checks that key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringInstanceWrite {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub allowed_namespaces: Option<Vec<String>>,
+    #[serde(default, rename = "verifyTLS")]
+    pub verify_tls: Option<bool>,
+    /// Beyond OpenEverest: a PEM bundle of the private CA the PMM server's certificate comes from (`""`
+    /// removes it).
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+    #[serde(default)]
+    pub pmm: Option<PmmCredentials>,
+    #[serde(default)]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PmmCredentials {
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub api_key: String,
+}

@@ -41,6 +41,12 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// Monitoring endpoints (MonitoringConfigs) of every namespace.
+    pub monitoring_configs: Store<crate::crd::MonitoringConfig>,
+    /// Bumped on every MonitoringConfig change after the first full list.
+    pub monitoring_config_changes: watch::Receiver<u64>,
+    /// Monitoring settings (PMM request timeout, monitoring namespace).
+    pub monitoring: crate::service::monitoring::Settings,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -91,6 +97,7 @@ pub struct Subscriptions {
     pub pod_scheduling_policies: ReflectHandle<PodSchedulingPolicy>,
     pub restores: ReflectHandle<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: ReflectHandle<LoadBalancerConfig>,
+    pub monitoring_configs: ReflectHandle<crate::crd::MonitoringConfig>,
     /// Taken by the DatabaseEngine reconciler (`Option::take`), so the DatabaseCluster reconciler, which gets
     /// the rest, holds no unread subscription that would stall the shared store.
     pub engines: Option<ReflectHandle<DatabaseEngine>>,
@@ -173,6 +180,7 @@ impl State {
         let (restores, restore_writer) = reflector::store_shared::<crate::crd::DatabaseClusterRestore>(256);
         let (load_balancer_configs, lbc_writer) = reflector::store_shared::<LoadBalancerConfig>(256);
         let (engines, engine_writer) = reflector::store_shared::<DatabaseEngine>(1024);
+        let (monitoring_configs, mc_writer) = reflector::store_shared::<crate::crd::MonitoringConfig>(256);
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_writer.subscribe().expect("shared store"),
@@ -183,6 +191,7 @@ impl State {
             pod_scheduling_policies: psp_writer.subscribe().expect("shared store"),
             restores: restore_writer.subscribe().expect("shared store"),
             load_balancer_configs: lbc_writer.subscribe().expect("shared store"),
+            monitoring_configs: mc_writer.subscribe().expect("shared store"),
             engines: Some(engine_writer.subscribe().expect("shared store")),
             engines_for_dbs: engine_writer.subscribe().expect("shared store"),
         });
@@ -212,6 +221,22 @@ impl State {
         drive_upstream(client.clone(), psp_writer);
         drive_upstream(client.clone(), restore_writer);
         drive_upstream(client.clone(), lbc_writer);
+        let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);
+        let mc_stream = watcher(Api::<crate::crd::MonitoringConfig>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .reflect_shared(mc_writer);
+        tokio::spawn(async move {
+            let mut s = std::pin::pin!(mc_stream);
+            while let Some(ev) = s.next().await {
+                match ev {
+                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+                    Ok(_) => {
+                        mc_changes_tx.send_modify(|n| *n += 1);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "MonitoringConfig watch error"),
+                }
+            }
+        });
         let (engines_synced_tx, mut engines_synced) = watch::channel(false);
         let (engine_changes_tx, engine_changes) = watch::channel(0u64);
         let engine_stream = watcher(Api::<DatabaseEngine>::all(client.clone()), watcher::Config::default())
@@ -288,6 +313,9 @@ impl State {
             pod_scheduling_policies,
             restores,
             load_balancer_configs,
+            monitoring_configs,
+            monitoring_config_changes,
+            monitoring: Default::default(),
             engines,
             version_service: opts.version_service,
             namespaces,

@@ -3,6 +3,8 @@
 pub mod authz;
 pub mod credentials;
 pub mod engines;
+pub mod monitoring;
+pub mod pmm;
 pub mod validation;
 
 pub use authz::{authorize, can, Action};

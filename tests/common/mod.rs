@@ -98,8 +98,26 @@ pub fn upstream_crds_dir() -> PathBuf {
         .unwrap_or_else(|_| repo_root().join("../shared/upstream-crds"))
 }
 
+/// The monitoring stacks' CRDs (`../shared/monitoring-crds`, or `CAIRN_MONITORING_CRDS`): ServiceMonitor,
+/// PodMonitor and VMAgent, for tests that need the API server to validate what Cairn writes there.
+pub fn monitoring_crds() -> Vec<PathBuf> {
+    let dir = std::env::var("CAIRN_MONITORING_CRDS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("../shared/monitoring-crds"));
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
 impl TestEnv {
     pub async fn start() -> TestEnv {
+        Self::start_with_crds(&[]).await
+    }
+
+    /// Like [`TestEnv::start`], with these CRD files installed too (e.g. [`monitoring_crds`]).
+    pub async fn start_with_crds(extra: &[PathBuf]) -> TestEnv {
         let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), rand_suffix()));
         std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
         let up = upstream_crds_dir();
@@ -108,6 +126,9 @@ impl TestEnv {
         for f in ["pg-operator-2.7.0-crd.yaml", "pxc-operator-1.18.0-crd.yaml", "psmdb-operator-1.21.1-crd.yaml"] {
             let p = up.join(f);
             assert!(p.exists(), "missing upstream CRD {}", p.display());
+            cmd.arg("--crds").arg(p);
+        }
+        for p in extra {
             cmd.arg("--crds").arg(p);
         }
         // stdin stays open for as long as we live: when this process dies, testenv sees EOF and stops.
@@ -171,6 +192,7 @@ impl TestEnv {
         let mut subs = subs.unwrap();
         tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
         tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
+        tokio::spawn(cairn::controller::monitoring_config::run(state.clone()));
         tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
         state
     }
