@@ -20,6 +20,10 @@ pub struct DbSummary {
     /// Whether the signed-in user may see this database's credentials (RBAC `database-cluster-credentials`).
     #[serde(default)]
     pub can_reveal: bool,
+    /// The monitoring endpoint (`spec.monitoring.monitoringConfigName`), empty when monitoring is off
+    /// (OpenEverest's list column "Monitoring").
+    #[serde(default)]
+    pub monitoring: String,
 }
 
 /// A database's administrator credentials (`GET …/credentials`), as OpenEverest returns them.
@@ -52,6 +56,18 @@ pub struct FormOptions {
     pub namespaces: Vec<String>,
     /// The installed engines of every namespace (from its DatabaseEngines).
     pub engines: Vec<EngineOption>,
+    /// The monitoring endpoints a database of each namespace may use (the form's monitoring step).
+    #[serde(default)]
+    pub monitoring: Vec<MonitoringChoice>,
+}
+
+/// One monitoring endpoint the create form offers in a namespace.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringChoice {
+    pub namespace: String,
+    pub name: String,
+    /// `pmm` or `prometheus`.
+    pub kind: String,
 }
 
 /// One engine of the create form in one namespace: its `engine.type`, the name users know, and its versions
@@ -204,4 +220,22 @@ pub struct PmmCredentials {
     pub password: String,
     #[serde(default)]
     pub api_key: String,
+}
+
+/// The Settings → Monitoring endpoints page: the endpoints the user may read, what it may do with each, and
+/// where it may add one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringPage {
+    pub endpoints: Vec<MonitoringRow>,
+    /// Managed namespaces where the user may add an endpoint (`monitoring-instances` create).
+    pub create_namespaces: Vec<String>,
+    /// Whether the VictoriaMetrics operator's VMAgent CRD is installed (cluster metrics to PMM need it).
+    pub vmagent_available: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringRow {
+    pub endpoint: MonitoringInstance,
+    pub can_update: bool,
+    pub can_delete: bool,
 }

@@ -8,7 +8,10 @@ pub fn Header() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     view! {
         <header class="flex items-center justify-between bg-slate-900 px-6 py-3 text-white">
-            <a href="/" class="text-lg font-semibold tracking-tight">"Cairn"</a>
+            <nav class="flex items-center gap-6">
+                <a href="/" class="text-lg font-semibold tracking-tight">"Cairn"</a>
+                <a href="/settings/monitoring-endpoints" class="text-sm text-slate-300 hover:text-white">"Monitoring endpoints"</a>
+            </nav>
             <ActionForm action=logout>
                 <button type="submit" class="rounded px-3 py-1 text-sm hover:bg-slate-700">"Log out"</button>
             </ActionForm>

@@ -1,6 +1,7 @@
 //! The UI: pages (one file per route), components and server functions.
 pub mod components;
 pub mod pages;
+pub mod monitoring_fns;
 pub mod server_fns;
 
 use leptos::prelude::*;
@@ -40,6 +41,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage/>
                 <Route path=path!("/") view=pages::databases::DatabasesPage/>
                 <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage/>
+                <Route path=path!("/settings/monitoring-endpoints") view=pages::monitoring_endpoints::MonitoringEndpointsPage/>
             </Routes>
         </Router>
     }

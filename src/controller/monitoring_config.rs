@@ -27,33 +27,38 @@ pub async fn run(state: State) {
     state.wait_ready().await;
     let mut dbs = state.changes.clone();
     let mut mcs = state.monitoring_config_changes.clone();
+    // The VMAgent depends on the MonitoringConfigs only; a database change only moves `inUse`.
+    let mut configs_changed = true;
     loop {
         dbs.borrow_and_update();
         mcs.borrow_and_update();
         METRICS.monitoring_reconciles.fetch_add(1, Ordering::Relaxed);
         let start = std::time::Instant::now();
-        let r = reconcile(&state).await;
+        let r = reconcile(&state, configs_changed).await;
         METRICS.monitoring_reconcile_duration.observe(start.elapsed());
         if let Err(e) = r {
             METRICS.monitoring_reconcile_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "monitoring reconcile failed; retrying in 10s");
             tokio::time::sleep(Duration::from_secs(10)).await;
+            configs_changed = true;
             continue;
         }
         let changed = tokio::select! {
-            r = dbs.changed() => r,
-            r = mcs.changed() => r,
+            r = dbs.changed() => r.map(|_| false),
+            r = mcs.changed() => r.map(|_| true),
         };
-        if changed.is_err() {
-            return;
+        match changed {
+            Ok(c) => configs_changed = c,
+            Err(_) => return,
         }
-        // Coalesce a burst of events into one pass.
+        // Coalesce a burst of events into one pass (a MonitoringConfig change among them counts).
         tokio::time::sleep(Duration::from_millis(200)).await;
+        configs_changed |= mcs.has_changed().unwrap_or(false);
     }
 }
 
-/// One pass: `inUse` of every MonitoringConfig, then the VMAgent.
-pub async fn reconcile(state: &State) -> Result<(), kube::Error> {
+/// One pass: `inUse` of every MonitoringConfig, then (when the MonitoringConfigs changed) the VMAgent.
+pub async fn reconcile(state: &State, configs_changed: bool) -> Result<(), kube::Error> {
     let mut configs: Vec<std::sync::Arc<MonitoringConfig>> = state.monitoring_configs.state();
     configs.sort_by_key(|m| (m.namespace(), m.name_any()));
     for mc in &configs {
@@ -72,6 +77,9 @@ pub async fn reconcile(state: &State) -> Result<(), kube::Error> {
                 Err(e) => return Err(e),
             }
         }
+    }
+    if !configs_changed {
+        return Ok(());
     }
     let pmm: Vec<&MonitoringConfig> = configs
         .iter()

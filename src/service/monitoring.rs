@@ -51,6 +51,9 @@ impl Settings {
     }
 }
 
+/// Changed on the MonitoringConfig whenever Cairn writes a new key into its credentials Secret.
+pub const ANNOTATION_CREDENTIALS_REVISION: &str = "cairn.io/credentials-revision";
+
 /// The DatabaseClusters of `ns` that name the MonitoringConfig `name` (from the cache), sorted.
 pub fn users_of(state: &State, ns: &str, name: &str) -> Vec<String> {
     let mut v: Vec<String> = state
@@ -359,19 +362,22 @@ pub async fn update(state: &State, caller: &Caller, ns: &str, name: &str, w: Mon
         }
     }
     let api: Api<MonitoringConfig> = Api::namespaced(state.client.clone(), ns);
-    let patch = serde_json::json!({"spec": spec});
-    let updated = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    let mut patch = serde_json::json!({"spec": spec});
     if let Some(data) = new_secret {
         let secrets: Api<Secret> = Api::namespaced(state.client.clone(), ns);
         // Replace the whole data (a removed CA goes away): a JSON merge patch cannot drop keys it does not name.
-        let mut s = secret(ns, &spec.credentials_secret_name, Some(&updated), data);
+        let mut s = secret(ns, &spec.credentials_secret_name, Some(&old), data);
         if let Some(existing) = secrets.get_opt(&spec.credentials_secret_name).await? {
             s.metadata.resource_version = existing.metadata.resource_version;
             secrets.replace(&spec.credentials_secret_name, &PostParams::default(), &s).await?;
         } else {
             secrets.create(&PostParams::default(), &s).await?;
         }
+        // A new key is a change of the MonitoringConfig too: its watchers (the databases using it, the
+        // VMAgent) pick the key up.
+        patch["metadata"] = serde_json::json!({"annotations": {ANNOTATION_CREDENTIALS_REVISION: uuid::Uuid::new_v4().to_string()}});
     }
+    let updated = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     if let Some(v) = &version {
         write_status(state, ns, name, v).await?;
     }

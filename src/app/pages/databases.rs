@@ -75,6 +75,7 @@ fn DbTable(rows: Vec<DbSummary>, delete: ServerAction<DeleteDatabase>) -> impl I
                     <th class="px-4 py-2">"Nodes"</th>
                     <th class="px-4 py-2">"Status"</th>
                     <th class="px-4 py-2">"Hostname"</th>
+                    <th class="px-4 py-2">"Monitoring"</th>
                     <th class="px-4 py-2"><span class="sr-only">"Actions"</span></th>
                 </tr>
             </thead>
@@ -101,6 +102,9 @@ fn DbTable(rows: Vec<DbSummary>, delete: ServerAction<DeleteDatabase>) -> impl I
                                     </span>
                                 </td>
                                 <td class="px-4 py-2 font-mono text-sm">{r.hostname.clone()}</td>
+                                <td class="px-4 py-2 text-sm">
+                                    {if r.monitoring.is_empty() { "—".to_string() } else { r.monitoring.clone() }}
+                                </td>
                                 <td class="px-4 py-2 text-right">
                                     {r.can_reveal.then(|| view! { <RevealButton namespace=r.namespace.clone() name=r.name.clone()/> })}
                                     {r.can_delete.then(|| view! { <DeleteButton namespace=r.namespace.clone() name=r.name.clone() delete/> })}
