@@ -155,7 +155,7 @@ fn CredentialFields(prefix: &'static str, answer: Signal<Option<Result<Option<Fi
             <div>
                 <label for=format!("{prefix}user") class=LABEL>"PMM user"</label>
                 <input id=format!("{prefix}user") name="user" type="text" class=INPUT autocomplete="off"
-                    placeholder=if editing { "empty: keep the stored key" } else { "admin" }/>
+                    placeholder={if editing { "empty: keep the stored key" } else { "admin" }}/>
                 {err("user")}
             </div>
             <div>
@@ -170,7 +170,7 @@ fn CredentialFields(prefix: &'static str, answer: Signal<Option<Result<Option<Fi
             {err("api_key")}
         </div>
         <label class="flex items-center gap-2 text-sm">
-            <input id=format!("{prefix}verify_tls") name="verify_tls" type="checkbox" value="on" checked=verify/>
+            <input id=format!("{prefix}verify_tls") name="verify_tls" type="checkbox" value="on" prop:checked=verify/>
             "Verify the server's TLS certificate"
         </label>
         <div>
