@@ -239,3 +239,16 @@ pub struct MonitoringRow {
     pub can_update: bool,
     pub can_delete: bool,
 }
+
+/// The database page's Monitoring card.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseMonitoring {
+    /// The endpoint in use; empty: monitoring is off.
+    pub current: String,
+    /// The endpoints the database may use.
+    pub choices: Vec<MonitoringChoice>,
+    /// The database's dashboard in PMM (empty unless monitored by a PMM endpoint).
+    pub dashboard_url: String,
+    /// Whether the user may change it (`database-clusters` update).
+    pub can_update: bool,
+}

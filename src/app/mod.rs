@@ -1,6 +1,7 @@
 //! The UI: pages (one file per route), components and server functions.
 pub mod components;
 pub mod pages;
+pub mod monitoring_card;
 pub mod monitoring_fns;
 pub mod server_fns;
 

@@ -130,3 +130,19 @@ pub async fn delete_monitoring_endpoint(namespace: String, name: String) -> Resu
     let caller = server::caller(&st).await?;
     crate::service::monitoring::delete(&st, &caller, &namespace, &name).await.map_err(server::to_sfe)
 }
+
+/// The database page's Monitoring card.
+#[server]
+pub async fn get_database_monitoring(namespace: String, name: String) -> Result<crate::model::DatabaseMonitoring, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    crate::service::monitoring::database_monitoring(&st, &caller, &namespace, &name).map_err(server::to_sfe)
+}
+
+/// Turns the database's monitoring on with `endpoint` (absent or empty: off).
+#[server]
+pub async fn set_database_monitoring(namespace: String, name: String, endpoint: Option<String>) -> Result<(), ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    crate::service::monitoring::set_database_monitoring(&st, &caller, &namespace, &name, endpoint).await.map_err(server::to_sfe)
+}

@@ -35,6 +35,16 @@ pub fn server_host(url: &str) -> String {
     url.trim().parse::<http::Uri>().ok().and_then(|u| u.authority().map(|a| a.as_str().rsplit('@').next().unwrap_or("").to_string())).unwrap_or_default()
 }
 
+/// The database's summary dashboard in PMM (the dashboards PMM ships per engine), filtered on the cluster.
+pub fn dashboard_url(pmm_url: &str, engine: EngineType, db: &str) -> String {
+    let dashboard = match engine {
+        EngineType::Pxc => "pxc-cluster-summary/pxc-galera-cluster-summary",
+        EngineType::Psmdb => "mongodb-cluster-summary/mongodb-cluster-summary",
+        EngineType::Postgresql => "postgresql-instance-summary/postgresql-instance-summary",
+    };
+    format!("{}/graph/d/{dashboard}?var-cluster={db}", pmm_url.trim_end_matches('/'))
+}
+
 /// OpenEverest's default client image: `percona/pmm-client:2` or `:3`.
 pub fn default_image(major: u32) -> String {
     format!("percona/pmm-client:{}", if major >= 3 { 3 } else { 2 })

@@ -414,3 +414,40 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
     }
     Ok(())
 }
+
+/// The database page's Monitoring card: the endpoint in use, the endpoints it may switch to, and a link to
+/// the database's dashboard in PMM.
+pub fn database_monitoring(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<crate::model::DatabaseMonitoring, ApiError> {
+    let db = super::get_database(state, caller, ns, name)?;
+    let current = db.monitoring_config_name().unwrap_or_default().to_string();
+    let dashboard_url = state
+        .monitoring_configs
+        .get(&ObjectRef::new(&current).within(ns))
+        .filter(|m| m.spec.type_ == MonitoringType::Pmm)
+        .and_then(|m| m.spec.pmm.as_ref().map(|p| crate::engine::monitoring::dashboard_url(&p.url, db.spec.engine.type_, name)))
+        .unwrap_or_default();
+    Ok(crate::model::DatabaseMonitoring {
+        current,
+        choices: usable_in(state, caller, ns).into_iter().map(|m| crate::model::MonitoringChoice { namespace: ns.into(), name: m.name, kind: m.type_ }).collect(),
+        dashboard_url,
+        can_update: can(state, caller, res::DATABASE_CLUSTERS, Action::Update, &authz::object(ns, name)),
+    })
+}
+
+/// Turns a database's monitoring on with `endpoint`, or off (None): only `spec.monitoring` is written.
+/// RBAC: `database-clusters` update, and `monitoring-instances` read on the endpoint.
+pub async fn set_database_monitoring(state: &State, caller: &Caller, ns: &str, name: &str, endpoint: Option<String>) -> Result<(), ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Update, &authz::object(ns, name))?;
+    let mut db = super::get_database(state, caller, ns, name)?;
+    let endpoint = endpoint.filter(|e| !e.is_empty());
+    if let Some(e) = &endpoint {
+        authorize(state, caller, res::MONITORING_INSTANCES, Action::Read, &authz::object(ns, e))?;
+    }
+    let resources = db.spec.monitoring.as_ref().and_then(|m| m.resources.clone());
+    db.spec.monitoring = endpoint.map(|e| Monitoring { monitoring_config_name: Some(e), resources });
+    super::validate_references(state, &db)?;
+    let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
+    let patch = serde_json::json!({"spec": {"monitoring": db.spec.monitoring}});
+    api.patch(name, &PatchParams { field_manager: Some("cairn".into()), ..Default::default() }, &Patch::Merge(&patch)).await?;
+    Ok(())
+}

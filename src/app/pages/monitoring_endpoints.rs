@@ -170,7 +170,7 @@ fn CredentialFields(prefix: &'static str, answer: Signal<Option<Result<Option<Fi
             {err("api_key")}
         </div>
         <label class="flex items-center gap-2 text-sm">
-            <input id=format!("{prefix}verify_tls") name="verify_tls" type="checkbox" value="on" prop:checked=verify/>
+            <input id=format!("{prefix}verify_tls") name="verify_tls" type="checkbox" value="on" checked=verify/>
             "Verify the server's TLS certificate"
         </label>
         <div>
