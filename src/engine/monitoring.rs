@@ -102,7 +102,7 @@ pub fn resources(db: &DatabaseCluster) -> ResourceRequirements {
 }
 
 fn section(db: &DatabaseCluster, pmm: &PmmInputs, secret: Option<String>) -> Pmm {
-    Pmm { enabled: true, image: pmm.image.clone(), server_host: pmm.server_host.clone(), secret, resources: Some(resources(db)) }
+    Pmm { enabled: true, image: pmm.image.clone(), server_host: pmm.server_host.clone(), secret, resources: Some(resources(db)), query_source: None }
 }
 
 /// PXC's `spec.pmm` (contract §2.1): None when monitoring is off (the section is then dropped from the apply).
@@ -117,7 +117,7 @@ pub fn psmdb(db: &DatabaseCluster, pmm: Option<&PmmInputs>) -> Option<Pmm> {
 
 /// PG's `spec.pmm` (contract §2.3): also names the Secret with the key.
 pub fn postgresql(db: &DatabaseCluster, pmm: Option<&PmmInputs>) -> Option<Pmm> {
-    pmm.map(|p| section(db, p, Some(pg_secret_name(db))))
+    pmm.map(|p| Pmm { query_source: Some("pgstatmonitor".into()), ..section(db, p, Some(pg_secret_name(db))) })
 }
 
 /// Name and API group of the VMAgent OpenEverest keeps for PMM (contract §2.5).
@@ -260,6 +260,7 @@ mod tests {
         let s = serde_json::to_value(postgresql(&pg_db, Some(&pmm3())).unwrap()).unwrap();
         assert_eq!(s["secret"], "everest-secrets-pg1-pmm");
         assert_eq!(s["enabled"], true);
+        assert_eq!(s["querySource"], "pgstatmonitor", "the CRD's default, owned by Cairn");
     }
 
     #[test]

@@ -250,6 +250,33 @@ mod tests {
         assert!(parse_ca("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").is_err());
     }
 
+    /// Against the PMM stand-in: each major version's key API, and each failure classified.
+    #[cfg(feature = "sim")]
+    #[tokio::test]
+    async fn keys_from_pmm_2_and_3() {
+        use crate::sim::pmm::{serve, Pmm};
+        let ep = |url: String| Endpoint { url, verify_tls: true, ca_pem: None, timeout: Duration::from_secs(5) };
+        for (version, calls) in [
+            ("2.44.1", vec!["GET /v1/version", "POST /graph/api/auth/keys"]),
+            ("3.1.0", vec!["GET /v1/version", "POST /graph/api/serviceaccounts", "POST /graph/api/serviceaccounts/2/tokens"]),
+        ] {
+            let pmm = Pmm::new(version, "admin", "pw");
+            let url = format!("http://{}", serve(pmm.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap());
+            let basic = Auth::Basic { user: "admin".into(), password: "pw".into() };
+            let v = server_version(&ep(url.clone()), &basic).await.unwrap();
+            assert_eq!(v, version);
+            let key = create_key(&ep(url.clone()), "admin", "pw", "everest-x-1", crate::crd::monitoring_config::pmm_major(&v)).await.unwrap();
+            assert_eq!(pmm.call_lines(), calls, "{version}");
+            assert_eq!(server_version(&ep(url.clone()), &Auth::Key(key)).await.unwrap(), version, "the new key works");
+            let wrong = Auth::Basic { user: "admin".into(), password: "no".into() };
+            assert!(matches!(server_version(&ep(url.clone()), &wrong).await, Err(PmmError::Credentials(_))));
+            assert!(matches!(server_version(&ep(url.replace("http://", "https://")), &basic).await, Err(PmmError::Tls(_))));
+            pmm.set_delay(Duration::from_secs(3));
+            let slow = Endpoint { timeout: Duration::from_secs(1), ..ep(url) };
+            assert_eq!(server_version(&slow, &basic).await, Err(PmmError::Timeout(1)));
+        }
+    }
+
     #[test]
     fn errors_name_their_field() {
         assert_eq!(PmmError::Timeout(3).to_string(), "url: the PMM server did not answer within 3 s");

@@ -19,4 +19,8 @@ pub struct Pmm {
     pub secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    /// PG only: where query analytics come from (`pgstatmonitor`, the CRD's default, written so that all of
+    /// the section is Cairn's and turning monitoring off removes all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_source: Option<String>,
 }
