@@ -121,7 +121,8 @@ fn cached(state: &State, ns: &str, name: &str) -> Result<std::sync::Arc<Monitori
 
 pub fn get(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<MonitoringInstance, ApiError> {
     authorize(state, caller, res::MONITORING_INSTANCES, Action::Read, &authz::object(ns, name))?;
-    Ok(dto(state, &cached(state, ns, name)?))
+    let mc = cached(state, ns, name)?;
+    Ok(dto(state, &mc))
 }
 
 fn pmm_error(e: PmmError) -> ApiError {
@@ -366,7 +367,7 @@ pub async fn update(state: &State, caller: &Caller, ns: &str, name: &str, w: Mon
     if let Some(data) = new_secret {
         let secrets: Api<Secret> = Api::namespaced(state.client.clone(), ns);
         // Replace the whole data (a removed CA goes away): a JSON merge patch cannot drop keys it does not name.
-        let mut s = secret(ns, &spec.credentials_secret_name, Some(&old), data);
+        let mut s = secret(ns, &spec.credentials_secret_name, Some(&*old), data);
         if let Some(existing) = secrets.get_opt(&spec.credentials_secret_name).await? {
             s.metadata.resource_version = existing.metadata.resource_version;
             secrets.replace(&spec.credentials_secret_name, &PostParams::default(), &s).await?;

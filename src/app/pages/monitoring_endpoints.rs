@@ -206,7 +206,7 @@ fn AddEndpoint(namespaces: Vec<String>, create: ServerAction<CreateMonitoringEnd
                     <div>
                         <label for="add-namespace" class=LABEL>"Namespace"</label>
                         <select id="add-namespace" name="namespace" class=INPUT>
-                            {namespaces.into_iter().map(|n| view! { <option value=n.clone()>{n}</option> }).collect_view()}
+                            {namespaces.into_iter().map(|n| { let label = n.clone(); view! { <option value=n>{label}</option> } }).collect_view()}
                         </select>
                     </div>
                 </div>
@@ -238,8 +238,9 @@ fn EditEndpoint(
     };
     let other = move || update.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
     let is_pmm = endpoint.type_ == "pmm";
+    let form_label = format!("Edit {}", endpoint.name);
     view! {
-        <ActionForm action=update attr:class="space-y-4" attr:aria-label=format!("Edit {}", endpoint.name)>
+        <ActionForm action=update attr:class="space-y-4" attr:aria-label=form_label>
             <input type="hidden" name="namespace" value=endpoint.namespace.clone()/>
             <input type="hidden" name="name" value=endpoint.name.clone()/>
             {if is_pmm {
