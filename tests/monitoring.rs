@@ -193,7 +193,7 @@ async fn monitoring_instances_against_pmm_2_and_3() {
     assert_eq!(mcs.get("pmm-three").await.unwrap().spec.pmm.unwrap().url, url3, "unchanged");
 
     // In use: not deleted.
-    let mut d = db("mon-pg", EngineType::Postgresql, "", 1);
+    let mut d = db("mon-pg", EngineType::Postgresql, "17.5.2", 1);
     d.metadata.namespace = Some(ns.clone());
     d.spec.monitoring = Some(Monitoring { monitoring_config_name: Some("pmm-key".into()), resources: None });
     Api::<DatabaseCluster>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &d).await.unwrap();
@@ -266,12 +266,19 @@ async fn monitoring_toggle_for_each_engine() {
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
 
     let engines = [(EngineType::Pxc, "mon-mysql"), (EngineType::Psmdb, "mon-mongo"), (EngineType::Postgresql, "mon-pg")];
+    // Created through the API (validated: the endpoint must exist; the version defaulted).
     for (engine, name) in engines {
         let mut d = db(name, engine, "", 1);
         d.metadata.namespace = Some(ns.clone());
         d.spec.monitoring = Some(Monitoring { monitoring_config_name: Some("pmm2".into()), resources: None });
-        dbs.create(&PostParams::default(), &d).await.unwrap();
+        let (s, body) = app.rest("POST", &format!("/v1/namespaces/{ns}/database-clusters"), Some(serde_json::to_value(&d).unwrap())).await;
+        assert_eq!(s, 200, "{name}: {body}");
     }
+    let mut d = db("mon-none", EngineType::Postgresql, "", 1);
+    d.metadata.namespace = Some(ns.clone());
+    d.spec.monitoring = Some(Monitoring { monitoring_config_name: Some("nope".into()), resources: None });
+    let (s, body) = app.rest("POST", &format!("/v1/namespaces/{ns}/database-clusters"), Some(serde_json::to_value(&d).unwrap())).await;
+    assert_eq!((s, body["field"].as_str()), (400, Some("spec.monitoring.monitoringConfigName")), "{body}");
     // On with PMM 2: the section accepted by the real CRD, the key under the legacy name.
     for (engine, name) in engines {
         let pmm = eventually(60, &format!("{name}: pmm section"), || async {
@@ -398,7 +405,7 @@ async fn vmagent_pod_monitors_and_metrics_with_the_monitoring_crds() {
     let (s, body) = app.rest("POST", &base, Some(json!({"name": "prom", "type": "prometheus", "labels": {"release": "prom-stack"}}))).await;
     assert_eq!(s, 200, "{body}");
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
-    let mut d = db("scraped", EngineType::Postgresql, "", 1);
+    let mut d = db("scraped", EngineType::Postgresql, "17.5.2", 1);
     d.metadata.namespace = Some(ns.clone());
     d.spec.monitoring = Some(Monitoring { monitoring_config_name: Some("prom".into()), resources: None });
     env.start_operators();
