@@ -363,11 +363,12 @@ fn dynamic(env: &TestEnv, ns: &str, group: &str, version: &str, kind: &str, plur
 
 #[tokio::test]
 async fn vmagent_pod_monitors_and_metrics_with_the_monitoring_crds() {
-    let env = TestEnv::start_with_crds(&monitoring_crds()).await;
+    let env = TestEnv::start_private_with_crds(&monitoring_crds()).await;
     let app = App::start(&env).await;
     let ns = env.db_ns().to_string();
     // A monitoring namespace of this test's own.
-    let mon_ns = "cairn-mon-vmagent";
+    let mon_ns = env.name("mon");
+    let mon_ns = mon_ns.as_str();
     let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
     nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": mon_ns}})).unwrap()).await.unwrap();
     app.state.monitoring.set_namespace(mon_ns);

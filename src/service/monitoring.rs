@@ -238,7 +238,7 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, w: MonitoringInsta
     let allowed = w.allowed_namespaces.clone().unwrap_or_default();
     check_allowed(state, &allowed)?;
     if state.monitoring_configs.get(&ObjectRef::new(&name).within(ns)).is_some() {
-        return Err(ApiError { status: 409, message: format!("name: a monitoring instance named {name:?} already exists in {ns:?}"), field: Some("name".into()) });
+        return Err(ApiError::on_field(409, "name", format!("a monitoring instance named {name:?} already exists in {ns:?}")));
     }
     let mut spec = MonitoringConfigSpec { type_, allowed_namespaces: allowed, verify_tls: w.verify_tls.unwrap_or(true), ..Default::default() };
     let mut data = BTreeMap::new();
@@ -273,7 +273,7 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, w: MonitoringInsta
     let api: Api<MonitoringConfig> = Api::namespaced(state.client.clone(), ns);
     let pp = PostParams { field_manager: Some("cairn".into()), ..Default::default() };
     let created = api.create(&pp, &mc).await.map_err(|e| match e {
-        kube::Error::Api(s) if s.code == 409 => ApiError { status: 409, message: format!("name: a monitoring instance named {name:?} already exists in {ns:?}"), field: Some("name".into()) },
+        kube::Error::Api(s) if s.code == 409 => ApiError::on_field(409, "name", format!("a monitoring instance named {name:?} already exists in {ns:?}")),
         e => e.into(),
     })?;
     if type_ == MonitoringType::Pmm {
