@@ -79,12 +79,14 @@ fn write_body(
     }
 }
 
-/// Adds an endpoint (the form's fields). A rule a field breaks comes back as `Ok(Some(FieldError))`.
+/// Adds an endpoint, or with `edit` set changes one (then empty credential and CA fields keep what is
+/// stored). A rule a field breaks comes back as `Ok(Some(FieldError))`, shown beside that field.
 #[server]
 #[allow(clippy::too_many_arguments)]
-pub async fn create_monitoring_endpoint(
+pub async fn save_monitoring_endpoint(
     namespace: String,
     name: String,
+    edit: Option<String>,
     kind: Option<String>,
     url: String,
     user: String,
@@ -95,30 +97,14 @@ pub async fn create_monitoring_endpoint(
 ) -> Result<Option<FieldError>, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
-    let body = write_body(name, kind, url, user, password, api_key, verify_tls, ca_cert, false);
-    match crate::service::monitoring::create(&st, &caller, &namespace, body).await {
-        Ok(_) => Ok(None),
-        Err(e) => field_error(e),
-    }
-}
-
-/// Changes an endpoint: empty credential and CA fields keep what is stored.
-#[server]
-#[allow(clippy::too_many_arguments)]
-pub async fn update_monitoring_endpoint(
-    namespace: String,
-    name: String,
-    url: String,
-    user: String,
-    password: String,
-    api_key: String,
-    verify_tls: Option<String>,
-    ca_cert: String,
-) -> Result<Option<FieldError>, ServerFnError> {
-    let st = server::state()?;
-    let caller = server::caller(&st).await?;
-    let body = write_body(String::new(), None, url, user, password, api_key, verify_tls, ca_cert, true);
-    match crate::service::monitoring::update(&st, &caller, &namespace, &name, body).await {
+    let editing = edit.as_deref() == Some("on");
+    let body = write_body(name.clone(), kind, url, user, password, api_key, verify_tls, ca_cert, editing);
+    let saved = if editing {
+        crate::service::monitoring::update(&st, &caller, &namespace, &name, body).await
+    } else {
+        crate::service::monitoring::create(&st, &caller, &namespace, body).await
+    };
+    match saved {
         Ok(_) => Ok(None),
         Err(e) => field_error(e),
     }

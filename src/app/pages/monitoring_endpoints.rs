@@ -1,7 +1,7 @@
 //! Settings → Monitoring endpoints (`/settings/monitoring-endpoints`): the PMM servers (and the cluster's
 //! Prometheus) databases report to — list, add, edit, delete, each error beside its field.
 use crate::app::components::{error_text, Header};
-use crate::app::monitoring_fns::{list_monitoring_endpoints, CreateMonitoringEndpoint, DeleteMonitoringEndpoint, UpdateMonitoringEndpoint};
+use crate::app::monitoring_fns::{list_monitoring_endpoints, DeleteMonitoringEndpoint, SaveMonitoringEndpoint};
 use crate::model::{FieldError, MonitoringRow};
 use leptos::prelude::*;
 
@@ -16,8 +16,8 @@ fn field_message(answer: Option<Result<Option<FieldError>, ServerFnError>>, fiel
 
 #[component]
 pub fn MonitoringEndpointsPage() -> impl IntoView {
-    let create = ServerAction::<CreateMonitoringEndpoint>::new();
-    let update = ServerAction::<UpdateMonitoringEndpoint>::new();
+    let create = ServerAction::<SaveMonitoringEndpoint>::new();
+    let update = ServerAction::<SaveMonitoringEndpoint>::new();
     let delete = ServerAction::<DeleteMonitoringEndpoint>::new();
     let page = Resource::new(
         move || (create.version().get(), update.version().get(), delete.version().get()),
@@ -67,7 +67,7 @@ pub fn MonitoringEndpointsPage() -> impl IntoView {
 fn EndpointTable(
     rows: Vec<MonitoringRow>,
     editing: RwSignal<Option<(String, String)>>,
-    update: ServerAction<UpdateMonitoringEndpoint>,
+    update: ServerAction<SaveMonitoringEndpoint>,
     delete: ServerAction<DeleteMonitoringEndpoint>,
 ) -> impl IntoView {
     if rows.is_empty() {
@@ -184,7 +184,7 @@ fn CredentialFields(prefix: &'static str, answer: Signal<Option<Result<Option<Fi
 }
 
 #[component]
-fn AddEndpoint(namespaces: Vec<String>, create: ServerAction<CreateMonitoringEndpoint>) -> impl IntoView {
+fn AddEndpoint(namespaces: Vec<String>, create: ServerAction<SaveMonitoringEndpoint>) -> impl IntoView {
     let answer = Signal::derive(move || create.value().get());
     let err = move |field: &'static str| {
         move || field_message(answer.get(), field).map(|m| view! { <p role="alert" id=format!("add-{field}-error") class="mt-1 text-sm text-red-700">{m}</p> })
@@ -229,7 +229,7 @@ fn AddEndpoint(namespaces: Vec<String>, create: ServerAction<CreateMonitoringEnd
 #[component]
 fn EditEndpoint(
     endpoint: crate::model::MonitoringInstance,
-    update: ServerAction<UpdateMonitoringEndpoint>,
+    update: ServerAction<SaveMonitoringEndpoint>,
     editing: RwSignal<Option<(String, String)>>,
 ) -> impl IntoView {
     let answer = Signal::derive(move || update.value().get());
@@ -243,6 +243,7 @@ fn EditEndpoint(
         <ActionForm action=update attr:class="space-y-4" attr:aria-label=form_label>
             <input type="hidden" name="namespace" value=endpoint.namespace.clone()/>
             <input type="hidden" name="name" value=endpoint.name.clone()/>
+            <input type="hidden" name="edit" value="on"/>
             {if is_pmm {
                 view! {
                     <div>
