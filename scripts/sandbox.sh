@@ -37,6 +37,7 @@ else
   start_stack "$port" "$bin" "$site"
   pw="$CAIRN_ADMIN_PASSWORD"; url="$CAIRN_URL"
   echo "[sandbox] control plane: KUBECONFIG=$KUBECONFIG (logs in $STACK_DIR)" >&2
+  echo "[sandbox] PMM stand-in: $CAIRN_PMM_URL (user admin, password admin) for Settings → Monitoring endpoints" >&2
 fi
 cat <<MSG
 

@@ -215,6 +215,13 @@ pub struct ServeArgs {
     /// resync off.
     #[arg(long, env = "CAIRN_RESYNC_PERIOD", default_value_t = 600)]
     pub resync_period: u64,
+    /// Seconds one request to a PMM server may take when a monitoring endpoint is added or changed (version
+    /// read, key creation); a slower server is refused with "did not answer within N s".
+    #[arg(long, env = "CAIRN_PMM_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub pmm_timeout: u64,
+    /// Namespace of the cluster-level metrics agent (the VMAgent Cairn keeps for PMM endpoints).
+    #[arg(long, env = "CAIRN_MONITORING_NAMESPACE", default_value = "everest-monitoring")]
+    pub monitoring_namespace: String,
 }
 
 /// A rate from its flag/`CAIRN_` variable, else OpenEverest's variable, else the default; 0 or garbage is

@@ -230,6 +230,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             version_service,
         },
     );
+    state.monitoring.set_timeout(std::time::Duration::from_secs(args.pmm_timeout));
+    state.monitoring.set_namespace(&args.monitoring_namespace);
     if let Some(mut subs) = subs {
         let engines = subs.engines.take().expect("engine subscription");
         let opts = cairn::controller::database_cluster::RunOptions {
@@ -240,6 +242,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // turns 503 and the process exits non-zero below, so Kubernetes restarts it.
         state.health.spawn("DatabaseEngine controller", cairn::controller::database_engine::run(state.clone(), engines));
         state.health.spawn("DatabaseCluster controller", cairn::controller::database_cluster::run_with(state.clone(), subs, opts));
+        state.health.spawn("MonitoringConfig controller", cairn::controller::monitoring_config::run(state.clone()));
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;

@@ -20,6 +20,10 @@ pub struct DbSummary {
     /// Whether the signed-in user may see this database's credentials (RBAC `database-cluster-credentials`).
     #[serde(default)]
     pub can_reveal: bool,
+    /// The monitoring endpoint (`spec.monitoring.monitoringConfigName`), empty when monitoring is off
+    /// (OpenEverest's list column "Monitoring").
+    #[serde(default)]
+    pub monitoring: String,
     /// Whether the signed-in user may change this database (suspend, resume, restart, edit).
     #[serde(default)]
     pub can_update: bool,
@@ -335,6 +339,18 @@ pub struct FormOptions {
     pub namespaces: Vec<String>,
     /// The installed engines of every namespace (from its DatabaseEngines).
     pub engines: Vec<EngineOption>,
+    /// The monitoring endpoints a database of each namespace may use (the form's monitoring step).
+    #[serde(default)]
+    pub monitoring: Vec<MonitoringChoice>,
+}
+
+/// One monitoring endpoint the create form offers in a namespace.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringChoice {
+    pub namespace: String,
+    pub name: String,
+    /// `pmm` or `prometheus`.
+    pub kind: String,
 }
 
 /// One engine of the create form in one namespace: its `engine.type`, the name users know, and its versions
@@ -431,7 +447,7 @@ mod tests {
 
     #[test]
     fn actions_follow_state_and_rights() {
-        let mut db = super::DbSummary { name: "a".into(), namespace: "n".into(), engine: "pxc".into(), version: "8".into(), nodes: 1, status: "ready".into(), hostname: String::new(), ready: 1, size: 1, message: String::new(), can_delete: true, can_reveal: true, can_update: true, paused: false, deleting: false, created: 0 };
+        let mut db = super::DbSummary { name: "a".into(), namespace: "n".into(), engine: "pxc".into(), version: "8".into(), nodes: 1, status: "ready".into(), hostname: String::new(), ready: 1, size: 1, message: String::new(), can_delete: true, can_reveal: true, can_update: true, paused: false, deleting: false, created: 0, ..Default::default() };
         let a = super::action_availability(&db);
         assert!(a.suspend_or_resume.is_ok() && a.restart.is_ok() && a.delete.is_ok());
         for s in ["restoring", "deleting", "resizingVolumes", "upgrading", "importing"] {
@@ -466,4 +482,102 @@ mod tests {
         assert_eq!(super::proxy_choices("postgresql"), &[("pgbouncer", "PgBouncer")]);
         assert!(super::supports_sharding("psmdb") && !super::supports_sharding("pxc"));
     }
+}
+
+/// A monitoring endpoint as the REST API and the UI show it (OpenEverest's MonitoringInstance DTO, plus
+/// Cairn's read-only `pmmServerVersion` and `inUse`). Secrets are never returned.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringInstance {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: String,
+    /// `pmm` (OpenEverest) or `prometheus` (Cairn: the cluster's Prometheus Operator).
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub allowed_namespaces: Vec<String>,
+    #[serde(default = "yes", rename = "verifyTLS")]
+    pub verify_tls: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pmm_server_version: String,
+    #[serde(default)]
+    pub in_use: bool,
+    /// `type: prometheus`: labels of the ServiceMonitors/PodMonitors.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The body of `POST …/monitoring-instances` and of `PATCH …/{name}` (for a PATCH every field is optional:
+/// what is absent stays). With `pmm.user` and `pmm.password` Cairn obtains a key from the PMM server; with
+/// `pmm.apiKey` it checks that key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringInstanceWrite {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub allowed_namespaces: Option<Vec<String>>,
+    #[serde(default, rename = "verifyTLS")]
+    pub verify_tls: Option<bool>,
+    /// Beyond OpenEverest: a PEM bundle of the private CA the PMM server's certificate comes from (`""`
+    /// removes it).
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+    #[serde(default)]
+    pub pmm: Option<PmmCredentials>,
+    #[serde(default)]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PmmCredentials {
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub api_key: String,
+}
+
+/// The Settings → Monitoring endpoints page: the endpoints the user may read, what it may do with each, and
+/// where it may add one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringPage {
+    pub endpoints: Vec<MonitoringRow>,
+    /// Managed namespaces where the user may add an endpoint (`monitoring-instances` create).
+    pub create_namespaces: Vec<String>,
+    /// Whether the VictoriaMetrics operator's VMAgent CRD is installed (cluster metrics to PMM need it).
+    pub vmagent_available: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringRow {
+    pub endpoint: MonitoringInstance,
+    pub can_update: bool,
+    pub can_delete: bool,
+}
+
+/// The database page's Monitoring card.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseMonitoring {
+    /// The endpoint in use; empty: monitoring is off.
+    pub current: String,
+    /// The endpoints the database may use.
+    pub choices: Vec<MonitoringChoice>,
+    /// The database's dashboard in PMM (empty unless monitored by a PMM endpoint).
+    pub dashboard_url: String,
+    /// Whether the user may change it (`database-clusters` update).
+    pub can_update: bool,
 }

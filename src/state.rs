@@ -45,6 +45,12 @@ pub struct Inner {
     /// The Percona operators' Pods (label `app.kubernetes.io/instance` = the cluster), for the database page's
     /// Components tab; their changes bump `changes` too.
     pub pods: Store<k8s_openapi::api::core::v1::Pod>,
+    /// Monitoring endpoints (MonitoringConfigs) of every namespace.
+    pub monitoring_configs: Store<crate::crd::MonitoringConfig>,
+    /// Bumped on every MonitoringConfig change after the first full list.
+    pub monitoring_config_changes: watch::Receiver<u64>,
+    /// Monitoring settings (PMM request timeout, monitoring namespace).
+    pub monitoring: crate::service::monitoring::Settings,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -97,6 +103,7 @@ pub struct Subscriptions {
     pub pod_scheduling_policies: Trigger<PodSchedulingPolicy>,
     pub restores: Trigger<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Trigger<LoadBalancerConfig>,
+    pub monitoring_configs: Trigger<crate::crd::MonitoringConfig>,
     /// Taken by the DatabaseEngine reconciler (`Option::take`); the DatabaseCluster reconciler gets the rest.
     pub engines: Option<Trigger<DatabaseEngine>>,
     /// The DatabaseCluster reconciler's own view of DatabaseEngine changes (versions, install state).
@@ -315,6 +322,7 @@ impl State {
         let (restores, mut restore_feed) = Feed::<crate::crd::DatabaseClusterRestore>::new();
         let (load_balancer_configs, mut lbc_feed) = Feed::<LoadBalancerConfig>::new();
         let (engines, mut engine_feed) = Feed::<DatabaseEngine>::new();
+        let (monitoring_configs, mut mc_feed) = Feed::<crate::crd::MonitoringConfig>::new();
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_feed.subscribe(),
@@ -325,6 +333,7 @@ impl State {
             pod_scheduling_policies: psp_feed.subscribe(),
             restores: restore_feed.subscribe(),
             load_balancer_configs: lbc_feed.subscribe(),
+            monitoring_configs: mc_feed.subscribe(),
             engines: Some(engine_feed.subscribe()),
             engines_for_dbs: engine_feed.subscribe(),
         });
@@ -344,6 +353,12 @@ impl State {
         drive(client.clone(), psp_feed, &health, |_| {});
         drive(client.clone(), restore_feed, &health, |_| {});
         drive(client.clone(), lbc_feed, &health, |_| {});
+        let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);
+        drive(client.clone(), mc_feed, &health, move |ev| {
+            if !matches!(ev, watcher::Event::Init | watcher::Event::InitApply(_)) {
+                mc_changes_tx.send_modify(|n| *n += 1);
+            }
+        });
         let (engines_synced_tx, mut engines_synced) = watch::channel(false);
         let (engine_changes_tx, engine_changes) = watch::channel(0u64);
         drive(client.clone(), engine_feed, &health, move |ev| {
@@ -412,6 +427,9 @@ impl State {
             restores,
             load_balancer_configs,
             pods,
+            monitoring_configs,
+            monitoring_config_changes,
+            monitoring: Default::default(),
             engines,
             version_service: opts.version_service,
             namespaces,

@@ -31,6 +31,7 @@ p, role:readonly, namespaces, read, *
 p, role:devteam, database-clusters, *, dev/*
 p, role:devteam, database-engines, read, dev/*
 p, role:devteam, namespaces, read, dev
+p, role:devteam, monitoring-instances, *, dev/*
 # may create in dev, but may not read the engines there: the compound check refuses
 p, role:noengines, database-clusters, *, dev/*
 g, admin, role:admin
@@ -249,7 +250,7 @@ async fn rbac_matrix() {
     let (_, body) = app.rest("ro", "GET", "/v1/permissions", None).await;
     assert_eq!(body, json!({"enabled": true, "permissions": [["role:readonly", "database-clusters", "read", "*/*"], ["role:readonly", "namespaces", "read", "*"]]}));
     let (_, body) = app.rest("dev", "GET", "/v1/permissions", None).await;
-    assert_eq!(body["permissions"].as_array().unwrap().len(), 3, "{body}");
+    assert_eq!(body["permissions"].as_array().unwrap().len(), 4, "{body}");
     let (_, body) = app.rest("nobody", "GET", "/v1/permissions", None).await;
     assert_eq!(body, json!({"enabled": true, "permissions": []}));
 
@@ -431,6 +432,41 @@ async fn rbac_matrix() {
     }
     let (s, _) = app.server_fn("dev", SetDatabasePaused::PATH, &[("namespace", "everest"), ("name", "e1"), ("paused", "true")]).await;
     assert_eq!(s, 403, "dev may not suspend in everest");
+    // Monitoring instances: lists filtered per item; reads, creates, updates and deletes checked (before any
+    // validation or call to a monitoring server). Two exist already, created behind Cairn's back.
+    for (ns, name) in [("everest", "m-ev"), ("dev", "m-dev")] {
+        let mut mc = MonitoringConfig::new(name, MonitoringConfigSpec { type_: MonitoringType::Prometheus, verify_tls: true, ..Default::default() });
+        mc.metadata.namespace = Some(ns.into());
+        Api::<MonitoringConfig>::namespaced(env.client.clone(), ns).create(&PostParams::default(), &mc).await.unwrap();
+    }
+    eventually(30, "monitoring configs cached", || async { (app.state.monitoring_configs.state().len() == 2).then_some(()) }).await;
+    let mon = |ns: &str| format!("/v1/namespaces/{ns}/monitoring-instances");
+    let mon_names = |v: &Value| v.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    for (u, everest, dev) in [("admin", &["m-ev"][..], &["m-dev"][..]), ("dev", &[][..], &["m-dev"][..]), ("ro", &[][..], &[][..]), ("nobody", &[][..], &[][..])] {
+        let (s, body) = app.rest(u, "GET", &mon("everest"), None).await;
+        assert_eq!(s, 200, "{u} lists everest's monitoring instances");
+        assert_eq!(mon_names(&body), everest, "{u} lists everest's monitoring instances");
+        let (_, body) = app.rest(u, "GET", &mon("dev"), None).await;
+        assert_eq!(mon_names(&body), dev, "{u} lists dev's monitoring instances");
+    }
+    for (u, ev, dv) in [("admin", 200, 200), ("dev", 403, 200), ("ro", 403, 403), ("nobody", 403, 403)] {
+        assert_eq!(app.rest(u, "GET", &format!("{}/m-ev", mon("everest")), None).await.0, ev, "{u} reads everest/m-ev");
+        assert_eq!(app.rest(u, "GET", &format!("{}/m-dev", mon("dev")), None).await.0, dv, "{u} reads dev/m-dev");
+    }
+    let prom = |name: &str| json!({"name": name, "type": "prometheus"});
+    for (u, ns, name, want) in [("ro", "dev", "m-ro", 403), ("nobody", "dev", "m-no", 403), ("dev", "everest", "m-x", 403), ("dev", "dev", "m-dev2", 200)] {
+        let (s, body) = app.rest(u, "POST", &mon(ns), Some(prom(name))).await;
+        assert_eq!(s, want, "{u} creates {ns}/{name}: {body}");
+    }
+    let (_, body) = app.rest("ro", "POST", &mon("dev"), Some(json!({"name": "Bad_Name", "type": "pmm"}))).await;
+    assert_eq!(body["message"], json!("forbidden: ro may not create monitoring-instances \"dev/Bad_Name\""), "refused before validation");
+    for (u, want) in [("ro", 403), ("dev", 403), ("admin", 200)] {
+        let (s, body) = app.rest(u, "PATCH", &format!("{}/m-ev", mon("everest")), Some(json!({"labels": {"release": "prom"}}))).await;
+        assert_eq!(s, want, "{u} updates everest/m-ev: {body}");
+    }
+    for (u, want) in [("nobody", 403), ("ro", 403), ("dev", 204)] {
+        assert_eq!(app.rest(u, "DELETE", &format!("{}/m-dev", mon("dev")), None).await.0, want, "{u} deletes dev/m-dev");
+    }
 
     // Delete over REST and through the server function.
     let expect_delete: [(&str, &str, u16); 6] = [

@@ -1,6 +1,8 @@
 //! The UI: pages (one file per route), components and server functions.
 pub mod components;
 pub mod pages;
+pub mod monitoring_card;
+pub mod monitoring_fns;
 pub mod server_fns;
 
 use leptos::prelude::*;
@@ -47,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name/:tab") view=pages::database::DatabasePage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/monitoring-endpoints") view=pages::monitoring_endpoints::MonitoringEndpointsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
         <components::ToastRegion/>

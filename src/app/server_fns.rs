@@ -4,7 +4,7 @@ use crate::model::{DbSummary, FieldError, FormOptions, UserActions};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(crate) mod server {
     use crate::error::ApiError;
     use crate::service::Caller;
     use crate::state::State;
@@ -57,6 +57,7 @@ mod server {
             "spec.sharding" => ("sharding", "Sharded cluster"),
             "spec.sharding.shards" => ("shards", "Shards"),
             "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
+            "spec.monitoring.monitoringConfigName" => ("monitoring", "Monitoring"),
             _ => return Err(to_sfe(e)),
         };
         let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
@@ -134,7 +135,15 @@ pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
                 })
         })
         .collect();
-    Ok(FormOptions { namespaces, engines })
+    let monitoring = namespaces
+        .iter()
+        .flat_map(|ns| {
+            crate::service::monitoring::usable_in(&st, &caller, ns)
+                .into_iter()
+                .map(|m| crate::model::MonitoringChoice { namespace: ns.clone(), name: m.name, kind: m.type_ })
+        })
+        .collect();
+    Ok(FormOptions { namespaces, engines, monitoring })
 }
 
 /// The "Reveal password" action of a row: the database's credentials, fetched only when the user asks
@@ -222,6 +231,8 @@ pub async fn create_database(
     sharding: Option<String>,
     shards: Option<String>,
     config_servers: Option<String>,
+    // The monitoring step: an endpoint's name; absent or empty: off.
+    monitoring: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     use crate::crd::*;
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -296,6 +307,10 @@ pub async fn create_database(
                 ..Default::default()
             }),
             sharding,
+            monitoring: monitoring
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .map(|m| Monitoring { monitoring_config_name: Some(m), resources: None }),
             ..Default::default()
         },
     );

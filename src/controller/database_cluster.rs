@@ -90,6 +90,7 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         }
     }
     let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    let d6 = state.dbs.clone();
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
@@ -111,6 +112,9 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
         .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
         .watches_shared_stream(subs.restores, restore_target)
+        .watches_shared_stream(subs.monitoring_configs, move |m| {
+            super::database_monitoring::dbs_for_monitoring_config(&d6, &m.namespace().unwrap_or_default(), &m.name_any())
+        })
         .watches_shared_stream(subs.engines_for_dbs, move |e| dbs_for_engine(&d5, &e.namespace().unwrap_or_default(), e.spec.type_))
         .reconcile_all_on(super::resync_ticks(KIND, opts.resync))
         .run(|db, ctx| super::guarded(KIND, reconcile(db, ctx)), error_policy, ctx)
@@ -187,8 +191,15 @@ async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Er
 }
 
 async fn reconcile_one(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Action, Error> {
-    let db = db.clone();
     METRICS.reconciles.fetch_add(1, Ordering::Relaxed);
+    let start = std::time::Instant::now();
+    let r = reconcile_timed(db, ctx).await;
+    METRICS.reconcile_duration.observe(start.elapsed());
+    r
+}
+
+async fn reconcile_timed(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Action, Error> {
+    let db = db.clone();
     let ns = db.namespace().unwrap_or_default();
     if !ctx.state.is_managed(&ns) {
         tracing::debug!(db = %db.name_any(), %ns, "namespace not managed; skipping");
@@ -228,6 +239,8 @@ trait EngineKind {
     fn resize_statefulsets(_u: &Self::Upstream) -> Vec<String> {
         Vec::new()
     }
+    /// Whether the upstream CR has PMM on (its key must then be removed when monitoring is turned off).
+    fn pmm_on(u: &Self::Upstream) -> bool;
     fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String>;
     /// `operator_version`: the installed operator's (its DatabaseEngine's `status.operatorVersion`), for
     /// `recommendedCRVersion`.
@@ -240,6 +253,9 @@ fn claim_size(c: Option<&k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>)
 
 struct Pg;
 impl EngineKind for Pg {
+    fn pmm_on(u: &Self::Upstream) -> bool {
+        u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
+    }
     type Upstream = PerconaPGCluster;
     const OPERATOR_VERSION: &'static str = versions::PG_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
@@ -266,6 +282,9 @@ impl EngineKind for Pg {
 
 struct Pxc;
 impl EngineKind for Pxc {
+    fn pmm_on(u: &Self::Upstream) -> bool {
+        u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
+    }
     type Upstream = PerconaXtraDBCluster;
     const OPERATOR_VERSION: &'static str = versions::PXC_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
@@ -291,6 +310,9 @@ impl EngineKind for Pxc {
 
 struct Psmdb;
 impl EngineKind for Psmdb {
+    fn pmm_on(u: &Self::Upstream) -> bool {
+        u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
+    }
     type Upstream = PerconaServerMongoDB;
     const OPERATOR_VERSION: &'static str = versions::PSMDB_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
@@ -418,7 +440,11 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         if cached.is_none() && !alive_with_finalizer(&dbs, db).await? {
             return Ok(Action::await_change());
         }
-        let (affinity, lb_annotations) = match resolve_references(db, &ctx.state) {
+        let references = match resolve_references(db, &ctx.state) {
+            Ok(r) => super::database_monitoring::resolve(db, &ctx.state).await.map(|m| (r, m)),
+            Err(e) => Err(e),
+        };
+        let ((affinity, lb_annotations), monitoring) = match references {
             Ok(r) => r,
             Err(message) => {
                 let st = error_status(message);
@@ -455,14 +481,32 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             affinity,
             lb_annotations,
             restarting: restart == RestartStep::Pausing,
+            pmm: monitoring.pmm.as_ref().map(|(p, _)| p.clone()),
         };
-        let desired = match E::desired(db, &inputs) {
+        let mut desired = match E::desired(db, &inputs) {
             Ok(d) => d,
             Err(message) => {
                 patch_status(ctx, db, &error_status(message)).await?;
                 return Ok(Action::await_change());
             }
         };
+        // `type: prometheus` monitoring: the database's PodMonitor, remembered by an annotation on the
+        // upstream CR so turning it off deletes it.
+        let monitor_annotation = super::database_monitoring::ANNOTATION_POD_MONITOR;
+        let pod_monitor_was_on = cached.as_deref().is_some_and(|u| u.meta().annotations.as_ref().is_some_and(|a| a.contains_key(monitor_annotation)));
+        if let Err(message) = super::database_monitoring::sync_pod_monitor(&ctx.state, db, monitoring.prometheus.as_deref(), pod_monitor_was_on).await {
+            let st = error_status(message);
+            if db.status.as_ref() != Some(&st) {
+                patch_status(ctx, db, &st).await?;
+            }
+            return Ok(Action::await_change());
+        }
+        if monitoring.prometheus.is_some() {
+            desired.meta_mut().annotations.get_or_insert_with(Default::default).insert(monitor_annotation.into(), "true".into());
+        }
+        // The key first (the operator starts the pmm-client once the section appears), or its removal.
+        let was_on = cached.as_deref().is_some_and(E::pmm_on);
+        super::database_monitoring::sync_key(&ctx.state, db, monitoring.pmm.as_ref(), was_on).await?;
         let applied = ups.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired)).await?;
         if restart == RestartStep::Done {
             // Resumed (the apply above wrote the user's own spec.paused back): the restart is over.

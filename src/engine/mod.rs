@@ -1,6 +1,7 @@
 //! One module per engine. Each exposes pure functions: `desired()` (our spec → upstream CR) and `status()`
 //! (upstream status → our status). Reconcilers gather inputs, call them and apply the result.
 pub mod bounds;
+pub mod monitoring;
 pub mod postgresql;
 pub mod psmdb;
 pub mod pxc;
@@ -138,6 +139,8 @@ pub struct Inputs {
     pub lb_annotations: BTreeMap<String, String>,
     /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
     pub restarting: bool,
+    /// The PMM endpoint `spec.monitoring.monitoringConfigName` names (None: monitoring off).
+    pub pmm: Option<monitoring::PmmInputs>,
 }
 
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.

@@ -198,6 +198,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         }),
         replsets,
         sharding: Some(sharding_spec),
+        pmm: super::monitoring::psmdb(db, inputs.pmm.as_ref()),
     };
     let mut out = PerconaServerMongoDB::new(&name, up);
     out.metadata = meta;

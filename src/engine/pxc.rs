@@ -235,6 +235,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
         pxc: Some(pxc),
         haproxy: Some(haproxy),
         proxysql: Some(proxysql),
+        pmm: super::monitoring::pxc(db, inputs.pmm.as_ref()),
     };
     let mut out = PerconaXtraDBCluster::new(&name, up);
     out.metadata = meta;

@@ -43,6 +43,9 @@ pub struct PerconaServerMongoDBSpec {
     pub replsets: Vec<ReplsetSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sharding: Option<Sharding>,
+    /// Monitoring by PMM (absent: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmm: Option<super::Pmm>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -47,6 +47,9 @@ pub struct PerconaXtraDBClusterSpec {
     pub haproxy: Option<HaProxySpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxysql: Option<ProxySqlSpec>,
+    /// Monitoring by PMM (absent: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmm: Option<super::Pmm>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -26,6 +26,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
     // Source ranges apply to a load balancer only; sharding (and with it mongos) to MongoDB only.
     let expose = RwSignal::new(String::from("ClusterIP"));
     let sharded = RwSignal::new(false);
+    let monitored = RwSignal::new(false);
     let label_class = "block text-sm font-medium";
     let help_class = "mt-1 text-xs text-slate-500";
 
@@ -233,6 +234,42 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                         })}
                                     </fieldset>
                                 })}
+                                <fieldset class="space-y-4 rounded border border-slate-200 p-4">
+                                    <legend class="px-1 text-sm font-semibold">"Monitoring"</legend>
+                                    <label class="flex items-center gap-2 text-sm">
+                                        <input id="monitoring_on" type="checkbox"
+                                            on:change=move |ev| monitored.set(event_target_checked(&ev))/>
+                                        "Monitor this database"
+                                    </label>
+                                    {
+                                        let (opts, ns_now) = (opts.clone(), ns_now.clone());
+                                        move || monitored.get().then(|| {
+                                            let ns = ns_now();
+                                            let choices: Vec<_> = opts.monitoring.iter().filter(|m| m.namespace == ns).cloned().collect();
+                                            if choices.is_empty() {
+                                                view! {
+                                                    <p role="status" class="text-sm text-slate-600">
+                                                        "No monitoring endpoint in this namespace yet: add one under "
+                                                        <a href="/settings/monitoring-endpoints" class="text-indigo-700 hover:underline">"Settings → Monitoring endpoints"</a>"."
+                                                    </p>
+                                                }.into_any()
+                                            } else {
+                                                view! {
+                                                    <div>
+                                                        <label for="monitoring" class=label_class>"Monitoring endpoint"</label>
+                                                        <select id="monitoring" name="monitoring" class=input_class>
+                                                            {choices.into_iter().map(|m| {
+                                                                let label = format!("{} ({})", m.name, m.kind);
+                                                                view! { <option value=m.name.clone()>{label}</option> }
+                                                            }).collect_view()}
+                                                        </select>
+                                                    </div>
+                                                }.into_any()
+                                            }
+                                        })
+                                    }
+                                    {error_for("monitoring")}
+                                </fieldset>
                                 {move || other_error().map(|e| view! { <p role="alert" class="text-sm text-red-700">{e}</p> })}
                                 <div class="flex items-center gap-4">
                                     <button type="submit" disabled=move || create.pending().get()

@@ -3,3 +3,4 @@ pub mod database;
 pub mod databases;
 pub mod login;
 pub mod not_found;
+pub mod monitoring_endpoints;
