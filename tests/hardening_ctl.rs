@@ -303,3 +303,49 @@ async fn an_api_server_outage_answers_503_with_retry_after_and_heals() {
     assert_eq!(st.rejected, rejected_before, "no RBAC policy rejection after the outage: {:?}", st.last_error);
     assert!(st.enabled, "the stored policy (enabled) is still in force");
 }
+
+/// The scenario: the API server itself is killed and restarted on its data. Writes answer 503 while
+/// it is down, `/readyz` follows, and after it is back the watches' relists do not take the RBAC policy for
+/// deleted.
+#[tokio::test]
+async fn an_api_server_restart_is_503_meanwhile_and_no_spurious_rbac_deletion_after() {
+    let env = TestEnv::start_private().await;
+    let ns = env.db_ns().to_string();
+    let pw = cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
+    cairn::auth::rbac::store_config_map(&env.client, env.system_ns(), Some(true), None).await.unwrap();
+    let vs = cairn::engine::version_service::VersionService::new(None, Duration::from_secs(3600));
+    let (state, _) = cairn::state::State::start(env.client.clone(), env.state_options(vs, false));
+    tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
+    let app = cairn::api::router().with_state(state.clone());
+    let (s, _, body) = rest(&app, http::Method::POST, "/v1/session", "", Some(serde_json::json!({"username": "admin", "password": pw}))).await;
+    assert_eq!(s, 200, "{body}");
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"].as_str().unwrap().to_string();
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
+    let mut d = db("restart", EngineType::Postgresql, "16.9", 1);
+    d.metadata.namespace = Some(ns.clone());
+    dbs.create(&PostParams::default(), &d).await.unwrap();
+    eventually(30, "cached", || async { state.dbs.state().iter().any(|d| kube::ResourceExt::name_any(&**d) == "restart").then_some(()) }).await;
+    let before = state.rbac.status();
+    assert!(before.enabled && before.last_error.is_none(), "{before:?}");
+
+    env.kill_apiserver();
+    eventually(60, "/readyz 503 while the API server is down", || async {
+        (rest(&app, http::Method::GET, "/readyz", "", None).await.0 == 503).then_some(())
+    })
+    .await;
+    let path = format!("/v1/namespaces/{ns}/database-clusters/restart");
+    let (s, retry, body) = rest(&app, http::Method::DELETE, &path, &token, None).await;
+    assert_eq!((s, retry.as_deref()), (503, Some("5")), "{body}");
+
+    env.restart_apiserver().await;
+    eventually(90, "/readyz 200 after the restart", || async {
+        (rest(&app, http::Method::GET, "/readyz", "", None).await.0 == 200).then_some(())
+    })
+    .await;
+    assert!(dbs.get_opt("restart").await.unwrap().is_some_and(|d| d.metadata.deletion_timestamp.is_none()), "the refused delete wrote nothing");
+    // Every watch has reconnected or relisted by now; give the RBAC one a moment more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = state.rbac.status();
+    assert_eq!(after.rejected, before.rejected, "no RBAC policy rejection after the restart: {:?}", after.last_error);
+    assert!(after.enabled, "the stored policy is still in force");
+}
