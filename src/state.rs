@@ -199,9 +199,9 @@ where
 }
 
 /// What every watch does with its events besides its own job: errors are counted by kind
-/// (`cairn_watch_errors_total`) and logged (warn; an error naming a missing CRD, which only means that
-/// operator is not installed, at debug after its first occurrence is enough to see it in the metrics), and
-/// the API server's reachability follows the outcome (`/readyz`).
+/// (`cairn_watch_errors_total`) and logged (warn; at debug when the CRD is missing, which only means that
+/// operator is not installed, or when the API server is unreachable, which is logged once as such), and the
+/// API server's reachability follows the outcome (`/readyz`).
 pub fn observe_watch_event<T>(health: &Health, kind: &str, ev: &Result<T, watcher::Error>) {
     let unreachable = health.observe_watch(ev);
     if let Err(e) = ev {
@@ -311,6 +311,21 @@ impl State {
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (rbac_synced_tx, mut rbac_synced) = watch::channel(false);
         let health = Arc::new(Health::default());
+        // A watch that reconnects after an outage yields nothing until an object changes: while the API
+        // server is taken as unreachable, ask it for its version every 2 s to see it come back.
+        let (probe_client, h) = (client.clone(), health.clone());
+        health.spawn("API server probe", async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                if h.api_down().is_some() {
+                    match probe_client.apiserver_version().await {
+                        Ok(_) => h.api_reachable(),
+                        Err(e) if crate::error::is_unavailable(&e) => h.api_unreachable(e),
+                        Err(_) => h.api_reachable(),
+                    }
+                }
+            }
+        });
         let rbac = Arc::new(crate::auth::rbac::Rbac::default());
         drive_rbac(client.clone(), &opts.system_namespace, rbac.clone(), rbac_synced_tx, &health);
         let (dbs, mut db_feed) = Feed::<DatabaseCluster>::new();
