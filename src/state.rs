@@ -41,6 +41,8 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// The cluster's Nodes (capacity for `GET /v1/resources`; none exist in the test control plane).
+    pub nodes: Store<k8s_openapi::api::core::v1::Node>,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -173,6 +175,7 @@ impl State {
         let (restores, restore_writer) = reflector::store_shared::<crate::crd::DatabaseClusterRestore>(256);
         let (load_balancer_configs, lbc_writer) = reflector::store_shared::<LoadBalancerConfig>(256);
         let (engines, engine_writer) = reflector::store_shared::<DatabaseEngine>(1024);
+        let (nodes, node_writer) = reflector::store_shared::<k8s_openapi::api::core::v1::Node>(256);
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_writer.subscribe().expect("shared store"),
@@ -212,6 +215,7 @@ impl State {
         drive_upstream(client.clone(), psp_writer);
         drive_upstream(client.clone(), restore_writer);
         drive_upstream(client.clone(), lbc_writer);
+        drive_upstream(client.clone(), node_writer);
         let (engines_synced_tx, mut engines_synced) = watch::channel(false);
         let (engine_changes_tx, engine_changes) = watch::channel(0u64);
         let engine_stream = watcher(Api::<DatabaseEngine>::all(client.clone()), watcher::Config::default())
@@ -288,6 +292,7 @@ impl State {
             pod_scheduling_policies,
             restores,
             load_balancer_configs,
+            nodes,
             engines,
             version_service: opts.version_service,
             namespaces,

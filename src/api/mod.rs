@@ -15,6 +15,10 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+pub mod cluster;
+pub mod policies;
+pub mod preview;
+
 pub fn router() -> Router<State> {
     Router::new()
         .route("/v1/session", post(create_session).delete(delete_session))
@@ -30,6 +34,9 @@ pub fn router() -> Router<State> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(policies::router())
+        .merge(cluster::router())
+        .merge(preview::router())
 }
 
 #[derive(Deserialize)]

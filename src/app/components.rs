@@ -9,6 +9,10 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="flex items-center justify-between bg-slate-900 px-6 py-3 text-white">
             <a href="/" class="text-lg font-semibold tracking-tight">"Cairn"</a>
+            <nav aria-label="Main" class="ml-6 mr-auto flex gap-4 text-sm">
+                <a href="/" class="hover:underline">"Databases"</a>
+                <a href="/settings/namespaces" class="hover:underline">"Settings"</a>
+            </nav>
             <ActionForm action=logout>
                 <button type="submit" class="rounded px-3 py-1 text-sm hover:bg-slate-700">"Log out"</button>
             </ActionForm>

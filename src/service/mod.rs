@@ -3,6 +3,9 @@
 pub mod authz;
 pub mod credentials;
 pub mod engines;
+pub mod cluster;
+pub mod policies;
+pub mod preview;
 pub mod validation;
 
 pub use authz::{authorize, can, Action};

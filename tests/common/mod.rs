@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// REST calls through the real router as a user.
+pub mod rest;
+
 pub const DB_NS: &str = "everest";
 
 /// A DatabaseCluster in `DB_NS`: 2G storage, 1 CPU, 2G memory; an empty version means "unset" (defaulted).
