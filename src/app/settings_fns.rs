@@ -145,7 +145,7 @@ pub async fn delete_load_balancer_config(name: String) -> Result<(), ServerFnErr
     let st = server::state()?;
     let caller = server::caller(&st).await?;
     crate::service::policies::delete_load_balancer_config(&st, &caller, &name).await.map_err(server::to_sfe)?;
-    leptos_axum::redirect("/settings/policies/load-balancer-configuration");
+    leptos_axum::redirect("/settings/policies/details/load-balancer-configuration");
     Ok(())
 }
 

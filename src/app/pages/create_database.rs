@@ -44,6 +44,19 @@ const FIELDS: &[&str] = &[
 
 type Draft = std::collections::BTreeMap<String, String>;
 
+/// Opens step `i` and moves the focus to its heading (once it shows), so keyboard and screen-reader users
+/// land on the step they asked for.
+fn open_step(step: RwSignal<usize>, i: usize) {
+    step.set(i);
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = document().get_element_by_id(&format!("{}-title", STEPS[i].0)).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    });
+}
+
 /// The form's current values (in the browser; on the server there is no DOM, and the summary starts empty).
 fn read_form(form: &NodeRef<leptos::html::Form>) -> Draft {
     #[cfg(feature = "hydrate")]
@@ -183,7 +196,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                         <li>
                                             <a href=format!("#{id}")
                                                 aria-current=move || (hydrated.get() && step.get() == i).then_some("step")
-                                                on:click=move |ev| { ev.prevent_default(); step.set(i); }
+                                                on:click=move |ev| { ev.prevent_default(); open_step(step, i); }
                                                 class="block whitespace-nowrap rounded px-3 py-2 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
                                                 class=("bg-indigo-600", move || hydrated.get() && step.get() == i)
                                                 class=("text-white", move || hydrated.get() && step.get() == i)
@@ -198,7 +211,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                             <ActionForm action=create node_ref=form_ref attr:class="space-y-6" attr:id="create-database-form">
                                 // 1. Basic information
                                 <section id="step-basic" aria-labelledby="step-basic-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(0)>
-                                    <h2 id="step-basic-title" class="text-lg font-semibold">"1. Basic information"</h2>
+                                    <h2 id="step-basic-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"1. Basic information"</h2>
                                     <div>
                                         <label for="name" class=LABEL>"Name"</label>
                                         <input id="name" name="name" type="text" class=INPUT placeholder="e.g. orders-db" aria-describedby="name-help"/>
@@ -290,7 +303,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
 
                                 // 2. Resources
                                 <section id="step-resources" aria-labelledby="step-resources-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(1)>
-                                    <h2 id="step-resources-title" class="text-lg font-semibold">"2. Resources"</h2>
+                                    <h2 id="step-resources-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"2. Resources"</h2>
                                     <div>
                                         <label for="nodes" class=LABEL>"Nodes"</label>
                                         <select id="nodes" name="nodes" class=INPUT>
@@ -372,7 +385,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
 
                                 // 3. Backups (filled by the backup feature)
                                 <section id="step-backups" aria-labelledby="step-backups-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(2)>
-                                    <h2 id="step-backups-title" class="text-lg font-semibold">"3. Backups"</h2>
+                                    <h2 id="step-backups-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"3. Backups"</h2>
                                     <p class="text-sm text-slate-700">
                                         "Backups come with the backup feature: no backup storage can be set up yet, so this database starts without scheduled backups. You can add them later from its page."
                                     </p>
@@ -381,7 +394,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
 
                                 // 4. Advanced configuration
                                 <section id="step-advanced" aria-labelledby="step-advanced-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(3)>
-                                    <h2 id="step-advanced-title" class="text-lg font-semibold">"4. Advanced configuration"</h2>
+                                    <h2 id="step-advanced-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"4. Advanced configuration"</h2>
                                     <div>
                                         <label for="expose" class=LABEL>"Exposure"</label>
                                         <select id="expose" name="expose" class=INPUT on:change=move |ev| expose.set(event_target_value(&ev))>
@@ -435,7 +448,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
 
                                 // 5. Monitoring (filled by the monitoring feature)
                                 <section id="step-monitoring" aria-labelledby="step-monitoring-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(4)>
-                                    <h2 id="step-monitoring-title" class="text-lg font-semibold">"5. Monitoring"</h2>
+                                    <h2 id="step-monitoring-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"5. Monitoring"</h2>
                                     <p class="text-sm text-slate-700">
                                         "Monitoring comes with the monitoring feature: no monitoring endpoint can be set up yet, so this database starts unmonitored."
                                     </p>
@@ -480,11 +493,11 @@ fn StepButtons(step: RwSignal<usize>, hydrated: RwSignal<bool>, index: usize) ->
             view! {
                 <div class="flex justify-between border-t border-slate-100 pt-4">
                     {(index > 0).then(|| view! {
-                        <button type="button" class=SECONDARY on:click=move |_| step.set(index - 1)>"Back"</button>
+                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, index - 1)>"Back"</button>
                     })}
                     <span></span>
                     {(index + 1 < STEPS.len()).then(|| view! {
-                        <button type="button" class=SECONDARY on:click=move |_| step.set(index + 1)>
+                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, index + 1)>
                             {format!("Next: {}", STEPS[index + 1].1)}
                         </button>
                     })}
