@@ -334,3 +334,15 @@ pub async fn preview_database(fields: Vec<(String, String)>) -> Result<crate::mo
         Err(e) => server::form_error(e).map(|f| PreviewOutcome { error: Some(f), preview: None }),
     }
 }
+
+/// The preview of any DatabaseCluster write, for the edit dialogs: `cluster` is the whole object as it
+/// would be sent to `POST` (a new name) or `PUT` (an existing one: the stored object with the dialog's
+/// changes). Same answer, rules and RBAC as `POST …/database-clusters/{name}/preview`.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn preview_cluster(cluster: serde_json::Value) -> Result<crate::model::Preview, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    let db: crate::crd::DatabaseCluster =
+        serde_json::from_value(cluster).map_err(|e| server::to_sfe(crate::error::ApiError::new(400, format!("invalid DatabaseCluster: {e}"))))?;
+    crate::service::preview::preview_database(&st, &caller, db).await.map_err(server::to_sfe)
+}
