@@ -683,6 +683,24 @@ p, role:devteam, load-balancer-configs, *, team-*
     let (_, opts) = app.server_fn("dev", GetFormOptions::PATH, &[]).await;
     assert!(opts["storage_classes"].is_array() && opts["scheduling_policies"].is_array(), "{opts}");
 
+    // The edit dialogs' preview server function (a whole DatabaseCluster, JSON in): the rights of the write.
+    for (u, ns, want) in [("dev", "dev", 200), ("dev", "everest", 403), ("ro", "dev", 403), ("nobody", "dev", 403)] {
+        let token = app.token(u);
+        let req = http::Request::post(cairn::app::server_fns::PreviewCluster::PATH)
+            .header(http::header::COOKIE, format!("cairn_session={token}"))
+            .header(http::header::HOST, "cairn.test")
+            .header(http::header::ORIGIN, "http://cairn.test")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Body::from(json!({"cluster": pg(ns, "pv3")}).to_string()))
+            .unwrap();
+        let (s, out) = app.send(req).await;
+        assert_eq!(s, want, "{u} previews a cluster in {ns}: {out}");
+        if want == 200 {
+            assert_eq!(out["operation"], json!("create"), "{out}");
+        }
+    }
+
     // The wizard's Preview server function (JSON in): the same rights.
     let fields = |ns: &str| json!({"fields": [["name", "pv2"], ["namespace", ns], ["engine", "postgresql"], ["version", ""], ["nodes", "1"], ["cpu", "1"], ["memory", "2G"], ["disk", "2G"]]});
     for (u, ns, want) in [("dev", "dev", 200), ("dev", "everest", 403), ("ro", "dev", 403)] {
