@@ -250,6 +250,23 @@ fn get<K: Policy>(state: &State, caller: &Caller, name: &str) -> Result<K, ApiEr
         .ok_or_else(|| ApiError::not_found(format!("{} {name:?}", K::WHAT)))
 }
 
+/// Waits (briefly) until the shared cache shows `name` at `resource_version` (None: gone), so a page that
+/// reads right after a write sees it. The write already succeeded; a slow watch only delays, never fails.
+async fn until_cached<K: Policy>(state: &State, name: &str, resource_version: Option<&str>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let cached = K::cache(state).get(&ObjectRef::new(name));
+        let seen = match resource_version {
+            None => cached.is_none(),
+            Some(rv) => cached.is_some_and(|o| o.meta().resource_version.as_deref() == Some(rv)),
+        };
+        if seen || tokio::time::Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn conflict(field: Option<&str>, message: String) -> ApiError {
     ApiError { status: 409, message, field: field.map(String::from) }
 }
@@ -277,6 +294,7 @@ async fn create<K: Policy>(state: &State, caller: &Caller, mut obj: K) -> Result
         }
         e => e.into(),
     })?;
+    until_cached::<K>(state, &name, created.meta().resource_version.as_deref()).await;
     created.set_in_use(false);
     Ok(created)
 }
@@ -309,6 +327,7 @@ async fn update<K: Policy>(state: &State, caller: &Caller, name: &str, new: K) -
         ),
         e => e.into(),
     })?;
+    until_cached::<K>(state, name, updated.meta().resource_version.as_deref()).await;
     Ok(with_in_use(state, updated))
 }
 
@@ -326,6 +345,7 @@ async fn delete<K: Policy>(state: &State, caller: &Caller, name: &str) -> Result
         ));
     }
     Api::<K>::all(state.client.clone()).delete(name, &DeleteParams::default()).await?;
+    until_cached::<K>(state, name, None).await;
     Ok(())
 }
 
