@@ -12,6 +12,17 @@ function unique(prefix: string): string {
 async function shoot(page: Page, name: string, outputPath: (n: string) => string): Promise<void> {
   for (const width of [390, 1440]) {
     await page.setViewportSize({ width, height: 900 });
+    // Nothing wider than the screen: the page never scrolls sideways (tables scroll inside their box, which
+    // also holds their visually hidden headers).
+    const wide = await page.evaluate((w) => {
+      const out: string[] = [];
+      for (const el of Array.from(document.body.querySelectorAll("*"))) {
+        const r = el.getBoundingClientRect();
+        if (r.right > w + 1) out.push(`${el.tagName}.${el.className} ${Math.round(r.right)}`);
+      }
+      return { scroll: document.documentElement.scrollWidth, wide: out.slice(0, 8) };
+    }, width);
+    expect(wide.scroll, `${name} at ${width} px: ${JSON.stringify(wide.wide)}`).toBeLessThanOrEqual(width);
     await page.screenshot({ path: outputPath(`${name}-${width}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 900 });

@@ -52,7 +52,7 @@ fn NamespaceCard(ns: NamespaceInfo) -> impl IntoView {
                 view! { <p class="text-sm text-slate-600">"Your role may not read this namespace's engines."</p> }.into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto">
+                    <div class="relative overflow-x-auto">
                         <table class="w-full text-left text-sm" aria-label=format!("Engines in {title}")>
                             <thead class="text-slate-600">
                                 <tr>
@@ -78,7 +78,7 @@ fn NamespaceCard(ns: NamespaceInfo) -> impl IntoView {
                                                     {e.status}
                                                 </span>
                                             </td>
-                                            <td class="py-2 text-xs text-slate-700">{if e.versions.is_empty() { "—".to_string() } else { e.versions.join(", ") }}</td>
+                                            <td class="py-2 text-xs text-slate-700">{versions_text(&e.versions)}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
@@ -88,5 +88,14 @@ fn NamespaceCard(ns: NamespaceInfo) -> impl IntoView {
                 }.into_any()
             }}
         </section>
+    }
+}
+
+/// The versions offered, best first: the first three and how many more.
+fn versions_text(v: &[String]) -> String {
+    match v.len() {
+        0 => "—".into(),
+        1..=3 => v.join(", "),
+        n => format!("{} and {} more", v[..3].join(", "), n - 3),
     }
 }

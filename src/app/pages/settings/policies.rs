@@ -114,7 +114,7 @@ fn PolicyTable(rows: Vec<PolicyRow>, base: &'static str, engine_column: bool, em
     }
     let items_label = if engine_column { "Rules" } else { "Annotations" };
     view! {
-        <div class="overflow-x-auto">
+        <div class="relative overflow-x-auto">
             <table class="w-full text-left text-sm">
                 <thead class="text-slate-600">
                     <tr>
@@ -336,7 +336,7 @@ fn RulesTable(rules: Vec<AffinityRule>, policy: String, editable: bool, remove: 
     let comp_label = move |c: &str| policy_components(&engine).iter().find(|(v, _)| *v == c).map(|(_, l)| *l).unwrap_or("?");
     let kind_label = |k: &str| AFFINITY_KINDS.iter().find(|(v, _)| *v == k).map(|(_, l)| *l).unwrap_or("?");
     view! {
-        <div class="overflow-x-auto">
+        <div class="relative overflow-x-auto">
             <table class="w-full text-left text-sm" aria-label="Affinity rules">
                 <thead class="text-slate-600">
                     <tr>
@@ -417,7 +417,7 @@ pub fn LoadBalancerConfigPage() -> impl IntoView {
                                 view! { <p class="mb-4 text-sm text-slate-600">"No annotations yet. Add your load balancer's annotations below."</p> }.into_any()
                             } else {
                                 view! {
-                                    <div class="overflow-x-auto">
+                                    <div class="relative overflow-x-auto">
                                         <table class="w-full text-left text-sm" aria-label="Annotations">
                                             <thead class="text-slate-600">
                                                 <tr><th class="py-1 pr-3">"Key"</th><th class="py-1 pr-3">"Value"</th><th class="py-1"><span class="sr-only">"Actions"</span></th></tr>
