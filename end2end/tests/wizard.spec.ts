@@ -103,6 +103,8 @@ test("the preview shows exactly what Cairn will write, and writes nothing", asyn
   await expect(upstream).toContainText("max_connections");
   for (const width of [390, 1440]) {
     await page.setViewportSize({ width, height: 900 });
+    // The YAML scrolls inside its box; the page itself never scrolls sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth), `wizard at ${width} px`).toBeLessThanOrEqual(width);
     await page.screenshot({ path: testInfo.outputPath(`wizard-preview-${width}.png`), fullPage: true });
   }
   const response = await page.request.get(`/v1/namespaces/${e2eNamespace()}/database-clusters/${name}`);

@@ -190,7 +190,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                     view! {
                         <div class="grid gap-6 lg:grid-cols-[12rem_1fr_20rem]">
                             // The step list: every step can be opened at any time.
-                            <nav aria-label="Create database steps" class="lg:sticky lg:top-4 lg:self-start">
+                            <nav aria-label="Create database steps" class="min-w-0 lg:sticky lg:top-4 lg:self-start">
                                 <ol class="flex gap-2 overflow-x-auto lg:flex-col">
                                     {STEPS.iter().enumerate().map(|(i, (id, title))| view! {
                                         <li>
@@ -207,7 +207,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                     }).collect_view()}
                                 </ol>
                             </nav>
-                            <div on:input=move |_| refresh() on:change=move |_| refresh()>
+                            <div class="min-w-0" on:input=move |_| refresh() on:change=move |_| refresh()>
                             <ActionForm action=create node_ref=form_ref attr:class="space-y-6" attr:id="create-database-form">
                                 // 1. Basic information
                                 <section id="step-basic" aria-labelledby="step-basic-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(0)>
@@ -472,7 +472,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                 </div>
                             </ActionForm>
                             </div>
-                            <aside aria-label="Summary" class="space-y-4 lg:sticky lg:top-4 lg:self-start">
+                            <aside aria-label="Summary" class="min-w-0 space-y-4 lg:sticky lg:top-4 lg:self-start">
                                 <Summary draft sizes=(cpu, memory, disk)/>
                             </aside>
                         </div>
@@ -574,11 +574,11 @@ fn PreviewPanel(preview: ServerAction<PreviewDatabase>) -> impl IntoView {
                         "Exactly what Cairn will write, as the API server accepted it in a dry run (nothing was created). The operator's custom resource is computed by the same mapping the reconciler applies; the database's UID and owner reference are added when it is created."
                     </p>
                     <div class="grid gap-4 lg:grid-cols-2">
-                        <div>
+                        <div class="min-w-0">
                             <h3 class="mb-1 font-semibold">"DatabaseCluster"</h3>
                             <pre aria-label="DatabaseCluster YAML" tabindex="0" class="max-h-[32rem] overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100">{p.database_cluster_yaml}</pre>
                         </div>
-                        <div>
+                        <div class="min-w-0">
                             <h3 class="mb-1 font-semibold">{p.upstream_kind.clone()}</h3>
                             <pre aria-label=format!("{} YAML", p.upstream_kind) tabindex="0" class="max-h-[32rem] overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100">{p.upstream_yaml}</pre>
                         </div>
