@@ -42,6 +42,8 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// The cluster's Nodes (capacity for `GET /v1/resources`; none exist in the test control plane).
+    pub nodes: Store<k8s_openapi::api::core::v1::Node>,
     /// The Percona operators' Pods (label `app.kubernetes.io/instance` = the cluster), for the database page's
     /// Components tab; their changes bump `changes` too.
     pub pods: Store<k8s_openapi::api::core::v1::Pod>,
@@ -368,6 +370,8 @@ impl State {
         drive(client.clone(), psp_feed, &health, |_| {});
         drive(client.clone(), restore_feed, &health, |_| {});
         drive(client.clone(), lbc_feed, &health, |_| {});
+        let (nodes, node_feed) = Feed::<k8s_openapi::api::core::v1::Node>::new();
+        drive(client.clone(), node_feed, &health, |_| {});
         let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);
         drive(client.clone(), mc_feed, &health, move |ev| {
             if !matches!(ev, watcher::Event::Init | watcher::Event::InitApply(_)) {
@@ -442,6 +446,7 @@ impl State {
             restores,
             load_balancer_configs,
             pods,
+            nodes,
             monitoring_configs,
             monitoring_config_changes,
             monitoring: Default::default(),

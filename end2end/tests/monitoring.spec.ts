@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { e2eNamespace, gotoWithRetry, login, uniqueDbName, waitForHydration } from "./helpers";
+import { e2eNamespace, gotoWithRetry, login, uniqueDbName, waitForHydration, wizardStep } from "./helpers";
 
 // The stack's simulator serves a PMM 3 stand-in (user admin, password admin) at CAIRN_PMM_URL.
 function pmmUrl(): string {
@@ -36,6 +36,7 @@ test("add a monitoring endpoint, refuse a wrong password beside its field, and c
   await waitForHydration(page);
   await page.getByLabel("Name", { exact: true }).fill(db);
   await page.getByLabel("Namespace").selectOption(e2eNamespace());
+  await wizardStep(page, "Monitoring");
   await page.getByLabel("Monitor this database").check();
   await page.getByLabel("Monitoring endpoint").selectOption(endpoint);
   await page.getByRole("button", { name: "Create database" }).click();

@@ -22,6 +22,9 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 pub mod monitoring_instances;
+pub mod cluster;
+pub mod policies;
+pub mod preview;
 
 pub fn router() -> Router<State> {
     Router::new()
@@ -48,6 +51,9 @@ pub fn router() -> Router<State> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(monitoring_instances::router())
+        .merge(policies::router())
+        .merge(cluster::router())
+        .merge(preview::router())
 }
 
 #[derive(Deserialize)]

@@ -375,6 +375,56 @@ fn installed_operator_version(state: &State, engine: EngineType, ns: &str) -> Op
     release.then_some(v)
 }
 
+/// The mapping's inputs for `db`, from the caches: the one source of the reconciler and of the preview.
+/// Also the volume size to write and, when the requested one is refused, why. An unresolvable reference
+/// (policy, load-balancer config) is an error naming the field.
+fn gather_inputs<E: EngineKind>(
+    state: &State,
+    db: &DatabaseCluster,
+    cached: Option<&E::Upstream>,
+    operator_version: &str,
+    restarting: bool,
+) -> Result<(crate::engine::Inputs, Quantity, Option<&'static str>), String> {
+    let (affinity, lb_annotations) = resolve_references(db, state)?;
+    // Storage: never shrink, grow only when the StorageClass allows it.
+    let current = cached.and_then(E::storage_size);
+    let classes: Vec<StorageClass> = state.storage_classes.state().iter().map(|s| (**s).clone()).collect();
+    let allowed = expansion_allowed(db.spec.engine.storage.class.as_deref(), &classes);
+    let (size, refused) = storage_plan(&db.spec.engine.storage.size, current.as_ref(), allowed);
+    let inputs = crate::engine::Inputs {
+        // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
+        versions: state.catalog(db.spec.engine.type_, &db.namespace().unwrap_or_default()),
+        operator_version: operator_version.to_string(),
+        observed_cr_version: cached.and_then(E::cr_version),
+        storage_size: refused.map(|_| size.clone()),
+        affinity,
+        lb_annotations,
+        restarting,
+        // The preview leaves monitoring out: its key is obtained from the PMM server when the reconciler applies.
+        pmm: None,
+    };
+    Ok((inputs, size, refused))
+}
+
+/// The upstream CR the reconciler would apply for `db` now (same inputs, same pure mapping), as JSON: what
+/// the wizard's and the edit dialogs' preview shows. `Err` is the reconciler's error status message.
+pub fn preview_upstream(state: &State, db: &DatabaseCluster) -> Result<serde_json::Value, String> {
+    match db.spec.engine.type_ {
+        EngineType::Postgresql => preview::<Pg>(state, db),
+        EngineType::Pxc => preview::<Pxc>(state, db),
+        EngineType::Psmdb => preview::<Psmdb>(state, db),
+    }
+}
+
+fn preview<E: EngineKind>(state: &State, db: &DatabaseCluster) -> Result<serde_json::Value, String> {
+    let ns = db.namespace().unwrap_or_default();
+    let cached = E::store(state).get(&ObjectRef::new(&db.name_any()).within(&ns));
+    let operator_version = installed_operator_version(state, db.spec.engine.type_, &ns).unwrap_or_else(|| E::OPERATOR_VERSION.into());
+    let (inputs, _, _) = gather_inputs::<E>(state, db, cached.as_deref(), &operator_version, false)?;
+    let desired = E::desired(db, &inputs)?;
+    serde_json::to_value(&desired).map_err(|e| e.to_string())
+}
+
 async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> {
     let client = ctx.state.client.clone();
     let ns = db.namespace().unwrap_or_default();
@@ -440,12 +490,10 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         if cached.is_none() && !alive_with_finalizer(&dbs, db).await? {
             return Ok(Action::await_change());
         }
-        let references = match resolve_references(db, &ctx.state) {
-            Ok(r) => super::database_monitoring::resolve(db, &ctx.state).await.map(|m| (r, m)),
-            Err(e) => Err(e),
-        };
-        let ((affinity, lb_annotations), monitoring) = match references {
-            Ok(r) => r,
+        // The monitoring facet (its key is fetched and written here), then the mapping's inputs from the
+        // caches: the same `gather_inputs` the preview uses.
+        let monitoring = match super::database_monitoring::resolve(db, &ctx.state).await {
+            Ok(m) => m,
             Err(message) => {
                 let st = error_status(message);
                 if db.status.as_ref() != Some(&st) {
@@ -465,24 +513,19 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             restart = restart_step(annotated, run_state.as_ref().map(|(p, s, r)| (*p, s.as_str(), *r)));
         }
 
-        // Storage: never shrink, grow only when the StorageClass allows it.
-        let current = cached.as_deref().and_then(E::storage_size);
-        let classes: Vec<StorageClass> = ctx.state.storage_classes.state().iter().map(|s| (**s).clone()).collect();
-        let allowed = expansion_allowed(db.spec.engine.storage.class.as_deref(), &classes);
+        let (mut inputs, size, refused) =
+            match gather_inputs::<E>(&ctx.state, db, cached.as_deref(), &operator_version, restart == RestartStep::Pausing) {
+                Ok(r) => r,
+                Err(message) => {
+                    let st = error_status(message);
+                    if db.status.as_ref() != Some(&st) {
+                        patch_status(ctx, db, &st).await?;
+                    }
+                    return Ok(Action::await_change());
+                }
+            };
+        inputs.pmm = monitoring.pmm.as_ref().map(|(p, _)| p.clone());
         let requested = &db.spec.engine.storage.size;
-        let (size, refused) = storage_plan(requested, current.as_ref(), allowed);
-
-        let inputs = crate::engine::Inputs {
-            // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
-            versions: ctx.state.catalog(db.spec.engine.type_, &ns),
-            operator_version: operator_version.clone(),
-            observed_cr_version: cached.as_deref().and_then(E::cr_version),
-            storage_size: refused.map(|_| size.clone()),
-            affinity,
-            lb_annotations,
-            restarting: restart == RestartStep::Pausing,
-            pmm: monitoring.pmm.as_ref().map(|(p, _)| p.clone()),
-        };
         let mut desired = match E::desired(db, &inputs) {
             Ok(d) => d,
             Err(message) => {

@@ -7,6 +7,9 @@ pub mod database;
 pub mod engines;
 pub mod monitoring;
 pub mod pmm;
+pub mod cluster;
+pub mod policies;
+pub mod preview;
 pub mod validation;
 
 pub use authz::{authorize, can, Action};

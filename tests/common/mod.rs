@@ -11,6 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+/// REST calls through the real router as a user.
+pub mod rest;
+
 /// The label every namespace of one test carries (value: the test's id); the test's Cairn, simulator and
 /// operators only see namespaces with it, so the tests of one binary never reconcile each other's objects.
 pub const TEST_LABEL: &str = "cairn-test";

@@ -4,3 +4,4 @@ pub mod databases;
 pub mod login;
 pub mod not_found;
 pub mod monitoring_endpoints;
+pub mod settings;
