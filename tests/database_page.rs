@@ -144,7 +144,7 @@ async fn database_page_data_stream_and_actions() {
     assert_eq!((instance["status"].clone(), instance["ready"].clone()), (json!("Running"), json!("4/4")), "{instance}");
     assert!(instance["started"].as_str().unwrap().ends_with('Z'), "{instance}");
     assert_eq!(app.detail(&ns, name).await["components"].as_array().unwrap().len(), 3, "the page has them too");
-    // Logs come from the kubelet through the API server: none runs here, so the answer says why.
+    // Logs come from the kubelet through the API server: no node runs these pods here, so the answer says why.
     let (s, body) = app.rest("GET", &format!("/v1/namespaces/{ns}/database-clusters/{name}/components/{name}-repo-host-0/logs?container=pgbackrest&tailLines=10")).await;
     assert_eq!(s, 503, "{body}");
     assert!(body["message"].as_str().unwrap().starts_with(&format!("the logs of {name}-repo-host-0 are not available: ")), "{body}");
