@@ -142,7 +142,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                             <p role="alert" class="text-slate-700">
                                 "Your role does not allow creating databases: it needs database-clusters create in a namespace and read on that namespace's database engine."
                             </p>
-                            <a href="/" class="text-indigo-700 hover:underline">"Back to the databases"</a>
+                            <a href="/" class="text-indigo-700 underline">"Back to the databases"</a>
                         }.into_any();
                     }
                     let opts = std::sync::Arc::new(opts);
