@@ -244,6 +244,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;
     conf.site_root = args.site_root.clone().into();
+    // cargo-leptos (`hash-files`) writes the assets' content hashes into hash.txt beside the binary: when it
+    // is there, the pages name the hashed files and the server serves them immutable.
+    if !conf.hash_files {
+        let beside = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join(conf.hash_file.as_ref())));
+        conf.hash_files = beside.is_some_and(|f| f.exists());
+    }
     let addr: std::net::SocketAddr = args.listen.parse()?;
     conf.site_addr = addr;
     let app = cairn::server::router_with(state.clone(), conf, web_security);

@@ -194,17 +194,18 @@ mod tests {
         assert!(within(b.failed("a"), 1.0), "reset by a success");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn resync_ticks_are_jittered_around_the_period() {
         use futures::StreamExt;
-        let start = tokio::time::Instant::now();
-        let mut s = std::pin::pin!(resync_ticks("Test", Duration::from_secs(100)));
-        for i in 1..=3u32 {
+        let mut s = std::pin::pin!(resync_ticks("Test", Duration::from_millis(300)));
+        for i in 1..=3 {
+            let start = tokio::time::Instant::now();
             s.next().await;
-            let t = start.elapsed().as_secs_f64();
-            assert!(t >= 90.0 * i as f64 - 1e-6 && t <= 110.0 * i as f64 + 1e-6, "tick {i} at {t}");
+            let t = start.elapsed().as_millis();
+            // 270..330 ms, plus scheduling slack on a busy machine.
+            assert!((269..=450).contains(&t), "tick {i} after {t} ms");
         }
         let mut off = std::pin::pin!(resync_ticks("Test", Duration::ZERO));
-        assert!(tokio::time::timeout(Duration::from_secs(100_000), off.next()).await.is_err(), "0 turns resync off");
+        assert!(tokio::time::timeout(Duration::from_millis(500), off.next()).await.is_err(), "0 turns resync off");
     }
 }
