@@ -48,7 +48,14 @@ pub fn deployment(name: &str, container: &str, image: &str, namespace: &str) -> 
 /// Creates the three operator Deployments in every namespace matching `selector` (as it appears), and rolls
 /// out every operator Deployment `step` after it is seen. Runs until the process stops.
 pub async fn run_operators(client: Client, step: Duration, selector: String) {
-    tokio::join!(install(client.clone(), selector), roll_out(client, step));
+    tokio::join!(install(client.clone(), selector), roll_out(client, step, OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect()));
+}
+
+/// Only rolls out the Deployments called one of `names` (in any namespace), `step` after each is seen: what
+/// the Deployment controller and a kubelet would do for Deployments installed by a chart (Cairn's own, the
+/// operators').
+pub async fn roll_out_named(client: Client, step: Duration, names: Vec<String>) {
+    roll_out(client, step, names).await
 }
 
 async fn install(client: Client, selector: String) {
@@ -76,12 +83,14 @@ type Seen = (String, String, Option<i64>);
 struct Ctx {
     client: Client,
     step: Duration,
+    /// The Deployments rolled out.
+    names: Vec<String>,
     /// When each (namespace, name, generation) was first seen.
     seen: std::sync::Mutex<std::collections::HashMap<Seen, std::time::Instant>>,
 }
 
-async fn roll_out(client: Client, step: Duration) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step, seen: Default::default() });
+async fn roll_out(client: Client, step: Duration, names: Vec<String>) {
+    let ctx = Arc::new(Ctx { client: client.clone(), step, names, seen: Default::default() });
     Controller::new(Api::<Deployment>::all(client), watcher::Config::default())
         .run(
             reconcile,
@@ -97,7 +106,7 @@ async fn roll_out(client: Client, step: Duration) {
 
 async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
     let name = d.name_any();
-    if !OPERATORS.iter().any(|(n, _, _)| *n == name) || crate::controller::database_engine::rolled_out(&d) {
+    if !ctx.names.contains(&name) || crate::controller::database_engine::rolled_out(&d) {
         return Ok(Action::await_change());
     }
     let ns = d.namespace().unwrap_or_default();
