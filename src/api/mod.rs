@@ -15,6 +15,8 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+pub mod upgrade_plan;
+
 pub fn router() -> Router<State> {
     Router::new()
         .route("/v1/session", post(create_session).delete(delete_session))
@@ -30,6 +32,7 @@ pub fn router() -> Router<State> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(upgrade_plan::router())
 }
 
 #[derive(Deserialize)]

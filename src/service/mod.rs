@@ -3,6 +3,7 @@
 pub mod authz;
 pub mod credentials;
 pub mod engines;
+pub mod upgrade_plan;
 pub mod validation;
 
 pub use authz::{authorize, can, Action};
@@ -143,6 +144,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
     let ns = db.metadata.namespace.clone().unwrap_or_default();
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Create, &authz::object(&ns, &db.name_any()))?;
     authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(&ns, db.spec.engine.type_.operator_name()))?;
+    upgrade_plan::check_unlocked(state, &ns)?;
     if !state.is_managed(&ns) {
         return Err(ApiError::invalid(
             "metadata.namespace",
@@ -183,6 +185,7 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Update, &authz::object(ns, name))?;
     let old = get_database(state, caller, ns, name)?;
     authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(ns, old.spec.engine.type_.operator_name()))?;
+    upgrade_plan::check_unlocked(state, ns)?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
     }
@@ -239,6 +242,7 @@ pub fn validate_references(state: &State, db: &DatabaseCluster) -> Result<(), Ap
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Delete, &authz::object(ns, name))?;
     find_database(state, ns, name)?;
+    upgrade_plan::check_unlocked(state, ns)?;
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await?;
     Ok(())
