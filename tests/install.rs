@@ -18,8 +18,8 @@ mod helm_util;
 use helm_util::{helm_bin, operator_charts};
 
 /// Runs the `cairn` binary against the test cluster; (exit code, stdout, stderr).
-fn cairn(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+async fn cairn(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .arg("-k")
         .arg(kubeconfig)
         .args(args)
@@ -27,6 +27,7 @@ fn cairn(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
         .env("CAIRN_OPERATOR_CHARTS", operator_charts())
         .env("RUST_LOG", "warn")
         .output()
+        .await
         .unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -36,8 +37,8 @@ fn ok(r: (i32, String, String)) -> String {
     r.1
 }
 
-fn helm(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = Command::new(helm_bin()).arg("--kubeconfig").arg(kubeconfig).args(args).output().unwrap();
+async fn helm(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(helm_bin()).arg("--kubeconfig").arg(kubeconfig).args(args).output().await.unwrap();
     assert!(out.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -96,14 +97,14 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
 
     // Install: CRDs, the control plane, one database namespace with the three operators, engines reported.
     let t0 = Instant::now();
-    let (code, _, err) = cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--timeout", "90", "--helm.set", "logLevel=debug"]);
+    let (code, _, err) = cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--timeout", "90", "--helm.set", "logLevel=debug"]).await;
     let took = t0.elapsed();
     assert_eq!(code, 0, "{err}");
     eprintln!("cairn install to ready: {:.1} s", took.as_secs_f64());
     for want in ["[1/4] Helm is available", "Cairn rolls out (Deployment", "operator postgresql rolls out", "Cairn reports the engines installed", "done ("] {
         assert!(err.contains(want), "progress line {want:?} missing:\n{err}");
     }
-    let list = helm(&kc, &["list", "-A", "-o", "json"]);
+    let list = helm(&kc, &["list", "-A", "-o", "json"]).await;
     assert!(list.contains("\"name\":\"cairn\"") && list.contains("\"chart\":\"cairn-0.1.0\""), "{list}");
     assert!(list.contains(&format!("\"namespace\":\"{ns1}\"")) && list.contains("cairn-db-namespace-0.1.0"), "{list}");
     for (name, v) in [("percona-postgresql-operator", "2.8.2"), ("percona-xtradb-cluster-operator", "1.19.0"), ("percona-server-mongodb-operator", "1.21.2")] {
@@ -113,33 +114,33 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &sys);
     let acc = secrets.get("everest-accounts").await.unwrap();
     assert_eq!(acc.metadata.annotations.as_ref().unwrap().get("helm.sh/resource-policy").map(String::as_str), Some("keep"));
-    let pw = ok(cairn(&kc, &["accounts", "initial-admin-password", "--system-namespace", &sys]));
+    let pw = ok(cairn(&kc, &["accounts", "initial-admin-password", "--system-namespace", &sys]).await);
     assert_eq!(pw.trim().len(), 32, "{pw}");
     assert!(secrets.get("everest-jwt").await.is_ok());
 
     // Idempotent: a second run converges without error and keeps the password.
-    ok(cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--timeout", "90"]));
-    assert_eq!(ok(cairn(&kc, &["accounts", "initial-admin-password", "--system-namespace", &sys])), pw);
+    ok(cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--timeout", "90"]).await);
+    assert_eq!(ok(cairn(&kc, &["accounts", "initial-admin-password", "--system-namespace", &sys]).await), pw);
     // The values given at install are kept by later runs (`--reset-then-reuse-values`).
-    assert!(helm(&kc, &["get", "values", "cairn", "-n", &sys]).contains("logLevel: debug"));
+    assert!(helm(&kc, &["get", "values", "cairn", "-n", &sys]).await.contains("logLevel: debug"));
 
     // Listing: text and JSON.
-    let rows: serde_json::Value = serde_json::from_str(&ok(cairn(&kc, &["namespaces", "list", "--json"]))).unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&ok(cairn(&kc, &["namespaces", "list", "--json"]).await)).unwrap();
     let row = rows.as_array().unwrap().iter().find(|r| r["name"] == ns1.as_str()).expect("listed");
     assert_eq!(row["operators"], serde_json::json!({"mongodb": "1.21.2", "mysql": "1.19.0", "postgresql": "2.8.2"}));
-    assert!(ok(cairn(&kc, &["namespaces", "list"])).contains(&ns1));
+    assert!(ok(cairn(&kc, &["namespaces", "list"]).await).contains(&ns1));
 
     // An existing namespace Cairn does not manage is adopted only with --take-ownership.
     let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
     nss.create(&Default::default(), &serde_json::from_value(serde_json::json!({"metadata": {"name": ns2}})).unwrap()).await.unwrap();
-    let (code, _, err) = cairn(&kc, &["namespaces", "add", &ns2, "--operator.mongodb=false"]);
+    let (code, _, err) = cairn(&kc, &["namespaces", "add", &ns2, "--operator.mongodb=false"]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--take-ownership"), "{err}");
     // The older operator set (what an earlier Cairn installed), PostgreSQL and MySQL only.
     ok(cairn(&kc, &[
         "namespaces", "add", &ns2, "--take-ownership", "--operator.mongodb=false", "--system-namespace", &sys, "--timeout", "90",
         "--operator-version", "postgresql=2.7.0", "--operator-version", "mysql=1.18.0",
-    ]));
+    ]).await);
     engine(&env.client, &ns2, "percona-postgresql-operator", "2.7.0").await;
     engine(&env.client, &ns2, "percona-xtradb-cluster-operator", "1.18.0").await;
     assert!(Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(env.client.clone(), &ns2).get_opt("percona-server-mongodb-operator").await.unwrap().is_none());
@@ -153,10 +154,11 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     let plan = upgrade_plan::get_plan(&state, &admin, &ns2).unwrap();
     let ups: Vec<_> = plan.upgrades.iter().map(|u| (u.name.as_str(), u.current_version.as_str(), u.target_version.as_str())).collect();
     assert_eq!(ups, [("percona-postgresql-operator", "2.7.0", "2.8.2"), ("percona-xtradb-cluster-operator", "1.18.0", "1.19.0")]);
-    if plan.pending_actions[0].pending_task == PendingTask::NotReady {
-        let e = upgrade_plan::approve(&state, &admin, &ns2).await.unwrap_err();
-        assert_eq!(e.status, 412, "{}", e.message);
-    }
+    // Just created, the database is not ready (the simulator takes 300 ms per state).
+    assert_eq!(plan.pending_actions[0].pending_task, PendingTask::NotReady, "{:?}", plan.pending_actions);
+    let e = upgrade_plan::approve(&state, &admin, &ns2).await.unwrap_err();
+    assert_eq!(e.status, 412, "{}", e.message);
+    assert!(e.message.contains("pg1"), "{}", e.message);
     // Once the database is ready the plan says so, and the approval locks the namespace's writes (412).
     let dbs: Api<cairn::crd::DatabaseCluster> = Api::namespaced(env.client.clone(), &ns2);
     eventually(60, "pg1 ready", || async { dbs.get("pg1").await.unwrap().status.filter(|s| s.status == cairn::crd::AppState::Ready) }).await;
@@ -174,16 +176,16 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     })
     .await;
     // The upgrade runs through the charts; the engines report the new versions and the lock lifts.
-    let plan_text = ok(cairn(&kc, &["upgrade", "--dry-run", "--system-namespace", &sys]));
+    let plan_text = ok(cairn(&kc, &["upgrade", "--dry-run", "--system-namespace", &sys]).await);
     assert!(plan_text.contains(&format!("namespace {ns2}:")) && plan_text.contains("percona-postgresql-operator: 2.7.0 → 2.8.2"), "{plan_text}");
     assert!(plan_text.contains("database pg1: ready"), "{plan_text}");
     let t1 = Instant::now();
-    let (code, _, err) = cairn(&kc, &["upgrade", "--system-namespace", &sys, "--timeout", "90"]);
+    let (code, _, err) = cairn(&kc, &["upgrade", "--system-namespace", &sys, "--timeout", "90"]).await;
     assert_eq!(code, 0, "{err}");
     eprintln!("cairn upgrade (chart + one namespace's operators): {:.1} s", t1.elapsed().as_secs_f64());
     engine(&env.client, &ns2, "percona-postgresql-operator", "2.8.2").await;
     engine(&env.client, &ns2, "percona-xtradb-cluster-operator", "1.19.0").await;
-    assert!(helm(&kc, &["get", "values", "cairn", "-n", &sys]).contains("logLevel: debug"), "values kept by the upgrade");
+    assert!(helm(&kc, &["get", "values", "cairn", "-n", &sys]).await.contains("logLevel: debug"), "values kept by the upgrade");
     assert!(Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(env.client.clone(), &ns2).get_opt("percona-server-mongodb-operator").await.unwrap().is_none(), "a disabled operator stays off");
     eventually(30, "lock lifted", || async { upgrade_plan::check_unlocked(&state, &ns2).ok() }).await;
 
@@ -196,21 +198,22 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
         std::fs::write(chart.join("Chart.yaml"), text).unwrap();
     };
     bump("0.3.0");
-    let (code, _, err) = cairn(&kc, &["upgrade", "--system-namespace", &sys, "--chart-dir", chart.to_str().unwrap()]);
+    let (code, _, err) = cairn(&kc, &["upgrade", "--system-namespace", &sys, "--chart-dir", chart.to_str().unwrap()]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("more than one minor version ahead"), "{err}");
     bump("0.2.0");
-    ok(cairn(&kc, &["upgrade", "--system-namespace", &sys, "--chart-dir", chart.to_str().unwrap(), "--skip-operators", "--timeout", "90"]));
-    assert!(helm(&kc, &["list", "-n", &sys, "-o", "json"]).contains("\"chart\":\"cairn-0.2.0\""));
-    assert!(helm(&kc, &["get", "values", "cairn", "-n", &sys]).contains("logLevel: debug"), "values kept by the chart upgrade");
+    ok(cairn(&kc, &["upgrade", "--system-namespace", &sys, "--chart-dir", chart.to_str().unwrap(), "--skip-operators", "--timeout", "90"]).await);
+    assert!(helm(&kc, &["list", "-n", &sys, "-o", "json"]).await.contains("\"chart\":\"cairn-0.2.0\""));
+    assert!(helm(&kc, &["get", "values", "cairn", "-n", &sys]).await.contains("logLevel: debug"), "values kept by the chart upgrade");
 
     // A newer release of one operator chart (made here by bumping the shared copy) for one namespace.
     let bumped = charts_with_bumped_pg("2.8.3");
-    let (code, _, err) = Command::new(env!("CARGO_BIN_EXE_cairn"))
+    let (code, _, err) = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["-k", kc.to_str().unwrap(), "namespaces", "update", &ns1, "--operator-version", "postgresql=2.8.3", "--timeout", "90", "--system-namespace", &sys])
         .env("CAIRN_HELM", helm_bin())
         .env("CAIRN_OPERATOR_CHARTS", &bumped.0)
         .output()
+        .await
         .map(|o| (o.status.code().unwrap(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned()))
         .unwrap();
     assert_eq!(code, 0, "{err}");
@@ -218,23 +221,23 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     engine(&env.client, &ns1, "percona-xtradb-cluster-operator", "1.19.0").await;
 
     // Turning an operator off is refused while its databases exist.
-    let (code, _, err) = cairn(&kc, &["namespaces", "update", &ns2, "--operator.postgresql=false"]);
+    let (code, _, err) = cairn(&kc, &["namespaces", "update", &ns2, "--operator.postgresql=false"]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("pg1"), "{err}");
 
     // A step that cannot finish times out with exit code 3 and says what it waited for: a namespace under
     // another label, which this Cairn does not manage, never gets its engines reported.
     let slow = format!("{ns1}-slow");
-    let (code, _, err) = cairn(&kc, &["namespaces", "add", &slow, "--label", "example.com/other=yes", "--timeout", "5", "--operator.mysql=false", "--operator.postgresql=false", "--system-namespace", &sys]);
+    let (code, _, err) = cairn(&kc, &["namespaces", "add", &slow, "--label", "example.com/other=yes", "--timeout", "5", "--operator.mysql=false", "--operator.postgresql=false", "--system-namespace", &sys]).await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("timed out after 5 s") && err.contains("DatabaseEngines percona-server-mongodb-operator"), "{err}");
 
     // Uninstall: refused while databases exist; forced, the releases go and the data stays.
-    let (code, _, err) = cairn(&kc, &["uninstall", "-y", "--system-namespace", &sys]);
+    let (code, _, err) = cairn(&kc, &["uninstall", "-y", "--system-namespace", &sys]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&format!("{ns2}/pg1")), "{err}");
-    ok(cairn(&kc, &["uninstall", "-y", "--force", "--system-namespace", &sys, "--timeout", "60"]));
-    let list = helm(&kc, &["list", "-A", "-o", "json"]);
+    ok(cairn(&kc, &["uninstall", "-y", "--force", "--system-namespace", &sys, "--timeout", "60"]).await);
+    let list = helm(&kc, &["list", "-A", "-o", "json"]).await;
     assert_eq!(list.trim(), "[]", "no release left: {list}");
     assert!(dbs.get("pg1").await.is_ok(), "the database's CR is kept");
     assert!(secrets.get("everest-accounts").await.is_ok(), "accounts kept");
@@ -243,7 +246,7 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(env.client.clone());
     assert!(crds.get("databaseclusters.everest.percona.com").await.is_ok(), "CRDs kept");
     // The server's version is read from the cluster while Cairn is installed; now only the client's shows.
-    let v: serde_json::Value = serde_json::from_str(&ok(cairn(&kc, &["version", "--json", "--system-namespace", &sys]))).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(cairn(&kc, &["version", "--json", "--system-namespace", &sys]).await)).unwrap();
     assert_eq!(v["client"]["chartVersion"], "0.1.0");
     assert!(v["server"].is_null() && v["serverError"].as_str().unwrap().contains("no Deployment"), "{v}");
 }

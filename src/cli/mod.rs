@@ -292,9 +292,9 @@ impl Progress {
         r
     }
 
-    /// The current step's label for a timeout.
+    /// The label of the step about to run (for its timeout message).
     pub fn label(&self) -> String {
-        format!("{}/{}", self.n, self.total)
+        format!("{}/{}", self.n + 1, self.total)
     }
 }
 

@@ -80,6 +80,9 @@ pub fn targets() -> Vec<(EngineType, String)> {
 pub fn plan(installed: &[(EngineType, String)], targets: &[(EngineType, String)], dbs: &[DatabaseCluster]) -> UpgradePlan {
     use crate::cli::upgrade::semver;
     let mut out = UpgradePlan::default();
+    // By operator name, so the plan reads the same whatever order the engines come in.
+    let mut installed: Vec<&(EngineType, String)> = installed.iter().collect();
+    installed.sort_by_key(|(e, _)| e.operator_name());
     for (engine, current) in installed {
         let Some((_, target)) = targets.iter().find(|(e, _)| e == engine) else { continue };
         let newer = matches!((semver(current), semver(target)), (Some(c), Some(t)) if t > c);
