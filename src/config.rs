@@ -155,7 +155,7 @@ pub enum NamespacesCommand {
         /// Do not wait for Cairn's DatabaseEngines to report the operators installed.
         #[arg(long)]
         skip_engine_wait: bool,
-        /// The `key=value` label that marks managed namespaces.
+        /// The label(s) that mark managed namespaces: `key=value`, several separated by commas.
         #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
         label: String,
         #[command(flatten)]
@@ -194,7 +194,7 @@ pub enum NamespacesCommand {
         /// Remove even while databases exist there.
         #[arg(short, long)]
         force: bool,
-        /// The `key=value` label that marks managed namespaces.
+        /// The label(s) that mark managed namespaces: `key=value`, several separated by commas.
         #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
         label: String,
         #[command(flatten)]
@@ -208,7 +208,7 @@ pub enum NamespacesCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// The `key=value` label that marks managed namespaces.
+        /// The label(s) that mark managed namespaces: `key=value`, several separated by commas.
         #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
         label: String,
         #[command(flatten)]

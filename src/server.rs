@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use crate::auth::{rate_limit, web};
 use axum::extract::ConnectInfo;
-use http::header::HeaderValue;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::{IpAddr, SocketAddr};
@@ -125,11 +124,9 @@ async fn rate_limit_layer(axum::extract::State(limits): axum::extract::State<Arc
     next.run(req).await
 }
 
+/// 429 with `Retry-After` (the error carries it).
 fn too_many(wait: std::time::Duration) -> Response {
-    let secs = wait.as_millis().div_ceil(1000).max(1);
-    let mut r = rate_limit::too_many(wait).into_response();
-    r.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(secs as u64));
-    r
+    rate_limit::too_many(wait).into_response()
 }
 
 /// Refuses cross-site state-changing requests that the session cookie would authenticate (see

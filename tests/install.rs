@@ -84,20 +84,22 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     let env = TestEnv::start().await;
     let kc = env.kubeconfig.clone();
     let sys = env.system_ns().to_string();
-    // Unique database namespaces for this test (the control plane may be shared with other tests).
-    let ns1 = format!("inst-{}", std::process::id());
-    let ns2 = format!("{ns1}-old");
+    // This test's database namespaces, labelled with its selector (the control plane is shared per test
+    // binary; the in-process Cairn and simulator act only on this test's namespaces).
+    let ns1 = env.name("inst");
+    let ns2 = env.name("old");
+    let sel = env.selector();
     let state = env.start_cairn().await;
     // The Deployment controller's part: Cairn's own Deployment and the operators' roll out.
     let mut names: Vec<String> = cairn::sim::operators::OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
     names.push("cairn".into());
     tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), names));
     // The databases' operators, played by the simulator (only the clusters: the Deployments are the charts').
-    tokio::spawn(cairn::sim::run(env.client.clone(), cairn::sim::Options { step: Duration::from_millis(300) }));
+    tokio::spawn(cairn::sim::run(env.client.clone(), cairn::sim::Options { step: Duration::from_millis(300), namespaces: Some(sel.clone()) }));
 
     // Install: CRDs, the control plane, one database namespace with the three operators, engines reported.
     let t0 = Instant::now();
-    let (code, _, err) = cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--timeout", "90", "--helm.set", "logLevel=debug"]).await;
+    let (code, _, err) = cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--label", &sel, "--timeout", "90", "--helm.set", "logLevel=debug"]).await;
     let took = t0.elapsed();
     assert_eq!(code, 0, "{err}");
     eprintln!("cairn install to ready: {:.1} s", took.as_secs_f64());
@@ -119,26 +121,26 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     assert!(secrets.get("everest-jwt").await.is_ok());
 
     // Idempotent: a second run converges without error and keeps the password.
-    ok(cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--timeout", "90"]).await);
+    ok(cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--label", &sel, "--timeout", "90"]).await);
     assert_eq!(ok(cairn(&kc, &["accounts", "initial-admin-password", "--system-namespace", &sys]).await), pw);
     // The values given at install are kept by later runs (`--reset-then-reuse-values`).
     assert!(helm(&kc, &["get", "values", "cairn", "-n", &sys]).await.contains("logLevel: debug"));
 
     // Listing: text and JSON.
-    let rows: serde_json::Value = serde_json::from_str(&ok(cairn(&kc, &["namespaces", "list", "--json"]).await)).unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&ok(cairn(&kc, &["namespaces", "list", "--json", "--label", &sel]).await)).unwrap();
     let row = rows.as_array().unwrap().iter().find(|r| r["name"] == ns1.as_str()).expect("listed");
     assert_eq!(row["operators"], serde_json::json!({"mongodb": "1.21.2", "mysql": "1.19.0", "postgresql": "2.8.2"}));
-    assert!(ok(cairn(&kc, &["namespaces", "list"]).await).contains(&ns1));
+    assert!(ok(cairn(&kc, &["namespaces", "list", "--label", &sel]).await).contains(&ns1));
 
     // An existing namespace Cairn does not manage is adopted only with --take-ownership.
     let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
     nss.create(&Default::default(), &serde_json::from_value(serde_json::json!({"metadata": {"name": ns2}})).unwrap()).await.unwrap();
-    let (code, _, err) = cairn(&kc, &["namespaces", "add", &ns2, "--operator.mongodb=false"]).await;
+    let (code, _, err) = cairn(&kc, &["namespaces", "add", &ns2, "--label", &sel, "--operator.mongodb=false"]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--take-ownership"), "{err}");
     // The older operator set (what an earlier Cairn installed), PostgreSQL and MySQL only.
     ok(cairn(&kc, &[
-        "namespaces", "add", &ns2, "--take-ownership", "--operator.mongodb=false", "--system-namespace", &sys, "--timeout", "90",
+        "namespaces", "add", &ns2, "--label", &sel, "--take-ownership", "--operator.mongodb=false", "--system-namespace", &sys, "--timeout", "90",
         "--operator-version", "postgresql=2.7.0", "--operator-version", "mysql=1.18.0",
     ]).await);
     engine(&env.client, &ns2, "percona-postgresql-operator", "2.7.0").await;
@@ -227,7 +229,7 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
 
     // A step that cannot finish times out with exit code 3 and says what it waited for: a namespace under
     // another label, which this Cairn does not manage, never gets its engines reported.
-    let slow = format!("{ns1}-slow");
+    let slow = env.name("slow");
     let (code, _, err) = cairn(&kc, &["namespaces", "add", &slow, "--label", "example.com/other=yes", "--timeout", "5", "--operator.mysql=false", "--operator.postgresql=false", "--system-namespace", &sys]).await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("timed out after 5 s") && err.contains("DatabaseEngines percona-server-mongodb-operator"), "{err}");

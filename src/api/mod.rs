@@ -1,5 +1,10 @@
 //! REST `/v1` (OpenEverest paths and JSON shapes), the live-update stream, health and metrics.
-//! Handlers are thin: they resolve the caller and call `service`.
+//! Handlers are thin: they resolve the caller and call `service`. A write resolves the caller and makes
+//! the RBAC checks that need no body first, then reads the body ([`body::read_json`]: 415, 413, 400 with
+//! the field's path). Every 4xx under `/v1` is `{"message", "field"?}`, also for unknown paths and methods.
+pub mod body;
+use body::read_json;
+
 use crate::crd::DatabaseCluster;
 use crate::error::ApiError;
 use crate::service::{self, Caller, DbSummary};
@@ -8,7 +13,8 @@ use axum::extract::{ConnectInfo, Path, State as AxState};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::body::Body;
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use futures::Stream;
 use serde::Deserialize;
@@ -29,6 +35,12 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
         .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
+        // Any other /v1 path: a JSON 404 (not the UI's HTML page); a known path with another method: JSON 405.
+        .route("/v1", any(unknown_path))
+        .route("/v1/{*rest}", any(unknown_path))
+        .method_not_allowed_fallback(method_not_allowed)
+        // What an extractor (a malformed path segment, …) refuses becomes the wire error shape too.
+        .layer(axum::middleware::map_response(json_client_errors))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -41,11 +53,38 @@ struct Credentials {
     password: String,
 }
 
+async fn unknown_path(method: http::Method, uri: http::Uri) -> ApiError {
+    ApiError::not_found(format!("{method} {}: no such API endpoint", uri.path()))
+}
+
+async fn method_not_allowed(method: http::Method, uri: http::Uri) -> ApiError {
+    ApiError::new(405, format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// The wire shape for a 4xx that is not JSON yet (extractor rejections): `{"message": <its text>}`, headers kept.
+async fn json_client_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp.headers().get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("request refused").to_lowercase() } else { text };
+    let mut out = ApiError::new(status.as_u16(), message).into_response();
+    for (k, v) in parts.headers.iter().filter(|(k, _)| *k != http::header::CONTENT_TYPE && *k != http::header::CONTENT_LENGTH) {
+        out.headers_mut().insert(k.clone(), v.clone());
+    }
+    out
+}
+
 async fn create_session(
     AxState(st): AxState<State>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(c): Json<Credentials>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    let c: Credentials = read_json(&headers, body, "login").await?;
     let token = crate::auth::start_session(&st, peer.ip(), &c.username, &c.password).await?;
     Ok((
         [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],
@@ -102,10 +141,11 @@ async fn create_db(
     AxState(st): AxState<State>,
     headers: HeaderMap,
     Path(ns): Path<String>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
-    let mut db: DatabaseCluster = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseCluster: {e}")))?;
+    service::authorize_create_in(&st, &caller, &ns)?;
+    let mut db: DatabaseCluster = read_json(&headers, body, "DatabaseCluster").await?;
     match db.metadata.namespace.as_deref() {
         None | Some("") => db.metadata.namespace = Some(ns.clone()),
         Some(other) if other != ns => return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?}"))),
@@ -119,10 +159,11 @@ async fn update_db(
     AxState(st): AxState<State>,
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Json<DatabaseCluster>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
-    let db: DatabaseCluster = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseCluster: {e}")))?;
+    service::authorize_update(&st, &caller, &ns, &name)?;
+    let db: DatabaseCluster = read_json(&headers, body, "DatabaseCluster").await?;
     Ok(Json(service::update_database(&st, &caller, &ns, &name, db).await?))
 }
 
@@ -152,11 +193,11 @@ async fn update_engine(
     AxState(st): AxState<State>,
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Json<crate::crd::DatabaseEngine>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
-    let de: crate::crd::DatabaseEngine =
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseEngine: {e}")))?;
+    service::engines::authorize_update(&st, &caller, &ns, &name)?;
+    let de: crate::crd::DatabaseEngine = read_json(&headers, body, "DatabaseEngine").await?;
     Ok(Json(service::engines::update_engine(&st, &caller, &ns, &name, de).await?))
 }
 

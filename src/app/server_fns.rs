@@ -22,9 +22,13 @@ mod server {
     pub fn to_sfe(e: ApiError) -> ServerFnError {
         // Not logged in, refused by RBAC, not found: the HTTP status says so too (scripts calling the
         // server function see it; the UI shows the message).
-        if matches!(e.status, 401 | 403 | 404) {
-            if let (Some(resp), Ok(code)) = (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(e.status)) {
+        // Throttled or unavailable: the status and when to retry (`Retry-After`).
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            if let (true, Ok(code)) = (matches!(e.status, 401 | 403 | 404 | 429 | 503), http::StatusCode::from_u16(e.status)) {
                 resp.set_status(code);
+            }
+            if let Some(secs) = e.retry_after {
+                resp.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
             }
         }
         ServerFnError::ServerError(e.message)
@@ -45,14 +49,7 @@ pub async fn login(username: String, password: String) -> Result<(), ServerFnErr
         .await
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let token = crate::auth::start_session(&st, ip, username.trim(), &password).await.map_err(|e| {
-            if e.status == 429 {
-                if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-                    resp.set_status(http::StatusCode::TOO_MANY_REQUESTS);
-                }
-            }
-            server::to_sfe(e)
-        })?;
+    let token = crate::auth::start_session(&st, ip, username.trim(), &password).await.map_err(server::to_sfe)?;
     server::set_cookie(&crate::auth::session_cookie(&token, st.secure_cookies));
     leptos_axum::redirect("/");
     Ok(())

@@ -22,7 +22,7 @@ pub struct InstallArgs {
     /// The control-plane chart from this directory instead of the one built into this binary.
     #[arg(long, hide = true)]
     pub chart_dir: Option<std::path::PathBuf>,
-    /// The managed label `key=value` put on the database namespaces.
+    /// The label(s) put on the database namespaces: `key=value`, several separated by commas.
     #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
     pub label: String,
     #[command(flatten)]

@@ -106,8 +106,7 @@ async fn client() -> anyhow::Result<Client> {
 async fn label_namespace(client: &Client, name: &str, label: Option<&str>) -> anyhow::Result<()> {
     let mut ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
     if let Some(label) = label {
-        let (k, v) = label.split_once('=').ok_or_else(|| anyhow::anyhow!("--label: must be key=value, got {label:?}"))?;
-        ns["metadata"]["labels"] = serde_json::json!({ k: v });
+        ns["metadata"]["labels"] = serde_json::Value::Object(namespaces::label_map(label)?);
     }
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     api.patch(name, &kube::api::PatchParams::apply("cairn"), &kube::api::Patch::Apply(&ns)).await?;

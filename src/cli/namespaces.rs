@@ -82,17 +82,32 @@ pub struct Plan<'a> {
     pub wait_engines: bool,
 }
 
-fn split_label(label: &str) -> anyhow::Result<(&str, &str)> {
-    label.split_once('=').ok_or_else(|| anyhow::anyhow!("--label: must be key=value, got {label:?}"))
+/// The labels of a managed-namespace selector made of `key=value` terms (comma-separated), as a JSON map.
+pub fn label_map(selector: &str) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut m = serde_json::Map::new();
+    for term in selector.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let (k, v) = term
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty() && !k.ends_with('!'))
+            .ok_or_else(|| anyhow::anyhow!("--label: must be key=value terms separated by commas, got {selector:?}"))?;
+        m.insert(k.trim().to_string(), v.trim().trim_start_matches('=').into());
+    }
+    anyhow::ensure!(!m.is_empty(), "--label: empty");
+    Ok(m)
+}
+
+/// Whether a namespace carries every label of the selector.
+fn has_labels(ns: &Namespace, labels: &serde_json::Map<String, serde_json::Value>) -> bool {
+    labels.iter().all(|(k, v)| ns.labels().get(k).map(String::as_str) == v.as_str())
 }
 
 /// Creates or labels the namespace as managed. An existing namespace Cairn does not manage yet is only
 /// adopted with `take_ownership`.
 pub async fn ensure_managed_namespace(client: &Client, name: &str, label: &str, take_ownership: bool) -> anyhow::Result<()> {
-    let (k, v) = split_label(label)?;
+    let labels = label_map(label)?;
     let api: Api<Namespace> = Api::all(client.clone());
     if let Some(ns) = api.get_opt(name).await? {
-        let managed = ns.labels().get(k).is_some_and(|x| x == v);
+        let managed = has_labels(&ns, &labels);
         if !managed && !take_ownership {
             return Err(Refused(format!("namespace {name} exists and is not managed by Cairn (no label {label}); add --take-ownership to adopt it")).into());
         }
@@ -100,7 +115,7 @@ pub async fn ensure_managed_namespace(client: &Client, name: &str, label: &str, 
             return Err(Refused(format!("namespace {name} is being deleted")).into());
         }
     }
-    let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": { k: v }}});
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}});
     api.patch(name, &PatchParams::apply("cairn"), &Patch::Apply(&body)).await.with_context(|| format!("labelling namespace {name}"))?;
     Ok(())
 }
@@ -236,7 +251,7 @@ pub async fn remove(client: &Client, helm: &HelmArgs, label: &str, names: &[Stri
     if !dbs.is_empty() && !force {
         return Err(Refused(format!("databases exist ({}); delete them first or pass --force", dbs.join(", "))).into());
     }
-    let (k, _) = split_label(label)?;
+    let unlabel: serde_json::Map<String, serde_json::Value> = label_map(label)?.into_iter().map(|(k, _)| (k, serde_json::Value::Null)).collect();
     let h = helm.helm();
     let api: Api<Namespace> = Api::all(client.clone());
     let mut p = Progress::new(names.len() * 2);
@@ -251,7 +266,7 @@ pub async fn remove(client: &Client, helm: &HelmArgs, label: &str, names: &[Stri
         if keep_namespace {
             p.step(&format!("namespace {ns}: keep it, without the managed label"), async {
                 if api.get_opt(ns).await?.is_some() {
-                    let patch = serde_json::json!({"metadata": {"labels": { k: null }}});
+                    let patch = serde_json::json!({"metadata": {"labels": unlabel}});
                     api.patch(ns, &PatchParams::default(), &Patch::Merge(&patch)).await?;
                 }
                 Ok(())
@@ -284,7 +299,7 @@ pub struct Row {
 
 /// `namespaces list`: the managed namespaces (every namespace with `all`) and their operators.
 pub async fn list(client: &Client, helm: &HelmArgs, label: &str, all: bool) -> anyhow::Result<Vec<Row>> {
-    let (k, v) = split_label(label)?;
+    let labels = label_map(label)?;
     let api: Api<Namespace> = Api::all(client.clone());
     let lp = if all { Default::default() } else { kube::api::ListParams::default().labels(label) };
     let releases = helm.helm().releases_of(DB_RELEASE).await.unwrap_or_default();
@@ -299,7 +314,7 @@ pub async fn list(client: &Client, helm: &HelmArgs, label: &str, all: bool) -> a
             }
         }
         rows.push(Row {
-            managed: ns.labels().get(k).is_some_and(|x| x == v),
+            managed: has_labels(&ns, &labels),
             release: releases.iter().find(|r| r.namespace == name).map(|r| format!("{} ({})", r.chart_version(), r.status)),
             operators,
             name,

@@ -1,4 +1,5 @@
-//! Our API types (everest.percona.com/v1alpha1), one file per kind.
+//! Our API types (everest.percona.com/v1alpha1), one file per kind, and the bounds of their fields.
+pub mod bounds;
 pub mod database_cluster;
 pub mod database_cluster_restore;
 pub mod database_engine;

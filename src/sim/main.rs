@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("engine simulator running");
     let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
-        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step }) => {}
+        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None }) => {}
         _ = cairn::sim::operators::run_operators(client, step, args.namespace_label_selector) => {}
         _ = tokio::signal::ctrl_c() => {}
     }

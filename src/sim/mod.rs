@@ -26,6 +26,38 @@ const FIELD_MANAGER: &str = "cairn-engine-simulator";
 pub struct Options {
     /// How long each state lasts before the next transition.
     pub step: Duration,
+    /// Only objects in namespaces matching this label selector (None: every namespace). Tests share one
+    /// API server, one simulator per test, each in its own namespaces.
+    pub namespaces: Option<String>,
+}
+
+/// The namespaces a simulator acts in: all, or those matching a label selector (read through a watch).
+#[derive(Clone)]
+pub struct Scope(Option<kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Namespace>>);
+
+impl Scope {
+    /// Starts watching the namespaces of `selector` (None: every namespace) and returns once the first
+    /// list is in.
+    pub async fn start(client: Client, selector: Option<&str>) -> Scope {
+        use kube::runtime::WatchStreamExt;
+        let Some(sel) = selector else { return Scope(None) };
+        let (store, writer) = kube::runtime::reflector::store();
+        let nss = Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
+        let stream = watcher(nss, watcher::Config::default().labels(sel)).default_backoff().reflect(writer);
+        tokio::spawn(async move { stream.for_each(|_| async {}).await });
+        let _ = store.wait_until_ready().await;
+        Scope(Some(store))
+    }
+
+    pub fn contains(&self, namespace: &str) -> bool {
+        self.0.as_ref().is_none_or(|s| s.get(&kube::runtime::reflector::ObjectRef::new(namespace)).is_some())
+    }
+
+    /// What a reconcile answers for an object outside the scope: look again later, in case its namespace
+    /// joins the scope (a label added after the object appeared).
+    pub fn outside() -> Action {
+        Action::requeue(Duration::from_secs(3))
+    }
 }
 
 /// What differs between the operators.
@@ -58,6 +90,7 @@ pub(crate) trait Simulated:
 struct Ctx {
     client: Client,
     step: Duration,
+    scope: Scope,
     /// When each object entered its current state.
     since: Mutex<HashMap<(String, String, String), (String, Instant)>>,
     /// The volume size each object's PVCs have (what the operator last finished resizing to).
@@ -66,7 +99,8 @@ struct Ctx {
 
 /// Runs the simulator for all three operators until the process stops.
 pub async fn run(client: Client, opts: Options) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step: opts.step, since: Mutex::new(HashMap::new()), volumes: Mutex::new(HashMap::new()) });
+    let scope = Scope::start(client.clone(), opts.namespaces.as_deref()).await;
+    let ctx = Arc::new(Ctx { client: client.clone(), step: opts.step, scope, since: Mutex::new(HashMap::new()), volumes: Mutex::new(HashMap::new()) });
     tokio::join!(
         simulate::<crate::upstream::pg::PerconaPGCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
@@ -125,6 +159,9 @@ async fn ensure_secrets<K: Simulated>(obj: &K, client: &Client) -> Result<(), ku
 
 async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
     let ns = obj.namespace().unwrap_or_default();
+    if !ctx.scope.contains(&ns) {
+        return Ok(Scope::outside());
+    }
     let name = obj.name_any();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let key = (K::kind(&()).to_string(), ns.clone(), name.clone());

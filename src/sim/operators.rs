@@ -47,15 +47,19 @@ pub fn deployment(name: &str, container: &str, image: &str, namespace: &str) -> 
 
 /// Creates the three operator Deployments in every namespace matching `selector` (as it appears), and rolls
 /// out every operator Deployment `step` after it is seen. Runs until the process stops.
+/// Deployments in other namespaces are left alone.
 pub async fn run_operators(client: Client, step: Duration, selector: String) {
-    tokio::join!(install(client.clone(), selector), roll_out(client, step, OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect()));
+    let scope = super::Scope::start(client.clone(), Some(&selector)).await;
+    let names = OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
+    tokio::join!(install(client.clone(), selector), roll_out(client, step, names, scope));
 }
 
-/// Only rolls out the Deployments called one of `names` (in any namespace), `step` after each is seen: what
-/// the Deployment controller and a kubelet would do for Deployments installed by a chart (Cairn's own, the
-/// operators').
+/// Only rolls out the Deployments called one of `names` (in every namespace), `step` after each is seen:
+/// what the Deployment controller and a kubelet would do for Deployments installed by a chart (Cairn's own,
+/// the operators').
 pub async fn roll_out_named(client: Client, step: Duration, names: Vec<String>) {
-    roll_out(client, step, names).await
+    let scope = super::Scope::start(client.clone(), None).await;
+    roll_out(client, step, names, scope).await
 }
 
 async fn install(client: Client, selector: String) {
@@ -85,12 +89,13 @@ struct Ctx {
     step: Duration,
     /// The Deployments rolled out.
     names: Vec<String>,
+    scope: super::Scope,
     /// When each (namespace, name, generation) was first seen.
     seen: std::sync::Mutex<std::collections::HashMap<Seen, std::time::Instant>>,
 }
 
-async fn roll_out(client: Client, step: Duration, names: Vec<String>) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step, names, seen: Default::default() });
+async fn roll_out(client: Client, step: Duration, names: Vec<String>, scope: super::Scope) {
+    let ctx = Arc::new(Ctx { client: client.clone(), step, names, scope, seen: Default::default() });
     Controller::new(Api::<Deployment>::all(client), watcher::Config::default())
         .run(
             reconcile,
@@ -110,6 +115,9 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, kube::Er
         return Ok(Action::await_change());
     }
     let ns = d.namespace().unwrap_or_default();
+    if !ctx.scope.contains(&ns) {
+        return Ok(super::Scope::outside());
+    }
     let since = *ctx.seen.lock().unwrap().entry((ns.clone(), name.clone(), d.metadata.generation)).or_insert_with(std::time::Instant::now);
     let wait = ctx.step.saturating_sub(since.elapsed());
     if !wait.is_zero() {
