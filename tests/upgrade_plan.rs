@@ -33,6 +33,24 @@ async fn rest(router: &axum::Router, state: &cairn::state::State, user: &str, me
     (status, serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())))
 }
 
+/// A server function called as the browser does (form post, session cookie, same origin).
+async fn server_fn(router: &axum::Router, state: &cairn::state::State, user: &str, path: &str, body: &str) -> (u16, Value) {
+    let token = cairn::auth::issue_token_at(JWT_KEY, user, cairn::auth::now_secs(), state.auth.min_iat(user)).0;
+    let mut req = http::Request::post(path)
+        .header(http::header::COOKIE, format!("cairn_session={token}"))
+        .header(http::header::HOST, "cairn.test")
+        .header(http::header::ORIGIN, "http://cairn.test")
+        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(http::header::ACCEPT, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())))
+}
+
 #[tokio::test]
 async fn upgrade_plan_rbac_approval_and_write_lock() {
     let env = TestEnv::start().await;
@@ -74,10 +92,21 @@ async fn upgrade_plan_rbac_approval_and_write_lock() {
     // The path does not shadow the engines' own: `upgrade-plan` is not an engine name.
     assert_eq!(rest(&router, &state, "admin", "GET", &format!("/v1/namespaces/{ns}/database-engines/percona-postgresql-operator"), None).await.0, 200);
 
+    // The UI's Settings → Namespaces reads the same plan, and refuses an approval without the confirmation.
+    use leptos::server_fn::ServerFn;
+    use cairn::app::pages::settings_namespaces::{ApproveOperatorUpgrade, NamespaceUpgradePlans};
+    let (s, list) = server_fn(&router, &state, "admin", NamespaceUpgradePlans::PATH, "").await;
+    assert_eq!(s, 200, "{list}");
+    let mine = list.as_array().unwrap().iter().find(|p| p["namespace"] == ns.as_str()).expect("this namespace listed");
+    assert_eq!(mine["upgrades"].as_array().unwrap().len(), 3, "{mine}");
+    let (_, body) = server_fn(&router, &state, "admin", ApproveOperatorUpgrade::PATH, &format!("namespace={ns}")).await;
+    assert!(body.to_string().contains("confirm"), "{body}");
+    let engines: Api<cairn::crd::DatabaseEngine> = Api::namespaced(env.client.clone(), &ns);
+    assert!(!engines.get("percona-postgresql-operator").await.unwrap().metadata.annotations.unwrap_or_default().contains_key("everest.percona.com/upgrade-lock"), "nothing locked without the confirmation");
+
     // Approved: the engines carry the lock, and database writes in the namespace answer 412.
     let (s, body) = rest(&router, &state, "admin", "POST", &approval, None).await;
     assert_eq!(s, 200, "{body}");
-    let engines: Api<cairn::crd::DatabaseEngine> = Api::namespaced(env.client.clone(), &ns);
     let pg = engines.get("percona-postgresql-operator").await.unwrap();
     assert!(pg.metadata.annotations.as_ref().unwrap().contains_key("everest.percona.com/upgrade-lock"));
     let db = serde_json::to_value(db("locked", cairn::crd::EngineType::Postgresql, "", 1)).unwrap();

@@ -9,6 +9,7 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="flex items-center justify-between bg-slate-900 px-6 py-3 text-white">
             <a href="/" class="text-lg font-semibold tracking-tight">"Cairn"</a>
+            <nav class="ml-auto mr-4 text-sm"><a href="/settings/namespaces" class="hover:underline">"Settings: namespaces"</a></nav>
             <ActionForm action=logout>
                 <button type="submit" class="rounded px-3 py-1 text-sm hover:bg-slate-700">"Log out"</button>
             </ActionForm>

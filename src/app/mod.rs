@@ -40,6 +40,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage/>
                 <Route path=path!("/") view=pages::databases::DatabasesPage/>
                 <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage/>
+                <Route path=path!("/settings/namespaces") view=pages::settings_namespaces::SettingsNamespacesPage/>
             </Routes>
         </Router>
     }

@@ -4,7 +4,7 @@ use crate::model::{DbSummary, FieldError, FormOptions, UserActions};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(crate) mod server {
     use crate::error::ApiError;
     use crate::service::Caller;
     use crate::state::State;
