@@ -73,13 +73,19 @@ step "unit and integration tests (cargo test)"
 cargo_rc=0
 run_test_binaries "$logs" || cargo_rc=$?
 
-step "build (cargo leptos build)"
-cargo leptos build >&2
-cargo build --features sim --bin cairn-sim >&2
+# The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
+# and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
+# --features sim` just built (it is never part of a release).
+step "build the release site (cargo leptos build --release)"
+build_start=$SECONDS
+cargo leptos build --release >&2
+bash scripts/compress-site.sh
+echo "release site built in $((SECONDS - build_start)) s" >&2
+[[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2
 
-step "end-to-end (Playwright, Debian Chromium)"
+step "end-to-end (Playwright, Debian Chromium, release build)"
 trap 'stop_stack' EXIT
-start_stack "${CAIRN_E2E_PORT:-3000}" "$CARGO_TARGET_DIR/debug" "$CAIRN_ROOT/target/site"
+start_stack "${CAIRN_E2E_PORT:-3000}" "$CARGO_TARGET_DIR/release" "$CAIRN_ROOT/target/site" "$CARGO_TARGET_DIR/debug"
 rc=0
 (cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
   npx playwright test) 2>&1 | tee "$logs/playwright.log" || rc=$?

@@ -75,6 +75,27 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(500, "internal error; see the server log")
     }
+    /// 503: the Kubernetes API server cannot be reached (or cannot answer) now; nothing was written. Sent
+    /// with `Retry-After: RETRY_AFTER_SECS`.
+    pub fn unavailable() -> Self {
+        Self::new(503, "the Kubernetes API server is unavailable; nothing was changed, try again shortly")
+            .with_retry_after(std::time::Duration::from_secs(RETRY_AFTER_SECS as u64))
+    }
+}
+
+/// Seconds a client should wait before retrying a 503 (the `Retry-After` header).
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// Whether a client error says the API server is unreachable or unable to answer now (connection refused or
+/// reset, timeouts, TLS and HTTP transport failures, or a 5xx from the API server itself, e.g. etcd down),
+/// as opposed to an answer about the request (4xx) or a bug of ours (serialization).
+#[cfg(feature = "ssr")]
+pub fn is_unavailable(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code >= 500,
+        kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) | kube::Error::FromUtf8(_) | kube::Error::LinesCodecMaxLineLengthExceeded => false,
+        _ => true,
+    }
 }
 
 /// Whole seconds to wait, rounded up, at least 1 (what `Retry-After` and the messages say).
@@ -101,6 +122,10 @@ impl From<kube::Error> for ApiError {
                 let mut err = ApiError::new(400, s.message.clone());
                 err.field = field_of_api_server_message(&s.message);
                 err
+            }
+            e if is_unavailable(e) => {
+                tracing::warn!(error = %e, "the Kubernetes API server is unavailable");
+                ApiError::unavailable()
             }
             _ => {
                 tracing::error!(error = %e, "kubernetes API call failed");

@@ -7,7 +7,10 @@ mod common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use cairn::app::server_fns::{CreateDatabase, DeleteDatabase, GetFormOptions, GetUserActions, ListDatabases, Login, Logout};
+use cairn::app::server_fns::{
+    CreateDatabase, CurrentUser, DeleteDatabase, EditDatabase, GetDatabaseDetail, GetFormOptions, GetUserActions, ListDatabases, Login,
+    Logout, RestartDatabase, SetDatabasePaused,
+};
 use cairn::crd::*;
 use common::*;
 use futures::StreamExt;
@@ -108,6 +111,13 @@ impl App {
             .body(Body::from(body))
             .unwrap();
         self.send_from(req, ip).await
+    }
+
+    /// The status of a live stream (SSE) request for the user, without reading its endless body.
+    async fn stream_status(&self, user: &str, path: &str) -> u16 {
+        let token = self.token(user);
+        let req = http::Request::get(path).header(http::header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
+        self.router.clone().oneshot(req).await.unwrap().status().as_u16()
     }
 
     /// The first message of the live list (SSE) for the user.
@@ -389,6 +399,38 @@ async fn rbac_matrix() {
         let (s, body) = app.rest(u, "PUT", engine_path, Some(engine.clone())).await;
         assert_eq!(s, want, "{u} updates dev's PG engine: {body}");
     }
+
+    // The database page: its data and live stream need database-clusters read (the stream is refused up
+    // front); suspend/resume, restart and edit need update; every user learns its own name.
+    for (u, want) in [("admin", 200), ("ro", 200), ("dev", 403), ("nobody", 403)] {
+        let (s, body) = app.server_fn(u, GetDatabaseDetail::PATH, &[("namespace", "everest"), ("name", "e1")]).await;
+        assert_eq!(s, want, "{u} reads everest/e1's page: {body}");
+        assert_eq!(app.stream_status(u, "/v1/events/database-clusters/everest/e1").await, want, "{u} streams everest/e1");
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1/components", None).await;
+        assert_eq!(s, want, "{u} lists everest/e1's components: {body}");
+        // Logs: refused without read; with it, not one of e1's pods.
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1/components/other-0/logs", None).await;
+        assert_eq!(s, if want == 200 { 404 } else { 403 }, "{u} reads logs of everest/e1: {body}");
+        let (s, body) = app.server_fn(u, CurrentUser::PATH, &[]).await;
+        assert_eq!((s, body), (200, json!(u)));
+    }
+    let (_, page) = app.server_fn("ro", GetDatabaseDetail::PATH, &[("namespace", "everest"), ("name", "e1")]).await;
+    assert_eq!((page["summary"]["can_update"].clone(), page["summary"]["can_delete"].clone()), (json!(false), json!(false)), "{page}");
+    for (u, want) in [("ro", 403), ("nobody", 403), ("dev2", 200), ("dev", 200), ("admin", 200)] {
+        let dev_d1 = [("namespace", "dev"), ("name", "d1")];
+        let (s, body) = app.server_fn(u, SetDatabasePaused::PATH, &[dev_d1[0], dev_d1[1], ("paused", "false")]).await;
+        assert_eq!(s, want, "{u} resumes dev/d1: {body}");
+        let (s, body) = app.server_fn(u, EditDatabase::PATH, &[dev_d1[0], dev_d1[1], ("edit[nodes]", "1")]).await;
+        // Edit also needs read on the engine (the compound check of an update): dev2 may not.
+        let want_edit = if u == "dev2" { 403 } else { want };
+        assert_eq!(s, want_edit, "{u} edits dev/d1: {body}");
+    }
+    for (u, want) in [("ro", 403), ("nobody", 403), ("dev", 200)] {
+        let (s, body) = app.server_fn(u, RestartDatabase::PATH, &[("namespace", "dev"), ("name", "d1")]).await;
+        assert_eq!(s, want, "{u} restarts dev/d1: {body}");
+    }
+    let (s, _) = app.server_fn("dev", SetDatabasePaused::PATH, &[("namespace", "everest"), ("name", "e1"), ("paused", "true")]).await;
+    assert_eq!(s, 403, "dev may not suspend in everest");
 
     // Delete over REST and through the server function.
     let expect_delete: [(&str, &str, u16); 6] = [

@@ -32,9 +32,12 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).put(update_db).delete(delete_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}/credentials", get(get_credentials))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/components", get(list_components))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/components/{component}/logs", get(component_logs))
         .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
         .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
+        .route("/v1/events/database-clusters/{ns}/{name}", get(db_detail_events))
         // Any other /v1 path: a JSON 404 (not the UI's HTML page); a known path with another method: JSON 405.
         .route("/v1", any(unknown_path))
         .route("/v1/{*rest}", any(unknown_path))
@@ -137,6 +140,28 @@ async fn get_credentials(AxState(st): AxState<State>, headers: HeaderMap, Path((
     Ok(([(http::header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 
+/// The database's Pods (OpenEverest's component shape), from the Pod watch.
+async fn list_components(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Vec<crate::model::Component>>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::components::list(&st, &caller, &ns, &name)?))
+}
+
+/// A component's (Pod's) logs as text, from the API server; 503 with the reason when it cannot give them.
+async fn component_logs(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name, component)): Path<(String, String, String)>,
+    axum::extract::Query(q): axum::extract::Query<service::components::LogQuery>,
+) -> Result<Response, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let text = service::components::logs(&st, &caller, &ns, &name, &component, &q).await?;
+    Ok(([(http::header::CONTENT_TYPE, "text/plain; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")], text).into_response())
+}
+
 async fn create_db(
     AxState(st): AxState<State>,
     headers: HeaderMap,
@@ -167,8 +192,23 @@ async fn update_db(
     Ok(Json(service::update_database(&st, &caller, &ns, &name, db).await?))
 }
 
-async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteQuery {
+    /// The contract's flag: `true` also removes the backups' data from their storage; `false` (the default)
+    /// keeps it.
+    #[serde(default)]
+    cleanup_backup_storage: bool,
+}
+
+async fn delete_db(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<DeleteQuery>,
+) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    tracing::debug!(namespace = %ns, database = %name, cleanup_backup_storage = q.cleanup_backup_storage, "delete requested");
     service::delete_database(&st, &caller, &ns, &name).await?;
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
@@ -236,6 +276,54 @@ async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Ss
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// Server-sent events for one database's page: its [`crate::model::DbDetail`] on connect and after every
+/// change of the database caches (event `database`), `gone` once it no longer exists, `denied` when the caller
+/// may no longer read it. Fed by the same watch as the list: no polling.
+async fn db_detail_events(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    // Refused up front (403/404) like the page itself.
+    service::database::detail(&st, &caller, &ns, &name)?;
+    let token = crate::auth::token_from_headers(&headers).unwrap_or_default();
+    let mut rx = st.changes.clone();
+    let mut policy_rx = st.rbac.subscribe();
+    let stream = async_stream(move |tx| async move {
+        let mut last = String::new();
+        loop {
+            if st.auth.validate(&token, crate::auth::now_secs()).is_err() {
+                return;
+            }
+            let (kind, data) = match service::database::detail(&st, &caller, &ns, &name) {
+                Ok(d) => ("database", serde_json::to_string(&d).unwrap_or_default()),
+                Err(e) if e.status == 404 => ("gone", e.message),
+                Err(e) => ("denied", e.message),
+            };
+            // Only what changed for this database goes out (the watch fires for every database).
+            let text = format!("{kind}\n{data}");
+            if text != last {
+                if tx.send(Ok(Event::default().event(kind).data(data))).await.is_err() {
+                    return;
+                }
+                last = text;
+            }
+            rx.borrow_and_update();
+            policy_rx.borrow_and_update();
+            let changed = tokio::select! {
+                r = rx.changed() => r,
+                r = policy_rx.changed() => r,
+            };
+            if changed.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
 /// A stream fed by a task writing into a bounded channel; the task ends when the client goes away.
 fn async_stream<T, F, Fut>(f: F) -> impl Stream<Item = T>
 where
@@ -248,11 +336,20 @@ where
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// 200 "ok" once the caches are synced; 503 with the reason while the API server is unreachable, before
+/// the first sync, or (for good: the process then exits) once a watch or controller task ended.
 async fn readyz(AxState(st): AxState<State>) -> Response {
-    if st.is_ready() {
+    let unavailable = |why: String| {
+        (http::StatusCode::SERVICE_UNAVAILABLE, [(http::header::RETRY_AFTER, crate::error::RETRY_AFTER_SECS.to_string())], why).into_response()
+    };
+    if let Some(task) = st.health.failure() {
+        unavailable(format!("a supervised task ended: {task}"))
+    } else if let Some(why) = st.health.api_down() {
+        unavailable(format!("the Kubernetes API server is unreachable: {why}"))
+    } else if st.is_ready() {
         "ok".into_response()
     } else {
-        (http::StatusCode::SERVICE_UNAVAILABLE, "caches not synced").into_response()
+        unavailable("caches not synced".into())
     }
 }
 

@@ -1,7 +1,9 @@
 //! The one enforcement point: every read and write from the UI (server functions) and the REST API goes
 //! through here — session, RBAC (`authz`), validation, then the write. Reads come from the reflector caches.
 pub mod authz;
+pub mod components;
 pub mod credentials;
+pub mod database;
 pub mod engines;
 pub mod upgrade_plan;
 pub mod validation;
@@ -58,6 +60,10 @@ impl From<&DatabaseCluster> for DbSummary {
             message: st.message.unwrap_or_default(),
             can_delete: false,
             can_reveal: false,
+            can_update: false,
+            paused: db.spec.paused,
+            deleting: db.metadata.deletion_timestamp.is_some(),
+            created: db.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()).unwrap_or(0),
         }
     }
 }
@@ -97,6 +103,7 @@ pub fn database_summaries(state: &State, caller: &Caller, namespace: Option<&str
             let object = authz::object(&row.namespace, &row.name);
             row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &object);
             row.can_reveal = policy.can(caller.subject(), res::DATABASE_CLUSTER_CREDENTIALS, "read", &object);
+            row.can_update = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "update", &object);
             row
         })
         .collect()

@@ -312,7 +312,7 @@ fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version:
     required_quantity("spec.engine.storage.size", Some(&e.storage.size), MIN_STORAGE_BYTES, "1G", (MAX_STORAGE_BYTES, MAX_STORAGE))?;
     reference("spec.engine.storage.class", e.storage.class.as_deref())?;
     max_len("spec.engine.config", e.config.as_deref().unwrap_or(""), MAX_CONFIG_LEN)?;
-    reference("spec.engine.userSecretsName", e.user_secrets_name.as_deref())?;
+    // Stricter than a reference: only the database's own Secret (which is a valid name).
     user_secrets_name(db)?;
     validate_other_fields(&db.spec)?;
     if let Some(p) = &db.spec.proxy {

@@ -6,6 +6,7 @@
 //!   any → stopping → paused          (when paused; every pod stops, ready = 0)
 mod engines;
 pub mod operators;
+mod pods;
 pub mod version_service;
 
 use futures::StreamExt;
@@ -85,6 +86,16 @@ pub(crate) trait Simulated:
     fn status(&self, state: &str, ready: bool, resizing: bool) -> serde_json::Value;
     /// Secrets the operator creates when missing: (name, key → value).
     fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)>;
+    /// The operator's `app.kubernetes.io/name` and `managed-by` label values, and the Pods it runs for the
+    /// spec (see `pods`).
+    fn pods(&self) -> ((&'static str, &'static str), Vec<pods::SimPod>);
+}
+
+/// The Pods for the state the cluster is in: none once paused, not ready until ready.
+async fn sync_pods<K: Simulated>(obj: &K, client: &Client, state: &str) -> Result<(), kube::Error> {
+    let (labels, desired) = obj.pods();
+    let desired = if state == "paused" { Vec::new() } else { desired };
+    pods::sync(obj, client, labels, desired, state == "ready").await
 }
 
 struct Ctx {
@@ -175,6 +186,8 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         }
         ctx.since.lock().unwrap().remove(&key);
         ctx.volumes.lock().unwrap().remove(&key);
+        // Its Pods go with it (no garbage collector runs here).
+        pods::sync(&*obj, &ctx.client, obj.pods().0, Vec::new(), false).await?;
         return Ok(Action::await_change());
     }
 
@@ -230,10 +243,13 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         }
     };
     if let Some(status) = next {
+        let new_state = status["state"].as_str().unwrap_or_default().to_string();
         let patch = serde_json::json!({ "status": status });
         api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER), &Patch::Merge(&patch)).await?;
+        sync_pods(&*obj, &ctx.client, &new_state).await?;
         return Ok(Action::requeue(ctx.step));
     }
+    sync_pods(&*obj, &ctx.client, &state).await?;
     Ok(Action::await_change())
 }
 

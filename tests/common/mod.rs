@@ -133,10 +133,15 @@ impl Drop for ControlPlane {
 
 /// Starts Cairn's state and reconcilers, as `cairn serve` does, and waits for the caches.
 async fn run_cairn(client: Client, opts: cairn::state::Options) -> cairn::state::State {
+    let run = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
+    run_cairn_with(client, opts, run).await
+}
+
+async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
     let (state, subs) = cairn::state::State::start(client, opts);
     let mut subs = subs.unwrap();
     tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
-    tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
+    tokio::spawn(cairn::controller::database_cluster::run_with(state.clone(), subs, run));
     tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
     state
 }
@@ -432,8 +437,14 @@ impl TestEnv {
 
     /// The same with a given version-service cache TTL.
     pub async fn start_cairn_with_ttl(&self, ttl: Duration) -> cairn::state::State {
+        let opts = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
+        self.start_cairn_with(ttl, opts).await
+    }
+
+    /// The same with given DatabaseCluster reconciler options (resync period, test hooks).
+    pub async fn start_cairn_with(&self, ttl: Duration, opts: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
         let version_service = cairn::engine::version_service::VersionService::new(Some(self.versions.url.clone()), ttl);
-        run_cairn(self.client.clone(), self.state_options(version_service, true)).await
+        run_cairn_with(self.client.clone(), self.state_options(version_service, true), opts).await
     }
 
     /// Cairn as a process of its own: its own runtime, client, state, reconcilers and HTTP server (the whole

@@ -1,4 +1,6 @@
 pub mod create_database;
+pub mod database;
 pub mod databases;
 pub mod login;
+pub mod not_found;
 pub mod settings_namespaces;
