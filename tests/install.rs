@@ -153,7 +153,11 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     let mut pg = db("pg1", EngineType::Postgresql, "", 1);
     pg.metadata.namespace = Some(ns2.clone());
     cairn::service::create_database(&state, &admin, pg).await.unwrap();
-    let plan = upgrade_plan::get_plan(&state, &admin, &ns2).unwrap();
+    // The plan reads the cache: wait until it has seen the new database.
+    let plan = eventually(30, "pg1 in the plan", || async {
+        Some(upgrade_plan::get_plan(&state, &admin, &ns2).unwrap()).filter(|p| !p.pending_actions.is_empty())
+    })
+    .await;
     let ups: Vec<_> = plan.upgrades.iter().map(|u| (u.name.as_str(), u.current_version.as_str(), u.target_version.as_str())).collect();
     assert_eq!(ups, [("percona-postgresql-operator", "2.7.0", "2.8.2"), ("percona-xtradb-cluster-operator", "1.18.0", "1.19.0")]);
     // Just created, the database is not ready (the simulator takes 300 ms per state).
