@@ -53,7 +53,7 @@ start_stack() {
   KUBECONFIG=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"])' "$STACK_DIR/testenv.out")
 
   "$bin/cairn" namespaces add everest-system --unmanaged >/dev/null
-  "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" >/dev/null
+  "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" --label-only >/dev/null
 
   # The simulator also stands in for the Percona version service, serving ../shared/version-service/ on a
   # free port under the real service's paths; it prints the URL Cairn should use.

@@ -25,6 +25,7 @@ pub mod monitoring_instances;
 pub mod cluster;
 pub mod policies;
 pub mod preview;
+pub mod upgrade_plan;
 
 pub fn router() -> Router<State> {
     Router::new()
@@ -54,6 +55,7 @@ pub fn router() -> Router<State> {
         .merge(policies::router())
         .merge(cluster::router())
         .merge(preview::router())
+        .merge(upgrade_plan::router())
 }
 
 #[derive(Deserialize)]

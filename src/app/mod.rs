@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name/:tab") view=pages::database::DatabasePage ssr=SsrMode::Async/>
                 <Route path=path!("/settings/monitoring-endpoints") view=pages::monitoring_endpoints::MonitoringEndpointsPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/operator-upgrades") view=pages::settings_namespaces::SettingsNamespacesPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=pages::settings::namespaces::NamespacesPage/>
                 <Route path=path!("/settings/namespaces") view=pages::settings::namespaces::NamespacesPage/>
                 <Route path=path!("/settings/namespaces/:namespace") view=pages::settings::namespaces::NamespacesPage/>

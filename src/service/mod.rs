@@ -10,6 +10,7 @@ pub mod pmm;
 pub mod cluster;
 pub mod policies;
 pub mod preview;
+pub mod upgrade_plan;
 pub mod validation;
 
 pub use authz::{authorize, can, Action};
@@ -159,6 +160,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
     if let Some(m) = db.monitoring_config_name() {
         authorize(state, caller, res::MONITORING_INSTANCES, Action::Read, &authz::object(&ns, m))?;
     }
+    upgrade_plan::check_unlocked(state, &ns)?;
     if !state.is_managed(&ns) {
         return Err(ApiError::invalid(
             "metadata.namespace",
@@ -196,6 +198,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
 /// compound check OpenEverest makes for create and update).
 pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &str, mut new: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
     let old = authorize_update(state, caller, ns, name)?;
+    upgrade_plan::check_unlocked(state, ns)?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
     }
@@ -296,6 +299,7 @@ async fn storage_class_exists(state: &State, db: &DatabaseCluster) -> Result<(),
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Delete, &authz::object(ns, name))?;
     find_database(state, ns, name)?;
+    upgrade_plan::check_unlocked(state, ns)?;
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await?;
     Ok(())

@@ -5,3 +5,4 @@ pub mod login;
 pub mod not_found;
 pub mod monitoring_endpoints;
 pub mod settings;
+pub mod settings_namespaces;

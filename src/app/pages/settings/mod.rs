@@ -29,6 +29,8 @@ pub fn SettingsFrame(children: Children) -> impl IntoView {
             <nav aria-label="Settings sections" class="mb-6 flex gap-2 overflow-x-auto border-b border-slate-200">
                 {tab("/settings/namespaces", "Namespaces")}
                 {tab("/settings/policies", "Policies")}
+                {tab("/settings/operator-upgrades", "Operator upgrades")}
+                {tab("/settings/monitoring-endpoints", "Monitoring endpoints")}
             </nav>
             {children()}
         </main>
