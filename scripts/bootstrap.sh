@@ -20,11 +20,15 @@ WASM_BINDGEN_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' "$here/Cargo.lock" | 
 WASM_BINDGEN_VERSION="${WASM_BINDGEN_VERSION:-0.2.130}"
 
 # 1. System packages: Debian's Chromium for Playwright (its own browser download cannot work here).
-if [[ "${CAIRN_SKIP_APT:-0}" != 1 ]] && ! command -v chromium >/dev/null 2>&1; then
-  log "apt: chromium"
+#    jq: scripts/test.sh reads cargo's JSON messages with it.
+apt_missing=()
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+command -v jq >/dev/null 2>&1 || apt_missing+=(jq)
+if [[ "${CAIRN_SKIP_APT:-0}" != 1 && ${#apt_missing[@]} -gt 0 ]]; then
+  log "apt: ${apt_missing[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
 # 2. Rust target for the hydrated UI.
