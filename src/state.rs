@@ -418,7 +418,7 @@ impl State {
             }
         };
 
-        let auth = crate::auth::store::AuthStore::start(client.clone(), &opts.system_namespace, opts.jwt_key.clone());
+        let auth = crate::auth::store::AuthStore::start(client.clone(), &opts.system_namespace, opts.jwt_key.clone(), &health);
         let (synced_tx, synced) = watch::channel(false);
         let engines_synced_rx = engines_synced.clone();
         let auth_synced = auth.clone();

@@ -71,8 +71,9 @@ impl AuthStore {
         }
     }
 
-    /// Starts the three watches in the system namespace.
-    pub fn start(client: Client, ns: &str, initial_key: Vec<u8>) -> Arc<AuthStore> {
+    /// Starts the three watches in the system namespace, supervised by `health` like every other watch (one
+    /// that ends makes the process unhealthy; errors are counted and move the API server's reachability).
+    pub fn start(client: Client, ns: &str, initial_key: Vec<u8>, health: &Arc<crate::health::Health>) -> Arc<AuthStore> {
         let (tx, synced) = watch::channel(false);
         let store = Arc::new(AuthStore { synced, ..AuthStore::fixed(AccountsView::default(), initial_key) });
         let api: Api<Secret> = Api::namespaced(client, ns);
@@ -80,17 +81,17 @@ impl AuthStore {
         let (b_tx, mut b_rx) = watch::channel(false);
         let (k_tx, mut k_rx) = watch::channel(false);
         let s = store.clone();
-        watch_secret(api.clone(), ACCOUNTS_SECRET, a_tx, move |secret| {
+        watch_secret(health, api.clone(), ACCOUNTS_SECRET, a_tx, move |secret| {
             let view = secret.map(AccountsView::from_secret).unwrap_or_default();
             *s.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(view);
         });
         let s = store.clone();
-        watch_secret(api.clone(), super::blocklist::BLOCKLIST_SECRET, b_tx, move |secret| {
+        watch_secret(health, api.clone(), super::blocklist::BLOCKLIST_SECRET, b_tx, move |secret| {
             let list = secret.map(Blocklist::from_secret).unwrap_or_default();
             *s.blocklist.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
         });
         let s = store.clone();
-        watch_secret(api, JWT_SECRET, k_tx, move |secret| {
+        watch_secret(health, api, JWT_SECRET, k_tx, move |secret| {
             let key = secret.and_then(|s| s.data.as_ref()?.get(JWT_KEY).map(|k| Arc::new(k.0.clone())));
             *s.key.write().unwrap_or_else(|e| e.into_inner()) = key;
         });
@@ -188,14 +189,22 @@ pub fn check_claims(claims: &Claims, accounts: &AccountsView, blocklist: &Blockl
 
 /// Watches one Secret by name and calls `apply` with it (or `None` once it is gone). `synced` turns true
 /// after the first complete list, also when the Secret does not exist.
-fn watch_secret(api: Api<Secret>, name: &'static str, synced: watch::Sender<bool>, apply: impl Fn(Option<&Secret>) + Send + 'static) {
+fn watch_secret(
+    health: &Arc<crate::health::Health>,
+    api: Api<Secret>,
+    name: &'static str,
+    synced: watch::Sender<bool>,
+    apply: impl Fn(Option<&Secret>) + Send + 'static,
+) {
     let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let stream = watcher(api, cfg).default_backoff();
-    tokio::spawn(async move {
+    let h = health.clone();
+    health.spawn(format!("Secret {name} watch"), async move {
         let mut s = std::pin::pin!(stream);
         // During a (re)list: whether the Secret was in it.
         let mut seen = false;
         while let Some(ev) = s.next().await {
+            crate::state::observe_watch_event(&h, "Secret", &ev);
             match ev {
                 Ok(watcher::Event::Init) => seen = false,
                 Ok(watcher::Event::InitApply(o)) => {
@@ -210,7 +219,8 @@ fn watch_secret(api: Api<Secret>, name: &'static str, synced: watch::Sender<bool
                 }
                 Ok(watcher::Event::Apply(o)) => apply(Some(&o)),
                 Ok(watcher::Event::Delete(_)) => apply(None),
-                Err(e) => tracing::warn!(secret = name, error = %e, "Secret watch error"),
+                // Logged and counted by observe_watch_event.
+                Err(_) => {}
             }
         }
     });

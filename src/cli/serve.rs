@@ -33,7 +33,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         // Supervised: if a controller ends (it never should; a panic in one reconcile is caught), /readyz
         // turns 503 and the process exits non-zero below, so Kubernetes restarts it.
-        state.health.spawn("DatabaseEngine controller", crate::controller::database_engine::run(state.clone(), engines));
+        state.health.spawn(
+            "DatabaseEngine controller",
+            crate::controller::database_engine::run_with_resync(state.clone(), engines, std::time::Duration::from_secs(args.resync_period)),
+        );
         state.health.spawn("DatabaseCluster controller", crate::controller::database_cluster::run_with(state.clone(), subs, opts));
         state.health.spawn("MonitoringConfig controller", crate::controller::monitoring_config::run(state.clone()));
     }

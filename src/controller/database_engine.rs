@@ -53,6 +53,12 @@ pub struct Ctx {
 
 /// Runs the DatabaseEngine reconciler and the engine creation loop until the process stops.
 pub async fn run(state: State, engines: crate::state::Trigger<DatabaseEngine>) {
+    run_with_resync(state, engines, super::DEFAULT_RESYNC).await
+}
+
+/// The same with the periodic resync (`--resync-period`; zero: off): every DatabaseEngine re-reconciled from
+/// the cache, so a lost Deployment or engine event heals by itself.
+pub async fn run_with_resync(state: State, engines: crate::state::Trigger<DatabaseEngine>, resync: std::time::Duration) {
     let mut deployments = vec![];
     let mut streams = vec![];
     for info in &ENGINES {
@@ -74,6 +80,7 @@ pub async fn run(state: State, engines: crate::state::Trigger<DatabaseEngine>) {
         .watches_stream(futures::stream::select_all(streams), |d: Deployment| {
             Some(ObjectRef::new(&d.name_any()).within(&d.namespace().unwrap_or_default()))
         })
+        .reconcile_all_on(super::resync_ticks(KIND, resync))
         .run(|de, ctx| super::guarded(KIND, reconcile(de, ctx)), error_policy, ctx)
         .for_each(|res| async move {
             match res {
