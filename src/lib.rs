@@ -1,4 +1,8 @@
 //! Cairn: a database platform for Kubernetes in one binary.
+// Leptos views are nested generic types; the create wizard's (five steps in one form) is deep enough that
+// computing its layout in a test or release build passes the default query depth of 128 (`cargo check`
+// does not compute layouts, so only a full build shows it).
+#![recursion_limit = "256"]
 pub mod app;
 pub mod error;
 pub mod model;
