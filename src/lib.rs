@@ -18,6 +18,8 @@ pub mod engine;
 #[cfg(feature = "ssr")]
 pub mod kube_client;
 #[cfg(feature = "ssr")]
+pub mod object_storage;
+#[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod service;

@@ -41,6 +41,9 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// Backup storages, backups and the operators' backup objects (reverse sync, status).
+    pub backup_storages: Store<crate::crd::BackupStorage>,
+    pub backups: Store<crate::crd::DatabaseClusterBackup>,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -173,6 +176,8 @@ impl State {
         let (restores, restore_writer) = reflector::store_shared::<crate::crd::DatabaseClusterRestore>(256);
         let (load_balancer_configs, lbc_writer) = reflector::store_shared::<LoadBalancerConfig>(256);
         let (engines, engine_writer) = reflector::store_shared::<DatabaseEngine>(1024);
+        let (backup_storages, bs_writer) = reflector::store_shared::<crate::crd::BackupStorage>(256);
+        let (backups, backup_writer) = reflector::store_shared::<crate::crd::DatabaseClusterBackup>(1024);
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_writer.subscribe().expect("shared store"),
@@ -212,6 +217,8 @@ impl State {
         drive_upstream(client.clone(), psp_writer);
         drive_upstream(client.clone(), restore_writer);
         drive_upstream(client.clone(), lbc_writer);
+        drive_upstream(client.clone(), bs_writer);
+        drive_upstream(client.clone(), backup_writer);
         let (engines_synced_tx, mut engines_synced) = watch::channel(false);
         let (engine_changes_tx, engine_changes) = watch::channel(0u64);
         let engine_stream = watcher(Api::<DatabaseEngine>::all(client.clone()), watcher::Config::default())
@@ -288,6 +295,8 @@ impl State {
             pod_scheduling_policies,
             restores,
             load_balancer_configs,
+            backup_storages,
+            backups,
             engines,
             version_service: opts.version_service,
             namespaces,

@@ -197,6 +197,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         }),
         replsets,
         sharding: Some(sharding_spec),
+        backup: None,
     };
     let mut out = PerconaServerMongoDB::new(&name, up);
     out.metadata = meta;

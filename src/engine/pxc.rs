@@ -235,6 +235,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
         pxc: Some(pxc),
         haproxy: Some(haproxy),
         proxysql: Some(proxysql),
+        backup: None,
     };
     let mut out = PerconaXtraDBCluster::new(&name, up);
     out.metadata = meta;

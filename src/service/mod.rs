@@ -1,6 +1,7 @@
 //! The one enforcement point: every read and write from the UI (server functions) and the REST API goes
 //! through here — session, RBAC (`authz`), validation, then the write. Reads come from the reflector caches.
 pub mod authz;
+pub mod backup_storage;
 pub mod credentials;
 pub mod engines;
 pub mod validation;

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod object_store;
+
 pub const DB_NS: &str = "everest";
 
 /// A DatabaseCluster in `DB_NS`: 2G storage, 1 CPU, 2G memory; an empty version means "unset" (defaulted).
