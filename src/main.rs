@@ -234,6 +234,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let engines = subs.engines.take().expect("engine subscription");
         tokio::spawn(cairn::controller::database_engine::run(state.clone(), engines));
         tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
+        tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;

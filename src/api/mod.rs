@@ -16,10 +16,12 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 mod backup_storages;
+mod backups;
 
 pub fn router() -> Router<State> {
     Router::new()
         .merge(backup_storages::router())
+        .merge(backups::router())
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
         .route("/v1/permissions", get(permissions))

@@ -53,7 +53,8 @@ pub async fn run(state: State, subs: Subscriptions) {
             tracing::warn!(kind, "cache not synced after 30s; reconciling anyway");
         }
     }
-    let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    let (d1, d2, d3, d4, d5, d6) =
+        (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
@@ -72,6 +73,14 @@ pub async fn run(state: State, subs: Subscriptions) {
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
         .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
         .watches_shared_stream(subs.restores, restore_target)
+        // A backup names its database and storage: the storage must be in the upstream backup section.
+        .watches(Api::<DatabaseClusterBackup>::all(state.client.clone()), kube::runtime::watcher::Config::default(), |b| {
+            Some(ObjectRef::new(&b.spec.db_cluster_name).within(&b.namespace().unwrap_or_default()))
+        })
+        .watches(Api::<BackupStorage>::all(state.client.clone()), kube::runtime::watcher::Config::default(), move |s| {
+            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+            refs(&d6, |d| d.namespace().as_deref() == Some(ns.as_str()) && crate::service::backup_storage::database_uses(d, &name))
+        })
         .watches_shared_stream(subs.engines_for_dbs, move |e| dbs_for_engine(&d5, &e.namespace().unwrap_or_default(), e.spec.type_))
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
@@ -284,6 +293,27 @@ fn resolve_references(db: &DatabaseCluster, state: &State) -> Result<(ComponentA
     Ok((affinity, annotations))
 }
 
+/// The backup storages the database uses, from the caches (a storage not there yet is left out: its arrival
+/// is watched and re-reconciles).
+fn storages_of(state: &State, db: &DatabaseCluster) -> Vec<crate::engine::backup::StorageInput> {
+    let ns = db.namespace().unwrap_or_default();
+    let name = db.name_any();
+    let backups: Vec<String> = state
+        .backups
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == Some(ns.as_str()) && b.spec.db_cluster_name == name && b.metadata.deletion_timestamp.is_none())
+        .map(|b| b.spec.backup_storage_name.clone())
+        .collect();
+    crate::engine::backup::storages_used(db, &backups)
+        .into_iter()
+        .filter_map(|s| {
+            let bs = state.backup_storages.get(&ObjectRef::new(&s).within(&ns))?;
+            Some(crate::engine::backup::StorageInput { name: s, spec: bs.spec.clone() })
+        })
+        .collect()
+}
+
 /// Whether a DatabaseClusterRestore of this database is in progress (from the cache).
 fn restore_in_progress(state: &State, ns: &str, name: &str) -> bool {
     state.restores.state().iter().any(|r| r.namespace().as_deref() == Some(ns) && r.spec.db_cluster_name == name && r.in_progress())
@@ -382,6 +412,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             affinity,
             lb_annotations,
             restarting: restart == RestartStep::Pausing,
+            storages: storages_of(&ctx.state, db),
         };
         let desired = match E::desired(db, &inputs) {
             Ok(d) => d,

@@ -1,5 +1,6 @@
 //! One module per engine. Each exposes pure functions: `desired()` (our spec → upstream CR) and `status()`
 //! (upstream status → our status). Reconcilers gather inputs, call them and apply the result.
+pub mod backup;
 pub mod postgresql;
 pub mod psmdb;
 pub mod pxc;
@@ -137,6 +138,8 @@ pub struct Inputs {
     pub lb_annotations: BTreeMap<String, String>,
     /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
     pub restarting: bool,
+    /// The backup storages the database uses (schedules, PITR, data source, on-demand backups), resolved.
+    pub storages: Vec<backup::StorageInput>,
 }
 
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.

@@ -197,7 +197,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         }),
         replsets,
         sharding: Some(sharding_spec),
-        backup: None,
+        backup: super::backup::psmdb_backup(db, &inputs.storages, &inputs.versions),
     };
     let mut out = PerconaServerMongoDB::new(&name, up);
     out.metadata = meta;

@@ -235,7 +235,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
         pxc: Some(pxc),
         haproxy: Some(haproxy),
         proxysql: Some(proxysql),
-        backup: None,
+        backup: super::backup::pxc_backup(db, &inputs.storages, &inputs.versions),
     };
     let mut out = PerconaXtraDBCluster::new(&name, up);
     out.metadata = meta;

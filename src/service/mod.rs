@@ -2,6 +2,7 @@
 //! through here — session, RBAC (`authz`), validation, then the write. Reads come from the reflector caches.
 pub mod authz;
 pub mod backup_storage;
+pub mod backups;
 pub mod credentials;
 pub mod engines;
 pub mod validation;

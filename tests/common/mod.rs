@@ -173,6 +173,7 @@ impl TestEnv {
         let mut subs = subs.unwrap();
         tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
         tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
+        tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
         tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
         state
     }
