@@ -302,7 +302,8 @@ fn storages_of(state: &State, db: &DatabaseCluster) -> Vec<crate::engine::backup
         .backups
         .state()
         .iter()
-        .filter(|b| b.namespace().as_deref() == Some(ns.as_str()) && b.spec.db_cluster_name == name && b.metadata.deletion_timestamp.is_none())
+        // A backup being deleted still needs its storage: the operator deletes its data from there.
+        .filter(|b| b.namespace().as_deref() == Some(ns.as_str()) && b.spec.db_cluster_name == name)
         .map(|b| b.spec.backup_storage_name.clone())
         .collect();
     crate::engine::backup::storages_used(db, &backups)

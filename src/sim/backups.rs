@@ -129,7 +129,9 @@ async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kub
 
     if b.meta().deletion_timestamp.is_some() {
         if b.finalizers().iter().any(|f| f == FINALIZER_DELETE_BACKUP) {
-            if let (Some(dest), Ok(Some((bucket, _)))) = (b.destination(), b.target(&ctx.client).await) {
+            // The destination names the bucket and the path (the cluster may no longer list the storage).
+            let bucket = b.destination().as_deref().and_then(|d| d.split_once("://")).map(|(_, r)| r.split('/').next().unwrap_or("").to_string());
+            if let (Some(dest), Some(bucket)) = (b.destination(), bucket) {
                 match location(&ctx.client, &ns, &b.storage_name(), bucket).await {
                     Ok(loc) => {
                         let prefix = path_of(&dest).unwrap_or_default().to_string();
