@@ -60,14 +60,18 @@ ENV PATH=/src/node_modules/.bin:$PATH
 # wasm-bindgen, wasm-opt and Tailwind, and writes the site to target/site (relative to /src).
 COPY . .
 RUN cargo leptos build --release \
+ && bash scripts/compress-site.sh \
  && mkdir -p /out \
  && cp "$CARGO_TARGET_DIR/release/cairn" /out/cairn \
+ && cp "$CARGO_TARGET_DIR/release/hash.txt" /out/hash.txt \
  && cp -r target/site /out/site \
  && ls -l /out /out/site /out/site/pkg
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 WORKDIR /app
 COPY --from=builder /out/cairn /app/cairn
+# The assets' content hashes (hash-files): beside the binary, where the server looks for them.
+COPY --from=builder /out/hash.txt /app/hash.txt
 COPY --from=builder /out/site /app/site
 ENV LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_SITE_PKG_DIR=pkg \

@@ -17,6 +17,7 @@ profile=debug; flags=()
 if [[ "${CAIRN_RELEASE:-0}" == 1 ]]; then profile=release; flags=(--release); fi
 echo "[sandbox] building cairn ($profile)…" >&2
 cargo leptos build "${flags[@]}" >&2
+if [[ $profile == release ]]; then bash scripts/compress-site.sh; fi
 cargo build "${flags[@]}" --features sim --bin cairn-sim >&2
 bin="$CARGO_TARGET_DIR/$profile"
 site="$CAIRN_ROOT/target/site"

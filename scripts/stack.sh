@@ -28,9 +28,11 @@ wait_http() { # url seconds
   return 1
 }
 
-# start_stack PORT BIN_DIR SITE_ROOT
+# start_stack PORT BIN_DIR SITE_ROOT [SIM_BIN_DIR]
+#   SIM_BIN_DIR: where cairn-sim is, when not beside cairn (test.sh runs the release cairn with the debug
+#   simulator that `cargo test --features sim` already built).
 start_stack() {
-  local port=$1 bin=$2 site=$3
+  local port=$1 bin=$2 site=$3 sim_bin=${4:-$2}
   STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cairn-stack.XXXXXX")
   local testenv_bin
   testenv_bin=$("$CAIRN_ROOT/testenv/build.sh" | tail -n1)
@@ -68,7 +70,7 @@ for k,v in [("CAIRN_S3_ENDPOINT",s["endpoint"]),("CAIRN_S3_ACCESS_KEY",s["access
 
   # The simulator also stands in for the Percona version service, serving ../shared/version-service/ on a
   # free port under the real service's paths; it prints the URL Cairn should use.
-  "$bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
+  "$sim_bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
     > "$STACK_DIR/sim.out" 2> "$STACK_DIR/sim.log" &
   stack_pids+=($!)
   SIM_PID=$!

@@ -15,6 +15,46 @@ export CAIRN_TESTENV_BIN
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 logs=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 
+# Builds the test binaries (`cargo test --no-run`), runs them CAIRN_TEST_JOBS (default 2) at a time, then the
+# doc tests; appends everything to $1/cargo.log. Returns non-zero if the build or any binary failed.
+run_test_binaries() {
+  local logs="$1" jobs="${CAIRN_TEST_JOBS:-2}" rc=0 start=$SECONDS
+  local -a bins=()
+  cargo test --features sim --no-run --message-format=json-render-diagnostics >"$logs/artifacts.json" || return $?
+  mapfile -t bins < <(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
+    | "\(.target.kind[0])/\(.target.name)\t\(.executable)"' "$logs/artifacts.json" | sort -u)
+  mkdir -p "$logs/bin"
+  local running=0 i=0 name exe
+  for entry in "${bins[@]}"; do
+    name=${entry%%$'\t'*}; exe=${entry#*$'\t'}
+    i=$((i + 1))
+    # Each binary in the background, its output in its own file; at most $jobs at once.
+    (
+      set +e
+      out="$logs/bin/$i.log"
+      echo "     Running $name ($exe)" >"$out"
+      t0=$SECONDS
+      (cd "$CAIRN_ROOT" && "$exe") >>"$out" 2>&1
+      code=$?
+      echo "     ($name: exit $code after $((SECONDS - t0)) s)" >>"$out"
+      { flock 9; tee -a "$logs/cargo.log" <"$out"; } 9>"$logs/cargo.lock"
+      exit $code
+    ) &
+    running=$((running + 1))
+    if ((running >= jobs)); then
+      wait -n || rc=1
+      running=$((running - 1))
+    fi
+  done
+  while ((running > 0)); do
+    wait -n || rc=1
+    running=$((running - 1))
+  done
+  cargo test --features sim --doc 2>&1 | tee -a "$logs/cargo.log" || rc=1
+  echo "test binaries: ${#bins[@]} run, $jobs at a time, $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
+  return $rc
+}
+
 # The target dir is shared by every clone (CI makes a new one per run): drop our own crate's artifacts and
 # incremental state older than two days so it does not grow without bound. Dependencies stay cached.
 build_dir="$CARGO_BUILD_BUILD_DIR"
@@ -26,17 +66,26 @@ if [[ -d "$build_dir/debug/deps" ]]; then
 fi
 
 step "unit and integration tests (cargo test)"
-# Every test binary runs even when one fails (the totals below count them all); a failure still fails the run.
+# Build every test binary, then run them side by side (each integration binary brings up one kube-apiserver,
+# shared by its tests, each in its own namespaces): CAIRN_TEST_JOBS at a time. Every binary runs even when
+# one fails (the totals below count them all); a failure still fails the run. Each binary's output is kept
+# together in the log, printed as it finishes.
 cargo_rc=0
-cargo test --features sim --no-fail-fast 2>&1 | tee "$logs/cargo.log" || cargo_rc=$?
+run_test_binaries "$logs" || cargo_rc=$?
 
-step "build (cargo leptos build)"
-cargo leptos build >&2
-cargo build --features sim --bin cairn-sim >&2
+# The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
+# and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
+# --features sim` just built (it is never part of a release).
+step "build the release site (cargo leptos build --release)"
+build_start=$SECONDS
+cargo leptos build --release >&2
+bash scripts/compress-site.sh
+echo "release site built in $((SECONDS - build_start)) s" >&2
+[[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2
 
-step "end-to-end (Playwright, Debian Chromium)"
+step "end-to-end (Playwright, Debian Chromium, release build)"
 trap 'stop_stack' EXIT
-start_stack "${CAIRN_E2E_PORT:-3000}" "$CARGO_TARGET_DIR/debug" "$CAIRN_ROOT/target/site"
+start_stack "${CAIRN_E2E_PORT:-3000}" "$CARGO_TARGET_DIR/release" "$CAIRN_ROOT/target/site" "$CARGO_TARGET_DIR/debug"
 rc=0
 (cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
   npx playwright test) 2>&1 | tee "$logs/playwright.log" || rc=$?

@@ -210,6 +210,11 @@ pub struct ServeArgs {
     /// Logins one client IP may send at once before the per-second limit applies.
     #[arg(long, env = "CAIRN_CREATE_SESSION_BURST", default_value_t = 3)]
     pub create_session_burst: u32,
+    /// Seconds between periodic resyncs: every DatabaseCluster is re-reconciled from the watch cache (no
+    /// API call beyond the watches), jittered by ±10 %, so a lost event heals by the next one. 0 turns
+    /// resync off.
+    #[arg(long, env = "CAIRN_RESYNC_PERIOD", default_value_t = 600)]
+    pub resync_period: u64,
 }
 
 /// A rate from its flag/`CAIRN_` variable, else OpenEverest's variable, else the default; 0 or garbage is

@@ -16,6 +16,8 @@ pub mod crd;
 #[cfg(feature = "ssr")]
 pub mod engine;
 #[cfg(feature = "ssr")]
+pub mod health;
+#[cfg(feature = "ssr")]
 pub mod kube_client;
 #[cfg(feature = "ssr")]
 pub mod object_storage;

@@ -232,21 +232,45 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     if let Some(mut subs) = subs {
         let engines = subs.engines.take().expect("engine subscription");
-        tokio::spawn(cairn::controller::database_engine::run(state.clone(), engines));
-        tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
-        tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
+        let opts = cairn::controller::database_cluster::RunOptions {
+            resync: std::time::Duration::from_secs(args.resync_period),
+            ..Default::default()
+        };
+        // Supervised: if a controller ends (it never should; a panic in one reconcile is caught), /readyz
+        // turns 503 and the process exits non-zero below, so Kubernetes restarts it.
+        state.health.spawn("DatabaseEngine controller", cairn::controller::database_engine::run(state.clone(), engines));
+        state.health.spawn("DatabaseCluster controller", cairn::controller::database_cluster::run_with(state.clone(), subs, opts));
+        state.health.spawn("DatabaseClusterBackup controller", cairn::controller::database_cluster_backup::run(state.clone()));
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;
     conf.site_root = args.site_root.clone().into();
+    // cargo-leptos (`hash-files`) writes the assets' content hashes into hash.txt beside the binary: when it
+    // is there, the pages name the hashed files and the server serves them immutable.
+    if !conf.hash_files {
+        let beside = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join(conf.hash_file.as_ref())));
+        conf.hash_files = beside.is_some_and(|f| f.exists());
+    }
     let addr: std::net::SocketAddr = args.listen.parse()?;
     conf.site_addr = addr;
     let app = cairn::server::router_with(state.clone(), conf, web_security);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let health = state.health.clone();
+    let failed = async move {
+        let why = health.wait_failed().await;
+        // /readyz already says 503; give probes and in-flight requests a moment, then stop.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        why
+    };
+    tokio::select! {
+        r = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal()) => r?,
+        why = failed => {
+            tracing::error!(task = %why, "exiting: a watch or controller task ended");
+            anyhow::bail!("a supervised task ended: {why}");
+        }
+    }
     Ok(())
 }
 

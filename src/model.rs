@@ -2,7 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One row of the databases list.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DbSummary {
     pub name: String,
     pub namespace: String,
@@ -20,6 +20,289 @@ pub struct DbSummary {
     /// Whether the signed-in user may see this database's credentials (RBAC `database-cluster-credentials`).
     #[serde(default)]
     pub can_reveal: bool,
+    /// Whether the signed-in user may change this database (suspend, resume, restart, edit).
+    #[serde(default)]
+    pub can_update: bool,
+    /// `spec.paused`: suspended (or being suspended).
+    #[serde(default)]
+    pub paused: bool,
+    /// Kubernetes is deleting the object (a deletion timestamp is set): no action applies any more.
+    #[serde(default)]
+    pub deleting: bool,
+    /// When the database was created (Unix seconds; 0 when unknown).
+    #[serde(default)]
+    pub created: i64,
+}
+
+impl DbSummary {
+    /// The status the actions go by: `deleting` once the object is being deleted, whatever the status says.
+    pub fn effective_status(&self) -> &str {
+        if self.deleting {
+            "deleting"
+        } else {
+            &self.status
+        }
+    }
+}
+
+/// Why no action may run on a database in this status, if it is one of those the contract blocks
+/// (restoring, deleting, resizingVolumes, upgrading, importing), in words for the UI.
+pub fn actions_blocked(status: &str) -> Option<&'static str> {
+    match status {
+        "restoring" => Some("unavailable while the database is being restored"),
+        "deleting" => Some("unavailable while the database is being deleted"),
+        "resizingVolumes" => Some("unavailable while the volumes are being resized"),
+        "upgrading" => Some("unavailable while the database is being upgraded"),
+        "importing" => Some("unavailable while data is being imported"),
+        _ => None,
+    }
+}
+
+/// The actions of a database's menu: each `Ok(())` when it may run now, else the reason it may not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionAvailability {
+    pub suspend_or_resume: Result<(), String>,
+    pub restart: Result<(), String>,
+    pub delete: Result<(), String>,
+}
+
+/// Which actions a row or page offers, from the database's state and the caller's rights. The server checks
+/// the same rules again (see `service::database`): this only decides what the UI enables.
+pub fn action_availability(db: &DbSummary) -> ActionAvailability {
+    let blocked = actions_blocked(db.effective_status()).map(|r| r.to_string());
+    let update = if !db.can_update {
+        Err("your role does not allow changing this database".to_string())
+    } else if let Some(r) = &blocked {
+        Err(r.clone())
+    } else {
+        Ok(())
+    };
+    let restart = match &update {
+        Ok(()) if db.paused || db.status == "paused" || db.status == "stopping" => Err("the database is suspended: resume it instead".to_string()),
+        other => other.clone(),
+    };
+    let delete = if !db.can_delete {
+        Err("your role does not allow deleting this database".to_string())
+    } else if let Some(r) = blocked {
+        Err(r)
+    } else {
+        Ok(())
+    };
+    ActionAvailability { suspend_or_resume: update, restart, delete }
+}
+
+/// One condition of a database's status (`status.conditions`), for the overview.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ConditionView {
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Everything the database page shows (no secret: the password is fetched only on "Reveal").
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DbDetail {
+    pub summary: DbSummary,
+    pub port: i32,
+    pub conditions: Vec<ConditionView>,
+    /// `status.details`: the upstream status as YAML.
+    pub details: String,
+    pub cr_version: String,
+    pub recommended_cr_version: String,
+    /// The administrator's user name when it is fixed by the engine (PostgreSQL `postgres`, MySQL `root`);
+    /// empty for MongoDB, whose operator generates it (shown once revealed).
+    pub admin_user: String,
+    pub cpu: String,
+    pub memory: String,
+    pub disk: String,
+    pub storage_class: String,
+    pub proxy: String,
+    pub proxy_replicas: i32,
+    pub expose: String,
+    pub source_ranges: Vec<String>,
+    pub load_balancer_config: String,
+    pub pod_scheduling_policy: String,
+    pub engine_config: String,
+    /// `(shards, config servers)` of a sharded MongoDB cluster.
+    pub sharding: Option<(i32, i32)>,
+    pub port_forward: PortForward,
+    /// The versions this database may be upgraded to (the namespace's engine versions the upgrade rules
+    /// allow: no downgrade, no major step for MySQL and PostgreSQL, one major at a time for MongoDB).
+    #[serde(default)]
+    pub upgrades: Vec<String>,
+    /// Whether the disk may grow: its StorageClass allows volume expansion.
+    #[serde(default)]
+    pub disk_can_grow: bool,
+    /// The database's Pods (the Components tab), from the Pod watch.
+    #[serde(default)]
+    pub components: Vec<Component>,
+    /// What the advanced dialog offers: the LoadBalancerConfigs, and the PodSchedulingPolicies for this
+    /// database's engine (names).
+    #[serde(default)]
+    pub load_balancer_configs: Vec<String>,
+    #[serde(default)]
+    pub pod_scheduling_policies: Vec<String>,
+}
+
+/// One Pod of a database (`GET …/database-clusters/{name}/components`, OpenEverest's shape: `type` is the
+/// component, `ready` is "x/y" containers, `started` RFC 3339), plus `startedUnix` for relative times.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Component {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    pub ready: String,
+    pub restarts: i32,
+    pub started: String,
+    #[serde(default)]
+    pub started_unix: i64,
+    pub containers: Vec<ComponentContainer>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentContainer {
+    pub name: String,
+    pub ready: bool,
+    pub restarts: i32,
+    pub status: String,
+    pub started: String,
+}
+
+/// What an edit dialog changes (absent: unchanged). Field names are the dialog's inputs, which rejected
+/// rules name (see [`FieldError`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DbEdit {
+    pub version: Option<String>,
+    pub nodes: Option<String>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub disk: Option<String>,
+    pub proxy_replicas: Option<String>,
+    pub engine_config: Option<String>,
+    /// `ClusterIP`, `LoadBalancer` or `NodePort`.
+    pub expose: Option<String>,
+    /// Comma- or space-separated CIDRs (a load balancer's allowed sources).
+    pub source_ranges: Option<String>,
+    /// A LoadBalancerConfig name ("" leaves it as it is: it cannot be cleared once set).
+    pub load_balancer_config: Option<String>,
+    /// A PodSchedulingPolicy name ("" for none).
+    pub pod_scheduling_policy: Option<String>,
+}
+
+impl DbEdit {
+    /// What the change restarts, in words, for the dialog (empty: nothing restarts).
+    pub fn restarts(&self, current: &DbDetail) -> Vec<&'static str> {
+        let changed = |v: &Option<String>, now: &str| v.as_deref().is_some_and(|v| v.trim() != now);
+        let mut out = Vec::new();
+        if changed(&self.version, &current.summary.version) {
+            out.push("The database pods restart one by one on the new version.");
+        }
+        if changed(&self.cpu, &current.cpu) || changed(&self.memory, &current.memory) || changed(&self.engine_config, &current.engine_config) {
+            out.push("The database pods restart one by one with the new settings.");
+        }
+        if changed(&self.nodes, &current.summary.nodes.to_string()) {
+            out.push("Pods are added or removed; the others keep running.");
+        }
+        if changed(&self.proxy_replicas, &current.proxy_replicas.to_string()) {
+            out.push("Proxy pods are added or removed.");
+        }
+        if changed(&self.disk, &current.disk) {
+            out.push("The volumes grow in place; nothing restarts.");
+        }
+        if changed(&self.pod_scheduling_policy, &current.pod_scheduling_policy) {
+            out.push("The database pods are rescheduled one by one.");
+        }
+        if changed(&self.expose, &current.expose)
+            || changed(&self.load_balancer_config, &current.load_balancer_config)
+            || self.source_ranges.as_deref().is_some_and(|r| split_ranges(r) != current.source_ranges)
+        {
+            out.push("The Service clients connect to changes; pods keep running.");
+        }
+        out
+    }
+}
+
+/// How to reach a database from a laptop: `kubectl port-forward` to the Service the operator creates.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PortForward {
+    pub service: String,
+    pub port: i32,
+    pub command: String,
+    /// The connection string to use while the command runs; `{user}` and `{password}` stand for the
+    /// credentials (filled in once revealed).
+    pub local_url: String,
+}
+
+/// The Service clients use and its port, as the Percona operators name them: PostgreSQL `<name>-pgbouncer`
+/// (PgBouncer always runs), MySQL `<name>-haproxy` / `<name>-proxysql` / `<name>-pxc` (no proxy), MongoDB
+/// `<name>-mongos` when sharded, else the replica set `<name>-rs0`.
+pub fn port_forward(engine: &str, namespace: &str, name: &str, proxy: &str, sharded: bool) -> PortForward {
+    let (service, port, url) = match engine {
+        "postgresql" => (format!("{name}-pgbouncer"), 5432, "postgres://{user}:{password}@127.0.0.1:5432".to_string()),
+        "pxc" => {
+            let svc = match proxy {
+                "proxysql" => format!("{name}-proxysql"),
+                "haproxy" | "" => format!("{name}-haproxy"),
+                _ => format!("{name}-pxc"),
+            };
+            (svc, 3306, "jdbc:mysql://{user}:{password}@127.0.0.1:3306".to_string())
+        }
+        _ if sharded => (format!("{name}-mongos"), 27017, "mongodb://{user}:{password}@127.0.0.1:27017".to_string()),
+        // One member of the replica set behind the Service: connect to it directly.
+        _ => (format!("{name}-rs0"), 27017, "mongodb://{user}:{password}@127.0.0.1:27017/?directConnection=true".to_string()),
+    };
+    let command = format!("kubectl port-forward -n {namespace} svc/{service} {port}:{port}");
+    PortForward { service, port, command, local_url: url }
+}
+
+/// Fills `{user}` and `{password}` of a [`PortForward::local_url`] (URL-escaped), or shows placeholders.
+pub fn fill_local_url(template: &str, user: Option<&str>, password: Option<&str>) -> String {
+    let esc = percent_encode;
+    template
+        .replace("{user}", &user.map(esc).unwrap_or_else(|| "USER".into()))
+        .replace("{password}", &password.map(esc).unwrap_or_else(|| "PASSWORD".into()))
+}
+
+/// Source ranges as typed (commas, spaces or new lines between them).
+pub fn split_ranges(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n']).map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for URL user info and query values).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// "3 min ago", "2 h ago", "5 d ago" for `seconds` elapsed, in English (the browser renders it in the user's
+/// locale with `Intl.RelativeTimeFormat` once hydrated).
+pub fn relative_time_en(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+/// The unit and (negative) amount for a relative time, for `Intl.RelativeTimeFormat`.
+pub fn relative_time_parts(seconds: i64) -> (f64, &'static str) {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => (-(s as f64), "second"),
+        60..=3599 => (-((s / 60) as f64), "minute"),
+        3600..=86_399 => (-((s / 3600) as f64), "hour"),
+        _ => (-((s / 86_400) as f64), "day"),
+    }
 }
 
 /// A database's administrator credentials (`GET …/credentials`), as OpenEverest returns them.
@@ -129,6 +412,52 @@ mod tests {
         assert_eq!(super::status_label(""), "Creating");
         assert_eq!(super::status_label("resizingVolumes"), "Resizing volumes");
         assert_eq!(super::engine_label("postgresql"), "PostgreSQL");
+    }
+
+    #[test]
+    fn port_forward_per_engine_and_proxy() {
+        let pf = super::port_forward("postgresql", "everest", "orders", "pgbouncer", false);
+        assert_eq!(pf.command, "kubectl port-forward -n everest svc/orders-pgbouncer 5432:5432");
+        assert_eq!(super::fill_local_url(&pf.local_url, Some("postgres"), Some("p@ss/w")), "postgres://postgres:p%40ss%2Fw@127.0.0.1:5432");
+        assert_eq!(super::port_forward("pxc", "ns", "m", "haproxy", false).service, "m-haproxy");
+        assert_eq!(super::port_forward("pxc", "ns", "m", "proxysql", false).service, "m-proxysql");
+        assert_eq!(super::port_forward("pxc", "ns", "m", "none", false).service, "m-pxc");
+        let rs = super::port_forward("psmdb", "ns", "g", "", false);
+        assert_eq!((rs.service.as_str(), rs.port), ("g-rs0", 27017));
+        assert!(rs.local_url.ends_with("directConnection=true"));
+        assert_eq!(super::port_forward("psmdb", "ns", "g", "mongos", true).command, "kubectl port-forward -n ns svc/g-mongos 27017:27017");
+        assert_eq!(super::fill_local_url(&rs.local_url, None, None), "mongodb://USER:PASSWORD@127.0.0.1:27017/?directConnection=true");
+    }
+
+    #[test]
+    fn actions_follow_state_and_rights() {
+        let mut db = super::DbSummary { name: "a".into(), namespace: "n".into(), engine: "pxc".into(), version: "8".into(), nodes: 1, status: "ready".into(), hostname: String::new(), ready: 1, size: 1, message: String::new(), can_delete: true, can_reveal: true, can_update: true, paused: false, deleting: false, created: 0 };
+        let a = super::action_availability(&db);
+        assert!(a.suspend_or_resume.is_ok() && a.restart.is_ok() && a.delete.is_ok());
+        for s in ["restoring", "deleting", "resizingVolumes", "upgrading", "importing"] {
+            db.status = s.into();
+            let a = super::action_availability(&db);
+            assert!(a.suspend_or_resume.is_err() && a.restart.is_err() && a.delete.is_err(), "{s}");
+        }
+        db.status = "ready".into();
+        db.deleting = true;
+        assert!(super::action_availability(&db).delete.unwrap_err().contains("deleted"));
+        db.deleting = false;
+        db.paused = true;
+        let a = super::action_availability(&db);
+        assert!(a.suspend_or_resume.is_ok() && a.restart.unwrap_err().contains("resume"));
+        db.can_update = false;
+        db.can_delete = false;
+        let a = super::action_availability(&db);
+        assert!(a.suspend_or_resume.unwrap_err().contains("role") && a.delete.unwrap_err().contains("role"));
+    }
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(super::relative_time_en(30), "just now");
+        assert_eq!(super::relative_time_en(180), "3 min ago");
+        assert_eq!(super::relative_time_en(7200), "2 h ago");
+        assert_eq!(super::relative_time_parts(7200), (-2.0, "hour"));
     }
 
     #[test]

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use crate::auth::{rate_limit, web};
 use axum::extract::ConnectInfo;
-use http::header::HeaderValue;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::{IpAddr, SocketAddr};
@@ -55,7 +54,12 @@ pub fn router(state: State, leptos_options: LeptosOptions) -> Router {
 pub fn router_with(state: State, leptos_options: LeptosOptions, sec: WebSecurity) -> Router {
     let routes = generate_route_list(App);
     let ctx_state = state.clone();
+    // The site's assets, with the brotli/gzip files scripts/compress-site.sh writes beside them sent to
+    // browsers that accept them (best compression, no work per request); the others are compressed on the fly.
+    let pkg_dir = std::path::Path::new(leptos_options.site_root.as_ref()).join(leptos_options.site_pkg_dir.as_ref());
+    let assets = tower_http::services::ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
     let ui = Router::new()
+        .nest_service(&format!("/{}", leptos_options.site_pkg_dir), assets)
         .leptos_routes_with_context(
             &leptos_options,
             routes,
@@ -69,10 +73,12 @@ pub fn router_with(state: State, leptos_options: LeptosOptions, sec: WebSecurity
             },
         )
         .fallback(leptos_axum::file_and_error_handler_with_context(provide_request_nonce, shell))
-        .with_state(leptos_options)
+        .with_state(leptos_options.clone())
         .layer(middleware::from_fn_with_state(state.clone(), require_login))
-        // The wasm is ~700 KB raw, ~280 KB gzipped; SSR HTML and JS shrink too. (The default predicate never
-        // compresses server-sent events, so live updates are not buffered.)
+        .layer(middleware::from_fn(form_errors))
+        .layer(middleware::from_fn_with_state(leptos_options.hash_files, cache_headers))
+        // Brotli or gzip, whichever the browser prefers (brotli first): the wasm, JS, CSS and HTML. (The
+        // default predicate never compresses server-sent events, so live updates are not buffered.)
         .layer(tower_http::compression::CompressionLayer::new());
     let api = crate::api::router().with_state(state);
     let limits = Arc::new(Limits {
@@ -125,11 +131,9 @@ async fn rate_limit_layer(axum::extract::State(limits): axum::extract::State<Arc
     next.run(req).await
 }
 
+/// 429 with `Retry-After` (the error carries it).
 fn too_many(wait: std::time::Duration) -> Response {
-    let secs = wait.as_millis().div_ceil(1000).max(1);
-    let mut r = rate_limit::too_many(wait).into_response();
-    r.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(secs as u64));
-    r
+    rate_limit::too_many(wait).into_response()
 }
 
 /// Refuses cross-site state-changing requests that the session cookie would authenticate (see
@@ -153,6 +157,123 @@ async fn security_layer(axum::extract::State(tls): axum::extract::State<bool>, m
     resp
 }
 
+/// Caching: with hashed asset names (`hash-files`, release builds) a `/pkg/` file never changes under its
+/// name, so browsers keep it for a year without asking; without hashes they revalidate every time (old wasm
+/// must never run against a new server). HTML pages are never stored.
+async fn cache_headers(axum::extract::State(hashed): axum::extract::State<bool>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let mut resp = next.run(req).await;
+    let value = if path.starts_with("/pkg/") {
+        if hashed && resp.status().is_success() && is_hashed_name(&path) {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }
+    } else if resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html")) {
+        "no-store"
+    } else {
+        return resp;
+    };
+    if !resp.headers().contains_key(http::header::CACHE_CONTROL) || path.starts_with("/pkg/") {
+        resp.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static(value));
+    }
+    resp
+}
+
+/// `cairn.<hash>.wasm`, `cairn.<hash>.js`, `cairn.<hash>.css`: a name of three or more dot-separated parts
+/// whose middle one is the content hash cargo-leptos inserts.
+fn is_hashed_name(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or("");
+    let parts: Vec<&str> = file.split('.').collect();
+    parts.len() >= 3 && parts[parts.len() - 2].len() >= 8 && parts[parts.len() - 2].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A form posted before the wasm loaded (a plain browser POST to a server function, `Accept: text/html`)
+/// that failed must not show the framework's raw error text: the login form goes back to `/login` with the
+/// message, any other form gets an HTML page with the message and a way back.
+async fn form_errors(req: Request, next: Next) -> Response {
+    let plain_form = req.method() == http::Method::POST
+        && req.uri().path().starts_with("/api/")
+        && req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if !plain_form {
+        return next.run(req).await;
+    }
+    let is_login = req.uri().path() == "/api/login";
+    let back = req
+        .headers()
+        .get(http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()).unwrap_or_else(|| "/".into())))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".into());
+    let resp = next.run(req).await;
+    // server_fn reports a failed plain-form call in this header (and redirects back), or as the body.
+    let header_error = resp.headers().get("serverfnerror").and_then(|v| v.to_str().ok()).map(percent_decode);
+    let failed = header_error.is_some() || resp.status().is_client_error() || resp.status().is_server_error();
+    if !failed {
+        return resp;
+    }
+    let status = resp.status();
+    let message = match header_error {
+        Some(m) => m,
+        None => {
+            let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+            String::from_utf8_lossy(&body).into_owned()
+        }
+    };
+    let message = server_fn_message(&message);
+    if is_login {
+        return Redirect::to(&format!("/login?error={}", crate::model::percent_encode(&message))).into_response();
+    }
+    let code = if status.is_client_error() || status.is_server_error() { status } else { http::StatusCode::BAD_REQUEST };
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Request failed · Cairn</title></head>\
+         <body><main><h1>The request failed</h1><p role=\"alert\">{}</p>\
+         <p><a href=\"{}\">Go back</a> · <a href=\"/databases\">Databases</a></p></main></body></html>",
+        html_escape(&message),
+        html_escape(&back)
+    );
+    (code, [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// The message of a serialized server function error (`ServerError|message` and its variants).
+fn server_fn_message(raw: &str) -> String {
+    let text = raw.trim();
+    match text.split_once('|') {
+        Some((kind, msg)) if !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric()) => msg.to_string(),
+        _ if text.is_empty() => "Something went wrong.".into(),
+        _ => text.to_string(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// Pages need a session: without one, a page request is sent to /login (before any HTML renders, so it
 /// also works without JavaScript); with one, /login goes to the list.
 async fn require_login(axum::extract::State(state): axum::extract::State<State>, req: Request, next: Next) -> Response {
@@ -171,4 +292,18 @@ async fn require_login(axum::extract::State(state): axum::extract::State<State>,
         }
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashed_names_and_form_errors() {
+        assert!(super::is_hashed_name("/pkg/cairn.a1b2c3d4e5f6a7b8.wasm"));
+        assert!(!super::is_hashed_name("/pkg/cairn.wasm"));
+        assert!(!super::is_hashed_name("/pkg/cairn_bg.wasm"));
+        assert_eq!(super::server_fn_message("ServerError|Invalid username or password"), "Invalid username or password");
+        assert_eq!(super::server_fn_message("plain text"), "plain text");
+        assert_eq!(super::percent_decode("ServerError%7CBad%20thing+here"), "ServerError|Bad thing here");
+        assert_eq!(super::html_escape("<a href=\"x\">&"), "&lt;a href=&quot;x&quot;&gt;&amp;");
+    }
 }

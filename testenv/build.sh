@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Build cairn-testenv into ${CAIRN_CACHE:-$HOME/.cache/cairn}/bin if missing or
-# if the sources changed. Prints the binary path as the last stdout line.
+# Build cairn-testenv into ${CAIRN_CACHE:-$HOME/.cache/cairn}/bin/cairn-testenv-<source hash> if
+# missing. Prints the binary path as the last stdout line.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out_dir="${CAIRN_CACHE:-$HOME/.cache/cairn}/bin"
-bin="$out_dir/cairn-testenv"
-stamp="$bin.srchash"
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null 2>&1 || { echo "build.sh: go not found" >&2; exit 1; }
 
 hash="$(cd "$here" && { go version; cat go.mod go.sum $(ls *.go | LC_ALL=C sort); } | sha256sum | cut -d' ' -f1)"
+# One binary per source version: clones on different versions (several worktrees share the cache) never
+# replace each other's binary between a build and a run.
+bin="$out_dir/cairn-testenv-${hash:0:12}"
+stamp="$bin.srchash"
 if [[ -x "$bin" && -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
   echo "build.sh: $bin is up to date" >&2
   echo "$bin"

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -42,7 +43,10 @@ func newKey(path string) (*ecdsa.PrivateKey, error) {
 
 // writePKI creates DIR/pki with a self-signed CA, a serving certificate for
 // 127.0.0.1/localhost (+ the in-cluster service IP/names), a service-account
-// signing key and a static admin token in group system:masters.
+// signing key and a static admin token in group system:masters. A DIR/pki
+// left by an earlier run is reused as it is (restart on the same dir: the
+// same CA, serving certificate, service-account key and admin token, so
+// kubeconfigs and service-account tokens issued before stay valid).
 func writePKI(dir string) (*pki, error) {
 	d := filepath.Join(dir, "pki")
 	if err := os.MkdirAll(d, 0o700); err != nil {
@@ -52,6 +56,9 @@ func writePKI(dir string) (*pki, error) {
 		caCert: filepath.Join(d, "ca.crt"), servingCert: filepath.Join(d, "apiserver.crt"),
 		servingKey: filepath.Join(d, "apiserver.key"), saKey: filepath.Join(d, "sa.key"),
 		tokenFile: filepath.Join(d, "tokens.csv"),
+	}
+	if ok, err := p.load(); ok || err != nil {
+		return p, err
 	}
 	now := time.Now().Add(-time.Hour)
 	caKey, err := newKey(filepath.Join(d, "ca.key"))
@@ -131,4 +138,29 @@ contexts:
 current-context: cairn-testenv
 `, server, base64.StdEncoding.EncodeToString(p.caPEM), p.token)
 	return os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+// load reads a complete PKI written by an earlier run. false (and no error):
+// there is none yet (a partial one, from a run killed while writing it, is
+// replaced).
+func (p *pki) load() (bool, error) {
+	for _, f := range []string{p.caCert, p.servingCert, p.servingKey, p.saKey, p.tokenFile} {
+		if _, err := os.Stat(f); err != nil {
+			return false, nil
+		}
+	}
+	ca, err := os.ReadFile(p.caCert)
+	if err != nil {
+		return false, err
+	}
+	tokens, err := os.ReadFile(p.tokenFile)
+	if err != nil {
+		return false, err
+	}
+	token, _, ok := strings.Cut(string(tokens), ",")
+	if !ok || token == "" {
+		return false, fmt.Errorf("%s: no admin token", p.tokenFile)
+	}
+	p.caPEM, p.token = ca, token
+	return true, nil
 }

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
 async fn try_login(st: &cairn::state::State, user: &str, pw: &str) -> u16 {
-    match auth::login(&st.auth, &st.client, SYSTEM_NS, user, pw).await {
+    match auth::login(&st.auth, &st.client, &st.system_namespace, user, pw).await {
         Ok(()) => 200,
         Err(e) => e.status,
     }
@@ -25,70 +25,70 @@ async fn expect_login(st: &cairn::state::State, user: &str, pw: &str, want: u16)
 async fn accounts_lifecycle() {
     let env = TestEnv::start().await;
     let c = &env.client;
-    let initial = auth::ensure_admin(c, SYSTEM_NS).await.unwrap().expect("admin created");
+    let initial = auth::ensure_admin(c, env.system_ns()).await.unwrap().expect("admin created");
     let st = env.start_cairn().await;
-    assert_eq!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap().as_deref(), Some(initial.as_str()));
+    assert_eq!(auth::initial_admin_password(c, env.system_ns()).await.unwrap().as_deref(), Some(initial.as_str()));
     assert_eq!(try_login(&st, "admin", &initial).await, 200);
 
     // create: the rules are checked and nothing is written on error.
-    accounts::create_account(c, SYSTEM_NS, "alice@example.com", "alice-password").await.unwrap();
+    accounts::create_account(c, env.system_ns(), "alice@example.com", "alice-password").await.unwrap();
     expect_login(&st, "alice@example.com", "alice-password", 200).await;
-    let e = accounts::create_account(c, SYSTEM_NS, "alice@example.com", "other-password").await.unwrap_err();
+    let e = accounts::create_account(c, env.system_ns(), "alice@example.com", "other-password").await.unwrap_err();
     assert_eq!((e.status, e.field.as_deref()), (409, Some("username")));
-    assert_eq!(accounts::create_account(c, SYSTEM_NS, "bad name", "long-enough").await.unwrap_err().field.as_deref(), Some("username"));
-    assert_eq!(accounts::create_account(c, SYSTEM_NS, "bob", "short").await.unwrap_err().field.as_deref(), Some("password"));
-    let names: Vec<String> = accounts::list_accounts(c, SYSTEM_NS).await.unwrap().into_iter().map(|a| a.username).collect();
+    assert_eq!(accounts::create_account(c, env.system_ns(), "bad name", "long-enough").await.unwrap_err().field.as_deref(), Some("username"));
+    assert_eq!(accounts::create_account(c, env.system_ns(), "bob", "short").await.unwrap_err().field.as_deref(), Some("password"));
+    let names: Vec<String> = accounts::list_accounts(c, env.system_ns()).await.unwrap().into_iter().map(|a| a.username).collect();
     assert_eq!(names, vec!["admin", "alice@example.com"]);
 
     // Concurrent writers: each read/modify/replace retries on conflict, so no update is lost.
     let (a, b, d) = tokio::join!(
-        accounts::create_account(c, SYSTEM_NS, "u1", "password-1"),
-        accounts::create_account(c, SYSTEM_NS, "u2", "password-2"),
-        accounts::create_account(c, SYSTEM_NS, "u3", "password-3"),
+        accounts::create_account(c, env.system_ns(), "u1", "password-1"),
+        accounts::create_account(c, env.system_ns(), "u2", "password-2"),
+        accounts::create_account(c, env.system_ns(), "u3", "password-3"),
     );
     a.unwrap();
     b.unwrap();
     d.unwrap();
-    assert_eq!(accounts::list_accounts(c, SYSTEM_NS).await.unwrap().len(), 5);
+    assert_eq!(accounts::list_accounts(c, env.system_ns()).await.unwrap().len(), 5);
 
     // set-password: the old password stops working, the new one works, passwordMtime moves.
-    let before = stored(c, "alice@example.com").await;
+    let before = stored(&env, "alice@example.com").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    accounts::change_password(c, SYSTEM_NS, "alice@example.com", "alice-new-password").await.unwrap();
+    accounts::change_password(c, env.system_ns(), "alice@example.com", "alice-new-password").await.unwrap();
     expect_login(&st, "alice@example.com", "alice-password", 401).await;
     expect_login(&st, "alice@example.com", "alice-new-password", 200).await;
-    assert_ne!(stored(c, "alice@example.com").await.password_mtime, before.password_mtime);
+    assert_ne!(stored(&env, "alice@example.com").await.password_mtime, before.password_mtime);
     // Another user's change leaves the initial admin password readable.
-    assert!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap().is_some());
+    assert!(auth::initial_admin_password(c, env.system_ns()).await.unwrap().is_some());
 
     // Changing admin's password removes the readable initial password.
-    accounts::change_password(c, SYSTEM_NS, "admin", "admin-new-password").await.unwrap();
-    assert_eq!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap(), None);
+    accounts::change_password(c, env.system_ns(), "admin", "admin-new-password").await.unwrap();
+    assert_eq!(auth::initial_admin_password(c, env.system_ns()).await.unwrap(), None);
     expect_login(&st, "admin", &initial, 401).await;
     expect_login(&st, "admin", "admin-new-password", 200).await;
 
     // Hashes are never listed.
-    let listed = serde_json::to_string(&accounts::list_accounts(c, SYSTEM_NS).await.unwrap()).unwrap();
+    let listed = serde_json::to_string(&accounts::list_accounts(c, env.system_ns()).await.unwrap()).unwrap();
     assert!(!listed.contains("argon2"), "{listed}");
 
     // delete, down to the last enabled account, which is refused.
     for u in ["alice@example.com", "u1", "u2", "u3"] {
-        accounts::delete_account(c, SYSTEM_NS, u).await.unwrap();
+        accounts::delete_account(c, env.system_ns(), u).await.unwrap();
     }
     expect_login(&st, "alice@example.com", "alice-new-password", 401).await;
-    assert_eq!(accounts::delete_account(c, SYSTEM_NS, "nobody").await.unwrap_err().status, 404);
-    let e = accounts::delete_account(c, SYSTEM_NS, "admin").await.unwrap_err();
+    assert_eq!(accounts::delete_account(c, env.system_ns(), "nobody").await.unwrap_err().status, 404);
+    let e = accounts::delete_account(c, env.system_ns(), "admin").await.unwrap_err();
     assert_eq!(e.status, 409, "{}", e.message);
     expect_login(&st, "admin", "admin-new-password", 200).await;
 
     // reset-jwt-keys: tokens signed with the old key stop verifying, in the running server too (it follows
     // Secret everest-jwt through its watch; no restart).
-    let old_key = auth::ensure_jwt_key(c, SYSTEM_NS).await.unwrap();
+    let old_key = auth::ensure_jwt_key(c, env.system_ns()).await.unwrap();
     eventually(10, "server uses everest-jwt's key", || async { (*st.auth.signing_key() == old_key).then_some(()) }).await;
     let token = auth::issue_token(&old_key, "admin");
     assert!(st.auth.validate(&token, auth::now_secs()).is_ok());
-    accounts::reset_jwt_key(c, SYSTEM_NS).await.unwrap();
-    let new_key = auth::ensure_jwt_key(c, SYSTEM_NS).await.unwrap();
+    accounts::reset_jwt_key(c, env.system_ns()).await.unwrap();
+    let new_key = auth::ensure_jwt_key(c, env.system_ns()).await.unwrap();
     eventually(10, "server refuses the old key's token", || async { st.auth.validate(&token, auth::now_secs()).is_err().then_some(()) }).await;
     assert_eq!(*st.auth.signing_key(), new_key);
     assert_ne!(new_key, old_key);
@@ -96,8 +96,8 @@ async fn accounts_lifecycle() {
     assert_eq!(auth::verify_token(&new_key, &auth::issue_token(&new_key, "admin")).as_deref(), Some("admin"));
 }
 
-async fn stored(c: &kube::Client, user: &str) -> auth::Account {
-    let s = Api::<Secret>::namespaced(c.clone(), SYSTEM_NS).get(auth::ACCOUNTS_SECRET).await.unwrap();
+async fn stored(env: &TestEnv, user: &str) -> auth::Account {
+    let s = Api::<Secret>::namespaced(env.client.clone(), env.system_ns()).get(auth::ACCOUNTS_SECRET).await.unwrap();
     accounts::parse_users(&s).unwrap().remove(user).unwrap()
 }
 
@@ -110,7 +110,7 @@ async fn session_login_is_throttled() {
     use tower::ServiceExt;
 
     let env = TestEnv::start().await;
-    let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
+    let pw = auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
     let state = env.start_cairn().await;
     let app = cairn::api::router().with_state(state);
     let post = |ip: [u8; 4], user: &str, pass: &str| {

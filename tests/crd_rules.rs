@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 fn object(name: &str, engine: &str, version: &str, replicas: i64) -> Value {
     json!({
         "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
-        "metadata": {"name": name, "namespace": DB_NS},
+        "metadata": {"name": name},
         "spec": {"engine": {"type": engine, "version": version, "replicas": replicas,
             "storage": {"size": "2G"}, "resources": {"cpu": "1", "memory": "2G"}}}
     })
@@ -43,7 +43,7 @@ async fn create_err(api: &Api<DynamicObject>, v: Value) -> String {
 async fn api_server_refuses_invalid_objects_and_changes() {
     let env = TestEnv::start().await;
     let api: Api<DynamicObject> =
-        Api::namespaced_with(env.client.clone(), DB_NS, &ApiResource::erase::<DatabaseCluster>(&()));
+        Api::namespaced_with(env.client.clone(), env.db_ns(), &ApiResource::erase::<DatabaseCluster>(&()));
 
     let cases: Vec<(Value, &str)> = vec![
         (object("even", "pxc", "8.0.42-33.1", 2), "spec.engine.replicas must be odd for pxc and psmdb"),
@@ -110,7 +110,7 @@ async fn api_server_refuses_invalid_objects_and_changes() {
     // PodSchedulingPolicy: only the section of its engine type.
     let psps: Api<DynamicObject> = Api::all_with(env.client.clone(), &ApiResource::erase::<PodSchedulingPolicy>(&()));
     let bad: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "everest.percona.com/v1alpha1", "kind": "PodSchedulingPolicy", "metadata": {"name": "mixed"},
+        "apiVersion": "everest.percona.com/v1alpha1", "kind": "PodSchedulingPolicy", "metadata": {"name": env.name("mixed")},
         "spec": {"engineType": "pxc", "affinityConfig": {"psmdb": {"engine": {}}}}})).unwrap();
     let err = psps.create(&PostParams::default(), &bad).await.unwrap_err().to_string();
     assert!(err.contains("spec.affinityConfig may only hold the section of spec.engineType"), "{err}");

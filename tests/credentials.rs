@@ -33,23 +33,24 @@ fn secret_value(s: &Secret, key: &str) -> String {
 #[tokio::test]
 async fn credentials_per_engine_and_per_database_rbac() {
     let env = TestEnv::start().await;
-    cairn::auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap();
-    cairn::auth::accounts::create_account(&env.client, SYSTEM_NS, "viewer", "password-123").await.unwrap();
+    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
+    cairn::auth::accounts::create_account(&env.client, env.system_ns(), "viewer", "password-123").await.unwrap();
     let state = env.start_cairn().await;
     env.start_simulator();
-    env.engines_installed(&state, DB_NS).await;
+    env.engines_installed(&state, env.db_ns()).await;
     eventually(30, "accounts seen", || async { (state.auth.min_iat("viewer") > 0 && state.auth.min_iat("admin") > 0).then_some(()) }).await;
     let app = cairn::api::router().with_state(state.clone());
 
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
-    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), env.db_ns());
     for (name, engine, version) in
         [("cred-pg", EngineType::Postgresql, "17.5.2"), ("cred-my", EngineType::Pxc, "8.0.42-33.1"), ("cred-mongo", EngineType::Psmdb, "8.0.12-4")]
     {
         cairn::service::create_database(&state, &cairn::service::Caller { username: "admin".into() }, db(name, engine, version, 1)).await.unwrap();
         wait_state(&dbs, name, cairn::crd::AppState::Ready).await;
     }
-    let path = |name: &str| format!("/v1/namespaces/{DB_NS}/database-clusters/{name}/credentials");
+    let db_ns = env.db_ns();
+    let path = |name: &str| format!("/v1/namespaces/{db_ns}/database-clusters/{name}/credentials");
 
     // PostgreSQL: postgres and the password of the users Secret; the URL names the status hostname and port.
     let pg = dbs.get("cred-pg").await.unwrap();
@@ -81,13 +82,15 @@ async fn credentials_per_engine_and_per_database_rbac() {
     assert_eq!(get(&app, &state, "admin", &path("ghost")).await.0, 404);
 
     // RBAC: viewer may read the clusters, and the credentials of cred-pg only.
-    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), SYSTEM_NS);
-    let policy = "p, role:viewer, database-clusters, read, */*\n\
-                  p, role:viewer, database-cluster-credentials, read, everest/cred-pg\n\
-                  g, viewer, role:viewer\ng, admin, role:admin\n";
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), env.system_ns());
+    let policy = format!(
+        "p, role:viewer, database-clusters, read, */*\n\
+         p, role:viewer, database-cluster-credentials, read, {db_ns}/cred-pg\n\
+         g, viewer, role:viewer\ng, admin, role:admin\n"
+    );
     let cm = serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "everest-rbac", "namespace": SYSTEM_NS},
+        "metadata": {"name": "everest-rbac", "namespace": env.system_ns()},
         "data": {"enabled": "true", "policy.csv": policy},
     });
     cms.patch("everest-rbac", &PatchParams::apply("test").force(), &Patch::Apply(&cm)).await.unwrap();
@@ -97,7 +100,7 @@ async fn credentials_per_engine_and_per_database_rbac() {
     assert!(c["message"].as_str().unwrap().contains("database-cluster-credentials"), "{c}");
     assert_eq!(get(&app, &state, "viewer", &path("cred-pg")).await.0, 200);
     // The list tells the UI which rows may reveal.
-    let rows = cairn::service::database_summaries(&state, &cairn::service::Caller { username: "viewer".into() }, Some(DB_NS));
+    let rows = cairn::service::database_summaries(&state, &cairn::service::Caller { username: "viewer".into() }, Some(env.db_ns()));
     let reveal: Vec<(&str, bool)> = rows.iter().map(|r| (r.name.as_str(), r.can_reveal)).collect();
     assert_eq!(reveal, [("cred-mongo", false), ("cred-my", false), ("cred-pg", true)]);
     // Refused before anything is looked up: 403, not 404, for a database that does not exist.

@@ -10,7 +10,7 @@ use cairn::service::Caller;
 use common::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::Api;
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ fn reachable(e: &DatabaseEngine) -> Option<(String, String)> {
 async fn engines_follow_the_operators_and_the_version_service() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
-    let engines: Api<DatabaseEngine> = Api::namespaced(env.client.clone(), DB_NS);
+    let engines: Api<DatabaseEngine> = Api::namespaced(env.client.clone(), env.db_ns());
 
     // No operator yet: the three engines exist and say so; creates are refused naming spec.engine.type.
     for name in [PG, PXC, PSMDB] {
@@ -62,9 +62,9 @@ async fn engines_follow_the_operators_and_the_version_service() {
     assert_eq!(env.versions.stats.requests(), 0, "no operator, no version lookup");
 
     // An operator Deployment that has not rolled out: installing, with the operator version from its tag.
-    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), DB_NS);
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), env.db_ns());
     let (name, container, image) = cairn::sim::operators::OPERATORS[2];
-    deployments.create(&PostParams::default(), &cairn::sim::operators::deployment(name, container, image, DB_NS)).await.unwrap();
+    deployments.create(&PostParams::default(), &cairn::sim::operators::deployment(name, container, image, env.db_ns())).await.unwrap();
     let pg = wait_engine(&engines, PG, "installing", |e| has_status(e, EngineState::Installing)).await;
     assert_eq!(pg.status.unwrap().operator_version, "2.7.0");
     let err = cairn::service::create_database(&state, &caller(), db("pg", EngineType::Postgresql, "", 1)).await.unwrap_err();
@@ -97,7 +97,7 @@ async fn engines_follow_the_operators_and_the_version_service() {
     assert_eq!(env.versions.stats.requests(), 3, "one request per product");
 
     // The form's source: installed engines, recommended first; a create defaults to the best version.
-    let v = state.versions(EngineType::Psmdb, DB_NS).unwrap();
+    let v = state.versions(EngineType::Psmdb, env.db_ns()).unwrap();
     assert_eq!(v.ordered_engine_versions()[..3], ["8.0.12-4", "7.0.24-13", "6.0.25-20"]);
     let created = cairn::service::create_database(&state, &caller(), db("mongo", EngineType::Psmdb, "", 3)).await.unwrap();
     assert_eq!(created.spec.engine.version.as_deref(), Some("8.0.12-4"));
@@ -106,12 +106,10 @@ async fn engines_follow_the_operators_and_the_version_service() {
 
     // A namespace labelled later gets its engines; its operators install; the cache answers (no request).
     let nss: Api<Namespace> = Api::all(env.client.clone());
-    nss.create(&PostParams::default(), &Namespace { metadata: ObjectMeta { name: Some("team-b".into()), ..Default::default() }, ..Default::default() })
-        .await
-        .unwrap();
-    let label = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "everest"}}});
-    nss.patch("team-b", &PatchParams::default(), &Patch::Merge(&label)).await.unwrap();
-    let team_b: Api<DatabaseEngine> = Api::namespaced(env.client.clone(), "team-b");
+    let team_b_ns = env.unmanaged_ns("team-b").await;
+    let label = serde_json::json!({"metadata": {"labels": env.managed_labels()}});
+    nss.patch(&team_b_ns, &PatchParams::default(), &Patch::Merge(&label)).await.unwrap();
+    let team_b: Api<DatabaseEngine> = Api::namespaced(env.client.clone(), &team_b_ns);
     for name in [PG, PXC, PSMDB] {
         wait_engine(&team_b, name, "installed with versions", |e| {
             has_status(e, EngineState::Installed) && !e.status.as_ref().unwrap().available_versions.engine.is_empty()
@@ -133,35 +131,35 @@ async fn engines_follow_the_operators_and_the_version_service() {
     // allowedVersions: unknown versions are refused with nothing written; known ones narrow what is offered.
     let mut want = engines.get(PG).await.unwrap();
     want.spec.allowed_versions = vec!["16.9".into(), "9.6".into()];
-    let err = cairn::service::engines::update_engine(&state, &caller(), DB_NS, PG, want.clone()).await.unwrap_err();
+    let err = cairn::service::engines::update_engine(&state, &caller(), env.db_ns(), PG, want.clone()).await.unwrap_err();
     assert_eq!((err.status, err.field.as_deref()), (400, Some("spec.allowedVersions")), "{}", err.message);
     assert!(err.message.contains("\"9.6\""), "{}", err.message);
     assert!(engines.get(PG).await.unwrap().spec.allowed_versions.is_empty(), "nothing written");
     let mut other = want.clone();
     other.spec.allowed_versions.clear();
     other.spec.type_ = EngineType::Pxc;
-    let err = cairn::service::engines::update_engine(&state, &caller(), DB_NS, PG, other).await.unwrap_err();
+    let err = cairn::service::engines::update_engine(&state, &caller(), env.db_ns(), PG, other).await.unwrap_err();
     assert_eq!(err.field.as_deref(), Some("spec.type"));
 
     want.spec.allowed_versions = vec!["16.9".into(), "15.12".into()];
-    let updated = cairn::service::engines::update_engine(&state, &caller(), DB_NS, PG, want).await.unwrap();
+    let updated = cairn::service::engines::update_engine(&state, &caller(), env.db_ns(), PG, want).await.unwrap();
     assert_eq!(updated.spec.allowed_versions, ["16.9", "15.12"]);
     wait_engine(&engines, PG, "versions restricted", |e| e.status.as_ref().unwrap().available_versions.engine.len() == 2).await;
     eventually(30, "the cache sees the restriction", || async {
-        state.versions(EngineType::Postgresql, DB_NS).ok().filter(|v| v.engine.len() == 2).map(|_| ())
+        state.versions(EngineType::Postgresql, env.db_ns()).ok().filter(|v| v.engine.len() == 2).map(|_| ())
     })
     .await;
-    assert_eq!(state.versions(EngineType::Postgresql, DB_NS).unwrap().ordered_engine_versions(), ["16.9", "15.12"]);
+    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().ordered_engine_versions(), ["16.9", "15.12"]);
     let err = cairn::service::create_database(&state, &caller(), db("pg17", EngineType::Postgresql, "17.5.2", 1)).await.unwrap_err();
     assert_eq!(err.field.as_deref(), Some("spec.engine.version"), "{}", err.message);
     let created = cairn::service::create_database(&state, &caller(), db("pg16", EngineType::Postgresql, "", 1)).await.unwrap();
     assert_eq!(created.spec.engine.version.as_deref(), Some("16.9"));
     // Other namespaces are not affected.
-    assert_eq!(state.versions(EngineType::Postgresql, "team-b").unwrap().engine.len(), 10);
+    assert_eq!(state.versions(EngineType::Postgresql, &team_b_ns).unwrap().engine.len(), 10);
     // Widening again is validated against the operator's full list, not the narrowed status.
     let mut wide = engines.get(PG).await.unwrap();
     wide.spec.allowed_versions = vec!["17.5.2".into()];
-    cairn::service::engines::update_engine(&state, &caller(), DB_NS, PG, wide).await.unwrap();
+    cairn::service::engines::update_engine(&state, &caller(), env.db_ns(), PG, wide).await.unwrap();
     wait_engine(&engines, PG, "versions widened", |e| {
         e.status.as_ref().unwrap().available_versions.engine.keys().collect::<Vec<_>>() == ["17.5.2"]
     })
@@ -170,19 +168,19 @@ async fn engines_follow_the_operators_and_the_version_service() {
     let mut stale = engines.get(PG).await.unwrap();
     stale.metadata.resource_version = Some("1".into());
     stale.spec.allowed_versions.clear();
-    let err = cairn::service::engines::update_engine(&state, &caller(), DB_NS, PG, stale).await.unwrap_err();
+    let err = cairn::service::engines::update_engine(&state, &caller(), env.db_ns(), PG, stale).await.unwrap_err();
     assert_eq!(err.status, 409, "{}", err.message);
     assert_eq!(env.versions.stats.requests(), 3);
 
     // List and get through the service; unmanaged namespaces are not found.
-    let list = cairn::service::engines::list_engines(&state, &caller(), DB_NS).unwrap();
+    let list = cairn::service::engines::list_engines(&state, &caller(), env.db_ns()).unwrap();
     assert_eq!(list.iter().map(|e| e.metadata.name.clone().unwrap()).collect::<Vec<_>>(), [PG, PSMDB, PXC]);
     assert_eq!(cairn::service::engines::get_engine(&state, &caller(), "default", PG).unwrap_err().status, 404);
 
     // The same over REST (OpenEverest's paths and shapes).
     let app = cairn::api::router().with_state(state.clone());
     // A session needs a live account (tokens of unknown accounts are refused).
-    cairn::auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap();
+    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
     eventually(30, "admin account seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
     let token = cairn::auth::issue_token_at(b"test-key-test-key-test-key-test-k", "admin", cairn::auth::now_secs(), state.auth.min_iat("admin")).0;
     let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
@@ -202,20 +200,20 @@ async fn engines_follow_the_operators_and_the_version_service() {
             (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
         }
     };
-    let (code, list) = call("GET", "/v1/namespaces/everest/database-engines", None).await;
+    let (code, list) = call("GET", &format!("/v1/namespaces/{}/database-engines", env.db_ns()), None).await;
     assert_eq!((code, list["kind"].as_str()), (200, Some("DatabaseEngineList")));
     assert_eq!(list["items"].as_array().unwrap().len(), 3);
-    let (code, pg) = call("GET", &format!("/v1/namespaces/everest/database-engines/{PG}"), None).await;
+    let (code, pg) = call("GET", &format!("/v1/namespaces/{}/database-engines/{PG}", env.db_ns()), None).await;
     assert_eq!((code, pg["status"]["status"].as_str(), pg["status"]["operatorVersion"].as_str()), (200, Some("installed"), Some("2.7.0")));
     assert_eq!(pg["spec"]["type"], "postgresql");
     assert!(pg["status"]["availableVersions"]["engine"]["17.5.2"]["imagePath"].is_string());
     let mut body = pg.clone();
     body["spec"]["allowedVersions"] = serde_json::json!(["1.0"]);
-    let (code, err) = call("PUT", &format!("/v1/namespaces/everest/database-engines/{PG}"), Some(body.clone())).await;
+    let (code, err) = call("PUT", &format!("/v1/namespaces/{}/database-engines/{PG}", env.db_ns()), Some(body.clone())).await;
     assert_eq!(code, 400);
     assert!(err["message"].as_str().unwrap().starts_with("spec.allowedVersions: \"1.0\""), "{err}");
     body["spec"]["allowedVersions"] = serde_json::json!(["17.5.2", "16.9"]);
-    let (code, updated) = call("PUT", &format!("/v1/namespaces/everest/database-engines/{PG}"), Some(body)).await;
+    let (code, updated) = call("PUT", &format!("/v1/namespaces/{}/database-engines/{PG}", env.db_ns()), Some(body)).await;
     assert_eq!((code, updated["spec"]["allowedVersions"].clone()), (200, serde_json::json!(["17.5.2", "16.9"])));
     let (code, _) = call("GET", "/v1/namespaces/default/database-engines", None).await;
     assert_eq!(code, 404);
@@ -237,7 +235,7 @@ async fn an_outage_keeps_the_last_good_answer() {
     // A short TTL, so the test sees refreshes.
     let state = env.start_cairn_with_ttl(Duration::from_secs(1)).await;
     env.start_operators();
-    let engines: Api<DatabaseEngine> = Api::namespaced(env.client.clone(), DB_NS);
+    let engines: Api<DatabaseEngine> = Api::namespaced(env.client.clone(), env.db_ns());
     let good = wait_engine(&engines, PG, "installed with versions", |e| {
         has_status(e, EngineState::Installed) && !e.status.as_ref().unwrap().available_versions.engine.is_empty()
     })
@@ -251,7 +249,7 @@ async fn an_outage_keeps_the_last_good_answer() {
     let (_, message) = reachable(&e).unwrap();
     assert!(message.contains("HTTP 503") && message.contains("keeping the last good answer"), "{message}");
     assert_eq!(e.status.unwrap().available_versions, good, "the last good answer stays");
-    assert_eq!(state.versions(EngineType::Postgresql, DB_NS).unwrap().engine.len(), 10);
+    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().engine.len(), 10);
     cairn::service::create_database(&state, &caller(), db("during-outage", EngineType::Postgresql, "16.9", 1)).await.unwrap();
 
     // Back up: the next retry succeeds and the condition turns True again.

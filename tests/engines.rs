@@ -26,10 +26,10 @@ async fn pxc_and_psmdb_reconcile_end_to_end() {
     let state = env.start_cairn().await;
     let caller = cairn::service::Caller { username: "admin".into() };
     env.start_simulator();
-    env.engines_installed(&state, DB_NS).await;
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
-    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), DB_NS);
-    let mongos: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), DB_NS);
+    env.engines_installed(&state, env.db_ns()).await;
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
+    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), env.db_ns());
+    let mongos: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), env.db_ns());
 
     // MySQL through Cairn's front door (the service the UI and REST use): the contract's rules apply, and a
     // rejected object writes nothing.
@@ -47,14 +47,14 @@ async fn pxc_and_psmdb_reconcile_end_to_end() {
 
     let st = wait_ready(&dbs, "mysql").await;
     assert_eq!((st.size, st.ready, st.port), (6, 6, Some(3306)), "3 PXC + 3 HAProxy");
-    assert_eq!(st.hostname.as_deref(), Some("mysql-haproxy.everest"));
+    assert_eq!(st.hostname.as_deref(), Some(format!("mysql-haproxy.{}", env.db_ns()).as_str()));
     let up = pxcs.get("mysql").await.unwrap();
     assert_eq!(up.owner_references()[0].name, "mysql");
     assert!(up.managed_fields().iter().any(|f| f.manager.as_deref() == Some("cairn")));
 
     let st = wait_ready(&dbs, "mongo").await;
     assert_eq!(st.port, Some(27017));
-    assert_eq!(st.hostname.as_deref(), Some("mongo-mongos.everest.svc.cluster.local"));
+    assert_eq!(st.hostname.as_deref(), Some(format!("mongo-mongos.{}.svc.cluster.local", env.db_ns()).as_str()));
     let up = mongos.get("mongo").await.unwrap();
     assert_eq!(up.spec.replsets.len(), 2, "two shards");
 

@@ -14,17 +14,17 @@ async fn recommended_cr_version_follows_the_installed_operator() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
     env.start_simulator();
-    env.engines_installed(&state, DB_NS).await;
+    env.engines_installed(&state, env.db_ns()).await;
     let admin = cairn::service::Caller { username: "admin".into() };
     cairn::service::create_database(&state, &admin, db("upg", EngineType::Postgresql, "17.5.2", 1)).await.unwrap();
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     let ready = wait_state(&dbs, "upg", AppState::Ready).await;
     let st = ready.status.unwrap();
     assert_eq!(st.cr_version.as_deref(), Some("2.7.0"));
     assert_eq!(st.recommended_cr_version, None, "the CR runs the installed operator's version");
 
     // The PostgreSQL operator is upgraded to 2.8.0 (a new image tag on its Deployment).
-    let deps: Api<Deployment> = Api::namespaced(env.client.clone(), DB_NS);
+    let deps: Api<Deployment> = Api::namespaced(env.client.clone(), env.db_ns());
     let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [
         {"name": "operator", "image": "docker.io/percona/percona-postgresql-operator:2.8.0"}
     ]}}}});
@@ -43,7 +43,7 @@ async fn recommended_cr_version_follows_the_installed_operator() {
     // While the CR version lags, the engine version may not change (service layer).
     let mut other = d.clone();
     other.spec.engine.version = Some("17.4".into());
-    let e = cairn::service::update_database(&state, &admin, DB_NS, "upg", other).await.unwrap_err();
+    let e = cairn::service::update_database(&state, &admin, env.db_ns(), "upg", other).await.unwrap_err();
     assert_eq!(e.field.as_deref(), Some("spec.engine.version"), "{}", e.message);
     assert!(e.message.contains("recommendedCRVersion"), "{}", e.message);
 }

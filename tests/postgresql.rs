@@ -24,9 +24,9 @@ async fn postgresql_lifecycle() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
     env.start_simulator();
-    env.engines_installed(&state, DB_NS).await;
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
-    let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    env.engines_installed(&state, env.db_ns()).await;
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
+    let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), env.db_ns());
 
     cairn::service::create_database(&state, &caller(), pg_db("orders", 3)).await.expect("create");
 
@@ -48,14 +48,14 @@ async fn postgresql_lifecycle() {
     })
     .await;
     let st = db.status.unwrap();
-    assert_eq!(st.hostname.as_deref(), Some("orders-pgbouncer.everest.svc"));
+    assert_eq!(st.hostname.as_deref(), Some(format!("orders-pgbouncer.{}.svc", env.db_ns()).as_str()));
     assert_eq!((st.size, st.ready, st.port), (6, 6, Some(5432)));
     assert_eq!(st.cr_version.as_deref(), Some("2.7.0"));
     assert_eq!(st.observed_generation, db.metadata.generation);
     // Ready is a steady state: it holds while nothing changes.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(dbs.get("orders").await.unwrap().status.unwrap().status, AppState::Ready, "ready is stable");
-    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), DB_NS);
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), env.db_ns());
     let s = secrets.get("everest-secrets-orders").await.expect("users secret created by the operator (simulated)");
     assert!(s.data.unwrap().contains_key("password"));
 
@@ -73,7 +73,7 @@ async fn postgresql_lifecycle() {
     assert_eq!(pgs.get("orders").await.unwrap().spec.pause, Some(true));
 
     // Delete: the upstream object goes (its operator finalizers run), then ours.
-    cairn::service::delete_database(&state, &caller(), DB_NS, "orders").await.unwrap();
+    cairn::service::delete_database(&state, &caller(), env.db_ns(), "orders").await.unwrap();
     eventually(30, "PerconaPGCluster gone", || async { pgs.get_opt("orders").await.unwrap().is_none().then_some(()) }).await;
     eventually(30, "DatabaseCluster gone", || async { dbs.get_opt("orders").await.unwrap().is_none().then_some(()) }).await;
 }
@@ -83,8 +83,8 @@ async fn invalid_input_writes_nothing() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
     env.start_operators();
-    env.engines_installed(&state, DB_NS).await;
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    env.engines_installed(&state, env.db_ns()).await;
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
 
     let mut db = pg_db("small", 1);
     db.spec.engine.resources.as_mut().unwrap().memory = Some(Quantity("100M".into()));
@@ -127,8 +127,8 @@ async fn invalid_input_writes_nothing() {
 async fn api_server_enforces_crd_rules_and_user_fields_survive() {
     let env = TestEnv::start().await;
     let _state = env.start_cairn().await;
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
-    let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
+    let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), env.db_ns());
 
     // Written directly, as `kubectl apply` would: the CRD's CEL rule keeps the engine type immutable.
     dbs.create(&PostParams::default(), &pg_db("direct", 1)).await.unwrap();
@@ -142,7 +142,7 @@ async fn api_server_enforces_crd_rules_and_user_fields_survive() {
     bad["spec"]["engine"]["type"] = "oracle".into();
     let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
         env.client.clone(),
-        DB_NS,
+        env.db_ns(),
         &kube::api::ApiResource::erase::<DatabaseCluster>(&()),
     );
     let obj: kube::api::DynamicObject = serde_json::from_value(bad).unwrap();
@@ -166,7 +166,7 @@ async fn api_server_enforces_crd_rules_and_user_fields_survive() {
     .await;
     let dynpg: Api<kube::api::DynamicObject> = Api::namespaced_with(
         env.client.clone(),
-        DB_NS,
+        env.db_ns(),
         &kube::api::ApiResource::erase::<PerconaPGCluster>(&()),
     );
     let full = dynpg.get("direct").await.unwrap();
@@ -183,24 +183,26 @@ async fn postgresql_updates_restart_policy_and_storage() {
     use serde_json::json;
     let env = TestEnv::start().await;
     let c = env.client.clone();
-    storage_class(&c, "standard", true, false).await;
-    storage_class(&c, "expandable", false, true).await;
+    // Cluster-scoped objects carry the test's id (the control plane is shared with the binary's other tests).
+    let (standard, expandable, nlb, policy) = (env.name("standard"), env.name("expandable"), env.name("nlb"), env.name("everest-default-postgresql"));
+    storage_class(&c, &standard, true, false).await;
+    storage_class(&c, &expandable, false, true).await;
     let lbcs: Api<LoadBalancerConfig> = Api::all(c.clone());
-    let lbc = LoadBalancerConfig::new("nlb", LoadBalancerConfigSpec { annotations: [("a.example.com/lb".to_string(), "nlb".to_string())].into() });
+    let lbc = LoadBalancerConfig::new(&nlb, LoadBalancerConfigSpec { annotations: [("a.example.com/lb".to_string(), "nlb".to_string())].into() });
     lbcs.create(&PostParams::default(), &lbc).await.unwrap();
     let _state = env.start_cairn().await;
     env.start_simulator_with_step(std::time::Duration::from_millis(1000));
-    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), DB_NS);
-    let pgs: Api<PerconaPGCluster> = Api::namespaced(c.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), env.db_ns());
+    let pgs: Api<PerconaPGCluster> = Api::namespaced(c.clone(), env.db_ns());
 
     // pg1 names a PodSchedulingPolicy that does not exist yet: error, nothing upstream.
     let t1 = Transitions::watch(&c, "pg1").await;
     let t3 = Transitions::watch(&c, "pg3").await;
     let mut d1 = pg_db("pg1", 1);
-    d1.spec.pod_scheduling_policy_name = Some("everest-default-postgresql".into());
+    d1.spec.pod_scheduling_policy_name = Some(policy.clone());
     dbs.create(&PostParams::default(), &d1).await.unwrap();
     let mut d3 = pg_db("pg3", 3);
-    d3.spec.engine.storage.class = Some("expandable".into());
+    d3.spec.engine.storage.class = Some(expandable.clone());
     dbs.create(&PostParams::default(), &d3).await.unwrap();
     let d = wait_state(&dbs, "pg1", Error).await;
     assert!(d.status.unwrap().message.unwrap().contains("spec.podSchedulingPolicyName"));
@@ -208,7 +210,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
     // The chart's default policy appears: the watch reconciles pg1.
     let policy: PodSchedulingPolicy = serde_json::from_value(json!({
         "apiVersion": "everest.percona.com/v1alpha1", "kind": "PodSchedulingPolicy",
-        "metadata": {"name": "everest-default-postgresql"},
+        "metadata": {"name": policy},
         "spec": {"engineType": "postgresql", "affinityConfig": {"postgresql": {
             "engine": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}},
             "proxy": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}}
@@ -231,7 +233,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
         &dbs,
         "pg1",
         json!({"spec": {"engine": {"replicas": 2, "resources": {"cpu": "2", "memory": "4G"}, "config": "max_connections = 300\n"},
-            "proxy": {"replicas": 3, "expose": {"type": "LoadBalancer", "loadBalancerConfigName": "nlb"}}}}),
+            "proxy": {"replicas": 3, "expose": {"type": "LoadBalancer", "loadBalancerConfigName": nlb}}}}),
     )
     .await;
     let pg = eventually(60, "pg1 updated and ready", || async {
@@ -290,7 +292,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
         (count() == before).then_some(before)
     })
     .await;
-    let secrets: Api<Secret> = Api::namespaced(c.clone(), DB_NS);
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), env.db_ns());
     let label = json!({"metadata": {"labels": {"example.com/rotated": "yes"}}});
     secrets.patch("everest-secrets-pg1", &PatchParams::default(), &Patch::Merge(&label)).await.unwrap();
     eventually(30, "the Secret change reconciled pg1", || async { (count() > idle).then_some(()) }).await;

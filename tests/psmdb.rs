@@ -18,14 +18,16 @@ use AppState::*;
 async fn psmdb_lifecycle() {
     let env = TestEnv::start().await;
     let c = env.client.clone();
-    storage_class(&c, "standard", true, false).await;
+    // Cluster-scoped objects carry the test's id (the control plane is shared with the binary's other tests).
+    let (standard, internal, spread, for_mysql) = (env.name("standard"), env.name("internal"), env.name("spread"), env.name("for-mysql"));
+    storage_class(&c, &standard, true, false).await;
     let lbcs: Api<LoadBalancerConfig> = Api::all(c.clone());
-    let lbc = LoadBalancerConfig::new("internal", LoadBalancerConfigSpec { annotations: [("lb.example.com/internal".to_string(), "true".to_string())].into() });
+    let lbc = LoadBalancerConfig::new(&internal, LoadBalancerConfigSpec { annotations: [("lb.example.com/internal".to_string(), "true".to_string())].into() });
     lbcs.create(&PostParams::default(), &lbc).await.unwrap();
     let psps: Api<PodSchedulingPolicy> = Api::all(c.clone());
     let policy: PodSchedulingPolicy = serde_json::from_value(json!({
         "apiVersion": "everest.percona.com/v1alpha1", "kind": "PodSchedulingPolicy",
-        "metadata": {"name": "spread"},
+        "metadata": {"name": spread},
         "spec": {"engineType": "psmdb", "affinityConfig": {"psmdb": {
             "engine": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname"}]}},
             "configServer": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}},
@@ -36,8 +38,8 @@ async fn psmdb_lifecycle() {
     psps.create(&PostParams::default(), &policy).await.unwrap();
     let _state = env.start_cairn().await;
     env.start_simulator_with_step(std::time::Duration::from_millis(1000));
-    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), DB_NS);
-    let mdbs: Api<PerconaServerMongoDB> = Api::namespaced(c.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), env.db_ns());
+    let mdbs: Api<PerconaServerMongoDB> = Api::namespaced(c.clone(), env.db_ns());
 
     // One node (a replica set of 1, MongoDB 7.0), and three nodes sharded (2 shards, 3 config servers,
     // mongos) under the "spread" policy.
@@ -47,16 +49,16 @@ async fn psmdb_lifecycle() {
     let mut d3 = db("mg3", EngineType::Psmdb, "8.0.12-4", 3);
     d3.spec.sharding = Some(Sharding { enabled: true, shards: 2, config_server: ConfigServer { replicas: 3 } });
     d3.spec.proxy = Some(Proxy { type_: Some(ProxyType::Mongos), replicas: Some(2), ..Default::default() });
-    d3.spec.pod_scheduling_policy_name = Some("spread".into());
+    d3.spec.pod_scheduling_policy_name = Some(spread.clone());
     dbs.create(&PostParams::default(), &d3).await.unwrap();
     let st1 = wait_state(&dbs, "mg1", Ready).await.status.unwrap();
     let st3 = wait_state(&dbs, "mg3", Ready).await.status.unwrap();
     t1.assert_saw(&[Creating, Initializing, Ready]);
     t3.assert_saw(&[Creating, Initializing, Ready]);
     assert_eq!((st1.size, st1.ready, st1.port), (1, 1, Some(27017)));
-    assert_eq!(st1.hostname.as_deref(), Some("mg1-rs0.everest.svc.cluster.local"));
+    assert_eq!(st1.hostname.as_deref(), Some(format!("mg1-rs0.{}.svc.cluster.local", env.db_ns()).as_str()));
     assert_eq!((st3.size, st3.ready), (11, 11), "2×3 shards + 3 config servers + 2 mongos");
-    assert_eq!(st3.hostname.as_deref(), Some("mg3-mongos.everest.svc.cluster.local"));
+    assert_eq!(st3.hostname.as_deref(), Some(format!("mg3-mongos.{}.svc.cluster.local", env.db_ns()).as_str()));
     let up = mdbs.get("mg3").await.unwrap();
     let key = "/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/podAffinityTerm/topologyKey";
     let full = raw::<PerconaServerMongoDB>(&c, "mg3").await;
@@ -81,7 +83,7 @@ async fn psmdb_lifecycle() {
         &dbs,
         "mg1",
         json!({"spec": {"engine": {"replicas": 3, "resources": {"memory": "4G"}, "config": "operationProfiling:\n  mode: all\n"},
-            "proxy": {"expose": {"type": "LoadBalancer", "loadBalancerConfigName": "internal"}}}}),
+            "proxy": {"expose": {"type": "LoadBalancer", "loadBalancerConfigName": internal}}}}),
     )
     .await;
     let up = eventually(60, "mg1 at 3 nodes", || async {
@@ -156,7 +158,7 @@ async fn psmdb_lifecycle() {
     .await;
     assert_eq!(size(&mdbs.get("mg1").await.unwrap()), "2G");
     t1.clear();
-    storage_class(&c, "standard", true, true).await;
+    storage_class(&c, &standard, true, true).await;
     // resizingVolumes while the operator's annotation is on the replset's StatefulSet.
     t1.wait_saw(&[ResizingVolumes, Ready]).await;
     let d = wait_state(&dbs, "mg1", Ready).await;
@@ -166,10 +168,10 @@ async fn psmdb_lifecycle() {
     // A policy for another engine is refused with a message naming the field; the cluster is left alone.
     let other: PodSchedulingPolicy = serde_json::from_value(json!({
         "apiVersion": "everest.percona.com/v1alpha1", "kind": "PodSchedulingPolicy",
-        "metadata": {"name": "for-mysql"}, "spec": {"engineType": "pxc"}})).unwrap();
+        "metadata": {"name": for_mysql}, "spec": {"engineType": "pxc"}})).unwrap();
     psps.create(&PostParams::default(), &other).await.unwrap();
     let before = mdbs.get("mg1").await.unwrap().spec;
-    patch_db(&dbs, "mg1", json!({"spec": {"podSchedulingPolicyName": "for-mysql", "engine": {"replicas": 5}}})).await;
+    patch_db(&dbs, "mg1", json!({"spec": {"podSchedulingPolicyName": for_mysql, "engine": {"replicas": 5}}})).await;
     let d = wait_state(&dbs, "mg1", Error).await;
     let msg = d.status.unwrap().message.unwrap();
     assert!(msg.contains("spec.podSchedulingPolicyName") && msg.contains("is for pxc"), "{msg}");

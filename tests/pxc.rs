@@ -26,21 +26,23 @@ fn lb_config(name: &str) -> LoadBalancerConfig {
 async fn pxc_lifecycle() {
     let env = TestEnv::start().await;
     let c = env.client.clone();
-    storage_class(&c, "standard", true, false).await;
-    storage_class(&c, "expandable", false, true).await;
+    // Cluster-scoped objects carry the test's id (the control plane is shared with the binary's other tests).
+    let (standard, expandable, nlb, later) = (env.name("standard"), env.name("expandable"), env.name("nlb"), env.name("later"));
+    storage_class(&c, &standard, true, false).await;
+    storage_class(&c, &expandable, false, true).await;
     let lbcs: Api<LoadBalancerConfig> = Api::all(c.clone());
-    lbcs.create(&PostParams::default(), &lb_config("nlb")).await.unwrap();
+    lbcs.create(&PostParams::default(), &lb_config(&nlb)).await.unwrap();
     let _state = env.start_cairn().await;
     env.start_simulator_with_step(std::time::Duration::from_millis(1000));
-    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), DB_NS);
-    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(c.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), env.db_ns());
+    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(c.clone(), env.db_ns());
 
     // Create: one node (default StorageClass, which cannot expand) and three nodes (an expandable class).
     let t1 = Transitions::watch(&c, "my1").await;
     let t3 = Transitions::watch(&c, "my3").await;
     dbs.create(&PostParams::default(), &db("my1", EngineType::Pxc, "8.0.41-32.1", 1)).await.unwrap();
     let mut d3 = db("my3", EngineType::Pxc, "8.0.42-33.1", 3);
-    d3.spec.engine.storage.class = Some("expandable".into());
+    d3.spec.engine.storage.class = Some(expandable.clone());
     dbs.create(&PostParams::default(), &d3).await.unwrap();
     let my1 = wait_state(&dbs, "my1", Ready).await;
     let my3 = wait_state(&dbs, "my3", Ready).await;
@@ -48,7 +50,7 @@ async fn pxc_lifecycle() {
     t3.assert_saw(&[Creating, Initializing, Ready]);
     let st = my1.status.unwrap();
     assert_eq!((st.size, st.ready, st.port), (2, 2, Some(3306)), "1 PXC + 1 HAProxy");
-    assert_eq!(st.hostname.as_deref(), Some("my1-haproxy.everest"));
+    assert_eq!(st.hostname.as_deref(), Some(format!("my1-haproxy.{}", env.db_ns()).as_str()));
     assert!(st.details.unwrap().contains("state: ready"), "details hold the upstream status as YAML");
     assert_eq!(my3.status.unwrap().size, 6);
     let up = pxcs.get("my1").await.unwrap();
@@ -82,7 +84,7 @@ async fn pxc_lifecycle() {
         "my3",
         json!({"spec": {
             "proxy": {"type": "proxysql", "replicas": 3,
-                "expose": {"type": "LoadBalancer", "ipSourceRanges": ["10.0.0.1"], "loadBalancerConfigName": "nlb"}},
+                "expose": {"type": "LoadBalancer", "ipSourceRanges": ["10.0.0.1"], "loadBalancerConfigName": nlb}},
             "engine": {"config": "[mysqld]\nmax_connections = 250\n"}}}),
     )
     .await;
@@ -100,14 +102,14 @@ async fn pxc_lifecycle() {
     assert_eq!(up.spec.pxc.unwrap().configuration.as_deref(), Some("[mysqld]\nmax_connections = 250\n"));
     t3.wait_saw(&[Initializing, Ready]).await;
     let st = wait_state(&dbs, "my3", Ready).await.status.unwrap();
-    assert_eq!(st.hostname.as_deref(), Some("my3-proxysql.everest"));
+    assert_eq!(st.hostname.as_deref(), Some(format!("my3-proxysql.{}", env.db_ns()).as_str()));
     // The person's field survived Cairn's applies (and a spec change).
     let full = raw::<PerconaXtraDBCluster>(&c, "my3").await;
     assert_eq!(full["spec"]["pxc"]["annotations"]["example.com/team"], "payments", "unmanaged field kept");
 
     // The LoadBalancerConfig changes: the watch brings the new annotations to the Service settings.
     let patch = json!({"spec": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}}});
-    lbcs.patch("nlb", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    lbcs.patch(&nlb, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     eventually(30, "new LB annotation applied", || async {
         let up = pxcs.get("my3").await.unwrap();
         let a = up.spec.proxysql.and_then(|p| p.expose).map(|e| e.annotations).unwrap_or_default();
@@ -167,7 +169,7 @@ async fn pxc_lifecycle() {
     // The class starts allowing expansion: the StorageClass watch brings the change, the volumes grow
     // (resizingVolumes while the operator's annotation is on) and the condition clears.
     t1.clear();
-    storage_class(&c, "standard", true, true).await;
+    storage_class(&c, &standard, true, true).await;
     t1.wait_saw(&[ResizingVolumes, Ready]).await;
     let d = wait_state(&dbs, "my1", Ready).await;
     assert_eq!(size(&pxcs.get("my1").await.unwrap()), "3G");
@@ -188,15 +190,15 @@ async fn pxc_lifecycle() {
     // it appears.
     let mut lb = db("my-lb", EngineType::Pxc, "8.0.42-33.1", 1);
     lb.spec.proxy = Some(Proxy {
-        expose: Some(Expose { type_: ExposeType::LoadBalancer, load_balancer_config_name: Some("later".into()), ..Default::default() }),
+        expose: Some(Expose { type_: ExposeType::LoadBalancer, load_balancer_config_name: Some(later.clone()), ..Default::default() }),
         ..Default::default()
     });
     dbs.create(&PostParams::default(), &lb).await.unwrap();
     let d = wait_state(&dbs, "my-lb", Error).await;
     let msg = d.status.unwrap().message.unwrap();
-    assert!(msg.contains("spec.proxy.expose.loadBalancerConfigName") && msg.contains("later"), "{msg}");
+    assert!(msg.contains("spec.proxy.expose.loadBalancerConfigName") && msg.contains(&later), "{msg}");
     assert!(pxcs.get_opt("my-lb").await.unwrap().is_none(), "nothing written upstream");
-    lbcs.create(&PostParams::default(), &lb_config("later")).await.unwrap();
+    lbcs.create(&PostParams::default(), &lb_config(&later)).await.unwrap();
     wait_state(&dbs, "my-lb", Ready).await;
 
     // Delete.

@@ -7,19 +7,21 @@ mod common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use cairn::app::server_fns::{CreateDatabase, DeleteDatabase, GetFormOptions, GetUserActions, ListDatabases, Login, Logout};
+use cairn::app::server_fns::{
+    CreateDatabase, CurrentUser, DeleteDatabase, EditDatabase, GetDatabaseDetail, GetFormOptions, GetUserActions, ListDatabases, Login,
+    Logout, RestartDatabase, SetDatabasePaused,
+};
 use cairn::crd::*;
 use common::*;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::Api;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tower::ServiceExt;
 
-const DEV_NS: &str = "dev";
 const JWT_KEY: &[u8] = b"test-key-test-key-test-key-test-k";
 const PASSWORD: &str = "password-123";
 
@@ -39,17 +41,17 @@ g, dev2, role:noengines
 
 const USERS: [&str; 4] = ["admin", "ro", "dev", "nobody"];
 
-fn rbac_cm(enabled: bool, policy: &str) -> Value {
+fn rbac_cm(env: &TestEnv, enabled: bool, policy: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "everest-rbac", "namespace": SYSTEM_NS},
+        "metadata": {"name": "everest-rbac", "namespace": env.system_ns()},
         "data": {"enabled": enabled.to_string(), "policy.csv": policy},
     })
 }
 
 async fn write_policy(env: &TestEnv, enabled: bool, policy: &str) {
-    let api: Api<ConfigMap> = Api::namespaced(env.client.clone(), SYSTEM_NS);
-    api.patch("everest-rbac", &PatchParams::apply("test").force(), &Patch::Apply(&rbac_cm(enabled, policy))).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client.clone(), env.system_ns());
+    api.patch("everest-rbac", &PatchParams::apply("test").force(), &Patch::Apply(&rbac_cm(env, enabled, policy))).await.unwrap();
 }
 
 struct App {
@@ -111,6 +113,13 @@ impl App {
         self.send_from(req, ip).await
     }
 
+    /// The status of a live stream (SSE) request for the user, without reading its endless body.
+    async fn stream_status(&self, user: &str, path: &str) -> u16 {
+        let token = self.token(user);
+        let req = http::Request::get(path).header(http::header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
+        self.router.clone().oneshot(req).await.unwrap().status().as_u16()
+    }
+
     /// The first message of the live list (SSE) for the user.
     async fn first_event(&self, user: &str) -> Vec<Value> {
         let token = self.token(user);
@@ -162,34 +171,28 @@ fn pg(ns: &str, name: &str) -> DatabaseCluster {
     d
 }
 
+/// The matrix spells the namespaces `everest` and `dev` out in its policies and expectations, so it runs on
+/// a control plane of its own where those names are free.
 async fn setup() -> (TestEnv, cairn::state::State, App) {
-    let env = TestEnv::start().await;
-    let nss: Api<Namespace> = Api::all(env.client.clone());
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(DEV_NS.into()),
-            labels: Some([("app.kubernetes.io/managed-by".to_string(), "everest".to_string())].into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    nss.create(&PostParams::default(), &ns).await.unwrap();
+    let env = TestEnv::start_private_named("everest", "everest-system").await;
+    let dev_ns = env.managed_ns("dev").await;
+    assert_eq!(dev_ns, "dev");
     write_policy(&env, true, POLICY).await;
     // Two existing databases, one per namespace, created behind Cairn's back (as kubectl would).
-    for (ns, name) in [(DB_NS, "e1"), (DEV_NS, "d1")] {
+    for (ns, name) in [(env.db_ns(), "e1"), ("dev", "d1")] {
         Api::<DatabaseCluster>::namespaced(env.client.clone(), ns).create(&PostParams::default(), &pg(ns, name)).await.unwrap();
     }
     let state = env.start_cairn().await;
     // The simulated operators, so each namespace's DatabaseEngines are installed (creating needs them).
     env.start_operators();
-    env.engines_installed(&state, DB_NS).await;
-    env.engines_installed(&state, DEV_NS).await;
+    env.engines_installed(&state, env.db_ns()).await;
+    env.engines_installed(&state, "dev").await;
     let conf = leptos::prelude::get_configuration(None).unwrap().leptos_options;
     let app = App { router: cairn::server::router(state.clone(), conf), state: state.clone() };
     // Every user of the tests has an account (a session needs one), seen by the accounts watch.
-    cairn::auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap();
+    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
     for u in ["ro", "dev", "nobody", "dev2", "someone"] {
-        cairn::auth::accounts::create_account(&env.client, SYSTEM_NS, u, PASSWORD).await.unwrap();
+        cairn::auth::accounts::create_account(&env.client, env.system_ns(), u, PASSWORD).await.unwrap();
     }
     eventually(30, "accounts seen by the watch", || async {
         ["admin", "ro", "dev", "nobody", "dev2", "someone"].iter().all(|u| state.auth.min_iat(u) > 0).then_some(())
@@ -397,6 +400,38 @@ async fn rbac_matrix() {
         assert_eq!(s, want, "{u} updates dev's PG engine: {body}");
     }
 
+    // The database page: its data and live stream need database-clusters read (the stream is refused up
+    // front); suspend/resume, restart and edit need update; every user learns its own name.
+    for (u, want) in [("admin", 200), ("ro", 200), ("dev", 403), ("nobody", 403)] {
+        let (s, body) = app.server_fn(u, GetDatabaseDetail::PATH, &[("namespace", "everest"), ("name", "e1")]).await;
+        assert_eq!(s, want, "{u} reads everest/e1's page: {body}");
+        assert_eq!(app.stream_status(u, "/v1/events/database-clusters/everest/e1").await, want, "{u} streams everest/e1");
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1/components", None).await;
+        assert_eq!(s, want, "{u} lists everest/e1's components: {body}");
+        // Logs: refused without read; with it, not one of e1's pods.
+        let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1/components/other-0/logs", None).await;
+        assert_eq!(s, if want == 200 { 404 } else { 403 }, "{u} reads logs of everest/e1: {body}");
+        let (s, body) = app.server_fn(u, CurrentUser::PATH, &[]).await;
+        assert_eq!((s, body), (200, json!(u)));
+    }
+    let (_, page) = app.server_fn("ro", GetDatabaseDetail::PATH, &[("namespace", "everest"), ("name", "e1")]).await;
+    assert_eq!((page["summary"]["can_update"].clone(), page["summary"]["can_delete"].clone()), (json!(false), json!(false)), "{page}");
+    for (u, want) in [("ro", 403), ("nobody", 403), ("dev2", 200), ("dev", 200), ("admin", 200)] {
+        let dev_d1 = [("namespace", "dev"), ("name", "d1")];
+        let (s, body) = app.server_fn(u, SetDatabasePaused::PATH, &[dev_d1[0], dev_d1[1], ("paused", "false")]).await;
+        assert_eq!(s, want, "{u} resumes dev/d1: {body}");
+        let (s, body) = app.server_fn(u, EditDatabase::PATH, &[dev_d1[0], dev_d1[1], ("edit[nodes]", "1")]).await;
+        // Edit also needs read on the engine (the compound check of an update): dev2 may not.
+        let want_edit = if u == "dev2" { 403 } else { want };
+        assert_eq!(s, want_edit, "{u} edits dev/d1: {body}");
+    }
+    for (u, want) in [("ro", 403), ("nobody", 403), ("dev", 200)] {
+        let (s, body) = app.server_fn(u, RestartDatabase::PATH, &[("namespace", "dev"), ("name", "d1")]).await;
+        assert_eq!(s, want, "{u} restarts dev/d1: {body}");
+    }
+    let (s, _) = app.server_fn("dev", SetDatabasePaused::PATH, &[("namespace", "everest"), ("name", "e1"), ("paused", "true")]).await;
+    assert_eq!(s, 403, "dev may not suspend in everest");
+
     // Delete over REST and through the server function.
     let expect_delete: [(&str, &str, u16); 6] = [
         ("ro", "dev/d1", 403),
@@ -475,7 +510,7 @@ async fn settings_rbac_cli() {
             .args(["settings", "rbac"])
             .args(args)
             .env("KUBECONFIG", &env.kubeconfig)
-            .env("CAIRN_SYSTEM_NAMESPACE", SYSTEM_NS)
+            .env("CAIRN_SYSTEM_NAMESPACE", env.system_ns())
             .output()
             .unwrap();
         (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).trim().to_string(), String::from_utf8_lossy(&out.stderr).to_string())
@@ -512,7 +547,7 @@ async fn settings_rbac_cli() {
     assert_eq!(run(&["can", "ro", "read", "database-clusters", "everest/e1", "--policy-file", b]).0, 2);
 
     // apply: validated first; nothing written when invalid.
-    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), SYSTEM_NS);
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), env.system_ns());
     let (code, _, err) = run(&["apply", "--enabled", "true", "--policy-file", b]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("nothing written"), "{err}");

@@ -37,10 +37,10 @@ impl Rest {
 #[tokio::test]
 async fn put_updates_a_database_cluster_and_enforces_the_rules() {
     let env = TestEnv::start().await;
-    let pw = cairn::auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
+    let pw = cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
     let state = env.start_cairn().await;
     env.start_simulator();
-    env.engines_installed(&state, DB_NS).await;
+    env.engines_installed(&state, env.db_ns()).await;
     let app = cairn::api::router().with_state(state.clone());
     let mut rest = Rest { app, token: String::new() };
     let (s, body) = rest
@@ -49,11 +49,11 @@ async fn put_updates_a_database_cluster_and_enforces_the_rules() {
     assert_eq!(s, 200, "{body}");
     rest.token = body["token"].as_str().unwrap().to_string();
 
-    let base = format!("/v1/namespaces/{DB_NS}/database-clusters");
+    let base = format!("/v1/namespaces/{}/database-clusters", env.db_ns());
     let path = format!("{base}/orders");
     let (s, body) = rest.call(http::Method::POST, &base, Some(serde_json::to_value(db("orders", EngineType::Postgresql, "", 1)).unwrap())).await;
     assert!(s == 200 || s == 201, "create: {s} {body}");
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     wait_state(&dbs, "orders", cairn::crd::AppState::Ready).await;
 
     // The current object, as a client reads it before changing it.
@@ -74,7 +74,7 @@ async fn put_updates_a_database_cluster_and_enforces_the_rules() {
         stored.metadata.finalizers.unwrap_or_default().iter().any(|f| f == "everest.percona.com/upstream-cluster-cleanup"),
         "the reconciler's finalizer survives a PUT"
     );
-    let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     eventually(60, "PerconaPGCluster runs 3 instances", || async {
         let pg = pgs.get("orders").await.ok()?;
         (pg.spec.instances.first()?.replicas == Some(3)).then_some(())

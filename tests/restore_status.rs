@@ -13,19 +13,19 @@ async fn a_restore_in_progress_makes_its_database_restoring() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
     env.start_simulator();
-    env.engines_installed(&state, DB_NS).await;
+    env.engines_installed(&state, env.db_ns()).await;
     let admin = cairn::service::Caller { username: "admin".into() };
     for name in ["target", "bystander"] {
         cairn::service::create_database(&state, &admin, db(name, EngineType::Pxc, "", 1)).await.unwrap();
     }
-    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     wait_state(&dbs, "target", AppState::Ready).await;
     wait_state(&dbs, "bystander", AppState::Ready).await;
 
-    let restores: Api<DatabaseClusterRestore> = Api::namespaced(env.client.clone(), DB_NS);
+    let restores: Api<DatabaseClusterRestore> = Api::namespaced(env.client.clone(), env.db_ns());
     let restore: DatabaseClusterRestore = serde_json::from_value(serde_json::json!({
         "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterRestore",
-        "metadata": {"name": "r1", "namespace": DB_NS},
+        "metadata": {"name": "r1", "namespace": env.db_ns()},
         "spec": {"dbClusterName": "target", "dataSource": {"dbClusterBackupName": "target-backup-1"}},
     }))
     .unwrap();

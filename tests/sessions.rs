@@ -80,8 +80,8 @@ fn jti(token: &str) -> String {
     claims["jti"].as_str().unwrap().to_string()
 }
 
-async fn users_secret(c: &kube::Client) -> Secret {
-    Api::<Secret>::namespaced(c.clone(), SYSTEM_NS).get(auth::ACCOUNTS_SECRET).await.unwrap()
+async fn users_secret(env: &TestEnv) -> Secret {
+    Api::<Secret>::namespaced(env.client.clone(), env.system_ns()).get(auth::ACCOUNTS_SECRET).await.unwrap()
 }
 
 #[tokio::test]
@@ -89,10 +89,10 @@ async fn tokens_die_on_logout_password_change_disable_and_delete() {
     let env = TestEnv::start().await;
     let c = &env.client;
     // `accounts create` works before the accounts Secret exists: it creates it.
-    assert!(Api::<Secret>::namespaced(c.clone(), SYSTEM_NS).get_opt(auth::ACCOUNTS_SECRET).await.unwrap().is_none());
-    accounts::create_account(c, SYSTEM_NS, "alice", "alice-password").await.unwrap();
-    accounts::create_account(c, SYSTEM_NS, "bob", "bobs-password").await.unwrap();
-    accounts::create_account(c, SYSTEM_NS, "carol", "carols-password").await.unwrap();
+    assert!(Api::<Secret>::namespaced(c.clone(), env.system_ns()).get_opt(auth::ACCOUNTS_SECRET).await.unwrap().is_none());
+    accounts::create_account(c, env.system_ns(), "alice", "alice-password").await.unwrap();
+    accounts::create_account(c, env.system_ns(), "bob", "bobs-password").await.unwrap();
+    accounts::create_account(c, env.system_ns(), "carol", "carols-password").await.unwrap();
     let st = env.start_cairn().await;
     let web = app(&st, loose());
 
@@ -107,15 +107,15 @@ async fn tokens_die_on_logout_password_change_disable_and_delete() {
     // …only that token: the same user's other session lives on.
     assert_eq!(status_with(&web, &t2).await, 200);
     // The blocklist Secret holds the token's jti with its expiry.
-    let bl = Api::<Secret>::namespaced(c.clone(), SYSTEM_NS).get("everest-blocklist").await.unwrap();
+    let bl = Api::<Secret>::namespaced(c.clone(), env.system_ns()).get("everest-blocklist").await.unwrap();
     let list = String::from_utf8(bl.data.unwrap()["list"].0.clone()).unwrap();
     assert!(list.lines().any(|l| l.starts_with(&format!("{} ", jti(&t1)))), "{list}");
     // …and on another replica, which learns it through its watch of everest-blocklist.
     let (replica, _) = cairn::state::State::start(
         c.clone(),
         cairn::state::Options {
-            system_namespace: SYSTEM_NS.into(),
-            filter: cairn::state::NamespaceFilter::List(vec![DB_NS.into()]),
+            system_namespace: env.system_ns().into(),
+            filter: cairn::state::NamespaceFilter::List(vec![env.db_ns().into()]),
             secure_cookies: false,
             jwt_key: b"test-key-test-key-test-key-test-k".to_vec(),
             reconcilers: false,
@@ -142,7 +142,7 @@ async fn tokens_die_on_logout_password_change_disable_and_delete() {
     // even in the same second as the change, gets a live token.
     let before = token(&web, "bob", "bobs-password").await;
     assert_eq!(status_with(&web, &before).await, 200);
-    accounts::change_password(c, SYSTEM_NS, "bob", "bobs-new-password").await.unwrap();
+    accounts::change_password(c, env.system_ns(), "bob", "bobs-new-password").await.unwrap();
     expect_status(&web, &before, 401, "the token from before the password change is refused").await;
     let after = token(&web, "bob", "bobs-new-password").await;
     assert_eq!(status_with(&web, &after).await, 200);
@@ -150,7 +150,7 @@ async fn tokens_die_on_logout_password_change_disable_and_delete() {
 
     // Disabled: the token dies, and the password no longer logs in (403, after the password matched).
     let tc = token(&web, "carol", "carols-password").await;
-    let api = Api::<Secret>::namespaced(c.clone(), SYSTEM_NS);
+    let api = Api::<Secret>::namespaced(c.clone(), env.system_ns());
     accounts::update_secret(&api, auth::ACCOUNTS_SECRET, |data| {
         let mut users = accounts::parse_users(&Secret { data: Some(data.clone()), ..Default::default() })?;
         users.get_mut("carol").unwrap().enabled = false;
@@ -164,7 +164,7 @@ async fn tokens_die_on_logout_password_change_disable_and_delete() {
 
     // Deleted: the token dies.
     let ta = token(&web, "alice", "alice-password").await;
-    accounts::delete_account(c, SYSTEM_NS, "alice").await.unwrap();
+    accounts::delete_account(c, env.system_ns(), "alice").await.unwrap();
     expect_status(&web, &ta, 401, "a deleted account's token is refused").await;
     // bob's live session was never touched by the others' changes.
     assert_eq!(status_with(&web, &after).await, 200);
@@ -176,7 +176,7 @@ async fn tokens_die_on_logout_password_change_disable_and_delete() {
 async fn openeverest_accounts_log_in_and_pbkdf2_is_rehashed() {
     let env = TestEnv::start().await;
     let c = &env.client;
-    let uid = Api::<Namespace>::all(c.clone()).get(SYSTEM_NS).await.unwrap().metadata.uid.unwrap();
+    let uid = Api::<Namespace>::all(c.clone()).get(env.system_ns()).await.unwrap().metadata.uid.unwrap();
     let legacy_hash = hex::encode(auth::pbkdf2_sha256("legacy-password", uid.as_bytes()));
     let yaml = format!(
         "admin:\n  enabled: true\n  capabilities: [login]\n  passwordMtime: \"2025-01-01T00:00:00Z\"\n  passwordHash: initial-plain-pw\n\
@@ -191,7 +191,7 @@ async fn openeverest_accounts_log_in_and_pbkdf2_is_rehashed() {
         data: Some([(auth::ACCOUNTS_KEY.to_string(), ByteString(yaml.into_bytes()))].into()),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(c.clone(), SYSTEM_NS).create(&PostParams::default(), &secret).await.unwrap();
+    Api::<Secret>::namespaced(c.clone(), env.system_ns()).create(&PostParams::default(), &secret).await.unwrap();
     let st = env.start_cairn().await;
     let web = app(&st, loose());
 
@@ -199,7 +199,7 @@ async fn openeverest_accounts_log_in_and_pbkdf2_is_rehashed() {
     // session survives; the new hash then works.
     assert_eq!(login(&web, "legacy", "wrong-password").await.status, 401);
     let t = token(&web, "legacy", "legacy-password").await;
-    let stored = accounts::parse_users(&users_secret(c).await).unwrap().remove("legacy").unwrap();
+    let stored = accounts::parse_users(&users_secret(&env).await).unwrap().remove("legacy").unwrap();
     assert!(stored.password_hash.starts_with("$argon2id$"), "{}", stored.password_hash);
     assert_eq!(stored.password_mtime, "2025-01-01T00:00:00Z");
     assert!(auth::verify_password(&stored.password_hash, "legacy-password"));
@@ -213,16 +213,16 @@ async fn openeverest_accounts_log_in_and_pbkdf2_is_rehashed() {
     // Plain-text initial admin: logs in, and stays readable (not rehashed) until it is changed.
     assert_eq!(login(&web, "admin", "initial-plain-pw").await.status, 200);
     assert_eq!(login(&web, "admin", "initial-plain-pw-x").await.status, 401);
-    let s = users_secret(c).await;
+    let s = users_secret(&env).await;
     assert_eq!(accounts::parse_users(&s).unwrap()["admin"].password_hash, "initial-plain-pw");
     assert_eq!(s.metadata.annotations.unwrap()["insecure-password/admin"], "true");
-    assert_eq!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap().as_deref(), Some("initial-plain-pw"));
+    assert_eq!(auth::initial_admin_password(c, env.system_ns()).await.unwrap().as_deref(), Some("initial-plain-pw"));
     // Changed: hashed with Argon2id, the flag and the readable password are gone, the plain one fails.
-    accounts::change_password(c, SYSTEM_NS, "admin", "admin-new-password").await.unwrap();
-    let s = users_secret(c).await;
+    accounts::change_password(c, env.system_ns(), "admin", "admin-new-password").await.unwrap();
+    let s = users_secret(&env).await;
     assert!(accounts::parse_users(&s).unwrap()["admin"].password_hash.starts_with("$argon2id$"));
     assert!(!s.metadata.annotations.unwrap_or_default().contains_key("insecure-password/admin"));
-    assert_eq!(auth::initial_admin_password(c, SYSTEM_NS).await.unwrap(), None);
+    assert_eq!(auth::initial_admin_password(c, env.system_ns()).await.unwrap(), None);
     token(&web, "admin", "admin-new-password").await;
     assert_eq!(login(&web, "admin", "initial-plain-pw").await.status, 401);
 }
@@ -230,7 +230,7 @@ async fn openeverest_accounts_log_in_and_pbkdf2_is_rehashed() {
 #[tokio::test]
 async fn login_and_api_rate_limits() {
     let env = TestEnv::start().await;
-    let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
+    let pw = auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
     let st = env.start_cairn().await;
 
     // 1 login/s per IP with a burst of 2. Requests with a bad body fail fast in the handler (400/422), so the
@@ -274,7 +274,7 @@ async fn login_and_api_rate_limits() {
 async fn live_list_stops_after_logout() {
     use futures::StreamExt;
     let env = TestEnv::start().await;
-    let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
+    let pw = auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
     let st = env.start_cairn().await;
     let web = app(&st, loose());
     let t = token(&web, "admin", &pw).await;
@@ -289,7 +289,7 @@ async fn live_list_stops_after_logout() {
     assert!(first.contains("event: databases"), "{first}");
 
     // While the session lives, a change is pushed.
-    let dbs: Api<cairn::crd::DatabaseCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let dbs: Api<cairn::crd::DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     dbs.create(&PostParams::default(), &db("before", cairn::crd::EngineType::Postgresql, "17.7", 1)).await.unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(20), async {
         while let Some(chunk) = events.next().await {

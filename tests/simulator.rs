@@ -21,10 +21,10 @@ fn apply() -> PatchParams {
 async fn simulates_pxc_and_psmdb_operators() {
     let env = TestEnv::start().await;
     env.start_simulator();
-    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), DB_NS);
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), env.db_ns());
 
     // PXC: 3 nodes behind HAProxy.
-    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     let inputs = pxc::Inputs {
         versions: versions::builtin_pxc(),
         operator_version: versions::PXC_OPERATOR_VERSION.into(),
@@ -38,7 +38,7 @@ async fn simulates_pxc_and_psmdb_operators() {
     })
     .await;
     assert_eq!((st.size, st.ready), (6, 6), "3 pxc + 3 haproxy");
-    assert_eq!(st.host.as_deref(), Some("mysql-haproxy.everest"));
+    assert_eq!(st.host.as_deref(), Some(format!("mysql-haproxy.{}", env.db_ns()).as_str()));
     let ours = pxc::status(&d, Some(&pxcs.get("mysql").await.unwrap()), versions::PXC_OPERATOR_VERSION);
     assert_eq!((ours.status, ours.port), (AppState::Ready, Some(3306)), "our mapping reads the simulated status");
     let s = secrets.get("everest-secrets-mysql").await.expect("PXC users secret");
@@ -56,7 +56,7 @@ async fn simulates_pxc_and_psmdb_operators() {
     .await;
 
     // PSMDB: 2 shards of 3, 3 config servers, mongos.
-    let mongos: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), DB_NS);
+    let mongos: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), env.db_ns());
     let inputs = psmdb::Inputs {
         versions: versions::builtin_psmdb(),
         operator_version: versions::PSMDB_OPERATOR_VERSION.into(),
@@ -75,7 +75,7 @@ async fn simulates_pxc_and_psmdb_operators() {
     let mongos_n = want.spec.sharding.as_ref().unwrap().mongos.as_ref().unwrap().size.unwrap();
     assert_eq!(st.size, 9 + mongos_n);
     assert_eq!(st.ready, st.size);
-    assert_eq!(st.host.as_deref(), Some("mongo-mongos.everest.svc.cluster.local"));
+    assert_eq!(st.host.as_deref(), Some(format!("mongo-mongos.{}.svc.cluster.local", env.db_ns()).as_str()));
     let ours = psmdb::status(&d, Some(&mongos.get("mongo").await.unwrap()), versions::PSMDB_OPERATOR_VERSION);
     assert_eq!(ours.status, AppState::Ready);
     let s = secrets.get("everest-secrets-mongo").await.expect("PSMDB users secret");

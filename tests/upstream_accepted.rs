@@ -40,7 +40,7 @@ where
     K: Resource<DynamicType = ()> + serde::Serialize + std::fmt::Debug,
 {
     let name = obj.meta().name.clone().unwrap();
-    let raw: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), DB_NS, &ApiResource::erase::<K>(&()));
+    let raw: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), env.db_ns(), &ApiResource::erase::<K>(&()));
     raw.patch(&name, &PatchParams::apply("cairn").force(), &Patch::Apply(obj))
         .await
         .unwrap_or_else(|e| panic!("{} {name} rejected: {e}", K::kind(&())));
@@ -95,7 +95,7 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
     assert_eq!(spec["enableVolumeExpansion"], true);
     assert!(spec["pxc"]["configuration"].as_str().unwrap().contains("max_connections = 152"));
     // And the typed view reads it back.
-    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), DB_NS);
+    let pxcs: Api<PerconaXtraDBCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     let typed = pxcs.get("mysql3").await.unwrap();
     assert_eq!(typed.spec.secrets_name.as_deref(), Some("everest-secrets-mysql3"));
 
@@ -156,7 +156,7 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
     assert_eq!(spec["sharding"]["mongos"]["expose"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
     assert_eq!(spec["sharding"]["mongos"]["affinity"]["advanced"].pointer(key).unwrap(), "topology.kubernetes.io/zone");
     assert_eq!(spec["sharding"]["configsvrReplSet"]["affinity"]["advanced"].pointer(key).unwrap(), "kubernetes.io/hostname");
-    let mdbs: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), DB_NS);
+    let mdbs: Api<PerconaServerMongoDB> = Api::namespaced(env.client.clone(), env.db_ns());
     let typed = mdbs.get("mongo-sh").await.unwrap();
     assert_eq!(typed.spec.replsets.len(), 2);
 
@@ -167,7 +167,7 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
         "spec": {"enableVolumeExpanson": true, "pxc": {"sizee": 3}}
     });
     let raw: Api<DynamicObject> =
-        Api::namespaced_with(env.client.clone(), DB_NS, &ApiResource::erase::<PerconaXtraDBCluster>(&()));
+        Api::namespaced_with(env.client.clone(), env.db_ns(), &ApiResource::erase::<PerconaXtraDBCluster>(&()));
     raw.patch("mysql3", &PatchParams::apply("typo").force(), &Patch::Apply(&typo)).await.expect("PXC accepts the typo");
     let back = raw.get("mysql3").await.unwrap();
     assert!(back.data["spec"].get("enableVolumeExpanson").is_none(), "pruned silently");
@@ -178,7 +178,7 @@ async fn pxc_and_psmdb_objects_are_accepted_and_kept() {
         "spec": {"image": "percona/percona-server-mongodb:8.0.12-4", "enableVolumeExpanson": true}
     });
     let raw: Api<DynamicObject> =
-        Api::namespaced_with(env.client.clone(), DB_NS, &ApiResource::erase::<PerconaServerMongoDB>(&()));
+        Api::namespaced_with(env.client.clone(), env.db_ns(), &ApiResource::erase::<PerconaServerMongoDB>(&()));
     let err = raw.patch("mongo-rs", &PatchParams::apply("typo").force(), &Patch::Apply(&typo)).await.unwrap_err();
     assert!(err.to_string().contains("field not declared in schema"), "{err}");
 }

@@ -55,8 +55,8 @@ fn db_json(name: &str) -> String {
     serde_json::to_string(&db(name, EngineType::Postgresql, "", 1)).unwrap()
 }
 
-async fn db_names(c: &kube::Client) -> Vec<String> {
-    let list = Api::<DatabaseCluster>::namespaced(c.clone(), DB_NS).list(&ListParams::default()).await.unwrap();
+async fn db_names(env: &TestEnv) -> Vec<String> {
+    let list = Api::<DatabaseCluster>::namespaced(env.client.clone(), env.db_ns()).list(&ListParams::default()).await.unwrap();
     let mut v: Vec<String> = list.items.into_iter().map(|d| d.metadata.name.unwrap()).collect();
     v.sort();
     v
@@ -65,15 +65,15 @@ async fn db_names(c: &kube::Client) -> Vec<String> {
 #[tokio::test]
 async fn cross_site_writes_are_refused_and_change_nothing() {
     let env = TestEnv::start().await;
-    let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
+    let pw = auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
     let st = env.start_cairn().await;
     // Creating a database needs its engine installed in the namespace (the simulated operators).
     env.start_operators();
-    env.engines_installed(&st, DB_NS).await;
+    env.engines_installed(&st, env.db_ns()).await;
     let web = app(&st, false);
     let token = session(&web, &pw).await;
     let cookie = format!("{}={token}", auth::SESSION_COOKIE);
-    let path = format!("/v1/namespaces/{DB_NS}/database-clusters");
+    let path = format!("/v1/namespaces/{}/database-clusters", env.db_ns());
     let json = ("content-type", "application/json");
 
     // With the session cookie: a foreign Origin, a foreign Referer, or neither is refused with 403 naming
@@ -87,11 +87,11 @@ async fn cross_site_writes_are_refused_and_change_nothing() {
         assert!(msg.starts_with("cross-site request refused") && msg.contains("Origin"), "{msg}");
     }
     // The server function behind the create form is guarded the same way.
-    let form = "name=evilform&namespace=everest&engine=postgresql&version=&nodes=1&cpu=1&memory=2G&disk=2G".to_string();
+    let form = format!("name=evilform&namespace={}&engine=postgresql&version=&nodes=1&cpu=1&memory=2G&disk=2G", env.db_ns());
     let create_path = <cairn::app::server_fns::CreateDatabase as leptos::server_fn::ServerFn>::PATH;
     let r = send(&web, "POST", create_path, &[("cookie", &cookie), ("origin", EVIL), ("content-type", "application/x-www-form-urlencoded")], Some(form)).await;
     assert_eq!(r.status, 403, "{}", r.text);
-    assert!(db_names(&env.client).await.is_empty(), "nothing was created");
+    assert!(db_names(&env).await.is_empty(), "nothing was created");
 
     // Cross-site logout (server function and REST) is refused too: the session lives on.
     assert_eq!(send(&web, "POST", "/api/logout", &[("cookie", &cookie), ("origin", EVIL)], Some(String::new())).await.status, 403);
@@ -102,7 +102,7 @@ async fn cross_site_writes_are_refused_and_change_nothing() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = send(&web, "DELETE", &format!("{path}/keep"), &[("cookie", &cookie), ("origin", EVIL)], None).await;
     assert_eq!(r.status, 403);
-    assert_eq!(db_names(&env.client).await, vec!["keep"]);
+    assert_eq!(db_names(&env).await, vec!["keep"]);
 
     // Same origin with the cookie works (Origin, or only a Referer).
     let r = send(&web, "POST", &path, &[("cookie", &cookie), ("origin", SAME), json], Some(db_json("same1"))).await;
@@ -118,7 +118,7 @@ async fn cross_site_writes_are_refused_and_change_nothing() {
     // A script with a Bearer token and no Origin works.
     let r = send(&web, "POST", &path, &[("authorization", &format!("Bearer {token}")), json], Some(db_json("script"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(db_names(&env.client).await, vec!["keep", "same1", "same2", "same3", "script"]);
+    assert_eq!(db_names(&env).await, vec!["keep", "same1", "same2", "same3", "script"]);
     // A foreign page cannot log the browser in either (login CSRF); a script without Origin can.
     let creds = serde_json::json!({ "username": "admin", "password": pw }).to_string();
     assert_eq!(send(&web, "POST", "/v1/session", &[json, ("origin", EVIL)], Some(creds.clone())).await.status, 403);
@@ -138,8 +138,8 @@ fn csp_nonce(csp: &str) -> String {
 #[tokio::test]
 async fn security_headers_csp_nonce_and_no_secrets_in_html() {
     let env = TestEnv::start().await;
-    let pw = auth::ensure_admin(&env.client, SYSTEM_NS).await.unwrap().expect("admin created");
-    let jwt_key = String::from_utf8(auth::ensure_jwt_key(&env.client, SYSTEM_NS).await.unwrap()).unwrap();
+    let pw = auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
+    let jwt_key = String::from_utf8(auth::ensure_jwt_key(&env.client, env.system_ns()).await.unwrap()).unwrap();
     let st = env.start_cairn().await;
     let web = app(&st, false);
     let token = eventually(10, "login with everest-jwt's key", || async {
@@ -148,7 +148,7 @@ async fn security_headers_csp_nonce_and_no_secrets_in_html() {
     })
     .await;
     let cookie = format!("{}={token}", auth::SESSION_COOKIE);
-    let hash = accounts_hash(&env.client).await;
+    let hash = accounts_hash(&env).await;
 
     let mut nonces = Vec::new();
     for (path, cookie) in [("/login", None), ("/", Some(cookie.as_str())), ("/databases/new", Some(cookie.as_str())), ("/no-such-page", Some(cookie.as_str())), ("/v1/version", None), ("/v1/namespaces", None)] {
@@ -199,7 +199,7 @@ async fn security_headers_csp_nonce_and_no_secrets_in_html() {
     assert!(r.headers.contains_key("strict-transport-security"));
 }
 
-async fn accounts_hash(c: &kube::Client) -> String {
-    let s = Api::<Secret>::namespaced(c.clone(), SYSTEM_NS).get(auth::ACCOUNTS_SECRET).await.unwrap();
+async fn accounts_hash(env: &TestEnv) -> String {
+    let s = Api::<Secret>::namespaced(env.client.clone(), env.system_ns()).get(auth::ACCOUNTS_SECRET).await.unwrap();
     cairn::auth::accounts::parse_users(&s).unwrap()["admin"].password_hash.clone()
 }

@@ -1,5 +1,6 @@
 import { expect, test } from "@playwright/test";
 import {
+  accountMenu,
   collectProblems,
   databaseRow,
   databasesTable,
@@ -33,7 +34,7 @@ test("create a PostgreSQL database and watch it become Ready without reloading",
   // The list page's shape.
   const createLink = page.getByRole("link", { name: "Create database" });
   await expect(createLink).toBeVisible();
-  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+  await expect(accountMenu(page)).toBeVisible();
 
   // The form.
   await createLink.click();

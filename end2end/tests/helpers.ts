@@ -1,4 +1,5 @@
-import { expect, type Locator, type Page } from "@playwright/test";
+import * as fs from "node:fs";
+import { expect, type Locator, type Page, type TestInfo } from "@playwright/test";
 
 export const ADMIN_USER = "admin";
 
@@ -176,4 +177,60 @@ export function collectProblems(page: Page, allowedStatuses: number[] = []): Pag
 export function expectNoProblems(problems: PageProblems): void {
   expect(problems.consoleErrors, "console errors").toEqual([]);
   expect(problems.badResponses, "HTTP responses >= 400").toEqual([]);
+}
+
+/** The header's account menu button ("Account <user>"). */
+export function accountMenu(page: Page): Locator {
+  return page.getByRole("button", { name: /^Account / });
+}
+
+/** Logs out through the account menu (retried: a click that lands before hydration can be lost). */
+export async function logOut(page: Page): Promise<void> {
+  await expect(async () => {
+    if (new URL(page.url()).pathname !== "/login") {
+      const item = page.getByRole("button", { name: "Log out" });
+      if (!(await item.isVisible())) await accountMenu(page).click({ timeout: 2_000 });
+      await item.click({ timeout: 2_000 });
+    }
+    await expectPath(page, "/login", { timeout: 3_000 });
+  }).toPass({ timeout: 20_000 });
+}
+
+/** Opens a database's actions menu (on its row, or on its page when `scope` is the page). */
+export async function openActions(scope: Page | Locator, name: string): Promise<void> {
+  const button = scope.getByRole("button", { name: `Actions for ${name}` });
+  await expect(async () => {
+    if ((await button.getAttribute("aria-expanded")) !== "true") await button.click({ timeout: 2_000 });
+    await expect(button).toHaveAttribute("aria-expanded", "true", { timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
+}
+
+/** Runs axe (axe-core from npm, evaluated in the page: the strict CSP would block an injected script tag)
+ * and asserts no serious or critical violation. */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const source = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+  await page.evaluate(source);
+  const violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] = await page.evaluate(
+    async () => {
+      // @ts-expect-error axe is defined by the evaluated source
+      const result = await window.axe.run(document, { resultTypes: ["violations"] });
+      return result.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n: any) => ({ target: n.target })) }));
+    },
+  );
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(bad, `serious/critical axe violations on ${what}`).toEqual([]);
+}
+
+/** Full-page screenshots at 390 px (a phone) and 1440 px, kept as artifacts; the page must not scroll
+ * sideways at either width. Restores the previous viewport. */
+export async function screenshotBothWidths(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  const before = page.viewportSize();
+  for (const [width, height] of [[390, 844], [1440, 900]]) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(100);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, `${name} scrolls sideways at ${width} px`).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: testInfo.outputPath(`${name}-${width}.png`), fullPage: true });
+  }
+  if (before) await page.setViewportSize(before);
 }

@@ -8,6 +8,7 @@ import {
   databaseRow,
   e2eNamespace,
   login,
+  openActions,
   uniqueDbName,
   waitForDatabaseList,
   waitForHydration,
@@ -110,6 +111,15 @@ test.describe("RBAC", () => {
     await expect(page.getByText("Your role does not allow creating databases.")).toBeVisible();
     await expect(page.getByRole("link", { name: "Create database" })).toHaveCount(0);
     await expect(page.getByRole("button", { name: /^Delete / })).toHaveCount(0);
+    // The row's actions are there, each disabled with the reason.
+    await waitForHydration(page);
+    const row = databaseRow(page, DB);
+    await openActions(row, DB);
+    for (const action of ["Suspend", "Restart", "Delete"]) {
+      await expect(row.getByRole("button", { name: new RegExp(`^${action}`) })).toBeDisabled();
+    }
+    await expect(row.getByText("your role does not allow deleting this database")).toBeVisible();
+    await page.keyboard.press("Escape");
     await page.screenshot({ path: testInfo.outputPath("rbac-read-only-list.png"), fullPage: true });
 
     // The create page offers no form either.
@@ -139,8 +149,11 @@ test.describe("RBAC", () => {
     const row = databaseRow(page, DB);
     await expect(row).toBeVisible();
     await waitForHydration(page);
-    await row.getByRole("button", { name: `Delete ${DB}` }).click();
-    await row.getByRole("button", { name: `Confirm delete of ${DB}` }).click();
+    await openActions(row, DB);
+    await row.getByRole("button", { name: "Delete", exact: true }).click();
+    const dialog = page.getByRole("dialog", { name: `Delete ${DB}?` });
+    await dialog.getByLabel(`Type ${DB} to confirm`).fill(DB);
+    await dialog.getByRole("button", { name: "Delete database" }).click();
     // The database goes once the operator lets go (the reconciler re-checks a pending upstream deletion
     // every 5 s should it miss the event).
     await expect(databaseRow(page, DB)).toHaveCount(0, { timeout: 60_000 });

@@ -34,15 +34,19 @@ test("reveal a database's password on request, and only then", async ({ page }) 
   expect(creds.username).toBe("postgres");
   expect(creds.password.length).toBeGreaterThan(8);
 
-  // The page as served holds no password; the row shows it only after "Reveal password".
-  const html = await (await page.request.get("/")).text();
+  // The database's page, as served, holds no password; it shows it only after "Reveal password".
+  await row.getByRole("link", { name }).click();
+  const pagePath = `/databases/${e2eNamespace()}/${name}/overview`;
+  await expectPath(page, pagePath);
+  const html = await (await page.request.get(pagePath)).text();
   expect(html).not.toContain(creds.password);
-  const region = page.getByRole("region", { name: `Credentials of ${name}` });
-  await expect(region).toHaveCount(0);
-  await row.getByRole("button", { name: `Reveal password of ${name}` }).click();
-  await expect(region).toContainText(creds.password);
-  await expect(region).toContainText(creds.connectionUrl);
-  await region.getByRole("button", { name: "Hide" }).click();
-  await expect(region).toHaveCount(0);
+  await waitForHydration(page);
+  const connection = page.getByRole("region", { name: "Connection" });
+  await expect(connection).not.toContainText(creds.password);
+  await connection.getByRole("button", { name: "Reveal password" }).click();
+  await expect(connection).toContainText(creds.password);
+  await expect(connection).toContainText(creds.connectionUrl);
+  await connection.getByRole("button", { name: "Hide" }).click();
+  await expect(connection).not.toContainText(creds.password);
   expectNoProblems(problems);
 });

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { collectProblems, expectNoProblems, expectPath, login, waitForHydration } from "./helpers";
+import { collectProblems, expectNoProblems, expectPath, login, logOut, waitForHydration } from "./helpers";
 
 /** Records every Content-Security-Policy violation the page reports (the listener is installed by the
  * browser driver, outside the page's CSP). */
@@ -54,11 +54,7 @@ test.describe("web security", () => {
     const bearer = { Authorization: `Bearer ${session!.value}` };
     expect((await request.get("/v1/namespaces", { headers: bearer })).status()).toBe(200);
 
-    const logout = page.getByRole("button", { name: "Log out" });
-    await expect(async () => {
-      if (new URL(page.url()).pathname !== "/login") await logout.click({ timeout: 2_000 });
-      await expectPath(page, "/login", { timeout: 3_000 });
-    }).toPass({ timeout: 20_000 });
+    await logOut(page);
 
     // The same token, replayed by a script, is refused: it is on the blocklist.
     expect((await request.get("/v1/namespaces", { headers: bearer })).status()).toBe(401);

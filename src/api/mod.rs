@@ -1,5 +1,10 @@
 //! REST `/v1` (OpenEverest paths and JSON shapes), the live-update stream, health and metrics.
-//! Handlers are thin: they resolve the caller and call `service`.
+//! Handlers are thin: they resolve the caller and call `service`. A write resolves the caller and makes
+//! the RBAC checks that need no body first, then reads the body ([`body::read_json`]: 415, 413, 400 with
+//! the field's path). Every 4xx under `/v1` is `{"message", "field"?}`, also for unknown paths and methods.
+pub mod body;
+use body::read_json;
+
 use crate::crd::DatabaseCluster;
 use crate::error::ApiError;
 use crate::service::{self, Caller, DbSummary};
@@ -8,7 +13,8 @@ use axum::extract::{ConnectInfo, Path, State as AxState};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::body::Body;
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use futures::Stream;
 use serde::Deserialize;
@@ -29,9 +35,18 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}", get(get_db).put(update_db).delete(delete_db))
         .route("/v1/namespaces/{ns}/database-clusters/{name}/credentials", get(get_credentials))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/components", get(list_components))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/components/{component}/logs", get(component_logs))
         .route("/v1/namespaces/{ns}/database-engines", get(list_engines))
         .route("/v1/namespaces/{ns}/database-engines/{name}", get(get_engine).put(update_engine))
         .route("/v1/events/database-clusters", get(db_events))
+        .route("/v1/events/database-clusters/{ns}/{name}", get(db_detail_events))
+        // Any other /v1 path: a JSON 404 (not the UI's HTML page); a known path with another method: JSON 405.
+        .route("/v1", any(unknown_path))
+        .route("/v1/{*rest}", any(unknown_path))
+        .method_not_allowed_fallback(method_not_allowed)
+        // What an extractor (a malformed path segment, …) refuses becomes the wire error shape too.
+        .layer(axum::middleware::map_response(json_client_errors))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -43,11 +58,38 @@ struct Credentials {
     password: String,
 }
 
+async fn unknown_path(method: http::Method, uri: http::Uri) -> ApiError {
+    ApiError::not_found(format!("{method} {}: no such API endpoint", uri.path()))
+}
+
+async fn method_not_allowed(method: http::Method, uri: http::Uri) -> ApiError {
+    ApiError::new(405, format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// The wire shape for a 4xx that is not JSON yet (extractor rejections): `{"message": <its text>}`, headers kept.
+async fn json_client_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp.headers().get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("request refused").to_lowercase() } else { text };
+    let mut out = ApiError::new(status.as_u16(), message).into_response();
+    for (k, v) in parts.headers.iter().filter(|(k, _)| *k != http::header::CONTENT_TYPE && *k != http::header::CONTENT_LENGTH) {
+        out.headers_mut().insert(k.clone(), v.clone());
+    }
+    out
+}
+
 async fn create_session(
     AxState(st): AxState<State>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(c): Json<Credentials>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    let c: Credentials = read_json(&headers, body, "login").await?;
     let token = crate::auth::start_session(&st, peer.ip(), &c.username, &c.password).await?;
     Ok((
         [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],
@@ -100,14 +142,37 @@ async fn get_credentials(AxState(st): AxState<State>, headers: HeaderMap, Path((
     Ok(([(http::header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 
+/// The database's Pods (OpenEverest's component shape), from the Pod watch.
+async fn list_components(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Vec<crate::model::Component>>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(service::components::list(&st, &caller, &ns, &name)?))
+}
+
+/// A component's (Pod's) logs as text, from the API server; 503 with the reason when it cannot give them.
+async fn component_logs(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name, component)): Path<(String, String, String)>,
+    axum::extract::Query(q): axum::extract::Query<service::components::LogQuery>,
+) -> Result<Response, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    let text = service::components::logs(&st, &caller, &ns, &name, &component, &q).await?;
+    Ok(([(http::header::CONTENT_TYPE, "text/plain; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")], text).into_response())
+}
+
 async fn create_db(
     AxState(st): AxState<State>,
     headers: HeaderMap,
     Path(ns): Path<String>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
-    let mut db: DatabaseCluster = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseCluster: {e}")))?;
+    service::authorize_create_in(&st, &caller, &ns)?;
+    let mut db: DatabaseCluster = read_json(&headers, body, "DatabaseCluster").await?;
     match db.metadata.namespace.as_deref() {
         None | Some("") => db.metadata.namespace = Some(ns.clone()),
         Some(other) if other != ns => return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?}"))),
@@ -121,15 +186,31 @@ async fn update_db(
     AxState(st): AxState<State>,
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Json<DatabaseCluster>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
-    let db: DatabaseCluster = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseCluster: {e}")))?;
+    service::authorize_update(&st, &caller, &ns, &name)?;
+    let db: DatabaseCluster = read_json(&headers, body, "DatabaseCluster").await?;
     Ok(Json(service::update_database(&st, &caller, &ns, &name, db).await?))
 }
 
-async fn delete_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteQuery {
+    /// The contract's flag: `true` also removes the backups' data from their storage; `false` (the default)
+    /// keeps it.
+    #[serde(default)]
+    cleanup_backup_storage: bool,
+}
+
+async fn delete_db(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<DeleteQuery>,
+) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    tracing::debug!(namespace = %ns, database = %name, cleanup_backup_storage = q.cleanup_backup_storage, "delete requested");
     service::delete_database(&st, &caller, &ns, &name).await?;
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
@@ -154,11 +235,11 @@ async fn update_engine(
     AxState(st): AxState<State>,
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Json<crate::crd::DatabaseEngine>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
-    let de: crate::crd::DatabaseEngine =
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("invalid DatabaseEngine: {e}")))?;
+    service::engines::authorize_update(&st, &caller, &ns, &name)?;
+    let de: crate::crd::DatabaseEngine = read_json(&headers, body, "DatabaseEngine").await?;
     Ok(Json(service::engines::update_engine(&st, &caller, &ns, &name, de).await?))
 }
 
@@ -197,6 +278,54 @@ async fn db_events(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Ss
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// Server-sent events for one database's page: its [`crate::model::DbDetail`] on connect and after every
+/// change of the database caches (event `database`), `gone` once it no longer exists, `denied` when the caller
+/// may no longer read it. Fed by the same watch as the list: no polling.
+async fn db_detail_events(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    // Refused up front (403/404) like the page itself.
+    service::database::detail(&st, &caller, &ns, &name)?;
+    let token = crate::auth::token_from_headers(&headers).unwrap_or_default();
+    let mut rx = st.changes.clone();
+    let mut policy_rx = st.rbac.subscribe();
+    let stream = async_stream(move |tx| async move {
+        let mut last = String::new();
+        loop {
+            if st.auth.validate(&token, crate::auth::now_secs()).is_err() {
+                return;
+            }
+            let (kind, data) = match service::database::detail(&st, &caller, &ns, &name) {
+                Ok(d) => ("database", serde_json::to_string(&d).unwrap_or_default()),
+                Err(e) if e.status == 404 => ("gone", e.message),
+                Err(e) => ("denied", e.message),
+            };
+            // Only what changed for this database goes out (the watch fires for every database).
+            let text = format!("{kind}\n{data}");
+            if text != last {
+                if tx.send(Ok(Event::default().event(kind).data(data))).await.is_err() {
+                    return;
+                }
+                last = text;
+            }
+            rx.borrow_and_update();
+            policy_rx.borrow_and_update();
+            let changed = tokio::select! {
+                r = rx.changed() => r,
+                r = policy_rx.changed() => r,
+            };
+            if changed.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
 /// A stream fed by a task writing into a bounded channel; the task ends when the client goes away.
 fn async_stream<T, F, Fut>(f: F) -> impl Stream<Item = T>
 where
@@ -209,11 +338,20 @@ where
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// 200 "ok" once the caches are synced; 503 with the reason while the API server is unreachable, before
+/// the first sync, or (for good: the process then exits) once a watch or controller task ended.
 async fn readyz(AxState(st): AxState<State>) -> Response {
-    if st.is_ready() {
+    let unavailable = |why: String| {
+        (http::StatusCode::SERVICE_UNAVAILABLE, [(http::header::RETRY_AFTER, crate::error::RETRY_AFTER_SECS.to_string())], why).into_response()
+    };
+    if let Some(task) = st.health.failure() {
+        unavailable(format!("a supervised task ended: {task}"))
+    } else if let Some(why) = st.health.api_down() {
+        unavailable(format!("the Kubernetes API server is unreachable: {why}"))
+    } else if st.is_ready() {
         "ok".into_response()
     } else {
-        (http::StatusCode::SERVICE_UNAVAILABLE, "caches not synced").into_response()
+        unavailable("caches not synced".into())
     }
 }
 

@@ -4,9 +4,9 @@ pub mod pages;
 pub mod server_fns;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app. URLs are host-relative, so Cairn works behind `kubectl port-forward`
 /// or any proxy without knowing its host.
@@ -18,6 +18,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.ico"/>
+                // The stylesheet's name carries its content hash in release builds (served immutable).
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -32,15 +34,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::provide_toasts();
+    // Pages render completely on the server before they are sent (`SsrMode::Async`), so they work before
+    // (and without) the wasm: lists are in the HTML, not behind a script that swaps them in.
     view! {
-        <Stylesheet id="leptos" href="/pkg/cairn.css"/>
-        <Title text="Cairn"/>
+        <Title formatter=|t: String| if t.is_empty() { "Cairn".to_string() } else { format!("{t} · Cairn") }/>
         <Router>
-            <Routes fallback=|| view! { <p class="p-8">"Page not found."</p> }>
-                <Route path=path!("/login") view=pages::login::LoginPage/>
-                <Route path=path!("/") view=pages::databases::DatabasesPage/>
-                <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage/>
+            <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view=pages::databases::DatabasesPage ssr=SsrMode::Async/>
+                <Route path=path!("/databases") view=pages::databases::DatabasesPage ssr=SsrMode::Async/>
+                <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage ssr=SsrMode::Async/>
+                <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
+                <Route path=path!("/databases/:namespace/:name/:tab") view=pages::database::DatabasePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
+        <components::ToastRegion/>
     }
+}
+
+/// `/databases/{ns}/{name}` → its Overview tab.
+#[component]
+fn DatabaseOverviewRedirect() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let to = params.with_untracked(|p| format!("/databases/{}/{}/overview", p.get("namespace").unwrap_or_default(), p.get("name").unwrap_or_default()));
+    view! { <Redirect path=to/> }
 }

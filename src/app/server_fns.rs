@@ -22,12 +22,45 @@ mod server {
     pub fn to_sfe(e: ApiError) -> ServerFnError {
         // Not logged in, refused by RBAC, not found: the HTTP status says so too (scripts calling the
         // server function see it; the UI shows the message).
-        if matches!(e.status, 401 | 403 | 404) {
-            if let (Some(resp), Ok(code)) = (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(e.status)) {
+        // Throttled or unavailable: the status and when to retry (`Retry-After`).
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            if let (true, Ok(code)) = (matches!(e.status, 401 | 403 | 404 | 409 | 429 | 503), http::StatusCode::from_u16(e.status)) {
                 resp.set_status(code);
+            }
+            if let Some(secs) = e.retry_after {
+                resp.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
             }
         }
         ServerFnError::ServerError(e.message)
+    }
+
+    /// A rule a form field broke, as `Ok(Some(FieldError))` naming the form's input (shown beside it); any
+    /// other error as the server function's error.
+    pub fn field_error(e: ApiError) -> Result<Option<crate::model::FieldError>, ServerFnError> {
+        let Some(path) = e.field.clone() else { return Err(to_sfe(e)) };
+        let (input, label) = match path.as_str() {
+            "metadata.name" => ("name", "Name"),
+            "metadata.namespace" => ("namespace", "Namespace"),
+            "spec.engine.type" => ("engine", "Engine"),
+            "spec.engine.version" => ("version", "Version"),
+            "spec.engine.replicas" => ("nodes", "Nodes"),
+            "spec.engine.resources.cpu" => ("cpu", "CPU"),
+            "spec.engine.resources.memory" => ("memory", "Memory"),
+            "spec.engine.storage.size" => ("disk", "Disk"),
+            "spec.engine.config" => ("engine_config", "Engine parameters"),
+            "spec.proxy.type" => ("proxy", "Proxy"),
+            "spec.proxy.replicas" => ("proxy_replicas", "Proxy nodes"),
+            "spec.proxy.expose.type" => ("expose", "Exposure"),
+            "spec.proxy.expose.ipSourceRanges" => ("source_ranges", "Allowed source ranges"),
+            "spec.proxy.expose.loadBalancerConfigName" => ("load_balancer_config", "Load balancer config"),
+            "spec.podSchedulingPolicyName" => ("pod_scheduling_policy", "Pod scheduling policy"),
+            "spec.sharding" => ("sharding", "Sharded cluster"),
+            "spec.sharding.shards" => ("shards", "Shards"),
+            "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
+            _ => return Err(to_sfe(e)),
+        };
+        let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
+        Ok(Some(crate::model::FieldError { field: input.into(), message: format!("{label}: {rule}") }))
     }
 
     pub fn set_cookie(value: &str) {
@@ -45,14 +78,7 @@ pub async fn login(username: String, password: String) -> Result<(), ServerFnErr
         .await
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let token = crate::auth::start_session(&st, ip, username.trim(), &password).await.map_err(|e| {
-            if e.status == 429 {
-                if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-                    resp.set_status(http::StatusCode::TOO_MANY_REQUESTS);
-                }
-            }
-            server::to_sfe(e)
-        })?;
+    let token = crate::auth::start_session(&st, ip, username.trim(), &password).await.map_err(server::to_sfe)?;
     server::set_cookie(&crate::auth::session_cookie(&token, st.secure_cookies));
     leptos_axum::redirect("/");
     Ok(())
@@ -120,12 +146,59 @@ pub async fn reveal_credentials(namespace: String, name: String) -> Result<crate
     crate::service::credentials::reveal(&st, &caller, &namespace, &name).await.map_err(server::to_sfe)
 }
 
-/// Deletes a database (the list's per-row action).
+/// Deletes a database (the Delete action of a row and of its page). `cleanup_backup_storage` is the
+/// contract's flag: absent or false (the dialog's "Keep backups data", checked by default) keeps the backups'
+/// data. Refused while the database's state forbids actions.
 #[server]
-pub async fn delete_database(namespace: String, name: String) -> Result<(), ServerFnError> {
+pub async fn delete_database(namespace: String, name: String, cleanup_backup_storage: Option<bool>) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
-    crate::service::delete_database(&st, &caller, &namespace, &name).await.map_err(server::to_sfe)
+    crate::service::database::delete(&st, &caller, &namespace, &name, cleanup_backup_storage.unwrap_or(false))
+        .await
+        .map_err(server::to_sfe)
+}
+
+/// The database page's data (no secret).
+#[server]
+pub async fn get_database_detail(namespace: String, name: String) -> Result<crate::model::DbDetail, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    crate::service::database::detail(&st, &caller, &namespace, &name).map_err(server::to_sfe)
+}
+
+/// Suspends (`paused = true`) or resumes a database.
+#[server]
+pub async fn set_database_paused(namespace: String, name: String, paused: bool) -> Result<(), ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    crate::service::database::set_paused(&st, &caller, &namespace, &name, paused).await.map_err(server::to_sfe)
+}
+
+/// Restarts a database (the contract's restart annotation).
+#[server]
+pub async fn restart_database(namespace: String, name: String) -> Result<(), ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    crate::service::database::restart(&st, &caller, &namespace, &name).await.map_err(server::to_sfe)
+}
+
+/// An edit dialog of the database page (resources, version, engine parameters): only the given values
+/// change. A broken rule comes back as `Ok(Some(FieldError))` naming the dialog's input; nothing is written.
+#[server]
+pub async fn edit_database(namespace: String, name: String, edit: crate::model::DbEdit) -> Result<Option<FieldError>, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    match crate::service::database::edit(&st, &caller, &namespace, &name, &edit).await {
+        Ok(_) => Ok(None),
+        Err(e) => server::field_error(e),
+    }
+}
+
+/// The signed-in user's name, for the header's account menu.
+#[server]
+pub async fn current_user() -> Result<String, ServerFnError> {
+    let st = server::state()?;
+    Ok(server::caller(&st).await?.username)
 }
 
 /// Creates a database from the form. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown
@@ -232,32 +305,6 @@ pub async fn create_database(
             leptos_axum::redirect("/");
             Ok(None)
         }
-        Err(e) if e.field.is_some() => {
-            let path = e.field.clone().unwrap_or_default();
-            let (input, label) = match path.as_str() {
-                "metadata.name" => ("name", "Name"),
-                "metadata.namespace" => ("namespace", "Namespace"),
-                "spec.engine.type" => ("engine", "Engine"),
-                "spec.engine.version" => ("version", "Version"),
-                "spec.engine.replicas" => ("nodes", "Nodes"),
-                "spec.engine.resources.cpu" => ("cpu", "CPU"),
-                "spec.engine.resources.memory" => ("memory", "Memory"),
-                "spec.engine.storage.size" => ("disk", "Disk"),
-                "spec.proxy.type" => ("proxy", "Proxy"),
-                "spec.proxy.replicas" => ("proxy_replicas", "Proxy nodes"),
-                "spec.proxy.expose.type" => ("expose", "Exposure"),
-                "spec.proxy.expose.ipSourceRanges" => ("source_ranges", "Allowed source ranges"),
-                "spec.sharding" => ("sharding", "Sharded cluster"),
-                "spec.sharding.shards" => ("shards", "Shards"),
-                "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
-                _ => ("", ""),
-            };
-            if input.is_empty() {
-                return Err(ServerFnError::ServerError(e.message));
-            }
-            let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
-            field(input, format!("{label}: {rule}"))
-        }
-        Err(e) => Err(server::to_sfe(e)),
+        Err(e) => server::field_error(e),
     }
 }

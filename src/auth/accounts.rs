@@ -47,7 +47,7 @@ pub fn create(users: &mut Users, username: &str, password: &str, now: &str) -> R
     validate_username(username)?;
     validate_password(password)?;
     if users.contains_key(username) {
-        return Err(ApiError { status: 409, message: format!("username: account {username:?} already exists"), field: Some("username".into()) });
+        return Err(ApiError::on_field(409, "username", format!("account {username:?} already exists")));
     }
     users.insert(
         username.to_string(),

@@ -115,8 +115,7 @@ impl PerIp {
 
 /// The refusal: 429 with how long to wait (whole seconds, at least 1).
 pub fn too_many(wait: Duration) -> crate::error::ApiError {
-    let secs = wait.as_millis().div_ceil(1000).max(1);
-    crate::error::ApiError::new(429, format!("too many requests; try again in {secs} s"))
+    crate::error::ApiError::too_many("requests", wait)
 }
 
 #[cfg(test)]

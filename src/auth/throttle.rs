@@ -101,8 +101,7 @@ impl Throttle {
 
 /// The refusal: says how long to wait, never whether the account exists.
 pub fn too_many(wait: Duration) -> crate::error::ApiError {
-    let secs = wait.as_millis().div_ceil(1000).max(1);
-    crate::error::ApiError::new(429, format!("too many login attempts; try again in {secs} s"))
+    crate::error::ApiError::too_many("login attempts", wait)
 }
 
 #[cfg(test)]
@@ -201,5 +200,7 @@ mod tests {
         assert_eq!(e.status, 429);
         assert_eq!(e.message, "too many login attempts; try again in 1 s");
         assert_eq!(too_many(MS(2001)).message, "too many login attempts; try again in 3 s");
+        // The wait is also the Retry-After header.
+        assert_eq!(too_many(MS(2001)).retry_after, Some(3));
     }
 }

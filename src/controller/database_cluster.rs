@@ -30,18 +30,54 @@ pub enum Error {
 
     #[error("serialization: {0}")]
     Json(#[from] serde_json::Error),
+
+    #[error(transparent)]
+    Panicked(#[from] super::Panicked),
 }
+
+pub const KIND: &str = "DatabaseCluster";
 
 pub struct Ctx {
     pub state: State,
+    backoff: super::Backoff,
 }
 
-/// Runs the reconciler until the process stops. It is driven by events only: our DatabaseClusters, the
+/// How the reconciler runs (`cairn serve` options; tests shorten the resync).
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Every DatabaseCluster is re-reconciled from the cache this often (jittered ±10 %; zero: never).
+    /// Heals any lost trigger at no API cost beyond the watches. `cairn serve` sets `--resync-period`.
+    pub resync: Duration,
+    /// TEST HOOK (never set by `cairn serve`): while true, events of the owned upstream CRs are dropped
+    /// before they reach the controller, so a test can lose an owner trigger on purpose and see the periodic
+    /// resync heal it.
+    pub test_drop_owner_events: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// The owned-object trigger stream, with the test hook applied.
+fn owner_events<K: Send + Sync + 'static>(
+    s: impl futures::Stream<Item = Arc<K>> + Send + 'static,
+    drop: &Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> futures::stream::BoxStream<'static, Arc<K>> {
+    match drop.clone() {
+        None => s.boxed(),
+        Some(flag) => s.filter(move |_| std::future::ready(!flag.load(Ordering::SeqCst))).boxed(),
+    }
+}
+
+/// Runs the reconciler with the default options (resync every 10 min) until the process stops.
+pub async fn run(state: State, subs: Subscriptions) {
+    run_with(state, subs, RunOptions { resync: super::DEFAULT_RESYNC, ..Default::default() }).await
+}
+
+/// Runs the reconciler until the process stops. It is driven by events: our DatabaseClusters, the
 /// upstream CRs they own, and the objects a reconcile reads, each mapped back to the DatabaseClusters that
 /// depend on it: StorageClasses, PodSchedulingPolicies, LoadBalancerConfigs, the users Secrets and the
-/// DatabaseEngines (their versions give the images).
-pub async fn run(state: State, subs: Subscriptions) {
-    let ctx = Arc::new(Ctx { state: state.clone() });
+/// DatabaseEngines (their versions give the images). A periodic resync from the cache heals lost events.
+/// A failed or panicking reconcile of one object is logged, counted and retried with back-off; the
+/// controller itself never stops (its task is supervised by the caller).
+pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
+    let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default() });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
     for (kind, ready) in [
@@ -58,16 +94,19 @@ pub async fn run(state: State, subs: Subscriptions) {
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
+    let health = state.health.clone();
     let secrets = kube::runtime::watcher(
         Api::<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>::all(state.client.clone()),
         kube::runtime::watcher::Config::default(),
     )
     .default_backoff()
+    .inspect(move |ev| crate::state::observe_watch_event(&health, "Secret", ev))
     .touched_objects();
+    let drop = &opts.test_drop_owner_events;
     Controller::for_shared_stream(subs.dbs, state.dbs.clone())
-        .owns_shared_stream(subs.pgs)
-        .owns_shared_stream(subs.pxcs)
-        .owns_shared_stream(subs.psmdbs)
+        .owns_shared_stream(owner_events(subs.pgs, drop))
+        .owns_shared_stream(owner_events(subs.pxcs, drop))
+        .owns_shared_stream(owner_events(subs.psmdbs, drop))
         .watches_shared_stream(subs.storage_classes, move |sc| dbs_for_storage_class(&d1, &sc))
         .watches_shared_stream(subs.pod_scheduling_policies, move |p| dbs_for_policy(&d2, &p.name_any()))
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
@@ -82,14 +121,18 @@ pub async fn run(state: State, subs: Subscriptions) {
             refs(&d6, |d| d.namespace().as_deref() == Some(ns.as_str()) && crate::service::backup_storage::database_uses(d, &name))
         })
         .watches_shared_stream(subs.engines_for_dbs, move |e| dbs_for_engine(&d5, &e.namespace().unwrap_or_default(), e.spec.type_))
-        .run(reconcile, error_policy, ctx)
+        .reconcile_all_on(super::resync_ticks(KIND, opts.resync))
+        .run(|db, ctx| super::guarded(KIND, reconcile(db, ctx)), error_policy, ctx)
         .for_each(|res| async move {
             match res {
                 Ok((obj, _)) => tracing::debug!(db = %obj, "reconciled"),
-                Err(e) => tracing::warn!(error = %e, "reconcile failed"),
+                // The object's own failures are logged by error_policy; these are the controller's (an
+                // object gone from the cache before its turn, a trigger stream's error).
+                Err(e) => tracing::debug!(error = %e, "DatabaseCluster controller"),
             }
         })
         .await;
+    tracing::error!("the DatabaseCluster controller stopped: its DatabaseCluster stream ended");
 }
 
 fn refs(dbs: &Store<DatabaseCluster>, f: impl Fn(&DatabaseCluster) -> bool) -> Vec<ObjectRef<DatabaseCluster>> {
@@ -134,13 +177,26 @@ fn lb_config_name(d: &DatabaseCluster) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-fn error_policy(db: Arc<DatabaseCluster>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+fn backoff_key(db: &DatabaseCluster) -> String {
+    format!("{}/{}", db.namespace().unwrap_or_default(), db.name_any())
+}
+
+fn error_policy(db: Arc<DatabaseCluster>, err: &Error, ctx: Arc<Ctx>) -> Action {
     METRICS.reconcile_errors.fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(db = %db.name_any(), error = %err, "reconcile error; retrying");
-    Action::requeue(Duration::from_secs(10))
+    METRICS.inc(super::RECONCILE_FAILURES, KIND);
+    let retry = ctx.backoff.failed(&backoff_key(&db));
+    tracing::warn!(db = %backoff_key(&db), error = %err, retry_in = ?retry, "reconcile failed; retrying with back-off");
+    Action::requeue(retry)
 }
 
 async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let action = reconcile_one(&db, &ctx).await?;
+    ctx.backoff.succeeded(&backoff_key(&db));
+    Ok(action)
+}
+
+async fn reconcile_one(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Action, Error> {
+    let db = db.clone();
     METRICS.reconciles.fetch_add(1, Ordering::Relaxed);
     let ns = db.namespace().unwrap_or_default();
     if !ctx.state.is_managed(&ns) {
@@ -206,7 +262,7 @@ impl EngineKind for Pg {
     }
     fn run_state(u: &Self::Upstream) -> (bool, String, i32) {
         let st = u.status.clone().unwrap_or_default();
-        let ready = st.postgres.map(|p| p.ready).unwrap_or(0) + st.pgbouncer.map(|p| p.ready).unwrap_or(0);
+        let ready = st.postgres.map(|p| p.ready).unwrap_or(0).saturating_add(st.pgbouncer.map(|p| p.ready).unwrap_or(0));
         (u.spec.pause == Some(true), st.state.unwrap_or_default(), ready)
     }
     fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String> {
@@ -364,11 +420,6 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             }
         }
     } else {
-        if !db.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_CLEANUP) {
-            add_finalizer(&dbs, db).await?;
-            // The update triggers another reconcile.
-            return Ok(Action::await_change());
-        }
         let error_status = |message: String| DatabaseClusterStatus {
             observed_generation: db.metadata.generation,
             status: AppState::Error,
@@ -376,6 +427,28 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             port: Some(db.spec.engine.type_.port()),
             ..Default::default()
         };
+        // A spec that bypassed validation (stored before a bound existed, or written with kubectl) with a
+        // count or size the mapping cannot take: an error status naming the field, and nothing else (no
+        // finalizer, no upstream write). A fixed spec is a new event.
+        if let Err(e) = crate::engine::bounds::check(db) {
+            let st = error_status(e.to_string());
+            if db.status.as_ref() != Some(&st) {
+                patch_status(ctx, db, &st).await?;
+            }
+            return Ok(Action::await_change());
+        }
+        if !db.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_CLEANUP) {
+            add_finalizer(&dbs, db).await?;
+            // The update triggers another reconcile.
+            return Ok(Action::await_change());
+        }
+        // The upstream CR is about to be created (none in the cache): the cache may lag a delete, so the
+        // DatabaseCluster is read fresh and must exist, be this one (same uid), carry our finalizer and not be
+        // deleting. Otherwise an apply here could create an upstream CR after the deletion's cleanup has
+        // looked for it, and nothing would ever remove it. (Once it exists, the deletion path finds it.)
+        if cached.is_none() && !alive_with_finalizer(&dbs, db).await? {
+            return Ok(Action::await_change());
+        }
         let (affinity, lb_annotations) = match resolve_references(db, &ctx.state) {
             Ok(r) => r,
             Err(message) => {
@@ -474,6 +547,21 @@ async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatu
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether the stored DatabaseCluster (a fresh read, not the cache) is `db` itself, with our finalizer,
+/// and not being deleted: the condition for creating its upstream CR.
+async fn alive_with_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<bool, Error> {
+    let fresh = api.get_opt(&db.name_any()).await?;
+    let ok = fresh.as_ref().is_some_and(|f| {
+        f.metadata.uid == db.metadata.uid
+            && f.metadata.deletion_timestamp.is_none()
+            && f.finalizers().iter().any(|x| x == FINALIZER_UPSTREAM_CLEANUP)
+    });
+    if !ok {
+        tracing::debug!(db = %backoff_key(db), "the cache lags the stored DatabaseCluster; not creating its upstream CR");
+    }
+    Ok(ok)
 }
 
 /// Finalizer edits are JSON patches guarded by a `test` of the current list, so a concurrent writer's

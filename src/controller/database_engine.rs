@@ -37,33 +37,44 @@ pub const FIELD_MANAGER: &str = "cairn";
 pub enum Error {
     #[error("kubernetes: {0}")]
     Kube(#[from] kube::Error),
+
+    #[error(transparent)]
+    Panicked(#[from] super::Panicked),
 }
+
+pub const KIND: &str = "DatabaseEngine";
 
 pub struct Ctx {
     pub state: State,
     /// The operator Deployments, one store per engine (each fed by a watch on that one name).
     deployments: Vec<(EngineType, Store<Deployment>)>,
+    backoff: super::Backoff,
 }
 
 /// Runs the DatabaseEngine reconciler and the engine creation loop until the process stops.
-pub async fn run(state: State, engines: reflector::ReflectHandle<DatabaseEngine>) {
+pub async fn run(state: State, engines: crate::state::Trigger<DatabaseEngine>) {
     let mut deployments = vec![];
     let mut streams = vec![];
     for info in &ENGINES {
         let (store, writer) = reflector::store::<Deployment>();
         let cfg = watcher::Config::default().fields(&format!("metadata.name={}", info.name));
-        let s = watcher(Api::<Deployment>::all(state.client.clone()), cfg).default_backoff().reflect(writer).touched_objects();
+        let health = state.health.clone();
+        let s = watcher(Api::<Deployment>::all(state.client.clone()), cfg)
+            .default_backoff()
+            .reflect(writer)
+            .inspect(move |ev| crate::state::observe_watch_event(&health, "Deployment", ev))
+            .touched_objects();
         deployments.push((info.engine, store));
         streams.push(s.boxed());
     }
-    let ctx = Arc::new(Ctx { state: state.clone(), deployments });
+    let ctx = Arc::new(Ctx { state: state.clone(), deployments, backoff: Default::default() });
     tokio::spawn(ensure_engines(state.clone()));
     Controller::for_shared_stream(engines, state.engines.clone())
         // A Deployment shares its name and namespace with its DatabaseEngine.
         .watches_stream(futures::stream::select_all(streams), |d: Deployment| {
             Some(ObjectRef::new(&d.name_any()).within(&d.namespace().unwrap_or_default()))
         })
-        .run(reconcile, error_policy, ctx)
+        .run(|de, ctx| super::guarded(KIND, reconcile(de, ctx)), error_policy, ctx)
         .for_each(|res| async move {
             match res {
                 Ok((obj, _)) => tracing::debug!(engine = %obj, "reconciled"),
@@ -124,10 +135,16 @@ async fn ensure_engines(state: State) {
     }
 }
 
-fn error_policy(de: Arc<DatabaseEngine>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+fn backoff_key(de: &DatabaseEngine) -> String {
+    format!("{}/{}", de.namespace().unwrap_or_default(), de.name_any())
+}
+
+fn error_policy(de: Arc<DatabaseEngine>, err: &Error, ctx: Arc<Ctx>) -> Action {
     METRICS.engine_reconcile_errors.fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(engine = %de.name_any(), error = %err, "DatabaseEngine reconcile error; retrying");
-    Action::requeue(Duration::from_secs(10))
+    METRICS.inc(super::RECONCILE_FAILURES, KIND);
+    let retry = ctx.backoff.failed(&backoff_key(&de));
+    tracing::warn!(engine = %backoff_key(&de), error = %err, retry_in = ?retry, "DatabaseEngine reconcile failed; retrying with back-off");
+    Action::requeue(retry)
 }
 
 /// The tag of the Deployment's operator container image (`repo/name:1.18.0` → `1.18.0`; a digest-only image
@@ -242,6 +259,12 @@ pub async fn desired_status(vs: &VersionService, de: &DatabaseEngine, d: Option<
 }
 
 async fn reconcile(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let action = reconcile_one(de.clone(), ctx.clone()).await?;
+    ctx.backoff.succeeded(&backoff_key(&de));
+    Ok(action)
+}
+
+async fn reconcile_one(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     METRICS.engine_reconciles.fetch_add(1, Ordering::Relaxed);
     let ns = de.namespace().unwrap_or_default();
     if !ctx.state.is_managed(&ns) || de.metadata.deletion_timestamp.is_some() {

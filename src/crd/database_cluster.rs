@@ -3,6 +3,7 @@
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use super::bounds::*;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,11 +24,13 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Status", type_ = "string", json_path = ".status.status"),
     printcolumn(name = "Hostname", type_ = "string", json_path = ".status.hostname"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    validation = Rule::new("!has(oldSelf.status) || !has(oldSelf.status.recommendedCRVersion) || !has(self.spec.engine.version) || !has(oldSelf.spec.engine.version) || self.spec.engine.version == oldSelf.spec.engine.version").message("engine version may not be updated when a CRVersion update is pending")
+    validation = Rule::new("!has(oldSelf.status) || !has(oldSelf.status.recommendedCRVersion) || !has(self.spec.engine.version) || !has(oldSelf.spec.engine.version) || self.spec.engine.version == oldSelf.spec.engine.version").message("engine version may not be updated when a CRVersion update is pending"),
+    validation = Rule::new(format!("size(self.metadata.name) <= {MAX_NAME_LEN} && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")).message(format!("metadata.name must be a lowercase RFC 1123 label of at most {MAX_NAME_LEN} characters, starting with a letter").as_str())
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.engine.replicas) || self.engine.type == 'postgresql' || self.engine.replicas % 2 == 1").message("spec.engine.replicas must be odd for pxc and psmdb"))]
-#[x_kube(validation = Rule::new("self.engine.type != 'pxc' || !has(self.engine.replicas) || self.engine.replicas <= 5").message("spec.engine.replicas must be at most 5 for pxc"))]
+#[x_kube(validation = Rule::new(format!("self.engine.type != 'pxc' || !has(self.engine.replicas) || self.engine.replicas <= {MAX_REPLICAS_PXC}")).message(format!("spec.engine.replicas must be at most {MAX_REPLICAS_PXC} for pxc").as_str()))]
+#[x_kube(validation = Rule::new(format!("self.engine.type != 'psmdb' || !has(self.engine.replicas) || self.engine.replicas <= {MAX_REPLICAS_PSMDB}")).message(format!("spec.engine.replicas must be at most {MAX_REPLICAS_PSMDB} for psmdb").as_str()))]
 #[x_kube(validation = Rule::new("!has(self.proxy) || !has(self.proxy.type) || (self.engine.type == 'pxc' ? self.proxy.type in ['haproxy', 'proxysql'] : self.engine.type == 'postgresql' ? self.proxy.type == 'pgbouncer' : self.proxy.type == 'mongos')").message("spec.proxy.type must be haproxy or proxysql for pxc, pgbouncer for postgresql, mongos for psmdb"))]
 #[x_kube(validation = Rule::new("self.engine.type != 'pxc' || !has(self.proxy) || !has(self.proxy.replicas) || !has(self.engine.replicas) || self.engine.replicas <= 1 || self.proxy.replicas >= 2").message("spec.proxy.replicas must be at least 2 when pxc runs more than 1 node"))]
 #[x_kube(validation = Rule::new("!has(self.sharding) || !self.sharding.enabled || self.engine.type == 'psmdb'").message("spec.sharding is only available for psmdb"))]
@@ -53,6 +56,7 @@ pub struct DatabaseClusterSpec {
     pub sharding: Option<Sharding>,
     /// Name of a cluster-scoped PodSchedulingPolicy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub pod_scheduling_policy_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_features: Option<EngineFeatures>,
@@ -104,6 +108,7 @@ impl EngineType {
 #[x_kube(validation = Rule::new("!has(self.resources) || !has(self.resources.cpu) || quantity(string(self.resources.cpu)).compareTo(quantity('600m')) >= 0").message("spec.engine.resources.cpu must be at least 600m"))]
 #[x_kube(validation = Rule::new("!has(self.resources) || !has(self.resources.memory) || quantity(string(self.resources.memory)).compareTo(quantity('512M')) >= 0").message("spec.engine.resources.memory must be at least 512M"))]
 #[x_kube(validation = Rule::new("quantity(string(self.storage.size)).compareTo(quantity('1G')) >= 0").message("spec.engine.storage.size must be at least 1G"))]
+#[x_kube(validation = Rule::new(format!("quantity(string(self.storage.size)).compareTo(quantity('{MAX_STORAGE}')) <= 0")).message(format!("spec.engine.storage.size must be at most {MAX_STORAGE}").as_str()))]
 pub struct Engine {
     /// Database engine. Immutable.
     #[serde(rename = "type")]
@@ -111,10 +116,11 @@ pub struct Engine {
     pub type_: EngineType,
     /// Engine version, e.g. "17.5". Defaults to the recommended version of the DatabaseEngine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_VERSION_LEN), regex(pattern = VERSION_PATTERN))]
     pub version: Option<String>,
-    /// Number of database nodes. 0 means the default of 3.
+    /// Number of database nodes (at most 9 for postgresql, 5 for pxc, 7 for psmdb).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_REPLICAS))]
     pub replicas: Option<i32>,
     pub storage: Storage,
     /// CPU and memory limits. When unset, no limits are imposed.
@@ -122,12 +128,15 @@ pub struct Engine {
     pub resources: Option<Resources>,
     /// Raw engine configuration (my.cnf, mongod YAML, or PostgreSQL `key = value` lines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_CONFIG_LEN))]
     pub config: Option<String>,
     /// Secret holding the users' credentials. Defaults to `everest-secrets-<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub user_secrets_name: Option<String>,
     /// Upstream CR version. When empty, the current one is kept.
     #[serde(default, rename = "crVersion", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_VERSION_LEN), regex(pattern = VERSION_PATTERN))]
     pub cr_version: Option<String>,
 }
 
@@ -136,10 +145,14 @@ pub struct Engine {
 pub struct Storage {
     pub size: Quantity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub class: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+/// CPU and memory (of the engine or the proxy): each more than 0 and at most what one node holds.
+#[derive(KubeSchema, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[x_kube(validation = Rule::new(format!("!has(self.cpu) || (quantity(string(self.cpu)).isGreaterThan(quantity('0')) && quantity(string(self.cpu)).compareTo(quantity('{MAX_CPU}')) <= 0)")).message(format!("resources.cpu must be more than 0 and at most {MAX_CPU}").as_str()))]
+#[x_kube(validation = Rule::new(format!("!has(self.memory) || (quantity(string(self.memory)).isGreaterThan(quantity('0')) && quantity(string(self.memory)).compareTo(quantity('{MAX_MEMORY}')) <= 0)")).message(format!("resources.memory must be more than 0 and at most {MAX_MEMORY}").as_str()))]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<Quantity>,
@@ -163,9 +176,10 @@ pub struct Proxy {
     pub type_: Option<ProxyType>,
     /// Defaults to `engine.replicas`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_PROXY_REPLICAS))]
     pub replicas: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_CONFIG_LEN))]
     pub config: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expose: Option<Expose>,
@@ -206,8 +220,10 @@ pub struct Expose {
     pub type_: ExposeType,
     /// Client CIDRs allowed to reach a LoadBalancer; a bare IP means /32 (or /128).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_SOURCE_RANGES), inner(length(max = MAX_SOURCE_RANGE_LEN)))]
     pub ip_source_ranges: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub load_balancer_config_name: Option<String>,
 }
 
@@ -215,6 +231,7 @@ pub struct Expose {
 #[serde(rename_all = "camelCase")]
 pub struct DataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub db_cluster_backup_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_source: Option<BackupSource>,
@@ -227,7 +244,9 @@ pub struct DataSource {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSource {
+    #[schemars(length(max = MAX_PATH_LEN))]
     pub path: String,
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub backup_storage_name: String,
 }
 
@@ -245,6 +264,7 @@ pub struct Pitr {
     pub type_: PitrType,
     /// Point in time, format `2006-01-02T15:04:05Z`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = PITR_DATE_PATTERN))]
     pub date: Option<String>,
 }
 
@@ -252,6 +272,7 @@ pub struct Pitr {
 #[serde(rename_all = "camelCase")]
 pub struct DataImportJobTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub data_importer_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<DataImportSource>,
@@ -267,6 +288,7 @@ pub struct DataImportSource {
     #[schemars(schema_with = "preserve_unknown")]
     pub s3: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_PATH_LEN))]
     pub path: Option<String>,
 }
 
@@ -281,6 +303,7 @@ pub struct Backup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_SCHEDULES))]
     pub schedules: Vec<BackupSchedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pitr: Option<PitrSpec>,
@@ -290,10 +313,14 @@ pub struct Backup {
 #[serde(rename_all = "camelCase")]
 pub struct BackupSchedule {
     pub enabled: bool,
+    #[schemars(length(min = 1, max = MAX_SCHEDULE_NAME_LEN))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = MAX_RETENTION_COPIES))]
     pub retention_copies: Option<i32>,
+    #[schemars(length(max = MAX_CRON_LEN))]
     pub schedule: String,
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub backup_storage_name: String,
 }
 
@@ -302,8 +329,10 @@ pub struct BackupSchedule {
 pub struct PitrSpec {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub backup_storage_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_UPLOAD_INTERVAL_SEC))]
     pub upload_interval_sec: Option<i32>,
 }
 
@@ -311,6 +340,7 @@ pub struct PitrSpec {
 #[serde(rename_all = "camelCase")]
 pub struct Monitoring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub monitoring_config_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -320,14 +350,14 @@ pub struct Monitoring {
 #[serde(rename_all = "camelCase")]
 pub struct Sharding {
     pub enabled: bool,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_SHARDS))]
     pub shards: i32,
     pub config_server: ConfigServer,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct ConfigServer {
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_CONFIG_SERVERS))]
     pub replicas: i32,
 }
 
@@ -341,6 +371,7 @@ pub struct EngineFeatures {
 #[serde(rename_all = "camelCase")]
 pub struct PsmdbEngineFeatures {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub split_horizon_dns_config_name: Option<String>,
 }
 
@@ -456,7 +487,7 @@ impl DatabaseCluster {
             .user_secrets_name
             .clone()
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("everest-secrets-{}", kube::ResourceExt::name_any(self)))
+            .unwrap_or_else(|| super::bounds::own_user_secret(&kube::ResourceExt::name_any(self)))
     }
     /// Engine replicas with the contract's default (0 or unset → 3).
     pub fn replicas(&self) -> i32 {

@@ -34,6 +34,7 @@ pub struct DatabaseEngineSpec {
     pub type_: EngineType,
     /// When not empty, only these engine versions are offered (and accepted) in this namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = super::bounds::MAX_ALLOWED_VERSIONS), inner(length(max = super::bounds::MAX_VERSION_LEN)))]
     pub allowed_versions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_keys: Option<SecretKeys>,

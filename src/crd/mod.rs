@@ -1,5 +1,6 @@
-//! Our API types (everest.percona.com/v1alpha1), one file per kind.
+//! Our API types (everest.percona.com/v1alpha1), one file per kind, and the bounds of their fields.
 pub mod backup_storage;
+pub mod bounds;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_cluster_restore;

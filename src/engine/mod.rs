@@ -1,6 +1,7 @@
 //! One module per engine. Each exposes pure functions: `desired()` (our spec → upstream CR) and `status()`
 //! (upstream status → our status). Reconcilers gather inputs, call them and apply the result.
 pub mod backup;
+pub mod bounds;
 pub mod postgresql;
 pub mod psmdb;
 pub mod pxc;

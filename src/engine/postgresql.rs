@@ -179,8 +179,9 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaPGCluster>, operato
         st.hostname = us.host.clone().filter(|h| !h.is_empty());
         let (ps, pr) = us.postgres.as_ref().map(|p| (p.size, p.ready)).unwrap_or((0, 0));
         let (bs, br) = us.pgbouncer.as_ref().map(|p| (p.size, p.ready)).unwrap_or((0, 0));
-        st.size = ps + bs;
-        st.ready = pr + br;
+        // Upstream counters are user data (replicas up to i32::MAX each): never overflow.
+        st.size = ps.saturating_add(bs);
+        st.ready = pr.saturating_add(br);
         st.details = serde_yaml::to_string(us).ok();
         if st.status == AppState::Initializing && st.size > 0 {
             st.message = Some(format!("{} of {} pods ready", st.ready, st.size));
@@ -436,5 +437,20 @@ mod tests {
         assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::ResizingVolumes);
         pg.status = Some(running(&image, "paused", true));
         assert_eq!(status(&d, Some(&pg), "2.7.0").status, AppState::Paused);
+    }
+
+    #[test]
+    fn counters_at_the_i32_limit_do_not_overflow() {
+        // replicas 2147483647 for both instances and PgBouncer: size and ready saturate instead of panicking.
+        let d = db(i32::MAX);
+        let mut pg = desired(&d, &inputs()).unwrap();
+        pg.status = Some(PerconaPGClusterStatus {
+            state: Some("ready".into()),
+            postgres: Some(PostgresStatus { size: i32::MAX, ready: i32::MAX, ..Default::default() }),
+            pgbouncer: Some(PgBouncerStatus { size: i32::MAX, ready: i32::MAX }),
+            ..Default::default()
+        });
+        let st = status(&d, Some(&pg), "2.7.0");
+        assert_eq!((st.size, st.ready), (i32::MAX, i32::MAX));
     }
 }

@@ -119,7 +119,8 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         expose: Some(rs_expose.clone()),
         affinity: advanced(&inputs.affinity.engine),
     };
-    let shards = sharding.map(|s| s.shards.max(1)).unwrap_or(1);
+    // One replset per shard: bounded here too (the reconciler refuses a larger count before mapping).
+    let shards = sharding.map(|s| s.shards.clamp(1, super::bounds::MAX_SHARDS)).unwrap_or(1);
     let replsets: Vec<ReplsetSpec> = (0..shards).map(replset).collect();
 
     let mut mongos_size = 0;
@@ -560,5 +561,14 @@ mod tests {
         assert_eq!(with_resizing(st(AppState::Initializing), true).status, AppState::ResizingVolumes);
         assert_eq!(with_resizing(st(AppState::Initializing), false).status, AppState::Initializing);
         assert_eq!(with_resizing(st(AppState::Paused), true).status, AppState::Paused);
+    }
+
+    #[test]
+    fn a_shard_count_past_the_bound_is_clamped_not_allocated() {
+        // The reconciler refuses such a spec first (engine::bounds); the mapping alone stays bounded too.
+        let x = desired(&sharded(i32::MAX, 3), &inputs()).unwrap().spec;
+        assert_eq!(x.replsets.len(), crate::engine::bounds::MAX_SHARDS as usize);
+        let x = desired(&sharded(-5, 3), &inputs()).unwrap().spec;
+        assert_eq!(x.replsets.len(), 1);
     }
 }

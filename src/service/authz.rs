@@ -54,9 +54,25 @@ pub fn authorize(state: &State, caller: &Caller, resource: &str, action: Action,
     if can(state, caller, resource, action, object) {
         Ok(())
     } else {
-        tracing::info!(user = caller.subject(), resource, action = action.as_str(), object, "RBAC denied");
-        Err(ApiError::new(403, format!("forbidden: {} may not {} {resource} {object:?}", caller.subject(), action.as_str())))
+        Err(refusal(caller, resource, action, object))
     }
+}
+
+/// Like [`can_in_namespace`], but a refusal is the wire error (object `<namespace>/*`). The check a write
+/// makes before it reads its body, when the object's name is in the body: a caller who may not write
+/// anything there is refused before the body is parsed; the write is checked again on its full object.
+pub fn authorize_in_namespace(state: &State, caller: &Caller, resource: &str, action: Action, namespace: &str) -> Result<(), ApiError> {
+    if can_in_namespace(state, caller, resource, action, namespace) {
+        Ok(())
+    } else {
+        Err(refusal(caller, resource, action, &object(namespace, "*")))
+    }
+}
+
+/// 403 naming the resource, the action and the object (logged).
+fn refusal(caller: &Caller, resource: &str, action: Action, object: &str) -> ApiError {
+    tracing::info!(user = caller.subject(), resource, action = action.as_str(), object, "RBAC denied");
+    ApiError::forbidden(format!("forbidden: {} may not {} {resource} {object:?}", caller.subject(), action.as_str()))
 }
 
 /// Whether the caller may do `action` on some `resource` object in `namespace` (UI hints only: which

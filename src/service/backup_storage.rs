@@ -270,7 +270,7 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, dto: BackupStorage
 }
 
 fn exists(ns: &str, name: &str) -> ApiError {
-    ApiError { status: 409, message: format!("name: a backup storage named {name:?} already exists in namespace {ns:?}"), field: Some("name".into()) }
+    ApiError::new(409, format!("name: a backup storage named {name:?} already exists in namespace {ns:?}")).with_field("name")
 }
 
 /// PATCH: any subset of the DTO; the result is checked against the storage again before it is written.

@@ -79,11 +79,9 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, mut b: DatabaseClu
     let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
     let pp = PostParams { field_manager: Some("cairn".into()), ..Default::default() };
     let created = api.create(&pp, &b).await.map_err(|e| match e {
-        kube::Error::Api(s) if s.code == 409 => ApiError {
-            status: 409,
-            message: format!("metadata.name: a backup named {:?} already exists in namespace {ns:?}", b.name_any()),
-            field: Some("metadata.name".into()),
-        },
+        kube::Error::Api(s) if s.code == 409 => {
+            ApiError::new(409, format!("metadata.name: a backup named {:?} already exists in namespace {ns:?}", b.name_any())).with_field("metadata.name")
+        }
         e => e.into(),
     })?;
     tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, backup = %created.name_any(), database = %created.spec.db_cluster_name, "backup requested");

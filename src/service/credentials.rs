@@ -15,12 +15,13 @@ use std::collections::BTreeMap;
 pub async fn reveal(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<Credentials, ApiError> {
     authorize(state, caller, res::DATABASE_CLUSTER_CREDENTIALS, Action::Read, &authz::object(ns, name))?;
     let db = super::find_database(state, ns, name)?;
-    let secret_name = db.user_secrets_name();
+    let secret_name = own_secret(&db)?;
     let secrets: Api<Secret> = Api::namespaced(state.client.clone(), ns);
-    let secret = secrets.get_opt(&secret_name).await?.ok_or_else(|| ApiError {
-        status: 404,
-        message: format!("the credentials of {ns}/{name} do not exist yet (Secret {secret_name:?}); the operator creates them while the database starts"),
-        field: None,
+    let secret = secrets.get_opt(&secret_name).await?.ok_or_else(|| {
+        ApiError::new(
+            404,
+            format!("the credentials of {ns}/{name} do not exist yet (Secret {secret_name:?}); the operator creates them while the database starts"),
+        )
     })?;
     let data: BTreeMap<String, String> = secret
         .data
@@ -28,13 +29,27 @@ pub async fn reveal(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
         .collect();
-    let creds = credentials(&db, &data).ok_or_else(|| ApiError {
-        status: 404,
-        message: format!("Secret {secret_name:?} of {ns}/{name} does not hold the administrator's credentials yet"),
-        field: None,
-    })?;
+    let creds = credentials(&db, &data)
+        .ok_or_else(|| ApiError::new(404, format!("Secret {secret_name:?} of {ns}/{name} does not hold the administrator's credentials yet")))?;
     tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, database = %db.name_any(), "database credentials revealed");
     Ok(creds)
+}
+
+/// The users Secret the endpoint may read for `db`: only the one Cairn manages for it
+/// (`everest-secrets-<name>`). A database whose `userSecretsName` names another Secret (written around
+/// Cairn, e.g. with kubectl) gets 409: revealing it would hand out a Secret that is not this database's.
+pub fn own_secret(db: &DatabaseCluster) -> Result<String, ApiError> {
+    let own = crate::crd::bounds::own_user_secret(&db.name_any());
+    let named = db.user_secrets_name();
+    if named != own {
+        tracing::warn!(target: "cairn::audit", namespace = ?db.namespace(), database = %db.name_any(), secret = %named, "credentials refused: userSecretsName is not the database's own Secret");
+        return Err(ApiError::on_field(
+            409,
+            "spec.engine.userSecretsName",
+            format!("names Secret {named:?}, not this database's own {own:?}; its credentials are not revealed"),
+        ));
+    }
+    Ok(own)
 }
 
 /// The administrator's credentials and connection URL of a database, from its users Secret's data, in
@@ -102,6 +117,19 @@ mod tests {
         let mut sharded = rs.clone();
         sharded.spec.sharding = Some(Sharding { enabled: true, shards: 2, ..Default::default() });
         assert_eq!(credentials(&sharded, &admin).unwrap().connection_url, "mongodb://databaseAdmin:x%20y@m-rs0-0.ns,m-rs0-1.ns:27017");
+    }
+
+    #[test]
+    fn only_the_own_secret_is_read() {
+        let mut db = crate::engine::fixture("dev-steal", EngineType::Postgresql, "17.5.2", 1);
+        assert_eq!(own_secret(&db).unwrap(), "everest-secrets-dev-steal");
+        db.spec.engine.user_secrets_name = Some("everest-secrets-dev-steal".into());
+        assert_eq!(own_secret(&db).unwrap(), "everest-secrets-dev-steal");
+        for other in ["everest-secrets-prod", "some-unrelated-secret"] {
+            db.spec.engine.user_secrets_name = Some(other.into());
+            let e = own_secret(&db).unwrap_err();
+            assert_eq!((e.status, e.field.as_deref()), (409, Some("spec.engine.userSecretsName")), "{other}");
+        }
     }
 
     #[test]

@@ -87,12 +87,18 @@ pub fn validate_update(current: &DatabaseEngine, new: &DatabaseEngine, catalog: 
     Ok(())
 }
 
+/// The RBAC checks of an update (REST makes them before it reads the body): `database-engines` update and
+/// read on `<ns>/<name>`. Returns the stored object.
+pub fn authorize_update(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseEngine, ApiError> {
+    authorize(state, caller, res::DATABASE_ENGINES, Action::Update, &authz::object(ns, name))?;
+    get_engine(state, caller, ns, name)
+}
+
 /// `PUT .../database-engines/{name}`: writes `spec.allowedVersions` (nothing else) after validation. A
 /// `metadata.resourceVersion` in the body makes the write conditional on it.
 /// RBAC: `database-engines` update on `<ns>/<name>` (and read, to see the current object).
 pub async fn update_engine(state: &State, caller: &Caller, ns: &str, name: &str, new: DatabaseEngine) -> Result<DatabaseEngine, ApiError> {
-    authorize(state, caller, res::DATABASE_ENGINES, Action::Update, &authz::object(ns, name))?;
-    let current = get_engine(state, caller, ns, name)?;
+    let current = authorize_update(state, caller, ns, name)?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
     }
@@ -101,18 +107,14 @@ pub async fn update_engine(state: &State, caller: &Caller, ns: &str, name: &str,
     }
     validate_update(&current, &new, &full_catalog(state, &current))?;
     let mut patch = serde_json::json!({ "spec": { "allowedVersions": new.spec.allowed_versions } });
-    if let Some(rv) = new.metadata.resource_version.as_deref().filter(|r| !r.is_empty()) {
+    if let Some(rv) = super::validation::resource_version(new.metadata.resource_version.as_deref())? {
         patch["metadata"] = serde_json::json!({ "resourceVersion": rv });
     }
     let api: Api<DatabaseEngine> = Api::namespaced(state.client.clone(), ns);
     api.patch(name, &PatchParams { field_manager: Some("cairn".into()), ..Default::default() }, &Patch::Merge(&patch))
         .await
         .map_err(|e| match e {
-            kube::Error::Api(s) if s.code == 409 => ApiError {
-                status: 409,
-                message: format!("metadata.resourceVersion: database engine {ns}/{name} changed since it was read; read it again"),
-                field: Some("metadata.resourceVersion".into()),
-            },
+            kube::Error::Api(s) if s.code == 409 => ApiError::stale(format!("database engine {ns}/{name}")),
             e => e.into(),
         })
 }

@@ -3,7 +3,9 @@
 pub mod authz;
 pub mod backup_storage;
 pub mod backups;
+pub mod components;
 pub mod credentials;
+pub mod database;
 pub mod engines;
 pub mod validation;
 
@@ -59,6 +61,10 @@ impl From<&DatabaseCluster> for DbSummary {
             message: st.message.unwrap_or_default(),
             can_delete: false,
             can_reveal: false,
+            can_update: false,
+            paused: db.spec.paused,
+            deleting: db.metadata.deletion_timestamp.is_some(),
+            created: db.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()).unwrap_or(0),
         }
     }
 }
@@ -98,6 +104,7 @@ pub fn database_summaries(state: &State, caller: &Caller, namespace: Option<&str
             let object = authz::object(&row.namespace, &row.name);
             row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &object);
             row.can_reveal = policy.can(caller.subject(), res::DATABASE_CLUSTER_CREDENTIALS, "read", &object);
+            row.can_update = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "update", &object);
             row
         })
         .collect()
@@ -159,17 +166,16 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
     }
     validation::validate_new(&db, &versions)?;
     validate_references(state, &db)?;
+    storage_class_exists(state, &db).await?;
     db.status = None;
     db.metadata.resource_version = None;
     db.metadata.uid = None;
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), &ns);
     let pp = PostParams { field_manager: Some("cairn".into()), ..Default::default() };
     api.create(&pp, &db).await.map_err(|e| match e {
-        kube::Error::Api(s) if s.code == 409 => ApiError {
-            status: 409,
-            message: format!("metadata.name: a database named {:?} already exists in namespace {ns:?}", db.name_any()),
-            field: Some("metadata.name".into()),
-        },
+        kube::Error::Api(s) if s.code == 409 => {
+            ApiError::on_field(409, "metadata.name", format!("a database named {:?} already exists in namespace {ns:?}", db.name_any()))
+        }
         e => e.into(),
     })
 }
@@ -181,16 +187,17 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
 /// `metadata.resourceVersion` in the body the write fails with 409 if the object changed since it was read.
 /// RBAC: `database-clusters` update on `<ns>/<name>`, and `database-engines` read on its engine (the
 /// compound check OpenEverest makes for create and update).
-pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &str, new: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
-    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Update, &authz::object(ns, name))?;
-    let old = get_database(state, caller, ns, name)?;
-    authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(ns, old.spec.engine.type_.operator_name()))?;
+pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &str, mut new: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
+    let old = authorize_update(state, caller, ns, name)?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
     }
     if let Some(n) = new.metadata.namespace.as_deref().filter(|n| !n.is_empty() && *n != ns) {
         return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?} (got {n:?})")));
     }
+    // The rules that depend on the name (the database's own users Secret) see the stored one.
+    new.metadata.name = Some(name.to_string());
+    new.metadata.namespace = Some(ns.to_string());
     // A new version must be one the namespace's engine offers; an unchanged one only needs the catalog.
     let versions = if new.spec.engine.version != old.spec.engine.version && new.spec.engine.type_ == old.spec.engine.type_ {
         state.versions(new.spec.engine.type_, ns)?
@@ -201,7 +208,7 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
     validate_references(state, &new)?;
 
     let mut ops = Vec::new();
-    if let Some(rv) = new.metadata.resource_version.as_deref().filter(|r| !r.is_empty()) {
+    if let Some(rv) = validation::resource_version(new.metadata.resource_version.as_deref())? {
         // A patch carrying a resourceVersion is applied only to that version, else 409 Conflict.
         ops.push(serde_json::json!({ "op": "replace", "path": "/metadata/resourceVersion", "value": rv }));
     }
@@ -219,13 +226,24 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
     let pp = kube::api::PatchParams { field_manager: Some("cairn".into()), ..Default::default() };
     api.patch(name, &pp, &kube::api::Patch::<()>::Json(patch)).await.map_err(|e| match e {
-        kube::Error::Api(s) if s.code == 409 => ApiError {
-            status: 409,
-            message: format!("metadata.resourceVersion: database cluster {ns}/{name} changed since it was read; read it again"),
-            field: Some("metadata.resourceVersion".into()),
-        },
+        kube::Error::Api(s) if s.code == 409 => ApiError::stale(format!("database cluster {ns}/{name}")),
         e => e.into(),
     })
+}
+
+/// The checks of a create that need no body (REST makes them before it reads one): the caller may create
+/// databases in `ns`. [`create_database`] checks the full object again.
+pub fn authorize_create_in(state: &State, caller: &Caller, ns: &str) -> Result<(), ApiError> {
+    authz::authorize_in_namespace(state, caller, res::DATABASE_CLUSTERS, Action::Create, ns)
+}
+
+/// The RBAC checks of an update (REST makes them before it reads the body): `database-clusters` update and
+/// read on `<ns>/<name>`, `database-engines` read on its engine. Returns the stored object.
+pub fn authorize_update(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseCluster, ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Update, &authz::object(ns, name))?;
+    let old = get_database(state, caller, ns, name)?;
+    authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(ns, old.spec.engine.type_.operator_name()))?;
+    Ok(old)
 }
 
 /// The PodSchedulingPolicy and LoadBalancerConfig a DatabaseCluster names exist (from the caches).
@@ -236,6 +254,21 @@ pub fn validate_references(state: &State, db: &DatabaseCluster) -> Result<(), Ap
         |n| state.pod_scheduling_policies.get(&ObjectRef::new(n)).map(|p| p.spec.clone()),
         |n| state.load_balancer_configs.get(&ObjectRef::new(n)).is_some(),
     )
+}
+
+/// A StorageClass a new database names exists (the cache, then one GET: a class created a moment ago may
+/// not be in the cache yet). Changes keep the class (volumes cannot move), so only creates check it.
+async fn storage_class_exists(state: &State, db: &DatabaseCluster) -> Result<(), ApiError> {
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let Some(class) = db.spec.engine.storage.class.as_deref().filter(|c| !c.is_empty()) else { return Ok(()) };
+    if state.storage_classes.get(&kube::runtime::reflector::ObjectRef::new(class)).is_some() {
+        return Ok(());
+    }
+    let api: Api<StorageClass> = Api::all(state.client.clone());
+    match api.get_opt(class).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::invalid("spec.engine.storage.class", format!("StorageClass {class:?} does not exist"))),
+    }
 }
 
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {

@@ -1,10 +1,13 @@
 //! Validation rules of the contract (§3.6 and the UI limits), with messages that name the field and the rule.
+//! Every bound comes from `crd::bounds`, which the generated CRD enforces too (README: "Bounds").
+use crate::crd::bounds::{self, *};
 use crate::crd::*;
 use crate::engine::{quantity, versions::EngineVersions};
 use crate::error::ApiError;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 
-pub const MAX_NAME_LEN: usize = 22;
+pub use crate::crd::bounds::MAX_NAME_LEN;
 pub const MIN_CPU_CORES: f64 = 0.6;
 pub const MIN_MEMORY_BYTES: f64 = 512e6;
 pub const MIN_STORAGE_BYTES: f64 = 1e9;
@@ -31,11 +34,123 @@ pub fn validate_label(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn min_quantity(field: &str, q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>, min: f64, min_text: &str) -> Result<(), ApiError> {
-    let q = q.ok_or_else(|| ApiError::invalid(field, "is required"))?;
+/// A quantity between `min` (inclusive; `None`: more than 0) and `max` (inclusive), each with its text.
+fn quantity_in(field: &str, q: &Quantity, min: Option<(f64, &str)>, max: (f64, &str)) -> Result<(), ApiError> {
     let v = quantity::parse(&q.0).map_err(|e| ApiError::invalid(field, e))?;
-    if v < min {
-        return Err(ApiError::invalid(field, format!("must be at least {min_text} (got {})", q.0)));
+    if !v.is_finite() {
+        return Err(ApiError::invalid(field, format!("{:?} is not a finite quantity", q.0)));
+    }
+    match min {
+        Some((min, text)) if v < min => return Err(ApiError::invalid(field, format!("must be at least {text} (got {})", q.0))),
+        None if v <= 0.0 => return Err(ApiError::invalid(field, format!("must be more than 0 (got {})", q.0))),
+        _ => {}
+    }
+    if v > max.0 {
+        return Err(ApiError::invalid(field, format!("must be at most {} (got {})", max.1, q.0)));
+    }
+    Ok(())
+}
+
+fn required_quantity(field: &str, q: Option<&Quantity>, min: f64, min_text: &str, max: (f64, &str)) -> Result<(), ApiError> {
+    let q = q.ok_or_else(|| ApiError::invalid(field, "is required"))?;
+    quantity_in(field, q, Some((min, min_text)), max)
+}
+
+/// Optional CPU and memory (the proxy's, the monitoring agent's): valid, more than 0, within the bounds.
+fn optional_resources(field: &str, cpu: Option<&Quantity>, memory: Option<&Quantity>) -> Result<(), ApiError> {
+    if let Some(q) = cpu {
+        quantity_in(&format!("{field}.cpu"), q, None, (MAX_CPU_CORES, MAX_CPU))?;
+    }
+    if let Some(q) = memory {
+        quantity_in(&format!("{field}.memory"), q, None, (MAX_MEMORY_BYTES, MAX_MEMORY))?;
+    }
+    Ok(())
+}
+
+/// A string of at most `max` characters.
+pub fn max_len(field: &str, s: &str, max: usize) -> Result<(), ApiError> {
+    let n = s.chars().count();
+    if n > max {
+        return Err(ApiError::invalid(field, format!("must be at most {max} characters (got {n})")));
+    }
+    Ok(())
+}
+
+/// The name of another object: empty (unset) or a DNS-1123 subdomain (lowercase letters, digits, '-' and
+/// '.', at most 253 characters, each dot-separated part starting and ending with a letter or digit).
+pub fn reference(field: &str, name: Option<&str>) -> Result<(), ApiError> {
+    let Some(name) = name.filter(|n| !n.is_empty()) else { return Ok(()) };
+    max_len(field, name, MAX_REF_LEN)?;
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !p.starts_with('-')
+            && !p.ends_with('-')
+    };
+    if !name.split('.').all(part_ok) {
+        return Err(ApiError::invalid(
+            field,
+            format!("{name:?} is not a valid object name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.')"),
+        ));
+    }
+    Ok(())
+}
+
+/// A version: at most 63 characters of letters, digits, '.', '-' and '+', starting with a letter or digit.
+fn version_text(field: &str, v: Option<&str>) -> Result<(), ApiError> {
+    let Some(v) = v.filter(|v| !v.is_empty()) else { return Ok(()) };
+    max_len(field, v, MAX_VERSION_LEN)?;
+    let ok = v.starts_with(|c: char| c.is_ascii_alphanumeric()) && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+    if !ok {
+        return Err(ApiError::invalid(field, format!("{v:?} is not a version (letters, digits, '.', '-', '+')")));
+    }
+    Ok(())
+}
+
+/// An integer in `min..=max`.
+fn int_in(field: &str, n: i32, min: i32, max: i32, context: &str) -> Result<(), ApiError> {
+    if n < min {
+        return Err(ApiError::invalid(field, format!("must be at least {min}{context} (got {n})")));
+    }
+    if n > max {
+        return Err(ApiError::invalid(field, format!("must be at most {max}{context} (got {n})")));
+    }
+    Ok(())
+}
+
+/// `metadata.resourceVersion` of a write: empty (unconditional) or the decimal number the server handed out.
+pub fn resource_version(rv: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match rv.filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(r) if r.len() <= 20 && r.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(r)),
+        Some(r) => Err(ApiError::invalid(
+            "metadata.resourceVersion",
+            format!("{:?} is not a resourceVersion (send back the one read from the server, or none)", r.chars().take(40).collect::<String>()),
+        )),
+    }
+}
+
+/// The most nodes `engine` may run.
+pub fn max_replicas(engine: EngineType) -> i32 {
+    match engine {
+        EngineType::Postgresql => MAX_REPLICAS_POSTGRESQL,
+        EngineType::Pxc => MAX_REPLICAS_PXC,
+        EngineType::Psmdb => MAX_REPLICAS_PSMDB,
+    }
+}
+
+/// `spec.engine.userSecretsName` may only name the Secret Cairn manages for this database (or be empty,
+/// which means that one): naming any other Secret would let a caller read it through the credentials
+/// endpoint, whatever the RBAC policy says about that other database.
+pub fn user_secrets_name(db: &DatabaseCluster) -> Result<(), ApiError> {
+    let field = "spec.engine.userSecretsName";
+    let Some(name) = db.spec.engine.user_secrets_name.as_deref().filter(|n| !n.is_empty()) else { return Ok(()) };
+    let own = bounds::own_user_secret(&db.name_any());
+    if name != own {
+        return Err(ApiError::invalid(
+            field,
+            format!("may only name this database's own Secret {own:?} (or be left empty), not {:?}", name.chars().take(80).collect::<String>()),
+        ));
     }
     Ok(())
 }
@@ -173,6 +288,9 @@ pub fn validate_update(old: &DatabaseCluster, new: &DatabaseCluster, versions: &
 fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version: bool) -> Result<(), ApiError> {
     let e = &db.spec.engine;
     let engine = e.type_;
+    // Shape first, so no message ever quotes a huge or binary string back.
+    version_text("spec.engine.version", e.version.as_deref())?;
+    version_text("spec.engine.crVersion", e.cr_version.as_deref())?;
     match e.version.as_deref() {
         Some(_) if !check_version => {}
         Some(v) if versions.engine.contains_key(v) => {}
@@ -189,20 +307,24 @@ fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version:
         None => return Err(ApiError::invalid("spec.engine.version", "is required")),
     }
     let replicas = e.replicas.unwrap_or(3);
-    if replicas < 1 {
-        return Err(ApiError::invalid("spec.engine.replicas", "must be at least 1"));
-    }
+    int_in("spec.engine.replicas", replicas, 1, max_replicas(engine), &format!(" for {}", engine_label(engine)))?;
     if matches!(engine, EngineType::Pxc | EngineType::Psmdb) && replicas % 2 == 0 {
         return Err(ApiError::invalid("spec.engine.replicas", format!("must be odd for {} (got {replicas})", engine_label(engine))));
     }
-    if engine == EngineType::Pxc && replicas > 5 {
-        return Err(ApiError::invalid("spec.engine.replicas", format!("must be at most 5 for MySQL (PXC) (got {replicas})")));
-    }
     let res = e.resources.as_ref();
-    min_quantity("spec.engine.resources.cpu", res.and_then(|r| r.cpu.as_ref()), MIN_CPU_CORES, "600m")?;
-    min_quantity("spec.engine.resources.memory", res.and_then(|r| r.memory.as_ref()), MIN_MEMORY_BYTES, "512M")?;
-    min_quantity("spec.engine.storage.size", Some(&e.storage.size), MIN_STORAGE_BYTES, "1G")?;
+    required_quantity("spec.engine.resources.cpu", res.and_then(|r| r.cpu.as_ref()), MIN_CPU_CORES, "600m", (MAX_CPU_CORES, MAX_CPU))?;
+    required_quantity("spec.engine.resources.memory", res.and_then(|r| r.memory.as_ref()), MIN_MEMORY_BYTES, "512M", (MAX_MEMORY_BYTES, MAX_MEMORY))?;
+    required_quantity("spec.engine.storage.size", Some(&e.storage.size), MIN_STORAGE_BYTES, "1G", (MAX_STORAGE_BYTES, MAX_STORAGE))?;
+    reference("spec.engine.storage.class", e.storage.class.as_deref())?;
+    max_len("spec.engine.config", e.config.as_deref().unwrap_or(""), MAX_CONFIG_LEN)?;
+    // Stricter than a reference: only the database's own Secret (which is a valid name).
+    user_secrets_name(db)?;
+    validate_other_fields(&db.spec)?;
     if let Some(p) = &db.spec.proxy {
+        max_len("spec.proxy.config", p.config.as_deref().unwrap_or(""), MAX_CONFIG_LEN)?;
+        if let Some(r) = &p.resources {
+            optional_resources("spec.proxy.resources", r.cpu.as_ref(), r.memory.as_ref())?;
+        }
         if let Some(t) = p.type_ {
             let allowed: &[ProxyType] = match engine {
                 EngineType::Postgresql => &[ProxyType::Pgbouncer],
@@ -219,16 +341,22 @@ fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version:
             }
         }
         if let Some(n) = p.replicas {
-            if n < 1 {
-                return Err(ApiError::invalid("spec.proxy.replicas", "must be at least 1"));
-            }
+            int_in("spec.proxy.replicas", n, 1, MAX_PROXY_REPLICAS, "")?;
             if engine == EngineType::Pxc && replicas > 1 && n < 2 {
                 return Err(ApiError::invalid("spec.proxy.replicas", "must be at least 2 when MySQL (PXC) runs more than 1 node"));
             }
         }
         if let Some(ex) = &p.expose {
+            reference("spec.proxy.expose.loadBalancerConfigName", ex.load_balancer_config_name.as_deref())?;
+            if ex.ip_source_ranges.len() > MAX_SOURCE_RANGES {
+                return Err(ApiError::invalid(
+                    "spec.proxy.expose.ipSourceRanges",
+                    format!("may list at most {MAX_SOURCE_RANGES} ranges (got {})", ex.ip_source_ranges.len()),
+                ));
+            }
             let mut seen = std::collections::HashSet::new();
             for r in &ex.ip_source_ranges {
+                max_len("spec.proxy.expose.ipSourceRanges", r, MAX_SOURCE_RANGE_LEN)?;
                 check_cidr(r).map_err(|e| ApiError::invalid("spec.proxy.expose.ipSourceRanges", e))?;
                 let n = crate::engine::normalize_source_range(r);
                 if !seen.insert(n.clone()) {
@@ -241,16 +369,88 @@ fn validate_spec(db: &DatabaseCluster, versions: &EngineVersions, check_version:
         if engine != EngineType::Psmdb {
             return Err(ApiError::invalid("spec.sharding", "is only available for psmdb"));
         }
-        if sh.shards < 1 {
-            return Err(ApiError::invalid("spec.sharding.shards", "must be at least 1"));
-        }
+        int_in("spec.sharding.shards", sh.shards, 1, MAX_SHARDS, "")?;
         let cfg = sh.config_server.replicas;
         let min = if replicas == 1 { 1 } else { 3 };
-        if cfg < min || cfg % 2 == 0 {
+        int_in("spec.sharding.configServer.replicas", cfg, min, MAX_CONFIG_SERVERS, "")?;
+        if cfg % 2 == 0 {
             return Err(ApiError::invalid(
                 "spec.sharding.configServer.replicas",
                 format!("must be odd and at least {min} (got {cfg})"),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The bounds of the fields the rules above do not cover: references to other objects, backups, data
+/// sources, monitoring.
+fn validate_other_fields(spec: &DatabaseClusterSpec) -> Result<(), ApiError> {
+    reference("spec.podSchedulingPolicyName", spec.pod_scheduling_policy_name.as_deref())?;
+    let split_horizon = spec.engine_features.as_ref().and_then(|f| f.psmdb.as_ref()).and_then(|p| p.split_horizon_dns_config_name.as_deref());
+    reference("spec.engineFeatures.psmdb.splitHorizonDnsConfigName", split_horizon)?;
+    if let Some(m) = &spec.monitoring {
+        reference("spec.monitoring.monitoringConfigName", m.monitoring_config_name.as_deref())?;
+        if let Some(r) = &m.resources {
+            for (kind, list) in [("limits", &r.limits), ("requests", &r.requests)] {
+                for (k, q) in list.iter().flatten() {
+                    let field = format!("spec.monitoring.resources.{kind}.{k}");
+                    let max = if k == "cpu" { (MAX_CPU_CORES, MAX_CPU) } else { (MAX_MEMORY_BYTES, MAX_MEMORY) };
+                    quantity_in(&field, q, None, max)?;
+                }
+            }
+        }
+    }
+    if let Some(b) = &spec.backup {
+        if b.schedules.len() > MAX_SCHEDULES {
+            return Err(ApiError::invalid("spec.backup.schedules", format!("may list at most {MAX_SCHEDULES} schedules (got {})", b.schedules.len())));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in b.schedules.iter().enumerate() {
+            let at = format!("spec.backup.schedules[{i}]");
+            if s.name.is_empty() {
+                return Err(ApiError::invalid(&format!("{at}.name"), "is required"));
+            }
+            max_len(&format!("{at}.name"), &s.name, MAX_SCHEDULE_NAME_LEN)?;
+            if !names.insert(s.name.as_str()) {
+                return Err(ApiError::invalid(&format!("{at}.name"), format!("{:?} is used by another schedule", s.name)));
+            }
+            max_len(&format!("{at}.schedule"), &s.schedule, MAX_CRON_LEN)?;
+            reference(&format!("{at}.backupStorageName"), Some(&s.backup_storage_name))?;
+            if let Some(n) = s.retention_copies {
+                int_in(&format!("{at}.retentionCopies"), n, 0, MAX_RETENTION_COPIES, "")?;
+            }
+        }
+        if let Some(p) = &b.pitr {
+            reference("spec.backup.pitr.backupStorageName", p.backup_storage_name.as_deref())?;
+            if let Some(n) = p.upload_interval_sec {
+                int_in("spec.backup.pitr.uploadIntervalSec", n, 1, MAX_UPLOAD_INTERVAL_SEC, "")?;
+            }
+        }
+    }
+    if let Some(d) = &spec.data_source {
+        reference("spec.dataSource.dbClusterBackupName", d.db_cluster_backup_name.as_deref())?;
+        if let Some(s) = &d.backup_source {
+            max_len("spec.dataSource.backupSource.path", &s.path, MAX_PATH_LEN)?;
+            reference("spec.dataSource.backupSource.backupStorageName", Some(&s.backup_storage_name))?;
+        }
+        if let Some(date) = d.pitr.as_ref().and_then(|p| p.date.as_deref()) {
+            let ok = date.len() == 20
+                && date.bytes().enumerate().all(|(i, b)| match i {
+                    4 | 7 => b == b'-',
+                    10 => b == b'T',
+                    13 | 16 => b == b':',
+                    19 => b == b'Z',
+                    _ => b.is_ascii_digit(),
+                });
+            if !ok {
+                return Err(ApiError::invalid("spec.dataSource.pitr.date", "must be a UTC time like 2006-01-02T15:04:05Z"));
+            }
+        }
+        if let Some(i) = &d.data_import {
+            reference("spec.dataSource.dataImport.dataImporterName", i.data_importer_name.as_deref())?;
+            let path = i.source.as_ref().and_then(|s| s.path.as_deref()).unwrap_or("");
+            max_len("spec.dataSource.dataImport.source.path", path, MAX_PATH_LEN)?;
         }
     }
     Ok(())
@@ -543,6 +743,160 @@ mod tests {
             validate_references(&d, lookup, lbs).unwrap_err().field.as_deref(),
             Some("spec.proxy.expose.loadBalancerConfigName")
         );
+    }
+
+    /// Each bound refuses the value just past it (naming the field and the rule) and accepts the bound itself.
+    #[test]
+    fn bounds_on_numbers() {
+        let cases: [(EngineType, i32, bool); 9] = [
+            (EngineType::Postgresql, 9, true),
+            (EngineType::Postgresql, 10, false),
+            (EngineType::Postgresql, i32::MAX, false),
+            (EngineType::Pxc, 5, true),
+            (EngineType::Pxc, 7, false),
+            (EngineType::Psmdb, 7, true),
+            (EngineType::Psmdb, 9, false),
+            (EngineType::Psmdb, 99, false),
+            (EngineType::Psmdb, -1, false),
+        ];
+        for (engine, n, ok) in cases {
+            let (d, v) = other(engine, n);
+            let r = validate_new(&d, &v);
+            assert_eq!(r.is_ok(), ok, "{engine:?} with {n} nodes: {r:?}");
+            if !ok {
+                assert_eq!(r.unwrap_err().field.as_deref(), Some("spec.engine.replicas"));
+            }
+        }
+        let (mut d, v) = other(EngineType::Pxc, 3);
+        d.spec.proxy = Some(Proxy { replicas: Some(MAX_PROXY_REPLICAS), ..Default::default() });
+        assert_eq!(validate_new(&d, &v), Ok(()));
+        d.spec.proxy = Some(Proxy { replicas: Some(i32::MAX), ..Default::default() });
+        let e = validate_new(&d, &v).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.proxy.replicas"));
+        assert!(e.message.contains("at most 15"), "{}", e.message);
+
+        let shard = |shards, cfg| Some(Sharding { enabled: true, shards, config_server: ConfigServer { replicas: cfg } });
+        let (mut d, v) = other(EngineType::Psmdb, 3);
+        d.spec.sharding = shard(MAX_SHARDS, MAX_CONFIG_SERVERS);
+        assert_eq!(validate_new(&d, &v), Ok(()));
+        d.spec.sharding = shard(i32::MAX, 3);
+        assert_eq!(field(&d, &v).as_deref(), Some("spec.sharding.shards"), "the shard count of issue 9");
+        d.spec.sharding = shard(2, 9);
+        assert_eq!(field(&d, &v).as_deref(), Some("spec.sharding.configServer.replicas"));
+    }
+
+    #[test]
+    fn bounds_on_quantities() {
+        let set = |f: fn(&mut DatabaseCluster, Quantity), q: &str| {
+            let mut d = db("x");
+            f(&mut d, Quantity(q.into()));
+            validate_new(&d, &builtin_postgresql())
+        };
+        let cpu = |d: &mut DatabaseCluster, q| d.spec.engine.resources.as_mut().unwrap().cpu = Some(q);
+        let mem = |d: &mut DatabaseCluster, q| d.spec.engine.resources.as_mut().unwrap().memory = Some(q);
+        let disk = |d: &mut DatabaseCluster, q| d.spec.engine.storage.size = q;
+        for (f, field, ok, bad) in [
+            (cpu as fn(&mut DatabaseCluster, Quantity), "spec.engine.resources.cpu", "256", ["257", "1e1000", "-1", "1e3"]),
+            (mem, "spec.engine.resources.memory", "4Ti", ["5Ti", "1e1000", "-512M", "1P"]),
+            (disk, "spec.engine.storage.size", "64Ti", ["65Ti", "1e1000", "-2G", "1E"]),
+        ] {
+            assert_eq!(set(f, ok), Ok(()), "{field} = {ok}");
+            for b in bad {
+                let e = set(f, b).unwrap_err();
+                assert_eq!(e.field.as_deref(), Some(field), "{field} = {b}: {}", e.message);
+            }
+        }
+        // Proxy resources: optional, but when set more than 0 and bounded.
+        let (mut d, v) = other(EngineType::Pxc, 1);
+        for (q, ok) in [("100m", true), ("0", false), ("-1", false), ("1e1000", false), ("300", false)] {
+            d.spec.proxy = Some(Proxy { resources: Some(Resources { cpu: Some(Quantity(q.into())), memory: None }), ..Default::default() });
+            assert_eq!(validate_new(&d, &v).is_ok(), ok, "proxy cpu {q}");
+            if !ok {
+                assert_eq!(field(&d, &v).as_deref(), Some("spec.proxy.resources.cpu"));
+            }
+        }
+    }
+
+    #[test]
+    fn bounds_on_strings() {
+        let check = |f: &dyn Fn(&mut DatabaseCluster)| {
+            let mut d = db("x");
+            f(&mut d);
+            validate_new(&d, &builtin_postgresql()).err().and_then(|e| e.field)
+        };
+        let big = "x".repeat(MAX_CONFIG_LEN + 1);
+        assert_eq!(check(&|d| d.spec.engine.config = Some("x".repeat(MAX_CONFIG_LEN))), None);
+        assert_eq!(check(&|d| d.spec.engine.config = Some(big.clone())).as_deref(), Some("spec.engine.config"));
+        assert_eq!(
+            check(&|d| d.spec.proxy = Some(Proxy { config: Some(big.clone()), ..Default::default() })).as_deref(),
+            Some("spec.proxy.config")
+        );
+        for bad in ["../../etc/passwd", "Fast", "ssd_class", "ü", &"a".repeat(254), "-a", "a..b"] {
+            let b = bad.to_string();
+            assert_eq!(check(&|d| d.spec.engine.storage.class = Some(b.clone())).as_deref(), Some("spec.engine.storage.class"), "{bad}");
+        }
+        assert_eq!(check(&|d| d.spec.engine.storage.class = Some("fast.ssd-1".into())), None);
+        assert_eq!(check(&|d| d.spec.pod_scheduling_policy_name = Some("../x".into())).as_deref(), Some("spec.podSchedulingPolicyName"));
+        assert_eq!(check(&|d| d.spec.engine.cr_version = Some("1.18.0; rm -rf".into())).as_deref(), Some("spec.engine.crVersion"));
+        assert_eq!(check(&|d| d.spec.engine.cr_version = Some("1.18.0".into())), None);
+        let ranges = (0..=MAX_SOURCE_RANGES).map(|i| format!("10.0.{}.{}", i / 250, i % 250)).collect::<Vec<_>>();
+        assert_eq!(
+            check(&|d| d.spec.proxy = Some(Proxy {
+                expose: Some(Expose { type_: ExposeType::LoadBalancer, ip_source_ranges: ranges.clone(), ..Default::default() }),
+                ..Default::default()
+            }))
+            .as_deref(),
+            Some("spec.proxy.expose.ipSourceRanges")
+        );
+        assert_eq!(
+            check(&|d| d.spec.monitoring = Some(Monitoring { monitoring_config_name: Some("PMM!".into()), resources: None })).as_deref(),
+            Some("spec.monitoring.monitoringConfigName")
+        );
+        assert_eq!(
+            check(&|d| d.spec.backup = Some(Backup {
+                schedules: vec![BackupSchedule { name: "n".repeat(58), schedule: "0 * * * *".into(), backup_storage_name: "s3".into(), ..Default::default() }],
+                ..Default::default()
+            }))
+            .as_deref(),
+            Some("spec.backup.schedules[0].name")
+        );
+        assert_eq!(
+            check(&|d| d.spec.data_source = Some(DataSource { pitr: Some(Pitr { type_: PitrType::Date, date: Some("yesterday".into()) }), ..Default::default() }))
+                .as_deref(),
+            Some("spec.dataSource.pitr.date")
+        );
+    }
+
+    /// Issue 9, item 3: `userSecretsName` may only name the database's own Secret, on create and on update.
+    #[test]
+    fn user_secrets_name_is_confined_to_the_database() {
+        let mut d = db("dev-steal");
+        assert_eq!(validate_new(&d, &builtin_postgresql()), Ok(()));
+        d.spec.engine.user_secrets_name = Some("everest-secrets-dev-steal".into());
+        assert_eq!(validate_new(&d, &builtin_postgresql()), Ok(()), "its own Secret, named explicitly");
+        for other in ["everest-secrets-prod", "unrelated", "../../etc/passwd", ""] {
+            d.spec.engine.user_secrets_name = Some(other.into());
+            let r = validate_new(&d, &builtin_postgresql());
+            if other.is_empty() {
+                assert_eq!(r, Ok(()), "empty means the default");
+            } else {
+                assert_eq!(r.unwrap_err().field.as_deref(), Some("spec.engine.userSecretsName"), "{other}");
+            }
+        }
+        let old = db("dev-steal");
+        let mut new = old.clone();
+        new.spec.engine.user_secrets_name = Some("everest-secrets-prod".into());
+        assert_eq!(validate_update(&old, &new, &builtin_postgresql()).unwrap_err().field.as_deref(), Some("spec.engine.userSecretsName"));
+    }
+
+    #[test]
+    fn resource_versions() {
+        assert_eq!(resource_version(None), Ok(None));
+        assert_eq!(resource_version(Some("")), Ok(None));
+        assert_eq!(resource_version(Some("12345")), Ok(Some("12345")));
+        for bad in ["abc", "12a", "-1", "1 2", &"9".repeat(21)] {
+            assert_eq!(resource_version(Some(bad)).unwrap_err().field.as_deref(), Some("metadata.resourceVersion"), "{bad}");
+        }
     }
 
     #[test]

@@ -10,6 +10,11 @@ fn secret(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
 }
 
 impl Simulated for PerconaPGCluster {
+    fn pods(&self) -> ((&'static str, &'static str), Vec<super::pods::SimPod>) {
+        let sets: Vec<(String, i32)> = self.spec.instances.iter().map(|i| (i.name.clone(), i.replicas.unwrap_or(1))).collect();
+        let pods = super::pods::pg(&self.name_any(), &sets, bouncer_size(self), self.spec.image.as_deref().unwrap_or("percona/percona-postgresql"));
+        (("percona-postgresql", "percona-postgresql-operator"), pods)
+    }
     fn paused(&self) -> bool {
         self.spec.pause == Some(true)
     }
@@ -110,6 +115,12 @@ fn pxc_proxy(c: &PerconaXtraDBCluster) -> (&'static str, i32) {
 }
 
 impl Simulated for PerconaXtraDBCluster {
+    fn pods(&self) -> ((&'static str, &'static str), Vec<super::pods::SimPod>) {
+        let (kind, proxies) = pxc_proxy(self);
+        let size = self.spec.pxc.as_ref().and_then(|p| p.size).unwrap_or(0);
+        let image = self.spec.pxc.as_ref().and_then(|p| p.image.clone()).unwrap_or_else(|| "percona/percona-xtradb-cluster".into());
+        (("percona-xtradb-cluster", "percona-xtradb-cluster-operator"), super::pods::pxc(&self.name_any(), size, kind, proxies, &image))
+    }
     fn paused(&self) -> bool {
         self.spec.pause == Some(true)
     }
@@ -181,6 +192,10 @@ fn mongos_size(c: &PerconaServerMongoDB) -> Option<i32> {
 }
 
 impl Simulated for PerconaServerMongoDB {
+    fn pods(&self) -> ((&'static str, &'static str), Vec<super::pods::SimPod>) {
+        let pods = super::pods::psmdb(&self.name_any(), &psmdb_sets(self), mongos_size(self).unwrap_or(0), &self.spec.image);
+        (("percona-server-mongodb", "percona-server-mongodb-operator"), pods)
+    }
     fn paused(&self) -> bool {
         self.spec.pause == Some(true)
     }

@@ -32,12 +32,41 @@ async fn main() -> anyhow::Result<()> {
         println!("CAIRN_VERSION_SERVICE_URL=http://{addr}");
     }
     let client = cairn::kube_client::client("cairn-sim").await?;
+    default_storage_class(&client).await?;
     tracing::info!("engine simulator running");
     let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
-        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step }) => {}
+        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None }) => {}
         _ = cairn::sim::operators::run_operators(client, step, args.namespace_label_selector) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())
+}
+
+/// The cluster's default StorageClass, `standard`, allowing volume expansion (a real cluster has one; the
+/// sandbox's control plane has none): databases get a disk that may grow, as on most clouds. An existing
+/// default class is left alone.
+async fn default_storage_class(client: &kube::Client) -> anyhow::Result<()> {
+    use k8s_openapi::api::storage::v1::StorageClass;
+    const DEFAULT: &str = "storageclass.kubernetes.io/is-default-class";
+    let api: kube::Api<StorageClass> = kube::Api::all(client.clone());
+    let existing = api.list(&Default::default()).await?;
+    if existing.items.iter().any(|s| s.metadata.annotations.as_ref().and_then(|a| a.get(DEFAULT)).is_some_and(|v| v == "true")) {
+        return Ok(());
+    }
+    let sc = StorageClass {
+        metadata: kube::api::ObjectMeta {
+            name: Some("standard".into()),
+            annotations: Some([(DEFAULT.to_string(), "true".to_string())].into()),
+            ..Default::default()
+        },
+        provisioner: "cairn.sim/no-provisioner".into(),
+        allow_volume_expansion: Some(true),
+        ..Default::default()
+    };
+    match api.create(&Default::default(), &sc).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -8,6 +8,7 @@
 mod backups;
 mod engines;
 pub mod operators;
+mod pods;
 pub mod version_service;
 
 use futures::StreamExt;
@@ -28,6 +29,38 @@ const FIELD_MANAGER: &str = "cairn-engine-simulator";
 pub struct Options {
     /// How long each state lasts before the next transition.
     pub step: Duration,
+    /// Only objects in namespaces matching this label selector (None: every namespace). Tests share one
+    /// API server, one simulator per test, each in its own namespaces.
+    pub namespaces: Option<String>,
+}
+
+/// The namespaces a simulator acts in: all, or those matching a label selector (read through a watch).
+#[derive(Clone)]
+pub struct Scope(Option<kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Namespace>>);
+
+impl Scope {
+    /// Starts watching the namespaces of `selector` (None: every namespace) and returns once the first
+    /// list is in.
+    pub async fn start(client: Client, selector: Option<&str>) -> Scope {
+        use kube::runtime::WatchStreamExt;
+        let Some(sel) = selector else { return Scope(None) };
+        let (store, writer) = kube::runtime::reflector::store();
+        let nss = Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
+        let stream = watcher(nss, watcher::Config::default().labels(sel)).default_backoff().reflect(writer);
+        tokio::spawn(async move { stream.for_each(|_| async {}).await });
+        let _ = store.wait_until_ready().await;
+        Scope(Some(store))
+    }
+
+    pub fn contains(&self, namespace: &str) -> bool {
+        self.0.as_ref().is_none_or(|s| s.get(&kube::runtime::reflector::ObjectRef::new(namespace)).is_some())
+    }
+
+    /// What a reconcile answers for an object outside the scope: look again later, in case its namespace
+    /// joins the scope (a label added after the object appeared).
+    pub fn outside() -> Action {
+        Action::requeue(Duration::from_secs(3))
+    }
 }
 
 /// What differs between the operators.
@@ -55,11 +88,22 @@ pub(crate) trait Simulated:
     fn status(&self, state: &str, ready: bool, resizing: bool) -> serde_json::Value;
     /// Secrets the operator creates when missing: (name, key → value).
     fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)>;
+    /// The operator's `app.kubernetes.io/name` and `managed-by` label values, and the Pods it runs for the
+    /// spec (see `pods`).
+    fn pods(&self) -> ((&'static str, &'static str), Vec<pods::SimPod>);
+}
+
+/// The Pods for the state the cluster is in: none once paused, not ready until ready.
+async fn sync_pods<K: Simulated>(obj: &K, client: &Client, state: &str) -> Result<(), kube::Error> {
+    let (labels, desired) = obj.pods();
+    let desired = if state == "paused" { Vec::new() } else { desired };
+    pods::sync(obj, client, labels, desired, state == "ready").await
 }
 
 struct Ctx {
     client: Client,
     step: Duration,
+    scope: Scope,
     /// When each object entered its current state.
     since: Mutex<HashMap<(String, String, String), (String, Instant)>>,
     /// The volume size each object's PVCs have (what the operator last finished resizing to).
@@ -68,7 +112,8 @@ struct Ctx {
 
 /// Runs the simulator for all three operators until the process stops.
 pub async fn run(client: Client, opts: Options) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step: opts.step, since: Mutex::new(HashMap::new()), volumes: Mutex::new(HashMap::new()) });
+    let scope = Scope::start(client.clone(), opts.namespaces.as_deref()).await;
+    let ctx = Arc::new(Ctx { client: client.clone(), step: opts.step, scope, since: Mutex::new(HashMap::new()), volumes: Mutex::new(HashMap::new()) });
     tokio::join!(
         simulate::<crate::upstream::pg::PerconaPGCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
@@ -128,6 +173,9 @@ async fn ensure_secrets<K: Simulated>(obj: &K, client: &Client) -> Result<(), ku
 
 async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
     let ns = obj.namespace().unwrap_or_default();
+    if !ctx.scope.contains(&ns) {
+        return Ok(Scope::outside());
+    }
     let name = obj.name_any();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let key = (K::kind(&()).to_string(), ns.clone(), name.clone());
@@ -141,6 +189,8 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         }
         ctx.since.lock().unwrap().remove(&key);
         ctx.volumes.lock().unwrap().remove(&key);
+        // Its Pods go with it (no garbage collector runs here).
+        pods::sync(&*obj, &ctx.client, obj.pods().0, Vec::new(), false).await?;
         return Ok(Action::await_change());
     }
 
@@ -196,10 +246,13 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         }
     };
     if let Some(status) = next {
+        let new_state = status["state"].as_str().unwrap_or_default().to_string();
         let patch = serde_json::json!({ "status": status });
         api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER), &Patch::Merge(&patch)).await?;
+        sync_pods(&*obj, &ctx.client, &new_state).await?;
         return Ok(Action::requeue(ctx.step));
     }
+    sync_pods(&*obj, &ctx.client, &state).await?;
     Ok(Action::await_change())
 }
 

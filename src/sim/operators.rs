@@ -47,8 +47,10 @@ pub fn deployment(name: &str, container: &str, image: &str, namespace: &str) -> 
 
 /// Creates the three operator Deployments in every namespace matching `selector` (as it appears), and rolls
 /// out every operator Deployment `step` after it is seen. Runs until the process stops.
+/// Deployments in other namespaces are left alone.
 pub async fn run_operators(client: Client, step: Duration, selector: String) {
-    tokio::join!(install(client.clone(), selector), roll_out(client, step));
+    let scope = super::Scope::start(client.clone(), Some(&selector)).await;
+    tokio::join!(install(client.clone(), selector), roll_out(client, step, scope));
 }
 
 async fn install(client: Client, selector: String) {
@@ -76,12 +78,13 @@ type Seen = (String, String, Option<i64>);
 struct Ctx {
     client: Client,
     step: Duration,
+    scope: super::Scope,
     /// When each (namespace, name, generation) was first seen.
     seen: std::sync::Mutex<std::collections::HashMap<Seen, std::time::Instant>>,
 }
 
-async fn roll_out(client: Client, step: Duration) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step, seen: Default::default() });
+async fn roll_out(client: Client, step: Duration, scope: super::Scope) {
+    let ctx = Arc::new(Ctx { client: client.clone(), step, scope, seen: Default::default() });
     Controller::new(Api::<Deployment>::all(client), watcher::Config::default())
         .run(
             reconcile,
@@ -101,6 +104,9 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, kube::Er
         return Ok(Action::await_change());
     }
     let ns = d.namespace().unwrap_or_default();
+    if !ctx.scope.contains(&ns) {
+        return Ok(super::Scope::outside());
+    }
     let since = *ctx.seen.lock().unwrap().entry((ns.clone(), name.clone(), d.metadata.generation)).or_insert_with(std::time::Instant::now);
     let wait = ctx.step.saturating_sub(since.elapsed());
     if !wait.is_zero() {

@@ -6,15 +6,26 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 pub mod object_store;
 
-pub const DB_NS: &str = "everest";
+/// The label every namespace of one test carries (value: the test's id); the test's Cairn, simulator and
+/// operators only see namespaces with it, so the tests of one binary never reconcile each other's objects.
+pub const TEST_LABEL: &str = "cairn-test";
+/// The label that makes a namespace managed (`--namespace-label-selector`'s default).
+pub const MANAGED_LABEL: (&str, &str) = ("app.kubernetes.io/managed-by", "everest");
 
-/// A DatabaseCluster in `DB_NS`: 2G storage, 1 CPU, 2G memory; an empty version means "unset" (defaulted).
+thread_local! {
+    /// The database namespace of the test running on this thread (what `db()` fills in).
+    static CURRENT_DB_NS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A DatabaseCluster in this test's database namespace (`env.db_ns()`; call after `TestEnv::start`): 2G
+/// storage, 1 CPU, 2G memory; an empty version means "unset" (defaulted).
 pub fn db(name: &str, type_: cairn::crd::EngineType, version: &str, replicas: i32) -> cairn::crd::DatabaseCluster {
     use cairn::crd::*;
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -32,18 +43,223 @@ pub fn db(name: &str, type_: cairn::crd::EngineType, version: &str, replicas: i3
             ..Default::default()
         },
     );
-    db.metadata.namespace = Some(DB_NS.into());
+    let ns = CURRENT_DB_NS.with(|n| n.borrow().clone()).expect("db() needs a TestEnv started on this thread");
+    db.metadata.namespace = Some(ns);
     db
 }
-pub const SYSTEM_NS: &str = "everest-system";
+
+/// One kube-apiserver + etcd (a `cairn-testenv` process) with every CRD installed.
+pub struct ControlPlane {
+    child: Mutex<Option<Child>>,
+    pub kubeconfig: PathBuf,
+    /// The API server's URL (`https://127.0.0.1:PORT`).
+    pub server: String,
+    /// The state dir (etcd data, certificates), kept across restarts of a private control plane.
+    pub dir: PathBuf,
+    /// Private control planes own their dir (removed on drop); the shared one's dir is testenv's own.
+    own_dir: bool,
+    crd_path: PathBuf,
+}
+
+/// The control plane of this test binary, started by the first test that asks. It lives as long as the
+/// binary: testenv stops when its stdin (held by this process) closes, i.e. when the binary exits.
+static SHARED: OnceLock<ControlPlane> = OnceLock::new();
+
+impl ControlPlane {
+    /// Starts testenv (blocking until it printed its JSON line). `dir`: a state dir to use (and keep).
+    fn start(dir: Option<&Path>, port: u16) -> ControlPlane {
+        let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), unique()));
+        std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
+        let (child, info) = spawn_testenv(&crd_path, dir, port);
+        ControlPlane {
+            child: Mutex::new(Some(child)),
+            kubeconfig: PathBuf::from(info["kubeconfig"].as_str().unwrap()),
+            server: info["server"].as_str().unwrap().to_string(),
+            dir: PathBuf::from(info["dir"].as_str().unwrap()),
+            own_dir: dir.is_some(),
+            crd_path,
+        }
+    }
+
+    /// A control plane of its own for one test, on a state dir it owns (so it can be restarted).
+    async fn start_private() -> std::sync::Arc<ControlPlane> {
+        let dir = std::env::temp_dir().join(format!("cairn-testenv-private-{}-{}", std::process::id(), unique()));
+        std::sync::Arc::new(tokio::task::spawn_blocking(move || ControlPlane::start(Some(&dir), 0)).await.unwrap())
+    }
+
+    fn shared() -> &'static ControlPlane {
+        SHARED.get_or_init(|| {
+            let cp = ControlPlane::start(None, 0);
+            // Never restarted, and a static is never dropped: the CRD file is not needed any more.
+            let _ = std::fs::remove_file(&cp.crd_path);
+            cp
+        })
+    }
+
+    fn port(&self) -> u16 {
+        self.server.rsplit(':').next().and_then(|p| p.parse().ok()).expect("server URL with a port")
+    }
+
+    /// SIGKILLs the API server and etcd (nothing graceful: as a crash would).
+    fn kill(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts testenv again on the same state dir and port: same etcd data, certificates and admin token,
+    /// so the kubeconfig (and every client built from it) stays valid.
+    fn restart(&self) {
+        self.kill();
+        let (child, info) = spawn_testenv(&self.crd_path, Some(&self.dir), self.port());
+        assert_eq!(info["server"].as_str(), Some(self.server.as_str()), "restarted on the same port");
+        *self.child.lock().unwrap() = Some(child);
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        // SIGTERM is testenv's quick shutdown; wait so no process outlives the test. (If this process is
+        // killed instead, its end closes testenv's stdin, and testenv stops on that too.)
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.crd_path);
+        if self.own_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Starts Cairn's state and reconcilers, as `cairn serve` does, and waits for the caches.
+async fn run_cairn(client: Client, opts: cairn::state::Options) -> cairn::state::State {
+    let run = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
+    run_cairn_with(client, opts, run).await
+}
+
+async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
+    let (state, subs) = cairn::state::State::start(client, opts);
+    let mut subs = subs.unwrap();
+    tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
+    tokio::spawn(cairn::controller::database_cluster::run_with(state.clone(), subs, run));
+    tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
+    tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
+    state
+}
+
+/// Cairn running on a runtime of its own (see [`TestEnv::spawn_cairn`]).
+pub struct CairnProcess {
+    rt: Option<tokio::runtime::Runtime>,
+    /// Where its HTTP server listens.
+    pub addr: std::net::SocketAddr,
+    /// Its state (read it only: its client belongs to the process's runtime).
+    pub state: cairn::state::State,
+}
+
+impl Drop for CairnProcess {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// An answer over HTTP: status, headers and the body as JSON (Null when it is not JSON).
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+/// One HTTP/1.1 request to `addr` (a JSON body, a Bearer token if given). Err: no answer at all (refused,
+/// reset, or none within 20 s).
+pub async fn http_call(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Result<HttpAnswer, String> {
+    let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+    http_raw(addr, method, path, token, body).await
+}
+
+/// The same with any body bytes and Content-Type.
+pub async fn http_raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<HttpAnswer, String> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let mut req = http::Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    if let Some(t) = token {
+        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let mut bytes = bytes::Bytes::new();
+    if let Some((content_type, b)) = body {
+        req = req.header(http::header::CONTENT_TYPE, content_type);
+        bytes = b.into();
+    }
+    let req = req.body(http_body_util::Full::new(bytes)).map_err(|e| e.to_string())?;
+    let call = async {
+        let resp = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(HttpAnswer { status: parts.status.as_u16(), headers: parts.headers, body: serde_json::from_slice(&bytes).unwrap_or_default() })
+    };
+    tokio::time::timeout(Duration::from_secs(20), call).await.map_err(|_| "no answer within 20 s".to_string())?
+}
+
+/// A new client of the control plane of `kubeconfig` whose default namespace is `default_ns`. One per
+/// test (and per runtime): a client must not outlive the runtime it was first used on.
+pub async fn client_for(kubeconfig: &Path, default_ns: &str) -> Client {
+    let kc = Kubeconfig::read_from(kubeconfig).unwrap();
+    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+    config.default_namespace = default_ns.to_string();
+    Client::try_from(config).unwrap()
+}
+
+/// Runs testenv with our CRDs and the pinned upstream ones; returns the process and its JSON line.
+fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16) -> (Child, serde_json::Value) {
+    let up = upstream_crds_dir();
+    let mut cmd = Command::new(testenv_bin());
+    cmd.arg("--crds").arg(crd_path);
+    for f in ["pg-operator-2.7.0-crd.yaml", "pxc-operator-1.18.0-crd.yaml", "psmdb-operator-1.21.1-crd.yaml"] {
+        let p = up.join(f);
+        assert!(p.exists(), "missing upstream CRD {}", p.display());
+        cmd.arg("--crds").arg(p);
+    }
+    if let Some(dir) = dir {
+        cmd.arg("--dir").arg(dir);
+    }
+    cmd.arg("--port").arg(port.to_string());
+    // stdin stays open for as long as we live: when this process dies, testenv sees EOF and stops.
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start testenv");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read testenv output");
+    let info: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("testenv said {line:?}: {e}"));
+    (child, info)
+}
 
 pub struct TestEnv {
-    child: Child,
+    /// This test's client; its default namespace is `db_ns()`.
     pub client: Client,
     pub kubeconfig: PathBuf,
-    _crd_file: tempfile_path::TempPath,
     /// A local stand-in for the Percona version service, serving `../shared/version-service/`.
     pub versions: VersionServer,
+    id: String,
+    db_ns: String,
+    system_ns: String,
+    /// Set for `start_private`: this test's own control plane.
+    private: Option<std::sync::Arc<ControlPlane>>,
+    /// False for `start_private_named`: `name()` leaves names alone.
+    unique_names: bool,
 }
 
 /// The version-service stand-in: its URL, request count and outage switch.
@@ -64,16 +280,6 @@ impl VersionServer {
     }
 }
 
-mod tempfile_path {
-    /// A file removed on drop.
-    pub struct TempPath(pub std::path::PathBuf);
-    impl Drop for TempPath {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-}
-
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -83,14 +289,18 @@ fn testenv_bin() -> PathBuf {
     if let Ok(p) = std::env::var("CAIRN_TESTENV_BIN") {
         return p.into();
     }
-    let out = Command::new("bash")
-        .arg(repo_root().join("testenv/build.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run testenv/build.sh");
-    assert!(out.status.success(), "testenv/build.sh failed");
-    let s = String::from_utf8(out.stdout).unwrap();
-    s.lines().last().expect("build.sh prints the binary path").trim().into()
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("testenv/build.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run testenv/build.sh");
+        assert!(out.status.success(), "testenv/build.sh failed");
+        let s = String::from_utf8(out.stdout).unwrap();
+        s.lines().last().expect("build.sh prints the binary path").trim().into()
+    })
+    .clone()
 }
 
 /// The pinned upstream CRDs (`../shared/upstream-crds` beside the clone, or `CAIRN_UPSTREAM_CRDS`).
@@ -100,55 +310,127 @@ pub fn upstream_crds_dir() -> PathBuf {
         .unwrap_or_else(|_| repo_root().join("../shared/upstream-crds"))
 }
 
-impl TestEnv {
-    pub async fn start() -> TestEnv {
-        let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), rand_suffix()));
-        std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
-        let up = upstream_crds_dir();
-        let mut cmd = Command::new(testenv_bin());
-        cmd.arg("--crds").arg(&crd_path);
-        for f in ["pg-operator-2.7.0-crd.yaml", "pxc-operator-1.18.0-crd.yaml", "psmdb-operator-1.21.1-crd.yaml"] {
-            let p = up.join(f);
-            assert!(p.exists(), "missing upstream CRD {}", p.display());
-            cmd.arg("--crds").arg(p);
-        }
-        // stdin stays open for as long as we live: when this process dies, testenv sees EOF and stops.
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start testenv");
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
-        })
-        .await
-        .unwrap()
-        .expect("read testenv output");
-        let info: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("testenv said {line:?}: {e}"));
-        let kubeconfig = PathBuf::from(info["kubeconfig"].as_str().unwrap());
-        let kc = Kubeconfig::read_from(&kubeconfig).unwrap();
-        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
-        let client = Client::try_from(config).unwrap();
+/// A number no other call in this process returns.
+fn unique() -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
-        let nss: Api<Namespace> = Api::all(client.clone());
-        for (name, managed) in [(SYSTEM_NS, false), (DB_NS, true)] {
-            let mut ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
-            if managed {
-                ns.metadata.labels = Some([("app.kubernetes.io/managed-by".to_string(), "everest".to_string())].into());
-            }
-            nss.create(&PostParams::default(), &ns).await.unwrap();
+/// A DNS label naming this test: the test's name (libtest names the thread after it) and a number.
+fn test_id() -> String {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("test").rsplit("::").next().unwrap_or("test");
+    let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    s.truncate(40);
+    format!("{}-{}", s.trim_matches('-'), unique())
+}
+
+impl TestEnv {
+    /// This test's namespaces on the binary's shared control plane (with `CAIRN_TEST_PRIVATE_PLANES=1`, on
+    /// a control plane of its own, as every test had before they were shared: for comparison and debugging).
+    pub async fn start() -> TestEnv {
+        if std::env::var("CAIRN_TEST_PRIVATE_PLANES").is_ok_and(|v| v == "1") {
+            return TestEnv::on(Some(ControlPlane::start_private().await), None).await;
         }
-        let versions = VersionServer::start().await;
-        TestEnv { child, client, kubeconfig, _crd_file: tempfile_path::TempPath(crd_path), versions }
+        TestEnv::on(None, None).await
     }
 
-    /// This test's managed database namespace. New tests use this, never `DB_NS`: the control plane is
-    /// shared per test binary, with a namespace per test.
+    /// This test's own control plane, for a test that stops or restarts the API server
+    /// (`kill_apiserver`, `restart_apiserver`). It goes away with the TestEnv.
+    pub async fn start_private() -> TestEnv {
+        TestEnv::on(Some(ControlPlane::start_private().await), None).await
+    }
+
+    /// A private control plane whose namespaces have the given names, for a test that spells them out
+    /// everywhere (policies, expectations). `name()` returns its argument unchanged there.
+    pub async fn start_private_named(db_ns: &str, system_ns: &str) -> TestEnv {
+        TestEnv::on(Some(ControlPlane::start_private().await), Some((db_ns.into(), system_ns.into()))).await
+    }
+
+    async fn on(private: Option<std::sync::Arc<ControlPlane>>, names: Option<(String, String)>) -> TestEnv {
+        let cp = match &private {
+            Some(cp) => cp,
+            // Blocks this test's thread while the first test starts the control plane (~11 s): the
+            // other tests wait for it either way.
+            None => ControlPlane::shared(),
+        };
+        let id = test_id();
+        let (db_ns, system_ns) = names.clone().unwrap_or_else(|| (id.clone(), format!("{id}-system")));
+        let client = client_for(&cp.kubeconfig, &db_ns).await;
+        let kubeconfig = cp.kubeconfig.clone();
+        let unique_names = names.is_none();
+        let env = TestEnv { client, kubeconfig, versions: VersionServer::start().await, id, db_ns, system_ns, private, unique_names };
+        env.create_ns(&env.system_ns, false).await;
+        env.create_ns(&env.db_ns, true).await;
+        CURRENT_DB_NS.with(|n| *n.borrow_mut() = Some(env.db_ns.clone()));
+        env
+    }
+
+    /// Creates namespace `name` carrying this test's label (and the managed label if `managed`).
+    async fn create_ns(&self, name: &str, managed: bool) {
+        let nss: Api<Namespace> = Api::all(self.client.clone());
+        let mut labels = std::collections::BTreeMap::from([(TEST_LABEL.to_string(), self.id.clone())]);
+        if managed {
+            labels.insert(MANAGED_LABEL.0.into(), MANAGED_LABEL.1.into());
+        }
+        let ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), labels: Some(labels), ..Default::default() }, ..Default::default() };
+        nss.create(&PostParams::default(), &ns).await.unwrap();
+    }
+
+    /// This test's managed database namespace.
     pub fn db_ns(&self) -> &str {
-        DB_NS
+        &self.db_ns
     }
 
     /// This test's system namespace (accounts, JWT key, RBAC policy).
     pub fn system_ns(&self) -> &str {
-        SYSTEM_NS
+        &self.system_ns
+    }
+
+    /// A name for a cluster-scoped object (StorageClass, policy, namespace …) no other test uses: `base`
+    /// suffixed with this test's id (unchanged on a `start_private_named` control plane).
+    pub fn name(&self, base: &str) -> String {
+        if self.unique_names {
+            format!("{base}-{}", self.id)
+        } else {
+            base.to_string()
+        }
+    }
+
+    /// Creates another managed namespace of this test (named `self.name(base)`) and returns its name.
+    pub async fn managed_ns(&self, base: &str) -> String {
+        let name = self.name(base);
+        self.create_ns(&name, true).await;
+        name
+    }
+
+    /// Creates a namespace of this test that is not managed (yet: `managed_labels()` make it so).
+    pub async fn unmanaged_ns(&self, base: &str) -> String {
+        let name = self.name(base);
+        self.create_ns(&name, false).await;
+        name
+    }
+
+    /// The labels that make a namespace one of this test's managed namespaces.
+    pub fn managed_labels(&self) -> serde_json::Value {
+        serde_json::json!({ MANAGED_LABEL.0: MANAGED_LABEL.1, TEST_LABEL: self.id })
+    }
+
+    /// The label selector of this test's managed namespaces (what its Cairn and simulator watch).
+    pub fn selector(&self) -> String {
+        format!("{}={},{TEST_LABEL}={}", MANAGED_LABEL.0, MANAGED_LABEL.1, self.id)
+    }
+
+    /// The state options `cairn serve` would use, scoped to this test's namespaces.
+    pub fn state_options(&self, version_service: cairn::engine::version_service::VersionService, reconcilers: bool) -> cairn::state::Options {
+        cairn::state::Options {
+            system_namespace: self.system_ns.clone(),
+            filter: cairn::state::NamespaceFilter::Label(self.selector()),
+            secure_cookies: false,
+            jwt_key: b"test-key-test-key-test-key-test-k".to_vec(),
+            reconcilers,
+            version_service: std::sync::Arc::new(version_service),
+        }
     }
 
     /// Cairn's state and reconcilers, as `cairn serve` runs them, with the local version service.
@@ -158,24 +440,45 @@ impl TestEnv {
 
     /// The same with a given version-service cache TTL.
     pub async fn start_cairn_with_ttl(&self, ttl: Duration) -> cairn::state::State {
-        let version_service = std::sync::Arc::new(cairn::engine::version_service::VersionService::new(Some(self.versions.url.clone()), ttl));
-        let (state, subs) = cairn::state::State::start(
-            self.client.clone(),
-            cairn::state::Options {
-                system_namespace: SYSTEM_NS.into(),
-                filter: cairn::state::NamespaceFilter::Label("app.kubernetes.io/managed-by=everest".into()),
-                secure_cookies: false,
-                jwt_key: b"test-key-test-key-test-key-test-k".to_vec(),
-                reconcilers: true,
-                version_service,
-            },
-        );
-        let mut subs = subs.unwrap();
-        tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
-        tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
-        tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
-        tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
-        state
+        let opts = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
+        self.start_cairn_with(ttl, opts).await
+    }
+
+    /// The same with given DatabaseCluster reconciler options (resync period, test hooks).
+    pub async fn start_cairn_with(&self, ttl: Duration, opts: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
+        let version_service = cairn::engine::version_service::VersionService::new(Some(self.versions.url.clone()), ttl);
+        run_cairn_with(self.client.clone(), self.state_options(version_service, true), opts).await
+    }
+
+    /// Cairn as a process of its own: its own runtime, client, state, reconcilers and HTTP server (the whole
+    /// router, loose rate limits) on a free port of 127.0.0.1. Dropping it ends every task at once, as a
+    /// crash would; a new one starts from nothing but what the API server holds.
+    pub async fn spawn_cairn(&self) -> CairnProcess {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cairn-process")
+            .enable_all()
+            .build()
+            .unwrap();
+        let (kubeconfig, db_ns) = (self.kubeconfig.clone(), self.db_ns.clone());
+        let version_service = cairn::engine::version_service::VersionService::new(Some(self.versions.url.clone()), Duration::from_secs(3600));
+        let opts = self.state_options(version_service, true);
+        let (state, addr) = rt
+            .spawn(async move {
+                let state = run_cairn(client_for(&kubeconfig, &db_ns).await, opts).await;
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let leptos = leptos::prelude::LeptosOptions::builder().output_name("cairn").build();
+                let sec = cairn::server::WebSecurity { tls: false, api_rate: 100_000, session_rate: 100_000, session_burst: 100_000 };
+                let app = cairn::server::router_with(state.clone(), leptos, sec);
+                tokio::spawn(async move {
+                    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+                });
+                (state, addr)
+            })
+            .await
+            .unwrap();
+        CairnProcess { rt: Some(rt), addr, state }
     }
 
     /// The engine simulator with fast transitions: the operators' Deployments and their clusters.
@@ -183,21 +486,30 @@ impl TestEnv {
         self.start_simulator_with_step(Duration::from_millis(400));
     }
 
-    /// The engine simulator with `step` per state (and the operators' Deployments). Tests that assert every
-    /// status transition use a longer step than `start_simulator`, so a reconcile delayed by a busy machine
-    /// still sees each upstream state.
+    /// The engine simulator with `step` per state (and the operators' Deployments), in this test's managed
+    /// namespaces only. Tests that assert every status transition use a longer step than `start_simulator`,
+    /// so a reconcile delayed by a busy machine still sees each upstream state.
     pub fn start_simulator_with_step(&self, step: Duration) {
-        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step }));
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()) }));
         self.start_operators();
     }
 
-    /// Only the simulated operator Deployments (created in managed namespaces, rolled out after a step).
+    /// Only the simulated operator Deployments (created in this test's managed namespaces, rolled out after a
+    /// step).
     pub fn start_operators(&self) {
-        tokio::spawn(cairn::sim::operators::run_operators(
-            self.client.clone(),
-            Duration::from_millis(400),
-            "app.kubernetes.io/managed-by=everest".into(),
-        ));
+        tokio::spawn(cairn::sim::operators::run_operators(self.client.clone(), Duration::from_millis(400), self.selector()));
+    }
+
+    /// SIGKILLs this test's private API server (and etcd): requests fail until `restart_apiserver`.
+    pub fn kill_apiserver(&self) {
+        self.private.as_ref().expect("kill_apiserver needs TestEnv::start_private").kill();
+    }
+
+    /// Starts this test's private API server again on the same data, certificates and port (clients and
+    /// watches reconnect by themselves). Blocks until it is ready.
+    pub async fn restart_apiserver(&self) {
+        let cp = self.private.clone().expect("restart_apiserver needs TestEnv::start_private");
+        tokio::task::spawn_blocking(move || cp.restart()).await.unwrap();
     }
 
     /// Waits until the three DatabaseEngines of `ns` are installed with versions (what creating a database
@@ -212,20 +524,6 @@ impl TestEnv {
         })
         .await;
     }
-}
-
-impl Drop for TestEnv {
-    fn drop(&mut self) {
-        // SIGTERM is testenv's quick shutdown; wait so no process outlives the test. (If this process is
-        // killed instead, its end closes testenv's stdin, and testenv stops on that too.)
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
-        drop(self.child.stdin.take());
-    }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
 }
 
 /// Polls `f` until it returns Some, or panics after `secs` with `what`.
@@ -254,12 +552,13 @@ pub struct Transitions {
 }
 
 impl Transitions {
-    /// Starts watching; returns once the watch is established (its initial list is done), so nothing that
+    /// Starts watching `name` in the client's default namespace (the test's database namespace for
+    /// `env.client`); returns once the watch is established (its initial list is done), so nothing that
     /// happens afterwards is missed.
     pub async fn watch(client: &Client, name: &str) -> Transitions {
         use futures::StreamExt;
         use kube::runtime::watcher;
-        let api: Api<cairn::crd::DatabaseCluster> = Api::namespaced(client.clone(), DB_NS);
+        let api: Api<cairn::crd::DatabaseCluster> = Api::default_namespaced(client.clone());
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let out = seen.clone();
         let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
@@ -365,10 +664,11 @@ pub fn claim_storage(claim: &serde_json::Value) -> String {
     claim["resources"]["requests"]["storage"].as_str().unwrap_or_default().to_string()
 }
 
-/// The object as raw JSON (fields our typed views leave out included).
+/// The object as raw JSON (fields our typed views leave out included), in the client's default namespace
+/// (the test's database namespace for `env.client`).
 pub async fn raw<K: kube::Resource<DynamicType = ()>>(client: &Client, name: &str) -> serde_json::Value {
     let api: Api<kube::api::DynamicObject> =
-        Api::namespaced_with(client.clone(), DB_NS, &kube::api::ApiResource::erase::<K>(&()));
+        Api::default_namespaced_with(client.clone(), &kube::api::ApiResource::erase::<K>(&()));
     serde_json::to_value(api.get(name).await.unwrap()).unwrap()
 }
 

@@ -2,6 +2,7 @@ use crate::app::components::{error_text, Header};
 use crate::app::server_fns::{get_form_options, CreateDatabase};
 use crate::model::{proxy_choices, supports_sharding, FieldError, EXPOSE_CHOICES};
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 #[component]
 pub fn CreateDatabasePage() -> impl IntoView {
@@ -29,8 +30,9 @@ pub fn CreateDatabasePage() -> impl IntoView {
     let help_class = "mt-1 text-xs text-slate-500";
 
     view! {
+        <Title text="Create database"/>
         <Header/>
-        <main class="mx-auto max-w-xl p-6">
+        <main id="main" class="mx-auto max-w-xl p-4 sm:p-6">
             <h1 class="mb-6 text-2xl font-semibold">"Create database"</h1>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {

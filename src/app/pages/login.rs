@@ -1,13 +1,19 @@
 use crate::app::components::error_text;
 use crate::app::server_fns::Login;
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let error = move || login.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
+    // A login posted before the wasm loaded comes back as `/login?error=…` (see `server::form_errors`).
+    let query = leptos_router::hooks::use_query_map();
+    let error = move || {
+        login.value().get().and_then(|r| r.err()).map(|e| error_text(&e)).or_else(|| query.read().get("error").filter(|e| !e.is_empty()))
+    };
     view! {
-        <main class="flex min-h-screen items-center justify-center">
+        <Title text="Log in"/>
+        <main id="main" class="flex min-h-screen items-center justify-center p-4">
             <div class="w-full max-w-sm rounded-lg bg-white p-8 shadow">
                 <h1 class="mb-6 text-2xl font-semibold">"Log in to Cairn"</h1>
                 <ActionForm action=login attr:class="space-y-4">

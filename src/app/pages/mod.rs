@@ -1,3 +1,5 @@
 pub mod create_database;
+pub mod database;
 pub mod databases;
 pub mod login;
+pub mod not_found;

@@ -1,0 +1,91 @@
+//! Pieces two or more pages share: the header with the account menu, dialogs, toasts, menus, tabs, copy
+//! buttons, relative times, the live (SSE) subscription and the database actions.
+pub mod database_actions;
+pub mod dialog;
+pub mod live;
+pub mod menu;
+pub mod tabs;
+pub mod time;
+pub mod toast;
+
+pub use dialog::Dialog;
+pub use menu::Menu;
+pub use tabs::Tabs;
+pub use time::RelativeTime;
+pub use toast::{provide_toasts, use_toasts, ToastRegion};
+
+use super::server_fns::{current_user, Logout};
+use leptos::prelude::*;
+
+/// The top bar: the product name (home), the main navigation, and the signed-in user's menu (log out).
+#[component]
+pub fn Header() -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-1 focus:text-slate-900">
+            "Skip to content"
+        </a>
+        <header class="flex flex-wrap items-center justify-between gap-2 bg-slate-900 px-4 py-3 text-white sm:px-6">
+            <div class="flex items-center gap-6">
+                <a href="/databases" class="text-lg font-semibold tracking-tight">"Cairn"</a>
+                <nav aria-label="Main">
+                    <a href="/databases" class="rounded px-2 py-1 text-sm text-slate-200 hover:bg-slate-700">"Databases"</a>
+                </nav>
+            </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let name = user.await.unwrap_or_default();
+                    view! {
+                        <Menu label=format!("Account {name}") button_text=name.clone() dark=true>
+                            <p class="px-3 py-2 text-xs text-slate-600">"Signed in as " <strong>{name.clone()}</strong></p>
+                            <ActionForm action=logout>
+                                <button type="submit" class="menu-item w-full text-left">"Log out"</button>
+                            </ActionForm>
+                        </Menu>
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+    .into_any()
+}
+
+/// The message of a server function error, without the framework's prefix.
+pub fn error_text(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A small "Copy" button that puts `text` on the clipboard and confirms with a toast.
+#[component]
+pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] label: String) -> impl IntoView {
+    let toasts = use_toasts();
+    let copy = move |_| {
+        let value = text.get_untracked();
+        #[cfg(feature = "hydrate")]
+        {
+            let _ = window().navigator().clipboard().write_text(&value);
+        }
+        let _ = value;
+        toasts.info("Copied to the clipboard");
+    };
+    view! {
+        <button type="button" aria-label=label on:click=copy class="btn-secondary shrink-0">"Copy"</button>
+    }
+    .into_any()
+}
+
+/// "Loading…" for an async region.
+#[component]
+pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
+    view! { <p role="status" class="text-slate-600">{format!("Loading {what}…")}</p> }
+}
+
+/// An error of an async region.
+#[component]
+pub fn ErrorText(#[prop(into)] message: String) -> impl IntoView {
+    view! { <p role="alert" class="rounded border border-red-200 bg-red-50 p-3 text-red-800">{message}</p> }
+}
