@@ -163,4 +163,18 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
     let (st, body) = call(&app, &state, "DELETE", &format!("/v1/namespaces/{ns}/backup-storages/bk-s3"), None).await;
     assert_eq!(st, 409, "{body}");
     assert!(body["message"].as_str().unwrap().contains("backup bk-mongo-3"), "{body}");
+
+    // Deleting the database with the default cleanupBackupStorage=false deletes its backups but keeps their
+    // data in the bucket (contract §3.1).
+    eventually(60, "bk-mongo-3 Succeeded", || async { (backups.get("bk-mongo-3").await.unwrap().state() == BackupState::Succeeded).then_some(()) }).await;
+    let mongo_uid = dbs.get("bk-mongo").await.unwrap().metadata.uid.unwrap();
+    let prefix3 = format!("bk-mongo/{mongo_uid}/bk-mongo-3");
+    assert_eq!(objects(&prefix3).await.len(), 1);
+    let (st, body) = call(&app, &state, "DELETE", &format!("/v1/namespaces/{ns}/database-clusters/bk-mongo"), None).await;
+    assert_eq!(st, 204, "{body}");
+    eventually(60, "database and its backup gone", || async {
+        (backups.get_opt("bk-mongo-3").await.unwrap().is_none() && dbs.get_opt("bk-mongo").await.unwrap().is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(objects(&prefix3).await.len(), 1, "the backup's data is kept when the database is deleted without cleanup");
 }

@@ -211,7 +211,7 @@ async fn delete_db(
 ) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     tracing::debug!(namespace = %ns, database = %name, cleanup_backup_storage = q.cleanup_backup_storage, "delete requested");
-    service::delete_database(&st, &caller, &ns, &name).await?;
+    service::delete_database_and_backups(&st, &caller, &ns, &name, q.cleanup_backup_storage).await?;
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
 

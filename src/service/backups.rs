@@ -118,3 +118,32 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str, cleanu
     tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, backup = %name, cleanup_storage, "backup deleted");
     Ok(())
 }
+
+/// Before a database is deleted (contract §3.1): every backup of it is deleted, with the storage-protection
+/// finalizer put on first when `cleanup_storage` is false (the default), so their data stays in storage.
+pub async fn delete_for_database(state: &State, ns: &str, db: &str, cleanup_storage: bool) -> Result<(), ApiError> {
+    let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
+    let names: Vec<String> = state
+        .backups
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db)
+        .map(|b| b.name_any())
+        .collect();
+    for name in names {
+        let Some(fresh) = api.get_opt(&name).await? else { continue };
+        let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
+        if !cleanup_storage && !protected {
+            let mut fins = fresh.finalizers().to_vec();
+            fins.push(FINALIZER_STORAGE_PROTECTION.into());
+            let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": fresh.resource_version()}});
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -271,6 +271,15 @@ async fn storage_class_exists(state: &State, db: &DatabaseCluster) -> Result<(),
     }
 }
 
+/// REST `DELETE …/database-clusters/{name}?cleanupBackupStorage=`: authorised first, then the database's
+/// backups go (their data kept unless `cleanup_backup_storage`), then the database.
+pub async fn delete_database_and_backups(state: &State, caller: &Caller, ns: &str, name: &str, cleanup_backup_storage: bool) -> Result<(), ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Delete, &authz::object(ns, name))?;
+    find_database(state, ns, name)?;
+    backups::delete_for_database(state, ns, name, cleanup_backup_storage).await?;
+    delete_database(state, caller, ns, name).await
+}
+
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Delete, &authz::object(ns, name))?;
     find_database(state, ns, name)?;
