@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every tool Cairn's build, sandbox and tests need. Idempotent: each step checks first.
-# Sources only: apt, rustup, crates.io (cargo), npm, the Go module proxy. Nothing else is downloaded.
+# Sources only: apt, rustup, crates.io (cargo), npm, the Go module proxy (testenv, helm). Nothing else is downloaded.
 #
 # Env:
 #   CAIRN_CACHE   where caches and built tools live (default: ~/.cache/cairn); outside the clone on purpose,
@@ -20,11 +20,15 @@ WASM_BINDGEN_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' "$here/Cargo.lock" | 
 WASM_BINDGEN_VERSION="${WASM_BINDGEN_VERSION:-0.2.130}"
 
 # 1. System packages: Debian's Chromium for Playwright (its own browser download cannot work here).
-if [[ "${CAIRN_SKIP_APT:-0}" != 1 ]] && ! command -v chromium >/dev/null 2>&1; then
-  log "apt: chromium"
+#    jq: scripts/test.sh reads cargo's JSON messages with it.
+apt_missing=()
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+command -v jq >/dev/null 2>&1 || apt_missing+=(jq)
+if [[ "${CAIRN_SKIP_APT:-0}" != 1 && ${#apt_missing[@]} -gt 0 ]]; then
+  log "apt: ${apt_missing[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
 # 2. Rust target for the hydrated UI.
@@ -96,6 +100,14 @@ if [[ "$(cat "$azurite_dir/.version" 2>/dev/null)" != "$AZURITE_VERSION" ]]; the
      echo "$AZURITE_VERSION" > .version)
 fi
 
-# 7. The local control plane (kube-apiserver + etcd), built from Go modules.
+# 7. helm, built from its Go module (the Go module proxy; no release tarball is downloaded). `cairn install`
+#    and the chart tests drive this real Helm. Cold build: ~6 min on 2 cores (modules already cached: ~4 min).
+HELM_VERSION=v3.21.4
+if ! go version -m "$CAIRN_TOOLS/bin/helm" 2>/dev/null | grep -Eq "^\s+mod\s+helm.sh/helm/v3\s+$HELM_VERSION\b"; then
+  log "go: helm $HELM_VERSION (cold: ~6 min)"
+  GOBIN="$CAIRN_TOOLS/bin" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+
+# 8. The local control plane (kube-apiserver + etcd), built from Go modules.
 "$here/testenv/build.sh" >/dev/null
 log "tools ready"

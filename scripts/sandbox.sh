@@ -44,6 +44,7 @@ else
             Azure: url $CAIRN_AZURE_ENDPOINT  container cairn-backups
                    account $CAIRN_AZURE_ACCOUNT  key $CAIRN_AZURE_KEY
 OBJ
+  echo "[sandbox] PMM stand-in: $CAIRN_PMM_URL (user admin, password admin) for Settings → Monitoring endpoints" >&2
 fi
 cat <<MSG
 

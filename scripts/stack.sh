@@ -1,7 +1,7 @@
 # Sourced by sandbox.sh and test.sh: starts the local stack and stops it on exit.
 #   start_stack PORT   → local control plane (testenv) + CRDs + namespaces + engine simulator + cairn
-#   sets: STACK_DIR, KUBECONFIG, CAIRN_URL, CAIRN_ADMIN_PASSWORD, CAIRN_PID, SIM_PID, and the object storage
-#   (scripts/object_store.py: moto's S3 server + Azurite): CAIRN_S3_ENDPOINT, CAIRN_S3_ACCESS_KEY,
+#   sets: STACK_DIR, KUBECONFIG, CAIRN_URL, CAIRN_ADMIN_PASSWORD, CAIRN_PID, SIM_PID, CAIRN_PMM_URL, and the
+#   object storage (scripts/object_store.py: moto's S3 server + Azurite): CAIRN_S3_ENDPOINT, CAIRN_S3_ACCESS_KEY,
 #   CAIRN_S3_SECRET_KEY, CAIRN_S3_BUCKET, CAIRN_AZURE_ENDPOINT, CAIRN_AZURE_ACCOUNT, CAIRN_AZURE_KEY
 # Every child is tied to this shell: testenv stops when its stdin (a FIFO we hold) closes, and the trap
 # kills the rest, so Ctrl-C or a killed CI run leaves no orphans.
@@ -66,11 +66,12 @@ start_stack() {
 for k,v in [("CAIRN_S3_ENDPOINT",s["endpoint"]),("CAIRN_S3_ACCESS_KEY",s["accessKey"]),("CAIRN_S3_SECRET_KEY",s["secretKey"]),("CAIRN_S3_BUCKET",s["buckets"][0]),("CAIRN_AZURE_ENDPOINT",a["endpoint"]),("CAIRN_AZURE_ACCOUNT",a["account"]),("CAIRN_AZURE_KEY",a["key"])]: print("export %s=%s" % (k, shlex.quote(v)))' "$STACK_DIR/object-store.json")"
 
   "$bin/cairn" namespaces add everest-system --unmanaged >/dev/null
-  "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" >/dev/null
+  "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" --label-only >/dev/null
 
   # The simulator also stands in for the Percona version service, serving ../shared/version-service/ on a
   # free port under the real service's paths; it prints the URL Cairn should use.
   "$sim_bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
+    --pmm-version "${CAIRN_SANDBOX_PMM_VERSION:-3.1.0}" \
     > "$STACK_DIR/sim.out" 2> "$STACK_DIR/sim.log" &
   stack_pids+=($!)
   SIM_PID=$!
@@ -78,6 +79,10 @@ for k,v in [("CAIRN_S3_ENDPOINT",s["endpoint"]),("CAIRN_S3_ACCESS_KEY",s["access
   local vs_url
   vs_url=$(sed -n 's/^CAIRN_VERSION_SERVICE_URL=//p' "$STACK_DIR/sim.out" | head -n1)
   if [[ -z "$vs_url" ]]; then echo "the simulator did not start; its log:" >&2; tail -n 30 "$STACK_DIR/sim.log" >&2; return 1; fi
+  # A PMM server stand-in (user admin, password admin) for the monitoring endpoints.
+  for ((i = 0; i < 50; i++)); do grep -q '^CAIRN_PMM_URL=' "$STACK_DIR/sim.out" 2>/dev/null && break; sleep 0.2; done
+  CAIRN_PMM_URL=$(sed -n 's/^CAIRN_PMM_URL=//p' "$STACK_DIR/sim.out" | head -n1)
+  export CAIRN_PMM_URL
   CAIRN_VERSION_SERVICE_URL="$vs_url" \
   CAIRN_LISTEN="127.0.0.1:$port" LEPTOS_SITE_ROOT="$site" "$bin/cairn" serve > "$STACK_DIR/cairn.out" 2> "$STACK_DIR/cairn.log" &
   stack_pids+=($!)

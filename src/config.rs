@@ -6,6 +6,10 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The kubeconfig file of the cluster to talk to (default: $KUBECONFIG, else ~/.kube/config, else the
+    /// in-cluster service account). Also passed to helm.
+    #[arg(short = 'k', long, global = true)]
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -37,6 +41,48 @@ pub enum Command {
     Settings {
         #[command(subcommand)]
         command: SettingsCommand,
+    },
+    /// Install Cairn on a cluster with Helm (no OLM): CRDs, the `cairn` chart in the system namespace, then
+    /// the database namespaces with their operators (from Percona's charts). Idempotent: a re-run converges.
+    /// Exit code 3 when a step times out, 1 on any other failure.
+    Install {
+        #[command(flatten)]
+        args: crate::cli::install::InstallArgs,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+    /// Upgrade Cairn to the version of this binary (at most one minor version ahead): shows the upgrade plan,
+    /// then CRDs → the `cairn` chart (values kept) → each database namespace's operators.
+    Upgrade {
+        #[command(flatten)]
+        args: crate::cli::upgrade::UpgradeArgs,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+    /// Uninstall Cairn and the operators. Refuses while databases exist unless --force. Keeps the CRDs (so
+    /// every database, backup and restore object), the database namespaces, backup data, accounts, the RBAC
+    /// policy and settings.
+    Uninstall {
+        #[command(flatten)]
+        args: crate::cli::install::UninstallArgs,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+    /// Print this binary's version and, when the cluster is reachable, the version Cairn runs there.
+    Version {
+        /// Only this binary's version; do not contact the cluster.
+        #[arg(long)]
+        client_only: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+    /// Print a shell completion script, e.g. `cairn completions bash > /etc/bash_completion.d/cairn`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -91,16 +137,82 @@ pub enum RbacCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum NamespacesCommand {
-    /// Create a namespace (or adopt an existing one) and label it as managed, so Cairn provisions databases
-    /// there. Idempotent.
+    /// Create namespaces (or adopt existing ones with --take-ownership), label them as managed and install
+    /// their operators (Helm release `cairn-db-namespace` in each). Idempotent.
     Add {
-        name: String,
-        /// Create the namespace without the managed label (e.g. the system namespace).
-        #[arg(long)]
+        /// Namespace names, comma-separated.
+        #[arg(value_delimiter = ',', required = true)]
+        names: Vec<String>,
+        /// Create the namespace without the managed label and without operators (e.g. the system namespace).
+        #[arg(long, conflicts_with = "label_only")]
         unmanaged: bool,
-        /// The `key=value` label that marks managed namespaces.
+        /// Only create and label the namespace; install no operators (e.g. with the engine simulator).
+        #[arg(long)]
+        label_only: bool,
+        /// Adopt a namespace (and operator objects) that exist without Cairn.
+        #[arg(long)]
+        take_ownership: bool,
+        /// Do not wait for Cairn's DatabaseEngines to report the operators installed.
+        #[arg(long)]
+        skip_engine_wait: bool,
+        /// The label(s) that mark managed namespaces: `key=value`, several separated by commas.
         #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
         label: String,
+        #[command(flatten)]
+        operators: crate::cli::namespaces::OperatorArgs,
+        #[command(flatten)]
+        helm: crate::cli::HelmArgs,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+    /// Change the operators of managed namespaces: add one (`--operator.mongodb`), remove one
+    /// (`--operator.mongodb=false`, refused while its databases exist), or move to this release's (or a
+    /// given) operator versions. Operators not named keep their state.
+    Update {
+        /// Namespace names, comma-separated.
+        #[arg(value_delimiter = ',', required = true)]
+        names: Vec<String>,
+        /// Do not wait for Cairn's DatabaseEngines to report the operators installed.
+        #[arg(long)]
+        skip_engine_wait: bool,
+        #[command(flatten)]
+        operators: crate::cli::namespaces::OperatorArgs,
+        #[command(flatten)]
+        helm: crate::cli::HelmArgs,
+        #[command(flatten)]
+        ns: SystemNamespace,
+    },
+    /// Uninstall the operators of namespaces and delete the namespaces (with everything in them), or keep
+    /// them without the managed label (--keep-namespace). Refused while databases exist, unless --force.
+    Remove {
+        /// Namespace names, comma-separated.
+        #[arg(value_delimiter = ',', required = true)]
+        names: Vec<String>,
+        /// Keep the namespace (and what is in it); only remove the operators and the managed label.
+        #[arg(long)]
+        keep_namespace: bool,
+        /// Remove even while databases exist there.
+        #[arg(short, long)]
+        force: bool,
+        /// The label(s) that mark managed namespaces: `key=value`, several separated by commas.
+        #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
+        label: String,
+        #[command(flatten)]
+        helm: crate::cli::HelmArgs,
+    },
+    /// List the managed namespaces with their Helm release and operator versions.
+    List {
+        /// Every namespace, managed or not.
+        #[arg(short, long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The label(s) that mark managed namespaces: `key=value`, several separated by commas.
+        #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
+        label: String,
+        #[command(flatten)]
+        helm: crate::cli::HelmArgs,
     },
 }
 
@@ -215,6 +327,13 @@ pub struct ServeArgs {
     /// resync off.
     #[arg(long, env = "CAIRN_RESYNC_PERIOD", default_value_t = 600)]
     pub resync_period: u64,
+    /// Seconds one request to a PMM server may take when a monitoring endpoint is added or changed (version
+    /// read, key creation); a slower server is refused with "did not answer within N s".
+    #[arg(long, env = "CAIRN_PMM_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub pmm_timeout: u64,
+    /// Namespace of the cluster-level metrics agent (the VMAgent Cairn keeps for PMM endpoints).
+    #[arg(long, env = "CAIRN_MONITORING_NAMESPACE", default_value = "everest-monitoring")]
+    pub monitoring_namespace: String,
 }
 
 /// A rate from its flag/`CAIRN_` variable, else OpenEverest's variable, else the default; 0 or garbage is

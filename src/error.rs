@@ -92,7 +92,8 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 #[cfg(feature = "ssr")]
 pub fn is_unavailable(e: &kube::Error) -> bool {
     match e {
-        kube::Error::Api(s) => s.code >= 500,
+        // etcd refusing an object past its size limit is a 500 too, but about the request: never retried.
+        kube::Error::Api(s) => s.code >= 500 && !s.message.contains("too large"),
         kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) | kube::Error::FromUtf8(_) | kube::Error::LinesCodecMaxLineLengthExceeded => false,
         _ => true,
     }
@@ -123,6 +124,7 @@ impl From<kube::Error> for ApiError {
                 err.field = field_of_api_server_message(&s.message);
                 err
             }
+            kube::Error::Api(s) if s.message.contains("too large") => ApiError::new(413, format!("the object is too large to store: {}", s.message)),
             e if is_unavailable(e) => {
                 tracing::warn!(error = %e, "the Kubernetes API server is unavailable");
                 ApiError::unavailable()
@@ -169,5 +171,30 @@ mod tests {
         let m = r#"DatabaseCluster.everest.percona.com "x" is invalid: [spec.engine.replicas: Invalid value: 99, spec: Invalid value]"#;
         assert_eq!(field_of_api_server_message(m).as_deref(), Some("spec.engine.replicas"));
         assert_eq!(field_of_api_server_message("etcdserver: request is too large"), None);
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod unavailable_tests {
+    use super::*;
+
+    fn api(code: u16, message: &str) -> kube::Error {
+        let s: kube::core::Status = serde_json::from_value(serde_json::json!({"code": code, "message": message})).unwrap();
+        kube::Error::Api(Box::new(s))
+    }
+
+    #[test]
+    fn an_unreachable_api_server_is_a_503_with_retry_after() {
+        use axum::response::IntoResponse;
+        assert!(is_unavailable(&api(503, "etcdserver: leader changed")));
+        assert!(is_unavailable(&api(500, "etcdserver: request timed out")));
+        assert!(!is_unavailable(&api(500, "etcdserver: request is too large")), "about the request: not retried");
+        assert!(!is_unavailable(&api(404, "not found")));
+        assert!(!is_unavailable(&api(409, "conflict")));
+        let r = ApiError::from(api(503, "etcdserver: leader changed")).into_response();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()[http::header::RETRY_AFTER], RETRY_AFTER_SECS.to_string());
+        assert_eq!(ApiError::from(api(500, "etcdserver: request is too large")).status, 413);
+        assert!(ApiError::from(api(400, "bad")).into_response().headers().get(http::header::RETRY_AFTER).is_none());
     }
 }

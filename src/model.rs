@@ -20,6 +20,10 @@ pub struct DbSummary {
     /// Whether the signed-in user may see this database's credentials (RBAC `database-cluster-credentials`).
     #[serde(default)]
     pub can_reveal: bool,
+    /// The monitoring endpoint (`spec.monitoring.monitoringConfigName`), empty when monitoring is off
+    /// (OpenEverest's list column "Monitoring").
+    #[serde(default)]
+    pub monitoring: String,
     /// Whether the signed-in user may change this database (suspend, resume, restart, edit).
     #[serde(default)]
     pub can_update: bool,
@@ -335,6 +339,27 @@ pub struct FormOptions {
     pub namespaces: Vec<String>,
     /// The installed engines of every namespace (from its DatabaseEngines).
     pub engines: Vec<EngineOption>,
+    /// The cluster's StorageClasses (`cluster-info`).
+    #[serde(default)]
+    pub storage_classes: Vec<StorageClassInfo>,
+    /// The pod scheduling policies the user may read: `(name, engineType)`.
+    #[serde(default)]
+    pub scheduling_policies: Vec<(String, String)>,
+    /// The load-balancer configurations the user may read.
+    #[serde(default)]
+    pub load_balancer_configs: Vec<String>,
+    /// The monitoring endpoints a database of each namespace may use (the form's monitoring step).
+    #[serde(default)]
+    pub monitoring: Vec<MonitoringChoice>,
+}
+
+/// One monitoring endpoint the create form offers in a namespace.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringChoice {
+    pub namespace: String,
+    pub name: String,
+    /// `pmm` or `prometheus`.
+    pub kind: String,
 }
 
 /// One engine of the create form in one namespace: its `engine.type`, the name users know, and its versions
@@ -353,6 +378,191 @@ impl FormOptions {
     /// The engines offered in `namespace`.
     pub fn engines_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a EngineOption> + 'a {
         self.engines.iter().filter(move |e| e.namespace == namespace)
+    }
+}
+
+/// `GET /v1/cluster-info` (contract §3.1): the cluster's type and its StorageClasses, each saying whether its
+/// volumes may grow.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInfo {
+    /// Cairn does not guess the distribution: always `generic`.
+    pub cluster_type: String,
+    pub storage_class_names: Vec<String>,
+    pub storage_classes: Vec<StorageClassInfo>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageClassInfo {
+    pub metadata: NameMeta,
+    pub allow_volume_expansion: bool,
+    /// Beyond OpenEverest: the class annotated as the cluster's default (used when a database names none).
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+/// The part of an object's metadata a listing needs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct NameMeta {
+    pub name: String,
+}
+
+/// `GET /v1/resources` (contract §3.1): what the cluster's nodes offer (`capacity`, the sum of their
+/// allocatable resources) and what is left of it once Cairn's databases take what they ask for
+/// (`available`). With no Node visible both are zero.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterResources {
+    pub capacity: ResourceAmounts,
+    pub available: ResourceAmounts,
+    /// Beyond OpenEverest: how many nodes were counted (0 says "unknown", not "full").
+    pub nodes: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceAmounts {
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub disk_size: u64,
+}
+
+/// One managed namespace on the settings page: its engines, their operators and state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct NamespaceInfo {
+    pub name: String,
+    pub engines: Vec<NamespaceEngine>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct NamespaceEngine {
+    /// `engine.type`: postgresql, pxc, psmdb.
+    pub engine: String,
+    /// The DatabaseEngine's name (the operator's).
+    pub operator: String,
+    /// `not installed`, `installing`, `installed`, `upgrading`.
+    pub status: String,
+    pub operator_version: String,
+    /// Engine versions offered (best first).
+    pub versions: Vec<String>,
+}
+
+/// One affinity rule of a pod scheduling policy as the settings editor shows it: one term of the
+/// Kubernetes affinity of one component, with its (first) label expression.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct AffinityRule {
+    /// `engine`, `proxy` or `configServer` (MongoDB only).
+    pub component: String,
+    /// `nodeAffinity`, `podAffinity` or `podAntiAffinity`.
+    pub kind: String,
+    /// `required` or `preferred`.
+    pub priority: String,
+    /// 1–100, preferred rules only.
+    pub weight: Option<i32>,
+    /// Pod (anti-)affinity only, e.g. `kubernetes.io/hostname`.
+    pub topology_key: String,
+    pub key: String,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist` (and `Gt`, `Lt` for node affinity).
+    pub operator: String,
+    pub values: Vec<String>,
+}
+
+/// The components a policy of `engine` has rules for, as `(field, label)`.
+pub fn policy_components(engine: &str) -> &'static [(&'static str, &'static str)] {
+    match engine {
+        "psmdb" => &[("engine", "Engine"), ("proxy", "Proxy (mongos)"), ("configServer", "Config server")],
+        _ => &[("engine", "Engine"), ("proxy", "Proxy")],
+    }
+}
+
+pub const AFFINITY_KINDS: &[(&str, &str)] =
+    &[("podAntiAffinity", "Pod anti-affinity"), ("podAffinity", "Pod affinity"), ("nodeAffinity", "Node affinity")];
+
+/// One row of the policies lists (both kinds).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PolicyRow {
+    pub name: String,
+    /// `engineType` (pod scheduling policies only).
+    pub engine: String,
+    /// One of the read-only defaults.
+    pub default: bool,
+    /// The databases (`<ns>/<name>`) that name it.
+    pub used_by: Vec<String>,
+    /// Affinity rules or annotations.
+    pub items: usize,
+    pub can_update: bool,
+    pub can_delete: bool,
+}
+
+/// The policies page: both lists and whether the user may create each kind.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PoliciesPage {
+    pub scheduling: Vec<PolicyRow>,
+    pub load_balancers: Vec<PolicyRow>,
+    pub can_create_scheduling: bool,
+    pub can_create_load_balancer: bool,
+}
+
+/// A pod scheduling policy's detail page.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SchedulingPolicyView {
+    pub row: PolicyRow,
+    pub rules: Vec<AffinityRule>,
+}
+
+/// A load-balancer configuration's detail page.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoadBalancerView {
+    pub row: PolicyRow,
+    pub annotations: Vec<(String, String)>,
+}
+
+/// What a database write would store (`POST …/database-clusters/{name}/preview`): the DatabaseCluster and
+/// the upstream CR, as the API server answered their dry runs, also as YAML.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    /// `create` or `update`.
+    pub operation: String,
+    pub database_cluster: serde_json::Value,
+    /// `PerconaPGCluster`, `PerconaXtraDBCluster` or `PerconaServerMongoDB`.
+    pub upstream_kind: String,
+    pub upstream: serde_json::Value,
+    pub database_cluster_yaml: String,
+    pub upstream_yaml: String,
+}
+
+/// The wizard's Preview answer: the preview, or the rule a field breaks (shown beside it).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PreviewOutcome {
+    pub error: Option<FieldError>,
+    pub preview: Option<Preview>,
+}
+
+/// The wizard's size presets per node (contract §4): `(cpu, memory, disk)` for `engine`
+/// (`postgresql|pxc|psmdb`) at `version`; None for `custom`.
+pub fn size_preset(engine: &str, version: &str, size: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    match size {
+        "small" => Some(match engine {
+            // MySQL 8.4 needs more memory than 8.0 even when small.
+            "pxc" if version.starts_with("8.4") => ("1", "3G", "25G"),
+            "psmdb" => ("1", "4G", "25G"),
+            _ => ("1", "2G", "25G"),
+        }),
+        "medium" => Some(("4", "8G", "100G")),
+        "large" => Some(("8", "32G", "200G")),
+        _ => None,
+    }
+}
+
+pub const SIZE_CHOICES: &[(&str, &str)] = &[("small", "Small"), ("medium", "Medium"), ("large", "Large"), ("custom", "Custom")];
+
+/// The node counts the wizard offers for an engine (contract §4) and the default.
+pub fn node_choices(engine: &str) -> (&'static [&'static str], &'static str) {
+    match engine {
+        "postgresql" => (&["1", "2", "3"], "2"),
+        _ => (&["1", "3", "5"], "3"),
     }
 }
 
@@ -431,7 +641,7 @@ mod tests {
 
     #[test]
     fn actions_follow_state_and_rights() {
-        let mut db = super::DbSummary { name: "a".into(), namespace: "n".into(), engine: "pxc".into(), version: "8".into(), nodes: 1, status: "ready".into(), hostname: String::new(), ready: 1, size: 1, message: String::new(), can_delete: true, can_reveal: true, can_update: true, paused: false, deleting: false, created: 0 };
+        let mut db = super::DbSummary { name: "a".into(), namespace: "n".into(), engine: "pxc".into(), version: "8".into(), nodes: 1, status: "ready".into(), hostname: String::new(), ready: 1, size: 1, message: String::new(), can_delete: true, can_reveal: true, can_update: true, paused: false, deleting: false, created: 0, ..Default::default() };
         let a = super::action_availability(&db);
         assert!(a.suspend_or_resume.is_ok() && a.restart.is_ok() && a.delete.is_ok());
         for s in ["restoring", "deleting", "resizingVolumes", "upgrading", "importing"] {
@@ -458,6 +668,21 @@ mod tests {
         assert_eq!(super::relative_time_en(180), "3 min ago");
         assert_eq!(super::relative_time_en(7200), "2 h ago");
         assert_eq!(super::relative_time_parts(7200), (-2.0, "hour"));
+    }
+
+    #[test]
+    fn presets_per_engine() {
+        assert_eq!(super::size_preset("postgresql", "17.5.2", "small"), Some(("1", "2G", "25G")));
+        assert_eq!(super::size_preset("pxc", "8.0.42-33.1", "small"), Some(("1", "2G", "25G")));
+        assert_eq!(super::size_preset("pxc", "8.4.5-5.1", "small"), Some(("1", "3G", "25G")));
+        assert_eq!(super::size_preset("psmdb", "8.0.12-4", "small"), Some(("1", "4G", "25G")));
+        for e in ["postgresql", "pxc", "psmdb"] {
+            assert_eq!(super::size_preset(e, "", "medium"), Some(("4", "8G", "100G")));
+            assert_eq!(super::size_preset(e, "", "large"), Some(("8", "32G", "200G")));
+            assert_eq!(super::size_preset(e, "", "custom"), None);
+        }
+        assert_eq!(super::node_choices("postgresql"), (&["1", "2", "3"][..], "2"));
+        assert_eq!(super::node_choices("psmdb"), (&["1", "3", "5"][..], "3"));
     }
 
     #[test]
@@ -506,4 +731,102 @@ pub struct BackupStorageDto {
     /// Read-only: a database or backup uses the storage (it cannot be deleted).
     #[serde(default)]
     pub in_use: bool,
+}
+
+/// A monitoring endpoint as the REST API and the UI show it (OpenEverest's MonitoringInstance DTO, plus
+/// Cairn's read-only `pmmServerVersion` and `inUse`). Secrets are never returned.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringInstance {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: String,
+    /// `pmm` (OpenEverest) or `prometheus` (Cairn: the cluster's Prometheus Operator).
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub allowed_namespaces: Vec<String>,
+    #[serde(default = "yes", rename = "verifyTLS")]
+    pub verify_tls: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pmm_server_version: String,
+    #[serde(default)]
+    pub in_use: bool,
+    /// `type: prometheus`: labels of the ServiceMonitors/PodMonitors.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The body of `POST …/monitoring-instances` and of `PATCH …/{name}` (for a PATCH every field is optional:
+/// what is absent stays). With `pmm.user` and `pmm.password` Cairn obtains a key from the PMM server; with
+/// `pmm.apiKey` it checks that key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringInstanceWrite {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub allowed_namespaces: Option<Vec<String>>,
+    #[serde(default, rename = "verifyTLS")]
+    pub verify_tls: Option<bool>,
+    /// Beyond OpenEverest: a PEM bundle of the private CA the PMM server's certificate comes from (`""`
+    /// removes it).
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+    #[serde(default)]
+    pub pmm: Option<PmmCredentials>,
+    #[serde(default)]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PmmCredentials {
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub api_key: String,
+}
+
+/// The Settings → Monitoring endpoints page: the endpoints the user may read, what it may do with each, and
+/// where it may add one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringPage {
+    pub endpoints: Vec<MonitoringRow>,
+    /// Managed namespaces where the user may add an endpoint (`monitoring-instances` create).
+    pub create_namespaces: Vec<String>,
+    /// Whether the VictoriaMetrics operator's VMAgent CRD is installed (cluster metrics to PMM need it).
+    pub vmagent_available: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitoringRow {
+    pub endpoint: MonitoringInstance,
+    pub can_update: bool,
+    pub can_delete: bool,
+}
+
+/// The database page's Monitoring card.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseMonitoring {
+    /// The endpoint in use; empty: monitoring is off.
+    pub current: String,
+    /// The endpoints the database may use.
+    pub choices: Vec<MonitoringChoice>,
+    /// The database's dashboard in PMM (empty unless monitored by a PMM endpoint).
+    pub dashboard_url: String,
+    /// Whether the user may change it (`database-clusters` update).
+    pub can_update: bool,
 }

@@ -207,20 +207,16 @@ async fn form_errors(req: Request, next: Next) -> Response {
         .filter(|p| p.starts_with('/') && !p.starts_with("//"))
         .unwrap_or_else(|| "/".into());
     let resp = next.run(req).await;
-    // server_fn reports a failed plain-form call in this header (and redirects back), or as the body.
-    let header_error = resp.headers().get("serverfnerror").and_then(|v| v.to_str().ok()).map(percent_decode);
-    let failed = header_error.is_some() || resp.status().is_client_error() || resp.status().is_server_error();
+    // server_fn marks a failed call with this header (its value is the function's path) and, for a plain form,
+    // redirects back with the error in the URL; the serialized error is the body.
+    let marked = resp.headers().contains_key("serverfnerror");
+    let failed = marked || resp.status().is_client_error() || resp.status().is_server_error();
     if !failed {
         return resp;
     }
     let status = resp.status();
-    let message = match header_error {
-        Some(m) => m,
-        None => {
-            let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
-            String::from_utf8_lossy(&body).into_owned()
-        }
-    };
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+    let message = String::from_utf8_lossy(&body).into_owned();
     let message = server_fn_message(&message);
     if is_login {
         return Redirect::to(&format!("/login?error={}", crate::model::percent_encode(&message))).into_response();
@@ -244,30 +240,6 @@ fn server_fn_message(raw: &str) -> String {
         _ if text.is_empty() => "Something went wrong.".into(),
         _ => text.to_string(),
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn html_escape(s: &str) -> String {
@@ -303,7 +275,6 @@ mod tests {
         assert!(!super::is_hashed_name("/pkg/cairn_bg.wasm"));
         assert_eq!(super::server_fn_message("ServerError|Invalid username or password"), "Invalid username or password");
         assert_eq!(super::server_fn_message("plain text"), "plain text");
-        assert_eq!(super::percent_decode("ServerError%7CBad%20thing+here"), "ServerError|Bad thing here");
         assert_eq!(super::html_escape("<a href=\"x\">&"), "&lt;a href=&quot;x&quot;&gt;&amp;");
     }
 }

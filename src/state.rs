@@ -45,9 +45,17 @@ pub struct Inner {
     /// Backup storages, backups and the operators' backup objects (reverse sync, status).
     pub backup_storages: Store<crate::crd::BackupStorage>,
     pub backups: Store<crate::crd::DatabaseClusterBackup>,
+    /// The cluster's Nodes (capacity for `GET /v1/resources`; none exist in the test control plane).
+    pub nodes: Store<k8s_openapi::api::core::v1::Node>,
     /// The Percona operators' Pods (label `app.kubernetes.io/instance` = the cluster), for the database page's
     /// Components tab; their changes bump `changes` too.
     pub pods: Store<k8s_openapi::api::core::v1::Pod>,
+    /// Monitoring endpoints (MonitoringConfigs) of every namespace.
+    pub monitoring_configs: Store<crate::crd::MonitoringConfig>,
+    /// Bumped on every MonitoringConfig change after the first full list.
+    pub monitoring_config_changes: watch::Receiver<u64>,
+    /// Monitoring settings (PMM request timeout, monitoring namespace).
+    pub monitoring: crate::service::monitoring::Settings,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -100,6 +108,10 @@ pub struct Subscriptions {
     pub pod_scheduling_policies: Trigger<PodSchedulingPolicy>,
     pub restores: Trigger<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Trigger<LoadBalancerConfig>,
+    pub monitoring_configs: Trigger<crate::crd::MonitoringConfig>,
+    /// A backup or a storage changing re-reconciles the databases it names (the upstream backup section).
+    pub backups: Trigger<crate::crd::DatabaseClusterBackup>,
+    pub backup_storages: Trigger<crate::crd::BackupStorage>,
     /// Taken by the DatabaseEngine reconciler (`Option::take`); the DatabaseCluster reconciler gets the rest.
     pub engines: Option<Trigger<DatabaseEngine>>,
     /// The DatabaseCluster reconciler's own view of DatabaseEngine changes (versions, install state).
@@ -195,9 +207,9 @@ where
 }
 
 /// What every watch does with its events besides its own job: errors are counted by kind
-/// (`cairn_watch_errors_total`) and logged (warn; an error naming a missing CRD, which only means that
-/// operator is not installed, at debug after its first occurrence is enough to see it in the metrics), and
-/// the API server's reachability follows the outcome (`/readyz`).
+/// (`cairn_watch_errors_total`) and logged (warn; at debug when the CRD is missing, which only means that
+/// operator is not installed, or when the API server is unreachable, which is logged once as such), and the
+/// API server's reachability follows the outcome (`/readyz`).
 pub fn observe_watch_event<T>(health: &Health, kind: &str, ev: &Result<T, watcher::Error>) {
     let unreachable = health.observe_watch(ev);
     if let Err(e) = ev {
@@ -307,6 +319,21 @@ impl State {
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (rbac_synced_tx, mut rbac_synced) = watch::channel(false);
         let health = Arc::new(Health::default());
+        // A watch that reconnects after an outage yields nothing until an object changes: while the API
+        // server is taken as unreachable, ask it for its version every 2 s to see it come back.
+        let (probe_client, h) = (client.clone(), health.clone());
+        health.spawn("API server probe", async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                if h.api_down().is_some() {
+                    match probe_client.apiserver_version().await {
+                        Ok(_) => h.api_reachable(),
+                        Err(e) if crate::error::is_unavailable(&e) => h.api_unreachable(e),
+                        Err(_) => h.api_reachable(),
+                    }
+                }
+            }
+        });
         let rbac = Arc::new(crate::auth::rbac::Rbac::default());
         drive_rbac(client.clone(), &opts.system_namespace, rbac.clone(), rbac_synced_tx, &health);
         let (dbs, mut db_feed) = Feed::<DatabaseCluster>::new();
@@ -318,8 +345,9 @@ impl State {
         let (restores, mut restore_feed) = Feed::<crate::crd::DatabaseClusterRestore>::new();
         let (load_balancer_configs, mut lbc_feed) = Feed::<LoadBalancerConfig>::new();
         let (engines, mut engine_feed) = Feed::<DatabaseEngine>::new();
-        let (backup_storages, bs_feed) = Feed::<crate::crd::BackupStorage>::new();
-        let (backups, backup_feed) = Feed::<crate::crd::DatabaseClusterBackup>::new();
+        let (backup_storages, mut bs_feed) = Feed::<crate::crd::BackupStorage>::new();
+        let (backups, mut backup_feed) = Feed::<crate::crd::DatabaseClusterBackup>::new();
+        let (monitoring_configs, mut mc_feed) = Feed::<crate::crd::MonitoringConfig>::new();
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_feed.subscribe(),
@@ -330,6 +358,9 @@ impl State {
             pod_scheduling_policies: psp_feed.subscribe(),
             restores: restore_feed.subscribe(),
             load_balancer_configs: lbc_feed.subscribe(),
+            monitoring_configs: mc_feed.subscribe(),
+            backups: backup_feed.subscribe(),
+            backup_storages: bs_feed.subscribe(),
             engines: Some(engine_feed.subscribe()),
             engines_for_dbs: engine_feed.subscribe(),
         });
@@ -351,6 +382,14 @@ impl State {
         drive(client.clone(), lbc_feed, &health, |_| {});
         drive(client.clone(), bs_feed, &health, |_| {});
         drive(client.clone(), backup_feed, &health, |_| {});
+        let (nodes, node_feed) = Feed::<k8s_openapi::api::core::v1::Node>::new();
+        drive(client.clone(), node_feed, &health, |_| {});
+        let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);
+        drive(client.clone(), mc_feed, &health, move |ev| {
+            if !matches!(ev, watcher::Event::Init | watcher::Event::InitApply(_)) {
+                mc_changes_tx.send_modify(|n| *n += 1);
+            }
+        });
         let (engines_synced_tx, mut engines_synced) = watch::channel(false);
         let (engine_changes_tx, engine_changes) = watch::channel(0u64);
         drive(client.clone(), engine_feed, &health, move |ev| {
@@ -421,6 +460,10 @@ impl State {
             backup_storages,
             backups,
             pods,
+            nodes,
+            monitoring_configs,
+            monitoring_config_changes,
+            monitoring: Default::default(),
             engines,
             version_service: opts.version_service,
             namespaces,

@@ -114,16 +114,23 @@ async fn names(env: &TestEnv) -> Vec<String> {
     v
 }
 
+/// The control plane, `admin` (its password returned) and `user`, Cairn with the simulated operators, and
+/// the engines installed in the test's namespace.
+async fn start(user: &str) -> (TestEnv, cairn::state::State, String) {
+    let env = TestEnv::start().await;
+    let admin_pw = cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
+    cairn::auth::accounts::create_account(&env.client, env.system_ns(), user, PASSWORD).await.unwrap();
+    let state = env.start_cairn().await;
+    env.start_simulator();
+    env.engines_installed(&state, env.db_ns()).await;
+    (env, state, admin_pw)
+}
+
 /// Item 3: a user allowed only `<ns>/dev-*` cannot read another database's password by naming its Secret.
 #[tokio::test]
 async fn user_secrets_name_cannot_reach_another_databases_secret() {
-    let env = TestEnv::start().await;
+    let (env, state, admin_pw) = start("dev").await;
     let ns = env.db_ns().to_string();
-    let admin_pw = cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
-    cairn::auth::accounts::create_account(&env.client, env.system_ns(), "dev", PASSWORD).await.unwrap();
-    let state = env.start_cairn().await;
-    env.start_simulator();
-    env.engines_installed(&state, &ns).await;
     let admin = cairn::service::Caller { username: "admin".into() };
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
     let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
@@ -201,13 +208,8 @@ async fn user_secrets_name_cannot_reach_another_databases_secret() {
 /// Items 6 and 8: every refusal is `{message, field?}` naming the field; limits; RBAC before parsing.
 #[tokio::test]
 async fn refusals_are_json_naming_the_field_and_write_nothing() {
-    let env = TestEnv::start().await;
+    let (env, state, pw) = start("ro").await;
     let ns = env.db_ns().to_string();
-    let pw = cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap().expect("admin created");
-    cairn::auth::accounts::create_account(&env.client, env.system_ns(), "ro", PASSWORD).await.unwrap();
-    let state = env.start_cairn().await;
-    env.start_simulator();
-    env.engines_installed(&state, &ns).await;
     apply_policy(
         &env,
         &state,

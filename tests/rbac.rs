@@ -31,6 +31,7 @@ p, role:readonly, namespaces, read, *
 p, role:devteam, database-clusters, *, dev/*
 p, role:devteam, database-engines, read, dev/*
 p, role:devteam, namespaces, read, dev
+p, role:devteam, monitoring-instances, *, dev/*
 # may create in dev, but may not read the engines there: the compound check refuses
 p, role:noengines, database-clusters, *, dev/*
 g, admin, role:admin
@@ -249,7 +250,7 @@ async fn rbac_matrix() {
     let (_, body) = app.rest("ro", "GET", "/v1/permissions", None).await;
     assert_eq!(body, json!({"enabled": true, "permissions": [["role:readonly", "database-clusters", "read", "*/*"], ["role:readonly", "namespaces", "read", "*"]]}));
     let (_, body) = app.rest("dev", "GET", "/v1/permissions", None).await;
-    assert_eq!(body["permissions"].as_array().unwrap().len(), 3, "{body}");
+    assert_eq!(body["permissions"].as_array().unwrap().len(), 4, "{body}");
     let (_, body) = app.rest("nobody", "GET", "/v1/permissions", None).await;
     assert_eq!(body, json!({"enabled": true, "permissions": []}));
 
@@ -431,6 +432,41 @@ async fn rbac_matrix() {
     }
     let (s, _) = app.server_fn("dev", SetDatabasePaused::PATH, &[("namespace", "everest"), ("name", "e1"), ("paused", "true")]).await;
     assert_eq!(s, 403, "dev may not suspend in everest");
+    // Monitoring instances: lists filtered per item; reads, creates, updates and deletes checked (before any
+    // validation or call to a monitoring server). Two exist already, created behind Cairn's back.
+    for (ns, name) in [("everest", "m-ev"), ("dev", "m-dev")] {
+        let mut mc = MonitoringConfig::new(name, MonitoringConfigSpec { type_: MonitoringType::Prometheus, verify_tls: true, ..Default::default() });
+        mc.metadata.namespace = Some(ns.into());
+        Api::<MonitoringConfig>::namespaced(env.client.clone(), ns).create(&PostParams::default(), &mc).await.unwrap();
+    }
+    eventually(30, "monitoring configs cached", || async { (app.state.monitoring_configs.state().len() == 2).then_some(()) }).await;
+    let mon = |ns: &str| format!("/v1/namespaces/{ns}/monitoring-instances");
+    let mon_names = |v: &Value| v.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    for (u, everest, dev) in [("admin", &["m-ev"][..], &["m-dev"][..]), ("dev", &[][..], &["m-dev"][..]), ("ro", &[][..], &[][..]), ("nobody", &[][..], &[][..])] {
+        let (s, body) = app.rest(u, "GET", &mon("everest"), None).await;
+        assert_eq!(s, 200, "{u} lists everest's monitoring instances");
+        assert_eq!(mon_names(&body), everest, "{u} lists everest's monitoring instances");
+        let (_, body) = app.rest(u, "GET", &mon("dev"), None).await;
+        assert_eq!(mon_names(&body), dev, "{u} lists dev's monitoring instances");
+    }
+    for (u, ev, dv) in [("admin", 200, 200), ("dev", 403, 200), ("ro", 403, 403), ("nobody", 403, 403)] {
+        assert_eq!(app.rest(u, "GET", &format!("{}/m-ev", mon("everest")), None).await.0, ev, "{u} reads everest/m-ev");
+        assert_eq!(app.rest(u, "GET", &format!("{}/m-dev", mon("dev")), None).await.0, dv, "{u} reads dev/m-dev");
+    }
+    let prom = |name: &str| json!({"name": name, "type": "prometheus"});
+    for (u, ns, name, want) in [("ro", "dev", "m-ro", 403), ("nobody", "dev", "m-no", 403), ("dev", "everest", "m-x", 403), ("dev", "dev", "m-dev2", 200)] {
+        let (s, body) = app.rest(u, "POST", &mon(ns), Some(prom(name))).await;
+        assert_eq!(s, want, "{u} creates {ns}/{name}: {body}");
+    }
+    let (_, body) = app.rest("ro", "POST", &mon("dev"), Some(json!({"name": "Bad_Name", "type": "pmm"}))).await;
+    assert_eq!(body["message"], json!("forbidden: ro may not create monitoring-instances \"dev/Bad_Name\""), "refused before validation");
+    for (u, want) in [("ro", 403), ("dev", 403), ("admin", 200)] {
+        let (s, body) = app.rest(u, "PATCH", &format!("{}/m-ev", mon("everest")), Some(json!({"labels": {"release": "prom"}}))).await;
+        assert_eq!(s, want, "{u} updates everest/m-ev: {body}");
+    }
+    for (u, want) in [("nobody", 403), ("ro", 403), ("dev", 204)] {
+        assert_eq!(app.rest(u, "DELETE", &format!("{}/m-dev", mon("dev")), None).await.0, want, "{u} deletes dev/m-dev");
+    }
 
     // Delete over REST and through the server function.
     let expect_delete: [(&str, &str, u16); 6] = [
@@ -569,4 +605,190 @@ async fn settings_rbac_cli() {
     assert_eq!((code, out.as_str()), (0, "allowed"));
     assert!(err.contains("RBAC is disabled"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The settings area and the wizard's extras under RBAC: the cluster-scoped policies (objects are their
+/// names), the cluster facts (any logged-in user), the preview (the rights of the write it previews), over
+/// REST and through the server functions.
+#[tokio::test]
+async fn rbac_policies_cluster_and_preview() {
+    use cairn::app::server_fns::{GetFormOptions, PreviewDatabase};
+    use cairn::app::settings_fns::*;
+    let (env, _state, app) = setup().await;
+    let policy = format!(
+        "{POLICY}
+p, role:readonly, pod-scheduling-policies, read, *
+p, role:readonly, load-balancer-configs, read, *
+p, role:devteam, pod-scheduling-policies, *, team-*
+p, role:devteam, load-balancer-configs, *, team-*
+"
+    );
+    write_policy(&env, true, &policy).await;
+    eventually(30, "policy applied", || async {
+        app.state.rbac.policy().can("dev", "pod-scheduling-policies", "create", "team-x").then_some(())
+    })
+    .await;
+
+    // REST, both kinds: create / read / update / delete with the object's name.
+    for (kind, body) in [
+        ("pod-scheduling-policies", json!({"spec": {"engineType": "postgresql"}})),
+        ("load-balancer-configs", json!({"spec": {"annotations": {"a": "b"}}})),
+    ] {
+        let make = |name: &str| {
+            let mut b = body.clone();
+            b["metadata"] = json!({"name": name});
+            b
+        };
+        for (u, name, want) in [("admin", "other-a", 200), ("dev", "team-d", 200), ("dev", "other-d", 403), ("ro", "team-r", 403), ("nobody", "team-n", 403)] {
+            let (s, out) = app.rest(u, "POST", &format!("/v1/{kind}"), Some(make(name))).await;
+            assert_eq!(s, want, "{u} creates {kind} {name}: {out}");
+        }
+        let (_, out) = app.rest("ro", "POST", &format!("/v1/{kind}"), Some(make("team-r"))).await;
+        assert_eq!(out["message"], json!(format!("forbidden: ro may not create {kind} \"team-r\"")));
+        eventually(30, "both cached", || async {
+            (app.rest("admin", "GET", &format!("/v1/{kind}"), None).await.1["items"].as_array().map(Vec::len) == Some(2)).then_some(())
+        })
+        .await;
+        // Lists filtered per item.
+        for (u, want) in [("admin", vec!["/other-a", "/team-d"]), ("ro", vec!["/other-a", "/team-d"]), ("dev", vec!["/team-d"]), ("nobody", vec![])] {
+            let (s, l) = app.rest(u, "GET", &format!("/v1/{kind}"), None).await;
+            assert_eq!(s, 200);
+            let got: Vec<String> = l["items"].as_array().unwrap().iter().map(|i| format!("/{}", i["metadata"]["name"].as_str().unwrap())).collect();
+            assert_eq!(got, want, "{u} lists {kind}");
+        }
+        for (u, name, want) in [("ro", "other-a", 200), ("dev", "team-d", 200), ("dev", "other-a", 403), ("nobody", "team-d", 403)] {
+            assert_eq!(app.rest(u, "GET", &format!("/v1/{kind}/{name}"), None).await.0, want, "{u} reads {kind} {name}");
+        }
+        for (u, name, want) in [("ro", "team-d", 403), ("dev", "other-a", 403), ("nobody", "team-d", 403), ("dev", "team-d", 200), ("admin", "other-a", 200)] {
+            let (s, out) = app.rest(u, "PUT", &format!("/v1/{kind}/{name}"), Some(make(name))).await;
+            assert_eq!(s, want, "{u} updates {kind} {name}: {out}");
+        }
+        for (u, name, want) in [("ro", "team-d", 403), ("nobody", "team-d", 403), ("dev", "other-a", 403), ("dev", "team-d", 204), ("admin", "other-a", 204)] {
+            let (s, out) = app.rest(u, "DELETE", &format!("/v1/{kind}/{name}"), None).await;
+            assert_eq!(s, want, "{u} deletes {kind} {name}: {out}");
+        }
+    }
+
+    // The cluster facts: any logged-in user; settings even without a login.
+    for u in USERS {
+        assert_eq!(app.rest(u, "GET", "/v1/cluster-info", None).await.0, 200, "{u}");
+        assert_eq!(app.rest(u, "GET", "/v1/resources", None).await.0, 200, "{u}");
+        assert_eq!(app.rest(u, "GET", "/v1/settings", None).await.0, 200, "{u}");
+    }
+    let req = http::Request::get("/v1/settings").body(Body::empty()).unwrap();
+    assert_eq!(app.send(req).await.0, 200);
+
+    // The preview: the rights of the create it previews (and nothing is created).
+    for (u, ns, want) in [("admin", "everest", 200), ("dev", "dev", 200), ("dev", "everest", 403), ("ro", "dev", 403), ("nobody", "dev", 403), ("dev2", "dev", 403)] {
+        let (s, out) = app.rest(u, "POST", &format!("/v1/namespaces/{ns}/database-clusters/pv/preview"), Some(serde_json::to_value(pg(ns, "pv")).unwrap())).await;
+        assert_eq!(s, want, "{u} previews {ns}/pv: {out}");
+        if want == 200 {
+            assert_eq!(out["operation"], json!("create"), "{out}");
+            assert_eq!(out["upstreamKind"], json!("PerconaPGCluster"), "{out}");
+        }
+    }
+    assert!(Api::<DatabaseCluster>::namespaced(env.client.clone(), "dev").get_opt("pv").await.unwrap().is_none(), "a preview writes nothing");
+
+    // Server functions.
+    let (s, ns) = app.server_fn("admin", GetNamespacesOverview::PATH, &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(ns.as_array().unwrap().iter().map(|n| (n["name"].as_str().unwrap().to_string(), n["engines"].as_array().unwrap().len())).collect::<Vec<_>>(), [("dev".to_string(), 3), ("everest".to_string(), 3)]);
+    let (_, ns) = app.server_fn("dev", GetNamespacesOverview::PATH, &[]).await;
+    assert_eq!(ns.as_array().unwrap().len(), 1, "{ns}");
+    assert_eq!(ns[0]["engines"].as_array().unwrap().len(), 3, "{ns}");
+    let (_, ns) = app.server_fn("ro", GetNamespacesOverview::PATH, &[]).await;
+    assert!(ns.as_array().unwrap().iter().all(|n| n["engines"].as_array().unwrap().is_empty()), "ro may not read engines: {ns}");
+    let (_, ns) = app.server_fn("nobody", GetNamespacesOverview::PATH, &[]).await;
+    assert_eq!(ns, json!([]));
+
+    for (u, want) in [("ro", 403), ("nobody", 403), ("dev", 200)] {
+        let (s, out) = app.server_fn(u, CreateSchedulingPolicy::PATH, &[("name", "team-f"), ("engine", "pxc")]).await;
+        assert!(s == want || (want == 200 && s == 302), "{u} creates team-f: {s} {out}");
+    }
+    let (s, out) = app.server_fn("dev", CreateSchedulingPolicy::PATH, &[("name", "other-f"), ("engine", "pxc")]).await;
+    assert_eq!(s, 403, "{out}");
+    eventually(30, "team-f cached", || async { (app.server_fn("dev", GetSchedulingPolicy::PATH, &[("name", "team-f")]).await.0 == 200).then_some(()) }).await;
+    let rule = [("policy", "team-f"), ("component", "engine"), ("kind", "podAntiAffinity"), ("priority", "preferred"), ("weight", "5"), ("topology_key", "kubernetes.io/hostname")];
+    for (u, want) in [("ro", 403), ("nobody", 403), ("dev", 200)] {
+        let (s, out) = app.server_fn(u, AddAffinityRule::PATH, &rule).await;
+        assert_eq!(s, want, "{u} adds a rule: {out}");
+    }
+    eventually(30, "rule stored", || async {
+        let (_, v) = app.server_fn("dev", GetSchedulingPolicy::PATH, &[("name", "team-f")]).await;
+        (v["rules"].as_array().map(|r| r.len()) == Some(1)).then_some(())
+    })
+    .await;
+    assert_eq!(app.server_fn("ro", RemoveAffinityRule::PATH, &[("policy", "team-f"), ("index", "0")]).await.0, 403);
+    assert_eq!(app.server_fn("dev", RemoveAffinityRule::PATH, &[("policy", "team-f"), ("index", "0")]).await.0, 200);
+    let (_, page) = app.server_fn("dev", GetPoliciesPage::PATH, &[]).await;
+    assert_eq!(page["can_create_scheduling"], json!(true));
+    assert_eq!(page["scheduling"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect::<Vec<_>>(), ["team-f"]);
+    let (_, page) = app.server_fn("ro", GetPoliciesPage::PATH, &[]).await;
+    assert_eq!((page["can_create_scheduling"].clone(), page["can_create_load_balancer"].clone()), (json!(false), json!(false)));
+    assert!(page["scheduling"].as_array().unwrap().iter().all(|r| r["can_update"] == json!(false) && r["can_delete"] == json!(false)), "{page}");
+    assert_eq!(app.server_fn("ro", DeleteSchedulingPolicy::PATH, &[("name", "team-f")]).await.0, 403);
+    let (s, _) = app.server_fn("dev", DeleteSchedulingPolicy::PATH, &[("name", "team-f")]).await;
+    assert!(s == 200 || s == 302, "{s}");
+
+    for (u, want) in [("ro", 403), ("dev", 200)] {
+        let (s, out) = app.server_fn(u, CreateLoadBalancerConfig::PATH, &[("name", "team-lb")]).await;
+        assert!(s == want || (want == 200 && s == 302), "{u} creates team-lb: {s} {out}");
+    }
+    eventually(30, "team-lb cached", || async { (app.server_fn("dev", GetLoadBalancerConfig::PATH, &[("name", "team-lb")]).await.0 == 200).then_some(()) }).await;
+    assert_eq!(app.server_fn("nobody", GetLoadBalancerConfig::PATH, &[("name", "team-lb")]).await.0, 403);
+    let ann = [("config", "team-lb"), ("key", "example.com/x"), ("value", "1")];
+    assert_eq!(app.server_fn("ro", SetAnnotation::PATH, &ann).await.0, 403);
+    assert_eq!(app.server_fn("dev", SetAnnotation::PATH, &ann).await.0, 200);
+    eventually(30, "annotation stored", || async {
+        let (_, v) = app.server_fn("dev", GetLoadBalancerConfig::PATH, &[("name", "team-lb")]).await;
+        (v["annotations"] == json!([["example.com/x", "1"]])).then_some(())
+    })
+    .await;
+    assert_eq!(app.server_fn("ro", RemoveAnnotation::PATH, &[("config", "team-lb"), ("key", "example.com/x")]).await.0, 403);
+    assert_eq!(app.server_fn("dev", RemoveAnnotation::PATH, &[("config", "team-lb"), ("key", "example.com/x")]).await.0, 200);
+    assert_eq!(app.server_fn("ro", DeleteLoadBalancerConfig::PATH, &[("name", "team-lb")]).await.0, 403);
+    let (s, _) = app.server_fn("dev", DeleteLoadBalancerConfig::PATH, &[("name", "team-lb")]).await;
+    assert!(s == 200 || s == 302, "{s}");
+
+    // The wizard's choices now carry the storage classes and the policies the user may read.
+    let (_, opts) = app.server_fn("dev", GetFormOptions::PATH, &[]).await;
+    assert!(opts["storage_classes"].is_array() && opts["scheduling_policies"].is_array(), "{opts}");
+
+    // The edit dialogs' preview server function (a whole DatabaseCluster, JSON in): the rights of the write.
+    for (u, ns, want) in [("dev", "dev", 200), ("dev", "everest", 403), ("ro", "dev", 403), ("nobody", "dev", 403)] {
+        let token = app.token(u);
+        let req = http::Request::post(cairn::app::server_fns::PreviewCluster::PATH)
+            .header(http::header::COOKIE, format!("cairn_session={token}"))
+            .header(http::header::HOST, "cairn.test")
+            .header(http::header::ORIGIN, "http://cairn.test")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Body::from(json!({"cluster": pg(ns, "pv3")}).to_string()))
+            .unwrap();
+        let (s, out) = app.send(req).await;
+        assert_eq!(s, want, "{u} previews a cluster in {ns}: {out}");
+        if want == 200 {
+            assert_eq!(out["operation"], json!("create"), "{out}");
+        }
+    }
+
+    // The wizard's Preview server function (JSON in): the same rights.
+    let fields = |ns: &str| json!({"fields": [["name", "pv2"], ["namespace", ns], ["engine", "postgresql"], ["version", ""], ["nodes", "1"], ["cpu", "1"], ["memory", "2G"], ["disk", "2G"]]});
+    for (u, ns, want) in [("dev", "dev", 200), ("dev", "everest", 403), ("ro", "dev", 403)] {
+        let token = app.token(u);
+        let req = http::Request::post(PreviewDatabase::PATH)
+            .header(http::header::COOKIE, format!("cairn_session={token}"))
+            .header(http::header::HOST, "cairn.test")
+            .header(http::header::ORIGIN, "http://cairn.test")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Body::from(fields(ns).to_string()))
+            .unwrap();
+        let (s, out) = app.send(req).await;
+        assert_eq!(s, want, "{u} previews in {ns}: {out}");
+        if want == 200 {
+            assert_eq!(out["preview"]["upstreamKind"], json!("PerconaPGCluster"), "{out}");
+            assert!(out["preview"]["upstreamYaml"].as_str().unwrap().contains("kind: PerconaPGCluster"), "{out}");
+        }
+    }
 }

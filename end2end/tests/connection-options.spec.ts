@@ -11,6 +11,7 @@ import {
   submitDatabaseForm,
   uniqueDbName,
   waitForHydration,
+  wizardStep,
 } from "./helpers";
 
 /** The DatabaseCluster as the REST API returns it (the session cookie authenticates the request). */
@@ -28,23 +29,33 @@ async function openForm(page: Page): Promise<void> {
 
 test("the proxy list follows the engine", async ({ page }) => {
   await openForm(page);
+  // Engine (Basic information) and proxy (Resources) are on two steps of the wizard.
   const proxy = page.getByLabel("Proxy", { exact: true });
-  await page.getByLabel("Engine", { exact: true }).selectOption({ label: "PostgreSQL" });
+  const engine = async (label: string) => {
+    await wizardStep(page, "Basic information");
+    await page.getByLabel("Engine", { exact: true }).selectOption({ label });
+    await wizardStep(page, "Resources");
+  };
+  await engine("PostgreSQL");
   await expect(proxy.getByRole("option")).toHaveText(["PgBouncer"]);
-  await page.getByLabel("Engine", { exact: true }).selectOption({ label: "MySQL" });
+  await engine("MySQL");
   await expect(proxy.getByRole("option")).toHaveText(["HAProxy", "ProxySQL"]);
   // MongoDB has a proxy (mongos) only when sharded.
-  await page.getByLabel("Engine", { exact: true }).selectOption({ label: "MongoDB" });
+  await engine("MongoDB");
   await expect(proxy).toHaveCount(0);
+  await wizardStep(page, "Basic information");
   await page.getByLabel("Sharded cluster").check();
-  await expect(proxy.getByRole("option")).toHaveText(["mongos"]);
   await expect(page.getByLabel("Shards", { exact: true })).toHaveValue("2");
   await expect(page.getByLabel("Config servers", { exact: true })).toHaveValue("3");
-  // Source ranges belong to a load balancer only.
+  await wizardStep(page, "Resources");
+  await expect(proxy.getByRole("option")).toHaveText(["mongos"]);
+  // Source ranges (and the load-balancer configuration) belong to a load balancer only.
+  await wizardStep(page, "Advanced configuration");
   const ranges = page.getByLabel("Allowed source ranges");
   await expect(ranges).toHaveCount(0);
   await page.getByLabel("Exposure").selectOption("LoadBalancer");
   await expect(ranges).toBeVisible();
+  await expect(page.getByLabel("Load balancer configuration")).toBeVisible();
 });
 
 test("MySQL behind ProxySQL on a load balancer with source ranges", async ({ page }, testInfo) => {
@@ -55,6 +66,7 @@ test("MySQL behind ProxySQL on a load balancer with source ranges", async ({ pag
   await fillDatabaseForm(page, { name, engine: "MySQL", nodes: "3" });
   await page.getByLabel("Proxy", { exact: true }).selectOption({ label: "ProxySQL" });
   await page.getByLabel("Proxy nodes").fill("2");
+  await wizardStep(page, "Advanced configuration");
   await page.getByLabel("Exposure").selectOption("LoadBalancer");
   await page.getByLabel("Allowed source ranges").fill("203.0.113.0/24, 198.51.100.7");
   await page.screenshot({ path: testInfo.outputPath("create-form-proxysql.png"), fullPage: true });
@@ -76,6 +88,7 @@ test("a sharded MongoDB cluster", async ({ page }) => {
   const name = uniqueDbName("shard");
   await openForm(page);
   await fillDatabaseForm(page, { name, engine: "MongoDB", nodes: "3" });
+  await wizardStep(page, "Basic information");
   await page.getByLabel("Sharded cluster").check();
   await page.getByLabel("Shards", { exact: true }).fill("3");
   await submitDatabaseForm(page);
@@ -92,6 +105,7 @@ test("a malformed source range is refused beside its field and nothing is create
   const name = uniqueDbName("badcidr");
   await openForm(page);
   await fillDatabaseForm(page, { name, engine: "MySQL", nodes: "1" });
+  await wizardStep(page, "Advanced configuration");
   await page.getByLabel("Exposure").selectOption("LoadBalancer");
   await page.getByLabel("Allowed source ranges").fill("10.0.0.0/99");
   await submitDatabaseForm(page);

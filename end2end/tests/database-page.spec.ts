@@ -203,7 +203,7 @@ test("scale, grow the disk and upgrade the version from the overview", async ({ 
   // Scale to 2 nodes and grow the disk: the dialog says what restarts (nothing does for these).
   await resources.getByRole("button", { name: "Edit resources" }).click();
   const dialog = page.getByRole("dialog", { name: `Edit the resources of ${name}` });
-  await dialog.getByLabel("Nodes").fill("2");
+  await dialog.getByLabel("Nodes", { exact: true }).fill("2");
   await dialog.getByLabel("Disk per node").fill("5G");
   await expect(dialog.getByRole("status")).toContainText("Pods are added or removed");
   await expect(dialog.getByRole("status")).toContainText("The volumes grow in place");

@@ -129,6 +129,7 @@ export async function fillDatabaseForm(page: Page, form: DatabaseForm): Promise<
   }
   await version.selectOption({ label: wanted! });
 
+  await wizardStep(page, "Resources");
   const nodes = page.getByLabel("Nodes", { exact: true });
   const nodesTag = await nodes.evaluate((el) => el.tagName.toLowerCase());
   if (nodesTag === "select") {
@@ -140,6 +141,17 @@ export async function fillDatabaseForm(page: Page, form: DatabaseForm): Promise<
   await page.getByLabel("CPU", { exact: true }).fill(form.cpu ?? "1");
   await page.getByLabel("Memory", { exact: true }).fill(form.memory ?? "2G");
   await page.getByLabel("Disk", { exact: true }).fill(form.disk ?? "25G");
+}
+
+/**
+ * Opens a step of the create wizard ("Basic information", "Resources", "Backups", "Advanced configuration",
+ * "Monitoring"). Once hydrated the wizard shows one step at a time; before, every step shows anyway.
+ */
+export async function wizardStep(page: Page, step: string): Promise<void> {
+  await waitForHydration(page);
+  const link = page.getByRole("navigation", { name: "Create database steps" }).getByRole("link", { name: step });
+  await link.click();
+  await expect(link).toHaveAttribute("aria-current", "step");
 }
 
 /** Clicks the form's submit button (the header link of the same name is a link, not a button). */

@@ -23,6 +23,11 @@ use std::net::SocketAddr;
 
 mod backup_storages;
 mod backups;
+pub mod monitoring_instances;
+pub mod cluster;
+pub mod policies;
+pub mod preview;
+pub mod upgrade_plan;
 
 pub fn router() -> Router<State> {
     Router::new()
@@ -50,6 +55,11 @@ pub fn router() -> Router<State> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(monitoring_instances::router())
+        .merge(policies::router())
+        .merge(cluster::router())
+        .merge(preview::router())
+        .merge(upgrade_plan::router())
 }
 
 #[derive(Deserialize)]
@@ -355,6 +365,36 @@ async fn readyz(AxState(st): AxState<State>) -> Response {
     }
 }
 
+/// `cairn_database_clusters{engine, status}` and `cairn_database_clusters_monitored{engine, type}`, from
+/// the cache.
+fn database_gauges(st: &State) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut monitored = std::collections::BTreeMap::new();
+    for db in st.dbs.state() {
+        let s = db.status.as_ref().map(|s| s.status.with_creating().as_str()).unwrap_or("creating");
+        let engine = db.spec.engine.type_.as_str();
+        *counts.entry((engine, s)).or_insert(0u64) += 1;
+        if let Some(name) = db.monitoring_config_name() {
+            let ns = kube::ResourceExt::namespace(&*db).unwrap_or_default();
+            let type_ = st
+                .monitoring_configs
+                .get(&kube::runtime::reflector::ObjectRef::new(name).within(&ns))
+                .map(|m| m.spec.type_.as_str())
+                .unwrap_or("missing");
+            *monitored.entry((engine, type_)).or_insert(0u64) += 1;
+        }
+    }
+    let mut out = String::from("# HELP cairn_database_clusters DatabaseClusters by engine and status.\n# TYPE cairn_database_clusters gauge\n");
+    for ((engine, s), n) in counts {
+        out.push_str(&format!("cairn_database_clusters{{engine=\"{engine}\",status=\"{s}\"}} {n}\n"));
+    }
+    out.push_str("# HELP cairn_database_clusters_monitored DatabaseClusters with monitoring on, by engine and endpoint type.\n# TYPE cairn_database_clusters_monitored gauge\n");
+    for ((engine, t), n) in monitored {
+        out.push_str(&format!("cairn_database_clusters_monitored{{engine=\"{engine}\",type=\"{t}\"}} {n}\n"));
+    }
+    out
+}
+
 async fn metrics(AxState(st): AxState<State>) -> Response {
     let mut out = crate::controller::METRICS.render();
     out.push_str(&format!(
@@ -362,14 +402,6 @@ async fn metrics(AxState(st): AxState<State>) -> Response {
         st.version_service.requests()
     ));
     out.push_str(&st.rbac.render_metrics());
-    let mut counts = std::collections::BTreeMap::new();
-    for db in st.dbs.state() {
-        let s = db.status.as_ref().map(|s| s.status.with_creating().as_str()).unwrap_or("creating");
-        *counts.entry(s).or_insert(0u64) += 1;
-    }
-    out.push_str("# HELP cairn_database_clusters DatabaseClusters by status.\n# TYPE cairn_database_clusters gauge\n");
-    for (s, n) in counts {
-        out.push_str(&format!("cairn_database_clusters{{status=\"{s}\"}} {n}\n"));
-    }
+    out.push_str(&database_gauges(&st));
     ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

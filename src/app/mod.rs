@@ -1,12 +1,16 @@
 //! The UI: pages (one file per route), components and server functions.
 pub mod components;
 pub mod pages;
+pub mod monitoring_card;
+pub mod monitoring_fns;
 pub mod server_fns;
+pub mod settings_fns;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
+use pages::settings::policies::{Lists, PoliciesPage};
 
 /// The HTML document around the app. URLs are host-relative, so Cairn works behind `kubectl port-forward`
 /// or any proxy without knowing its host.
@@ -47,6 +51,18 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name/:tab") view=pages::database::DatabasePage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/monitoring-endpoints") view=pages::monitoring_endpoints::MonitoringEndpointsPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/operator-upgrades") view=pages::settings_namespaces::SettingsNamespacesPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view=pages::settings::namespaces::NamespacesPage/>
+                <Route path=path!("/settings/namespaces") view=pages::settings::namespaces::NamespacesPage/>
+                <Route path=path!("/settings/namespaces/:namespace") view=pages::settings::namespaces::NamespacesPage/>
+                <Route path=path!("/settings/policies") view=|| view! { <PoliciesPage/> }/>
+                <Route path=path!("/settings/policies/details/pod-scheduling")
+                    view=|| view! { <PoliciesPage lists=Lists::Scheduling/> }/>
+                <Route path=path!("/settings/policies/details/pod-scheduling/:name") view=pages::settings::policies::SchedulingPolicyPage/>
+                <Route path=path!("/settings/policies/details/load-balancer-configuration")
+                    view=|| view! { <PoliciesPage lists=Lists::LoadBalancers/> }/>
+                <Route path=path!("/settings/policies/details/load-balancer-configuration/:name") view=pages::settings::policies::LoadBalancerConfigPage/>
             </Routes>
         </Router>
         <components::ToastRegion/>

@@ -4,7 +4,7 @@ use crate::model::{DbSummary, FieldError, FormOptions, UserActions};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(crate) mod server {
     use crate::error::ApiError;
     use crate::service::Caller;
     use crate::state::State;
@@ -57,10 +57,132 @@ mod server {
             "spec.sharding" => ("sharding", "Sharded cluster"),
             "spec.sharding.shards" => ("shards", "Shards"),
             "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
+            "spec.monitoring.monitoringConfigName" => ("monitoring", "Monitoring"),
             _ => return Err(to_sfe(e)),
         };
         let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
         Ok(Some(crate::model::FieldError { field: input.into(), message: format!("{label}: {rule}") }))
+    }
+
+    /// A service error as the wizard shows it: beside its input when it names one of the form's fields,
+    /// else as an error.
+    pub fn form_error(e: ApiError) -> Result<crate::model::FieldError, ServerFnError> {
+        let path = e.field.clone().unwrap_or_default();
+        let (input, label) = match path.as_str() {
+            "metadata.name" => ("name", "Name"),
+            "metadata.namespace" => ("namespace", "Namespace"),
+            "spec.engine.type" => ("engine", "Engine"),
+            "spec.engine.version" => ("version", "Version"),
+            "spec.engine.replicas" => ("nodes", "Nodes"),
+            "spec.engine.resources.cpu" => ("cpu", "CPU"),
+            "spec.engine.resources.memory" => ("memory", "Memory"),
+            "spec.engine.storage.size" => ("disk", "Disk"),
+            "spec.engine.storage.class" => ("storage_class", "Storage class"),
+            "spec.engine.config" => ("engine_config", "Engine parameters"),
+            "spec.proxy.type" => ("proxy", "Proxy"),
+            "spec.proxy.replicas" => ("proxy_replicas", "Proxy nodes"),
+            "spec.proxy.expose.type" => ("expose", "Exposure"),
+            "spec.proxy.expose.ipSourceRanges" => ("source_ranges", "Allowed source ranges"),
+            "spec.proxy.expose.loadBalancerConfigName" => ("lb_config", "Load balancer configuration"),
+            "spec.podSchedulingPolicyName" => ("scheduling_policy", "Pod scheduling policy"),
+            "spec.sharding" => ("sharding", "Sharded cluster"),
+            "spec.sharding.shards" => ("shards", "Shards"),
+            "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
+            "spec.monitoring.monitoringConfigName" => ("monitoring", "Monitoring"),
+            _ => return Err(to_sfe(e)),
+        };
+        let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
+        Ok(crate::model::FieldError { field: input.into(), message: format!("{label}: {rule}") })
+    }
+
+    /// The DatabaseCluster the wizard's fields describe (by the form's input names). Only a field that is
+    /// not even the right kind of value (a number that is not one) is refused here; every rule of the
+    /// contract is the service's.
+    pub fn database_from_form(f: &std::collections::BTreeMap<String, String>) -> Result<crate::crd::DatabaseCluster, crate::model::FieldError> {
+        use crate::crd::*;
+        use crate::model::FieldError;
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let field = |f: &str, m: &str| FieldError { field: f.into(), message: m.into() };
+        let sharded = get("sharding").as_deref() == Some("on");
+        let engine = get("engine").unwrap_or_default();
+        let (type_, default_proxy) = match engine.as_str() {
+            "postgresql" => (EngineType::Postgresql, Some(ProxyType::Pgbouncer)),
+            "pxc" => (EngineType::Pxc, Some(ProxyType::Haproxy)),
+            // mongos runs only in sharded clusters.
+            "psmdb" => (EngineType::Psmdb, sharded.then_some(ProxyType::Mongos)),
+            other => return Err(field("engine", &format!("Engine: {other:?} is not an engine (postgresql, pxc or psmdb)"))),
+        };
+        let Ok(replicas) = get("nodes").unwrap_or_default().parse::<i32>() else {
+            return Err(field("nodes", "Nodes: must be a whole number"));
+        };
+        // An empty number field means "not set" (defaults apply); anything else must be a whole number.
+        let number = |k: &str, label: &str| -> Result<Option<i32>, FieldError> {
+            match get(k) {
+                None => Ok(None),
+                Some(v) => v.parse().map(Some).map_err(|_| field(k, &format!("{label}: must be a whole number"))),
+            }
+        };
+        let proxy_type = match get("proxy") {
+            None => default_proxy,
+            Some(p) => match serde_json::from_value::<ProxyType>(serde_json::Value::String(p.clone())) {
+                Ok(t) => Some(t),
+                Err(_) => return Err(field("proxy", &format!("Proxy: {p:?} is not a proxy (haproxy, proxysql, pgbouncer or mongos)"))),
+            },
+        };
+        let proxy_replicas = number("proxy_replicas", "Proxy nodes")?;
+        let expose_type = match get("expose").as_deref().unwrap_or("ClusterIP") {
+            "ClusterIP" => ExposeType::ClusterIP,
+            "LoadBalancer" => ExposeType::LoadBalancer,
+            "NodePort" => ExposeType::NodePort,
+            other => return Err(field("expose", &format!("Exposure: {other:?} is not ClusterIP, LoadBalancer or NodePort"))),
+        };
+        let load_balancer = expose_type == ExposeType::LoadBalancer;
+        // Source ranges and a load-balancer configuration belong to a load balancer only.
+        let ranges: Vec<String> = if load_balancer {
+            get("source_ranges").unwrap_or_default().split([',', ' ', '\n']).map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
+        } else {
+            vec![]
+        };
+        let sharding = if sharded {
+            let shards = number("shards", "Shards")?;
+            let cfg = number("config_servers", "Config servers")?;
+            Some(Sharding { enabled: true, shards: shards.unwrap_or(2), config_server: ConfigServer { replicas: cfg.unwrap_or(3) } })
+        } else {
+            None
+        };
+        let mut db = DatabaseCluster::new(
+            &get("name").unwrap_or_default(),
+            DatabaseClusterSpec {
+                engine: Engine {
+                    type_,
+                    version: get("version"),
+                    replicas: Some(replicas),
+                    storage: Storage { size: Quantity(get("disk").unwrap_or_default()), class: get("storage_class") },
+                    resources: Some(Resources { cpu: Some(Quantity(get("cpu").unwrap_or_default())), memory: Some(Quantity(get("memory").unwrap_or_default())) }),
+                    // Engine parameters keep their lines exactly as typed.
+                    config: f.get("engine_config").filter(|c| !c.trim().is_empty()).cloned(),
+                    ..Default::default()
+                },
+                proxy: Some(Proxy {
+                    type_: proxy_type,
+                    replicas: proxy_replicas,
+                    expose: Some(Expose {
+                        type_: expose_type,
+                        ip_source_ranges: ranges,
+                        load_balancer_config_name: get("lb_config").filter(|_| load_balancer),
+                    }),
+                    ..Default::default()
+                }),
+                pod_scheduling_policy_name: get("scheduling_policy"),
+                sharding,
+                // The monitoring step: an endpoint's name; absent or empty: off.
+                monitoring: get("monitoring").map(|m| Monitoring { monitoring_config_name: Some(m), resources: None }),
+                ..Default::default()
+            },
+        );
+        db.metadata.namespace = get("namespace");
+        Ok(db)
     }
 
     pub fn set_cookie(value: &str) {
@@ -134,7 +256,19 @@ pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
                 })
         })
         .collect();
-    Ok(FormOptions { namespaces, engines })
+    let monitoring = namespaces
+        .iter()
+        .flat_map(|ns| {
+            crate::service::monitoring::usable_in(&st, &caller, ns)
+                .into_iter()
+                .map(|m| crate::model::MonitoringChoice { namespace: ns.clone(), name: m.name, kind: m.type_ })
+        })
+        .collect();
+    let caller_policies = crate::service::policies::policies_page(&st, &caller);
+    let scheduling_policies = caller_policies.scheduling.into_iter().map(|p| (p.name, p.engine)).collect();
+    let load_balancer_configs = caller_policies.load_balancers.into_iter().map(|c| c.name).collect();
+    let storage_classes = crate::service::cluster::cluster_info(&st, &caller).storage_classes;
+    Ok(FormOptions { namespaces, engines, monitoring, storage_classes, scheduling_policies, load_balancer_configs })
 }
 
 /// The "Reveal password" action of a row: the database's credentials, fetched only when the user asks
@@ -201,7 +335,7 @@ pub async fn current_user() -> Result<String, ServerFnError> {
     Ok(server::caller(&st).await?.username)
 }
 
-/// Creates a database from the form. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown
+/// Creates a database from the wizard. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown
 /// beside that field; nothing is written then.
 #[server]
 #[allow(clippy::too_many_arguments)]
@@ -222,89 +356,81 @@ pub async fn create_database(
     sharding: Option<String>,
     shards: Option<String>,
     config_servers: Option<String>,
+    // The monitoring step: an endpoint's name; absent or empty: off.
+    monitoring: Option<String>,
+    size: Option<String>,
+    storage_class: Option<String>,
+    lb_config: Option<String>,
+    engine_config: Option<String>,
+    scheduling_policy: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
-    use crate::crd::*;
-    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let _ = size; // The preset only fills CPU, memory and disk in the browser.
     let st = server::state()?;
     let caller = server::caller(&st).await?;
-    let field = |f: &str, m: String| Ok(Some(FieldError { field: f.into(), message: m }));
-    let sharded = sharding.as_deref() == Some("on");
-    let (type_, default_proxy) = match engine.as_str() {
-        "postgresql" => (EngineType::Postgresql, Some(ProxyType::Pgbouncer)),
-        "pxc" => (EngineType::Pxc, Some(ProxyType::Haproxy)),
-        // mongos runs only in sharded clusters.
-        "psmdb" => (EngineType::Psmdb, sharded.then_some(ProxyType::Mongos)),
-        other => return field("engine", format!("Engine: {other:?} is not an engine (postgresql, pxc or psmdb)")),
+    let fields: std::collections::BTreeMap<String, String> = [
+        ("name", Some(name)),
+        ("namespace", Some(namespace)),
+        ("engine", Some(engine)),
+        ("version", Some(version)),
+        ("nodes", Some(nodes)),
+        ("cpu", Some(cpu)),
+        ("memory", Some(memory)),
+        ("disk", Some(disk)),
+        ("proxy", proxy),
+        ("proxy_replicas", proxy_replicas),
+        ("expose", expose),
+        ("source_ranges", source_ranges),
+        ("sharding", sharding),
+        ("shards", shards),
+        ("config_servers", config_servers),
+        ("storage_class", storage_class),
+        ("lb_config", lb_config),
+        ("engine_config", engine_config),
+        ("scheduling_policy", scheduling_policy),
+        ("monitoring", monitoring),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+    .collect();
+    let db = match server::database_from_form(&fields) {
+        Ok(db) => db,
+        Err(e) => return Ok(Some(e)),
     };
-    let Ok(replicas) = nodes.trim().parse::<i32>() else {
-        return field("nodes", "Nodes: must be a whole number".into());
-    };
-    // An empty number field means "not set" (defaults apply); anything else must be a whole number.
-    let number = |v: &Option<String>| -> Result<Option<i32>, ()> {
-        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| ()),
-        }
-    };
-    let proxy_type = match proxy.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        None => default_proxy,
-        Some(p) => match serde_json::from_value::<ProxyType>(serde_json::Value::String(p.into())) {
-            Ok(t) => Some(t),
-            Err(_) => return field("proxy", format!("Proxy: {p:?} is not a proxy (haproxy, proxysql, pgbouncer or mongos)")),
-        },
-    };
-    let Ok(proxy_replicas) = number(&proxy_replicas) else {
-        return field("proxy_replicas", "Proxy nodes: must be a whole number".into());
-    };
-    let expose_type = match expose.as_deref().map(str::trim).unwrap_or("ClusterIP") {
-        "ClusterIP" | "" => ExposeType::ClusterIP,
-        "LoadBalancer" => ExposeType::LoadBalancer,
-        "NodePort" => ExposeType::NodePort,
-        other => return field("expose", format!("Exposure: {other:?} is not ClusterIP, LoadBalancer or NodePort")),
-    };
-    let ranges: Vec<String> = source_ranges
-        .unwrap_or_default()
-        .split([',', ' ', '\n'])
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(String::from)
-        .collect();
-    let sharding = if sharded {
-        let Ok(shards) = number(&shards) else { return field("shards", "Shards: must be a whole number".into()) };
-        let Ok(cfg) = number(&config_servers) else {
-            return field("config_servers", "Config servers: must be a whole number".into());
-        };
-        Some(Sharding { enabled: true, shards: shards.unwrap_or(2), config_server: ConfigServer { replicas: cfg.unwrap_or(3) } })
-    } else {
-        None
-    };
-    let mut db = DatabaseCluster::new(
-        name.trim(),
-        DatabaseClusterSpec {
-            engine: Engine {
-                type_,
-                version: Some(version).filter(|v| !v.is_empty()),
-                replicas: Some(replicas),
-                storage: Storage { size: Quantity(disk.trim().into()), class: None },
-                resources: Some(Resources { cpu: Some(Quantity(cpu.trim().into())), memory: Some(Quantity(memory.trim().into())) }),
-                ..Default::default()
-            },
-            proxy: Some(Proxy {
-                type_: proxy_type,
-                replicas: proxy_replicas,
-                expose: Some(Expose { type_: expose_type, ip_source_ranges: ranges, ..Default::default() }),
-                ..Default::default()
-            }),
-            sharding,
-            ..Default::default()
-        },
-    );
-    db.metadata.namespace = Some(namespace);
     match crate::service::create_database(&st, &caller, db).await {
         Ok(_) => {
             leptos_axum::redirect("/");
             Ok(None)
         }
-        Err(e) => server::field_error(e),
+        Err(e) => server::form_error(e).map(Some),
     }
+}
+
+/// The wizard's Preview: what creating the database from these form fields would store and apply, from the
+/// API server's dry runs (nothing written). Fields as the form posts them.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn preview_database(fields: Vec<(String, String)>) -> Result<crate::model::PreviewOutcome, ServerFnError> {
+    use crate::model::PreviewOutcome;
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    let fields: std::collections::BTreeMap<String, String> = fields.into_iter().collect();
+    let db = match server::database_from_form(&fields) {
+        Ok(db) => db,
+        Err(e) => return Ok(PreviewOutcome { error: Some(e), preview: None }),
+    };
+    match crate::service::preview::preview_database(&st, &caller, db).await {
+        Ok(p) => Ok(PreviewOutcome { error: None, preview: Some(p) }),
+        Err(e) => server::form_error(e).map(|f| PreviewOutcome { error: Some(f), preview: None }),
+    }
+}
+
+/// The preview of any DatabaseCluster write, for the edit dialogs: `cluster` is the whole object as it
+/// would be sent to `POST` (a new name) or `PUT` (an existing one: the stored object with the dialog's
+/// changes). Same answer, rules and RBAC as `POST …/database-clusters/{name}/preview`.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn preview_cluster(cluster: serde_json::Value) -> Result<crate::model::Preview, ServerFnError> {
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    let db: crate::crd::DatabaseCluster =
+        serde_json::from_value(cluster).map_err(|e| server::to_sfe(crate::error::ApiError::new(400, format!("invalid DatabaseCluster: {e}"))))?;
+    crate::service::preview::preview_database(&st, &caller, db).await.map_err(server::to_sfe)
 }

@@ -270,6 +270,12 @@ impl Policy {
         v
     }
 
+    /// Whether the subject may do `action` on `resource` for some object (a global resource: whether to offer
+    /// "Create" at all; the server still checks the object's name).
+    pub fn can_any(&self, subject: &str, resource: &str, action: &str) -> bool {
+        !self.enabled || self.permissions(subject).iter().any(|[_, r, a, _]| glob_match(resource, r) && glob_match(action, a))
+    }
+
     /// Whether the subject may do `action` on `resource` for some object in `namespace` (a namespaced
     /// resource): some permission's resource and action match and its object's namespace part matches.
     /// For the UI (which namespaces to offer); the server still checks the full object.

@@ -89,8 +89,8 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
             tracing::warn!(kind, "cache not synced after 30s; reconciling anyway");
         }
     }
-    let (d1, d2, d3, d4, d5, d6) =
-        (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    let (d6, d7) = (state.dbs.clone(), state.dbs.clone());
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
@@ -113,12 +113,13 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
         .watches_shared_stream(subs.restores, restore_target)
         // A backup names its database and storage: the storage must be in the upstream backup section.
-        .watches(Api::<DatabaseClusterBackup>::all(state.client.clone()), kube::runtime::watcher::Config::default(), |b| {
-            Some(ObjectRef::new(&b.spec.db_cluster_name).within(&b.namespace().unwrap_or_default()))
-        })
-        .watches(Api::<BackupStorage>::all(state.client.clone()), kube::runtime::watcher::Config::default(), move |s| {
+        .watches_shared_stream(subs.backups, |b| Some(ObjectRef::new(&b.spec.db_cluster_name).within(&b.namespace().unwrap_or_default())))
+        .watches_shared_stream(subs.backup_storages, move |s| {
             let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
-            refs(&d6, |d| d.namespace().as_deref() == Some(ns.as_str()) && crate::service::backup_storage::database_uses(d, &name))
+            refs(&d7, |d| d.namespace().as_deref() == Some(ns.as_str()) && crate::service::backup_storage::database_uses(d, &name))
+        })
+        .watches_shared_stream(subs.monitoring_configs, move |m| {
+            super::database_monitoring::dbs_for_monitoring_config(&d6, &m.namespace().unwrap_or_default(), &m.name_any())
         })
         .watches_shared_stream(subs.engines_for_dbs, move |e| dbs_for_engine(&d5, &e.namespace().unwrap_or_default(), e.spec.type_))
         .reconcile_all_on(super::resync_ticks(KIND, opts.resync))
@@ -196,8 +197,15 @@ async fn reconcile(db: Arc<DatabaseCluster>, ctx: Arc<Ctx>) -> Result<Action, Er
 }
 
 async fn reconcile_one(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Action, Error> {
-    let db = db.clone();
     METRICS.reconciles.fetch_add(1, Ordering::Relaxed);
+    let start = std::time::Instant::now();
+    let r = reconcile_timed(db, ctx).await;
+    METRICS.reconcile_duration.observe(start.elapsed());
+    r
+}
+
+async fn reconcile_timed(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Action, Error> {
+    let db = db.clone();
     let ns = db.namespace().unwrap_or_default();
     if !ctx.state.is_managed(&ns) {
         tracing::debug!(db = %db.name_any(), %ns, "namespace not managed; skipping");
@@ -237,6 +245,8 @@ trait EngineKind {
     fn resize_statefulsets(_u: &Self::Upstream) -> Vec<String> {
         Vec::new()
     }
+    /// Whether the upstream CR has PMM on (its key must then be removed when monitoring is turned off).
+    fn pmm_on(u: &Self::Upstream) -> bool;
     fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String>;
     /// `operator_version`: the installed operator's (its DatabaseEngine's `status.operatorVersion`), for
     /// `recommendedCRVersion`.
@@ -249,6 +259,9 @@ fn claim_size(c: Option<&k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>)
 
 struct Pg;
 impl EngineKind for Pg {
+    fn pmm_on(u: &Self::Upstream) -> bool {
+        u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
+    }
     type Upstream = PerconaPGCluster;
     const OPERATOR_VERSION: &'static str = versions::PG_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
@@ -275,6 +288,9 @@ impl EngineKind for Pg {
 
 struct Pxc;
 impl EngineKind for Pxc {
+    fn pmm_on(u: &Self::Upstream) -> bool {
+        u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
+    }
     type Upstream = PerconaXtraDBCluster;
     const OPERATOR_VERSION: &'static str = versions::PXC_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
@@ -300,6 +316,9 @@ impl EngineKind for Pxc {
 
 struct Psmdb;
 impl EngineKind for Psmdb {
+    fn pmm_on(u: &Self::Upstream) -> bool {
+        u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
+    }
     type Upstream = PerconaServerMongoDB;
     const OPERATOR_VERSION: &'static str = versions::PSMDB_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
@@ -384,6 +403,57 @@ fn installed_operator_version(state: &State, engine: EngineType, ns: &str) -> Op
     release.then_some(v)
 }
 
+/// The mapping's inputs for `db`, from the caches: the one source of the reconciler and of the preview.
+/// Also the volume size to write and, when the requested one is refused, why. An unresolvable reference
+/// (policy, load-balancer config) is an error naming the field.
+fn gather_inputs<E: EngineKind>(
+    state: &State,
+    db: &DatabaseCluster,
+    cached: Option<&E::Upstream>,
+    operator_version: &str,
+    restarting: bool,
+) -> Result<(crate::engine::Inputs, Quantity, Option<&'static str>), String> {
+    let (affinity, lb_annotations) = resolve_references(db, state)?;
+    // Storage: never shrink, grow only when the StorageClass allows it.
+    let current = cached.and_then(E::storage_size);
+    let classes: Vec<StorageClass> = state.storage_classes.state().iter().map(|s| (**s).clone()).collect();
+    let allowed = expansion_allowed(db.spec.engine.storage.class.as_deref(), &classes);
+    let (size, refused) = storage_plan(&db.spec.engine.storage.size, current.as_ref(), allowed);
+    let inputs = crate::engine::Inputs {
+        // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
+        versions: state.catalog(db.spec.engine.type_, &db.namespace().unwrap_or_default()),
+        operator_version: operator_version.to_string(),
+        observed_cr_version: cached.and_then(E::cr_version),
+        storage_size: refused.map(|_| size.clone()),
+        affinity,
+        lb_annotations,
+        restarting,
+        // The preview leaves monitoring out: its key is obtained from the PMM server when the reconciler applies.
+        pmm: None,
+        storages: storages_of(state, db),
+    };
+    Ok((inputs, size, refused))
+}
+
+/// The upstream CR the reconciler would apply for `db` now (same inputs, same pure mapping), as JSON: what
+/// the wizard's and the edit dialogs' preview shows. `Err` is the reconciler's error status message.
+pub fn preview_upstream(state: &State, db: &DatabaseCluster) -> Result<serde_json::Value, String> {
+    match db.spec.engine.type_ {
+        EngineType::Postgresql => preview::<Pg>(state, db),
+        EngineType::Pxc => preview::<Pxc>(state, db),
+        EngineType::Psmdb => preview::<Psmdb>(state, db),
+    }
+}
+
+fn preview<E: EngineKind>(state: &State, db: &DatabaseCluster) -> Result<serde_json::Value, String> {
+    let ns = db.namespace().unwrap_or_default();
+    let cached = E::store(state).get(&ObjectRef::new(&db.name_any()).within(&ns));
+    let operator_version = installed_operator_version(state, db.spec.engine.type_, &ns).unwrap_or_else(|| E::OPERATOR_VERSION.into());
+    let (inputs, _, _) = gather_inputs::<E>(state, db, cached.as_deref(), &operator_version, false)?;
+    let desired = E::desired(db, &inputs)?;
+    serde_json::to_value(&desired).map_err(|e| e.to_string())
+}
+
 async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> {
     let client = ctx.state.client.clone();
     let ns = db.namespace().unwrap_or_default();
@@ -449,8 +519,10 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         if cached.is_none() && !alive_with_finalizer(&dbs, db).await? {
             return Ok(Action::await_change());
         }
-        let (affinity, lb_annotations) = match resolve_references(db, &ctx.state) {
-            Ok(r) => r,
+        // The monitoring facet (its key is fetched and written here), then the mapping's inputs from the
+        // caches: the same `gather_inputs` the preview uses.
+        let monitoring = match super::database_monitoring::resolve(db, &ctx.state).await {
+            Ok(m) => m,
             Err(message) => {
                 let st = error_status(message);
                 if db.status.as_ref() != Some(&st) {
@@ -470,31 +542,43 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             restart = restart_step(annotated, run_state.as_ref().map(|(p, s, r)| (*p, s.as_str(), *r)));
         }
 
-        // Storage: never shrink, grow only when the StorageClass allows it.
-        let current = cached.as_deref().and_then(E::storage_size);
-        let classes: Vec<StorageClass> = ctx.state.storage_classes.state().iter().map(|s| (**s).clone()).collect();
-        let allowed = expansion_allowed(db.spec.engine.storage.class.as_deref(), &classes);
+        let (mut inputs, size, refused) =
+            match gather_inputs::<E>(&ctx.state, db, cached.as_deref(), &operator_version, restart == RestartStep::Pausing) {
+                Ok(r) => r,
+                Err(message) => {
+                    let st = error_status(message);
+                    if db.status.as_ref() != Some(&st) {
+                        patch_status(ctx, db, &st).await?;
+                    }
+                    return Ok(Action::await_change());
+                }
+            };
+        inputs.pmm = monitoring.pmm.as_ref().map(|(p, _)| p.clone());
         let requested = &db.spec.engine.storage.size;
-        let (size, refused) = storage_plan(requested, current.as_ref(), allowed);
-
-        let inputs = crate::engine::Inputs {
-            // Images come from the namespace's DatabaseEngine (the version service's answer), built-ins filling gaps.
-            versions: ctx.state.catalog(db.spec.engine.type_, &ns),
-            operator_version: operator_version.clone(),
-            observed_cr_version: cached.as_deref().and_then(E::cr_version),
-            storage_size: refused.map(|_| size.clone()),
-            affinity,
-            lb_annotations,
-            restarting: restart == RestartStep::Pausing,
-            storages: storages_of(&ctx.state, db),
-        };
-        let desired = match E::desired(db, &inputs) {
+        let mut desired = match E::desired(db, &inputs) {
             Ok(d) => d,
             Err(message) => {
                 patch_status(ctx, db, &error_status(message)).await?;
                 return Ok(Action::await_change());
             }
         };
+        // `type: prometheus` monitoring: the database's PodMonitor, remembered by an annotation on the
+        // upstream CR so turning it off deletes it.
+        let monitor_annotation = super::database_monitoring::ANNOTATION_POD_MONITOR;
+        let pod_monitor_was_on = cached.as_deref().is_some_and(|u| u.meta().annotations.as_ref().is_some_and(|a| a.contains_key(monitor_annotation)));
+        if let Err(message) = super::database_monitoring::sync_pod_monitor(&ctx.state, db, monitoring.prometheus.as_deref(), pod_monitor_was_on).await {
+            let st = error_status(message);
+            if db.status.as_ref() != Some(&st) {
+                patch_status(ctx, db, &st).await?;
+            }
+            return Ok(Action::await_change());
+        }
+        if monitoring.prometheus.is_some() {
+            desired.meta_mut().annotations.get_or_insert_with(Default::default).insert(monitor_annotation.into(), "true".into());
+        }
+        // The key first (the operator starts the pmm-client once the section appears), or its removal.
+        let was_on = cached.as_deref().is_some_and(E::pmm_on);
+        super::database_monitoring::sync_key(&ctx.state, db, monitoring.pmm.as_ref(), was_on).await?;
         let applied = ups.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired)).await?;
         if restart == RestartStep::Done {
             // Resumed (the apply above wrote the user's own spec.paused back): the restart is over.

@@ -266,6 +266,13 @@ async fn reconcile(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Action, Err
 
 async fn reconcile_one(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     METRICS.engine_reconciles.fetch_add(1, Ordering::Relaxed);
+    let start = std::time::Instant::now();
+    let r = reconcile_timed(de, ctx).await;
+    METRICS.engine_reconcile_duration.observe(start.elapsed());
+    r
+}
+
+async fn reconcile_timed(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let ns = de.namespace().unwrap_or_default();
     if !ctx.state.is_managed(&ns) || de.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());

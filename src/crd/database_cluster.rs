@@ -489,6 +489,10 @@ impl DatabaseCluster {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| super::bounds::own_user_secret(&kube::ResourceExt::name_any(self)))
     }
+    /// The MonitoringConfig (same namespace) monitoring is on with; None when monitoring is off.
+    pub fn monitoring_config_name(&self) -> Option<&str> {
+        self.spec.monitoring.as_ref().and_then(|m| m.monitoring_config_name.as_deref()).filter(|n| !n.is_empty())
+    }
     /// Engine replicas with the contract's default (0 or unset → 3).
     pub fn replicas(&self) -> i32 {
         match self.spec.engine.replicas {

@@ -6,6 +6,7 @@ pub mod database_cluster_backup;
 pub mod database_cluster_restore;
 pub mod database_engine;
 pub mod load_balancer_config;
+pub mod monitoring_config;
 pub mod pod_scheduling_policy;
 
 pub use backup_storage::{BackupStorage, BackupStorageSpec, BackupStorageStatus, BackupStorageType};
@@ -14,6 +15,7 @@ pub use database_cluster_backup::{BackupState, DatabaseClusterBackup, DatabaseCl
 pub use database_cluster_restore::{DatabaseClusterRestore, DatabaseClusterRestoreSpec, DatabaseClusterRestoreStatus, RestoreState};
 pub use database_engine::{DatabaseEngine, DatabaseEngineSpec, DatabaseEngineStatus, EngineState};
 pub use load_balancer_config::*;
+pub use monitoring_config::{MonitoringConfig, MonitoringConfigSpec, MonitoringConfigStatus, MonitoringType, PmmConfig, PrometheusConfig};
 pub use pod_scheduling_policy::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -29,6 +31,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         DatabaseEngine::crd(),
         PodSchedulingPolicy::crd(),
         LoadBalancerConfig::crd(),
+        MonitoringConfig::crd(),
     ]
 }
 

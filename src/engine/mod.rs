@@ -2,6 +2,7 @@
 //! (upstream status → our status). Reconcilers gather inputs, call them and apply the result.
 pub mod backup;
 pub mod bounds;
+pub mod monitoring;
 pub mod postgresql;
 pub mod psmdb;
 pub mod pxc;
@@ -141,6 +142,8 @@ pub struct Inputs {
     pub restarting: bool,
     /// The backup storages the database uses (schedules, PITR, data source, on-demand backups), resolved.
     pub storages: Vec<backup::StorageInput>,
+    /// The PMM endpoint `spec.monitoring.monitoringConfigName` names (None: monitoring off).
+    pub pmm: Option<monitoring::PmmInputs>,
 }
 
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.

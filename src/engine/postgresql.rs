@@ -153,6 +153,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
             dynamic_configuration: Some(serde_json::json!({ "postgresql": { "parameters": params } })),
         }),
         extensions: None,
+        pmm: super::monitoring::postgresql(db, inputs.pmm.as_ref()),
     };
     let mut pg = PerconaPGCluster::new(&name, spec);
     pg.metadata = meta;

@@ -2,7 +2,7 @@
 //! (`auth::rbac`, hot-reloaded from ConfigMap `everest-rbac`). While RBAC is disabled every logged-in user
 //! may do everything, as in OpenEverest.
 //!
-//! Objects are `<namespace>/<name>` for namespaced resources and the name for global ones (`namespaces`).
+//! Objects are `<namespace>/<name>` for namespaced resources and the name for global ones (`namespaces`, `pod-scheduling-policies`, `load-balancer-configs`).
 use super::Caller;
 use crate::error::ApiError;
 use crate::state::State;
@@ -17,6 +17,9 @@ pub mod res {
     pub const BACKUP_STORAGES: &str = "backup-storages";
     pub const MONITORING_INSTANCES: &str = "monitoring-instances";
     pub const NAMESPACES: &str = "namespaces";
+    /// Global (cluster-scoped) resources: the object is the name.
+    pub const POD_SCHEDULING_POLICIES: &str = "pod-scheduling-policies";
+    pub const LOAD_BALANCER_CONFIGS: &str = "load-balancer-configs";
 }
 
 /// The policy's actions.

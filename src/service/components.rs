@@ -105,6 +105,15 @@ pub async fn logs(state: &State, caller: &Caller, ns: &str, name: &str, pod: &st
     if !components_of(state, &db).iter().any(|c| c.name == pod) {
         return Err(ApiError::not_found(format!("component {pod:?} of database cluster {ns}/{name}")));
     }
+    // Only a kubelet has logs: a Pod that no node runs has none to give.
+    let scheduled = state
+        .pods
+        .state()
+        .iter()
+        .any(|p| p.name_any() == pod && p.namespace().as_deref() == Some(ns) && p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some());
+    if !scheduled {
+        return Err(ApiError::new(503, format!("the logs of {pod} are not available: no node runs the pod (not scheduled yet)")));
+    }
     let api: Api<Pod> = Api::namespaced(state.client.clone(), ns);
     let lp = LogParams {
         container: q.container.clone(),

@@ -7,6 +7,12 @@ pub mod components;
 pub mod credentials;
 pub mod database;
 pub mod engines;
+pub mod monitoring;
+pub mod pmm;
+pub mod cluster;
+pub mod policies;
+pub mod preview;
+pub mod upgrade_plan;
 pub mod validation;
 
 pub use authz::{authorize, can, Action};
@@ -65,6 +71,7 @@ impl From<&DatabaseCluster> for DbSummary {
             paused: db.spec.paused,
             deleting: db.metadata.deletion_timestamp.is_some(),
             created: db.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()).unwrap_or(0),
+            monitoring: db.monitoring_config_name().unwrap_or_default().to_string(),
         }
     }
 }
@@ -152,6 +159,10 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
     let ns = db.metadata.namespace.clone().unwrap_or_default();
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Create, &authz::object(&ns, &db.name_any()))?;
     authorize(state, caller, res::DATABASE_ENGINES, Action::Read, &authz::object(&ns, db.spec.engine.type_.operator_name()))?;
+    if let Some(m) = db.monitoring_config_name() {
+        authorize(state, caller, res::MONITORING_INSTANCES, Action::Read, &authz::object(&ns, m))?;
+    }
+    upgrade_plan::check_unlocked(state, &ns)?;
     if !state.is_managed(&ns) {
         return Err(ApiError::invalid(
             "metadata.namespace",
@@ -189,6 +200,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
 /// compound check OpenEverest makes for create and update).
 pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &str, mut new: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
     let old = authorize_update(state, caller, ns, name)?;
+    upgrade_plan::check_unlocked(state, ns)?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
     }
@@ -204,6 +216,9 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
     } else {
         state.catalog(old.spec.engine.type_, ns)
     };
+    if let Some(m) = new.monitoring_config_name().filter(|m| Some(*m) != old.monitoring_config_name()) {
+        authorize(state, caller, res::MONITORING_INSTANCES, Action::Read, &authz::object(ns, m))?;
+    }
     validation::validate_update(&old, &new, &versions)?;
     validate_references(state, &new)?;
 
@@ -249,6 +264,18 @@ pub fn authorize_update(state: &State, caller: &Caller, ns: &str, name: &str) ->
 /// The PodSchedulingPolicy and LoadBalancerConfig a DatabaseCluster names exist (from the caches).
 pub fn validate_references(state: &State, db: &DatabaseCluster) -> Result<(), ApiError> {
     use kube::runtime::reflector::ObjectRef;
+    if let Some(name) = db.monitoring_config_name() {
+        let ns = db.namespace().unwrap_or_default();
+        match state.monitoring_configs.get(&ObjectRef::new(name).within(&ns)) {
+            None => {
+                return Err(ApiError::invalid("spec.monitoring.monitoringConfigName", format!("monitoring instance {name:?} does not exist in namespace {ns:?}")))
+            }
+            Some(mc) if !mc.spec.allowed_namespaces.is_empty() && !mc.spec.allowed_namespaces.contains(&ns) => {
+                return Err(ApiError::invalid("spec.monitoring.monitoringConfigName", format!("monitoring instance {name:?} does not allow namespace {ns:?}")))
+            }
+            Some(_) => {}
+        }
+    }
     validation::validate_references(
         db,
         |n| state.pod_scheduling_policies.get(&ObjectRef::new(n)).map(|p| p.spec.clone()),
@@ -283,6 +310,7 @@ pub async fn delete_database_and_backups(state: &State, caller: &Caller, ns: &st
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Delete, &authz::object(ns, name))?;
     find_database(state, ns, name)?;
+    upgrade_plan::check_unlocked(state, ns)?;
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await?;
     Ok(())

@@ -17,6 +17,13 @@ struct Args {
     /// Address of that server (port 0: any free port).
     #[arg(long, env = "CAIRN_SIM_VERSION_SERVICE_LISTEN", default_value = "127.0.0.1:0")]
     version_service_listen: std::net::SocketAddr,
+    /// Also serve a PMM server stand-in reporting this version (`2.44.1`: PMM 2 API keys; `3.1.0`: PMM 3
+    /// service accounts), user `admin`, password `admin`; the URL is printed as `CAIRN_PMM_URL=http://…`.
+    #[arg(long, env = "CAIRN_SIM_PMM_VERSION")]
+    pmm_version: Option<String>,
+    /// Address of that server (port 0: any free port).
+    #[arg(long, env = "CAIRN_SIM_PMM_LISTEN", default_value = "127.0.0.1:0")]
+    pmm_listen: std::net::SocketAddr,
 }
 
 #[tokio::main]
@@ -30,6 +37,10 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(dir.is_dir(), "--version-service-dir: {} is not a directory", dir.display());
         let addr = cairn::sim::version_service::serve(dir, args.version_service_listen, Default::default()).await?;
         println!("CAIRN_VERSION_SERVICE_URL=http://{addr}");
+    }
+    if let Some(version) = args.pmm_version {
+        let addr = cairn::sim::pmm::serve(cairn::sim::pmm::Pmm::new(&version, "admin", "admin"), args.pmm_listen).await?;
+        println!("CAIRN_PMM_URL=http://{addr}");
     }
     let client = cairn::kube_client::client("cairn-sim").await?;
     default_storage_class(&client).await?;

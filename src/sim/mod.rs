@@ -9,6 +9,7 @@ mod backups;
 mod engines;
 pub mod operators;
 mod pods;
+pub mod pmm;
 pub mod version_service;
 
 use futures::StreamExt;
@@ -149,7 +150,16 @@ async fn ensure_secrets<K: Simulated>(obj: &K, client: &Client) -> Result<(), ku
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     for (name, data) in obj.user_secrets() {
-        if api.get_opt(&name).await?.is_some() {
+        if let Some(existing) = api.get_opt(&name).await? {
+            // As the operators do: a Secret that exists (e.g. someone wrote a PMM key into it first) gets the
+            // users it lacks, and keeps what it has.
+            let have = existing.data.unwrap_or_default();
+            let missing: BTreeMap<String, ByteString> =
+                data.into_iter().filter(|(k, _)| !have.contains_key(k)).map(|(k, v)| (k, ByteString(v.into_bytes()))).collect();
+            if !missing.is_empty() {
+                let patch = serde_json::json!({"data": missing});
+                api.patch(&name, &kube::api::PatchParams::default(), &Patch::Merge(&patch)).await?;
+            }
             continue;
         }
         let s = Secret {

@@ -50,7 +50,16 @@ pub fn deployment(name: &str, container: &str, image: &str, namespace: &str) -> 
 /// Deployments in other namespaces are left alone.
 pub async fn run_operators(client: Client, step: Duration, selector: String) {
     let scope = super::Scope::start(client.clone(), Some(&selector)).await;
-    tokio::join!(install(client.clone(), selector), roll_out(client, step, scope));
+    let names = OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
+    tokio::join!(install(client.clone(), selector), roll_out(client, step, names, scope));
+}
+
+/// Only rolls out the Deployments called one of `names` (in every namespace), `step` after each is seen:
+/// what the Deployment controller and a kubelet would do for Deployments installed by a chart (Cairn's own,
+/// the operators').
+pub async fn roll_out_named(client: Client, step: Duration, names: Vec<String>) {
+    let scope = super::Scope::start(client.clone(), None).await;
+    roll_out(client, step, names, scope).await
 }
 
 async fn install(client: Client, selector: String) {
@@ -78,13 +87,15 @@ type Seen = (String, String, Option<i64>);
 struct Ctx {
     client: Client,
     step: Duration,
+    /// The Deployments rolled out.
+    names: Vec<String>,
     scope: super::Scope,
     /// When each (namespace, name, generation) was first seen.
     seen: std::sync::Mutex<std::collections::HashMap<Seen, std::time::Instant>>,
 }
 
-async fn roll_out(client: Client, step: Duration, scope: super::Scope) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step, scope, seen: Default::default() });
+async fn roll_out(client: Client, step: Duration, names: Vec<String>, scope: super::Scope) {
+    let ctx = Arc::new(Ctx { client: client.clone(), step, names, scope, seen: Default::default() });
     Controller::new(Api::<Deployment>::all(client), watcher::Config::default())
         .run(
             reconcile,
@@ -100,7 +111,7 @@ async fn roll_out(client: Client, step: Duration, scope: super::Scope) {
 
 async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
     let name = d.name_any();
-    if !OPERATORS.iter().any(|(n, _, _)| *n == name) || crate::controller::database_engine::rolled_out(&d) {
+    if !ctx.names.contains(&name) || crate::controller::database_engine::rolled_out(&d) {
         return Ok(Action::await_change());
     }
     let ns = d.namespace().unwrap_or_default();

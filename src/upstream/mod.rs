@@ -4,3 +4,23 @@
 pub mod pg;
 pub mod psmdb;
 pub mod pxc;
+
+/// The `spec.pmm` section the three Percona operators share (PXC, PSMDB and PG name the same fields; only PG
+/// reads its key from `secret`, the others from the users Secret).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Pmm {
+    pub enabled: bool,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server_host: String,
+    /// PG only: the Secret holding the PMM key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    /// PG only: where query analytics come from (`pgstatmonitor`, the CRD's default, written so that all of
+    /// the section is Cairn's and turning monitoring off removes all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_source: Option<String>,
+}

@@ -37,6 +37,9 @@ pub struct PerconaPGClusterSpec {
     pub patroni: Option<Patroni>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extensions: Option<Extensions>,
+    /// Monitoring by PMM (absent: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmm: Option<super::Pmm>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -45,6 +45,9 @@ pub struct PerconaServerMongoDBSpec {
     pub sharding: Option<Sharding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<PsmdbBackupSpec>,
+    /// Monitoring by PMM (absent: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmm: Option<super::Pmm>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

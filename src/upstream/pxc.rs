@@ -49,6 +49,9 @@ pub struct PerconaXtraDBClusterSpec {
     pub proxysql: Option<ProxySqlSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<PxcBackupSpec>,
+    /// Monitoring by PMM (absent: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmm: Option<super::Pmm>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

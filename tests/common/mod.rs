@@ -12,6 +12,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 pub mod object_store;
+/// REST calls through the real router as a user.
+pub mod rest;
 
 /// The label every namespace of one test carries (value: the test's id); the test's Cairn, simulator and
 /// operators only see namespaces with it, so the tests of one binary never reconcile each other's objects.
@@ -59,6 +61,8 @@ pub struct ControlPlane {
     /// Private control planes own their dir (removed on drop); the shared one's dir is testenv's own.
     own_dir: bool,
     crd_path: PathBuf,
+    /// CRD files installed besides Cairn's and the upstream ones (`start_private_with_crds`).
+    extra_crds: Vec<PathBuf>,
 }
 
 /// The control plane of this test binary, started by the first test that asks. It lives as long as the
@@ -67,10 +71,10 @@ static SHARED: OnceLock<ControlPlane> = OnceLock::new();
 
 impl ControlPlane {
     /// Starts testenv (blocking until it printed its JSON line). `dir`: a state dir to use (and keep).
-    fn start(dir: Option<&Path>, port: u16) -> ControlPlane {
+    fn start(dir: Option<&Path>, port: u16, extra_crds: Vec<PathBuf>) -> ControlPlane {
         let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), unique()));
         std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
-        let (child, info) = spawn_testenv(&crd_path, dir, port);
+        let (child, info) = spawn_testenv(&crd_path, dir, port, &extra_crds);
         ControlPlane {
             child: Mutex::new(Some(child)),
             kubeconfig: PathBuf::from(info["kubeconfig"].as_str().unwrap()),
@@ -78,18 +82,19 @@ impl ControlPlane {
             dir: PathBuf::from(info["dir"].as_str().unwrap()),
             own_dir: dir.is_some(),
             crd_path,
+            extra_crds,
         }
     }
 
     /// A control plane of its own for one test, on a state dir it owns (so it can be restarted).
-    async fn start_private() -> std::sync::Arc<ControlPlane> {
+    async fn start_private(extra_crds: Vec<PathBuf>) -> std::sync::Arc<ControlPlane> {
         let dir = std::env::temp_dir().join(format!("cairn-testenv-private-{}-{}", std::process::id(), unique()));
-        std::sync::Arc::new(tokio::task::spawn_blocking(move || ControlPlane::start(Some(&dir), 0)).await.unwrap())
+        std::sync::Arc::new(tokio::task::spawn_blocking(move || ControlPlane::start(Some(&dir), 0, extra_crds)).await.unwrap())
     }
 
     fn shared() -> &'static ControlPlane {
         SHARED.get_or_init(|| {
-            let cp = ControlPlane::start(None, 0);
+            let cp = ControlPlane::start(None, 0, Vec::new());
             // Never restarted, and a static is never dropped: the CRD file is not needed any more.
             let _ = std::fs::remove_file(&cp.crd_path);
             cp
@@ -112,7 +117,7 @@ impl ControlPlane {
     /// so the kubeconfig (and every client built from it) stays valid.
     fn restart(&self) {
         self.kill();
-        let (child, info) = spawn_testenv(&self.crd_path, Some(&self.dir), self.port());
+        let (child, info) = spawn_testenv(&self.crd_path, Some(&self.dir), self.port(), &self.extra_crds);
         assert_eq!(info["server"].as_str(), Some(self.server.as_str()), "restarted on the same port");
         *self.child.lock().unwrap() = Some(child);
     }
@@ -145,6 +150,7 @@ async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn:
     tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
     tokio::spawn(cairn::controller::database_cluster::run_with(state.clone(), subs, run));
     tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
+    tokio::spawn(cairn::controller::monitoring_config::run(state.clone()));
     tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
     state
 }
@@ -226,13 +232,16 @@ pub async fn client_for(kubeconfig: &Path, default_ns: &str) -> Client {
 }
 
 /// Runs testenv with our CRDs and the pinned upstream ones; returns the process and its JSON line.
-fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16) -> (Child, serde_json::Value) {
+fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16, extra_crds: &[PathBuf]) -> (Child, serde_json::Value) {
     let up = upstream_crds_dir();
     let mut cmd = Command::new(testenv_bin());
     cmd.arg("--crds").arg(crd_path);
     for f in ["pg-operator-2.7.0-crd.yaml", "pxc-operator-1.18.0-crd.yaml", "psmdb-operator-1.21.1-crd.yaml"] {
         let p = up.join(f);
         assert!(p.exists(), "missing upstream CRD {}", p.display());
+        cmd.arg("--crds").arg(p);
+    }
+    for p in extra_crds {
         cmd.arg("--crds").arg(p);
     }
     if let Some(dir) = dir {
@@ -303,6 +312,19 @@ fn testenv_bin() -> PathBuf {
     .clone()
 }
 
+/// The monitoring stacks' CRDs (`../shared/monitoring-crds`, or `CAIRN_MONITORING_CRDS`): ServiceMonitor,
+/// PodMonitor and VMAgent, for tests that need the API server to validate what Cairn writes there.
+pub fn monitoring_crds() -> Vec<PathBuf> {
+    let dir = std::env::var("CAIRN_MONITORING_CRDS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("../shared/monitoring-crds"));
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
 /// The pinned upstream CRDs (`../shared/upstream-crds` beside the clone, or `CAIRN_UPSTREAM_CRDS`).
 pub fn upstream_crds_dir() -> PathBuf {
     std::env::var("CAIRN_UPSTREAM_CRDS")
@@ -330,7 +352,7 @@ impl TestEnv {
     /// a control plane of its own, as every test had before they were shared: for comparison and debugging).
     pub async fn start() -> TestEnv {
         if std::env::var("CAIRN_TEST_PRIVATE_PLANES").is_ok_and(|v| v == "1") {
-            return TestEnv::on(Some(ControlPlane::start_private().await), None).await;
+            return TestEnv::on(Some(ControlPlane::start_private(Vec::new()).await), None).await;
         }
         TestEnv::on(None, None).await
     }
@@ -338,13 +360,18 @@ impl TestEnv {
     /// This test's own control plane, for a test that stops or restarts the API server
     /// (`kill_apiserver`, `restart_apiserver`). It goes away with the TestEnv.
     pub async fn start_private() -> TestEnv {
-        TestEnv::on(Some(ControlPlane::start_private().await), None).await
+        TestEnv::on(Some(ControlPlane::start_private(Vec::new()).await), None).await
+    }
+
+    /// A control plane of its own with these CRD files installed too (e.g. [`monitoring_crds`]).
+    pub async fn start_private_with_crds(extra: &[PathBuf]) -> TestEnv {
+        TestEnv::on(Some(ControlPlane::start_private(extra.to_vec()).await), None).await
     }
 
     /// A private control plane whose namespaces have the given names, for a test that spells them out
     /// everywhere (policies, expectations). `name()` returns its argument unchanged there.
     pub async fn start_private_named(db_ns: &str, system_ns: &str) -> TestEnv {
-        TestEnv::on(Some(ControlPlane::start_private().await), Some((db_ns.into(), system_ns.into()))).await
+        TestEnv::on(Some(ControlPlane::start_private(Vec::new()).await), Some((db_ns.into(), system_ns.into()))).await
     }
 
     async fn on(private: Option<std::sync::Arc<ControlPlane>>, names: Option<(String, String)>) -> TestEnv {

@@ -45,9 +45,11 @@ pub fn Menu(
                 // A click outside closes the menu.
                 <div class="fixed inset-0 z-30" aria-hidden="true" on:click=move |_| open.set(false)></div>
                 <div class="absolute right-0 z-40 mt-1 w-64 rounded-md border border-slate-200 bg-white py-1 text-slate-900 shadow-lg"
-                    on:click=move |ev| {
-                        // A chosen item closes the menu (its own handler runs first).
-                        if ev.target().is_some() { open.set(false); }
+                    on:click=move |_| {
+                        // A chosen item closes the menu, on the next frame: closing at once would remove a
+                        // submit button's form before the browser submits it (the account menu's Log out).
+                        #[cfg(feature = "hydrate")]
+                        request_animation_frame(move || open.set(false));
                     }>
                     {children()}
                 </div>

@@ -31,6 +31,8 @@ pub fn Header() -> impl IntoView {
                 <a href="/databases" class="text-lg font-semibold tracking-tight">"Cairn"</a>
                 <nav aria-label="Main">
                     <a href="/databases" class="rounded px-2 py-1 text-sm text-slate-200 hover:bg-slate-700">"Databases"</a>
+                    <a href="/settings/namespaces" class="rounded px-2 py-1 text-sm text-slate-200 hover:bg-slate-700">"Settings"</a>
+                    <a href="/settings/monitoring-endpoints" class="rounded px-2 py-1 text-sm text-slate-200 hover:bg-slate-700">"Monitoring endpoints"</a>
                 </nav>
             </div>
             <Transition fallback=|| ()>

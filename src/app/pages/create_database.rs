@@ -1,16 +1,89 @@
+//! `/databases/new`: the create wizard (contract §4) — Basic information, Resources, Backups, Advanced
+//! configuration, Monitoring — with a live summary beside the steps, a Preview of exactly what Cairn will
+//! write, and a cancel confirmation.
+//!
+//! One form holds every step. Before the wasm arrives all steps show, one under the other, and the form
+//! posts as it is; once hydrated, one step shows at a time (the step list switches between them, every
+//! field keeps its value) and a field the server refuses brings its step back with the error beside it.
 use crate::app::components::{error_text, Header};
-use crate::app::server_fns::{get_form_options, CreateDatabase};
-use crate::model::{proxy_choices, supports_sharding, FieldError, EXPOSE_CHOICES};
+use crate::app::server_fns::{get_form_options, CreateDatabase, PreviewDatabase};
+use crate::model::*;
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+const INPUT: &str = "mt-1 w-full rounded border border-slate-300 px-3 py-2 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500";
+const LABEL: &str = "block text-sm font-medium";
+const HELP: &str = "mt-1 text-xs text-slate-500";
+const PRIMARY: &str = "rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 focus-visible:ring-offset-2";
+const SECONDARY: &str = "rounded border border-slate-300 bg-white px-4 py-2 font-medium hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500";
+
+/// The steps: (anchor id, title).
+const STEPS: [(&str, &str); 5] = [
+    ("step-basic", "Basic information"),
+    ("step-resources", "Resources"),
+    ("step-backups", "Backups"),
+    ("step-advanced", "Advanced configuration"),
+    ("step-monitoring", "Monitoring"),
+];
+
+/// The step of each form input (for bringing a refused field's step back).
+fn step_of(field: &str) -> usize {
+    match field {
+        "name" | "namespace" | "engine" | "version" | "sharding" | "shards" | "config_servers" => 0,
+        "nodes" | "size" | "cpu" | "memory" | "disk" | "proxy" | "proxy_replicas" | "storage_class" => 1,
+        "expose" | "source_ranges" | "lb_config" | "engine_config" | "scheduling_policy" => 3,
+        _ => 0,
+    }
+}
+
+/// The form inputs the summary and the preview read (in the browser).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const FIELDS: &[&str] = &[
+    "name", "namespace", "engine", "version", "sharding", "shards", "config_servers", "nodes", "size", "cpu", "memory", "disk", "proxy",
+    "proxy_replicas", "storage_class", "expose", "source_ranges", "lb_config", "engine_config", "scheduling_policy",
+];
+
+type Draft = std::collections::BTreeMap<String, String>;
+
+/// Opens step `i` and moves the focus to its heading (once it shows), so keyboard and screen-reader users
+/// land on the step they asked for.
+fn open_step(step: RwSignal<usize>, i: usize) {
+    step.set(i);
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = document().get_element_by_id(&format!("{}-title", STEPS[i].0)).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    });
+}
+
+/// The form's current values (in the browser; on the server there is no DOM, and the summary starts empty).
+fn read_form(form: &NodeRef<leptos::html::Form>) -> Draft {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = form.get_untracked() {
+        if let Ok(fd) = web_sys::FormData::new_with_form(&el) {
+            return FIELDS.iter().filter_map(|k| fd.get(k).as_string().map(|v| (k.to_string(), v))).collect();
+        }
+    }
+    let _ = form;
+    Draft::new()
+}
 
 #[component]
 pub fn CreateDatabasePage() -> impl IntoView {
     let options = Resource::new(|| (), |_| get_form_options());
     let create = ServerAction::<CreateDatabase>::new();
-    // A rejected field (shown beside it) or any other error (shown above the button).
-    let field_error = move || create.value().get().and_then(|r| r.ok().flatten());
-    let other_error = move || create.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
+    let preview = ServerAction::<PreviewDatabase>::new();
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    // A rejected field (shown beside it, from the create or the preview) or any other error.
+    let field_error = move || {
+        let from_preview = preview.value().get().and_then(|r| r.ok()).and_then(|o| o.error);
+        create.value().get().and_then(|r| r.ok().flatten()).or(from_preview)
+    };
+    let other_error = move || {
+        create.value().get().and_then(|r| r.err()).or_else(|| preview.value().get().and_then(|r| r.err())).map(|e| error_text(&e))
+    };
     let error_for = move |field: &'static str| {
         move || {
             field_error().filter(|e: &FieldError| e.field == field).map(|e| {
@@ -18,235 +91,566 @@ pub fn CreateDatabasePage() -> impl IntoView {
             })
         }
     };
-    let input_class = "mt-1 w-full rounded border border-slate-300 px-3 py-2";
-    // The chosen namespace decides which engines are offered (those installed there), and the chosen engine
-    // which versions. Empty means "the first one offered".
+
+    let hydrated = RwSignal::new(false);
+    let step = RwSignal::new(0usize);
+    let draft = RwSignal::new(Draft::new());
+    let cancel_open = RwSignal::new(false);
+    Effect::new(move |_| {
+        hydrated.set(true);
+        // Again once the form is there (it renders when the options arrive).
+        if form_ref.get().is_some() {
+            draft.set(read_form(&form_ref));
+        }
+    });
+    // A refused field brings its step back.
+    Effect::new(move |_| {
+        if let Some(e) = field_error() {
+            step.set(step_of(&e.field));
+        }
+    });
+    let refresh = move || draft.set(read_form(&form_ref));
+
+    // The choices that depend on each other: namespace → engines → versions; engine → nodes, presets,
+    // proxies, policies; exposure → source ranges and LB configs. Empty: the first offered.
     let namespace = RwSignal::new(String::new());
     let engine = RwSignal::new(String::new());
-    // Source ranges apply to a load balancer only; sharding (and with it mongos) to MongoDB only.
+    let version = RwSignal::new(String::new());
     let expose = RwSignal::new(String::from("ClusterIP"));
     let sharded = RwSignal::new(false);
-    let label_class = "block text-sm font-medium";
-    let help_class = "mt-1 text-xs text-slate-500";
+    let size = RwSignal::new(String::from("small"));
+    let cpu = RwSignal::new(String::from("1"));
+    let memory = RwSignal::new(String::from("2G"));
+    let disk = RwSignal::new(String::from("25G"));
+
+    let step_hidden = move |i: usize| move || hydrated.get() && step.get() != i;
+    let monitored = RwSignal::new(false);
 
     view! {
         <Title text="Create database"/>
         <Header/>
-        <main id="main" class="mx-auto max-w-xl p-4 sm:p-6">
-            <h1 class="mb-6 text-2xl font-semibold">"Create database"</h1>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <main id="main" class="mx-auto max-w-6xl p-4 sm:p-6">
+            <h1 class="mb-4 text-2xl font-semibold">"Create database"</h1>
+            <Transition fallback=|| view! { <p role="status">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match options.await {
-                        Err(e) => view! { <p role="alert" class="text-red-700">{error_text(&e)}</p> }.into_any(),
-                        Ok(opts) if opts.namespaces.is_empty() || opts.engines.is_empty() => view! {
+                    let opts = match options.await {
+                        Err(e) => return view! { <p role="alert" class="text-red-700">{error_text(&e)}</p> }.into_any(),
+                        Ok(o) => o,
+                    };
+                    if opts.namespaces.is_empty() || opts.engines.is_empty() {
+                        return view! {
                             <p role="alert" class="text-slate-700">
                                 "Your role does not allow creating databases: it needs database-clusters create in a namespace and read on that namespace's database engine."
                             </p>
-                            <a href="/" class="text-indigo-700 hover:underline">"Back to the databases"</a>
-                        }.into_any(),
-                        Ok(opts) => {
-                            let opts = std::sync::Arc::new(opts.clone());
-                            // The effective choices: the signal's value while it is offered, else the first.
-                            let ns_now = {
-                                let opts = opts.clone();
-                                move || {
-                                    let want = namespace.get();
-                                    if opts.namespaces.contains(&want) { want } else { opts.namespaces.first().cloned().unwrap_or_default() }
-                                }
-                            };
-                            let engines_now = {
-                                let (opts, ns_now) = (opts.clone(), ns_now.clone());
-                                move || opts.engines_in(&ns_now()).cloned().collect::<Vec<_>>()
-                            };
-                            let engine_now = {
-                                let engines_now = engines_now.clone();
-                                move || {
-                                    let list = engines_now();
-                                    let want = engine.get();
-                                    list.iter().find(|e| e.engine == want).or(list.first()).cloned()
-                                }
-                            };
-                            let none_installed = {
-                                let engines_now = engines_now.clone();
-                                move || engines_now().is_empty()
-                            };
-                            let engine_type_now = {
-                                let engine_now = engine_now.clone();
-                                move || engine_now().map(|e| e.engine).unwrap_or_default()
-                            };
-                            view! {
-                            <ActionForm action=create attr:class="space-y-4 rounded-lg bg-white p-6 shadow">
-                                <div>
-                                    <label for="name" class="block text-sm font-medium">"Name"</label>
-                                    <input id="name" name="name" type="text" class=input_class
-                                        placeholder="e.g. orders-db"/>
-                                    {error_for("name")}
-                                </div>
-                                {
-                                    view! {
-                                        <div>
-                                            <label for="namespace" class="block text-sm font-medium">"Namespace"</label>
-                                            <select id="namespace" name="namespace" class=input_class
-                                                on:change=move |ev| namespace.set(event_target_value(&ev))>
-                                                {opts.namespaces.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
-                                            </select>
-                                            {error_for("namespace")}
-                                        </div>
-                                        <div>
-                                            <label for="engine" class="block text-sm font-medium">"Engine"</label>
-                                            <select id="engine" name="engine" class=input_class
-                                                on:change=move |ev| {
-                                                    engine.set(event_target_value(&ev));
-                                                    sharded.set(false);
-                                                }>
-                                                {
-                                                    let (engines_now, engine_now) = (engines_now.clone(), engine_now.clone());
-                                                    move || {
-                                                        let chosen = engine_now().map(|e| e.engine).unwrap_or_default();
-                                                        engines_now().into_iter().map(|e| {
-                                                            let selected = e.engine == chosen;
-                                                            view! { <option value=e.engine.clone() selected=selected>{e.label.clone()}</option> }
-                                                        }).collect_view()
-                                                    }
+                            <a href="/" class="text-indigo-700 underline">"Back to the databases"</a>
+                        }.into_any();
+                    }
+                    let opts = std::sync::Arc::new(opts);
+                    let ns_now = {
+                        let opts = opts.clone();
+                        move || {
+                            let want = namespace.get();
+                            if opts.namespaces.contains(&want) { want } else { opts.namespaces.first().cloned().unwrap_or_default() }
+                        }
+                    };
+                    let engines_now = {
+                        let (opts, ns_now) = (opts.clone(), ns_now.clone());
+                        move || opts.engines_in(&ns_now()).cloned().collect::<Vec<_>>()
+                    };
+                    let engine_now = {
+                        let engines_now = engines_now.clone();
+                        move || {
+                            let list = engines_now();
+                            let want = engine.get();
+                            list.iter().find(|e| e.engine == want).or(list.first()).cloned()
+                        }
+                    };
+                    let engine_type = {
+                        let engine_now = engine_now.clone();
+                        move || engine_now().map(|e| e.engine).unwrap_or_default()
+                    };
+                    let version_now = {
+                        let engine_now = engine_now.clone();
+                        move || {
+                            let e = engine_now();
+                            let want = version.get();
+                            e.as_ref().and_then(|e| e.versions.iter().find(|v| **v == want).or(e.versions.first()).cloned()).unwrap_or_default()
+                        }
+                    };
+                    // A preset fills CPU, memory and disk for the engine and version.
+                    let apply_preset = {
+                        let (engine_type, version_now) = (engine_type.clone(), version_now.clone());
+                        move || {
+                            if let Some((c, m, d)) = size_preset(&engine_type(), &version_now(), &size.get_untracked()) {
+                                cpu.set(c.into());
+                                memory.set(m.into());
+                                disk.set(d.into());
+                            }
+                        }
+                    };
+                    let apply_preset2 = apply_preset.clone();
+                    let apply_preset3 = apply_preset.clone();
+                    view! {
+                        <div class="grid gap-6 lg:grid-cols-[12rem_1fr_20rem]">
+                            // The step list: every step can be opened at any time.
+                            <nav aria-label="Create database steps" class="min-w-0 lg:sticky lg:top-4 lg:self-start">
+                                <ol class="flex gap-2 overflow-x-auto lg:flex-col">
+                                    {STEPS.iter().enumerate().map(|(i, (id, title))| view! {
+                                        <li>
+                                            <a href=format!("#{id}")
+                                                aria-current=move || (hydrated.get() && step.get() == i).then_some("step")
+                                                on:click=move |ev| { ev.prevent_default(); open_step(step, i); }
+                                                class="block whitespace-nowrap rounded px-3 py-2 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
+                                                class=("bg-indigo-600", move || hydrated.get() && step.get() == i)
+                                                class=("text-white", move || hydrated.get() && step.get() == i)
+                                                class=("hover:bg-slate-200", move || !(hydrated.get() && step.get() == i))>
+                                                {format!("{}. {title}", i + 1)}
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
+                                </ol>
+                            </nav>
+                            <div class="min-w-0" on:input=move |_| refresh() on:change=move |_| refresh()>
+                            <ActionForm action=create node_ref=form_ref attr:class="space-y-6" attr:id="create-database-form">
+                                // 1. Basic information
+                                <section id="step-basic" aria-labelledby="step-basic-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(0)>
+                                    <h2 id="step-basic-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"1. Basic information"</h2>
+                                    <div>
+                                        <label for="name" class=LABEL>"Name"</label>
+                                        <input id="name" name="name" type="text" class=INPUT placeholder="e.g. orders-db" aria-describedby="name-help"/>
+                                        <p id="name-help" class=HELP>"Up to 22 lowercase letters, digits and '-', starting with a letter."</p>
+                                        {error_for("name")}
+                                    </div>
+                                    <div>
+                                        <label for="namespace" class=LABEL>"Namespace"</label>
+                                        <select id="namespace" name="namespace" class=INPUT on:change=move |ev| namespace.set(event_target_value(&ev))>
+                                            {opts.namespaces.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                                        </select>
+                                        {error_for("namespace")}
+                                    </div>
+                                    <div>
+                                        <label for="engine" class=LABEL>"Engine"</label>
+                                        <select id="engine" name="engine" class=INPUT
+                                            on:change=move |ev| {
+                                                engine.set(event_target_value(&ev));
+                                                sharded.set(false);
+                                                apply_preset();
+                                            }>
+                                            {
+                                                let (engines_now, engine_type) = (engines_now.clone(), engine_type.clone());
+                                                move || {
+                                                    let chosen = engine_type();
+                                                    engines_now().into_iter().map(|e| {
+                                                        let selected = e.engine == chosen;
+                                                        view! { <option value=e.engine.clone() selected=selected>{e.label.clone()}</option> }
+                                                    }).collect_view()
                                                 }
-                                            </select>
-                                            {move || none_installed().then(|| view! {
-                                                <p role="status" class="mt-1 text-sm text-slate-600">
-                                                    "No database operator is installed in this namespace yet."
-                                                </p>
-                                            })}
-                                            {error_for("engine")}
-                                        </div>
-                                        <div>
-                                            <label for="version" class="block text-sm font-medium">"Version"</label>
-                                            <select id="version" name="version" class=input_class>
-                                                {
-                                                    let engine_now = engine_now.clone();
-                                                    move || {
-                                                        // Best first (recommended, newest), and preselected.
-                                                        let Some(e) = engine_now() else { return Vec::new() };
-                                                        e.versions.iter().enumerate().map(|(i, v)| {
-                                                            let label = if e.recommended.contains(v) { format!("{v} (recommended)") } else { v.clone() };
-                                                            view! { <option value=v.clone() selected=i == 0>{label}</option> }
-                                                        }).collect::<Vec<_>>()
-                                                    }
+                                            }
+                                        </select>
+                                        {
+                                            let engines_now = engines_now.clone();
+                                            move || engines_now().is_empty().then(|| view! {
+                                                <p role="status" class="mt-1 text-sm text-slate-600">"No database operator is installed in this namespace yet."</p>
+                                            })
+                                        }
+                                        {error_for("engine")}
+                                    </div>
+                                    <div>
+                                        <label for="version" class=LABEL>"Version"</label>
+                                        <select id="version" name="version" class=INPUT
+                                            on:change=move |ev| { version.set(event_target_value(&ev)); apply_preset2(); }>
+                                            {
+                                                let engine_now = engine_now.clone();
+                                                move || {
+                                                    // Best first (recommended, newest), and preselected.
+                                                    let Some(e) = engine_now() else { return Vec::new() };
+                                                    e.versions.iter().enumerate().map(|(i, v)| {
+                                                        let label = if e.recommended.contains(v) { format!("{v} (recommended)") } else { v.clone() };
+                                                        view! { <option value=v.clone() selected=i == 0>{label}</option> }
+                                                    }).collect::<Vec<_>>()
                                                 }
-                                            </select>
-                                            {error_for("version")}
-                                        </div>
-                                    }
-                                }
-                                <div>
-                                    <label for="nodes" class="block text-sm font-medium">"Nodes"</label>
-                                    <select id="nodes" name="nodes" class=input_class>
-                                        <option value="1">"1"</option>
-                                        <option value="3">"3"</option>
-                                        <option value="5">"5"</option>
-                                    </select>
-                                    {error_for("nodes")}
-                                </div>
-                                <div class="grid grid-cols-3 gap-4">
-                                    <div>
-                                        <label for="cpu" class="block text-sm font-medium">"CPU"</label>
-                                        <input id="cpu" name="cpu" type="text" value="1" class=input_class/>
-                                        {error_for("cpu")}
+                                            }
+                                        </select>
+                                        {error_for("version")}
                                     </div>
-                                    <div>
-                                        <label for="memory" class="block text-sm font-medium">"Memory"</label>
-                                        <input id="memory" name="memory" type="text" value="2G" class=input_class/>
-                                        {error_for("memory")}
-                                    </div>
-                                    <div>
-                                        <label for="disk" class="block text-sm font-medium">"Disk"</label>
-                                        <input id="disk" name="disk" type="text" value="25G" class=input_class/>
-                                        {error_for("disk")}
-                                    </div>
-                                </div>
-                                <fieldset class="space-y-4 rounded border border-slate-200 p-4">
-                                    <legend class="px-1 text-sm font-semibold">"Connections"</legend>
                                     {
-                                        let engine_type_now = engine_type_now.clone();
-                                        move || {
-                                        let e = engine_type_now();
-                                        (!supports_sharding(&e) || sharded.get()).then(|| view! {
-                                            <div class="grid grid-cols-2 gap-4">
-                                                <div>
-                                                    <label for="proxy" class=label_class>"Proxy"</label>
-                                                    <select id="proxy" name="proxy" class=input_class>
-                                                        {proxy_choices(&e).iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
-                                                    </select>
-                                                    {error_for("proxy")}
-                                                </div>
-                                                <div>
-                                                    <label for="proxy_replicas" class=label_class>"Proxy nodes"</label>
-                                                    <input id="proxy_replicas" name="proxy_replicas" type="number" min="1"
-                                                        class=input_class placeholder="same as nodes"/>
-                                                    {error_for("proxy_replicas")}
-                                                </div>
-                                            </div>
+                                        let engine_type = engine_type.clone();
+                                        move || supports_sharding(&engine_type()).then(|| view! {
+                                            <fieldset class="space-y-4 rounded border border-slate-200 p-4">
+                                                <legend class="px-1 text-sm font-semibold">"Sharding"</legend>
+                                                <label class="flex items-center gap-2 text-sm">
+                                                    <input id="sharding" name="sharding" type="checkbox" value="on"
+                                                        on:change=move |ev| sharded.set(event_target_checked(&ev))/>
+                                                    "Sharded cluster"
+                                                </label>
+                                                {error_for("sharding")}
+                                                {move || sharded.get().then(|| view! {
+                                                    <div class="grid grid-cols-2 gap-4">
+                                                        <div>
+                                                            <label for="shards" class=LABEL>"Shards"</label>
+                                                            <input id="shards" name="shards" type="number" min="1" value="2" class=INPUT/>
+                                                            {error_for("shards")}
+                                                        </div>
+                                                        <div>
+                                                            <label for="config_servers" class=LABEL>"Config servers"</label>
+                                                            <input id="config_servers" name="config_servers" type="number" min="1" value="3" class=INPUT/>
+                                                            {error_for("config_servers")}
+                                                        </div>
+                                                    </div>
+                                                })}
+                                            </fieldset>
                                         })
-                                    }}
+                                    }
+                                    <StepButtons step hydrated index=0/>
+                                </section>
+
+                                // 2. Resources
+                                <section id="step-resources" aria-labelledby="step-resources-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(1)>
+                                    <h2 id="step-resources-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"2. Resources"</h2>
                                     <div>
-                                        <label for="expose" class=label_class>"Exposure"</label>
-                                        <select id="expose" name="expose" class=input_class
-                                            on:change=move |ev| expose.set(event_target_value(&ev))>
+                                        <label for="nodes" class=LABEL>"Nodes"</label>
+                                        <select id="nodes" name="nodes" class=INPUT>
+                                            {
+                                                let engine_type = engine_type.clone();
+                                                move || {
+                                                    let (choices, default) = node_choices(&engine_type());
+                                                    choices.iter().map(|n| view! { <option value=*n selected=*n == default>{*n}</option> }).collect_view()
+                                                }
+                                            }
+                                        </select>
+                                        {error_for("nodes")}
+                                    </div>
+                                    <div>
+                                        <label for="size" class=LABEL>"Size per node"</label>
+                                        <select id="size" name="size" class=INPUT prop:value=move || size.get()
+                                            on:change=move |ev| { size.set(event_target_value(&ev)); apply_preset3(); }>
+                                            {SIZE_CHOICES.iter().map(|(v, l)| view! { <option value=*v selected=*v == "small">{*l}</option> }).collect_view()}
+                                        </select>
+                                    </div>
+                                    <div class="grid gap-4 sm:grid-cols-3">
+                                        <div>
+                                            <label for="cpu" class=LABEL>"CPU"</label>
+                                            <input id="cpu" name="cpu" type="text" class=INPUT value=cpu.get_untracked() prop:value=move || cpu.get()
+                                                on:input=move |ev| { cpu.set(event_target_value(&ev)); size.set("custom".into()); }/>
+                                            {error_for("cpu")}
+                                        </div>
+                                        <div>
+                                            <label for="memory" class=LABEL>"Memory"</label>
+                                            <input id="memory" name="memory" type="text" class=INPUT value=memory.get_untracked() prop:value=move || memory.get()
+                                                on:input=move |ev| { memory.set(event_target_value(&ev)); size.set("custom".into()); }/>
+                                            {error_for("memory")}
+                                        </div>
+                                        <div>
+                                            <label for="disk" class=LABEL>"Disk"</label>
+                                            <input id="disk" name="disk" type="text" class=INPUT value=disk.get_untracked() prop:value=move || disk.get()
+                                                on:input=move |ev| { disk.set(event_target_value(&ev)); size.set("custom".into()); }/>
+                                            {error_for("disk")}
+                                        </div>
+                                    </div>
+                                    <div>
+                                        <label for="storage_class" class=LABEL>"Storage class"</label>
+                                        <select id="storage_class" name="storage_class" class=INPUT aria-describedby="storage_class-help">
+                                            <option value="">"The cluster's default"</option>
+                                            {opts.storage_classes.iter().map(|c| {
+                                                let label = format!("{}{}{}", c.metadata.name,
+                                                    if c.is_default { " (default)" } else { "" },
+                                                    if c.allow_volume_expansion { " — disks can grow" } else { " — disks cannot grow" });
+                                                view! { <option value=c.metadata.name.clone()>{label}</option> }
+                                            }).collect_view()}
+                                        </select>
+                                        <p id="storage_class-help" class=HELP>"Disks can be grown later only on a class that allows volume expansion."</p>
+                                        {error_for("storage_class")}
+                                    </div>
+                                    {
+                                        let engine_type = engine_type.clone();
+                                        move || {
+                                            let e = engine_type();
+                                            (!supports_sharding(&e) || sharded.get()).then(|| view! {
+                                                <div class="grid gap-4 sm:grid-cols-2">
+                                                    <div>
+                                                        <label for="proxy" class=LABEL>"Proxy"</label>
+                                                        <select id="proxy" name="proxy" class=INPUT>
+                                                            {proxy_choices(&e).iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                                                        </select>
+                                                        {error_for("proxy")}
+                                                    </div>
+                                                    <div>
+                                                        <label for="proxy_replicas" class=LABEL>"Proxy nodes"</label>
+                                                        <input id="proxy_replicas" name="proxy_replicas" type="number" min="1" class=INPUT placeholder="same as nodes"/>
+                                                        {error_for("proxy_replicas")}
+                                                    </div>
+                                                </div>
+                                            })
+                                        }
+                                    }
+                                    <StepButtons step hydrated index=1/>
+                                </section>
+
+                                // 3. Backups (filled by the backup feature)
+                                <section id="step-backups" aria-labelledby="step-backups-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(2)>
+                                    <h2 id="step-backups-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"3. Backups"</h2>
+                                    <p class="text-sm text-slate-700">
+                                        "Backups come with the backup feature: no backup storage can be set up yet, so this database starts without scheduled backups. You can add them later from its page."
+                                    </p>
+                                    <StepButtons step hydrated index=2/>
+                                </section>
+
+                                // 4. Advanced configuration
+                                <section id="step-advanced" aria-labelledby="step-advanced-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(3)>
+                                    <h2 id="step-advanced-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"4. Advanced configuration"</h2>
+                                    <div>
+                                        <label for="expose" class=LABEL>"Exposure"</label>
+                                        <select id="expose" name="expose" class=INPUT on:change=move |ev| expose.set(event_target_value(&ev))>
                                             {EXPOSE_CHOICES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                                         </select>
                                         {error_for("expose")}
                                     </div>
-                                    {move || (expose.get() == "LoadBalancer").then(|| view! {
-                                        <div>
-                                            <label for="source_ranges" class=label_class>"Allowed source ranges"</label>
-                                            <input id="source_ranges" name="source_ranges" type="text" class=input_class
-                                                placeholder="e.g. 203.0.113.0/24, 198.51.100.7"
-                                                aria-describedby="source_ranges-help"/>
-                                            <p id="source_ranges-help" class=help_class>
-                                                "Comma-separated addresses or CIDR ranges. Empty: anyone who can reach the load balancer."
-                                            </p>
-                                            {error_for("source_ranges")}
-                                        </div>
-                                    })}
-                                </fieldset>
-                                {move || supports_sharding(&engine_type_now()).then(|| view! {
-                                    <fieldset class="space-y-4 rounded border border-slate-200 p-4">
-                                        <legend class="px-1 text-sm font-semibold">"Sharding"</legend>
-                                        <label class="flex items-center gap-2 text-sm">
-                                            <input id="sharding" name="sharding" type="checkbox" value="on"
-                                                on:change=move |ev| sharded.set(event_target_checked(&ev))/>
-                                            "Sharded cluster"
-                                        </label>
-                                        {error_for("sharding")}
-                                        {move || sharded.get().then(|| view! {
-                                            <div class="grid grid-cols-2 gap-4">
-                                                <div>
-                                                    <label for="shards" class=label_class>"Shards"</label>
-                                                    <input id="shards" name="shards" type="number" min="1" value="2" class=input_class/>
-                                                    {error_for("shards")}
-                                                </div>
-                                                <div>
-                                                    <label for="config_servers" class=label_class>"Config servers"</label>
-                                                    <input id="config_servers" name="config_servers" type="number" min="1" value="3"
-                                                        class=input_class/>
-                                                    {error_for("config_servers")}
-                                                </div>
+                                    {
+                                        let lbs = opts.load_balancer_configs.clone();
+                                        move || (expose.get() == "LoadBalancer").then(|| view! {
+                                            <div>
+                                                <label for="source_ranges" class=LABEL>"Allowed source ranges"</label>
+                                                <input id="source_ranges" name="source_ranges" type="text" class=INPUT
+                                                    placeholder="e.g. 203.0.113.0/24, 198.51.100.7" aria-describedby="source_ranges-help"/>
+                                                <p id="source_ranges-help" class=HELP>"Comma-separated addresses or CIDR ranges. Empty: anyone who can reach the load balancer."</p>
+                                                {error_for("source_ranges")}
                                             </div>
-                                        })}
-                                    </fieldset>
-                                })}
+                                            <div>
+                                                <label for="lb_config" class=LABEL>"Load balancer configuration"</label>
+                                                <select id="lb_config" name="lb_config" class=INPUT>
+                                                    <option value="">"None"</option>
+                                                    {lbs.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                                                </select>
+                                                {error_for("lb_config")}
+                                            </div>
+                                        })
+                                    }
+                                    <div>
+                                        <label for="scheduling_policy" class=LABEL>"Pod scheduling policy"</label>
+                                        <select id="scheduling_policy" name="scheduling_policy" class=INPUT>
+                                            <option value="">"None"</option>
+                                            {
+                                                let (policies, engine_type) = (opts.scheduling_policies.clone(), engine_type.clone());
+                                                move || {
+                                                    let e = engine_type();
+                                                    policies.iter().filter(|(_, pe)| *pe == e).map(|(n, _)| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()
+                                                }
+                                            }
+                                        </select>
+                                        {error_for("scheduling_policy")}
+                                    </div>
+                                    <div>
+                                        <label for="engine_config" class=LABEL>"Engine parameters"</label>
+                                        <textarea id="engine_config" name="engine_config" rows="4" class=format!("{INPUT} font-mono text-sm")
+                                            placeholder="e.g. max_connections = 200" aria-describedby="engine_config-help"></textarea>
+                                        <p id="engine_config-help" class=HELP>"Written to the engine's configuration as typed, one setting per line."</p>
+                                        {error_for("engine_config")}
+                                    </div>
+                                    <StepButtons step hydrated index=3/>
+                                </section>
+
+                                // 5. Monitoring: an endpoint of the namespace, or off.
+                                <section id="step-monitoring" aria-labelledby="step-monitoring-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(4)>
+                                    <h2 id="step-monitoring-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"5. Monitoring"</h2>
+                                    <label class="flex items-center gap-2 text-sm">
+                                        <input id="monitoring_on" type="checkbox"
+                                            on:change=move |ev| monitored.set(event_target_checked(&ev))/>
+                                        "Monitor this database"
+                                    </label>
+                                    {
+                                        let (opts, ns_now) = (opts.clone(), ns_now.clone());
+                                        move || monitored.get().then(|| {
+                                            let ns = ns_now();
+                                            let choices: Vec<_> = opts.monitoring.iter().filter(|m| m.namespace == ns).cloned().collect();
+                                            if choices.is_empty() {
+                                                view! {
+                                                    <p role="status" class="text-sm text-slate-600">
+                                                        "No monitoring endpoint in this namespace yet: add one under "
+                                                        <a href="/settings/monitoring-endpoints" class="text-indigo-700 hover:underline">"Settings → Monitoring endpoints"</a>"."
+                                                    </p>
+                                                }.into_any()
+                                            } else {
+                                                view! {
+                                                    <div>
+                                                        <label for="monitoring" class=LABEL>"Monitoring endpoint"</label>
+                                                        <select id="monitoring" name="monitoring" class=INPUT>
+                                                            {choices.into_iter().map(|m| {
+                                                                let label = format!("{} ({})", m.name, m.kind);
+                                                                view! { <option value=m.name.clone()>{label}</option> }
+                                                            }).collect_view()}
+                                                        </select>
+                                                    </div>
+                                                }.into_any()
+                                            }
+                                        })
+                                    }
+                                    {error_for("monitoring")}
+                                    <StepButtons step hydrated index=4/>
+                                </section>
+
                                 {move || other_error().map(|e| view! { <p role="alert" class="text-sm text-red-700">{e}</p> })}
-                                <div class="flex items-center gap-4">
-                                    <button type="submit" disabled=move || create.pending().get()
-                                        class="rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700 disabled:opacity-50">
-                                        "Create database"
+                                <div class="flex flex-wrap items-center gap-3">
+                                    <button type="submit" disabled=move || create.pending().get() class=PRIMARY>"Create database"</button>
+                                    <button type="button" class=SECONDARY disabled=move || !hydrated.get() || preview.pending().get()
+                                        on:click=move |_| {
+                                            let fields: Vec<(String, String)> = read_form(&form_ref).into_iter().collect();
+                                            preview.dispatch(PreviewDatabase { fields });
+                                        }>
+                                        "Preview"
                                     </button>
-                                    <a href="/" class="text-slate-600 hover:underline">"Cancel"</a>
+                                    <a href="/" class="text-slate-600 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
+                                        on:click=move |ev| { ev.prevent_default(); cancel_open.set(true); }>
+                                        "Cancel"
+                                    </a>
                                 </div>
                             </ActionForm>
-                        }.into_any()
-                        }
-                    }
+                            </div>
+                            <aside aria-label="Summary" class="min-w-0 space-y-4 lg:sticky lg:top-4 lg:self-start">
+                                <Summary draft sizes=(cpu, memory, disk)/>
+                            </aside>
+                        </div>
+                        <PreviewPanel preview/>
+                        <CancelDialog open=cancel_open/>
+                    }.into_any()
                 })}
             </Transition>
         </main>
+    }
+}
+
+/// Back / Next under a step (in the browser only: before the wasm every step shows anyway).
+#[component]
+fn StepButtons(step: RwSignal<usize>, hydrated: RwSignal<bool>, index: usize) -> impl IntoView {
+    move || {
+        hydrated.get().then(|| {
+            view! {
+                <div class="flex justify-between border-t border-slate-100 pt-4">
+                    {(index > 0).then(|| view! {
+                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, index - 1)>"Back"</button>
+                    })}
+                    <span></span>
+                    {(index + 1 < STEPS.len()).then(|| view! {
+                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, index + 1)>
+                            {format!("Next: {}", STEPS[index + 1].1)}
+                        </button>
+                    })}
+                </div>
+            }
+        })
+    }
+}
+
+/// The live summary of what the form says.
+#[component]
+fn Summary(draft: RwSignal<Draft>, sizes: (RwSignal<String>, RwSignal<String>, RwSignal<String>)) -> impl IntoView {
+    let get = move |k: &str| draft.with(|d| d.get(k).cloned().unwrap_or_default());
+    let row = move |label: &'static str, value: Box<dyn Fn() -> String + Send + Sync>| {
+        view! {
+            <div class="flex justify-between gap-3 py-1">
+                <dt class="text-slate-600">{label}</dt>
+                <dd class="text-right font-medium break-all">{move || { let v = value(); if v.is_empty() { "—".to_string() } else { v } }}</dd>
+            </div>
+        }
+    };
+    let engine = move || {
+        let e = get("engine");
+        if e.is_empty() { String::new() } else { format!("{} {}", engine_label(&e), get("version")) }
+    };
+    // From the fields' own signals: a size preset changes them without an input event.
+    let per_node = move || format!("{} CPU, {} memory, {} disk", sizes.0.get(), sizes.1.get(), sizes.2.get());
+    let proxy = move || {
+        let p = get("proxy");
+        if p.is_empty() { "none".into() } else {
+            let n = get("proxy_replicas");
+            format!("{p} × {}", if n.is_empty() { get("nodes") } else { n })
+        }
+    };
+    let exposure = move || {
+        let e = get("expose");
+        let label = EXPOSE_CHOICES.iter().find(|(v, _)| *v == e).map(|(_, l)| l.to_string()).unwrap_or_default();
+        let r = get("source_ranges");
+        if e == "LoadBalancer" && !r.trim().is_empty() { format!("{label} ({r})") } else { label }
+    };
+    view! {
+        <section aria-labelledby="summary-title" class="rounded-lg bg-white p-4 text-sm shadow">
+            <h2 id="summary-title" class="mb-2 text-lg font-semibold">"Summary"</h2>
+            <dl class="divide-y divide-slate-100">
+                {row("Name", Box::new(move || get("name")))}
+                {row("Namespace", Box::new(move || get("namespace")))}
+                {row("Engine", Box::new(engine))}
+                {row("Sharding", Box::new(move || if get("sharding") == "on" { format!("{} shards", get("shards")) } else { String::new() }))}
+                {row("Nodes", Box::new(move || get("nodes")))}
+                {row("Per node", Box::new(per_node))}
+                {row("Storage class", Box::new(move || { let c = get("storage_class"); if c.is_empty() && !get("name").is_empty() { "cluster default".into() } else { c } }))}
+                {row("Proxy", Box::new(proxy))}
+                {row("Exposure", Box::new(exposure))}
+                {row("Scheduling policy", Box::new(move || get("scheduling_policy")))}
+            </dl>
+        </section>
+    }
+}
+
+/// The exact objects Cairn would write, as the API server answered their dry runs.
+#[component]
+fn PreviewPanel(preview: ServerAction<PreviewDatabase>) -> impl IntoView {
+    move || {
+        let pending = preview.pending().get();
+        let value = preview.value().get();
+        if pending {
+            return view! { <p role="status" class="mt-6">"Computing the preview…"</p> }.into_any();
+        }
+        match value {
+            Some(Ok(PreviewOutcome { preview: Some(p), .. })) => view! {
+                <section aria-labelledby="preview-title" class="mt-6 rounded-lg bg-white p-4 shadow sm:p-6">
+                    <h2 id="preview-title" class="text-lg font-semibold">"Preview"</h2>
+                    <p class="mb-4 text-sm text-slate-600">
+                        "Exactly what Cairn will write, as the API server accepted it in a dry run (nothing was created). The operator's custom resource is computed by the same mapping the reconciler applies; the database's UID and owner reference are added when it is created."
+                    </p>
+                    <div class="grid gap-4 lg:grid-cols-2">
+                        <div class="min-w-0">
+                            <h3 class="mb-1 font-semibold">"DatabaseCluster"</h3>
+                            <pre aria-label="DatabaseCluster YAML" tabindex="0" class="max-h-[32rem] overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100">{p.database_cluster_yaml}</pre>
+                        </div>
+                        <div class="min-w-0">
+                            <h3 class="mb-1 font-semibold">{p.upstream_kind.clone()}</h3>
+                            <pre aria-label=format!("{} YAML", p.upstream_kind) tabindex="0" class="max-h-[32rem] overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100">{p.upstream_yaml}</pre>
+                        </div>
+                    </div>
+                </section>
+            }.into_any(),
+            Some(Ok(PreviewOutcome { error: Some(e), .. })) => view! {
+                <p role="alert" class="mt-6 text-sm text-red-700">{format!("No preview: {}", e.message)}</p>
+            }.into_any(),
+            _ => ().into_any(),
+        }
+    }
+}
+
+/// "Discard this database?" — Escape or "Keep editing" closes it; "Discard" leaves.
+#[component]
+fn CancelDialog(open: RwSignal<bool>) -> impl IntoView {
+    let keep = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if open.get() {
+            if let Some(b) = keep.get() {
+                let _ = b.focus();
+            }
+        }
+    });
+    move || {
+        open.get().then(|| view! {
+            <div class="fixed inset-0 z-50 flex items-center justify-center bg-slate-900/50 p-4"
+                on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
+                <div role="dialog" aria-modal="true" aria-labelledby="cancel-title" aria-describedby="cancel-text"
+                    class="w-full max-w-md rounded-lg bg-white p-6 shadow-xl">
+                    <h2 id="cancel-title" class="mb-2 text-lg font-semibold">"Discard this database?"</h2>
+                    <p id="cancel-text" class="mb-6 text-sm text-slate-700">"Nothing has been created yet; what you entered will be lost."</p>
+                    <div class="flex justify-end gap-3">
+                        <button type="button" node_ref=keep class=SECONDARY on:click=move |_| open.set(false)>"Keep editing"</button>
+                        <a href="/" class="rounded bg-red-600 px-4 py-2 font-medium text-white hover:bg-red-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 focus-visible:ring-offset-2">"Discard"</a>
+                    </div>
+                </div>
+            </div>
+        })
     }
 }

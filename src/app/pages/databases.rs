@@ -81,6 +81,7 @@ fn LiveTable(rows: Vec<DbSummary>) -> impl IntoView {
                             <th scope="col" class=th>"Status"</th>
                             <th scope="col" class="hidden px-3 py-2 font-medium lg:table-cell">"Created"</th>
                             <th scope="col" class="hidden px-3 py-2 font-medium lg:table-cell">"Hostname"</th>
+                            <th scope="col" class="hidden px-3 py-2 font-medium lg:table-cell">"Monitoring"</th>
                             <th scope="col" class=th><span class="sr-only">"Actions"</span></th>
                         </tr>
                     </thead>
@@ -139,6 +140,9 @@ fn DbRow(row: Signal<DbSummary>) -> impl IntoView {
             </td>
             <td class="hidden px-3 py-2 text-slate-600 lg:table-cell"><RelativeTime unix=row.with_untracked(|r| r.created)/></td>
             <td class="hidden break-all px-3 py-2 font-mono text-xs lg:table-cell">{move || row.with(|r| r.hostname.clone())}</td>
+            <td class="hidden px-3 py-2 text-xs lg:table-cell">
+                {move || row.with(|r| if r.monitoring.is_empty() { "—".to_string() } else { r.monitoring.clone() })}
+            </td>
             <td class="px-2 py-2 text-right sm:px-3">
                 <DatabaseActions db=row compact=true/>
             </td>

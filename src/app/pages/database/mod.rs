@@ -31,7 +31,7 @@ pub fn DatabasePage() -> impl IntoView {
             <Header/>
             <main id="main" class="mx-auto max-w-6xl p-4 sm:p-6">
                 <nav aria-label="Breadcrumb" class="mb-2 text-sm text-slate-600">
-                    <a href="/databases" class="text-indigo-700 hover:underline">"Databases"</a>
+                    <a href="/databases" class="text-indigo-700 underline">"Databases"</a>
                     " / " {namespace} " / "
                 </nav>
                 <Transition fallback=|| view! { <Loading what="the database"/> }>
@@ -41,7 +41,7 @@ pub fn DatabasePage() -> impl IntoView {
                             Err(e) => view! {
                                 <h1 class="mb-4 text-2xl font-semibold">{name()}</h1>
                                 <ErrorText message=error_text(&e)/>
-                                <p class="mt-4"><a href="/databases" class="text-indigo-700 hover:underline">"Back to the databases"</a></p>
+                                <p class="mt-4"><a href="/databases" class="text-indigo-700 underline">"Back to the databases"</a></p>
                             }.into_any(),
                         }
                     })}

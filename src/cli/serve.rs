@@ -1,0 +1,84 @@
+//! `cairn serve`: the UI, the REST API and the reconcilers (the in-cluster mode).
+use crate::config::ServeArgs;
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Bad options stop here, before anything is written.
+    let web_security = args.web_security()?;
+    let version_service = std::sync::Arc::new(args.version_service()?);
+    let client = crate::kube_client::client("cairn").await?;
+    let ns = args.ns.system_namespace.clone();
+    if let Some(pw) = crate::auth::ensure_admin(&client, &ns).await? {
+        // Printed once, when the account is created; `cairn accounts initial-admin-password` reads it later.
+        println!("Cairn created the account \"admin\" with the password: {pw}");
+    }
+    let jwt_key = crate::auth::ensure_jwt_key(&client, &ns).await?;
+    let (state, subs) = crate::state::State::start(
+        client,
+        crate::state::Options {
+            system_namespace: ns,
+            filter: args.namespaces(),
+            secure_cookies: args.secure_cookies,
+            jwt_key,
+            reconcilers: args.reconcilers,
+            version_service,
+        },
+    );
+    state.monitoring.set_timeout(std::time::Duration::from_secs(args.pmm_timeout));
+    state.monitoring.set_namespace(&args.monitoring_namespace);
+    if let Some(mut subs) = subs {
+        let engines = subs.engines.take().expect("engine subscription");
+        let opts = crate::controller::database_cluster::RunOptions {
+            resync: std::time::Duration::from_secs(args.resync_period),
+            ..Default::default()
+        };
+        // Supervised: if a controller ends (it never should; a panic in one reconcile is caught), /readyz
+        // turns 503 and the process exits non-zero below, so Kubernetes restarts it.
+        state.health.spawn("DatabaseEngine controller", crate::controller::database_engine::run(state.clone(), engines));
+        state.health.spawn("DatabaseCluster controller", crate::controller::database_cluster::run_with(state.clone(), subs, opts));
+        state.health.spawn("MonitoringConfig controller", crate::controller::monitoring_config::run(state.clone()));
+        state.health.spawn("DatabaseClusterBackup controller", crate::controller::database_cluster_backup::run(state.clone()));
+    }
+
+    let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;
+    conf.site_root = args.site_root.clone().into();
+    // cargo-leptos (`hash-files`) writes the assets' content hashes into hash.txt beside the binary: when it
+    // is there, the pages name the hashed files and the server serves them immutable.
+    if !conf.hash_files {
+        let beside = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join(conf.hash_file.as_ref())));
+        conf.hash_files = beside.is_some_and(|f| f.exists());
+    }
+    let addr: std::net::SocketAddr = args.listen.parse()?;
+    conf.site_addr = addr;
+    let app = crate::server::router_with(state.clone(), conf, web_security);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "listening");
+    let health = state.health.clone();
+    let failed = async move {
+        let why = health.wait_failed().await;
+        // /readyz already says 503; give probes and in-flight requests a moment, then stop.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        why
+    };
+    tokio::select! {
+        r = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal()) => r?,
+        why = failed => {
+            tracing::error!(task = %why, "exiting: a watch or controller task ended");
+            anyhow::bail!("a supervised task ended: {why}");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
