@@ -80,7 +80,27 @@ if [[ ! -x "$here/node_modules/.bin/tailwindcss" || "$here/package-lock.json" -n
      --cache "$CAIRN_CACHE/npm" && touch node_modules/.stamp)
 fi
 
-# 6. helm, built from its Go module (the Go module proxy; no release tarball is downloaded). `cairn install`
+# 6. Real object storage for the sandbox and the tests (scripts/object_store.py): moto's S3 server from PyPI
+#    in a venv, Azurite (Azure Blob) from npm, both pinned and kept in $CAIRN_CACHE. Not MinIO (licence).
+#    Cold: ~50 s (moto) + ~45 s (Azurite); warm: the version checks only.
+MOTO_VERSION=5.2.5
+AZURITE_VERSION=3.37.0
+venv="$CAIRN_CACHE/object-store-venv"
+if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  log "pip: moto[server] $MOTO_VERSION (S3 server for tests and the sandbox)"
+  rm -rf "$venv"; python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
+fi
+azurite_dir="$CAIRN_CACHE/azurite"
+if [[ "$(cat "$azurite_dir/.version" 2>/dev/null)" != "$AZURITE_VERSION" ]]; then
+  log "npm: azurite $AZURITE_VERSION (Azure Blob server for tests and the sandbox)"
+  rm -rf "$azurite_dir"; mkdir -p "$azurite_dir"
+  (cd "$azurite_dir" && echo '{"private": true}' > package.json && \
+     npm install --no-audit --no-fund --loglevel=error --cache "$CAIRN_CACHE/npm" "azurite@$AZURITE_VERSION" >/dev/null && \
+     echo "$AZURITE_VERSION" > .version)
+fi
+
+# 7. helm, built from its Go module (the Go module proxy; no release tarball is downloaded). `cairn install`
 #    and the chart tests drive this real Helm. Cold build: ~6 min on 2 cores (modules already cached: ~4 min).
 HELM_VERSION=v3.21.4
 if ! go version -m "$CAIRN_TOOLS/bin/helm" 2>/dev/null | grep -Eq "^\s+mod\s+helm.sh/helm/v3\s+$HELM_VERSION\b"; then
@@ -88,6 +108,6 @@ if ! go version -m "$CAIRN_TOOLS/bin/helm" 2>/dev/null | grep -Eq "^\s+mod\s+hel
   GOBIN="$CAIRN_TOOLS/bin" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 
-# 7. The local control plane (kube-apiserver + etcd), built from Go modules.
+# 8. The local control plane (kube-apiserver + etcd), built from Go modules.
 "$here/testenv/build.sh" >/dev/null
 log "tools ready"

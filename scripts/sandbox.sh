@@ -37,6 +37,13 @@ else
   start_stack "$port" "$bin" "$site"
   pw="$CAIRN_ADMIN_PASSWORD"; url="$CAIRN_URL"
   echo "[sandbox] control plane: KUBECONFIG=$KUBECONFIG (logs in $STACK_DIR)" >&2
+  cat >&2 <<OBJ
+[sandbox] object storage for backup storage locations (path-style S3; plain HTTP, so verifyTLS may stay on):
+            S3:    url $CAIRN_S3_ENDPOINT  bucket $CAIRN_S3_BUCKET  region us-east-1
+                   access key $CAIRN_S3_ACCESS_KEY  secret key $CAIRN_S3_SECRET_KEY
+            Azure: url $CAIRN_AZURE_ENDPOINT  container cairn-backups
+                   account $CAIRN_AZURE_ACCOUNT  key $CAIRN_AZURE_KEY
+OBJ
   echo "[sandbox] PMM stand-in: $CAIRN_PMM_URL (user admin, password admin) for Settings → Monitoring endpoints" >&2
 fi
 cat <<MSG

@@ -1,6 +1,8 @@
 # Sourced by sandbox.sh and test.sh: starts the local stack and stops it on exit.
 #   start_stack PORT   → local control plane (testenv) + CRDs + namespaces + engine simulator + cairn
-#   sets: STACK_DIR, KUBECONFIG, CAIRN_URL, CAIRN_ADMIN_PASSWORD, CAIRN_PID, SIM_PID, CAIRN_PMM_URL
+#   sets: STACK_DIR, KUBECONFIG, CAIRN_URL, CAIRN_ADMIN_PASSWORD, CAIRN_PID, SIM_PID, CAIRN_PMM_URL, and the
+#   object storage (scripts/object_store.py: moto's S3 server + Azurite): CAIRN_S3_ENDPOINT, CAIRN_S3_ACCESS_KEY,
+#   CAIRN_S3_SECRET_KEY, CAIRN_S3_BUCKET, CAIRN_AZURE_ENDPOINT, CAIRN_AZURE_ACCOUNT, CAIRN_AZURE_KEY
 # Every child is tied to this shell: testenv stops when its stdin (a FIFO we hold) closes, and the trap
 # kills the rest, so Ctrl-C or a killed CI run leaves no orphans.
 
@@ -51,6 +53,17 @@ start_stack() {
   fi
   export KUBECONFIG
   KUBECONFIG=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"])' "$STACK_DIR/testenv.out")
+
+  # Real object storage for backups: S3 (moto, signatures checked) and Azure Blob (Azurite), on free ports,
+  # stopped with the keepalive FIFO like the control plane.
+  "$CAIRN_CACHE/object-store-venv/bin/python" "$CAIRN_ROOT/scripts/object_store.py" --bucket cairn-backups \
+    --container cairn-backups --azurite "$CAIRN_CACHE/azurite/node_modules/.bin/azurite-blob" \
+    < "$STACK_DIR/keepalive" 3>&- > "$STACK_DIR/object-store.json" 2> "$STACK_DIR/object-store.log" &
+  stack_pids+=($!)
+  for ((i = 0; i < 300; i++)); do [[ -s "$STACK_DIR/object-store.json" ]] && break; sleep 0.2; done
+  if [[ ! -s "$STACK_DIR/object-store.json" ]]; then echo "the object storage did not start; its log:" >&2; tail -n 30 "$STACK_DIR/object-store.log" >&2; return 1; fi
+  eval "$(python3 -c 'import json,sys,shlex; o=json.load(open(sys.argv[1])); s=o["s3"]; a=o["azure"]
+for k,v in [("CAIRN_S3_ENDPOINT",s["endpoint"]),("CAIRN_S3_ACCESS_KEY",s["accessKey"]),("CAIRN_S3_SECRET_KEY",s["secretKey"]),("CAIRN_S3_BUCKET",s["buckets"][0]),("CAIRN_AZURE_ENDPOINT",a["endpoint"]),("CAIRN_AZURE_ACCOUNT",a["account"]),("CAIRN_AZURE_KEY",a["key"])]: print("export %s=%s" % (k, shlex.quote(v)))' "$STACK_DIR/object-store.json")"
 
   "$bin/cairn" namespaces add everest-system --unmanaged >/dev/null
   "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" --label-only >/dev/null

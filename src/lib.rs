@@ -26,6 +26,8 @@ pub mod health;
 #[cfg(feature = "ssr")]
 pub mod kube_client;
 #[cfg(feature = "ssr")]
+pub mod object_storage;
+#[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod service;

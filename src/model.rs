@@ -693,6 +693,46 @@ mod tests {
     }
 }
 
+/// A backup storage location as the REST API (`backup-storages`) and the settings page see it: OpenEverest's
+/// DTO, plus `caBundle` (a private CA, PEM) and `inUse`. The keys are write-only: the service never fills
+/// them in what it returns.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStorageDto {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `s3`, `azure` or `gcs`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, rename = "verifyTLS", skip_serializing_if = "Option::is_none")]
+    pub verify_tls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_namespaces: Option<Vec<String>>,
+    /// PEM certificates of a private CA that signs the endpoint's certificate (write; read back as-is: a CA
+    /// is not a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
+    /// Read-only: a database or backup uses the storage (it cannot be deleted).
+    #[serde(default)]
+    pub in_use: bool,
+}
+
 /// A monitoring endpoint as the REST API and the UI show it (OpenEverest's MonitoringInstance DTO, plus
 /// Cairn's read-only `pmmServerVersion` and `inUse`). Secrets are never returned.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -42,6 +42,9 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// Backup storages, backups and the operators' backup objects (reverse sync, status).
+    pub backup_storages: Store<crate::crd::BackupStorage>,
+    pub backups: Store<crate::crd::DatabaseClusterBackup>,
     /// The cluster's Nodes (capacity for `GET /v1/resources`; none exist in the test control plane).
     pub nodes: Store<k8s_openapi::api::core::v1::Node>,
     /// The Percona operators' Pods (label `app.kubernetes.io/instance` = the cluster), for the database page's
@@ -106,6 +109,9 @@ pub struct Subscriptions {
     pub restores: Trigger<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Trigger<LoadBalancerConfig>,
     pub monitoring_configs: Trigger<crate::crd::MonitoringConfig>,
+    /// A backup or a storage changing re-reconciles the databases it names (the upstream backup section).
+    pub backups: Trigger<crate::crd::DatabaseClusterBackup>,
+    pub backup_storages: Trigger<crate::crd::BackupStorage>,
     /// Taken by the DatabaseEngine reconciler (`Option::take`); the DatabaseCluster reconciler gets the rest.
     pub engines: Option<Trigger<DatabaseEngine>>,
     /// The DatabaseCluster reconciler's own view of DatabaseEngine changes (versions, install state).
@@ -339,6 +345,8 @@ impl State {
         let (restores, mut restore_feed) = Feed::<crate::crd::DatabaseClusterRestore>::new();
         let (load_balancer_configs, mut lbc_feed) = Feed::<LoadBalancerConfig>::new();
         let (engines, mut engine_feed) = Feed::<DatabaseEngine>::new();
+        let (backup_storages, mut bs_feed) = Feed::<crate::crd::BackupStorage>::new();
+        let (backups, mut backup_feed) = Feed::<crate::crd::DatabaseClusterBackup>::new();
         let (monitoring_configs, mut mc_feed) = Feed::<crate::crd::MonitoringConfig>::new();
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
@@ -351,6 +359,8 @@ impl State {
             restores: restore_feed.subscribe(),
             load_balancer_configs: lbc_feed.subscribe(),
             monitoring_configs: mc_feed.subscribe(),
+            backups: backup_feed.subscribe(),
+            backup_storages: bs_feed.subscribe(),
             engines: Some(engine_feed.subscribe()),
             engines_for_dbs: engine_feed.subscribe(),
         });
@@ -370,6 +380,8 @@ impl State {
         drive(client.clone(), psp_feed, &health, |_| {});
         drive(client.clone(), restore_feed, &health, |_| {});
         drive(client.clone(), lbc_feed, &health, |_| {});
+        drive(client.clone(), bs_feed, &health, |_| {});
+        drive(client.clone(), backup_feed, &health, |_| {});
         let (nodes, node_feed) = Feed::<k8s_openapi::api::core::v1::Node>::new();
         drive(client.clone(), node_feed, &health, |_| {});
         let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);
@@ -445,6 +457,8 @@ impl State {
             pod_scheduling_policies,
             restores,
             load_balancer_configs,
+            backup_storages,
+            backups,
             pods,
             nodes,
             monitoring_configs,

@@ -21,6 +21,8 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+mod backup_storages;
+mod backups;
 pub mod monitoring_instances;
 pub mod cluster;
 pub mod policies;
@@ -29,6 +31,8 @@ pub mod upgrade_plan;
 
 pub fn router() -> Router<State> {
     Router::new()
+        .merge(backup_storages::router())
+        .merge(backups::router())
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
         .route("/v1/permissions", get(permissions))
@@ -217,7 +221,7 @@ async fn delete_db(
 ) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     tracing::debug!(namespace = %ns, database = %name, cleanup_backup_storage = q.cleanup_backup_storage, "delete requested");
-    service::delete_database(&st, &caller, &ns, &name).await?;
+    service::delete_database_and_backups(&st, &caller, &ns, &name, q.cleanup_backup_storage).await?;
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
 

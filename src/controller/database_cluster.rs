@@ -90,7 +90,7 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         }
     }
     let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
-    let d6 = state.dbs.clone();
+    let (d6, d7) = (state.dbs.clone(), state.dbs.clone());
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
@@ -112,6 +112,12 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
         .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
         .watches_shared_stream(subs.restores, restore_target)
+        // A backup names its database and storage: the storage must be in the upstream backup section.
+        .watches_shared_stream(subs.backups, |b| Some(ObjectRef::new(&b.spec.db_cluster_name).within(&b.namespace().unwrap_or_default())))
+        .watches_shared_stream(subs.backup_storages, move |s| {
+            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+            refs(&d7, |d| d.namespace().as_deref() == Some(ns.as_str()) && crate::service::backup_storage::database_uses(d, &name))
+        })
         .watches_shared_stream(subs.monitoring_configs, move |m| {
             super::database_monitoring::dbs_for_monitoring_config(&d6, &m.namespace().unwrap_or_default(), &m.name_any())
         })
@@ -362,6 +368,28 @@ fn resolve_references(db: &DatabaseCluster, state: &State) -> Result<(ComponentA
     Ok((affinity, annotations))
 }
 
+/// The backup storages the database uses, from the caches (a storage not there yet is left out: its arrival
+/// is watched and re-reconciles).
+fn storages_of(state: &State, db: &DatabaseCluster) -> Vec<crate::engine::backup::StorageInput> {
+    let ns = db.namespace().unwrap_or_default();
+    let name = db.name_any();
+    let backups: Vec<String> = state
+        .backups
+        .state()
+        .iter()
+        // A backup being deleted still needs its storage: the operator deletes its data from there.
+        .filter(|b| b.namespace().as_deref() == Some(ns.as_str()) && b.spec.db_cluster_name == name)
+        .map(|b| b.spec.backup_storage_name.clone())
+        .collect();
+    crate::engine::backup::storages_used(db, &backups)
+        .into_iter()
+        .filter_map(|s| {
+            let bs = state.backup_storages.get(&ObjectRef::new(&s).within(&ns))?;
+            Some(crate::engine::backup::StorageInput { name: s, spec: bs.spec.clone() })
+        })
+        .collect()
+}
+
 /// Whether a DatabaseClusterRestore of this database is in progress (from the cache).
 fn restore_in_progress(state: &State, ns: &str, name: &str) -> bool {
     state.restores.state().iter().any(|r| r.namespace().as_deref() == Some(ns) && r.spec.db_cluster_name == name && r.in_progress())
@@ -402,6 +430,7 @@ fn gather_inputs<E: EngineKind>(
         restarting,
         // The preview leaves monitoring out: its key is obtained from the PMM server when the reconciler applies.
         pmm: None,
+        storages: storages_of(state, db),
     };
     Ok((inputs, size, refused))
 }

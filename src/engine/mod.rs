@@ -1,5 +1,6 @@
 //! One module per engine. Each exposes pure functions: `desired()` (our spec → upstream CR) and `status()`
 //! (upstream status → our status). Reconcilers gather inputs, call them and apply the result.
+pub mod backup;
 pub mod bounds;
 pub mod monitoring;
 pub mod postgresql;
@@ -139,6 +140,8 @@ pub struct Inputs {
     pub lb_annotations: BTreeMap<String, String>,
     /// A restart is in progress: the cluster is paused whatever `spec.paused` says.
     pub restarting: bool,
+    /// The backup storages the database uses (schedules, PITR, data source, on-demand backups), resolved.
+    pub storages: Vec<backup::StorageInput>,
     /// The PMM endpoint `spec.monitoring.monitoringConfigName` names (None: monitoring off).
     pub pmm: Option<monitoring::PmmInputs>,
 }

@@ -198,6 +198,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         }),
         replsets,
         sharding: Some(sharding_spec),
+        backup: super::backup::psmdb_backup(db, &inputs.storages, &inputs.versions),
         pmm: super::monitoring::psmdb(db, inputs.pmm.as_ref()),
     };
     let mut out = PerconaServerMongoDB::new(&name, up);

@@ -235,6 +235,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
         pxc: Some(pxc),
         haproxy: Some(haproxy),
         proxysql: Some(proxysql),
+        backup: super::backup::pxc_backup(db, &inputs.storages, &inputs.versions),
         pmm: super::monitoring::pxc(db, inputs.pmm.as_ref()),
     };
     let mut out = PerconaXtraDBCluster::new(&name, up);

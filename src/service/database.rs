@@ -217,6 +217,7 @@ pub async fn restart(state: &State, caller: &Caller, ns: &str, name: &str) -> Re
 pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str, cleanup_backup_storage: bool) -> Result<(), ApiError> {
     for_action(state, caller, ns, name, Action::Delete)?;
     tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, database = %name, cleanup_backup_storage, "database deleted");
+    super::backups::delete_for_database(state, ns, name, cleanup_backup_storage).await?;
     super::delete_database(state, caller, ns, name).await
 }
 

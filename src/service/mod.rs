@@ -1,6 +1,8 @@
 //! The one enforcement point: every read and write from the UI (server functions) and the REST API goes
 //! through here — session, RBAC (`authz`), validation, then the write. Reads come from the reflector caches.
 pub mod authz;
+pub mod backup_storage;
+pub mod backups;
 pub mod components;
 pub mod credentials;
 pub mod database;
@@ -294,6 +296,15 @@ async fn storage_class_exists(state: &State, db: &DatabaseCluster) -> Result<(),
         Some(_) => Ok(()),
         None => Err(ApiError::invalid("spec.engine.storage.class", format!("StorageClass {class:?} does not exist"))),
     }
+}
+
+/// REST `DELETE …/database-clusters/{name}?cleanupBackupStorage=`: authorised first, then the database's
+/// backups go (their data kept unless `cleanup_backup_storage`), then the database.
+pub async fn delete_database_and_backups(state: &State, caller: &Caller, ns: &str, name: &str, cleanup_backup_storage: bool) -> Result<(), ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTERS, Action::Delete, &authz::object(ns, name))?;
+    find_database(state, ns, name)?;
+    backups::delete_for_database(state, ns, name, cleanup_backup_storage).await?;
+    delete_database(state, caller, ns, name).await
 }
 
 pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {

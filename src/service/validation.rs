@@ -14,11 +14,16 @@ pub const MIN_STORAGE_BYTES: f64 = 1e9;
 
 /// RFC 1123 label: lowercase alphanumerics and '-', starting with a letter and ending alphanumeric.
 pub fn validate_name(name: &str) -> Result<(), String> {
+    validate_label(name, MAX_NAME_LEN)
+}
+
+/// RFC 1123 label of at most `max` characters (other kinds' names: storages, backups, schedules).
+pub fn validate_label(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() {
         return Err("is required".into());
     }
-    if name.len() > MAX_NAME_LEN {
-        return Err(format!("must be at most {MAX_NAME_LEN} characters"));
+    if name.len() > max {
+        return Err(format!("must be at most {max} characters"));
     }
     let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     let first_ok = name.starts_with(|c: char| c.is_ascii_lowercase());

@@ -4,6 +4,8 @@
 //! operators' finalizers on deletion. One life cycle for all engines (each `step`):
 //!   "" → initializing → ready        (when not paused; back to initializing when the sizes change)
 //!   any → stopping → paused          (when paused; every pod stops, ready = 0)
+//! and the operators' backups (`backups`), which write real objects into the backup storage.
+mod backups;
 mod engines;
 pub mod operators;
 mod pods;
@@ -116,7 +118,8 @@ pub async fn run(client: Client, opts: Options) {
     tokio::join!(
         simulate::<crate::upstream::pg::PerconaPGCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
-        simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client, ctx),
+        simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client.clone(), ctx),
+        backups::run(client, opts.step),
     );
 }
 

@@ -43,6 +43,8 @@ pub struct PerconaServerMongoDBSpec {
     pub replsets: Vec<ReplsetSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sharding: Option<Sharding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<PsmdbBackupSpec>,
     /// Monitoring by PMM (absent: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pmm: Option<super::Pmm>,
@@ -249,3 +251,110 @@ pub struct ClusterCondition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<String>,
 }
+
+/// `spec.backup` (contract §2.2): PBM with exactly one storage, marked `main`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbBackupSpec {
+    pub enabled: bool,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub storages: BTreeMap<String, PsmdbStorage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<PsmdbTask>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbStorage {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub main: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<PsmdbS3>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure: Option<PsmdbAzure>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbS3 {
+    pub bucket: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    #[serde(rename = "insecureSkipTLSVerify", skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_tls_verify: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbAzure {
+    pub container: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    pub credentials_secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbTask {
+    pub name: String,
+    pub enabled: bool,
+    pub schedule: String,
+    pub storage_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<i32>,
+}
+
+/// PerconaServerMongoDBBackup: one PBM backup of a cluster into one of its storages.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "psmdb.percona.com",
+    version = "v1",
+    kind = "PerconaServerMongoDBBackup",
+    plural = "perconaservermongodbbackups",
+    namespaced,
+    status = "PsmdbBackupStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaServerMongoDBBackupSpec {
+    pub cluster_name: String,
+    pub storage_name: String,
+}
+
+/// `state`: "", waiting, requested, running, error, ready.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbBackupStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<String>,
+}
+
+/// The PSMDB operator's finalizer on a backup: deleting the backup deletes its data in storage.
+pub const FINALIZER_DELETE_BACKUP: &str = "percona.com/delete-backup";

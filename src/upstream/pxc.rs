@@ -47,6 +47,8 @@ pub struct PerconaXtraDBClusterSpec {
     pub haproxy: Option<HaProxySpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxysql: Option<ProxySqlSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<PxcBackupSpec>,
     /// Monitoring by PMM (absent: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pmm: Option<super::Pmm>,
@@ -213,3 +215,98 @@ pub struct AppStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 }
+
+/// `spec.backup`: the storages backups may use, the schedules and PITR (contract §2.1).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcBackupSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub storages: BTreeMap<String, PxcStorage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<PxcSchedule>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcStorage {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<PxcS3>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure: Option<PxcAzure>,
+    #[serde(rename = "verifyTLS", skip_serializing_if = "Option::is_none")]
+    pub verify_tls: Option<bool>,
+}
+
+/// `bucket` may carry a path prefix (`bucket/prefix`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcS3 {
+    pub bucket: String,
+    pub credentials_secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+}
+
+/// `container` may carry a path prefix (`container/prefix`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcAzure {
+    pub container: String,
+    pub credentials_secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcSchedule {
+    pub name: String,
+    pub schedule: String,
+    pub storage_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<i32>,
+}
+
+/// PerconaXtraDBClusterBackup: one backup of a PXC cluster into one of its `spec.backup.storages`.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "pxc.percona.com",
+    version = "v1",
+    kind = "PerconaXtraDBClusterBackup",
+    plural = "perconaxtradbclusterbackups",
+    namespaced,
+    status = "PxcBackupStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaXtraDBClusterBackupSpec {
+    pub pxc_cluster: String,
+    pub storage_name: String,
+}
+
+/// `state`: "", Suspended, Starting, Running, Failed, Succeeded.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcBackupStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<String>,
+}
+
+/// The PXC operator's finalizer on a backup: deleting the backup deletes its data in storage.
+pub const FINALIZER_DELETE_BACKUP: &str = "percona.com/delete-backup";

@@ -1,0 +1,200 @@
+//! DatabaseClusterBackup reconciler: each backup → the engine's upstream backup object of the same name
+//! (server-side apply, owned by the backup), once the database's upstream CR lists the storage; the
+//! upstream status mapped back. Deleting a backup deletes the upstream object, whose operator finalizer
+//! deletes the data, unless the backup carries `everest.percona.com/dbb-storage-protection`: then that
+//! finalizer is removed first and the data stays (contract §1.2, §2.4).
+use super::database_cluster::FIELD_MANAGER;
+use crate::crd::database_cluster_backup::{FINALIZER_STORAGE_PROTECTION, LABEL_CLUSTER_NAME};
+use crate::crd::*;
+use crate::engine::backup as map;
+use crate::state::State;
+use crate::upstream::psmdb::PerconaServerMongoDBBackup;
+use crate::upstream::pxc::{PerconaXtraDBClusterBackup, FINALIZER_DELETE_BACKUP};
+use futures::StreamExt;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Cairn's own finalizer on a DatabaseClusterBackup: the upstream backup is deleted (and its data, unless
+/// protected) before the backup goes. (OpenEverest relies on the garbage collector and `foregroundDeletion`
+/// for this; an explicit finalizer also works where no garbage collector runs.)
+pub const FINALIZER_UPSTREAM_BACKUP_CLEANUP: &str = "everest.percona.com/upstream-backup-cleanup";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+struct Ctx {
+    state: State,
+}
+
+pub async fn run(state: State) {
+    let client = state.client.clone();
+    let ctx = Arc::new(Ctx { state });
+    Controller::new(Api::<DatabaseClusterBackup>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<PerconaXtraDBClusterBackup>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<PerconaServerMongoDBBackup>::all(client), watcher::Config::default())
+        .run(reconcile, |_, e, _| {
+            tracing::warn!(error = %e, "backup reconcile failed; retrying");
+            Action::requeue(Duration::from_secs(5))
+        }, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let ns = b.namespace().unwrap_or_default();
+    let name = b.name_any();
+    let client = ctx.state.client.clone();
+    let api: Api<DatabaseClusterBackup> = Api::namespaced(client.clone(), &ns);
+    let db = ctx.state.dbs.get(&ObjectRef::new(&b.spec.db_cluster_name).within(&ns));
+    let engine = db.as_ref().map(|d| d.spec.engine.type_);
+
+    if b.metadata.deletion_timestamp.is_some() {
+        if !b.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_BACKUP_CLEANUP) {
+            return Ok(Action::await_change());
+        }
+        let protected = b.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
+        let gone = match engine {
+            Some(EngineType::Pxc) => delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?,
+            Some(EngineType::Psmdb) => delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?,
+            // PostgreSQL backups (pgBackRest) and a database already gone: nothing upstream to wait for.
+            _ => {
+                delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?
+                    && delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?
+            }
+        };
+        if !gone {
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
+        // Our finalizer goes; the storage protection one is the user's, but it has done its job.
+        let fins: Vec<String> = b
+            .finalizers()
+            .iter()
+            .filter(|f| *f != FINALIZER_UPSTREAM_BACKUP_CLEANUP && *f != FINALIZER_STORAGE_PROTECTION)
+            .cloned()
+            .collect();
+        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": b.resource_version()}});
+        match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(Action::await_change());
+    }
+
+    let Some(db) = db else {
+        let st = DatabaseClusterBackupStatus {
+            state: BackupState::Failed,
+            message: Some(format!("spec.dbClusterName: database {:?} does not exist in namespace {ns:?}", b.spec.db_cluster_name)),
+            ..Default::default()
+        };
+        patch_status(&api, &b, &st).await?;
+        return Ok(Action::requeue(Duration::from_secs(10)));
+    };
+
+    // Metadata first (one write): our finalizer, the clusterName label, owned by the database.
+    let has_label = b.labels().get(LABEL_CLUSTER_NAME) == Some(&b.spec.db_cluster_name);
+    let has_fin = b.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_BACKUP_CLEANUP);
+    if !has_label || !has_fin {
+        let mut fins = b.finalizers().to_vec();
+        if !has_fin {
+            fins.push(FINALIZER_UPSTREAM_BACKUP_CLEANUP.into());
+        }
+        let patch = serde_json::json!({"metadata": {
+            "finalizers": fins,
+            "labels": {LABEL_CLUSTER_NAME: b.spec.db_cluster_name},
+            "ownerReferences": db.controller_owner_ref(&()).map(|mut o| { o.controller = Some(false); vec![o] }),
+            "resourceVersion": b.resource_version(),
+        }});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        return Ok(Action::await_change());
+    }
+
+    let waiting = |what: String| DatabaseClusterBackupStatus { state: BackupState::New, message: Some(what), in_use: true, ..Default::default() };
+    let st = match db.spec.engine.type_ {
+        EngineType::Pxc => {
+            let registered = ctx
+                .state
+                .pxcs
+                .get(&ObjectRef::new(&db.name_any()).within(&ns))
+                .is_some_and(|u| u.spec.backup.as_ref().is_some_and(|bk| bk.storages.contains_key(&b.spec.backup_storage_name)));
+            if registered {
+                let u = apply(&client, &ns, &map::pxc_backup_object(&b)).await?;
+                map::pxc_status(&u)
+            } else {
+                waiting(format!("waiting for storage {:?} to be registered in the database", b.spec.backup_storage_name))
+            }
+        }
+        EngineType::Psmdb => {
+            let registered = ctx
+                .state
+                .psmdbs
+                .get(&ObjectRef::new(&db.name_any()).within(&ns))
+                .is_some_and(|u| u.spec.backup.as_ref().is_some_and(|bk| bk.storages.contains_key(&b.spec.backup_storage_name)));
+            if registered {
+                let u = apply(&client, &ns, &map::psmdb_backup_object(&b)).await?;
+                map::psmdb_status(&u)
+            } else {
+                waiting(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name))
+            }
+        }
+        EngineType::Postgresql => DatabaseClusterBackupStatus {
+            state: BackupState::Failed,
+            message: Some("PostgreSQL backups (pgBackRest repositories) are not implemented yet".into()),
+            ..Default::default()
+        },
+    };
+    if b.status.as_ref() != Some(&st) {
+        patch_status(&api, &b, &st).await?;
+    }
+    // Upstream status changes arrive through the owned-object watch; the upstream cluster's storages
+    // through the DatabaseCluster reconciler, which the timer covers while we wait for it.
+    Ok(if st.state == BackupState::New { Action::requeue(Duration::from_secs(2)) } else { Action::await_change() })
+}
+
+async fn apply<K>(client: &kube::Client, ns: &str, obj: &K) -> Result<K, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    api.patch(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(obj)).await
+}
+
+/// Deletes the upstream backup (first dropping the operator's delete-data finalizer when `protected`).
+/// True once it is gone.
+async fn delete_upstream<K>(client: &kube::Client, ns: &str, name: &str, protected: bool) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let Some(u) = api.get_opt(name).await? else { return Ok(true) };
+    if protected && u.finalizers().iter().any(|f| f == FINALIZER_DELETE_BACKUP) {
+        let fins: Vec<String> = u.finalizers().iter().filter(|f| *f != FINALIZER_DELETE_BACKUP).cloned().collect();
+        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": u.resource_version()}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    if u.meta().deletion_timestamp.is_none() {
+        match api.delete(name, &Default::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(api.get_opt(name).await?.is_none())
+}
+
+async fn patch_status(api: &Api<DatabaseClusterBackup>, b: &DatabaseClusterBackup, st: &DatabaseClusterBackupStatus) -> Result<(), kube::Error> {
+    let body = serde_json::json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackup", "status": st});
+    match api.patch_status(&b.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}

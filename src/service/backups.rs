@@ -1,0 +1,149 @@
+//! On-demand backups (`database-cluster-backups`): create, read, list per database, delete (keeping the
+//! data in storage unless `cleanupBackupStorage=true`, as OpenEverest's API does). RBAC objects are
+//! `<namespace>/<database>`: who may back up a database (OpenEverest's schedules check uses the same).
+use super::authz::{self, authorize, can, res, Action};
+use super::validation::validate_label;
+use super::Caller;
+use crate::crd::database_cluster_backup::FINALIZER_STORAGE_PROTECTION;
+use crate::crd::*;
+use crate::error::ApiError;
+use crate::state::State;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+
+fn find(state: &State, ns: &str, name: &str) -> Result<DatabaseClusterBackup, ApiError> {
+    if !state.is_managed(ns) {
+        return Err(ApiError::not_found(format!("namespace {ns:?}")));
+    }
+    state
+        .backups
+        .get(&ObjectRef::new(name).within(ns))
+        .map(|b| (*b).clone())
+        .ok_or_else(|| ApiError::not_found(format!("backup {ns}/{name}")))
+}
+
+pub fn get(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseClusterBackup, ApiError> {
+    let b = find(state, ns, name)?;
+    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Read, &authz::object(ns, &b.spec.db_cluster_name))?;
+    Ok(b)
+}
+
+/// The backups of one database, newest first (the database must be readable too).
+pub fn list_for_database(state: &State, caller: &Caller, ns: &str, db: &str) -> Result<Vec<DatabaseClusterBackup>, ApiError> {
+    super::get_database(state, caller, ns, db)?;
+    if !can(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Read, &authz::object(ns, db)) {
+        return Ok(vec![]);
+    }
+    let mut v: Vec<DatabaseClusterBackup> = state
+        .backups
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db)
+        .map(|b| (**b).clone())
+        .collect();
+    v.sort_by(|a, b| b.metadata.creation_timestamp.cmp(&a.metadata.creation_timestamp).then(a.name_any().cmp(&b.name_any())));
+    Ok(v)
+}
+
+/// Validated: a name, an existing database and storage in the namespace, and for MongoDB the database's
+/// one storage (PBM takes one; contract §3.6). Nothing is written on error.
+pub async fn create(state: &State, caller: &Caller, ns: &str, mut b: DatabaseClusterBackup) -> Result<DatabaseClusterBackup, ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Create, &authz::object(ns, &b.spec.db_cluster_name))?;
+    validate_label(&b.name_any(), 63).map_err(|e| ApiError::invalid("metadata.name", e))?;
+    let db = super::find_database(state, ns, &b.spec.db_cluster_name)
+        .map_err(|_| ApiError::invalid("spec.dbClusterName", format!("database {:?} does not exist in namespace {ns:?}", b.spec.db_cluster_name)))?;
+    let storage = &b.spec.backup_storage_name;
+    if state.backup_storages.get(&ObjectRef::new(storage).within(ns)).is_none() {
+        return Err(ApiError::invalid("spec.backupStorageName", format!("backup storage {storage:?} does not exist in namespace {ns:?}")));
+    }
+    if db.spec.engine.type_ == EngineType::Psmdb {
+        let others: Vec<String> = crate::engine::backup::storages_used(&db, &storages_of_backups(state, ns, &db.name_any()))
+            .into_iter()
+            .filter(|s| s != storage)
+            .collect();
+        if !others.is_empty() {
+            return Err(ApiError::invalid(
+                "spec.backupStorageName",
+                format!("MongoDB takes one backup storage per database, and {} already uses {}", db.name_any(), others.join(", ")),
+            ));
+        }
+    }
+    if db.metadata.deletion_timestamp.is_some() {
+        return Err(ApiError::invalid("spec.dbClusterName", format!("database {:?} is being deleted", db.name_any())));
+    }
+    b.metadata.namespace = Some(ns.into());
+    b.metadata.resource_version = None;
+    b.metadata.uid = None;
+    b.status = None;
+    let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
+    let pp = PostParams { field_manager: Some("cairn".into()), ..Default::default() };
+    let created = api.create(&pp, &b).await.map_err(|e| match e {
+        kube::Error::Api(s) if s.code == 409 => {
+            ApiError::new(409, format!("metadata.name: a backup named {:?} already exists in namespace {ns:?}", b.name_any())).with_field("metadata.name")
+        }
+        e => e.into(),
+    })?;
+    tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, backup = %created.name_any(), database = %created.spec.db_cluster_name, "backup requested");
+    Ok(created)
+}
+
+fn storages_of_backups(state: &State, ns: &str, db: &str) -> Vec<String> {
+    state
+        .backups
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db && b.metadata.deletion_timestamp.is_none())
+        .map(|b| b.spec.backup_storage_name.clone())
+        .collect()
+}
+
+/// Deletes a backup. `cleanup_storage` false (the default, as OpenEverest's API): the storage-protection
+/// finalizer goes on first, so the data stays in the bucket; true: the data goes with the backup.
+pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str, cleanup_storage: bool) -> Result<(), ApiError> {
+    let b = find(state, ns, name)?;
+    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Delete, &authz::object(ns, &b.spec.db_cluster_name))?;
+    let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
+    let fresh = api.get(name).await?;
+    let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
+    if cleanup_storage == protected {
+        let mut fins: Vec<String> = fresh.finalizers().iter().filter(|f| *f != FINALIZER_STORAGE_PROTECTION).cloned().collect();
+        if !cleanup_storage {
+            fins.push(FINALIZER_STORAGE_PROTECTION.into());
+        }
+        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": fresh.resource_version()}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    api.delete(name, &DeleteParams::default()).await?;
+    tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, backup = %name, cleanup_storage, "backup deleted");
+    Ok(())
+}
+
+/// Before a database is deleted (contract §3.1): every backup of it is deleted, with the storage-protection
+/// finalizer put on first when `cleanup_storage` is false (the default), so their data stays in storage.
+pub async fn delete_for_database(state: &State, ns: &str, db: &str, cleanup_storage: bool) -> Result<(), ApiError> {
+    let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
+    let names: Vec<String> = state
+        .backups
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db)
+        .map(|b| b.name_any())
+        .collect();
+    for name in names {
+        let Some(fresh) = api.get_opt(&name).await? else { continue };
+        let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
+        if !cleanup_storage && !protected {
+            let mut fins = fresh.finalizers().to_vec();
+            fins.push(FINALIZER_STORAGE_PROTECTION.into());
+            let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": fresh.resource_version()}});
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! The operators' backups, played on the API with real objects: a PerconaXtraDBClusterBackup goes
+//! `Starting` → `Running` → `Succeeded` (a PerconaServerMongoDBBackup `requested` → `running` → `ready`), one
+//! step each, and before it succeeds the simulator WRITES the backup into the storage the upstream cluster
+//! names for it (`<prefix>/<backup name>/…`, through `object_store`), so a test sees it in the bucket. A
+//! storage that refuses the write fails the backup with the error. Deleting a backup that carries the
+//! operator's `percona.com/delete-backup` finalizer deletes its objects, then releases the finalizer.
+//!
+//! Where the operator reads the endpoint and keys from its own storage entry, the simulator reads the
+//! BackupStorage of the same name (the entry's name) for the connection (endpoint, path style, TLS) and
+//! the upstream entry for the bucket and prefix.
+use crate::object_storage::{self, Location};
+use crate::upstream::psmdb::{PerconaServerMongoDB, PerconaServerMongoDBBackup};
+use crate::upstream::pxc::{PerconaXtraDBCluster, PerconaXtraDBClusterBackup, FINALIZER_DELETE_BACKUP};
+use futures::StreamExt;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What differs between the operators' backup kinds.
+pub(crate) trait SimBackup:
+    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The states: (starting, running, succeeded, failed).
+    const STATES: [&'static str; 4];
+    fn state(&self) -> String;
+    fn destination(&self) -> Option<String>;
+    fn storage_name(&self) -> String;
+    /// The bucket and the path prefix the upstream cluster's storage entry gives this backup.
+    fn target(&self, client: &Client) -> impl std::future::Future<Output = Result<Option<(String, String)>, kube::Error>> + Send;
+}
+
+impl SimBackup for PerconaXtraDBClusterBackup {
+    const STATES: [&'static str; 4] = ["Starting", "Running", "Succeeded", "Failed"];
+    fn state(&self) -> String {
+        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
+    }
+    fn destination(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.destination.clone())
+    }
+    fn storage_name(&self) -> String {
+        self.spec.storage_name.clone()
+    }
+    async fn target(&self, client: &Client) -> Result<Option<(String, String)>, kube::Error> {
+        let api: Api<PerconaXtraDBCluster> = Api::namespaced(client.clone(), &self.namespace().unwrap_or_default());
+        let Some(c) = api.get_opt(&self.spec.pxc_cluster).await? else { return Ok(None) };
+        let entry = c.spec.backup.and_then(|b| b.storages.get(&self.spec.storage_name).cloned());
+        // PXC's `bucket` (and Azure `container`) is `bucket/prefix`.
+        let full = entry.and_then(|e| e.s3.map(|s| s.bucket).or(e.azure.map(|a| a.container)));
+        Ok(full.map(|f| match f.split_once('/') {
+            Some((b, p)) => (b.to_string(), p.to_string()),
+            None => (f, String::new()),
+        }))
+    }
+}
+
+impl SimBackup for PerconaServerMongoDBBackup {
+    const STATES: [&'static str; 4] = ["requested", "running", "ready", "error"];
+    fn state(&self) -> String {
+        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
+    }
+    fn destination(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.destination.clone())
+    }
+    fn storage_name(&self) -> String {
+        self.spec.storage_name.clone()
+    }
+    async fn target(&self, client: &Client) -> Result<Option<(String, String)>, kube::Error> {
+        let api: Api<PerconaServerMongoDB> = Api::namespaced(client.clone(), &self.namespace().unwrap_or_default());
+        let Some(c) = api.get_opt(&self.spec.cluster_name).await? else { return Ok(None) };
+        let entry = c.spec.backup.and_then(|b| b.storages.get(&self.spec.storage_name).cloned());
+        Ok(entry.and_then(|e| {
+            e.s3.map(|s| (s.bucket, s.prefix.unwrap_or_default())).or(e.azure.map(|a| (a.container, a.prefix.unwrap_or_default())))
+        }))
+    }
+}
+
+struct Ctx {
+    client: Client,
+    step: Duration,
+    since: Mutex<HashMap<(String, String), (String, Instant)>>,
+}
+
+pub async fn run(client: Client, step: Duration) {
+    let ctx = Arc::new(Ctx { client: client.clone(), step, since: Mutex::new(HashMap::new()) });
+    tokio::join!(simulate::<PerconaXtraDBClusterBackup>(client.clone(), ctx.clone()), simulate::<PerconaServerMongoDBBackup>(client, ctx));
+}
+
+async fn simulate<K: SimBackup>(client: Client, ctx: Arc<Ctx>) {
+    Controller::new(Api::<K>::all(client), watcher::Config::default())
+        .run(reconcile::<K>, |_, e, _| {
+            tracing::warn!(error = %e, "simulated backup step failed");
+            Action::requeue(Duration::from_secs(2))
+        }, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// The storage's connection: the BackupStorage named like the upstream entry, and its Secret.
+async fn location(client: &Client, ns: &str, storage: &str, bucket: String) -> Result<Location, String> {
+    let bss: Api<crate::crd::BackupStorage> = Api::namespaced(client.clone(), ns);
+    let bs = bss.get_opt(storage).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("storage {storage:?} not found"))?;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
+    let secret = secrets
+        .get_opt(&bs.spec.credentials_secret_name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("credentials Secret {:?} not found", bs.spec.credentials_secret_name))?;
+    let data = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned())).collect();
+    let mut loc = Location::new(&bs, &data);
+    loc.bucket = bucket;
+    Ok(loc)
+}
+
+/// `scheme://bucket/path` → `path`.
+fn path_of(destination: &str) -> Option<&str> {
+    let (_, rest) = destination.split_once("://")?;
+    Some(rest.split_once('/').map(|(_, p)| p).unwrap_or(""))
+}
+
+async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
+    let ns = b.namespace().unwrap_or_default();
+    let name = b.name_any();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let key = (format!("{}/{ns}", K::kind(&())), name.clone());
+
+    if b.meta().deletion_timestamp.is_some() {
+        if b.finalizers().iter().any(|f| f == FINALIZER_DELETE_BACKUP) {
+            // The destination names the bucket and the path (the cluster may no longer list the storage).
+            let bucket = b.destination().as_deref().and_then(|d| d.split_once("://")).map(|(_, r)| r.split('/').next().unwrap_or("").to_string());
+            if let (Some(dest), Some(bucket)) = (b.destination(), bucket) {
+                match location(&ctx.client, &ns, &b.storage_name(), bucket).await {
+                    Ok(loc) => {
+                        let prefix = path_of(&dest).unwrap_or_default().to_string();
+                        if !prefix.is_empty() {
+                            if let Err(e) = object_storage::delete_prefix(&loc, &prefix).await {
+                                tracing::warn!(error = %e, backup = %name, "simulated operator: deleting the backup's data failed; retrying");
+                                return Ok(Action::requeue(Duration::from_secs(2)));
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, backup = %name, "simulated operator: storage gone; releasing the backup"),
+                }
+            }
+            let fins: Vec<String> = b.finalizers().iter().filter(|f| *f != FINALIZER_DELETE_BACKUP).cloned().collect();
+            let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": b.resource_version()}});
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        ctx.since.lock().unwrap().remove(&key);
+        return Ok(Action::await_change());
+    }
+
+    let [starting, running, done, failed] = K::STATES;
+    let state = b.state();
+    let elapsed = {
+        let mut since = ctx.since.lock().unwrap();
+        let e = since.entry(key).or_insert_with(|| (state.clone(), Instant::now()));
+        if e.0 != state {
+            *e = (state.clone(), Instant::now());
+        }
+        e.1.elapsed()
+    };
+    let wait = ctx.step.saturating_sub(elapsed);
+    let now = super::chrono_like_now();
+    let status = match state.as_str() {
+        s if s == done || s == failed => return Ok(Action::await_change()),
+        "" => serde_json::json!({"state": starting, "storageName": b.storage_name(), "start": now}),
+        s if !wait.is_zero() && (s == starting || s == running) => return Ok(Action::requeue(wait)),
+        s if s == starting => serde_json::json!({"state": running}),
+        _ => {
+            // Running for a step: write the backup, then report where it is.
+            let result = match b.target(&ctx.client).await? {
+                None => Err(format!("storage {:?} is not in the cluster's backup storages", b.storage_name())),
+                Some((bucket, prefix)) => match location(&ctx.client, &ns, &b.storage_name(), bucket).await {
+                    Err(e) => Err(e),
+                    Ok(loc) => {
+                        let path = format!("{}/{name}", prefix.trim_matches('/')).trim_start_matches('/').to_string();
+                        let body = serde_json::json!({"backup": name, "kind": K::kind(&()), "namespace": ns, "taken": now});
+                        match object_storage::put(&loc, &format!("{path}/backup.json"), body.to_string().into_bytes()).await {
+                            Ok(()) => Ok(loc.url(&path)),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                },
+            };
+            match result {
+                Ok(dest) => serde_json::json!({"state": done, "destination": dest, "completed": now, "lastTransition": now}),
+                Err(e) => serde_json::json!({"state": failed, "error": e, "lastTransition": now}),
+            }
+        }
+    };
+    api.patch_status(&name, &PatchParams::apply("cairn-engine-simulator"), &Patch::Merge(&serde_json::json!({ "status": status }))).await?;
+    Ok(Action::requeue(ctx.step))
+}

@@ -1,0 +1,122 @@
+//! Real object storage for the tests: one S3 server (moto, signature checking on) and one Azurite per test
+//! binary, started on first use by `scripts/object_store.py` (installed by `scripts/bootstrap.sh` into
+//! `$CAIRN_CACHE`). They stop when the test process exits (the launcher watches its standard input, which
+//! only this process holds). Tests share the buckets and keep apart by object paths (a database's UID is in
+//! every backup path) and by their own storage names.
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// The buckets (S3) and containers (Azure) the launcher creates.
+pub const BUCKET: &str = "cairn-backups";
+pub const OTHER_BUCKET: &str = "cairn-other";
+
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3 {
+    pub endpoint: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Azure {
+    /// `http://127.0.0.1:PORT/<account>`
+    pub endpoint: String,
+    pub account: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectStores {
+    pub s3: S3,
+    pub azure: Azure,
+    pub startup_seconds: f64,
+}
+
+static STORES: OnceLock<ObjectStores> = OnceLock::new();
+static CHILD: Mutex<Option<Child>> = Mutex::new(None);
+
+fn cache() -> PathBuf {
+    std::env::var("CAIRN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/cairn"))
+}
+
+/// The object stores of this test binary (started on the first call).
+pub fn stores() -> &'static ObjectStores {
+    STORES.get_or_init(|| {
+        let python = cache().join("object-store-venv/bin/python");
+        let azurite = cache().join("azurite/node_modules/.bin/azurite-blob");
+        assert!(python.exists() && azurite.exists(), "object storage servers missing ({}, {}): run scripts/bootstrap.sh", python.display(), azurite.display());
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/object_store.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .args(["--bucket", BUCKET, "--bucket", OTHER_BUCKET, "--container", BUCKET, "--container", OTHER_BUCKET])
+            .arg("--azurite")
+            .arg(azurite)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scripts/object_store.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the object store launcher's output");
+        let stores: ObjectStores = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("object store launcher said {line:?}: {e}"));
+        *CHILD.lock().unwrap() = Some(child);
+        stores
+    })
+}
+
+/// A `cairn::object_storage::Location` for the S3 server and `bucket` (path style, plain HTTP).
+pub fn s3_location(bucket: &str) -> cairn::object_storage::Location {
+    let s = &stores().s3;
+    cairn::object_storage::Location {
+        type_: cairn::crd::BackupStorageType::S3,
+        bucket: bucket.into(),
+        region: Some(s.region.clone()),
+        endpoint: Some(s.endpoint.clone()),
+        verify_tls: true,
+        force_path_style: true,
+        access_key: s.access_key.clone(),
+        secret_key: s.secret_key.clone(),
+        ca_bundle: None,
+    }
+}
+
+/// The same for Azurite and `container`.
+pub fn azure_location(container: &str) -> cairn::object_storage::Location {
+    let a = &stores().azure;
+    cairn::object_storage::Location {
+        type_: cairn::crd::BackupStorageType::Azure,
+        bucket: container.into(),
+        region: None,
+        endpoint: Some(a.endpoint.clone()),
+        verify_tls: true,
+        force_path_style: false,
+        access_key: a.account.clone(),
+        secret_key: a.key.clone(),
+        ca_bundle: None,
+    }
+}
+
+/// The REST DTO (`backup-storages` POST body) for the S3 server.
+pub fn s3_dto(name: &str, bucket: &str) -> serde_json::Value {
+    let s = &stores().s3;
+    serde_json::json!({
+        "name": name, "type": "s3", "bucketName": bucket, "url": s.endpoint, "region": s.region,
+        "accessKey": s.access_key, "secretKey": s.secret_key, "forcePathStyle": true, "verifyTLS": true,
+    })
+}
+
+/// The REST DTO for Azurite.
+pub fn azure_dto(name: &str, container: &str) -> serde_json::Value {
+    let a = &stores().azure;
+    serde_json::json!({
+        "name": name, "type": "azure", "bucketName": container, "url": a.endpoint,
+        "accessKey": a.account, "secretKey": a.key,
+    })
+}
