@@ -1,6 +1,6 @@
 //! The Overview tab: status in words (conditions, the upstream message, the full upstream status on demand),
 //! how to connect (host, port, user, the password on request, the URL, and the `kubectl port-forward`
-//! command with its local connection string), resources and advanced configuration.
+//! command with its local connection string), resources, advanced configuration and monitoring.
 use crate::app::components::{error_text, use_toasts, CopyButton, Dialog};
 use crate::app::server_fns::{EditDatabase, RevealCredentials};
 use crate::model::{action_availability, fill_local_url, status_label, DbDetail, DbEdit, FieldError};
@@ -8,12 +8,15 @@ use leptos::prelude::*;
 
 #[component]
 pub fn Overview(d: RwSignal<DbDetail>) -> impl IntoView {
+    // The monitoring card loads its own data (endpoints the database may use); it is keyed on the database.
+    let (namespace, name) = d.with_untracked(|d| (d.summary.namespace.clone(), d.summary.name.clone()));
     view! {
         <div class="grid gap-4 lg:grid-cols-2">
             <StatusCard d/>
             <ConnectionCard d/>
             <ResourcesCard d/>
             <AdvancedCard d/>
+            <crate::app::monitoring_card::MonitoringCard namespace name/>
         </div>
     }
     .into_any()
