@@ -63,6 +63,12 @@ if [[ -d "$build_dir/debug/deps" ]]; then
   for t in tests/*.rs; do t=${t##*/}; names+=(-o -name "${t%.rs}-*"); done
   find "$build_dir/debug/deps" "$build_dir/front" -maxdepth 3 -mtime +2 \( "${names[@]}" \) -delete 2>/dev/null || true
   find "$build_dir" -maxdepth 4 -type d -path '*/incremental/*' -mtime +2 -prune -exec rm -rf {} + 2>/dev/null || true
+  # CI (a fresh clone: every source is new, so our crate is rebuilt anyway) starts from none of our own
+  # artifacts: each full build leaves ~10 GB of test binaries, and worktrees and clones share the names.
+  if [[ "${CI:-}" == true ]]; then
+    find "$build_dir/debug/deps" -maxdepth 1 \( "${names[@]}" \) -delete 2>/dev/null || true
+    rm -rf "$build_dir/debug/incremental" 2>/dev/null || true
+  fi
 fi
 
 step "unit and integration tests (cargo test)"
