@@ -252,9 +252,16 @@ async fn database_page_data_stream_and_actions() {
         assert!(body.to_string().contains("being deleted"), "{path}: {body}");
     }
     // Let it go: drop the test's finalizer (only it).
-    let mut cur = dbs.get(held).await.unwrap();
-    cur.metadata.finalizers.get_or_insert_with(Vec::new).retain(|f| f != "test.cairn/hold");
-    dbs.replace(held, &PostParams::default(), &cur).await.unwrap();
+    // (The reconciler may write the object between our read and our write: read again on a conflict.)
+    for attempt in 0.. {
+        let mut cur = dbs.get(held).await.unwrap();
+        cur.metadata.finalizers.get_or_insert_with(Vec::new).retain(|f| f != "test.cairn/hold");
+        match dbs.replace(held, &PostParams::default(), &cur).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(e)) if e.code == 409 && attempt < 20 => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Err(e) => panic!("releasing {held}: {e}"),
+        }
+    }
 
     // Delete through the page's server function, keeping the backups' data (the default), and over REST
     // with the contract's query parameter.

@@ -197,7 +197,11 @@ async fn monitoring_instances_against_pmm_2_and_3() {
     d.metadata.namespace = Some(ns.clone());
     d.spec.monitoring = Some(Monitoring { monitoring_config_name: Some("pmm-key".into()), resources: None });
     Api::<DatabaseCluster>::namespaced(env.client.clone(), &ns).create(&PostParams::default(), &d).await.unwrap();
-    eventually(30, "the database cached", || async { app.state.dbs.state().iter().any(|d| d.metadata.name.as_deref() == Some("mon-pg")).then_some(()) }).await;
+    // (Other tests of this binary may have a "mon-pg" of their own: this test's namespace only.)
+    eventually(30, "the database cached", || async {
+        app.state.dbs.state().iter().any(|d| d.metadata.name.as_deref() == Some("mon-pg") && d.metadata.namespace.as_deref() == Some(ns.as_str())).then_some(())
+    })
+    .await;
     let (s, body) = app.rest("DELETE", &format!("{base}/pmm-key"), None).await;
     assert_eq!(s, 409, "{body}");
     assert!(body["message"].as_str().unwrap().contains("mon-pg"), "{body}");

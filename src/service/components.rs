@@ -150,7 +150,7 @@ mod tests {
         let c = super::component(&pod);
         assert_eq!((c.type_.as_str(), c.status.as_str(), c.ready.as_str(), c.restarts), ("pxc", "Running", "1/2", 3));
         assert_eq!(c.started, "2026-11-18T10:26:40Z");
-        assert_eq!(c.started_unix, 1_795_000_000);
+        assert_eq!(c.started_unix, 1_794_997_600);
         assert_eq!(c.containers[1].status, "CrashLoopBackOff");
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["type"], "pxc");
