@@ -264,7 +264,9 @@ async fn database_page_data_stream_and_actions() {
     }
 
     // Delete through the page's server function, keeping the backups' data (the default), and over REST
-    // with the contract's query parameter.
+    // with the contract's query parameter. First let the edit above settle: while its volumes are being
+    // resized, a delete is refused (409), as the contract wants.
+    wait_state(&dbs, name, AppState::Ready).await;
     let (s, body) = app.server_fn(DeleteDatabase::PATH, &[("namespace", &ns), ("name", name), ("cleanup_backup_storage", "false")]).await;
     assert_eq!(s, 200, "{body}");
     let other = "page-rest";
