@@ -103,8 +103,7 @@ async fn database_page_data_stream_and_actions() {
     env.engines_installed(&state, &ns).await;
     cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
     eventually(30, "admin account seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
-    let conf = leptos::prelude::get_configuration(None).unwrap().leptos_options;
-    let app = App { router: cairn::server::router(state.clone(), conf), state: state.clone() };
+    let app = App { router: common::rest::test_router(&state), state: state.clone() };
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
     let name = "page-pg";
     let mut d = db(name, EngineType::Postgresql, "", 1);

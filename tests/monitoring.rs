@@ -30,8 +30,7 @@ impl App {
         let state = env.start_cairn().await;
         cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
         eventually(30, "admin account seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
-        let conf = leptos::prelude::get_configuration(None).unwrap().leptos_options;
-        App { router: cairn::server::router(state.clone(), conf), state }
+        App { router: common::rest::test_router(&state), state }
     }
 
     async fn rest(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

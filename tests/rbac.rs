@@ -188,8 +188,7 @@ async fn setup() -> (TestEnv, cairn::state::State, App) {
     env.start_operators();
     env.engines_installed(&state, env.db_ns()).await;
     env.engines_installed(&state, "dev").await;
-    let conf = leptos::prelude::get_configuration(None).unwrap().leptos_options;
-    let app = App { router: cairn::server::router(state.clone(), conf), state: state.clone() };
+    let app = App { router: common::rest::test_router(&state), state: state.clone() };
     // Every user of the tests has an account (a session needs one), seen by the accounts watch.
     cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
     for u in ["ro", "dev", "nobody", "dev2", "someone"] {

@@ -67,7 +67,7 @@ async fn upgrade_plan_rbac_approval_and_write_lock() {
         cairn::auth::accounts::create_account(&env.client, env.system_ns(), u, "password-123").await.unwrap();
     }
     eventually(30, "accounts seen", || async { ["admin", "ro", "nobody"].iter().all(|u| state.auth.min_iat(u) > 0).then_some(()) }).await;
-    let router = cairn::server::router(state.clone(), leptos::prelude::get_configuration(None).unwrap().leptos_options);
+    let router = common::rest::test_router(&state);
     let plan_path = format!("/v1/namespaces/{ns}/database-engines/upgrade-plan");
     let approval = format!("{plan_path}/approval");
 

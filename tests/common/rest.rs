@@ -7,6 +7,15 @@ use tower::ServiceExt;
 
 pub const JWT_KEY: &[u8] = b"test-key-test-key-test-key-test-k";
 
+/// The real router as `cairn serve` builds it, except the whole-server request rate: a test sends its
+/// requests back to back, and the production 100/s would answer some of them 429 on a busy machine. The
+/// per-IP login limits stay the production ones (the tests that log in several users rely on them).
+pub fn test_router(state: &cairn::state::State) -> axum::Router {
+    let conf = leptos::prelude::get_configuration(None).unwrap().leptos_options;
+    let sec = cairn::server::WebSecurity { api_rate: 100_000, ..cairn::server::WebSecurity::defaults(state.secure_cookies) };
+    cairn::server::router_with(state.clone(), conf, sec)
+}
+
 pub struct Rest {
     pub router: axum::Router,
     pub state: cairn::state::State,
@@ -14,8 +23,7 @@ pub struct Rest {
 
 impl Rest {
     pub fn new(state: &cairn::state::State) -> Rest {
-        let conf = leptos::prelude::get_configuration(None).unwrap().leptos_options;
-        Rest { router: cairn::server::router(state.clone(), conf), state: state.clone() }
+        Rest { router: test_router(state), state: state.clone() }
     }
 
     /// A fresh session token for an existing account.
