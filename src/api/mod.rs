@@ -402,8 +402,8 @@ async fn readyz(AxState(st): AxState<State>) -> Response {
     }
 }
 
-/// `cairn_database_clusters{engine, status}` and `cairn_database_clusters_monitored{engine, type}`, from
-/// the cache.
+/// `cairn_database_clusters{engine, status}`, `cairn_database_clusters_monitored{engine, type}` and
+/// `cairn_database_cluster_backups{engine, state}`, from the cache.
 fn database_gauges(st: &State) -> String {
     let mut counts = std::collections::BTreeMap::new();
     let mut monitored = std::collections::BTreeMap::new();
@@ -428,6 +428,31 @@ fn database_gauges(st: &State) -> String {
     out.push_str("# HELP cairn_database_clusters_monitored DatabaseClusters with monitoring on, by engine and endpoint type.\n# TYPE cairn_database_clusters_monitored gauge\n");
     for ((engine, t), n) in monitored {
         out.push_str(&format!("cairn_database_clusters_monitored{{engine=\"{engine}\",type=\"{t}\"}} {n}\n"));
+    }
+    out.push_str(&backup_gauge(st));
+    out
+}
+
+/// `cairn_database_cluster_backups{engine, state}`: backups by their database's engine (`unknown` once the
+/// database is gone) and state (`New` before the operator picks one up).
+fn backup_gauge(st: &State) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for b in st.backups.state() {
+        let ns = kube::ResourceExt::namespace(&*b).unwrap_or_default();
+        let engine = st
+            .dbs
+            .get(&kube::runtime::reflector::ObjectRef::new(&b.spec.db_cluster_name).within(&ns))
+            .map(|d| d.spec.engine.type_.as_str())
+            .unwrap_or("unknown");
+        let state = match b.state() {
+            crate::crd::BackupState::New => "New",
+            other => other.as_str(),
+        };
+        *counts.entry((engine, state)).or_insert(0u64) += 1;
+    }
+    let mut out = String::from("# HELP cairn_database_cluster_backups DatabaseClusterBackups by engine and state.\n# TYPE cairn_database_cluster_backups gauge\n");
+    for ((engine, state), n) in counts {
+        out.push_str(&format!("cairn_database_cluster_backups{{engine=\"{engine}\",state=\"{state}\"}} {n}\n"));
     }
     out
 }
