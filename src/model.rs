@@ -356,6 +356,9 @@ pub struct FormOptions {
     /// The monitoring endpoints a database of each namespace may use (the form's monitoring step).
     #[serde(default)]
     pub monitoring: Vec<MonitoringChoice>,
+    /// The backup storages the caller may read, `(namespace, name)` (the backup step).
+    #[serde(default)]
+    pub backup_storages: Vec<(String, String)>,
 }
 
 /// One monitoring endpoint the create form offers in a namespace.

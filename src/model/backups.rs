@@ -72,6 +72,21 @@ pub struct PitrWindow {
     pub gaps: bool,
 }
 
+/// Settings → Storage locations: the storages the caller may read in every managed namespace, and where
+/// it may add one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StoragePage {
+    pub rows: Vec<StorageRow>,
+    pub create_namespaces: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StorageRow {
+    pub storage: super::BackupStorageDto,
+    pub can_update: bool,
+    pub can_delete: bool,
+}
+
 /// A backup state in words (the contract's `""` is "Waiting").
 pub fn backup_state_label(s: &str) -> &str {
     match s {

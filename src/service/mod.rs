@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod policies;
 pub mod preview;
 pub mod restores;
+pub mod schedules;
 pub mod upgrade_plan;
 pub mod validation;
 
