@@ -320,3 +320,44 @@ pub async fn delete_restore(namespace: String, restore: String) -> Result<(), Se
     let caller = server::caller(&st).await?;
     crate::service::restores::delete(&st, &caller, &namespace, &restore).await.map_err(server::to_sfe)
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_backup_step_writes_a_schedule_pitr_and_the_data_source() {
+        let f = form(&[
+            ("backup_schedule", "on"),
+            ("schedule_kind", "weekly"),
+            ("schedule_time", "03:15"),
+            ("schedule_weekday", "6"),
+            ("schedule_retention", "4"),
+            ("schedule_storage", "s3"),
+            ("pitr", "on"),
+            ("pitr_storage", "s3"),
+            ("from_backup", "b1"),
+            ("from_pitr_type", "date"),
+            ("from_pitr_date", "2026-11-28T02:30"),
+        ]);
+        let (backup, source) = backup_from_form(&f).unwrap();
+        let backup = backup.unwrap();
+        let s = &backup.schedules[0];
+        assert_eq!((s.name.as_str(), s.schedule.as_str(), s.retention_copies, s.enabled), ("weekly-backup", "15 3 * * 6", Some(4), true));
+        assert_eq!(backup.pitr.unwrap().backup_storage_name.as_deref(), Some("s3"));
+        let source = source.unwrap();
+        assert_eq!(source.db_cluster_backup_name.as_deref(), Some("b1"));
+        assert_eq!(source.pitr.unwrap().date.as_deref(), Some("2026-11-28T02:30:00Z"), "datetime-local becomes the contract's date");
+
+        assert_eq!(backup_from_form(&form(&[("schedule_kind", "daily")])).unwrap(), (None, None), "nothing ticked: nothing written");
+        let bad = backup_from_form(&form(&[("backup_schedule", "on"), ("schedule_kind", "monthly"), ("schedule_time", "01:00"), ("schedule_day", "30")]));
+        assert_eq!(bad.unwrap_err().field, "schedule_day");
+        assert_eq!(schedule_input("spec.backup.schedules[0].schedule"), Some("schedule_time"));
+        assert_eq!(schedule_input("spec.backup.pitr.backupStorageName"), Some("pitr_storage"));
+        assert_eq!(schedule_input("spec.engine.replicas"), None);
+    }
+}
