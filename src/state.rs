@@ -388,6 +388,8 @@ impl State {
         let (tx, rx) = watch::channel(0u64);
         let tx = Arc::new(tx);
         let pods_tx = tx.clone();
+        // Backups and restores show on the database page, whose stream follows `changes`.
+        let (restores_tx, backups_tx) = (tx.clone(), tx.clone());
         let (db_synced_tx, mut db_synced) = watch::channel(false);
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (rbac_synced_tx, mut rbac_synced) = watch::channel(false);
@@ -451,10 +453,10 @@ impl State {
         drive(client.clone(), psmdb_feed, &health, |_| {});
         drive(client.clone(), sc_feed, &health, |_| {});
         drive(client.clone(), psp_feed, &health, |_| {});
-        drive(client.clone(), restore_feed, &health, |_| {});
+        drive(client.clone(), restore_feed, &health, move |_| restores_tx.send_modify(|n| *n += 1));
         drive(client.clone(), lbc_feed, &health, |_| {});
         drive(client.clone(), bs_feed, &health, |_| {});
-        drive(client.clone(), backup_feed, &health, |_| {});
+        drive(client.clone(), backup_feed, &health, move |_| backups_tx.send_modify(|n| *n += 1));
         let (nodes, node_feed) = Feed::<k8s_openapi::api::core::v1::Node>::new();
         drive(client.clone(), node_feed, &health, |_| {});
         let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);

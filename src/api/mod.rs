@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 
 mod backup_storages;
 mod backups;
+mod restores;
 pub mod monitoring_instances;
 pub mod cluster;
 pub mod policies;
@@ -33,6 +34,7 @@ pub fn router() -> Router<State> {
     Router::new()
         .merge(backup_storages::router())
         .merge(backups::router())
+        .merge(restores::router())
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
         .route("/v1/permissions", get(permissions))

@@ -13,6 +13,8 @@ pub mod pmm;
 pub mod cluster;
 pub mod policies;
 pub mod preview;
+pub mod restores;
+pub mod schedules;
 pub mod upgrade_plan;
 pub mod validation;
 
@@ -155,6 +157,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
     }
     validation::validate_new(&db, &versions)?;
     validate_references(state, &db)?;
+    restores::authorize_data_source(state, caller, &db)?;
     storage_class_exists(state, &db).await?;
     db.status = None;
     db.metadata.resource_version = None;
