@@ -1,4 +1,5 @@
 //! Reconcilers (kube-runtime), one per kind, sharing the process's watches.
+pub mod data_import_job;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_engine;
