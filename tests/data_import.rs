@@ -2,7 +2,7 @@
 //! credentials Secret created through `POST …/database-clusters/{name}/secret`, a new database with
 //! `spec.dataSource.dataImport` refused with the field named when its config breaks the importer's schema or
 //! the importer does not support the engine (nothing written), and two imports through REST with the
-//! simulator playing the import Job's pod: one that succeeds (ready → importing → ready, the Job running the
+//! simulator playing the import Job's pod: one that succeeds (initializing → importing → ready, the Job running the
 //! importer's image with the request, the target's and the S3 credentials mounted) and one whose input makes
 //! it fail (error, condition ImportFailed, the failure in words; the inline S3 keys moved into a Secret).
 mod common;
@@ -115,7 +115,8 @@ async fn imports_succeed_or_fail_by_their_input() {
     assert_eq!(st.job_name.as_deref(), Some("data-import-imp-ok"));
     assert_eq!(done.metadata.labels.as_ref().unwrap()["clusterName"], "imp-ok");
     let d = wait_state(&dbs, "imp-ok", Ready).await;
-    t.wait_saw(&[Creating, Initializing, Ready, Importing, Ready]).await;
+    // The reconcile that sees the cluster ready starts the import in the same status write.
+    t.wait_saw(&[Creating, Initializing, Importing, Ready]).await;
     assert_eq!(d.status.unwrap().data_import_job_name.as_deref(), Some("data-import-imp-ok"));
 
     // The Job: the importer's image and command, the request, the target's and the S3 credentials.

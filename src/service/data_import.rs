@@ -151,7 +151,10 @@ pub fn validate_new(state: &State, caller: &Caller, db: &DatabaseCluster) -> Res
     }
     let schema = importer.spec.config.as_ref().and_then(|c| c.open_api_v3_schema.clone());
     validate_config(schema.as_ref(), i.config.as_ref())?;
-    let as_json = serde_json::to_value(db).unwrap_or_default();
+    // As the reconciler will see it: the users Secret's name defaulted (`everest-secrets-<name>`).
+    let mut defaulted = db.clone();
+    defaulted.spec.engine.user_secrets_name = Some(db.user_secrets_name());
+    let as_json = serde_json::to_value(&defaulted).unwrap_or_default();
     for path in importer.spec.database_cluster_constraints.iter().flat_map(|c| c.required_fields.iter()) {
         let mut v = &as_json;
         for part in path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()) {

@@ -1,6 +1,7 @@
 //! The settings area (OpenEverest's `/settings/...` URLs): managed namespaces and policies.
 pub mod namespaces;
 pub mod policies;
+pub mod split_horizon;
 
 use crate::app::components::Header;
 use crate::model::FieldError;
