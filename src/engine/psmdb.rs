@@ -309,6 +309,51 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaServerMongoDB>, ope
 }
 
 #[cfg(test)]
+mod split_horizon_tests {
+    use super::*;
+    use crate::engine::versions::builtin_psmdb;
+
+    fn inputs(suffix: Option<&str>) -> Inputs {
+        Inputs {
+            versions: builtin_psmdb(),
+            operator_version: "1.21.1".into(),
+            split_horizon: suffix.map(|s| super::super::SplitHorizonInput { base_domain_name_suffix: s.into(), tls_secret_name: "ca".into() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn members_get_external_names_and_rs0_is_exposed() {
+        let d = crate::engine::fixture("mg", EngineType::Psmdb, "8.0.12-4", 3);
+        let x = desired(&d, &inputs(Some("mongo.example.com."))).unwrap().spec;
+        let rs0 = &x.replsets[0];
+        let want: BTreeMap<String, BTreeMap<String, String>> = (0..3)
+            .map(|i| (format!("mg-rs0-{i}"), BTreeMap::from([("external".to_string(), format!("mg-rs0-{i}-everest.mongo.example.com"))])))
+            .collect();
+        assert_eq!(rs0.split_horizons, want);
+        let e = rs0.expose.clone().unwrap();
+        assert_eq!((e.enabled, e.type_.as_deref()), (true, Some("LoadBalancer")));
+        let st = split_horizon_status(&d, inputs(Some("mongo.example.com")).split_horizon.as_ref(), |pod| (format!("ip-{pod}"), String::new())).unwrap();
+        let sh = st.psmdb.unwrap().split_horizon.unwrap();
+        assert_eq!(sh.domains.len(), 3);
+        assert_eq!(sh.domains[1].private_ip, "ip-mg-rs0-1");
+        assert_eq!(sh.host, "mg-rs0-0-everest.mongo.example.com,mg-rs0-1-everest.mongo.example.com,mg-rs0-2-everest.mongo.example.com");
+    }
+
+    #[test]
+    fn none_without_a_config_or_when_sharded() {
+        let d = crate::engine::fixture("mg", EngineType::Psmdb, "8.0.12-4", 3);
+        assert!(desired(&d, &inputs(None)).unwrap().spec.replsets[0].split_horizons.is_empty());
+        assert!(split_horizon_status(&d, None, |_| Default::default()).is_none());
+        let mut sharded = d.clone();
+        sharded.spec.sharding = Some(crate::crd::Sharding { enabled: true, shards: 2, config_server: crate::crd::ConfigServer { replicas: 3 } });
+        let x = desired(&sharded, &inputs(Some("a.b"))).unwrap().spec;
+        assert!(x.replsets.iter().all(|r| r.split_horizons.is_empty()));
+        assert!(split_horizon_status(&sharded, inputs(Some("a.b")).split_horizon.as_ref(), |_| Default::default()).is_none());
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::crd::*;

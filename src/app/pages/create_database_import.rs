@@ -127,6 +127,7 @@ pub fn data_import_from_form(get: impl Fn(&str) -> Option<String>) -> Option<cra
 }
 
 /// The Import part's input for a field the service refused, with its label.
+#[cfg(feature = "ssr")]
 pub fn import_input(path: &str) -> Option<(&'static str, &'static str)> {
     Some(match path {
         "spec.dataSource.dataImport.dataImporterName" => ("import_importer", "Data importer"),
