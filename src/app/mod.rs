@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings/policies/details/load-balancer-configuration")
                     view=|| view! { <PoliciesPage lists=Lists::LoadBalancers/> }/>
                 <Route path=path!("/settings/policies/details/load-balancer-configuration/:name") view=pages::settings::policies::LoadBalancerConfigPage/>
+                <Route path=path!("/settings/policies/details/split-horizon") view=pages::settings::split_horizon::SplitHorizonSettingsPage/>
             </Routes>
         </Router>
         <components::ToastRegion/>

@@ -91,7 +91,10 @@ pub(crate) mod server {
             "spec.monitoring.monitoringConfigName" => ("monitoring", "Monitoring"),
             p => match crate::app::backup_fns::schedule_input(p) {
                 Some(input) => (input, "Backups"),
-                None => return Err(to_sfe(e)),
+                None => match crate::app::pages::create_database_import::import_input(p) {
+                    Some(found) => found,
+                    None => return Err(to_sfe(e)),
+                },
             },
         };
         let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
@@ -181,6 +184,9 @@ pub(crate) mod server {
                 sharding,
                 // The monitoring step: an endpoint's name; absent or empty: off.
                 monitoring: get("monitoring").map(|m| Monitoring { monitoring_config_name: Some(m), resources: None }),
+                // The Import part (wizard opened from "Import").
+                data_source: crate::app::pages::create_database_import::data_import_from_form(get)
+                    .map(|i| DataSource { data_import: Some(i), ..Default::default() }),
                 ..Default::default()
             },
         );
@@ -387,6 +393,15 @@ pub async fn create_database(
     from_backup: Option<String>,
     from_pitr_type: Option<String>,
     from_pitr_date: Option<String>,
+    // The Import part (only when the wizard was opened from "Import").
+    import: Option<String>,
+    import_importer: Option<String>,
+    import_bucket: Option<String>,
+    import_region: Option<String>,
+    import_endpoint: Option<String>,
+    import_access_key: Option<String>,
+    import_secret_key: Option<String>,
+    import_path: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     let _ = size; // The preset only fills CPU, memory and disk in the browser.
     let st = server::state()?;
@@ -424,6 +439,14 @@ pub async fn create_database(
         ("from_backup", from_backup),
         ("from_pitr_type", from_pitr_type),
         ("from_pitr_date", from_pitr_date),
+        ("import", import),
+        ("import_importer", import_importer),
+        ("import_bucket", import_bucket),
+        ("import_region", import_region),
+        ("import_endpoint", import_endpoint),
+        ("import_access_key", import_access_key),
+        ("import_secret_key", import_secret_key),
+        ("import_path", import_path),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
