@@ -89,7 +89,7 @@ pub(crate) mod server {
             "spec.sharding.shards" => ("shards", "Shards"),
             "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
             "spec.monitoring.monitoringConfigName" => ("monitoring", "Monitoring"),
-            p => match crate::app::pages::create_database_import::import_input(p) {
+            p => match crate::app::backup_fns::schedule_input(p).map(|input| (input, "Backups")).or_else(|| crate::app::pages::create_database_import::import_input(p)) {
                 Some(found) => found,
                 None => return Err(to_sfe(e)),
             },
@@ -181,12 +181,17 @@ pub(crate) mod server {
                 sharding,
                 // The monitoring step: an endpoint's name; absent or empty: off.
                 monitoring: get("monitoring").map(|m| Monitoring { monitoring_config_name: Some(m), resources: None }),
-                // The Import part (wizard opened from "Import").
-                data_source: crate::app::pages::create_database_import::data_import_from_form(get)
-                    .map(|i| DataSource { data_import: Some(i), ..Default::default() }),
                 ..Default::default()
             },
         );
+        // The backup step (schedules, PITR) and, when opened from a backup, the data source.
+        let (backup, data_source) = crate::app::backup_fns::backup_from_form(f)?;
+        db.spec.backup = backup;
+        db.spec.data_source = data_source;
+        // The Import part (wizard opened from "Import").
+        if let Some(i) = crate::app::pages::create_database_import::data_import_from_form(get) {
+            db.spec.data_source.get_or_insert_with(DataSource::default).data_import = Some(i);
+        }
         db.metadata.namespace = get("namespace");
         Ok(db)
     }
@@ -274,7 +279,11 @@ pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
     let scheduling_policies = caller_policies.scheduling.into_iter().map(|p| (p.name, p.engine)).collect();
     let load_balancer_configs = caller_policies.load_balancers.into_iter().map(|c| c.name).collect();
     let storage_classes = crate::service::cluster::cluster_info(&st, &caller).storage_classes;
-    Ok(FormOptions { namespaces, engines, monitoring, storage_classes, scheduling_policies, load_balancer_configs })
+    let backup_storages = namespaces
+        .iter()
+        .flat_map(|ns| crate::service::backup_storage::list(&st, &caller, ns).unwrap_or_default().into_iter().map(move |s| (ns.clone(), s.name)))
+        .collect();
+    Ok(FormOptions { namespaces, engines, monitoring, storage_classes, scheduling_policies, load_balancer_configs, backup_storages })
 }
 
 /// The "Reveal password" action of a row: the database's credentials, fetched only when the user asks
@@ -378,6 +387,19 @@ pub async fn create_database(
     import_access_key: Option<String>,
     import_secret_key: Option<String>,
     import_path: Option<String>,
+    // The backup step (see `backup_fns::backup_from_form`).
+    backup_schedule: Option<String>,
+    schedule_kind: Option<String>,
+    schedule_time: Option<String>,
+    schedule_weekday: Option<String>,
+    schedule_day: Option<String>,
+    schedule_retention: Option<String>,
+    schedule_storage: Option<String>,
+    pitr: Option<String>,
+    pitr_storage: Option<String>,
+    from_backup: Option<String>,
+    from_pitr_type: Option<String>,
+    from_pitr_date: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     let _ = size; // The preset only fills CPU, memory and disk in the browser.
     let st = server::state()?;
@@ -411,6 +433,18 @@ pub async fn create_database(
         ("import_access_key", import_access_key),
         ("import_secret_key", import_secret_key),
         ("import_path", import_path),
+        ("backup_schedule", backup_schedule),
+        ("schedule_kind", schedule_kind),
+        ("schedule_time", schedule_time),
+        ("schedule_weekday", schedule_weekday),
+        ("schedule_day", schedule_day),
+        ("schedule_retention", schedule_retention),
+        ("schedule_storage", schedule_storage),
+        ("pitr", pitr),
+        ("pitr_storage", pitr_storage),
+        ("from_backup", from_backup),
+        ("from_pitr_type", from_pitr_type),
+        ("from_pitr_date", from_pitr_date),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
