@@ -78,11 +78,13 @@ async fn split_horizon_dns_for_mongodb() {
     assert_eq!(s, 200, "{out}");
 
     // The PSMDB CR: one horizon per member of rs0, rs0 exposed; accepted by the real CRD (it was applied).
-    let up = eventually(60, "splitHorizons in the PSMDB CR", || async {
-        let up = raw::<cairn::upstream::psmdb::PerconaServerMongoDB>(&c, "shd-mg").await;
-        up["spec"]["replsets"][0].get("splitHorizons").is_some().then_some(up)
+    let mdbs: Api<cairn::upstream::psmdb::PerconaServerMongoDB> = Api::namespaced(c.clone(), &ns);
+    eventually(60, "splitHorizons in the PSMDB CR", || async {
+        let up = mdbs.get_opt("shd-mg").await.unwrap()?;
+        up.spec.replsets.first().is_some_and(|r| !r.split_horizons.is_empty()).then_some(())
     })
     .await;
+    let up = raw::<cairn::upstream::psmdb::PerconaServerMongoDB>(&c, "shd-mg").await;
     let rs0 = &up["spec"]["replsets"][0];
     let want: Value = (0..3).map(|i| (format!("shd-mg-rs0-{i}"), json!({"external": format!("shd-mg-rs0-{i}-{ns}.mongo.example.com")}))).collect::<serde_json::Map<_, _>>().into();
     assert_eq!(rs0["splitHorizons"], want);

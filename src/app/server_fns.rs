@@ -184,9 +184,6 @@ pub(crate) mod server {
                 sharding,
                 // The monitoring step: an endpoint's name; absent or empty: off.
                 monitoring: get("monitoring").map(|m| Monitoring { monitoring_config_name: Some(m), resources: None }),
-                // The Import part (wizard opened from "Import").
-                data_source: crate::app::pages::create_database_import::data_import_from_form(get)
-                    .map(|i| DataSource { data_import: Some(i), ..Default::default() }),
                 ..Default::default()
             },
         );
@@ -194,6 +191,10 @@ pub(crate) mod server {
         let (backup, data_source) = crate::app::backup_fns::backup_from_form(f)?;
         db.spec.backup = backup;
         db.spec.data_source = data_source;
+        // The Import part (wizard opened from "Import").
+        if let Some(i) = crate::app::pages::create_database_import::data_import_from_form(get) {
+            db.spec.data_source.get_or_insert_with(DataSource::default).data_import = Some(i);
+        }
         db.metadata.namespace = get("namespace");
         Ok(db)
     }
