@@ -1,6 +1,7 @@
 //! Reconcilers (kube-runtime), one per kind, sharing the process's watches.
 pub mod database_cluster;
 pub mod database_cluster_backup;
+pub mod database_cluster_restore;
 pub mod database_engine;
 pub mod database_monitoring;
 pub mod monitoring_config;

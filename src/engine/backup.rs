@@ -5,7 +5,8 @@ use crate::crd::backup_storage::{BackupStorageSpec, BackupStorageType};
 use crate::crd::{BackupState, DatabaseCluster, DatabaseClusterBackup, DatabaseClusterBackupStatus};
 use crate::engine::versions::EngineVersions;
 use crate::upstream::psmdb::{PerconaServerMongoDBBackup, PerconaServerMongoDBBackupSpec, PsmdbAzure, PsmdbBackupSpec, PsmdbS3, PsmdbStorage, PsmdbTask};
-use crate::upstream::pxc::{PerconaXtraDBClusterBackup, PerconaXtraDBClusterBackupSpec, PxcAzure, PxcBackupSpec, PxcS3, PxcSchedule, PxcStorage};
+use crate::upstream::pg::{Backups, PerconaPGBackup, PerconaPGBackupSpec, PgBackRest, PgBackRestRepo, RepoAzure, RepoS3, RepoSchedules};
+use crate::upstream::pxc::{PerconaXtraDBClusterBackup, PerconaXtraDBClusterBackupSpec, PxcAzure, PxcBackupSpec, PxcPitr, PxcRetention, PxcS3, PxcSchedule, PxcStorage};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
@@ -94,9 +95,27 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
             schedule: s.schedule.clone(),
             storage_name: s.backup_storage_name.clone(),
             keep: s.retention_copies,
+            retention: s.retention_copies.filter(|n| *n > 0).map(|count| PxcRetention { type_: "count".into(), count, delete_from_storage: false }),
         })
         .collect();
-    Some(PxcBackupSpec { image: backup_image(versions), storages, schedule })
+    // The binlog collector writes into its own storage entry (`<storage>-pitr`, bucket `<bucket>/<db>/<uid>/pitr`)
+    // so binlogs never mix with full backups (contract §2, "Backup path layout").
+    let mut storages: BTreeMap<String, PxcStorage> = storages;
+    let pitr = pitr_of(db).map(|(storage, interval)| {
+        let entry = storages.get(&storage).cloned();
+        let pitr_name = format!("{storage}-pitr");
+        if let Some(mut e) = entry {
+            if let Some(s3) = e.s3.as_mut() {
+                s3.bucket = format!("{}/pitr", s3.bucket);
+            }
+            if let Some(az) = e.azure.as_mut() {
+                az.container = format!("{}/pitr", az.container);
+            }
+            storages.insert(pitr_name.clone(), e);
+        }
+        PxcPitr { enabled: true, storage_name: pitr_name, time_between_uploads: Some(interval.unwrap_or(PXC_DEFAULT_UPLOAD_SECS) as f64) }
+    });
+    Some(PxcBackupSpec { image: backup_image(versions), storages, schedule, pitr })
 }
 
 /// PSMDB `spec.backup`: PBM takes exactly one storage, marked `main` (more is refused by validation), with
@@ -149,7 +168,178 @@ pub fn psmdb_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &
         image: backup_image(versions).unwrap_or_default(),
         storages: BTreeMap::from([(s.name.clone(), storage)]),
         tasks,
+        pitr: Some(crate::upstream::psmdb::PsmdbPitr {
+            enabled: pitr_of(db).is_some(),
+            oplog_span_min: pitr_of(db).map(|(_, i)| (i.unwrap_or(PSMDB_DEFAULT_UPLOAD_SECS) as f64 / 60.0).max(1.0 / 60.0)),
+        }),
     })
+}
+
+/// PITR's storage and upload interval, when PITR is on and names a storage.
+pub fn pitr_of(db: &DatabaseCluster) -> Option<(String, Option<i32>)> {
+    let p = db.spec.backup.as_ref()?.pitr.as_ref().filter(|p| p.enabled)?;
+    Some((p.backup_storage_name.clone().filter(|s| !s.is_empty())?, p.upload_interval_sec))
+}
+
+/// The operators' upload intervals when none is set (contract §2.4: PXC 60 s, PSMDB 600 s, PG 60 s).
+pub const PXC_DEFAULT_UPLOAD_SECS: i32 = 60;
+pub const PSMDB_DEFAULT_UPLOAD_SECS: i32 = 600;
+pub const PG_DEFAULT_UPLOAD_SECS: i32 = 60;
+
+/// The first PG operator version whose clusters need no PVC repository: from 2.8.2 backup storages take
+/// `repo1`..`repo4` and a database without storages runs with `backups.enabled: false`; before it `repo1` is a
+/// PVC repository and storages take `repo2`..`repo4` (contract §2.3).
+pub const PG_NO_PVC_REPO_FROM: (u32, u32, u32) = (2, 8, 2);
+
+/// Whether a PG cluster of this CR version keeps the PVC repository `repo1`.
+pub fn pg_keeps_pvc_repo(cr_version: &str) -> bool {
+    let mut p = cr_version.split('.').map(|x| x.parse::<u32>().unwrap_or(0));
+    let v = (p.next().unwrap_or(0), p.next().unwrap_or(0), p.next().unwrap_or(0));
+    v < PG_NO_PVC_REPO_FROM
+}
+
+/// How a storage appears as a pgBackRest repository (the location part, without name and schedules):
+/// pgBackRest takes the endpoint as a host (and port), without a scheme. GCS goes through its S3 endpoint,
+/// as for PXC.
+pub fn pg_repo_location(spec: &BackupStorageSpec) -> PgBackRestRepo {
+    match spec.type_ {
+        BackupStorageType::Azure => PgBackRestRepo { azure: Some(RepoAzure { container: spec.bucket.clone() }), ..Default::default() },
+        BackupStorageType::S3 | BackupStorageType::Gcs => {
+            let endpoint = spec.endpoint_url.as_deref().unwrap_or(match spec.type_ {
+                BackupStorageType::Gcs => "storage.googleapis.com",
+                _ => "s3.amazonaws.com",
+            });
+            let endpoint = endpoint.split_once("://").map(|(_, h)| h).unwrap_or(endpoint).trim_end_matches('/').to_string();
+            PgBackRestRepo {
+                s3: Some(RepoS3 { bucket: spec.bucket.clone(), endpoint, region: spec.region.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "us-east-1".into()) }),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+fn same_location(a: &PgBackRestRepo, b: &PgBackRestRepo) -> bool {
+    a.s3 == b.s3 && a.azure == b.azure && a.gcs == b.gcs && a.volume.is_none() && b.volume.is_none()
+}
+
+/// The repository of `spec` among the cluster's current repositories (matched by bucket, endpoint and
+/// region, as OpenEverest matches them), if it has one.
+pub fn pg_repo_of(repos: &[PgBackRestRepo], spec: &BackupStorageSpec) -> Option<String> {
+    let want = pg_repo_location(spec);
+    repos.iter().find(|r| same_location(r, &want)).map(|r| r.name.clone())
+}
+
+/// Repository slots for the storages: a storage keeps the slot it has in `observed` (the cluster's current
+/// repositories), the others take the lowest free slots from `first` (1 or 2). Storages beyond `repo4` are
+/// left out (validation refuses them first). Pure and stable: adding or removing one storage never moves
+/// another.
+pub fn pg_repo_slots(storages: &[StorageInput], observed: &[PgBackRestRepo], first: usize) -> Vec<(String, StorageInput)> {
+    let slots: Vec<String> = (first..=4).map(|i| format!("repo{i}")).collect();
+    let mut taken: BTreeMap<String, StorageInput> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for s in storages {
+        match pg_repo_of(observed, &s.spec).filter(|r| slots.contains(r) && !taken.contains_key(r)) {
+            Some(r) => {
+                taken.insert(r, s.clone());
+            }
+            None => rest.push(s.clone()),
+        }
+    }
+    for s in rest {
+        if let Some(free) = slots.iter().find(|r| !taken.contains_key(*r)) {
+            taken.insert(free.clone(), s);
+        }
+    }
+    taken.into_iter().collect()
+}
+
+/// The Secret (`<db>-pgbackrest-secrets`) that carries the repositories' credentials, as pgBackRest reads them.
+pub fn pg_secret_name(db: &str) -> String {
+    format!("{db}-pgbackrest-secrets")
+}
+
+/// `s3.conf` of that Secret: `[global]` with each repository's keys (`creds`: storage name → (key id, secret)).
+pub fn pg_backrest_conf(repos: &[(String, StorageInput)], creds: &BTreeMap<String, (String, String)>) -> String {
+    let mut out = String::from("[global]\n");
+    for (repo, s) in repos {
+        let Some((id, secret)) = creds.get(&s.name) else { continue };
+        let (k1, k2) = match s.spec.type_ {
+            BackupStorageType::Azure => ("azure-account", "azure-key"),
+            _ => ("s3-key", "s3-key-secret"),
+        };
+        out.push_str(&format!("{repo}-{k1}={id}\n{repo}-{k2}={secret}\n"));
+    }
+    out
+}
+
+/// PG `spec.backups` for the storages (`repos`: the slots of [`pg_repo_slots`]). `pvc_repo`: the PVC repository
+/// `repo1` the cluster keeps (operators before 2.8.2); without it and without storages backups are off.
+/// Each repository: its location, the `full` schedule of the enabled schedule that writes to it, and global
+/// options `repoN-path=/<db>/<uid>`, `repoN-retention-full` (retention copies, 0 → 9999999), TLS and URI
+/// style. WAL is archived continuously to every repository (PITR is always on for PostgreSQL).
+pub fn pg_backups(db: &DatabaseCluster, repos: &[(String, StorageInput)], pvc_repo: Option<PgBackRestRepo>, image: Option<String>) -> Backups {
+    let path = format!("/{}", prefix(db));
+    let schedules: Vec<&crate::crd::BackupSchedule> = db.spec.backup.iter().flat_map(|b| b.schedules.iter()).filter(|s| s.enabled).collect();
+    let mut global = BTreeMap::new();
+    let mut out: Vec<PgBackRestRepo> = pvc_repo.into_iter().collect();
+    for (name, s) in repos {
+        let mut r = pg_repo_location(&s.spec);
+        r.name = name.clone();
+        let sched = schedules.iter().find(|x| x.backup_storage_name == s.name);
+        r.schedules = sched.map(|x| RepoSchedules { full: Some(x.schedule.clone()) });
+        global.insert(format!("{name}-path"), path.clone());
+        if let Some(x) = sched {
+            let n = x.retention_copies.unwrap_or(0);
+            global.insert(format!("{name}-retention-full"), if n <= 0 { "9999999".into() } else { n.to_string() });
+            global.insert(format!("{name}-retention-full-type"), "count".into());
+        }
+        if s.spec.verify_tls == Some(false) {
+            global.insert(format!("{name}-storage-verify-tls"), "n".into());
+        }
+        if s.spec.force_path_style == Some(true) && s.spec.type_ != BackupStorageType::Azure {
+            global.insert(format!("{name}-s3-uri-style"), "path".into());
+        }
+        out.push(r);
+    }
+    let enabled = !out.is_empty();
+    let configuration = if repos.is_empty() {
+        vec![]
+    } else {
+        vec![k8s_openapi::api::core::v1::VolumeProjection {
+            secret: Some(k8s_openapi::api::core::v1::SecretProjection { name: pg_secret_name(&db.name_any()), ..Default::default() }),
+            ..Default::default()
+        }]
+    };
+    Backups {
+        // Said only when off (2.8's CRD allows no repository then; 2.7's field defaults to on).
+        enabled: (!enabled).then_some(false),
+        track_latest_restorable_time: (!repos.is_empty()).then_some(true),
+        pgbackrest: PgBackRest { image, configuration, global, repos: out },
+    }
+}
+
+pub fn pg_backup_object(b: &DatabaseClusterBackup, repo: &str) -> PerconaPGBackup {
+    let mut u = PerconaPGBackup::new(
+        &b.name_any(),
+        PerconaPGBackupSpec { pg_cluster: b.spec.db_cluster_name.clone(), repo_name: repo.to_string(), options: vec!["--type=full".into()] },
+    );
+    u.metadata = upstream_meta(b);
+    // pgBackRest's data stays with the repository's retention; the PG operator has no delete-backup finalizer.
+    u.metadata.finalizers = None;
+    u
+}
+
+pub fn pg_status(u: &PerconaPGBackup) -> DatabaseClusterBackupStatus {
+    let s = u.status.clone().unwrap_or_default();
+    backup_status(
+        u.metadata.creation_timestamp.clone(),
+        pxc_state(s.state.as_deref()),
+        s.destination.as_deref(),
+        s.completed.as_deref(),
+        s.error.as_deref(),
+        None,
+        s.latest_restorable_time.as_deref(),
+    )
 }
 
 /// The upstream object's metadata: same name and namespace, owned by the DatabaseClusterBackup, with the

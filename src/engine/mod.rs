@@ -7,6 +7,7 @@ pub mod postgresql;
 pub mod psmdb;
 pub mod pxc;
 pub mod quantity;
+pub mod restore;
 pub mod version_service;
 pub mod versions;
 
@@ -144,6 +145,11 @@ pub struct Inputs {
     pub storages: Vec<backup::StorageInput>,
     /// The PMM endpoint `spec.monitoring.monitoringConfigName` names (None: monitoring off).
     pub pmm: Option<monitoring::PmmInputs>,
+    /// PG: the cluster's current pgBackRest repositories (each storage keeps its `repoN` slot).
+    pub observed_repos: Vec<crate::upstream::pg::PgBackRestRepo>,
+    /// The backup `spec.dataSource` names, resolved (PG bootstraps from it; PXC and PSMDB restore into the
+    /// new cluster once it runs).
+    pub data_source: Option<restore::RestoreSource>,
 }
 
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.

@@ -6,6 +6,7 @@
 //!   any → stopping → paused          (when paused; every pod stops, ready = 0)
 //! and the operators' backups (`backups`), which write real objects into the backup storage.
 mod backups;
+mod restores;
 mod engines;
 pub mod operators;
 mod pods;
@@ -118,8 +119,9 @@ pub async fn run(client: Client, opts: Options) {
     tokio::join!(
         simulate::<crate::upstream::pg::PerconaPGCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
-        simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client.clone(), ctx),
-        backups::run(client, opts.step),
+        simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client.clone(), ctx.clone()),
+        backups::run(client.clone(), opts.step, ctx.scope.clone()),
+        restores::run(client, opts.step, ctx.scope.clone()),
     );
 }
 
