@@ -101,19 +101,19 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
     // The binlog collector writes into its own storage entry (`<storage>-pitr`, bucket `<bucket>/<db>/<uid>/pitr`)
     // so binlogs never mix with full backups (contract §2, "Backup path layout").
     let mut storages: BTreeMap<String, PxcStorage> = storages;
-    let pitr = pitr_of(db).map(|(storage, interval)| {
-        let entry = storages.get(&storage).cloned();
+    // The operator refuses a PITR storage that is not in `storages`: no entry (its storage not resolved
+    // yet), no collector.
+    let pitr = pitr_of(db).and_then(|(storage, interval)| {
+        let mut e = storages.get(&storage).cloned()?;
         let pitr_name = format!("{storage}-pitr");
-        if let Some(mut e) = entry {
-            if let Some(s3) = e.s3.as_mut() {
-                s3.bucket = format!("{}/pitr", s3.bucket);
-            }
-            if let Some(az) = e.azure.as_mut() {
-                az.container = format!("{}/pitr", az.container);
-            }
-            storages.insert(pitr_name.clone(), e);
+        if let Some(s3) = e.s3.as_mut() {
+            s3.bucket = format!("{}/pitr", s3.bucket);
         }
-        PxcPitr { enabled: true, storage_name: pitr_name, time_between_uploads: Some(interval.unwrap_or(PXC_DEFAULT_UPLOAD_SECS) as f64) }
+        if let Some(az) = e.azure.as_mut() {
+            az.container = format!("{}/pitr", az.container);
+        }
+        storages.insert(pitr_name.clone(), e);
+        Some(PxcPitr { enabled: true, storage_name: pitr_name, time_between_uploads: Some(interval.unwrap_or(PXC_DEFAULT_UPLOAD_SECS) as f64) })
     });
     Some(PxcBackupSpec { image: backup_image(versions), storages, schedule, pitr })
 }
@@ -496,15 +496,23 @@ mod tests {
     fn pxc_backup_section() {
         assert_eq!(pxc_backup(&db(), &[], &EngineVersions::default()), None, "no storage, no section");
         let b = pxc_backup(&db(), &[s3("s3a")], &crate::engine::versions::builtin(EngineType::Pxc)).unwrap();
+        let s3a = serde_json::json!({"type": "s3", "verifyTLS": false, "s3": {"bucket": "bkt/orders/u-1", "credentialsSecret": "s3a",
+            "region": "us-east-1", "endpointUrl": "http://127.0.0.1:9000"}});
         assert_eq!(
             serde_json::to_value(&b).unwrap(),
             serde_json::json!({
                 "image": "percona/percona-xtrabackup:8.0.35-34.1",
-                "storages": {"s3a": {"type": "s3", "verifyTLS": false, "s3": {"bucket": "bkt/orders/u-1", "credentialsSecret": "s3a",
-                    "region": "us-east-1", "endpointUrl": "http://127.0.0.1:9000"}}},
-                "schedule": [{"name": "daily", "schedule": "0 1 * * *", "storageName": "s3a", "keep": 7}],
-            })
+                "storages": {"s3a": s3a},
+                "schedule": [{"name": "daily", "schedule": "0 1 * * *", "storageName": "s3a", "keep": 7,
+                    "retention": {"type": "count", "count": 7, "deleteFromStorage": false}}],
+            }),
+            "PITR's storage not resolved: no binlog collector (the operator refuses an unknown storage)"
         );
+        // PITR: the binlog collector gets its own entry `<storage>-pitr` under `<prefix>/pitr`.
+        let b = serde_json::to_value(pxc_backup(&db(), &[s3("s3a"), s3("s3b")], &crate::engine::versions::builtin(EngineType::Pxc)).unwrap()).unwrap();
+        assert_eq!(b["pitr"], serde_json::json!({"enabled": true, "storageName": "s3b-pitr", "timeBetweenUploads": 60.0}));
+        assert_eq!(b["storages"]["s3b-pitr"]["s3"]["bucket"], "bkt/orders/u-1/pitr");
+        assert_eq!(b["storages"]["s3b"]["s3"]["bucket"], "bkt/orders/u-1");
     }
 
     #[test]
@@ -520,6 +528,7 @@ mod tests {
                     {"name": "daily", "enabled": true, "schedule": "0 1 * * *", "storageName": "s3a", "keep": 7},
                     {"name": "off", "enabled": false, "schedule": "0 2 * * *", "storageName": "s3a"},
                 ],
+                "pitr": {"enabled": true, "oplogSpanMin": 10.0},
             })
         );
     }
@@ -552,5 +561,58 @@ mod tests {
         assert!(!st.in_use && st.completed.is_some());
         assert_eq!(st.destination.as_deref(), Some("s3://b/x"));
         assert!(backup_status(None, BackupState::Running, None, None, None, None, None).in_use, "a running backup is in use");
+    }
+
+    fn named(name: &str, bucket: &str) -> StorageInput {
+        let mut s = s3(name);
+        s.spec.bucket = bucket.into();
+        s
+    }
+
+    #[test]
+    fn pg_repo_slots_are_stable() {
+        assert!(pg_keeps_pvc_repo("2.7.0") && pg_keeps_pvc_repo("2.8.1"));
+        assert!(!pg_keeps_pvc_repo("2.8.2") && !pg_keeps_pvc_repo("2.9.0") && !pg_keeps_pvc_repo("3.0.0"));
+        let (a, b, c) = (named("a", "ba"), named("b", "bb"), named("c", "bc"));
+        let slots = pg_repo_slots(&[a.clone(), b.clone()], &[], 2);
+        let names = |v: &[(String, StorageInput)]| v.iter().map(|(r, s)| format!("{r}={}", s.name)).collect::<Vec<_>>();
+        assert_eq!(names(&slots), ["repo2=a", "repo3=b"]);
+        // The cluster has them; `a` goes away and `c` comes: `b` keeps repo3, `c` takes the free repo2.
+        let observed = pg_backups(&db(), &slots, None, None).pgbackrest.repos;
+        assert_eq!(names(&pg_repo_slots(&[b.clone(), c.clone()], &observed, 2)), ["repo2=c", "repo3=b"]);
+        assert_eq!(pg_repo_of(&observed, &b.spec).as_deref(), Some("repo3"));
+        assert_eq!(pg_repo_of(&observed, &c.spec), None);
+        // From 2.8.2 storages start at repo1; more than four are left out.
+        let many: Vec<StorageInput> = (0..5).map(|i| named(&format!("s{i}"), &format!("b{i}"))).collect();
+        assert_eq!(names(&pg_repo_slots(&many, &[], 1)), ["repo1=s0", "repo2=s1", "repo3=s2", "repo4=s3"]);
+    }
+
+    #[test]
+    fn pg_backups_section() {
+        let slots = vec![("repo2".to_string(), s3("s3a")), ("repo3".to_string(), s3("s3b"))];
+        let mut d = db();
+        d.spec.backup.as_mut().unwrap().schedules[0].retention_copies = Some(0);
+        let b = pg_backups(&d, &slots, Some(PgBackRestRepo { name: "repo1".into(), ..Default::default() }), Some("img".into()));
+        assert_eq!(
+            serde_json::to_value(&b).unwrap(),
+            serde_json::json!({"trackLatestRestorableTime": true, "pgbackrest": {"image": "img",
+                "configuration": [{"secret": {"name": "orders-pgbackrest-secrets"}}],
+                "global": {"repo2-path": "/orders/u-1", "repo2-retention-full": "9999999", "repo2-retention-full-type": "count",
+                    "repo2-storage-verify-tls": "n", "repo2-s3-uri-style": "path",
+                    "repo3-path": "/orders/u-1", "repo3-storage-verify-tls": "n", "repo3-s3-uri-style": "path"},
+                "repos": [{"name": "repo1"},
+                    {"name": "repo2", "schedules": {"full": "0 1 * * *"}, "s3": {"bucket": "bkt", "endpoint": "127.0.0.1:9000", "region": "us-east-1"}},
+                    {"name": "repo3", "s3": {"bucket": "bkt", "endpoint": "127.0.0.1:9000", "region": "us-east-1"}}]}})
+        );
+        let off = pg_backups(&d, &[], None, None);
+        assert_eq!(off.enabled, Some(false), "2.8.2+ without storages: backups off (no repository)");
+        assert!(off.pgbackrest.repos.is_empty() && off.pgbackrest.configuration.is_empty());
+        let creds = BTreeMap::from([("s3a".to_string(), ("AK".to_string(), "SK".to_string()))]);
+        assert_eq!(pg_backrest_conf(&slots, &creds), "[global]\nrepo2-s3-key=AK\nrepo2-s3-key-secret=SK\n", "a storage without credentials is left out");
+        let mut b = DatabaseClusterBackup::new("b1", DatabaseClusterBackupSpec { db_cluster_name: "orders".into(), backup_storage_name: "s3a".into() });
+        b.metadata.uid = Some("bu".into());
+        let u = pg_backup_object(&b, "repo2");
+        assert_eq!(serde_json::to_value(&u.spec).unwrap(), serde_json::json!({"pgCluster": "orders", "repoName": "repo2", "options": ["--type=full"]}));
+        assert!(u.metadata.finalizers.is_none(), "the PG operator runs no delete-backup finalizer: none is set");
     }
 }

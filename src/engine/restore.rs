@@ -301,7 +301,8 @@ pub fn pg_restore_state(s: Option<&str>) -> RestoreState {
 mod tests {
     use super::*;
     use crate::crd::backup_storage::BackupStorageSpec;
-    use crate::crd::{DatabaseClusterRestoreSpec, RestoreDataSource};
+    use crate::crd::database_cluster_restore::RestoreDataSource;
+    use crate::crd::DatabaseClusterRestoreSpec;
 
     fn storage() -> StorageInput {
         StorageInput {
