@@ -342,6 +342,51 @@ pub fn pg_status(u: &PerconaPGBackup) -> DatabaseClusterBackupStatus {
     )
 }
 
+/// `GET …/database-clusters/{name}/pitr` (contract §2.4): the restorable window. Empty (all None) while
+/// PITR is off (PostgreSQL always archives WAL) or before a backup succeeded.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PitrWindow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_backup_name: Option<String>,
+    pub gaps: bool,
+}
+
+/// The window: earliest = completion of the latest successful backup; latest = the backup's
+/// `latestRestorableTime` for PXC, else (PSMDB and PG always, for the upstream bugs K8SPSMDB-1186 and
+/// K8SPG-681) now − the upload interval (defaults PXC 60 s, PSMDB 600 s, PG 60 s); gaps from that backup.
+pub fn pitr_window(db: &DatabaseCluster, backups: &[&DatabaseClusterBackup], now: k8s_openapi::jiff::Timestamp) -> PitrWindow {
+    use crate::crd::EngineType;
+    let engine = db.spec.engine.type_;
+    let spec = db.spec.backup.as_ref().and_then(|b| b.pitr.as_ref());
+    let on = engine == EngineType::Postgresql || spec.is_some_and(|p| p.enabled);
+    let latest_ok = backups
+        .iter()
+        .filter(|b| b.state() == BackupState::Succeeded)
+        .filter_map(|b| Some((b.status.as_ref()?.completed.clone()?, *b)))
+        .max_by(|a, b| a.0.cmp(&b.0));
+    let (Some((completed, b)), true) = (latest_ok, on) else { return PitrWindow::default() };
+    let fmt = |t: k8s_openapi::jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let default = match engine {
+        EngineType::Pxc => PXC_DEFAULT_UPLOAD_SECS,
+        EngineType::Psmdb => PSMDB_DEFAULT_UPLOAD_SECS,
+        EngineType::Postgresql => PG_DEFAULT_UPLOAD_SECS,
+    };
+    let interval = spec.and_then(|p| p.upload_interval_sec).unwrap_or(default);
+    let heuristic = now - k8s_openapi::jiff::SignedDuration::from_secs(interval as i64);
+    let st = b.status.clone().unwrap_or_default();
+    let latest = match (engine, st.latest_restorable_time) {
+        (EngineType::Pxc, Some(t)) => t.0,
+        _ => heuristic,
+    }
+    .max(completed.0);
+    PitrWindow { earliest_date: Some(fmt(completed.0)), latest_date: Some(fmt(latest)), latest_backup_name: Some(b.name_any()), gaps: st.gaps }
+}
+
 /// The upstream object's metadata: same name and namespace, owned by the DatabaseClusterBackup, with the
 /// operator's finalizer that deletes the data in storage when the backup is deleted.
 fn upstream_meta(b: &DatabaseClusterBackup) -> ObjectMeta {
@@ -614,5 +659,45 @@ mod tests {
         let u = pg_backup_object(&b, "repo2");
         assert_eq!(serde_json::to_value(&u.spec).unwrap(), serde_json::json!({"pgCluster": "orders", "repoName": "repo2", "options": ["--type=full"]}));
         assert!(u.metadata.finalizers.is_none(), "the PG operator runs no delete-backup finalizer: none is set");
+    }
+
+    #[test]
+    fn pitr_window_per_engine() {
+        let t = |s: &str| s.parse::<k8s_openapi::jiff::Timestamp>().unwrap();
+        let now = t("2026-01-02T12:00:00Z");
+        let ok = |name: &str, completed: &str, lrt: Option<&str>| {
+            let mut b = DatabaseClusterBackup::new(name, DatabaseClusterBackupSpec { db_cluster_name: "orders".into(), backup_storage_name: "s3a".into() });
+            b.status = Some(DatabaseClusterBackupStatus {
+                state: BackupState::Succeeded,
+                completed: Some(Time(t(completed))),
+                latest_restorable_time: lrt.map(|l| Time(t(l))),
+                gaps: name == "new",
+                ..Default::default()
+            });
+            b
+        };
+        let (old, new) = (ok("old", "2026-01-01T00:00:00Z", None), ok("new", "2026-01-02T10:00:00Z", Some("2026-01-02T11:30:00Z")));
+        let mut failed = ok("failed", "2026-01-02T11:00:00Z", None);
+        failed.status.as_mut().unwrap().state = BackupState::Failed;
+        let all = [&old, &new, &failed];
+        let mut d = db();
+        d.spec.engine.type_ = EngineType::Pxc;
+        let w = pitr_window(&d, &all, now);
+        assert_eq!(
+            serde_json::to_value(&w).unwrap(),
+            serde_json::json!({"earliestDate": "2026-01-02T10:00:00Z", "latestDate": "2026-01-02T11:30:00Z", "latestBackupName": "new", "gaps": true}),
+            "PXC: the latest successful backup and its latestRestorableTime"
+        );
+        d.spec.engine.type_ = EngineType::Psmdb;
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:50:00Z"), "PSMDB: now − 600 s by default, whatever upstream says");
+        d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().upload_interval_sec = Some(120);
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:58:00Z"), "PSMDB: now − uploadIntervalSec");
+        d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().enabled = false;
+        assert_eq!(pitr_window(&d, &all, now), PitrWindow::default(), "PITR off: no window");
+        d.spec.engine.type_ = EngineType::Postgresql;
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:58:00Z"), "PG always archives WAL");
+        d.spec.backup = None;
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:59:00Z"), "PG: 60 s by default");
+        assert_eq!(pitr_window(&d, &[&failed], now), PitrWindow::default(), "no successful backup: no window");
     }
 }

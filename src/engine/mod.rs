@@ -8,6 +8,7 @@ pub mod psmdb;
 pub mod pxc;
 pub mod quantity;
 pub mod restore;
+pub mod schedule;
 pub mod version_service;
 pub mod versions;
 
