@@ -41,6 +41,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.health.spawn("MonitoringConfig controller", crate::controller::monitoring_config::run(state.clone()));
         state.health.spawn("DatabaseClusterBackup controller", crate::controller::database_cluster_backup::run(state.clone()));
         state.health.spawn("DatabaseClusterRestore controller", crate::controller::database_cluster_restore::run(state.clone()));
+        state.health.spawn("Scheduled backup mirror", crate::controller::backup_mirror::run(state.clone()));
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;

@@ -120,6 +120,22 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
         return Ok(Action::await_change());
     }
 
+    // A mirrored (scheduled) backup whose upstream object the operator deleted (retention): it goes too.
+    if b.labels().get(super::backup_mirror::LABEL_MIRRORED).is_some_and(|v| v == "true") && b.state() != BackupState::New {
+        let gone = match db.spec.engine.type_ {
+            EngineType::Pxc => Api::<PerconaXtraDBClusterBackup>::namespaced(client.clone(), &ns).get_opt(&name).await?.is_none(),
+            EngineType::Psmdb => Api::<PerconaServerMongoDBBackup>::namespaced(client.clone(), &ns).get_opt(&name).await?.is_none(),
+            EngineType::Postgresql => Api::<PerconaPGBackup>::namespaced(client.clone(), &ns).get_opt(&name).await?.is_none(),
+        };
+        if gone {
+            match api.delete(&name, &Default::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            return Ok(Action::await_change());
+        }
+    }
     let waiting = |what: String| DatabaseClusterBackupStatus { state: BackupState::New, message: Some(what), in_use: true, ..Default::default() };
     let st = match db.spec.engine.type_ {
         EngineType::Pxc => {

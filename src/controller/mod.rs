@@ -1,4 +1,5 @@
 //! Reconcilers (kube-runtime), one per kind, sharing the process's watches.
+pub mod backup_mirror;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_cluster_restore;

@@ -7,6 +7,7 @@
 //! and the operators' backups (`backups`), which write real objects into the backup storage.
 mod backups;
 mod restores;
+pub mod schedules;
 mod engines;
 pub mod operators;
 mod pods;
@@ -28,9 +29,13 @@ use std::time::{Duration, Instant};
 
 const FIELD_MANAGER: &str = "cairn-engine-simulator";
 
+#[derive(Clone, Default)]
 pub struct Options {
     /// How long each state lasts before the next transition.
     pub step: Duration,
+    /// How much faster than real time the simulated clock of backup schedules runs (0 or 1: real time; 60: a
+    /// scheduled minute passes every second).
+    pub clock_speed: u32,
     /// Only objects in namespaces matching this label selector (None: every namespace). Tests share one
     /// API server, one simulator per test, each in its own namespaces.
     pub namespaces: Option<String>,
@@ -121,7 +126,8 @@ pub async fn run(client: Client, opts: Options) {
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client.clone(), ctx.clone()),
         backups::run(client.clone(), opts.step, ctx.scope.clone()),
-        restores::run(client, opts.step, ctx.scope.clone()),
+        restores::run(client.clone(), opts.step, ctx.scope.clone()),
+        schedules::run(client, opts.clock_speed, ctx.scope.clone()),
     );
 }
 
