@@ -1,5 +1,6 @@
 //! Reconcilers (kube-runtime), one per kind, sharing the process's watches.
 pub mod backup_mirror;
+pub mod backup_storage;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_cluster_restore;
