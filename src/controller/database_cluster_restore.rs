@@ -248,6 +248,11 @@ pub async fn run(state: State) {
         .await;
 }
 
+/// The database states in which a restore may not start (contract §1.1).
+pub fn forbids_restore(s: AppState) -> bool {
+    matches!(s, AppState::New | AppState::Unknown | AppState::Creating | AppState::Paused | AppState::Restoring | AppState::Deleting | AppState::Upgrading | AppState::ResizingVolumes | AppState::Importing)
+}
+
 fn status(state: RestoreState, message: Option<String>) -> DatabaseClusterRestoreStatus {
     DatabaseClusterRestoreStatus {
         state,
@@ -298,6 +303,17 @@ async fn reconcile(r: Arc<DatabaseClusterRestore>, ctx: Arc<Ctx>) -> Result<Acti
     }
     let ds = &r.spec.data_source;
     let wait = |msg: String| status(RestoreState::New, Some(msg));
+    // Not started yet: the database must be in a state that allows a restore (contract §1.1); otherwise it
+    // waits, saying for what (another restore, an upgrade, a resize…).
+    let started = r.status.as_ref().is_some_and(|s| s.state != RestoreState::New);
+    let db_state = db.status.as_ref().map(|s| s.status).unwrap_or(AppState::Creating);
+    if !started && forbids_restore(db_state) {
+        let st = wait(format!("waiting: database {target:?} is {:?}; a restore starts once it is not", db_state.as_str()));
+        if r.status.as_ref().map(|s| &s.message) != Some(&st.message) {
+            patch_status(&api, &r, &st).await?;
+        }
+        return Ok(Action::requeue(Duration::from_secs(2)));
+    }
     let st = match resolve(state, &ns, target, ds.db_cluster_backup_name.as_deref(), ds.backup_source.as_ref(), "spec.dataSource")
         .and_then(|src| map::check_pitr(ds.pitr.as_ref(), "spec.dataSource.pitr").map(|_| src).map_err(NotYet::Invalid))
     {
@@ -359,5 +375,21 @@ async fn patch_status(api: &Api<DatabaseClusterRestore>, r: &DatabaseClusterRest
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restores_wait_while_the_database_is_busy() {
+        use AppState::*;
+        for s in [New, Unknown, Creating, Paused, Restoring, Deleting, Upgrading, ResizingVolumes, Importing] {
+            assert!(forbids_restore(s), "{s:?}");
+        }
+        for s in [Ready, Initializing, Error, Stopping] {
+            assert!(!forbids_restore(s), "{s:?}");
+        }
     }
 }

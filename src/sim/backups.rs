@@ -59,7 +59,7 @@ impl SimBackup for PerconaPGBackup {
     fn dir(&self, now: &str) -> (String, serde_json::Value) {
         // pgBackRest's label of a full backup: YYYYMMDD-HHMMSSF.
         let label = format!("{}F", now.trim_end_matches('Z').replace(['-', ':'], "").replace('T', "-"));
-        (format!("backup/db/{label}"), serde_json::json!({"backupName": label, "backupType": "full", "storageType": "s3", "repo": {"name": self.spec.repo_name}}))
+        (format!("backup/db/{label}"), serde_json::json!({"backupName": label, "backupType": "full", "storageType": "s3"}))
     }
 }
 
@@ -146,7 +146,8 @@ async fn simulate<K: SimBackup>(client: Client, ctx: Arc<Ctx>) {
 /// locations given inline, the one of that bucket), and its Secret.
 pub(crate) async fn location(client: &Client, ns: &str, storage: &str, bucket: String) -> Result<Location, String> {
     let bss: Api<crate::crd::BackupStorage> = Api::namespaced(client.clone(), ns);
-    let bs = match bss.get_opt(storage).await.map_err(|e| e.to_string())? {
+    let named = if storage.is_empty() { None } else { bss.get_opt(storage).await.map_err(|e| e.to_string())? };
+    let bs = match named {
         Some(bs) => bs,
         None => bss
             .list(&Default::default())
