@@ -76,7 +76,7 @@ pub async fn run(client: Client, speed: u32, scope: super::Scope) {
     loop {
         tokio::time::sleep(tick).await;
         let elapsed = start.0.elapsed().mul_f64(speed as f64);
-        let now = start.1 + SignedDuration::try_from(elapsed).unwrap_or_default();
+        let now = start.1 + SignedDuration::try_from(elapsed).unwrap_or(SignedDuration::ZERO);
         if let Err(e) = pass(&client, &scope, now, &mut last).await {
             tracing::warn!(error = %e, "simulated schedules: a pass failed");
         }
