@@ -95,7 +95,7 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     names.push("cairn".into());
     tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), names));
     // The databases' operators, played by the simulator (only the clusters: the Deployments are the charts').
-    tokio::spawn(cairn::sim::run(env.client.clone(), cairn::sim::Options { step: Duration::from_millis(300), namespaces: Some(sel.clone()) }));
+    tokio::spawn(cairn::sim::run(env.client.clone(), cairn::sim::Options { step: Duration::from_millis(300), namespaces: Some(sel.clone()), ..Default::default() }));
 
     // Install: CRDs, the control plane, one database namespace with the three operators, engines reported.
     let t0 = Instant::now();

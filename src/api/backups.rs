@@ -17,6 +17,7 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces/{ns}/database-cluster-backups", post(create))
         .route("/v1/namespaces/{ns}/database-cluster-backups/{name}", get(get_one).delete(delete))
         .route("/v1/namespaces/{ns}/database-clusters/{name}/backups", get(list_for_database))
+        .route("/v1/namespaces/{ns}/database-clusters/{name}/pitr", get(pitr))
 }
 
 async fn create(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>, bytes: axum::body::Bytes) -> Result<Json<DatabaseClusterBackup>, ApiError> {
@@ -55,4 +56,10 @@ async fn list_for_database(AxState(st): AxState<State>, headers: HeaderMap, Path
     let caller = Caller::from_headers(&st, &headers)?;
     let items = backups::list_for_database(&st, &caller, &ns, &name)?;
     Ok(Json(serde_json::json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackupList", "items": items})))
+}
+
+/// `{earliestDate, latestDate, latestBackupName, gaps}`; an empty object (gaps false) while there is no window.
+async fn pitr(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<crate::engine::backup::PitrWindow>, ApiError> {
+    let caller = Caller::from_headers(&st, &headers)?;
+    Ok(Json(backups::pitr(&st, &caller, &ns, &name)?))
 }

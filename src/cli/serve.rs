@@ -41,6 +41,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.health.spawn("MonitoringConfig controller", crate::controller::monitoring_config::run(state.clone()));
         state.health.spawn("DatabaseClusterBackup controller", crate::controller::database_cluster_backup::run(state.clone()));
         state.health.spawn("DataImportJob controller", crate::controller::data_import_job::run(state.clone()));
+        state.health.spawn("DatabaseClusterRestore controller", crate::controller::database_cluster_restore::run(state.clone()));
+        state.health.spawn("Scheduled backup mirror", crate::controller::backup_mirror::run(state.clone()));
+        state.health.spawn("BackupStorage controller", crate::controller::backup_storage::run(state.clone()));
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;

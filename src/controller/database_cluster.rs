@@ -288,6 +288,10 @@ trait EngineKind {
     }
     /// Whether the upstream CR has PMM on (its key must then be removed when monitoring is turned off).
     fn pmm_on(u: &Self::Upstream) -> bool;
+    /// PG: the pgBackRest repositories the upstream CR has now.
+    fn repos(_u: &Self::Upstream) -> Vec<crate::upstream::pg::PgBackRestRepo> {
+        Vec::new()
+    }
     fn desired(db: &DatabaseCluster, inputs: &crate::engine::Inputs) -> Result<Self::Upstream, String>;
     /// `operator_version`: the installed operator's (its DatabaseEngine's `status.operatorVersion`), for
     /// `recommendedCRVersion`.
@@ -302,6 +306,9 @@ struct Pg;
 impl EngineKind for Pg {
     fn pmm_on(u: &Self::Upstream) -> bool {
         u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
+    }
+    fn repos(u: &Self::Upstream) -> Vec<crate::upstream::pg::PgBackRestRepo> {
+        u.spec.backups.pgbackrest.repos.clone()
     }
     type Upstream = PerconaPGCluster;
     const OPERATOR_VERSION: &'static str = versions::PG_OPERATOR_VERSION;
@@ -421,6 +428,8 @@ fn storages_of(state: &State, db: &DatabaseCluster) -> Vec<crate::engine::backup
         // A backup being deleted still needs its storage: the operator deletes its data from there.
         .filter(|b| b.namespace().as_deref() == Some(ns.as_str()) && b.spec.db_cluster_name == name)
         .map(|b| b.spec.backup_storage_name.clone())
+        // A restore in progress reads from its storage (PG: it must be one of the cluster's repositories).
+        .chain(super::database_cluster_restore::restore_storages(state, &ns, &name))
         .collect();
     crate::engine::backup::storages_used(db, &backups)
         .into_iter()
@@ -473,6 +482,8 @@ fn gather_inputs<E: EngineKind>(
         pmm: None,
         storages: storages_of(state, db),
         split_horizon: split_horizon_input(state, db)?,
+        observed_repos: cached.map(E::repos).unwrap_or_default(),
+        data_source: super::database_cluster_restore::data_source_of(state, db),
     };
     Ok((inputs, size, refused))
 }
@@ -621,6 +632,14 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         // The key first (the operator starts the pmm-client once the section appears), or its removal.
         let was_on = cached.as_deref().is_some_and(E::pmm_on);
         super::database_monitoring::sync_key(&ctx.state, db, monitoring.pmm.as_ref(), was_on).await?;
+        if db.spec.engine.type_ == EngineType::Postgresql {
+            // pgBackRest's credentials, for the repositories the desired CR names (and the data source).
+            let repos: Vec<crate::upstream::pg::PgBackRestRepo> = serde_json::to_value(&desired)
+                .ok()
+                .and_then(|v| serde_json::from_value(v["spec"]["backups"]["pgbackrest"]["repos"].clone()).ok())
+                .unwrap_or_default();
+            super::database_cluster_restore::sync_pg_secrets(&ctx.state, db, &inputs.storages, &repos, inputs.data_source.as_ref()).await?;
+        }
         // Only what changed is applied: a desired object whose hash the live one carries is not sent again.
         let applied = super::apply::apply(&ups, &ctx.writes, FIELD_MANAGER, cached.as_deref(), desired).await?.object;
         if restart == RestartStep::Done {
@@ -646,6 +665,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             super::data_import_job::create(&ctx.state, &job).await?;
         }
         set_status(ctx, db, &st).await?;
+        super::database_cluster_restore::ensure_data_source_restore(&ctx.state, db, st.status).await?;
         // Upstream status changes arrive through the owned-object watch, and everything else this read
         // through the watches above: no timer.
         Ok(Action::await_change())

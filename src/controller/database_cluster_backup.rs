@@ -8,6 +8,7 @@ use crate::crd::database_cluster_backup::{FINALIZER_STORAGE_PROTECTION, LABEL_CL
 use crate::crd::*;
 use crate::engine::backup as map;
 use crate::state::State;
+use crate::upstream::pg::PerconaPGBackup;
 use crate::upstream::psmdb::PerconaServerMongoDBBackup;
 use crate::upstream::pxc::{PerconaXtraDBClusterBackup, FINALIZER_DELETE_BACKUP};
 use futures::StreamExt;
@@ -39,7 +40,8 @@ pub async fn run(state: State) {
     let ctx = Arc::new(Ctx { state });
     Controller::new(Api::<DatabaseClusterBackup>::all(client.clone()), watcher::Config::default())
         .owns(Api::<PerconaXtraDBClusterBackup>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaServerMongoDBBackup>::all(client), watcher::Config::default())
+        .owns(Api::<PerconaServerMongoDBBackup>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<PerconaPGBackup>::all(client), watcher::Config::default())
         .run(reconcile, |_, e, _| {
             tracing::warn!(error = %e, "backup reconcile failed; retrying");
             Action::requeue(Duration::from_secs(5))
@@ -64,7 +66,8 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
         let gone = match engine {
             Some(EngineType::Pxc) => delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?,
             Some(EngineType::Psmdb) => delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?,
-            // PostgreSQL backups (pgBackRest) and a database already gone: nothing upstream to wait for.
+            Some(EngineType::Postgresql) => delete_upstream::<PerconaPGBackup>(&client, &ns, &name, protected).await?,
+            // A database already gone: whichever upstream backup there is.
             _ => {
                 delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?
                     && delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?
@@ -117,6 +120,22 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
         return Ok(Action::await_change());
     }
 
+    // A mirrored (scheduled) backup whose upstream object the operator deleted (retention): it goes too.
+    if b.labels().get(super::backup_mirror::LABEL_MIRRORED).is_some_and(|v| v == "true") && b.state() != BackupState::New {
+        let gone = match db.spec.engine.type_ {
+            EngineType::Pxc => Api::<PerconaXtraDBClusterBackup>::namespaced(client.clone(), &ns).get_opt(&name).await?.is_none(),
+            EngineType::Psmdb => Api::<PerconaServerMongoDBBackup>::namespaced(client.clone(), &ns).get_opt(&name).await?.is_none(),
+            EngineType::Postgresql => Api::<PerconaPGBackup>::namespaced(client.clone(), &ns).get_opt(&name).await?.is_none(),
+        };
+        if gone {
+            match api.delete(&name, &Default::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            return Ok(Action::await_change());
+        }
+    }
     let waiting = |what: String| DatabaseClusterBackupStatus { state: BackupState::New, message: Some(what), in_use: true, ..Default::default() };
     let st = match db.spec.engine.type_ {
         EngineType::Pxc => {
@@ -145,11 +164,23 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
                 waiting(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name))
             }
         }
-        EngineType::Postgresql => DatabaseClusterBackupStatus {
-            state: BackupState::Failed,
-            message: Some("PostgreSQL backups (pgBackRest repositories) are not implemented yet".into()),
-            ..Default::default()
-        },
+        EngineType::Postgresql => {
+            // The repository is found by the storage's location among the cluster's repositories (contract §2.4).
+            let storage = ctx.state.backup_storages.get(&ObjectRef::new(&b.spec.backup_storage_name).within(&ns));
+            let repo = ctx
+                .state
+                .pgs
+                .get(&ObjectRef::new(&db.name_any()).within(&ns))
+                .zip(storage)
+                .and_then(|(u, s)| map::pg_repo_of(&u.spec.backups.pgbackrest.repos, &s.spec));
+            match repo {
+                Some(repo) => {
+                    let u = apply(&client, &ns, &map::pg_backup_object(&b, &repo)).await?;
+                    map::pg_status(&u)
+                }
+                None => waiting(format!("waiting for storage {:?} to be registered as a pgBackRest repository of the database", b.spec.backup_storage_name)),
+            }
+        }
     };
     if b.status.as_ref() != Some(&st) {
         patch_status(&api, &b, &st).await?;

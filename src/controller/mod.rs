@@ -1,8 +1,11 @@
 //! Reconcilers (kube-runtime), one per kind, sharing the process's watches.
 pub mod apply;
 pub mod data_import_job;
+pub mod backup_mirror;
+pub mod backup_storage;
 pub mod database_cluster;
 pub mod database_cluster_backup;
+pub mod database_cluster_restore;
 pub mod database_engine;
 pub mod database_monitoring;
 pub mod monitoring_config;

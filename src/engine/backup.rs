@@ -5,7 +5,8 @@ use crate::crd::backup_storage::{BackupStorageSpec, BackupStorageType};
 use crate::crd::{BackupState, DatabaseCluster, DatabaseClusterBackup, DatabaseClusterBackupStatus};
 use crate::engine::versions::EngineVersions;
 use crate::upstream::psmdb::{PerconaServerMongoDBBackup, PerconaServerMongoDBBackupSpec, PsmdbAzure, PsmdbBackupSpec, PsmdbS3, PsmdbStorage, PsmdbTask};
-use crate::upstream::pxc::{PerconaXtraDBClusterBackup, PerconaXtraDBClusterBackupSpec, PxcAzure, PxcBackupSpec, PxcS3, PxcSchedule, PxcStorage};
+use crate::upstream::pg::{Backups, PerconaPGBackup, PerconaPGBackupSpec, PgBackRest, PgBackRestRepo, RepoAzure, RepoS3, RepoSchedules};
+use crate::upstream::pxc::{PerconaXtraDBClusterBackup, PerconaXtraDBClusterBackupSpec, PxcAzure, PxcBackupSpec, PxcPitr, PxcRetention, PxcS3, PxcSchedule, PxcStorage};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
@@ -94,9 +95,27 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
             schedule: s.schedule.clone(),
             storage_name: s.backup_storage_name.clone(),
             keep: s.retention_copies,
+            retention: s.retention_copies.filter(|n| *n > 0).map(|count| PxcRetention { type_: "count".into(), count, delete_from_storage: false }),
         })
         .collect();
-    Some(PxcBackupSpec { image: backup_image(versions), storages, schedule })
+    // The binlog collector writes into its own storage entry (`<storage>-pitr`, bucket `<bucket>/<db>/<uid>/pitr`)
+    // so binlogs never mix with full backups (contract §2, "Backup path layout").
+    let mut storages: BTreeMap<String, PxcStorage> = storages;
+    // The operator refuses a PITR storage that is not in `storages`: no entry (its storage not resolved
+    // yet), no collector.
+    let pitr = pitr_of(db).and_then(|(storage, interval)| {
+        let mut e = storages.get(&storage).cloned()?;
+        let pitr_name = format!("{storage}-pitr");
+        if let Some(s3) = e.s3.as_mut() {
+            s3.bucket = format!("{}/pitr", s3.bucket);
+        }
+        if let Some(az) = e.azure.as_mut() {
+            az.container = format!("{}/pitr", az.container);
+        }
+        storages.insert(pitr_name.clone(), e);
+        Some(PxcPitr { enabled: true, storage_name: pitr_name, time_between_uploads: Some(interval.unwrap_or(PXC_DEFAULT_UPLOAD_SECS) as f64) })
+    });
+    Some(PxcBackupSpec { image: backup_image(versions), storages, schedule, pitr })
 }
 
 /// PSMDB `spec.backup`: PBM takes exactly one storage, marked `main` (more is refused by validation), with
@@ -149,7 +168,223 @@ pub fn psmdb_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &
         image: backup_image(versions).unwrap_or_default(),
         storages: BTreeMap::from([(s.name.clone(), storage)]),
         tasks,
+        pitr: Some(crate::upstream::psmdb::PsmdbPitr {
+            enabled: pitr_of(db).is_some(),
+            oplog_span_min: pitr_of(db).map(|(_, i)| (i.unwrap_or(PSMDB_DEFAULT_UPLOAD_SECS) as f64 / 60.0).max(1.0 / 60.0)),
+        }),
     })
+}
+
+/// PITR's storage and upload interval, when PITR is on and names a storage.
+pub fn pitr_of(db: &DatabaseCluster) -> Option<(String, Option<i32>)> {
+    let p = db.spec.backup.as_ref()?.pitr.as_ref().filter(|p| p.enabled)?;
+    Some((p.backup_storage_name.clone().filter(|s| !s.is_empty())?, p.upload_interval_sec))
+}
+
+/// The operators' upload intervals when none is set (contract §2.4: PXC 60 s, PSMDB 600 s, PG 60 s).
+pub const PXC_DEFAULT_UPLOAD_SECS: i32 = 60;
+pub const PSMDB_DEFAULT_UPLOAD_SECS: i32 = 600;
+pub const PG_DEFAULT_UPLOAD_SECS: i32 = 60;
+
+/// The first PG operator version whose clusters need no PVC repository: from 2.8.2 backup storages take
+/// `repo1`..`repo4` and a database without storages runs with `backups.enabled: false`; before it `repo1` is a
+/// PVC repository and storages take `repo2`..`repo4` (contract §2.3).
+pub const PG_NO_PVC_REPO_FROM: (u32, u32, u32) = (2, 8, 2);
+
+/// Whether a PG cluster of this CR version keeps the PVC repository `repo1`.
+pub fn pg_keeps_pvc_repo(cr_version: &str) -> bool {
+    let mut p = cr_version.split('.').map(|x| x.parse::<u32>().unwrap_or(0));
+    let v = (p.next().unwrap_or(0), p.next().unwrap_or(0), p.next().unwrap_or(0));
+    v < PG_NO_PVC_REPO_FROM
+}
+
+/// How a storage appears as a pgBackRest repository (the location part, without name and schedules):
+/// pgBackRest takes the endpoint as a host (and port), without a scheme. GCS goes through its S3 endpoint,
+/// as for PXC.
+pub fn pg_repo_location(spec: &BackupStorageSpec) -> PgBackRestRepo {
+    match spec.type_ {
+        BackupStorageType::Azure => PgBackRestRepo { azure: Some(RepoAzure { container: spec.bucket.clone() }), ..Default::default() },
+        BackupStorageType::S3 | BackupStorageType::Gcs => {
+            let endpoint = spec.endpoint_url.as_deref().unwrap_or(match spec.type_ {
+                BackupStorageType::Gcs => "storage.googleapis.com",
+                _ => "s3.amazonaws.com",
+            });
+            let endpoint = endpoint.split_once("://").map(|(_, h)| h).unwrap_or(endpoint).trim_end_matches('/').to_string();
+            PgBackRestRepo {
+                s3: Some(RepoS3 { bucket: spec.bucket.clone(), endpoint, region: spec.region.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "us-east-1".into()) }),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+fn same_location(a: &PgBackRestRepo, b: &PgBackRestRepo) -> bool {
+    a.s3 == b.s3 && a.azure == b.azure && a.gcs == b.gcs && a.volume.is_none() && b.volume.is_none()
+}
+
+/// The repository of `spec` among the cluster's current repositories (matched by bucket, endpoint and
+/// region, as OpenEverest matches them), if it has one.
+pub fn pg_repo_of(repos: &[PgBackRestRepo], spec: &BackupStorageSpec) -> Option<String> {
+    let want = pg_repo_location(spec);
+    repos.iter().find(|r| same_location(r, &want)).map(|r| r.name.clone())
+}
+
+/// Repository slots for the storages: a storage keeps the slot it has in `observed` (the cluster's current
+/// repositories), the others take the lowest free slots from `first` (1 or 2). Storages beyond `repo4` are
+/// left out (validation refuses them first). Pure and stable: adding or removing one storage never moves
+/// another.
+pub fn pg_repo_slots(storages: &[StorageInput], observed: &[PgBackRestRepo], first: usize) -> Vec<(String, StorageInput)> {
+    let slots: Vec<String> = (first..=4).map(|i| format!("repo{i}")).collect();
+    let mut taken: BTreeMap<String, StorageInput> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for s in storages {
+        match pg_repo_of(observed, &s.spec).filter(|r| slots.contains(r) && !taken.contains_key(r)) {
+            Some(r) => {
+                taken.insert(r, s.clone());
+            }
+            None => rest.push(s.clone()),
+        }
+    }
+    for s in rest {
+        if let Some(free) = slots.iter().find(|r| !taken.contains_key(*r)) {
+            taken.insert(free.clone(), s);
+        }
+    }
+    taken.into_iter().collect()
+}
+
+/// The Secret (`<db>-pgbackrest-secrets`) that carries the repositories' credentials, as pgBackRest reads them.
+pub fn pg_secret_name(db: &str) -> String {
+    format!("{db}-pgbackrest-secrets")
+}
+
+/// `s3.conf` of that Secret: `[global]` with each repository's keys (`creds`: storage name → (key id, secret)).
+pub fn pg_backrest_conf(repos: &[(String, StorageInput)], creds: &BTreeMap<String, (String, String)>) -> String {
+    let mut out = String::from("[global]\n");
+    for (repo, s) in repos {
+        let Some((id, secret)) = creds.get(&s.name) else { continue };
+        let (k1, k2) = match s.spec.type_ {
+            BackupStorageType::Azure => ("azure-account", "azure-key"),
+            _ => ("s3-key", "s3-key-secret"),
+        };
+        out.push_str(&format!("{repo}-{k1}={id}\n{repo}-{k2}={secret}\n"));
+    }
+    out
+}
+
+/// PG `spec.backups` for the storages (`repos`: the slots of [`pg_repo_slots`]). `pvc_repo`: the PVC repository
+/// `repo1` the cluster keeps (operators before 2.8.2); without it and without storages backups are off.
+/// Each repository: its location, the `full` schedule of the enabled schedule that writes to it, and global
+/// options `repoN-path=/<db>/<uid>`, `repoN-retention-full` (retention copies, 0 → 9999999), TLS and URI
+/// style. WAL is archived continuously to every repository (PITR is always on for PostgreSQL).
+pub fn pg_backups(db: &DatabaseCluster, repos: &[(String, StorageInput)], pvc_repo: Option<PgBackRestRepo>, image: Option<String>) -> Backups {
+    let path = format!("/{}", prefix(db));
+    let schedules: Vec<&crate::crd::BackupSchedule> = db.spec.backup.iter().flat_map(|b| b.schedules.iter()).filter(|s| s.enabled).collect();
+    let mut global = BTreeMap::new();
+    let mut out: Vec<PgBackRestRepo> = pvc_repo.into_iter().collect();
+    for (name, s) in repos {
+        let mut r = pg_repo_location(&s.spec);
+        r.name = name.clone();
+        let sched = schedules.iter().find(|x| x.backup_storage_name == s.name);
+        r.schedules = sched.map(|x| RepoSchedules { full: Some(x.schedule.clone()) });
+        global.insert(format!("{name}-path"), path.clone());
+        if let Some(x) = sched {
+            let n = x.retention_copies.unwrap_or(0);
+            global.insert(format!("{name}-retention-full"), if n <= 0 { "9999999".into() } else { n.to_string() });
+            global.insert(format!("{name}-retention-full-type"), "count".into());
+        }
+        if s.spec.verify_tls == Some(false) {
+            global.insert(format!("{name}-storage-verify-tls"), "n".into());
+        }
+        if s.spec.force_path_style == Some(true) && s.spec.type_ != BackupStorageType::Azure {
+            global.insert(format!("{name}-s3-uri-style"), "path".into());
+        }
+        out.push(r);
+    }
+    let enabled = !out.is_empty();
+    let configuration = if repos.is_empty() {
+        vec![]
+    } else {
+        vec![k8s_openapi::api::core::v1::VolumeProjection {
+            secret: Some(k8s_openapi::api::core::v1::SecretProjection { name: pg_secret_name(&db.name_any()), ..Default::default() }),
+            ..Default::default()
+        }]
+    };
+    Backups {
+        // Said only when off (2.8's CRD allows no repository then; 2.7's field defaults to on).
+        enabled: (!enabled).then_some(false),
+        track_latest_restorable_time: (!repos.is_empty()).then_some(true),
+        pgbackrest: PgBackRest { image, configuration, global, repos: out },
+    }
+}
+
+pub fn pg_backup_object(b: &DatabaseClusterBackup, repo: &str) -> PerconaPGBackup {
+    let mut u = PerconaPGBackup::new(
+        &b.name_any(),
+        PerconaPGBackupSpec { pg_cluster: b.spec.db_cluster_name.clone(), repo_name: repo.to_string(), options: vec!["--type=full".into()] },
+    );
+    u.metadata = upstream_meta(b);
+    // pgBackRest's data stays with the repository's retention; the PG operator has no delete-backup finalizer.
+    u.metadata.finalizers = None;
+    u
+}
+
+pub fn pg_status(u: &PerconaPGBackup) -> DatabaseClusterBackupStatus {
+    let s = u.status.clone().unwrap_or_default();
+    backup_status(
+        u.metadata.creation_timestamp.clone(),
+        pxc_state(s.state.as_deref()),
+        s.destination.as_deref(),
+        s.completed.as_deref(),
+        s.error.as_deref(),
+        None,
+        s.latest_restorable_time.as_deref(),
+    )
+}
+
+/// `GET …/database-clusters/{name}/pitr` (contract §2.4): the restorable window. Empty (all None) while
+/// PITR is off (PostgreSQL always archives WAL) or before a backup succeeded.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PitrWindow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_backup_name: Option<String>,
+    pub gaps: bool,
+}
+
+/// The window: earliest = completion of the latest successful backup; latest = the backup's
+/// `latestRestorableTime` for PXC, else (PSMDB and PG always, for the upstream bugs K8SPSMDB-1186 and
+/// K8SPG-681) now − the upload interval (defaults PXC 60 s, PSMDB 600 s, PG 60 s); gaps from that backup.
+pub fn pitr_window(db: &DatabaseCluster, backups: &[&DatabaseClusterBackup], now: k8s_openapi::jiff::Timestamp) -> PitrWindow {
+    use crate::crd::EngineType;
+    let engine = db.spec.engine.type_;
+    let spec = db.spec.backup.as_ref().and_then(|b| b.pitr.as_ref());
+    let on = engine == EngineType::Postgresql || spec.is_some_and(|p| p.enabled);
+    let latest_ok = backups
+        .iter()
+        .filter(|b| b.state() == BackupState::Succeeded)
+        .filter_map(|b| Some((b.status.as_ref()?.completed.clone()?, *b)))
+        .max_by(|a, b| a.0.cmp(&b.0));
+    let (Some((completed, b)), true) = (latest_ok, on) else { return PitrWindow::default() };
+    let fmt = |t: k8s_openapi::jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let default = match engine {
+        EngineType::Pxc => PXC_DEFAULT_UPLOAD_SECS,
+        EngineType::Psmdb => PSMDB_DEFAULT_UPLOAD_SECS,
+        EngineType::Postgresql => PG_DEFAULT_UPLOAD_SECS,
+    };
+    let interval = spec.and_then(|p| p.upload_interval_sec).unwrap_or(default);
+    let heuristic = now - k8s_openapi::jiff::SignedDuration::from_secs(interval as i64);
+    let st = b.status.clone().unwrap_or_default();
+    let latest = match (engine, st.latest_restorable_time) {
+        (EngineType::Pxc, Some(t)) => t.0,
+        _ => heuristic,
+    }
+    .max(completed.0);
+    PitrWindow { earliest_date: Some(fmt(completed.0)), latest_date: Some(fmt(latest)), latest_backup_name: Some(b.name_any()), gaps: st.gaps }
 }
 
 /// The upstream object's metadata: same name and namespace, owned by the DatabaseClusterBackup, with the
@@ -306,15 +541,23 @@ mod tests {
     fn pxc_backup_section() {
         assert_eq!(pxc_backup(&db(), &[], &EngineVersions::default()), None, "no storage, no section");
         let b = pxc_backup(&db(), &[s3("s3a")], &crate::engine::versions::builtin(EngineType::Pxc)).unwrap();
+        let s3a = serde_json::json!({"type": "s3", "verifyTLS": false, "s3": {"bucket": "bkt/orders/u-1", "credentialsSecret": "s3a",
+            "region": "us-east-1", "endpointUrl": "http://127.0.0.1:9000"}});
         assert_eq!(
             serde_json::to_value(&b).unwrap(),
             serde_json::json!({
                 "image": "percona/percona-xtrabackup:8.0.35-34.1",
-                "storages": {"s3a": {"type": "s3", "verifyTLS": false, "s3": {"bucket": "bkt/orders/u-1", "credentialsSecret": "s3a",
-                    "region": "us-east-1", "endpointUrl": "http://127.0.0.1:9000"}}},
-                "schedule": [{"name": "daily", "schedule": "0 1 * * *", "storageName": "s3a", "keep": 7}],
-            })
+                "storages": {"s3a": s3a},
+                "schedule": [{"name": "daily", "schedule": "0 1 * * *", "storageName": "s3a", "keep": 7,
+                    "retention": {"type": "count", "count": 7, "deleteFromStorage": false}}],
+            }),
+            "PITR's storage not resolved: no binlog collector (the operator refuses an unknown storage)"
         );
+        // PITR: the binlog collector gets its own entry `<storage>-pitr` under `<prefix>/pitr`.
+        let b = serde_json::to_value(pxc_backup(&db(), &[s3("s3a"), s3("s3b")], &crate::engine::versions::builtin(EngineType::Pxc)).unwrap()).unwrap();
+        assert_eq!(b["pitr"], serde_json::json!({"enabled": true, "storageName": "s3b-pitr", "timeBetweenUploads": 60.0}));
+        assert_eq!(b["storages"]["s3b-pitr"]["s3"]["bucket"], "bkt/orders/u-1/pitr");
+        assert_eq!(b["storages"]["s3b"]["s3"]["bucket"], "bkt/orders/u-1");
     }
 
     #[test]
@@ -330,6 +573,7 @@ mod tests {
                     {"name": "daily", "enabled": true, "schedule": "0 1 * * *", "storageName": "s3a", "keep": 7},
                     {"name": "off", "enabled": false, "schedule": "0 2 * * *", "storageName": "s3a"},
                 ],
+                "pitr": {"enabled": true, "oplogSpanMin": 10.0},
             })
         );
     }
@@ -362,5 +606,98 @@ mod tests {
         assert!(!st.in_use && st.completed.is_some());
         assert_eq!(st.destination.as_deref(), Some("s3://b/x"));
         assert!(backup_status(None, BackupState::Running, None, None, None, None, None).in_use, "a running backup is in use");
+    }
+
+    fn named(name: &str, bucket: &str) -> StorageInput {
+        let mut s = s3(name);
+        s.spec.bucket = bucket.into();
+        s
+    }
+
+    #[test]
+    fn pg_repo_slots_are_stable() {
+        assert!(pg_keeps_pvc_repo("2.7.0") && pg_keeps_pvc_repo("2.8.1"));
+        assert!(!pg_keeps_pvc_repo("2.8.2") && !pg_keeps_pvc_repo("2.9.0") && !pg_keeps_pvc_repo("3.0.0"));
+        let (a, b, c) = (named("a", "ba"), named("b", "bb"), named("c", "bc"));
+        let slots = pg_repo_slots(&[a.clone(), b.clone()], &[], 2);
+        let names = |v: &[(String, StorageInput)]| v.iter().map(|(r, s)| format!("{r}={}", s.name)).collect::<Vec<_>>();
+        assert_eq!(names(&slots), ["repo2=a", "repo3=b"]);
+        // The cluster has them; `a` goes away and `c` comes: `b` keeps repo3, `c` takes the free repo2.
+        let observed = pg_backups(&db(), &slots, None, None).pgbackrest.repos;
+        assert_eq!(names(&pg_repo_slots(&[b.clone(), c.clone()], &observed, 2)), ["repo2=c", "repo3=b"]);
+        assert_eq!(pg_repo_of(&observed, &b.spec).as_deref(), Some("repo3"));
+        assert_eq!(pg_repo_of(&observed, &c.spec), None);
+        // From 2.8.2 storages start at repo1; more than four are left out.
+        let many: Vec<StorageInput> = (0..5).map(|i| named(&format!("s{i}"), &format!("b{i}"))).collect();
+        assert_eq!(names(&pg_repo_slots(&many, &[], 1)), ["repo1=s0", "repo2=s1", "repo3=s2", "repo4=s3"]);
+    }
+
+    #[test]
+    fn pg_backups_section() {
+        let slots = vec![("repo2".to_string(), s3("s3a")), ("repo3".to_string(), s3("s3b"))];
+        let mut d = db();
+        d.spec.backup.as_mut().unwrap().schedules[0].retention_copies = Some(0);
+        let b = pg_backups(&d, &slots, Some(PgBackRestRepo { name: "repo1".into(), ..Default::default() }), Some("img".into()));
+        assert_eq!(
+            serde_json::to_value(&b).unwrap(),
+            serde_json::json!({"trackLatestRestorableTime": true, "pgbackrest": {"image": "img",
+                "configuration": [{"secret": {"name": "orders-pgbackrest-secrets"}}],
+                "global": {"repo2-path": "/orders/u-1", "repo2-retention-full": "9999999", "repo2-retention-full-type": "count",
+                    "repo2-storage-verify-tls": "n", "repo2-s3-uri-style": "path",
+                    "repo3-path": "/orders/u-1", "repo3-storage-verify-tls": "n", "repo3-s3-uri-style": "path"},
+                "repos": [{"name": "repo1"},
+                    {"name": "repo2", "schedules": {"full": "0 1 * * *"}, "s3": {"bucket": "bkt", "endpoint": "127.0.0.1:9000", "region": "us-east-1"}},
+                    {"name": "repo3", "s3": {"bucket": "bkt", "endpoint": "127.0.0.1:9000", "region": "us-east-1"}}]}})
+        );
+        let off = pg_backups(&d, &[], None, None);
+        assert_eq!(off.enabled, Some(false), "2.8.2+ without storages: backups off (no repository)");
+        assert!(off.pgbackrest.repos.is_empty() && off.pgbackrest.configuration.is_empty());
+        let creds = BTreeMap::from([("s3a".to_string(), ("AK".to_string(), "SK".to_string()))]);
+        assert_eq!(pg_backrest_conf(&slots, &creds), "[global]\nrepo2-s3-key=AK\nrepo2-s3-key-secret=SK\n", "a storage without credentials is left out");
+        let mut b = DatabaseClusterBackup::new("b1", DatabaseClusterBackupSpec { db_cluster_name: "orders".into(), backup_storage_name: "s3a".into() });
+        b.metadata.uid = Some("bu".into());
+        let u = pg_backup_object(&b, "repo2");
+        assert_eq!(serde_json::to_value(&u.spec).unwrap(), serde_json::json!({"pgCluster": "orders", "repoName": "repo2", "options": ["--type=full"]}));
+        assert!(u.metadata.finalizers.is_none(), "the PG operator runs no delete-backup finalizer: none is set");
+    }
+
+    #[test]
+    fn pitr_window_per_engine() {
+        let t = |s: &str| s.parse::<k8s_openapi::jiff::Timestamp>().unwrap();
+        let now = t("2026-01-02T12:00:00Z");
+        let ok = |name: &str, completed: &str, lrt: Option<&str>| {
+            let mut b = DatabaseClusterBackup::new(name, DatabaseClusterBackupSpec { db_cluster_name: "orders".into(), backup_storage_name: "s3a".into() });
+            b.status = Some(DatabaseClusterBackupStatus {
+                state: BackupState::Succeeded,
+                completed: Some(Time(t(completed))),
+                latest_restorable_time: lrt.map(|l| Time(t(l))),
+                gaps: name == "new",
+                ..Default::default()
+            });
+            b
+        };
+        let (old, new) = (ok("old", "2026-01-01T00:00:00Z", None), ok("new", "2026-01-02T10:00:00Z", Some("2026-01-02T11:30:00Z")));
+        let mut failed = ok("failed", "2026-01-02T11:00:00Z", None);
+        failed.status.as_mut().unwrap().state = BackupState::Failed;
+        let all = [&old, &new, &failed];
+        let mut d = db();
+        d.spec.engine.type_ = EngineType::Pxc;
+        let w = pitr_window(&d, &all, now);
+        assert_eq!(
+            serde_json::to_value(&w).unwrap(),
+            serde_json::json!({"earliestDate": "2026-01-02T10:00:00Z", "latestDate": "2026-01-02T11:30:00Z", "latestBackupName": "new", "gaps": true}),
+            "PXC: the latest successful backup and its latestRestorableTime"
+        );
+        d.spec.engine.type_ = EngineType::Psmdb;
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:50:00Z"), "PSMDB: now − 600 s by default, whatever upstream says");
+        d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().upload_interval_sec = Some(120);
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:58:00Z"), "PSMDB: now − uploadIntervalSec");
+        d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().enabled = false;
+        assert_eq!(pitr_window(&d, &all, now), PitrWindow::default(), "PITR off: no window");
+        d.spec.engine.type_ = EngineType::Postgresql;
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:58:00Z"), "PG always archives WAL");
+        d.spec.backup = None;
+        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:59:00Z"), "PG: 60 s by default");
+        assert_eq!(pitr_window(&d, &[&failed], now), PitrWindow::default(), "no successful backup: no window");
     }
 }

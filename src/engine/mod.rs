@@ -7,6 +7,8 @@ pub mod postgresql;
 pub mod psmdb;
 pub mod pxc;
 pub mod quantity;
+pub mod restore;
+pub mod schedule;
 pub mod version_service;
 pub mod versions;
 
@@ -146,6 +148,11 @@ pub struct Inputs {
     pub pmm: Option<monitoring::PmmInputs>,
     /// The SplitHorizonDNSConfig `spec.engineFeatures.psmdb.splitHorizonDnsConfigName` names (psmdb only).
     pub split_horizon: Option<SplitHorizonInput>,
+    /// PG: the cluster's current pgBackRest repositories (each storage keeps its `repoN` slot).
+    pub observed_repos: Vec<crate::upstream::pg::PgBackRestRepo>,
+    /// The backup `spec.dataSource` names, resolved (PG bootstraps from it; PXC and PSMDB restore into the
+    /// new cluster once it runs).
+    pub data_source: Option<restore::RestoreSource>,
 }
 
 /// What the PSMDB mapping needs of a SplitHorizonDNSConfig.

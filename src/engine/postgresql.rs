@@ -125,28 +125,28 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
     }
 
     let spec = PerconaPGClusterSpec {
-        cr_version: Some(cr_version),
+        cr_version: Some(cr_version.clone()),
         image: Some(engine_image.image_path.clone()),
         postgres_version: major,
         pause: Some(spec.paused || inputs.restarting),
         instances: vec![instance],
         proxy: Some(PgProxy { pg_bouncer: pgbouncer }),
-        backups: Backups {
-            pgbackrest: PgBackRest {
-                image: inputs.versions.backup.get(&version).map(|c| c.image_path.clone()),
-                global: BTreeMap::new(),
-                // A PVC repo, as OpenEverest keeps for PG operators older than 2.8.2 (the CRD requires one
-                // repository while backups are enabled). Backup storages add repo2..repo4 later.
-                repos: vec![PgBackRestRepo {
-                    name: "repo1".into(),
-                    volume: Some(RepoVolume {
-                        volume_claim_spec: rwo_claim(
-                            inputs.storage_size.as_ref().unwrap_or(&spec.engine.storage.size),
-                            spec.engine.storage.class.as_ref(),
-                        ),
-                    }),
-                }],
-            },
+        backups: {
+            let keep_pvc = super::backup::pg_keeps_pvc_repo(&cr_version);
+            let repos = super::backup::pg_repo_slots(&inputs.storages, &inputs.observed_repos, if keep_pvc { 2 } else { 1 });
+            // A PVC repository, as OpenEverest keeps for PG operators older than 2.8.2 (their CRD requires one
+            // repository); backup storages take the other slots.
+            let pvc = keep_pvc.then(|| PgBackRestRepo {
+                name: "repo1".into(),
+                volume: Some(RepoVolume {
+                    volume_claim_spec: rwo_claim(
+                        inputs.storage_size.as_ref().unwrap_or(&spec.engine.storage.size),
+                        spec.engine.storage.class.as_ref(),
+                    ),
+                }),
+                ..Default::default()
+            });
+            super::backup::pg_backups(db, &repos, pvc, inputs.versions.backup.get(&version).map(|c| c.image_path.clone()))
         },
         users: vec![PgUser { name: "postgres".into(), secret_name: Some(db.user_secrets_name()) }],
         patroni: Some(Patroni {
@@ -154,6 +154,10 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
         }),
         extensions: None,
         pmm: super::monitoring::postgresql(db, inputs.pmm.as_ref()),
+        data_source: inputs
+            .data_source
+            .as_ref()
+            .map(|src| super::restore::pg_data_source(&name, src, db.spec.data_source.as_ref().and_then(|d| d.pitr.as_ref()))),
     };
     let mut pg = PerconaPGCluster::new(&name, spec);
     pg.metadata = meta;

@@ -46,6 +46,16 @@ pub fn list_for_database(state: &State, caller: &Caller, ns: &str, db: &str) -> 
     Ok(v)
 }
 
+/// The restorable window of a database (`GET …/database-clusters/{name}/pitr`, contract §2.4), for whoever
+/// may read the database and its backups.
+pub fn pitr(state: &State, caller: &Caller, ns: &str, db: &str) -> Result<crate::engine::backup::PitrWindow, ApiError> {
+    let d = super::get_database(state, caller, ns, db)?;
+    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Read, &authz::object(ns, db))?;
+    let all = state.backups.state();
+    let mine: Vec<&DatabaseClusterBackup> = all.iter().filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db).map(|b| &**b).collect();
+    Ok(crate::engine::backup::pitr_window(&d, &mine, k8s_openapi::jiff::Timestamp::now()))
+}
+
 /// Validated: a name, an existing database and storage in the namespace, and for MongoDB the database's
 /// one storage (PBM takes one; contract §3.6). Nothing is written on error.
 pub async fn create(state: &State, caller: &Caller, ns: &str, mut b: DatabaseClusterBackup) -> Result<DatabaseClusterBackup, ApiError> {

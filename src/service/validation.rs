@@ -416,6 +416,7 @@ fn validate_other_fields(spec: &DatabaseClusterSpec) -> Result<(), ApiError> {
                 return Err(ApiError::invalid(&format!("{at}.name"), format!("{:?} is used by another schedule", s.name)));
             }
             max_len(&format!("{at}.schedule"), &s.schedule, MAX_CRON_LEN)?;
+            crate::engine::schedule::parse(&s.schedule).map_err(|e| ApiError::invalid(&format!("{at}.schedule"), e))?;
             reference(&format!("{at}.backupStorageName"), Some(&s.backup_storage_name))?;
             if let Some(n) = s.retention_copies {
                 int_in(&format!("{at}.retentionCopies"), n, 0, MAX_RETENTION_COPIES, "")?;
@@ -859,6 +860,18 @@ mod tests {
             }))
             .as_deref(),
             Some("spec.backup.schedules[0].name")
+        );
+        assert_eq!(
+            check(&|d| d.spec.backup = Some(Backup {
+                schedules: vec![
+                    BackupSchedule { name: "a".into(), schedule: "0 * * * *".into(), backup_storage_name: "s3".into(), ..Default::default() },
+                    BackupSchedule { name: "b".into(), schedule: "every day".into(), backup_storage_name: "s3".into(), ..Default::default() },
+                ],
+                ..Default::default()
+            }))
+            .as_deref(),
+            Some("spec.backup.schedules[1].schedule"),
+            "an invalid cron string is refused naming its schedule"
         );
         assert_eq!(
             check(&|d| d.spec.data_source = Some(DataSource { pitr: Some(Pitr { type_: PitrType::Date, date: Some("yesterday".into()) }), ..Default::default() }))

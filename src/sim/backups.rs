@@ -9,6 +9,7 @@
 //! BackupStorage of the same name (the entry's name) for the connection (endpoint, path style, TLS) and
 //! the upstream entry for the bucket and prefix.
 use crate::object_storage::{self, Location};
+use crate::upstream::pg::{PerconaPGBackup, PerconaPGCluster};
 use crate::upstream::psmdb::{PerconaServerMongoDB, PerconaServerMongoDBBackup};
 use crate::upstream::pxc::{PerconaXtraDBCluster, PerconaXtraDBClusterBackup, FINALIZER_DELETE_BACKUP};
 use futures::StreamExt;
@@ -31,6 +32,43 @@ pub(crate) trait SimBackup:
     fn storage_name(&self) -> String;
     /// The bucket and the path prefix the upstream cluster's storage entry gives this backup.
     fn target(&self, client: &Client) -> impl std::future::Future<Output = Result<Option<(String, String)>, kube::Error>> + Send;
+    /// The backup's directory under the prefix, and status fields beside the destination (PG names its
+    /// backups with pgBackRest labels under `backup/db/`).
+    fn dir(&self, _now: &str) -> (String, serde_json::Value) {
+        (self.name_any(), serde_json::json!({}))
+    }
+}
+
+impl SimBackup for PerconaPGBackup {
+    const STATES: [&'static str; 4] = ["Starting", "Running", "Succeeded", "Failed"];
+    fn state(&self) -> String {
+        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
+    }
+    fn destination(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.destination.clone())
+    }
+    /// PG names a repository, not a storage: the storage is found by the repository's bucket.
+    fn storage_name(&self) -> String {
+        self.spec.repo_name.clone()
+    }
+    async fn target(&self, client: &Client) -> Result<Option<(String, String)>, kube::Error> {
+        let api: Api<PerconaPGCluster> = Api::namespaced(client.clone(), &self.namespace().unwrap_or_default());
+        let Some(c) = api.get_opt(&self.spec.pg_cluster).await? else { return Ok(None) };
+        Ok(pg_repo_target(&c, &self.spec.repo_name))
+    }
+    fn dir(&self, now: &str) -> (String, serde_json::Value) {
+        // pgBackRest's label of a full backup: YYYYMMDD-HHMMSSF.
+        let label = format!("{}F", now.trim_end_matches('Z').replace(['-', ':'], "").replace('T', "-"));
+        (format!("backup/db/{label}"), serde_json::json!({"backupName": label, "backupType": "full", "storageType": "s3"}))
+    }
+}
+
+/// The bucket (S3, GCS) or container (Azure) and the path (`repoN-path`) of a PG cluster's repository.
+pub(crate) fn pg_repo_target(c: &PerconaPGCluster, repo: &str) -> Option<(String, String)> {
+    let r = c.spec.backups.pgbackrest.repos.iter().find(|r| r.name == repo)?;
+    let bucket = r.s3.as_ref().map(|s| s.bucket.clone()).or(r.gcs.as_ref().map(|g| g.bucket.clone())).or(r.azure.as_ref().map(|a| a.container.clone()))?;
+    let path = c.spec.backups.pgbackrest.global.get(&format!("{repo}-path")).cloned().unwrap_or_default();
+    Some((bucket, path.trim_matches('/').to_string()))
 }
 
 impl SimBackup for PerconaXtraDBClusterBackup {
@@ -81,12 +119,17 @@ impl SimBackup for PerconaServerMongoDBBackup {
 struct Ctx {
     client: Client,
     step: Duration,
+    scope: super::Scope,
     since: Mutex<HashMap<(String, String), (String, Instant)>>,
 }
 
-pub async fn run(client: Client, step: Duration) {
-    let ctx = Arc::new(Ctx { client: client.clone(), step, since: Mutex::new(HashMap::new()) });
-    tokio::join!(simulate::<PerconaXtraDBClusterBackup>(client.clone(), ctx.clone()), simulate::<PerconaServerMongoDBBackup>(client, ctx));
+pub async fn run(client: Client, step: Duration, scope: super::Scope) {
+    let ctx = Arc::new(Ctx { client: client.clone(), step, scope, since: Mutex::new(HashMap::new()) });
+    tokio::join!(
+        simulate::<PerconaXtraDBClusterBackup>(client.clone(), ctx.clone()),
+        simulate::<PerconaServerMongoDBBackup>(client.clone(), ctx.clone()),
+        simulate::<PerconaPGBackup>(client, ctx),
+    );
 }
 
 async fn simulate<K: SimBackup>(client: Client, ctx: Arc<Ctx>) {
@@ -99,10 +142,22 @@ async fn simulate<K: SimBackup>(client: Client, ctx: Arc<Ctx>) {
         .await;
 }
 
-/// The storage's connection: the BackupStorage named like the upstream entry, and its Secret.
-async fn location(client: &Client, ns: &str, storage: &str, bucket: String) -> Result<Location, String> {
+/// The storage's connection: the BackupStorage named like the upstream entry (else, for PG's repositories and
+/// locations given inline, the one of that bucket), and its Secret.
+pub(crate) async fn location(client: &Client, ns: &str, storage: &str, bucket: String) -> Result<Location, String> {
     let bss: Api<crate::crd::BackupStorage> = Api::namespaced(client.clone(), ns);
-    let bs = bss.get_opt(storage).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("storage {storage:?} not found"))?;
+    let named = if storage.is_empty() { None } else { bss.get_opt(storage).await.map_err(|e| e.to_string())? };
+    let bs = match named {
+        Some(bs) => bs,
+        None => bss
+            .list(&Default::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+            .into_iter()
+            .find(|b| b.spec.bucket == bucket)
+            .ok_or_else(|| format!("no storage {storage:?} and none of bucket {bucket:?}"))?,
+    };
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
     let secret = secrets
         .get_opt(&bs.spec.credentials_secret_name)
@@ -116,13 +171,16 @@ async fn location(client: &Client, ns: &str, storage: &str, bucket: String) -> R
 }
 
 /// `scheme://bucket/path` → `path`.
-fn path_of(destination: &str) -> Option<&str> {
+pub(crate) fn path_of(destination: &str) -> Option<&str> {
     let (_, rest) = destination.split_once("://")?;
     Some(rest.split_once('/').map(|(_, p)| p).unwrap_or(""))
 }
 
 async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
     let ns = b.namespace().unwrap_or_default();
+    if !ctx.scope.contains(&ns) {
+        return Ok(super::Scope::outside());
+    }
     let name = b.name_any();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let key = (format!("{}/{ns}", K::kind(&())), name.clone());
@@ -177,17 +235,24 @@ async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kub
                 Some((bucket, prefix)) => match location(&ctx.client, &ns, &b.storage_name(), bucket).await {
                     Err(e) => Err(e),
                     Ok(loc) => {
-                        let path = format!("{}/{name}", prefix.trim_matches('/')).trim_start_matches('/').to_string();
+                        let (dir, extra) = b.dir(&now);
+                        let path = format!("{}/{dir}", prefix.trim_matches('/')).trim_start_matches('/').to_string();
                         let body = serde_json::json!({"backup": name, "kind": K::kind(&()), "namespace": ns, "taken": now});
                         match object_storage::put(&loc, &format!("{path}/backup.json"), body.to_string().into_bytes()).await {
-                            Ok(()) => Ok(loc.url(&path)),
+                            Ok(()) => Ok((loc.url(&path), extra)),
                             Err(e) => Err(e.to_string()),
                         }
                     }
                 },
             };
             match result {
-                Ok(dest) => serde_json::json!({"state": done, "destination": dest, "completed": now, "lastTransition": now}),
+                Ok((dest, extra)) => {
+                    let mut st = serde_json::json!({"state": done, "destination": dest, "completed": now, "lastTransition": now});
+                    if let (Some(o), Some(e)) = (st.as_object_mut(), extra.as_object()) {
+                        o.extend(e.clone());
+                    }
+                    st
+                }
                 Err(e) => serde_json::json!({"state": failed, "error": e, "lastTransition": now}),
             }
         }

@@ -7,6 +7,9 @@ struct Args {
     /// Milliseconds each simulated state lasts before the next transition.
     #[arg(long, env = "CAIRN_SIM_STEP_MS", default_value_t = 1500)]
     step_ms: u64,
+    /// How much faster than real time backup schedules run (60: a scheduled minute every second).
+    #[arg(long, env = "CAIRN_SIM_CLOCK_SPEED", default_value_t = 1)]
+    clock_speed: u32,
     /// Namespaces (label selector) that get the three operator Deployments.
     #[arg(long, env = "CAIRN_NAMESPACE_LABEL_SELECTOR", default_value = "app.kubernetes.io/managed-by=everest")]
     namespace_label_selector: String,
@@ -48,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("engine simulator running");
     let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
-        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None }) => {}
+        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None, clock_speed: args.clock_speed }) => {}
         _ = cairn::sim::operators::run_operators(client, step, args.namespace_label_selector) => {}
         _ = tokio::signal::ctrl_c() => {}
     }

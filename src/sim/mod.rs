@@ -6,6 +6,8 @@
 //!   any → stopping → paused          (when paused; every pod stops, ready = 0)
 //! and the operators' backups (`backups`), which write real objects into the backup storage.
 mod backups;
+mod restores;
+pub mod schedules;
 mod engines;
 mod imports;
 pub mod operators;
@@ -28,9 +30,13 @@ use std::time::{Duration, Instant};
 
 const FIELD_MANAGER: &str = "cairn-engine-simulator";
 
+#[derive(Clone, Default)]
 pub struct Options {
     /// How long each state lasts before the next transition.
     pub step: Duration,
+    /// How much faster than real time the simulated clock of backup schedules runs (0 or 1: real time; 60: a
+    /// scheduled minute passes every second).
+    pub clock_speed: u32,
     /// Only objects in namespaces matching this label selector (None: every namespace). Tests share one
     /// API server, one simulator per test, each in its own namespaces.
     pub namespaces: Option<String>,
@@ -120,8 +126,10 @@ pub async fn run(client: Client, opts: Options) {
     tokio::join!(
         simulate::<crate::upstream::pg::PerconaPGCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
-        simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client.clone(), ctx),
-        backups::run(client.clone(), opts.step),
+        simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client.clone(), ctx.clone()),
+        backups::run(client.clone(), opts.step, ctx.scope.clone()),
+        restores::run(client.clone(), opts.step, ctx.scope.clone()),
+        schedules::run(client.clone(), opts.clock_speed, ctx.scope.clone()),
         imports::run(client, opts.step, import_scope),
     );
 }

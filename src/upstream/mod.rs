@@ -24,3 +24,16 @@ pub struct Pmm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_source: Option<String>,
 }
+
+/// An upstream status condition (the operators' own condition types; only what Cairn reads).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct UpstreamCondition {
+    #[serde(rename = "type", default)]
+    pub type_: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

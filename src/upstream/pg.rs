@@ -40,6 +40,29 @@ pub struct PerconaPGClusterSpec {
     /// Monitoring by PMM (absent: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pmm: Option<super::Pmm>,
+    /// Bootstrap from a backup in a bucket (restore into a new cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source: Option<PgDataSource>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PgDataSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgbackrest: Option<PgDataSourceBackRest>,
+}
+
+/// `dataSource.pgbackrest`: a pgBackRest repository to restore from, with its own options and credentials.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgDataSourceBackRest {
+    pub stanza: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configuration: Vec<k8s_openapi::api::core::v1::VolumeProjection>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub global: BTreeMap<String, String>,
+    pub repo: PgBackRestRepo,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -90,7 +113,14 @@ pub struct ServiceExpose {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Backups {
+    /// PG operator ≥ 2.8: false runs the cluster without any repository (no backups, no WAL archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// PG operator ≥ 2.8: backups report `latestRestorableTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_latest_restorable_time: Option<bool>,
     pub pgbackrest: PgBackRest,
 }
 
@@ -99,18 +129,53 @@ pub struct Backups {
 pub struct PgBackRest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Projected into pgBackRest's configuration: where the repositories' credentials come from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configuration: Vec<k8s_openapi::api::core::v1::VolumeProjection>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub global: BTreeMap<String, String>,
     #[serde(default)]
     pub repos: Vec<PgBackRestRepo>,
 }
 
+/// One pgBackRest repository, `repo1`..`repo4`: a PVC or a bucket, with its backup schedules.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PgBackRestRepo {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<RepoVolume>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<RepoSchedules>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<RepoS3>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs: Option<RepoGcs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<RepoAzure>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RepoSchedules {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RepoS3 {
+    pub bucket: String,
+    pub endpoint: String,
+    pub region: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RepoGcs {
+    pub bucket: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RepoAzure {
+    pub container: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -189,4 +254,78 @@ pub struct PgBouncerStatus {
     pub size: i32,
     #[serde(default)]
     pub ready: i32,
+}
+
+/// PerconaPGBackup: one pgBackRest backup of a cluster into one of its repositories.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "pgv2.percona.com",
+    version = "v2",
+    kind = "PerconaPGBackup",
+    plural = "perconapgbackups",
+    namespaced,
+    status = "PgBackupStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaPGBackupSpec {
+    pub pg_cluster: String,
+    pub repo_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// `state`: "", Starting, Running, Failed, Succeeded.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgBackupStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// pgBackRest's label of the backup (what `--set` takes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<String>,
+}
+
+/// PerconaPGRestore: an in-place pgBackRest restore from one repository (`options`: `--set`, `--type`,
+/// `--target`).
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "pgv2.percona.com",
+    version = "v2",
+    kind = "PerconaPGRestore",
+    plural = "perconapgrestores",
+    namespaced,
+    status = "PgRestoreStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaPGRestoreSpec {
+    pub pg_cluster: String,
+    pub repo_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// `state`: "", Starting, Running, Failed, Succeeded.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgRestoreStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
 }

@@ -265,6 +265,18 @@ pub struct PsmdbBackupSpec {
     pub storages: BTreeMap<String, PsmdbStorage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<PsmdbTask>,
+    /// Oplog slicing (point-in-time recovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr: Option<PsmdbPitr>,
+}
+
+/// `spec.backup.pitr`: PBM saves oplog slices of `oplogSpanMin` minutes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbPitr {
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oplog_span_min: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -361,3 +373,61 @@ pub struct PsmdbBackupStatus {
 
 /// The PSMDB operator's finalizer on a backup: deleting the backup deletes its data in storage.
 pub const FINALIZER_DELETE_BACKUP: &str = "percona.com/delete-backup";
+
+/// PerconaServerMongoDBRestore: restores a cluster in place from a backup (by name, or by its location),
+/// optionally to a point in time.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "psmdb.percona.com",
+    version = "v1",
+    kind = "PerconaServerMongoDBRestore",
+    plural = "perconaservermongodbrestores",
+    namespaced,
+    status = "PsmdbRestoreStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaServerMongoDBRestoreSpec {
+    pub cluster_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_source: Option<PsmdbBackupSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr: Option<PsmdbRestorePitr>,
+}
+
+/// A backup's location (the backup status's shape).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbBackupSource {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<PsmdbS3>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<PsmdbAzure>,
+}
+
+/// `type`: date | latest; `date` as `YYYY-MM-DD HH:MM:SS`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PsmdbRestorePitr {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+/// `state`: "", waiting, requested, rejected, running, error, ready.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbRestoreStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+}

@@ -226,6 +226,20 @@ pub struct PxcBackupSpec {
     pub storages: BTreeMap<String, PxcStorage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<PxcSchedule>,
+    /// The binlog collector (point-in-time recovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr: Option<PxcPitr>,
+}
+
+/// `spec.backup.pitr`: the binlog collector uploads binlogs to `storageName` every `timeBetweenUploads` s.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcPitr {
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub storage_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_between_uploads: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -271,6 +285,18 @@ pub struct PxcSchedule {
     pub storage_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep: Option<i32>,
+    /// The newer retention form (the operator prefers it to `keep`); `deleteFromStorage: false` as OpenEverest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<PxcRetention>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcRetention {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub count: i32,
+    pub delete_from_storage: bool,
 }
 
 /// PerconaXtraDBClusterBackup: one backup of a PXC cluster into one of its `spec.backup.storages`.
@@ -306,7 +332,73 @@ pub struct PxcBackupStatus {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_restorable_time: Option<String>,
+    /// PITR conditions (`PITRReady` false with reason `BinlogGapDetected` means gaps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<super::UpstreamCondition>,
 }
 
 /// The PXC operator's finalizer on a backup: deleting the backup deletes its data in storage.
 pub const FINALIZER_DELETE_BACKUP: &str = "percona.com/delete-backup";
+
+/// PerconaXtraDBClusterRestore: restores a PXC cluster in place from a backup (by name, or by its location for
+/// another cluster's backup), optionally to a point in time.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[kube(
+    group = "pxc.percona.com",
+    version = "v1",
+    kind = "PerconaXtraDBClusterRestore",
+    plural = "perconaxtradbclusterrestores",
+    namespaced,
+    status = "PxcRestoreStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PerconaXtraDBClusterRestoreSpec {
+    pub pxc_cluster: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_source: Option<PxcBackupSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr: Option<PxcRestorePitr>,
+}
+
+/// A backup's location (the backup status's shape): `destination` plus the storage to read it with.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcBackupSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<PxcS3>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<PxcAzure>,
+    #[serde(rename = "verifyTLS", default, skip_serializing_if = "Option::is_none")]
+    pub verify_tls: Option<bool>,
+}
+
+/// `type`: date | transaction | latest | skip; `date` as `YYYY-MM-DD hh:mm:ss`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcRestorePitr {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub backup_source: PxcBackupSource,
+}
+
+/// `state`: "", Starting, Stopping Cluster, Restoring, Starting Cluster, Point-in-time recovering, Preparing
+/// Cluster, Failed, Succeeded.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PxcRestoreStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+}

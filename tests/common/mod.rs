@@ -151,6 +151,9 @@ async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn:
     tokio::spawn(cairn::controller::database_cluster::run_with(state.clone(), subs, run));
     tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
     tokio::spawn(cairn::controller::data_import_job::run(state.clone()));
+    tokio::spawn(cairn::controller::database_cluster_restore::run(state.clone()));
+    tokio::spawn(cairn::controller::backup_mirror::run(state.clone()));
+    tokio::spawn(cairn::controller::backup_storage::run(state.clone()));
     tokio::spawn(cairn::controller::monitoring_config::run(state.clone()));
     tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
     state
@@ -518,7 +521,7 @@ impl TestEnv {
     /// namespaces only. Tests that assert every status transition use a longer step than `start_simulator`,
     /// so a reconcile delayed by a busy machine still sees each upstream state.
     pub fn start_simulator_with_step(&self, step: Duration) {
-        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()) }));
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()), clock_speed: SIM_CLOCK_SPEED }));
         self.start_operators();
     }
 
@@ -553,6 +556,9 @@ impl TestEnv {
         .await;
     }
 }
+
+/// The simulated schedules' clock in tests: a scheduled minute passes every second.
+pub const SIM_CLOCK_SPEED: u32 = 60;
 
 /// Polls `f` until it returns Some, or panics after `secs` with `what`.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
