@@ -48,6 +48,18 @@ fn backup_image(versions: &EngineVersions) -> Option<String> {
         .map(|c| c.image_path.clone())
 }
 
+/// PXC's backup (xtrabackup) image: the best one of the engine's major and minor version (contract §1.6: 8.0
+/// needs xtrabackup 8.0, 8.4 needs 8.4; PXC 1.19's catalog recommends both lines at once), else
+/// [`backup_image`]'s choice.
+pub fn pxc_backup_image(versions: &EngineVersions, engine_version: Option<&str>) -> Option<String> {
+    let line = |v: &str| v.split(['.', '-']).take(2).collect::<Vec<_>>().join(".");
+    let same_line: BTreeMap<String, crate::engine::versions::Component> = match engine_version {
+        Some(e) => versions.backup.iter().filter(|(k, _)| line(k) == line(e)).map(|(k, c)| (k.clone(), c.clone())).collect(),
+        None => BTreeMap::new(),
+    };
+    crate::engine::versions::best(&same_line).map(|c| c.image_path.clone()).or_else(|| backup_image(versions))
+}
+
 /// PXC `spec.backup`: one storage per BackupStorage (`bucket` = `<bucket>/<db>/<uid>`), the enabled schedules
 /// with their retention. None when the database uses no storage (nothing to write).
 pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &EngineVersions) -> Option<PxcBackupSpec> {
@@ -96,7 +108,7 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
             keep: s.retention_copies,
         })
         .collect();
-    Some(PxcBackupSpec { image: backup_image(versions), storages, schedule })
+    Some(PxcBackupSpec { image: pxc_backup_image(versions, db.spec.engine.version.as_deref()), storages, schedule })
 }
 
 /// PSMDB `spec.backup`: PBM takes exactly one storage, marked `main` (more is refused by validation), with
@@ -149,6 +161,7 @@ pub fn psmdb_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &
         image: backup_image(versions).unwrap_or_default(),
         storages: BTreeMap::from([(s.name.clone(), storage)]),
         tasks,
+        ..Default::default()
     })
 }
 
@@ -267,6 +280,7 @@ mod tests {
         let mut d = DatabaseCluster::new("orders", DatabaseClusterSpec::default());
         d.metadata.namespace = Some("ns".into());
         d.metadata.uid = Some("u-1".into());
+        d.spec.engine.version = Some("8.0.42-33.1".into());
         d.spec.backup = Some(Backup {
             schedules: vec![
                 BackupSchedule { enabled: true, name: "daily".into(), retention_copies: Some(7), schedule: "0 1 * * *".into(), backup_storage_name: "s3a".into() },
@@ -300,6 +314,14 @@ mod tests {
         let mut d = db();
         d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().enabled = false;
         assert_eq!(storages_used(&d, &[]), ["s3a"], "a disabled PITR's storage is not used");
+    }
+
+    #[test]
+    fn pxc_backup_image_matches_the_engine_line() {
+        let v = crate::engine::versions::builtin_pxc();
+        assert_eq!(pxc_backup_image(&v, Some("8.0.44-35.1")).as_deref(), Some("percona/percona-xtrabackup:8.0.35-34.1"));
+        assert_eq!(pxc_backup_image(&v, Some("8.4.7-7.1")).as_deref(), Some("percona/percona-xtrabackup:8.4.0-5.1"));
+        assert!(pxc_backup_image(&v, Some("9.1.0")).is_some(), "no line of its own: the catalog's best");
     }
 
     #[test]
