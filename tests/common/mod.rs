@@ -562,7 +562,12 @@ impl TestEnv {
     /// Only the simulated operator Deployments (created in this test's managed namespaces, rolled out after a
     /// step).
     pub fn start_operators(&self) {
-        tokio::spawn(cairn::sim::operators::run_operators(self.client.clone(), Duration::from_millis(400), self.selector()));
+        self.start_operators_of(OperatorSet::Newer);
+    }
+
+    /// Only the simulated operator Deployments of `operators` (e.g. the older set, for an upgrade plan).
+    pub fn start_operators_of(&self, operators: OperatorSet) {
+        tokio::spawn(cairn::sim::operators::run_operator_set(self.client.clone(), Duration::from_millis(400), self.selector(), operators));
     }
 
     /// The engine simulator with the operator Deployments of `operators` (install the same set's CRDs:
@@ -570,7 +575,7 @@ impl TestEnv {
     pub fn start_simulator_with_operators(&self, operators: OperatorSet) {
         let step = Duration::from_millis(400);
         tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()) }));
-        tokio::spawn(cairn::sim::operators::run_operator_set(self.client.clone(), step, self.selector(), operators));
+        self.start_operators_of(operators);
     }
 
     /// SIGKILLs this test's private API server (and etcd): requests fail until `restart_apiserver`.
@@ -751,4 +756,77 @@ pub fn resize_condition(d: &cairn::crd::DatabaseCluster) -> Option<String> {
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "CannotResizeVolume"))
         .map(|c| c.reason.clone())
+}
+
+/// Every leaf of `want` is present, with the same value, in `got` (which may hold more: defaults, metadata).
+pub fn assert_subset(want: &serde_json::Value, got: &serde_json::Value, path: &str) {
+    use serde_json::Value;
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, v) in w {
+                let p = format!("{path}.{k}");
+                let gv = g.get(k).unwrap_or_else(|| panic!("{p} was dropped by the API server; got {got}"));
+                assert_subset(v, gv, &p);
+            }
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            assert_eq!(w.len(), g.len(), "{path}: length");
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                assert_subset(wv, gv, &format!("{path}[{i}]"));
+            }
+        }
+        // Numbers compare by value (the API server may store 0.0 as 0).
+        (Value::Number(w), Value::Number(g)) => assert_eq!(w.as_f64(), g.as_f64(), "{path}"),
+        _ => assert_eq!(want, got, "{path}"),
+    }
+}
+
+/// The upstream CRs of the golden fixtures (`tests/golden/`, see tests/golden.rs) of an operator set:
+/// (file name, object).
+pub fn golden_upstream(set: OperatorSet) -> Vec<(String, serde_json::Value)> {
+    use cairn::crd::EngineType::*;
+    let dir = repo_root().join("tests/golden");
+    let mut out = Vec::new();
+    for e in [Postgresql, Pxc, Psmdb] {
+        let prefix = format!("{}-{}-", e.as_str(), set.version(e));
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with(&prefix) && n.ends_with(".yaml"))
+            .collect();
+        names.sort();
+        for n in names {
+            let text = std::fs::read_to_string(dir.join(&n)).unwrap();
+            let docs: Vec<serde_json::Value> =
+                serde_yaml::Deserializer::from_str(&text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect();
+            assert_eq!(docs.len(), 2, "{n}: a DatabaseCluster and its upstream CR");
+            out.push((n, docs[1].clone()));
+        }
+    }
+    out
+}
+
+/// Server-side applies every golden upstream CR of `set` into this test's database namespace (without owner
+/// references and finalizers: no DatabaseCluster owns them here), reads each back and checks that its whole
+/// spec survived the real CRD. Returns the file names applied.
+pub async fn apply_golden_fixtures(env: &TestEnv, set: OperatorSet) -> Vec<String> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    let mut applied = Vec::new();
+    for (file, mut obj) in golden_upstream(set) {
+        let meta = obj["metadata"].as_object_mut().unwrap();
+        meta.remove("ownerReferences");
+        meta.remove("finalizers");
+        meta.insert("namespace".into(), env.db_ns().into());
+        let name = meta["name"].as_str().unwrap().to_string();
+        let (group, version) = obj["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+        let gvk = GroupVersionKind::gvk(group, version, obj["kind"].as_str().unwrap());
+        let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), env.db_ns(), &ApiResource::from_gvk(&gvk));
+        api.patch(&name, &PatchParams::apply("cairn").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap_or_else(|e| panic!("{file}: rejected by the {} CRDs: {e}", set.as_str()));
+        let back = api.get(&name).await.unwrap();
+        assert_subset(&obj["spec"], &back.data["spec"], &format!("{file}: spec"));
+        applied.push(file);
+    }
+    applied
 }
