@@ -155,7 +155,7 @@ async fn engines_follow_the_operators_and_the_version_service() {
     let created = cairn::service::create_database(&state, &caller(), db("pg16", EngineType::Postgresql, "", 1)).await.unwrap();
     assert_eq!(created.spec.engine.version.as_deref(), Some("16.9"));
     // Other namespaces are not affected.
-    assert_eq!(state.versions(EngineType::Postgresql, &team_b_ns).unwrap().engine.len(), 10);
+    assert_eq!(state.versions(EngineType::Postgresql, &team_b_ns).unwrap().engine.len(), 11);
     // Widening again is validated against the operator's full list, not the narrowed status.
     let mut wide = engines.get(PG).await.unwrap();
     wide.spec.allowed_versions = vec!["17.5.2".into()];
@@ -249,7 +249,7 @@ async fn an_outage_keeps_the_last_good_answer() {
     let (_, message) = reachable(&e).unwrap();
     assert!(message.contains("HTTP 503") && message.contains("keeping the last good answer"), "{message}");
     assert_eq!(e.status.unwrap().available_versions, good, "the last good answer stays");
-    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().engine.len(), 10);
+    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().engine.len(), 11);
     cairn::service::create_database(&state, &caller(), db("during-outage", EngineType::Postgresql, "16.9", 1)).await.unwrap();
 
     // Back up: the next retry succeeds and the condition turns True again.
