@@ -38,11 +38,20 @@ start_stack() {
   testenv_bin=$("$CAIRN_ROOT/testenv/build.sh" | tail -n1)
   "$bin/cairn" crd > "$STACK_DIR/cairn-crds.yaml"
   local up="${CAIRN_UPSTREAM_CRDS:-$CAIRN_ROOT/../shared/upstream-crds}"
+  # CAIRN_SIM_OPERATORS: the operator generation the sandbox runs, `newer` (default: PG 2.8.2, PXC 1.19.0,
+  # PSMDB 1.21.2) or `older` (PG 2.7.0, PXC 1.18.0, PSMDB 1.21.1); its CRDs go into the API server and
+  # cairn-sim (which reads the same variable) runs its operator Deployments.
+  local pg_v=2.8.2 pxc_v=1.19.0 psmdb_v=1.21.2
+  case "${CAIRN_SIM_OPERATORS:-newer}" in
+    newer) ;;
+    older) pg_v=2.7.0 pxc_v=1.18.0 psmdb_v=1.21.1 ;;
+    *) echo "CAIRN_SIM_OPERATORS=$CAIRN_SIM_OPERATORS: expected newer or older" >&2; return 1 ;;
+  esac
   mkfifo "$STACK_DIR/keepalive"
   # shellcheck disable=SC2086 # CAIRN_TESTENV_ARGS: extra testenv flags, e.g. --audit-log FILE (bench/)
   "$testenv_bin" --dir "$STACK_DIR/testenv" ${CAIRN_TESTENV_ARGS:-} \
     --crds "$STACK_DIR/cairn-crds.yaml" \
-    --crds "$up/pg-operator-2.7.0-crd.yaml" --crds "$up/pxc-operator-1.18.0-crd.yaml" --crds "$up/psmdb-operator-1.21.1-crd.yaml" \
+    --crds "$up/pg-operator-$pg_v-crd.yaml" --crds "$up/pxc-operator-$pxc_v-crd.yaml" --crds "$up/psmdb-operator-$psmdb_v-crd.yaml" \
     < "$STACK_DIR/keepalive" > "$STACK_DIR/testenv.out" 2> "$STACK_DIR/testenv.log" &
   stack_pids+=($!)
   exec 3> "$STACK_DIR/keepalive"

@@ -66,7 +66,7 @@ async fn engines_follow_the_operators_and_the_version_service() {
     let (name, container, image) = cairn::sim::operators::OPERATORS[2];
     deployments.create(&PostParams::default(), &cairn::sim::operators::deployment(name, container, image, env.db_ns())).await.unwrap();
     let pg = wait_engine(&engines, PG, "installing", |e| has_status(e, EngineState::Installing)).await;
-    assert_eq!(pg.status.unwrap().operator_version, "2.7.0");
+    assert_eq!(pg.status.unwrap().operator_version, "2.8.2");
     let err = cairn::service::create_database(&state, &caller(), db("pg", EngineType::Postgresql, "", 1)).await.unwrap_err();
     assert!(err.field.as_deref() == Some("spec.engine.type") && err.message.contains("installing"), "{}", err.message);
 
@@ -77,12 +77,12 @@ async fn engines_follow_the_operators_and_the_version_service() {
     })
     .await;
     let st = pg.status.clone().unwrap();
-    // The service lists 10 PostgreSQL versions (the built-in catalog only the 5 recommended ones).
-    assert_eq!(st.available_versions.engine.len(), 10);
-    assert_eq!(st.available_versions.ordered_engine_versions()[0], "17.5.2");
-    assert_eq!(st.available_versions.proxy.pgbouncer["17.5.2"].image_path, "percona/percona-pgbouncer:1.24.1");
+    // The service lists 11 PostgreSQL versions for PG operator 2.8.2.
+    assert_eq!(st.available_versions.engine.len(), 11);
+    assert_eq!(st.available_versions.ordered_engine_versions()[0], "17.7");
+    assert_eq!(st.available_versions.proxy.pgbouncer["17.7"].image_path, "percona/percona-pgbouncer:1.25.0-1");
     assert_eq!(reachable(&pg).unwrap().0, "True");
-    for (name, version) in [(PXC, "1.18.0"), (PSMDB, "1.21.1")] {
+    for (name, version) in [(PXC, "1.19.0"), (PSMDB, "1.21.2")] {
         let e = wait_engine(&engines, name, "installed with versions", |e| {
             has_status(e, EngineState::Installed) && !e.status.as_ref().unwrap().available_versions.engine.is_empty()
         })
@@ -93,16 +93,16 @@ async fn engines_follow_the_operators_and_the_version_service() {
     }
     let pxc = engines.get(PXC).await.unwrap().status.unwrap();
     assert!(pxc.available_versions.engine.keys().all(|v| v.starts_with("8.")), "no 5.x for PXC");
-    assert_eq!(pxc.available_versions.tools.log_collector["4.0.1"].image_path, "percona/fluentbit:4.0.1");
+    assert_eq!(pxc.available_versions.tools.log_collector["4.0.1-1"].image_path, "percona/fluentbit:4.0.1-1");
     assert_eq!(env.versions.stats.requests(), 3, "one request per product");
 
     // The form's source: installed engines, recommended first; a create defaults to the best version.
     let v = state.versions(EngineType::Psmdb, env.db_ns()).unwrap();
-    assert_eq!(v.ordered_engine_versions()[..3], ["8.0.12-4", "7.0.24-13", "6.0.25-20"]);
+    assert_eq!(v.ordered_engine_versions()[..3], ["8.0.17-6", "7.0.28-15", "6.0.27-21"]);
     let created = cairn::service::create_database(&state, &caller(), db("mongo", EngineType::Psmdb, "", 3)).await.unwrap();
-    assert_eq!(created.spec.engine.version.as_deref(), Some("8.0.12-4"));
-    // A version the service lists but the built-in catalog does not is accepted.
-    cairn::service::create_database(&state, &caller(), db("pg-old", EngineType::Postgresql, "13.20", 1)).await.unwrap();
+    assert_eq!(created.spec.engine.version.as_deref(), Some("8.0.17-6"));
+    // A version the service lists as available (not recommended) is accepted.
+    cairn::service::create_database(&state, &caller(), db("pg-old", EngineType::Postgresql, "18.1", 1)).await.unwrap();
 
     // A namespace labelled later gets its engines; its operators install; the cache answers (no request).
     let nss: Api<Namespace> = Api::all(env.client.clone());
@@ -141,21 +141,21 @@ async fn engines_follow_the_operators_and_the_version_service() {
     let err = cairn::service::engines::update_engine(&state, &caller(), env.db_ns(), PG, other).await.unwrap_err();
     assert_eq!(err.field.as_deref(), Some("spec.type"));
 
-    want.spec.allowed_versions = vec!["16.9".into(), "15.12".into()];
+    want.spec.allowed_versions = vec!["16.9".into(), "15.13".into()];
     let updated = cairn::service::engines::update_engine(&state, &caller(), env.db_ns(), PG, want).await.unwrap();
-    assert_eq!(updated.spec.allowed_versions, ["16.9", "15.12"]);
+    assert_eq!(updated.spec.allowed_versions, ["16.9", "15.13"]);
     wait_engine(&engines, PG, "versions restricted", |e| e.status.as_ref().unwrap().available_versions.engine.len() == 2).await;
     eventually(30, "the cache sees the restriction", || async {
         state.versions(EngineType::Postgresql, env.db_ns()).ok().filter(|v| v.engine.len() == 2).map(|_| ())
     })
     .await;
-    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().ordered_engine_versions(), ["16.9", "15.12"]);
+    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().ordered_engine_versions(), ["16.9", "15.13"]);
     let err = cairn::service::create_database(&state, &caller(), db("pg17", EngineType::Postgresql, "17.5.2", 1)).await.unwrap_err();
     assert_eq!(err.field.as_deref(), Some("spec.engine.version"), "{}", err.message);
     let created = cairn::service::create_database(&state, &caller(), db("pg16", EngineType::Postgresql, "", 1)).await.unwrap();
     assert_eq!(created.spec.engine.version.as_deref(), Some("16.9"));
     // Other namespaces are not affected.
-    assert_eq!(state.versions(EngineType::Postgresql, &team_b_ns).unwrap().engine.len(), 10);
+    assert_eq!(state.versions(EngineType::Postgresql, &team_b_ns).unwrap().engine.len(), 11);
     // Widening again is validated against the operator's full list, not the narrowed status.
     let mut wide = engines.get(PG).await.unwrap();
     wide.spec.allowed_versions = vec!["17.5.2".into()];
@@ -204,7 +204,7 @@ async fn engines_follow_the_operators_and_the_version_service() {
     assert_eq!((code, list["kind"].as_str()), (200, Some("DatabaseEngineList")));
     assert_eq!(list["items"].as_array().unwrap().len(), 3);
     let (code, pg) = call("GET", &format!("/v1/namespaces/{}/database-engines/{PG}", env.db_ns()), None).await;
-    assert_eq!((code, pg["status"]["status"].as_str(), pg["status"]["operatorVersion"].as_str()), (200, Some("installed"), Some("2.7.0")));
+    assert_eq!((code, pg["status"]["status"].as_str(), pg["status"]["operatorVersion"].as_str()), (200, Some("installed"), Some("2.8.2")));
     assert_eq!(pg["spec"]["type"], "postgresql");
     assert!(pg["status"]["availableVersions"]["engine"]["17.5.2"]["imagePath"].is_string());
     let mut body = pg.clone();
@@ -249,7 +249,7 @@ async fn an_outage_keeps_the_last_good_answer() {
     let (_, message) = reachable(&e).unwrap();
     assert!(message.contains("HTTP 503") && message.contains("keeping the last good answer"), "{message}");
     assert_eq!(e.status.unwrap().available_versions, good, "the last good answer stays");
-    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().engine.len(), 10);
+    assert_eq!(state.versions(EngineType::Postgresql, env.db_ns()).unwrap().engine.len(), 11);
     cairn::service::create_database(&state, &caller(), db("during-outage", EngineType::Postgresql, "16.9", 1)).await.unwrap();
 
     // Back up: the next retry succeeds and the condition turns True again.

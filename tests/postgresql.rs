@@ -1,5 +1,5 @@
 //! PostgreSQL end to end on a real API server: DatabaseCluster → PerconaPGCluster accepted by the real
-//! PG 2.7.0 CRD → simulator drives it ready → our status ready → delete → upstream gone.
+//! PG 2.8.2 CRD (the newer operators; the older: tests/operator_generations.rs) → simulator drives it ready → our status ready → delete → upstream gone.
 mod common;
 
 use cairn::crd::*;
@@ -50,7 +50,7 @@ async fn postgresql_lifecycle() {
     let st = db.status.unwrap();
     assert_eq!(st.hostname.as_deref(), Some(format!("orders-pgbouncer.{}.svc", env.db_ns()).as_str()));
     assert_eq!((st.size, st.ready, st.port), (6, 6, Some(5432)));
-    assert_eq!(st.cr_version.as_deref(), Some("2.7.0"));
+    assert_eq!(st.cr_version.as_deref(), Some("2.8.2"));
     assert_eq!(st.observed_generation, db.metadata.generation);
     // Ready is a steady state: it holds while nothing changes.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;

@@ -2,7 +2,7 @@
 //! sharded 3-node cluster created as `kubectl apply` would, scaled, resized, their mongos and exposure
 //! changed, reconfigured, paused and resumed, restarted, upgraded one major version, their volumes grown only
 //! when the StorageClass allows it, scheduled by a PodSchedulingPolicy, and deleted; every upstream object
-//! accepted by the real PSMDB 1.21.1 CRD, every status transition observed, and a field a person set on the
+//! accepted by the real PSMDB 1.21.2 CRD, every status transition observed, and a field a person set on the
 //! PerconaServerMongoDB surviving Cairn.
 mod common;
 

@@ -1,7 +1,7 @@
 //! MySQL (PXC) end to end on a real API server with the simulated operator: 1- and 3-node clusters created
 //! as `kubectl apply` would, scaled, resized, re-proxied, exposed through a LoadBalancerConfig, reconfigured,
 //! paused and resumed, restarted, upgraded, their volumes grown (when the StorageClass allows it) and never
-//! shrunk, and deleted; every upstream object accepted by the real PXC 1.18.0 CRD, every status transition
+//! shrunk, and deleted; every upstream object accepted by the real PXC 1.19.0 CRD, every status transition
 //! observed on the DatabaseCluster, and a field a person set on the PerconaXtraDBCluster surviving Cairn.
 mod common;
 

@@ -60,7 +60,8 @@ async fn upgrade_plan_rbac_approval_and_write_lock() {
                     "data": {"enabled": "true", "policy.csv": policy}});
     Api::<ConfigMap>::namespaced(env.client.clone(), env.system_ns()).patch("everest-rbac", &PatchParams::apply("test").force(), &Patch::Apply(&cm)).await.unwrap();
     let state = env.start_cairn().await;
-    env.start_operators();
+    // The older operators (PG 2.7.0, PXC 1.18.0, PSMDB 1.21.1), to be upgraded to the set this release installs.
+    env.start_operators_of(OperatorSet::Older);
     env.engines_installed(&state, &ns).await;
     cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
     for u in ["ro", "nobody"] {

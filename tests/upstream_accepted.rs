@@ -1,5 +1,6 @@
-//! The PXC and PSMDB mappings' output is accepted by the real Percona CRDs (PXC 1.18.0, PSMDB 1.21.1) on a
-//! real kube-apiserver, and every field we write survives. The PXC CRD prunes a misspelt field without an
+//! The mappings' output is accepted by the real Percona CRDs of the newer operator set (PG 2.8.2, PXC 1.19.0,
+//! PSMDB 1.21.2; the older set: tests/operator_generations.rs) on a real kube-apiserver, and every field we
+//! write survives: the golden fixtures of every engine and topology, and objects with policies and configs. The PXC CRD prunes a misspelt field without an
 //! error (PSMDB's refuses it on server-side apply), so each applied object is read back and compared leaf
 //! by leaf.
 mod common;
@@ -13,26 +14,6 @@ use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Api, Resource};
 use serde_json::Value;
 
-
-/// Every leaf of `want` is present, with the same value, in `got` (which may hold more: defaults, metadata).
-fn assert_subset(want: &Value, got: &Value, path: &str) {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => {
-            for (k, v) in w {
-                let p = format!("{path}.{k}");
-                let gv = g.get(k).unwrap_or_else(|| panic!("{p} was dropped by the API server; got {got}"));
-                assert_subset(v, gv, &p);
-            }
-        }
-        (Value::Array(w), Value::Array(g)) => {
-            assert_eq!(w.len(), g.len(), "{path}: length");
-            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
-                assert_subset(wv, gv, &format!("{path}[{i}]"));
-            }
-        }
-        _ => assert_eq!(want, got, "{path}"),
-    }
-}
 
 /// Server-side applies `obj` as Cairn does, reads it back raw, and checks that all of its spec survived.
 async fn apply_and_check<K>(env: &TestEnv, obj: &K) -> Value
@@ -49,6 +30,13 @@ where
     assert_subset(&sent["spec"], &back.data["spec"], "spec");
     assert_eq!(back.metadata.finalizers, obj.meta().finalizers, "finalizers");
     back.data
+}
+
+#[tokio::test]
+async fn golden_fixtures_of_the_newer_operators_are_accepted_and_kept() {
+    let env = TestEnv::start().await;
+    let applied = apply_golden_fixtures(&env, OperatorSet::Newer).await;
+    assert_eq!(applied.len(), 8, "{applied:?}");
 }
 
 #[tokio::test]

@@ -277,6 +277,10 @@ trait EngineKind {
     const OPERATOR_VERSION: &'static str;
     fn store(state: &State) -> &Store<Self::Upstream>;
     fn cr_version(u: &Self::Upstream) -> Option<String>;
+    /// The upstream CR's `spec.imagePullPolicy` (kept once set; None where the kind has none Cairn writes).
+    fn image_pull_policy(_u: &Self::Upstream) -> Option<String> {
+        None
+    }
     /// The data volume size the upstream CR asks for now.
     fn storage_size(u: &Self::Upstream) -> Option<Quantity>;
     /// (spec pause, status state, ready pods): what the restart state machine looks at.
@@ -317,6 +321,9 @@ impl EngineKind for Pg {
     }
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
+    }
+    fn image_pull_policy(u: &Self::Upstream) -> Option<String> {
+        u.spec.image_pull_policy.clone()
     }
     fn storage_size(u: &Self::Upstream) -> Option<Quantity> {
         claim_size(u.spec.instances.first().map(|i| &i.data_volume_claim_spec))
@@ -374,6 +381,9 @@ impl EngineKind for Psmdb {
     }
     fn cr_version(u: &Self::Upstream) -> Option<String> {
         u.spec.cr_version.clone()
+    }
+    fn image_pull_policy(u: &Self::Upstream) -> Option<String> {
+        u.spec.image_pull_policy.clone()
     }
     fn storage_size(u: &Self::Upstream) -> Option<Quantity> {
         claim_size(u.spec.replsets.first().and_then(|r| r.volume_spec.as_ref()).and_then(|v| v.persistent_volume_claim.as_ref()))
@@ -474,6 +484,7 @@ fn gather_inputs<E: EngineKind>(
         versions: state.catalog(db.spec.engine.type_, &db.namespace().unwrap_or_default()),
         operator_version: operator_version.to_string(),
         observed_cr_version: cached.and_then(E::cr_version),
+        observed_image_pull_policy: cached.and_then(E::image_pull_policy),
         storage_size: refused.map(|_| size.clone()),
         affinity,
         lb_annotations,

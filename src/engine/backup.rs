@@ -49,6 +49,18 @@ fn backup_image(versions: &EngineVersions) -> Option<String> {
         .map(|c| c.image_path.clone())
 }
 
+/// PXC's backup (xtrabackup) image: the best one of the engine's major and minor version (contract §1.6: 8.0
+/// needs xtrabackup 8.0, 8.4 needs 8.4; PXC 1.19's catalog recommends both lines at once), else
+/// [`backup_image`]'s choice.
+pub fn pxc_backup_image(versions: &EngineVersions, engine_version: Option<&str>) -> Option<String> {
+    let line = |v: &str| v.split(['.', '-']).take(2).collect::<Vec<_>>().join(".");
+    let same_line: BTreeMap<String, crate::engine::versions::Component> = match engine_version {
+        Some(e) => versions.backup.iter().filter(|(k, _)| line(k) == line(e)).map(|(k, c)| (k.clone(), c.clone())).collect(),
+        None => BTreeMap::new(),
+    };
+    crate::engine::versions::best(&same_line).map(|c| c.image_path.clone()).or_else(|| backup_image(versions))
+}
+
 /// PXC `spec.backup`: one storage per BackupStorage (`bucket` = `<bucket>/<db>/<uid>`), the enabled schedules
 /// with their retention. None when the database uses no storage (nothing to write).
 pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &EngineVersions) -> Option<PxcBackupSpec> {
@@ -115,7 +127,7 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
         storages.insert(pitr_name.clone(), e);
         Some(PxcPitr { enabled: true, storage_name: pitr_name, time_between_uploads: Some(interval.unwrap_or(PXC_DEFAULT_UPLOAD_SECS) as f64) })
     });
-    Some(PxcBackupSpec { image: backup_image(versions), storages, schedule, pitr })
+    Some(PxcBackupSpec { image: pxc_backup_image(versions, db.spec.engine.version.as_deref()), storages, schedule, pitr })
 }
 
 /// PSMDB `spec.backup`: PBM takes exactly one storage, marked `main` (more is refused by validation), with
@@ -172,6 +184,7 @@ pub fn psmdb_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &
             enabled: pitr_of(db).is_some(),
             oplog_span_min: pitr_of(db).map(|(_, i)| (i.unwrap_or(PSMDB_DEFAULT_UPLOAD_SECS) as f64 / 60.0).max(1.0 / 60.0)),
         }),
+        ..Default::default()
     })
 }
 
@@ -186,16 +199,11 @@ pub const PXC_DEFAULT_UPLOAD_SECS: i32 = 60;
 pub const PSMDB_DEFAULT_UPLOAD_SECS: i32 = 600;
 pub const PG_DEFAULT_UPLOAD_SECS: i32 = 60;
 
-/// The first PG operator version whose clusters need no PVC repository: from 2.8.2 backup storages take
-/// `repo1`..`repo4` and a database without storages runs with `backups.enabled: false`; before it `repo1` is a
-/// PVC repository and storages take `repo2`..`repo4` (contract §2.3).
-pub const PG_NO_PVC_REPO_FROM: (u32, u32, u32) = (2, 8, 2);
-
-/// Whether a PG cluster of this CR version keeps the PVC repository `repo1`.
+/// Whether a PG cluster of this CR version keeps the PVC repository `repo1` (before 2.8.2: storages then take
+/// `repo2`..`repo4`; from 2.8.2 they take `repo1`..`repo4` and a database without storages runs with
+/// `backups.enabled: false`; contract §2.3). One rule, kept beside the PG mapping.
 pub fn pg_keeps_pvc_repo(cr_version: &str) -> bool {
-    let mut p = cr_version.split('.').map(|x| x.parse::<u32>().unwrap_or(0));
-    let v = (p.next().unwrap_or(0), p.next().unwrap_or(0), p.next().unwrap_or(0));
-    v < PG_NO_PVC_REPO_FROM
+    super::postgresql::keeps_pvc_repo(cr_version)
 }
 
 /// How a storage appears as a pgBackRest repository (the location part, without name and schedules):
@@ -502,6 +510,7 @@ mod tests {
         let mut d = DatabaseCluster::new("orders", DatabaseClusterSpec::default());
         d.metadata.namespace = Some("ns".into());
         d.metadata.uid = Some("u-1".into());
+        d.spec.engine.version = Some("8.0.42-33.1".into());
         d.spec.backup = Some(Backup {
             schedules: vec![
                 BackupSchedule { enabled: true, name: "daily".into(), retention_copies: Some(7), schedule: "0 1 * * *".into(), backup_storage_name: "s3a".into() },
@@ -535,6 +544,14 @@ mod tests {
         let mut d = db();
         d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().enabled = false;
         assert_eq!(storages_used(&d, &[]), ["s3a"], "a disabled PITR's storage is not used");
+    }
+
+    #[test]
+    fn pxc_backup_image_matches_the_engine_line() {
+        let v = crate::engine::versions::builtin_pxc();
+        assert_eq!(pxc_backup_image(&v, Some("8.0.44-35.1")).as_deref(), Some("percona/percona-xtrabackup:8.0.35-34.1"));
+        assert_eq!(pxc_backup_image(&v, Some("8.4.7-7.1")).as_deref(), Some("percona/percona-xtrabackup:8.4.0-5.1"));
+        assert!(pxc_backup_image(&v, Some("9.1.0")).is_some(), "no line of its own: the catalog's best");
     }
 
     #[test]

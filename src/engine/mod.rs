@@ -64,6 +64,17 @@ pub(crate) fn cr_version(requested: Option<&str>, observed: Option<&str>, operat
         .to_string()
 }
 
+/// The image pull policy written on a new upstream cluster. OpenEverest keeps an existing CR's policy (contract
+/// §2: "image pull policy" is one of the few fields that keep their current values), so that upgrading the
+/// platform does not change every pod's spec and restart every database; new clusters get `IfNotPresent`
+/// (the images are tagged by version, a tag is never re-pushed with other content).
+pub const DEFAULT_IMAGE_PULL_POLICY: &str = "IfNotPresent";
+
+/// The upstream `imagePullPolicy`: the CR's current one, else [`DEFAULT_IMAGE_PULL_POLICY`].
+pub(crate) fn image_pull_policy(observed: Option<&str>) -> String {
+    observed.filter(|p| !p.is_empty()).unwrap_or(DEFAULT_IMAGE_PULL_POLICY).to_string()
+}
+
 /// The status every engine starts from: `creating` on the engine's fixed port, for this generation.
 pub(crate) fn initial_status(db: &crate::crd::DatabaseCluster) -> crate::crd::DatabaseClusterStatus {
     crate::crd::DatabaseClusterStatus {
@@ -134,6 +145,8 @@ pub struct Inputs {
     /// `spec.crVersion` of the existing upstream CR, if there is one: it is kept unless `engine.crVersion`
     /// asks for another.
     pub observed_cr_version: Option<String>,
+    /// `spec.imagePullPolicy` of the existing upstream CR, if there is one: it is kept (PG and PSMDB).
+    pub observed_image_pull_policy: Option<String>,
     /// The volume size to write when it is not the spec's (a refused shrink or expansion: `storage_plan`).
     pub storage_size: Option<Quantity>,
     /// Affinity from the DatabaseCluster's PodSchedulingPolicy.

@@ -52,6 +52,39 @@ pub fn parse_config(config: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The first PG operator whose CRs OpenEverest maps without the PVC repository `repo1` (contract §2.3: "repo1
+/// is a PVC repo kept for operators older than 2.8.2"): from this CR version on, backup storages take
+/// repo1..repo4 and a cluster without any runs with `backups.enabled: false` (2.8's CRD requires a repository
+/// while backups are enabled). Keyed on the CR version, not the operator's: the layout of an existing
+/// cluster changes only when its CR version is raised, never under it when the operator is upgraded.
+pub const NO_PVC_REPO_SINCE: &str = "2.8.2";
+
+/// Whether a CR of `cr_version` keeps the PVC repository `repo1` (the older layout). Backup storages then
+/// start at repo2.
+pub fn keeps_pvc_repo(cr_version: &str) -> bool {
+    !super::versions::at_least(cr_version, NO_PVC_REPO_SINCE)
+}
+
+/// `spec.extensions`: the PG operator image of the CR's version (contract §2.3: "extensions.image = the PG
+/// operator image"; it carries the extension installer). Which extensions are on is left to the operator's
+/// defaults, as OpenEverest does (its `builtin` map is not written).
+pub fn extensions(cr_version: &str) -> Extensions {
+    Extensions {
+        image: Some(format!("{PG_OPERATOR_IMAGE}:{cr_version}")),
+        image_pull_policy: Some(super::DEFAULT_IMAGE_PULL_POLICY.into()),
+    }
+}
+
+/// The PG operator's image repository (its Deployment's image, without the tag).
+pub const PG_OPERATOR_IMAGE: &str = "percona/percona-postgresql-operator";
+
+/// `proxy.pgBouncer.config`: `proxy.config` read as `key = value` lines (the engine config's syntax) into
+/// PgBouncer's `[pgbouncer]` section. None when there is nothing to set, so the operator's defaults apply.
+pub fn pgbouncer_config(config: Option<&str>) -> Option<PgBouncerConfig> {
+    let global = config.map(parse_config).unwrap_or_default();
+    (!global.is_empty()).then_some(PgBouncerConfig { global })
+}
+
 /// The PerconaPGCluster Cairn wants for this DatabaseCluster. Pure: same input, same output.
 pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster, MappingError> {
     let spec = &db.spec;
@@ -106,6 +139,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
         }),
         expose_superusers: Some(true),
         affinity: inputs.affinity.proxy.clone(),
+        config: pgbouncer_config(proxy.and_then(|p| p.config.as_deref())),
     };
 
     let mut params = spec.engine.config.as_deref().map(parse_config).unwrap_or_default();
@@ -127,6 +161,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
     let spec = PerconaPGClusterSpec {
         cr_version: Some(cr_version.clone()),
         image: Some(engine_image.image_path.clone()),
+        image_pull_policy: Some(super::image_pull_policy(inputs.observed_image_pull_policy.as_deref())),
         postgres_version: major,
         pause: Some(spec.paused || inputs.restarting),
         instances: vec![instance],
@@ -152,7 +187,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
         patroni: Some(Patroni {
             dynamic_configuration: Some(serde_json::json!({ "postgresql": { "parameters": params } })),
         }),
-        extensions: None,
+        extensions: Some(extensions(&cr_version)),
         pmm: super::monitoring::postgresql(db, inputs.pmm.as_ref()),
         data_source: inputs
             .data_source
@@ -235,6 +270,7 @@ mod tests {
             "spec": {
                 "crVersion": "2.7.0",
                 "image": "percona/percona-postgresql-operator:2.7.0-ppg16.9-postgres",
+                "imagePullPolicy": "IfNotPresent",
                 "postgresVersion": 16,
                 "pause": false,
                 "instances": [{
@@ -253,7 +289,8 @@ mod tests {
                         "storageClassName": "fast", "resources": {"requests": {"storage": "25G"}}}}
                 }]}},
                 "users": [{"name": "postgres", "secretName": "everest-secrets-pg1"}],
-                "patroni": {"dynamicConfiguration": {"postgresql": {"parameters": {"track_commit_timestamp": "on"}}}}
+                "patroni": {"dynamicConfiguration": {"postgresql": {"parameters": {"track_commit_timestamp": "on"}}}},
+                "extensions": {"image": "percona/percona-postgresql-operator:2.7.0", "imagePullPolicy": "IfNotPresent"}
             }
         });
         assert_eq!(got, want, "got {}", serde_json::to_string_pretty(&got).unwrap());
@@ -332,6 +369,38 @@ mod tests {
         i.observed_cr_version = None;
         d.spec.engine.cr_version = Some("2.5.0".into());
         assert_eq!(desired(&d, &i).unwrap().spec.cr_version.as_deref(), Some("2.5.0"));
+    }
+
+    #[test]
+    fn backup_layout_follows_the_cr_version() {
+        // 2.7: the PVC repo1 (the CRD wants a repository while backups are on).
+        let pg = desired(&db(1), &inputs()).unwrap();
+        assert_eq!((pg.spec.backups.enabled, pg.spec.backups.pgbackrest.repos.len()), (None, 1));
+        assert!(keeps_pvc_repo("2.7.0") && keeps_pvc_repo("2.8.1") && !keeps_pvc_repo("2.8.2") && !keeps_pvc_repo("3.0.0"));
+        // 2.8.2: no PVC repo, backups off until a storage is used.
+        let mut i = inputs();
+        i.operator_version = "2.8.2".into();
+        let pg = desired(&db(1), &i).unwrap();
+        assert_eq!((pg.spec.backups.enabled, pg.spec.backups.pgbackrest.repos.len()), (Some(false), 0));
+        assert_eq!(pg.spec.extensions.unwrap().image.as_deref(), Some("percona/percona-postgresql-operator:2.8.2"));
+        // A 2.7.0 CR under the 2.8.2 operator keeps its layout until its CR version is raised.
+        i.observed_cr_version = Some("2.7.0".into());
+        let pg = desired(&db(1), &i).unwrap();
+        assert_eq!((pg.spec.cr_version.as_deref(), pg.spec.backups.pgbackrest.repos.len()), (Some("2.7.0"), 1));
+        assert_eq!(pg.spec.extensions.unwrap().image.as_deref(), Some("percona/percona-postgresql-operator:2.7.0"));
+    }
+
+    #[test]
+    fn image_pull_policy_is_kept_and_pgbouncer_config_comes_from_proxy_config() {
+        let mut i = inputs();
+        assert_eq!(desired(&db(1), &i).unwrap().spec.image_pull_policy.as_deref(), Some("IfNotPresent"), "a new cluster");
+        i.observed_image_pull_policy = Some("Always".into());
+        assert_eq!(desired(&db(1), &i).unwrap().spec.image_pull_policy.as_deref(), Some("Always"), "an existing CR keeps its own");
+        let mut d = db(1);
+        assert_eq!(desired(&d, &i).unwrap().spec.proxy.unwrap().pg_bouncer.config, None, "nothing set: the operator's defaults");
+        d.spec.proxy = Some(Proxy { config: Some("pool_mode = transaction\nmax_client_conn 500\n".into()), ..Default::default() });
+        let c = desired(&d, &i).unwrap().spec.proxy.unwrap().pg_bouncer.config.unwrap();
+        assert_eq!(c.global, BTreeMap::from([("pool_mode".into(), "transaction".into()), ("max_client_conn".into(), "500".into())]));
     }
 
     #[test]

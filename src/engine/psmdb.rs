@@ -65,6 +65,34 @@ fn expose_of(db: &DatabaseCluster) -> (&'static str, Vec<String>) {
     (type_, ranges)
 }
 
+/// A PodDisruptionBudget of one pod down at a time (OpenEverest's default for every PSMDB component).
+fn one_unavailable() -> PodDisruptionBudget {
+    PodDisruptionBudget { max_unavailable: Some(1) }
+}
+
+/// PBM's agent limits and its start timeout (contract §2.2: "timeouts.starting = 120; resources 1G / 300m").
+const BACKUP_AGENT_CPU: &str = "300m";
+const BACKUP_AGENT_MEMORY: &str = "1G";
+const BACKUP_STARTING_TIMEOUT_SECS: i32 = 120;
+
+/// `spec.backup` as OpenEverest writes it (contract §2.2: "backup.enabled: true always"): the storages and
+/// tasks of the backups facet (`backup::psmdb_backup`, None when the database uses no storage) completed with
+/// what every cluster gets: PBM on, its image, the start timeout and the agent's resources. Kept apart from the
+/// backups facet, which owns storages, tasks and PITR.
+pub fn always_on_backup(from_storages: Option<PsmdbBackupSpec>, versions: &super::versions::EngineVersions) -> PsmdbBackupSpec {
+    let mut b = from_storages.unwrap_or_default();
+    b.enabled = true;
+    if b.image.is_empty() {
+        b.image = super::versions::best(&versions.backup).map(|c| c.image_path.clone()).unwrap_or_default();
+    }
+    let options = b.configuration.get_or_insert_with(Default::default).backup_options.get_or_insert_with(Default::default);
+    options.timeouts.get_or_insert_with(Default::default).starting_status.get_or_insert(BACKUP_STARTING_TIMEOUT_SECS);
+    if b.resources.is_none() {
+        b.resources = super::limits(Some(&Quantity(BACKUP_AGENT_CPU.into())), Some(&Quantity(BACKUP_AGENT_MEMORY.into())));
+    }
+    b
+}
+
 /// The PerconaServerMongoDB Cairn wants for this DatabaseCluster. Pure: same input, same output.
 pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMongoDB, MappingError> {
     let spec = &db.spec;
@@ -99,8 +127,10 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         .filter(|c| !c.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_CONFIG.to_string());
 
-    // Unsharded: rs0 carries the user's Service. Sharded: clients go through mongos, the shards stay internal.
-    let rs_expose = if sharding.is_some() || expose_type == "ClusterIP" {
+    // Unsharded: rs0 carries the user's Service, enabled whatever its type (as OpenEverest writes it: clients
+    // of a replset reach it through that Service, a ClusterIP one too). Sharded: clients go through mongos,
+    // the shards stay internal.
+    let rs_expose = if sharding.is_some() {
         ReplsetExpose { enabled: false, type_: Some("ClusterIP".into()), ..Default::default() }
     } else {
         ReplsetExpose {
@@ -119,6 +149,10 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         expose: Some(rs_expose.clone()),
         affinity: advanced(&inputs.affinity.engine),
         split_horizons: BTreeMap::new(),
+        pod_disruption_budget: Some(one_unavailable()),
+        // Off, written as OpenEverest writes them (its Go types serialise the empty sections).
+        arbiter: Some(ExtraMembers { enabled: false, size: 0 }),
+        nonvoting: Some(ExtraMembers { enabled: false, size: 0 }),
     };
     // One replset per shard: bounded here too (the reconciler refuses a larger count before mapping).
     let shards = sharding.map(|s| s.shards.clamp(1, super::bounds::MAX_SHARDS)).unwrap_or(1);
@@ -127,13 +161,15 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
     let mut mongos_size = 0;
     let mut config_servers = 0;
     let sharding_spec = match sharding {
-        None => Sharding { enabled: false, configsvr_repl_set: None, mongos: None },
+        None => Sharding { enabled: false, balancer: None, configsvr_repl_set: None, mongos: None },
         Some(s) => {
             config_servers = if s.config_server.replicas > 0 { s.config_server.replicas } else { DEFAULT_CONFIG_SERVERS };
             mongos_size = proxy.and_then(|p| p.replicas).filter(|n| *n > 0).unwrap_or(replicas);
             let proxy_res = proxy.and_then(|p| p.resources.as_ref());
             Sharding {
                 enabled: true,
+                // The balancer spreads chunks over the shards: on, as OpenEverest sets it.
+                balancer: Some(Balancer { enabled: Some(true) }),
                 configsvr_repl_set: Some(ReplsetSpec {
                     name: None,
                     size: config_servers,
@@ -143,6 +179,9 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
                     expose: Some(ReplsetExpose { enabled: false, type_: Some("ClusterIP".into()), ..Default::default() }),
                     affinity: advanced(&inputs.affinity.config_server),
                     split_horizons: BTreeMap::new(),
+                    pod_disruption_budget: Some(one_unavailable()),
+                    arbiter: None,
+                    nonvoting: None,
                 }),
                 mongos: Some(MongosSpec {
                     size: Some(mongos_size),
@@ -154,6 +193,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
                         ..Default::default()
                     }),
                     affinity: advanced(&inputs.affinity.proxy),
+                    pod_disruption_budget: Some(one_unavailable()),
                 }),
             }
         }
@@ -184,6 +224,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
     let up = PerconaServerMongoDBSpec {
         cr_version: Some(cr_version),
         image: engine_image.image_path.clone(),
+        image_pull_policy: Some(super::image_pull_policy(inputs.observed_image_pull_policy.as_deref())),
         pause: Some(spec.paused || inputs.restarting),
         unsafe_flags: Some(unsafe_flags),
         enable_volume_expansion: Some(true),
@@ -200,8 +241,9 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         }),
         replsets,
         sharding: Some(sharding_spec),
-        backup: super::backup::psmdb_backup(db, &inputs.storages, &inputs.versions),
+        backup: Some(always_on_backup(super::backup::psmdb_backup(db, &inputs.storages, &inputs.versions), &inputs.versions)),
         pmm: super::monitoring::psmdb(db, inputs.pmm.as_ref()),
+        multi_cluster: Some(MultiCluster { enabled: false }),
     };
     let mut out = PerconaServerMongoDB::new(&name, up);
     out.metadata = meta;
@@ -390,6 +432,7 @@ mod tests {
             "spec": {
                 "crVersion": "1.21.1",
                 "image": "percona/percona-server-mongodb:8.0.12-4",
+                "imagePullPolicy": "IfNotPresent",
                 "pause": false,
                 "unsafeFlags": {"tls": false, "replsetSize": true, "mongosSize": true,
                     "terminationGracePeriod": false, "backupIfUnhealthy": false},
@@ -404,9 +447,16 @@ mod tests {
                     "configuration": "operationProfiling:\n  mode: slowOp\n",
                     "volumeSpec": {"persistentVolumeClaim": {"accessModes": ["ReadWriteOnce"], "storageClassName": "fast",
                         "resources": {"requests": {"storage": "25G"}}}},
-                    "expose": {"enabled": false, "type": "ClusterIP"}
+                    "expose": {"enabled": true, "type": "ClusterIP"},
+                    "podDisruptionBudget": {"maxUnavailable": 1},
+                    "arbiter": {"enabled": false, "size": 0},
+                    "nonvoting": {"enabled": false, "size": 0}
                 }],
-                "sharding": {"enabled": false}
+                "sharding": {"enabled": false},
+                "backup": {"enabled": true, "image": "percona/percona-backup-mongodb:2.11.0",
+                    "configuration": {"backupOptions": {"oplogSpanMin": 0.0, "timeouts": {"startingStatus": 120}}},
+                    "resources": {"limits": {"cpu": "300m", "memory": "1G"}}},
+                "multiCluster": {"enabled": false}
             }
         });
         assert_eq!(got, want, "got {}", serde_json::to_string_pretty(&got).unwrap());
@@ -444,6 +494,10 @@ mod tests {
         }
         let s = x.sharding.unwrap();
         assert!(s.enabled);
+        assert_eq!(s.balancer, Some(Balancer { enabled: Some(true) }), "the balancer runs");
+        assert_eq!(s.mongos.as_ref().unwrap().pod_disruption_budget, Some(PodDisruptionBudget { max_unavailable: Some(1) }));
+        assert!(x.replsets.iter().all(|r| r.arbiter == Some(ExtraMembers { enabled: false, size: 0 })));
+        assert_eq!(s.configsvr_repl_set.as_ref().unwrap().arbiter, None, "config servers have no arbiter");
         let cfg = s.configsvr_repl_set.unwrap();
         assert_eq!(cfg.size, 3);
         assert!(cfg.volume_spec.is_some());
@@ -469,8 +523,8 @@ mod tests {
     #[test]
     fn expose_types() {
         for (t, want, enabled) in [
-            (ExposeType::Internal, "ClusterIP", false),
-            (ExposeType::ClusterIP, "ClusterIP", false),
+            (ExposeType::Internal, "ClusterIP", true),
+            (ExposeType::ClusterIP, "ClusterIP", true),
             (ExposeType::External, "LoadBalancer", true),
             (ExposeType::LoadBalancer, "LoadBalancer", true),
             (ExposeType::NodePort, "NodePort", true),

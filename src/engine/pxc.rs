@@ -332,7 +332,7 @@ mod tests {
                         "resources": {"requests": {"storage": "25G"}}}}
                 },
                 "haproxy": {
-                    "enabled": true, "size": 1, "image": "percona/haproxy:2.8.15",
+                    "enabled": true, "size": 1, "image": "percona/haproxy:2.8.17",
                     "resources": proxy_res,
                     "exposePrimary": {"type": "ClusterIP"},
                     "exposeReplicas": {"type": "ClusterIP"}
@@ -371,7 +371,7 @@ mod tests {
         assert_eq!(x.haproxy, Some(HaProxySpec { enabled: Some(false), ..Default::default() }));
         let p = x.proxysql.unwrap();
         assert_eq!((p.enabled, p.size), (Some(true), Some(3)));
-        assert_eq!(p.image.as_deref(), Some("percona/proxysql2:2.7.3"));
+        assert_eq!(p.image.as_deref(), Some("percona/proxysql2:2.7.3-1.2"));
         assert_eq!(p.configuration.as_deref(), Some("datadir=\"/var/lib/proxysql\"\n"));
         assert_eq!(p.resources.unwrap().limits.unwrap()["memory"], Quantity("512M".into()));
         assert_eq!(p.expose.unwrap().type_.as_deref(), Some("ClusterIP"));

@@ -27,6 +27,14 @@ struct Args {
     /// Address of that server (port 0: any free port).
     #[arg(long, env = "CAIRN_SIM_PMM_LISTEN", default_value = "127.0.0.1:0")]
     pmm_listen: std::net::SocketAddr,
+    /// Which operator generation the simulated operator Deployments run: `newer` (PG 2.8.2, PXC 1.19.0,
+    /// PSMDB 1.21.2) or `older` (PG 2.7.0, PXC 1.18.0, PSMDB 1.21.1). Install the same set's CRDs.
+    #[arg(long, env = "CAIRN_SIM_OPERATORS", default_value = "newer", value_parser = parse_set)]
+    operators: cairn::engine::versions::OperatorSet,
+}
+
+fn parse_set(s: &str) -> Result<cairn::engine::versions::OperatorSet, String> {
+    cairn::engine::versions::OperatorSet::parse(s).ok_or_else(|| format!("{s:?}: expected `newer` or `older`"))
 }
 
 #[tokio::main]
@@ -52,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
         _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None, clock_speed: args.clock_speed }) => {}
-        _ = cairn::sim::operators::run_operators(client, step, args.namespace_label_selector) => {}
+        _ = cairn::sim::operators::run_operator_set(client, step, args.namespace_label_selector, args.operators) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())

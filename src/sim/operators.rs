@@ -13,12 +13,27 @@ use kube::{Api, Client, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// (Deployment name, operator container name, image) from the pinned operator manifests.
-pub const OPERATORS: [(&str, &str, &str); 3] = [
-    ("percona-xtradb-cluster-operator", "percona-xtradb-cluster-operator", "percona/percona-xtradb-cluster-operator:1.18.0"),
-    ("percona-server-mongodb-operator", "percona-server-mongodb-operator", "percona/percona-server-mongodb-operator:1.21.1"),
-    ("percona-postgresql-operator", "operator", "docker.io/percona/percona-postgresql-operator:2.7.0"),
-];
+use crate::engine::versions::OperatorSet;
+
+/// (Deployment name, operator container name, image) from the pinned operator manifests of the newer set
+/// (what Cairn installs, and what the sandbox and the tests run by default).
+pub const OPERATORS: [(&str, &str, &str); 3] = operators(OperatorSet::Newer);
+
+/// The operator Deployments of a set, from its manifests (`../shared/upstream-crds/*-<version>-operator.yaml`).
+pub const fn operators(set: OperatorSet) -> [(&'static str, &'static str, &'static str); 3] {
+    match set {
+        OperatorSet::Older => [
+            ("percona-xtradb-cluster-operator", "percona-xtradb-cluster-operator", "percona/percona-xtradb-cluster-operator:1.18.0"),
+            ("percona-server-mongodb-operator", "percona-server-mongodb-operator", "percona/percona-server-mongodb-operator:1.21.1"),
+            ("percona-postgresql-operator", "operator", "docker.io/percona/percona-postgresql-operator:2.7.0"),
+        ],
+        OperatorSet::Newer => [
+            ("percona-xtradb-cluster-operator", "percona-xtradb-cluster-operator", "percona/percona-xtradb-cluster-operator:1.19.0"),
+            ("percona-server-mongodb-operator", "percona-server-mongodb-operator", "percona/percona-server-mongodb-operator:1.21.2"),
+            ("percona-postgresql-operator", "operator", "docker.io/percona/percona-postgresql-operator:2.8.2"),
+        ],
+    }
+}
 
 /// The Deployment of one operator, as its manifest declares it (the fields the API server requires and
 /// Cairn reads).
@@ -45,13 +60,18 @@ pub fn deployment(name: &str, container: &str, image: &str, namespace: &str) -> 
     .expect("a valid Deployment")
 }
 
-/// Creates the three operator Deployments in every namespace matching `selector` (as it appears), and rolls
-/// out every operator Deployment `step` after it is seen. Runs until the process stops.
+/// Creates the three operator Deployments of the newer set in every namespace matching `selector` (as it
+/// appears), and rolls out every operator Deployment `step` after it is seen. Runs until the process stops.
 /// Deployments in other namespaces are left alone.
 pub async fn run_operators(client: Client, step: Duration, selector: String) {
+    run_operator_set(client, step, selector, OperatorSet::Newer).await
+}
+
+/// The same with the operators of `set`.
+pub async fn run_operator_set(client: Client, step: Duration, selector: String, set: OperatorSet) {
     let scope = super::Scope::start(client.clone(), Some(&selector)).await;
     let names = OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
-    tokio::join!(install(client.clone(), selector), roll_out(client, step, names, scope));
+    tokio::join!(install(client.clone(), selector, set), roll_out(client, step, names, scope));
 }
 
 /// Only rolls out the Deployments called one of `names` (in every namespace), `step` after each is seen:
@@ -62,7 +82,7 @@ pub async fn roll_out_named(client: Client, step: Duration, names: Vec<String>) 
     roll_out(client, step, names, scope).await
 }
 
-async fn install(client: Client, selector: String) {
+async fn install(client: Client, selector: String, set: OperatorSet) {
     let nss = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(&selector)).default_backoff().applied_objects();
     let mut nss = std::pin::pin!(nss);
     while let Some(ns) = nss.next().await {
@@ -72,7 +92,7 @@ async fn install(client: Client, selector: String) {
         }
         let ns = ns.name_any();
         let api: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-        for (name, container, image) in OPERATORS {
+        for (name, container, image) in operators(set) {
             match api.create(&PostParams::default(), &deployment(name, container, image, &ns)).await {
                 Ok(_) => tracing::info!(%ns, %name, "simulated operator installed"),
                 Err(kube::Error::Api(s)) if s.code == 409 => {}

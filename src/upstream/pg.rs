@@ -1,4 +1,4 @@
-//! PerconaPGCluster (pgv2.percona.com/v2), PG operator 2.7.
+//! PerconaPGCluster (pgv2.percona.com/v2), PG operators 2.7.0 and 2.8.2 (the fields we write exist in both CRDs).
 use k8s_openapi::api::core::v1::{Affinity, PersistentVolumeClaimSpec, ResourceRequirements};
 use kube::CustomResource;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,9 @@ pub struct PerconaPGClusterSpec {
     pub cr_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// `Always`, `IfNotPresent` or `Never`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
     pub postgres_version: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<bool>,
@@ -99,6 +102,16 @@ pub struct PgBouncer {
     pub expose_superusers: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Affinity>,
+    /// PgBouncer's own settings (`[pgbouncer]` section: `global`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<PgBouncerConfig>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgBouncerConfig {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub global: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -134,7 +147,7 @@ pub struct PgBackRest {
     pub configuration: Vec<k8s_openapi::api::core::v1::VolumeProjection>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub global: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repos: Vec<PgBackRestRepo>,
 }
 
@@ -201,9 +214,12 @@ pub struct Patroni {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Extensions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
 }
 
 /// Upstream status. `state` ∈ {initializing, ready, paused, stopping}; PG never reports `error`.

@@ -1,5 +1,5 @@
-//! PerconaServerMongoDB (psmdb.percona.com/v1), PSMDB operator 1.21.1.
-//! Field names checked against `psmdb-operator-1.21.1-crd.yaml`. Its schema is structural: server-side apply
+//! PerconaServerMongoDB (psmdb.percona.com/v1), PSMDB operators 1.21.1 and 1.21.2 (their schemas agree on every field we write).
+//! Field names checked against `psmdb-operator-1.21.{1,2}-crd.yaml`. Its schema is structural: server-side apply
 //! refuses an unknown field ("field not declared in schema"); other writes drop it with at most a warning.
 //! tests/upstream_accepted.rs reads what we write back from a real API server.
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements};
@@ -27,6 +27,9 @@ pub struct PerconaServerMongoDBSpec {
     pub cr_version: Option<String>,
     /// Required by the CRD.
     pub image: String,
+    /// `Always`, `IfNotPresent` or `Never`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,6 +51,38 @@ pub struct PerconaServerMongoDBSpec {
     /// Monitoring by PMM (absent: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pmm: Option<super::Pmm>,
+    /// Multi-cluster (cross-site) deployment; `enabled` required by the CRD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_cluster: Option<MultiCluster>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MultiCluster {
+    pub enabled: bool,
+}
+
+/// A replset's arbiter or non-voting members (`enabled` and `size` required by the CRD).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraMembers {
+    pub enabled: bool,
+    pub size: i32,
+}
+
+/// A PodDisruptionBudget of a component: how many of its pods may be down at once.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodDisruptionBudget {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Balancer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -142,6 +177,13 @@ pub struct ReplsetSpec {
     /// Pod name → horizon name → external host (split-horizon DNS).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub split_horizons: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_disruption_budget: Option<PodDisruptionBudget>,
+    /// Shard replsets only (not the config servers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arbiter: Option<ExtraMembers>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonvoting: Option<ExtraMembers>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -149,6 +191,8 @@ pub struct ReplsetSpec {
 pub struct Sharding {
     /// Required by the CRD.
     pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balancer: Option<Balancer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub configsvr_repl_set: Option<ReplsetSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,6 +210,8 @@ pub struct MongosSpec {
     pub expose: Option<MongosExpose>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity: Option<PodAffinity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_disruption_budget: Option<PodDisruptionBudget>,
 }
 
 /// mongos' Service: no `enabled` (it always has one); `type` (older `exposeType` also in the CRD).
@@ -277,6 +323,35 @@ pub struct PsmdbPitr {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oplog_span_min: Option<f64>,
+    /// PBM options (`backupOptions`; `oplogSpanMin` required by the CRD when present).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<PsmdbBackupConfiguration>,
+    /// The backup agent's resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbBackupConfiguration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_options: Option<PsmdbBackupOptions>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbBackupOptions {
+    pub oplog_span_min: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<PsmdbBackupTimeouts>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbBackupTimeouts {
+    /// Seconds PBM waits for a backup to start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starting_status: Option<i32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -63,6 +63,25 @@ pub struct ControlPlane {
     crd_path: PathBuf,
     /// CRD files installed besides Cairn's and the upstream ones (`start_private_with_crds`).
     extra_crds: Vec<PathBuf>,
+    /// The operator generation whose CRDs are installed (a restart may switch it: `switch_operator_crds`).
+    operators: Mutex<OperatorSet>,
+}
+
+pub use cairn::engine::versions::OperatorSet;
+
+/// The Percona CRD files of an operator generation (both versions of an operator define the same CRD names:
+/// one set per API server; installing the other set over it is the CRD upgrade an operator upgrade does).
+pub fn upstream_crd_files(set: OperatorSet) -> Vec<PathBuf> {
+    use cairn::crd::EngineType::*;
+    let up = upstream_crds_dir();
+    [("pg-operator", Postgresql), ("pxc-operator", Pxc), ("psmdb-operator", Psmdb)]
+        .into_iter()
+        .map(|(file, engine)| {
+            let p = up.join(format!("{file}-{}-crd.yaml", set.version(engine)));
+            assert!(p.exists(), "missing upstream CRD {}", p.display());
+            p
+        })
+        .collect()
 }
 
 /// The control plane of this test binary, started by the first test that asks. It lives as long as the
@@ -71,10 +90,10 @@ static SHARED: OnceLock<ControlPlane> = OnceLock::new();
 
 impl ControlPlane {
     /// Starts testenv (blocking until it printed its JSON line). `dir`: a state dir to use (and keep).
-    fn start(dir: Option<&Path>, port: u16, extra_crds: Vec<PathBuf>) -> ControlPlane {
+    fn start(dir: Option<&Path>, port: u16, extra_crds: Vec<PathBuf>, operators: OperatorSet) -> ControlPlane {
         let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), unique()));
         std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
-        let (child, info) = spawn_testenv(&crd_path, dir, port, &extra_crds);
+        let (child, info) = spawn_testenv(&crd_path, dir, port, &extra_crds, operators);
         ControlPlane {
             child: Mutex::new(Some(child)),
             kubeconfig: PathBuf::from(info["kubeconfig"].as_str().unwrap()),
@@ -83,18 +102,24 @@ impl ControlPlane {
             own_dir: dir.is_some(),
             crd_path,
             extra_crds,
+            operators: Mutex::new(operators),
         }
     }
 
     /// A control plane of its own for one test, on a state dir it owns (so it can be restarted).
     async fn start_private(extra_crds: Vec<PathBuf>) -> std::sync::Arc<ControlPlane> {
+        ControlPlane::start_private_with(extra_crds, OperatorSet::Newer).await
+    }
+
+    async fn start_private_with(extra_crds: Vec<PathBuf>, operators: OperatorSet) -> std::sync::Arc<ControlPlane> {
         let dir = std::env::temp_dir().join(format!("cairn-testenv-private-{}-{}", std::process::id(), unique()));
-        std::sync::Arc::new(tokio::task::spawn_blocking(move || ControlPlane::start(Some(&dir), 0, extra_crds)).await.unwrap())
+        std::sync::Arc::new(tokio::task::spawn_blocking(move || ControlPlane::start(Some(&dir), 0, extra_crds, operators)).await.unwrap())
     }
 
     fn shared() -> &'static ControlPlane {
         SHARED.get_or_init(|| {
-            let cp = ControlPlane::start(None, 0, Vec::new());
+            // The sandbox's and the tests' default: the newer operator generation's CRDs.
+            let cp = ControlPlane::start(None, 0, Vec::new(), OperatorSet::Newer);
             // Never restarted, and a static is never dropped: the CRD file is not needed any more.
             let _ = std::fs::remove_file(&cp.crd_path);
             cp
@@ -117,7 +142,8 @@ impl ControlPlane {
     /// so the kubeconfig (and every client built from it) stays valid.
     fn restart(&self) {
         self.kill();
-        let (child, info) = spawn_testenv(&self.crd_path, Some(&self.dir), self.port(), &self.extra_crds);
+        let operators = *self.operators.lock().unwrap();
+        let (child, info) = spawn_testenv(&self.crd_path, Some(&self.dir), self.port(), &self.extra_crds, operators);
         assert_eq!(info["server"].as_str(), Some(self.server.as_str()), "restarted on the same port");
         *self.child.lock().unwrap() = Some(child);
     }
@@ -235,14 +261,11 @@ pub async fn client_for(kubeconfig: &Path, default_ns: &str) -> Client {
     Client::try_from(config).unwrap()
 }
 
-/// Runs testenv with our CRDs and the pinned upstream ones; returns the process and its JSON line.
-fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16, extra_crds: &[PathBuf]) -> (Child, serde_json::Value) {
-    let up = upstream_crds_dir();
+/// Runs testenv with our CRDs and the upstream ones of `operators`; returns the process and its JSON line.
+fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16, extra_crds: &[PathBuf], operators: OperatorSet) -> (Child, serde_json::Value) {
     let mut cmd = Command::new(testenv_bin());
     cmd.arg("--crds").arg(crd_path);
-    for f in ["pg-operator-2.7.0-crd.yaml", "pxc-operator-1.18.0-crd.yaml", "psmdb-operator-1.21.1-crd.yaml"] {
-        let p = up.join(f);
-        assert!(p.exists(), "missing upstream CRD {}", p.display());
+    for p in upstream_crd_files(operators) {
         cmd.arg("--crds").arg(p);
     }
     for p in extra_crds {
@@ -365,6 +388,21 @@ impl TestEnv {
     /// (`kill_apiserver`, `restart_apiserver`). It goes away with the TestEnv.
     pub async fn start_private() -> TestEnv {
         TestEnv::on(Some(ControlPlane::start_private(Vec::new()).await), None).await
+    }
+
+    /// A control plane of its own with the CRDs of another operator generation (the shared one has the newer
+    /// set's): for the tests of the older operators and of the upgrade from them.
+    pub async fn start_private_with_operators(operators: OperatorSet) -> TestEnv {
+        TestEnv::on(Some(ControlPlane::start_private_with(Vec::new(), operators).await), None).await
+    }
+
+    /// Installs the CRDs of `operators` into this test's private control plane, over the ones it has (as an
+    /// operator upgrade does): testenv restarts on the same data and server-side applies them. Blocks until
+    /// the API server is back.
+    pub async fn switch_operator_crds(&self, operators: OperatorSet) {
+        let cp = self.private.clone().expect("switch_operator_crds needs a private control plane");
+        *cp.operators.lock().unwrap() = operators;
+        tokio::task::spawn_blocking(move || cp.restart()).await.unwrap();
     }
 
     /// A control plane of its own with these CRD files installed too (e.g. [`monitoring_crds`]).
@@ -528,7 +566,20 @@ impl TestEnv {
     /// Only the simulated operator Deployments (created in this test's managed namespaces, rolled out after a
     /// step).
     pub fn start_operators(&self) {
-        tokio::spawn(cairn::sim::operators::run_operators(self.client.clone(), Duration::from_millis(400), self.selector()));
+        self.start_operators_of(OperatorSet::Newer);
+    }
+
+    /// Only the simulated operator Deployments of `operators` (e.g. the older set, for an upgrade plan).
+    pub fn start_operators_of(&self, operators: OperatorSet) {
+        tokio::spawn(cairn::sim::operators::run_operator_set(self.client.clone(), Duration::from_millis(400), self.selector(), operators));
+    }
+
+    /// The engine simulator with the operator Deployments of `operators` (install the same set's CRDs:
+    /// [`TestEnv::start_private_with_operators`]).
+    pub fn start_simulator_with_operators(&self, operators: OperatorSet) {
+        let step = Duration::from_millis(400);
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()) }));
+        self.start_operators_of(operators);
     }
 
     /// SIGKILLs this test's private API server (and etcd): requests fail until `restart_apiserver`.
@@ -712,4 +763,77 @@ pub fn resize_condition(d: &cairn::crd::DatabaseCluster) -> Option<String> {
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "CannotResizeVolume"))
         .map(|c| c.reason.clone())
+}
+
+/// Every leaf of `want` is present, with the same value, in `got` (which may hold more: defaults, metadata).
+pub fn assert_subset(want: &serde_json::Value, got: &serde_json::Value, path: &str) {
+    use serde_json::Value;
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, v) in w {
+                let p = format!("{path}.{k}");
+                let gv = g.get(k).unwrap_or_else(|| panic!("{p} was dropped by the API server; got {got}"));
+                assert_subset(v, gv, &p);
+            }
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            assert_eq!(w.len(), g.len(), "{path}: length");
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                assert_subset(wv, gv, &format!("{path}[{i}]"));
+            }
+        }
+        // Numbers compare by value (the API server may store 0.0 as 0).
+        (Value::Number(w), Value::Number(g)) => assert_eq!(w.as_f64(), g.as_f64(), "{path}"),
+        _ => assert_eq!(want, got, "{path}"),
+    }
+}
+
+/// The upstream CRs of the golden fixtures (`tests/golden/`, see tests/golden.rs) of an operator set:
+/// (file name, object).
+pub fn golden_upstream(set: OperatorSet) -> Vec<(String, serde_json::Value)> {
+    use cairn::crd::EngineType::*;
+    let dir = repo_root().join("tests/golden");
+    let mut out = Vec::new();
+    for e in [Postgresql, Pxc, Psmdb] {
+        let prefix = format!("{}-{}-", e.as_str(), set.version(e));
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with(&prefix) && n.ends_with(".yaml"))
+            .collect();
+        names.sort();
+        for n in names {
+            let text = std::fs::read_to_string(dir.join(&n)).unwrap();
+            let docs: Vec<serde_json::Value> =
+                serde_yaml::Deserializer::from_str(&text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect();
+            assert_eq!(docs.len(), 2, "{n}: a DatabaseCluster and its upstream CR");
+            out.push((n, docs[1].clone()));
+        }
+    }
+    out
+}
+
+/// Server-side applies every golden upstream CR of `set` into this test's database namespace (without owner
+/// references and finalizers: no DatabaseCluster owns them here), reads each back and checks that its whole
+/// spec survived the real CRD. Returns the file names applied.
+pub async fn apply_golden_fixtures(env: &TestEnv, set: OperatorSet) -> Vec<String> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    let mut applied = Vec::new();
+    for (file, mut obj) in golden_upstream(set) {
+        let meta = obj["metadata"].as_object_mut().unwrap();
+        meta.remove("ownerReferences");
+        meta.remove("finalizers");
+        meta.insert("namespace".into(), env.db_ns().into());
+        let name = meta["name"].as_str().unwrap().to_string();
+        let (group, version) = obj["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+        let gvk = GroupVersionKind::gvk(group, version, obj["kind"].as_str().unwrap());
+        let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), env.db_ns(), &ApiResource::from_gvk(&gvk));
+        api.patch(&name, &PatchParams::apply("cairn").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap_or_else(|e| panic!("{file}: rejected by the {} CRDs: {e}", set.as_str()));
+        let back = api.get(&name).await.unwrap();
+        assert_subset(&obj["spec"], &back.data["spec"], &format!("{file}: spec"));
+        applied.push(file);
+    }
+    applied
 }
