@@ -336,6 +336,7 @@ impl Op<'_> {
         }
         if self.method != "get" {
             responses.insert("409".into(), error("It conflicts with the object's state (exists, changed since read, in use)"));
+            responses.insert("412".into(), error("The namespace is locked for an operator upgrade, or nothing is to upgrade"));
         }
         if self.has_body {
             responses.insert("413".into(), error("The body is too large"));
