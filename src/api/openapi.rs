@@ -327,6 +327,8 @@ impl Op<'_> {
         responses.insert("400".into(), error("The request (its body, a parameter) breaks a rule; `field` names it"));
         if !self.public {
             responses.insert("401".into(), error("Not logged in, or the session ended"));
+        } else if self.path == "/v1/session" {
+            responses.insert("401".into(), error("Wrong username or password"));
         }
         if self.op.contains_key("x-everest-resource-name") || self.path == "/v1/session" {
             responses.insert("403".into(), error("The RBAC policy does not allow it"));
