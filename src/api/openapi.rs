@@ -38,7 +38,7 @@ pub fn json() -> String {
 /// `put`, `patch`, `delete`), then `.rbac(resource, action)` unless it is public, `.query::<Q>()`,
 /// `.body::<B>()`, and the answer: `.ok::<T>()`, `.no_content()`, `.text()` or `.events()`.
 pub fn document() -> Value {
-    use crate::crd::{DatabaseCluster, DatabaseClusterBackup, DatabaseEngine, LoadBalancerConfig, PodSchedulingPolicy};
+    use crate::crd::{DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore, DatabaseEngine, LoadBalancerConfig, PodSchedulingPolicy};
     use crate::model::*;
     use crate::service::authz::res::*;
     use crate::service::{components::LogQuery, policies::PolicyFilter, upgrade_plan::UpgradePlan};
@@ -75,6 +75,15 @@ pub fn document() -> Value {
     d.post(BACKUPS, "createDatabaseClusterBackup", "Take an on-demand backup").rbac(DATABASE_CLUSTER_BACKUPS, "create").body::<DatabaseClusterBackup>().ok::<DatabaseClusterBackup>();
     d.get(&format!("{BACKUPS}/{{name}}"), "getDatabaseClusterBackup", "A backup").rbac(DATABASE_CLUSTER_BACKUPS, "read").ok::<DatabaseClusterBackup>();
     d.delete(&format!("{BACKUPS}/{{name}}"), "deleteDatabaseClusterBackup", "Delete a backup").rbac(DATABASE_CLUSTER_BACKUPS, "delete").query::<DeleteQuery>().no_content();
+
+    // Restores.
+    const RESTORES: &str = "/v1/namespaces/{namespace}/database-cluster-restores";
+    d.get(RESTORES, "listDatabaseClusterRestores", "The namespace's restores").rbac(DATABASE_CLUSTER_RESTORES, "read").ok::<List<DatabaseClusterRestore>>();
+    d.post(RESTORES, "createDatabaseClusterRestore", "Restore a backup into a database").rbac(DATABASE_CLUSTER_RESTORES, "create").body::<DatabaseClusterRestore>().ok::<DatabaseClusterRestore>();
+    d.get(&format!("{RESTORES}/{{name}}"), "getDatabaseClusterRestore", "A restore").rbac(DATABASE_CLUSTER_RESTORES, "read").ok::<DatabaseClusterRestore>();
+    d.put(&format!("{RESTORES}/{{name}}"), "updateDatabaseClusterRestore", "Replace a restore").rbac(DATABASE_CLUSTER_RESTORES, "update").body::<DatabaseClusterRestore>().ok::<DatabaseClusterRestore>();
+    d.delete(&format!("{RESTORES}/{{name}}"), "deleteDatabaseClusterRestore", "Delete a restore").rbac(DATABASE_CLUSTER_RESTORES, "delete").no_content();
+    d.get(&format!("{DB}/{{name}}/restores"), "listDatabaseClusterRestoresOfCluster", "The database's restores").rbac(DATABASE_CLUSTER_RESTORES, "read").ok::<List<DatabaseClusterRestore>>();
 
     // Engines and their upgrades.
     const ENGINES: &str = "/v1/namespaces/{namespace}/database-engines";
@@ -205,7 +214,7 @@ impl Doc {
                 }
             }
         }
-        for name in ["DatabaseCluster", "DatabaseClusterBackup", "DatabaseEngine", "PodSchedulingPolicy", "LoadBalancerConfig"] {
+        for name in ["DatabaseCluster", "DatabaseClusterBackup", "DatabaseClusterRestore", "DatabaseEngine", "PodSchedulingPolicy", "LoadBalancerConfig"] {
             if let Some(Value::Object(s)) = schemas.get_mut(name) {
                 let props = s.entry("properties").or_insert_with(|| json!({}));
                 props["apiVersion"] = json!({"type": "string"});
