@@ -91,6 +91,15 @@ if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOT
   rm -rf "$venv"; python3 -m venv "$venv"
   "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
 fi
+# 6b. The REST fuzzer (tests/fuzz_api.rs, scripts/fuzz-api.sh): schemathesis from PyPI in its own venv, pinned.
+#     Cold: ~40 s; warm: the version check only.
+SCHEMATHESIS_VERSION=4.32.5
+fuzz_venv="$CAIRN_CACHE/fuzz-api-venv"
+if [[ "$("$fuzz_venv/bin/st" --version 2>/dev/null)" != *" $SCHEMATHESIS_VERSION" ]]; then
+  log "pip: schemathesis $SCHEMATHESIS_VERSION (the REST API fuzzer)"
+  rm -rf "$fuzz_venv"; python3 -m venv "$fuzz_venv"
+  "$fuzz_venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
 azurite_dir="$CAIRN_CACHE/azurite"
 if [[ "$(cat "$azurite_dir/.version" 2>/dev/null)" != "$AZURITE_VERSION" ]]; then
   log "npm: azurite $AZURITE_VERSION (Azure Blob server for tests and the sandbox)"

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[error("{message}")]
 pub struct ApiError {
     #[serde(skip)]

@@ -157,6 +157,7 @@ pub struct DbDetail {
 /// One Pod of a database (`GET …/database-clusters/{name}/components`, OpenEverest's shape: `type` is the
 /// component, `ready` is "x/y" containers, `started` RFC 3339), plus `startedUnix` for relative times.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Component {
     pub name: String,
@@ -172,6 +173,7 @@ pub struct Component {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentContainer {
     pub name: String,
@@ -316,6 +318,7 @@ pub fn relative_time_parts(seconds: i64) -> (f64, &'static str) {
 
 /// A database's administrator credentials (`GET …/credentials`), as OpenEverest returns them.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Credentials {
     pub connection_url: String,
@@ -326,6 +329,7 @@ pub struct Credentials {
 /// `GET /v1/permissions`: whether RBAC is enabled and the policy lines that apply to the user,
 /// `[subject-or-role, resource, action, object]`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Permissions {
     pub enabled: bool,
     pub permissions: Vec<[String; 4]>,
@@ -392,6 +396,7 @@ impl FormOptions {
 /// `GET /v1/cluster-info` (contract §3.1): the cluster's type and its StorageClasses, each saying whether its
 /// volumes may grow.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterInfo {
     /// Cairn does not guess the distribution: always `generic`.
@@ -401,6 +406,7 @@ pub struct ClusterInfo {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StorageClassInfo {
     pub metadata: NameMeta,
@@ -412,6 +418,7 @@ pub struct StorageClassInfo {
 
 /// The part of an object's metadata a listing needs.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct NameMeta {
     pub name: String,
 }
@@ -420,6 +427,7 @@ pub struct NameMeta {
 /// allocatable resources) and what is left of it once Cairn's databases take what they ask for
 /// (`available`). With no Node visible both are zero.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterResources {
     pub capacity: ResourceAmounts,
@@ -429,6 +437,7 @@ pub struct ClusterResources {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceAmounts {
     pub cpu_millis: u64,
@@ -529,6 +538,7 @@ pub struct LoadBalancerView {
 /// What a database write would store (`POST …/database-clusters/{name}/preview`): the DatabaseCluster and
 /// the upstream CR, as the API server answered their dry runs, also as YAML.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
     /// `create` or `update`.
@@ -705,6 +715,7 @@ mod tests {
 /// DTO, plus `caBundle` (a private CA, PEM) and `inUse`. The keys are write-only: the service never fills
 /// them in what it returns.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStorageDto {
     #[serde(default)]
@@ -744,6 +755,7 @@ pub struct BackupStorageDto {
 /// A monitoring endpoint as the REST API and the UI show it (OpenEverest's MonitoringInstance DTO, plus
 /// Cairn's read-only `pmmServerVersion` and `inUse`). Secrets are never returned.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MonitoringInstance {
     pub name: String,
@@ -775,6 +787,7 @@ fn yes() -> bool {
 /// what is absent stays). With `pmm.user` and `pmm.password` Cairn obtains a key from the PMM server; with
 /// `pmm.apiKey` it checks that key.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MonitoringInstanceWrite {
     #[serde(default)]
@@ -798,6 +811,7 @@ pub struct MonitoringInstanceWrite {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PmmCredentials {
     #[serde(default)]

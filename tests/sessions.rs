@@ -251,7 +251,7 @@ async fn login_and_api_rate_limits() {
     let r = send(&web, "POST", "/api/login", A, &[("content-type", "application/x-www-form-urlencoded")], None).await;
     assert_eq!(r.status, 429);
     // Other requests are not login attempts.
-    assert_eq!(send(&web, "GET", "/v1/version", A, &[], None).await.status, 200);
+    assert_eq!(send(&web, "GET", "/v1/settings", A, &[], None).await.status, 200);
     // After a second the bucket has one token again (waiting, not asserting on time).
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = send(&web, "POST", "/v1/session", A, &[], Some(serde_json::json!({"username": "admin", "password": pw}))).await;
@@ -259,9 +259,9 @@ async fn login_and_api_rate_limits() {
 
     // The global limit: 2 req/s for everything but static files and probes.
     let web = app(&st, WebSecurity { tls: false, api_rate: 2, session_rate: 10_000, session_burst: 10_000 });
-    assert_eq!(send(&web, "GET", "/v1/version", A, &[], None).await.status, 200);
-    assert_eq!(send(&web, "GET", "/v1/version", B, &[], None).await.status, 200);
-    let r = send(&web, "GET", "/v1/version", A, &[], None).await;
+    assert_eq!(send(&web, "GET", "/v1/settings", A, &[], None).await.status, 200);
+    assert_eq!(send(&web, "GET", "/v1/settings", B, &[], None).await.status, 200);
+    let r = send(&web, "GET", "/v1/settings", A, &[], None).await;
     assert_eq!((r.status, r.body["message"].as_str()), (429, Some("too many requests; try again in 1 s")));
     // Refusals carry the security headers too.
     assert!(r.headers.contains_key(http::header::CONTENT_SECURITY_POLICY));

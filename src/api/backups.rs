@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use super::{DeleteQuery, List};
 
 pub fn router() -> Router<State> {
     Router::new()
@@ -34,13 +34,6 @@ async fn get_one(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name
     Ok(Json(backups::get(&st, &caller, &ns, &name)?))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DeleteQuery {
-    #[serde(default)]
-    cleanup_backup_storage: bool,
-}
-
 async fn delete(
     AxState(st): AxState<State>,
     headers: HeaderMap,
@@ -52,10 +45,10 @@ async fn delete(
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_for_database(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_for_database(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<List<DatabaseClusterBackup>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     let items = backups::list_for_database(&st, &caller, &ns, &name)?;
-    Ok(Json(serde_json::json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackupList", "items": items})))
+    Ok(Json(List::new("DatabaseClusterBackupList", items)))
 }
 
 /// `{earliestDate, latestDate, latestBackupName, gaps}`; an empty object (gaps false) while there is no window.

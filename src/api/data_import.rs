@@ -29,7 +29,7 @@ struct ImporterFilter {
     supported_engines: Option<String>,
 }
 
-async fn list_importers(AxState(st): AxState<State>, headers: HeaderMap, Query(f): Query<ImporterFilter>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_importers(AxState(st): AxState<State>, headers: HeaderMap, Query(f): Query<ImporterFilter>) -> Result<Json<super::List<DataImporter>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     Ok(list_of("DataImporterList", data_import::list_data_importers(&st, &caller, f.supported_engines.as_deref())?))
 }
@@ -39,7 +39,7 @@ async fn get_importer(AxState(st): AxState<State>, headers: HeaderMap, Path(name
     Ok(Json(data_import::get_data_importer(&st, &caller, &name)?))
 }
 
-async fn list_jobs(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_jobs(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<super::List<crate::crd::DataImportJob>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     Ok(list_of("DataImportJobList", data_import::list_data_import_jobs(&st, &caller, &ns, &name)?))
 }

@@ -28,17 +28,28 @@ mod data_import;
 mod split_horizon;
 pub mod monitoring_instances;
 pub mod cluster;
+pub mod openapi;
 pub mod policies;
 pub mod preview;
 pub mod upgrade_plan;
+
+pub use openapi::List;
 
 pub fn router() -> Router<State> {
     Router::new()
         .merge(backup_storages::router())
         .merge(backups::router())
         .merge(restores::router())
+        .merge(monitoring_instances::router())
+        .merge(policies::router())
+        .merge(cluster::router())
+        .merge(preview::router())
+        .merge(upgrade_plan::router())
+        .merge(data_import::router())
+        .merge(split_horizon::router())
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
+        .route("/v1/openapi.json", get(openapi_json))
         .route("/v1/permissions", get(permissions))
         .route("/v1/namespaces", get(namespaces))
         .route("/v1/namespaces/{ns}/database-clusters", get(list_dbs).post(create_db))
@@ -53,25 +64,44 @@ pub fn router() -> Router<State> {
         // Any other /v1 path: a JSON 404 (not the UI's HTML page); a known path with another method: JSON 405.
         .route("/v1", any(unknown_path))
         .route("/v1/{*rest}", any(unknown_path))
+        // Every /v1 route is above this line: the 405 fallback and the JSON error layer apply to the routes
+        // present when they are added.
         .method_not_allowed_fallback(method_not_allowed)
-        // What an extractor (a malformed path segment, …) refuses becomes the wire error shape too.
+        // What an extractor (a malformed path segment, a query, …) refuses becomes the wire error shape too.
         .layer(axum::middleware::map_response(json_client_errors))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(monitoring_instances::router())
-        .merge(policies::router())
-        .merge(cluster::router())
-        .merge(preview::router())
-        .merge(upgrade_plan::router())
-        .merge(data_import::router())
-        .merge(split_horizon::router())
 }
 
-#[derive(Deserialize)]
-struct Credentials {
+/// The body of `POST /v1/session`.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct LoginRequest {
     username: String,
     password: String,
+}
+
+/// The answer of `POST /v1/session`: the session's token (also set as the session cookie).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct SessionToken {
+    token: String,
+}
+
+/// `GET /v1/version` (OpenEverest's shape).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Version {
+    project_name: String,
+    version: String,
+    full_commit: String,
+}
+
+/// `GET /v1/openapi.json`: the document of this API, generated from the handlers' types (public, like the
+/// login page's settings: it describes the API, it reveals no object).
+async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(openapi::json).clone();
+    ([(http::header::CONTENT_TYPE, "application/json")], doc).into_response()
 }
 
 async fn unknown_path(method: http::Method, uri: http::Uri) -> ApiError {
@@ -105,11 +135,11 @@ async fn create_session(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let c: Credentials = read_json(&headers, body, "login").await?;
+    let c: LoginRequest = read_json(&headers, body, "login").await?;
     let token = crate::auth::start_session(&st, peer.ip(), &c.username, &c.password).await?;
     Ok((
         [(http::header::SET_COOKIE, crate::auth::session_cookie(&token, st.secure_cookies))],
-        Json(serde_json::json!({ "token": token })),
+        Json(SessionToken { token }),
     )
         .into_response())
 }
@@ -120,8 +150,14 @@ async fn delete_session(AxState(st): AxState<State>, headers: HeaderMap) -> Resu
     Ok((http::StatusCode::NO_CONTENT, [(http::header::SET_COOKIE, crate::auth::clear_cookie(st.secure_cookies))]).into_response())
 }
 
-async fn version() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "projectName": "cairn", "version": env!("CARGO_PKG_VERSION"), "fullCommit": option_env!("CAIRN_COMMIT").unwrap_or("") }))
+/// Needs a valid session, as OpenEverest's does (contract §3.3).
+async fn version(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<Version>, ApiError> {
+    Caller::from_headers(&st, &headers)?;
+    Ok(Json(Version {
+        project_name: "cairn".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        full_commit: option_env!("CAIRN_COMMIT").unwrap_or("").into(),
+    }))
 }
 
 /// The managed namespaces the caller may read.
@@ -172,7 +208,8 @@ async fn list_dbs(
         let items: Vec<DbSummary> = page.items.iter().map(|d| service::database_list::summary(&st, &caller, d)).collect();
         serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterSummaryList", metadata, items })
     } else {
-        let items: Vec<&DatabaseCluster> = page.items.iter().map(|d| &**d).collect();
+        // Borrowed from the cache, but with a `status` on every item (see `service::presented`).
+        let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
         // A Kubernetes-style list, as OpenEverest returns.
         serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterList", metadata, items })
     };
@@ -185,7 +222,7 @@ async fn list_dbs(
 
 async fn get_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<DatabaseCluster>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
-    Ok(Json(service::get_database(&st, &caller, &ns, &name)?))
+    Ok(Json(service::presented(service::get_database(&st, &caller, &ns, &name)?)))
 }
 
 /// The database's administrator credentials; never cached by the browser or a proxy.
@@ -232,7 +269,7 @@ async fn create_db(
         _ => {}
     }
     let created = service::create_database(&st, &caller, db).await?;
-    Ok((http::StatusCode::OK, Json(created)).into_response())
+    Ok((http::StatusCode::OK, Json(service::presented(created))).into_response())
 }
 
 async fn update_db(
@@ -244,16 +281,17 @@ async fn update_db(
     let caller = Caller::from_headers(&st, &headers)?;
     service::authorize_update(&st, &caller, &ns, &name)?;
     let db: DatabaseCluster = read_json(&headers, body, "DatabaseCluster").await?;
-    Ok(Json(service::update_database(&st, &caller, &ns, &name, db).await?))
+    Ok(Json(service::presented(service::update_database(&st, &caller, &ns, &name, db).await?)))
 }
 
-#[derive(Deserialize)]
+/// `DELETE` of a database or a backup.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct DeleteQuery {
+pub struct DeleteQuery {
     /// The contract's flag: `true` also removes the backups' data from their storage; `false` (the default)
     /// keeps it.
     #[serde(default)]
-    cleanup_backup_storage: bool,
+    pub cleanup_backup_storage: bool,
 }
 
 async fn delete_db(
@@ -268,10 +306,10 @@ async fn delete_db(
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_engines(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_engines(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<List<crate::crd::DatabaseEngine>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     let items = service::engines::list_engines(&st, &caller, &ns)?;
-    Ok(Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseEngineList", "items": items })))
+    Ok(Json(List::new("DatabaseEngineList", items)))
 }
 
 async fn get_engine(

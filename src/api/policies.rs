@@ -25,11 +25,11 @@ pub fn body<K: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<
     serde_json::from_slice(bytes).map_err(|e| ApiError::new(400, format!("invalid {what}: {e}")))
 }
 
-pub(crate) fn list_of<T: serde::Serialize>(kind: &str, items: Vec<T>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": kind, "items": items }))
+pub(crate) fn list_of<T>(kind: &str, items: Vec<T>) -> Json<super::List<T>> {
+    Json(super::List::new(kind, items))
 }
 
-async fn list_psp(AxState(st): AxState<State>, headers: HeaderMap, Query(f): Query<PolicyFilter>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_psp(AxState(st): AxState<State>, headers: HeaderMap, Query(f): Query<PolicyFilter>) -> Result<Json<super::List<PodSchedulingPolicy>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     Ok(list_of("PodSchedulingPolicyList", policies::list_pod_scheduling_policies(&st, &caller, &f)?))
 }
@@ -62,7 +62,7 @@ async fn delete_psp(AxState(st): AxState<State>, headers: HeaderMap, Path(name):
     Ok(http::StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_lbc(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_lbc(AxState(st): AxState<State>, headers: HeaderMap) -> Result<Json<super::List<LoadBalancerConfig>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     Ok(list_of("LoadBalancerConfigList", policies::list_load_balancer_configs(&st, &caller)))
 }

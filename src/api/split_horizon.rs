@@ -20,7 +20,7 @@ pub fn router() -> Router<State> {
     Router::new().route(BASE, get(list).post(create)).route(&format!("{BASE}/{{name}}"), get(one).patch(patch).delete(delete))
 }
 
-async fn list(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<super::List<SplitHorizonDNSConfig>>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     Ok(list_of("SplitHorizonDNSConfigList", split_horizon::list(&st, &caller, &ns)?))
 }

@@ -77,8 +77,26 @@ pub fn cluster_resources(state: &State, _caller: &Caller) -> ClusterResources {
 
 /// `GET /v1/settings` (no login needed): OpenEverest's `{oidcConfig}`. Cairn has no OIDC login, so the
 /// object is empty and a client sees no provider to offer.
-pub fn settings() -> serde_json::Value {
-    serde_json::json!({})
+pub fn settings() -> Settings {
+    Settings::default()
+}
+
+/// `GET /v1/settings` (contract §3.1): OpenEverest's `{oidcConfig}`. Cairn has no OIDC login, so it is
+/// absent (`{}`).
+#[derive(Clone, Debug, Default, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_config: Option<OidcConfig>,
+}
+
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcConfig {
+    pub client_id: String,
+    #[serde(rename = "issuerURL")]
+    pub issuer_url: String,
+    pub scopes: Vec<String>,
 }
 
 /// The managed namespaces the caller may read, each with its engines (those whose DatabaseEngine it may

@@ -83,6 +83,7 @@ pub fn list(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<Vec<
 /// The query of `…/components/{component}/logs` (OpenEverest's names). `follow` is accepted but the answer
 /// is always the logs so far.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogQuery {
     pub container: Option<String>,

@@ -118,6 +118,23 @@ pub fn creatable_engines(state: &State, caller: &Caller, namespaces: &[String]) 
         .collect()
 }
 
+/// A DatabaseCluster as the API answers it: `status` is always there, as OpenEverest's (a struct, never
+/// absent), so a client reading `status.status` right after a create finds `creating` rather than nothing
+/// before the first reconcile. `""` and `unknown` read as `creating` (the operator's `WithCreatingState`).
+pub fn presented(mut db: DatabaseCluster) -> DatabaseCluster {
+    let status = db.status.get_or_insert_with(Default::default);
+    status.status = status.status.with_creating();
+    db
+}
+
+/// [`presented`] without a copy when the object already reads as it should.
+pub fn presented_ref(db: &DatabaseCluster) -> std::borrow::Cow<'_, DatabaseCluster> {
+    match &db.status {
+        Some(s) if s.status == s.status.clone().with_creating() => std::borrow::Cow::Borrowed(db),
+        _ => std::borrow::Cow::Owned(presented(db.clone())),
+    }
+}
+
 pub fn get_database(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseCluster, ApiError> {
     authorize(state, caller, res::DATABASE_CLUSTERS, Action::Read, &authz::object(ns, name))?;
     find_database(state, ns, name)

@@ -27,6 +27,7 @@ pub fn is_default<K: Resource>(obj: &K) -> bool {
 
 /// Filters of `GET /pod-scheduling-policies` (`?engineType=&hasRules=`).
 #[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyFilter {
     pub engine_type: Option<String>,

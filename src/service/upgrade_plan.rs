@@ -19,7 +19,7 @@ pub const UPGRADE_TARGET: &str = "cairn.io/upgrade-target-version";
 /// How long a lock holds at most (OpenEverest's operator removes it after 10 minutes).
 pub const LOCK_TTL_SECS: i64 = 600;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperatorUpgrade {
     /// The DatabaseEngine (= operator Deployment) name.
@@ -28,7 +28,7 @@ pub struct OperatorUpgrade {
     pub target_version: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PendingTask {
     Ready,
@@ -37,7 +37,7 @@ pub enum PendingTask {
     UpgradeEngine,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingAction {
     /// The database's name.
@@ -46,7 +46,7 @@ pub struct PendingAction {
     pub pending_task: PendingTask,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpgradePlan {
     pub upgrades: Vec<OperatorUpgrade>,
