@@ -35,6 +35,7 @@ S.headers["User-Agent"] = "cairn-bench/1"
 if user.get("token"):
     S.headers["Authorization"] = "Bearer " + user["token"]
 S.verify = False
+S.trust_env = False
 
 ENGINES = [("postgresql", "17.5.2"), ("pxc", "8.0.42-33.1"), ("psmdb", "8.0.12-4")]
 UPSTREAM = {

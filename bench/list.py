@@ -24,6 +24,7 @@ kc = yaml.safe_load(open(os.environ["KUBECONFIG"]))
 K = requests.Session()
 K.headers["Authorization"] = "Bearer " + kc["users"][0]["user"]["token"]
 K.verify = False
+K.trust_env = False
 SERVER = kc["clusters"][0]["cluster"]["server"]
 DBS = f"{SERVER}/apis/everest.percona.com/v1alpha1/namespaces/{NS}/databaseclusters"
 
