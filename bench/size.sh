@@ -7,7 +7,8 @@
 #
 #   source scripts/env.sh && cargo leptos build --release --split && cargo build --features sim --bin cairn-sim && bench/size.sh
 #
-# Env: BENCH_PORT (3191), BENCH_SIM_BIN_DIR (the debug build dir: where cairn-sim is).
+# Env: BENCH_PORT (3191), BENCH_SIM_BIN_DIR (the debug build dir: where cairn-sim is), BENCH_BIN_DIR (where
+# the server binary and the hash.txt of target/site are; default the release build dir).
 # Targets (issue 12): login page < 225 KB, databases page < 300 KB.
 set -euo pipefail
 CAIRN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +17,7 @@ unset KUBECONFIG
 source "$CAIRN_ROOT/scripts/env.sh"
 source "$CAIRN_ROOT/scripts/stack.sh"
 
-bin="$CARGO_TARGET_DIR/release"
+bin="${BENCH_BIN_DIR:-$CARGO_TARGET_DIR/release}"
 site="$CAIRN_ROOT/target/site"
 sim_bin=${BENCH_SIM_BIN_DIR:-$CARGO_TARGET_DIR/debug}
 [[ -x "$bin/cairn" && -f "$bin/hash.txt" && -d "$site/pkg" ]] || { echo "build first: cargo leptos build --release --split" >&2; exit 1; }

@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 
 mod backup_storages;
 mod backups;
+mod restores;
 pub mod monitoring_instances;
 pub mod cluster;
 pub mod policies;
@@ -33,6 +34,7 @@ pub fn router() -> Router<State> {
     Router::new()
         .merge(backup_storages::router())
         .merge(backups::router())
+        .merge(restores::router())
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
         .route("/v1/permissions", get(permissions))
@@ -130,14 +132,51 @@ async fn permissions(AxState(st): AxState<State>, headers: HeaderMap) -> Result<
     Ok(Json(service::authz::permissions(&st, &caller)))
 }
 
-async fn list_dbs(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+/// OpenEverest's list (a Kubernetes-style `DatabaseClusterList`), with optional `limit`/`continue`, `engine`
+/// and `status` filters and `view=summary` (see [`service::database_list`]). Serialised straight from the
+/// cache's shared copies.
+async fn list_dbs(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path(ns): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     if !st.is_managed(&ns) {
         return Err(ApiError::not_found(format!("namespace {ns:?}")));
     }
-    let items = service::list_databases(&st, &caller, Some(&ns));
-    // A Kubernetes-style list, as OpenEverest returns.
-    Ok(Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterList", "items": items })))
+    let q = service::database_list::ListQuery::parse(&query)?;
+    let page = service::database_list::page(&st, &caller, Some(&ns), &q);
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ListMeta {
+        #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+        continue_: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remaining_item_count: Option<usize>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<T> {
+        api_version: &'static str,
+        kind: &'static str,
+        metadata: ListMeta,
+        items: Vec<T>,
+    }
+    let metadata = ListMeta { remaining_item_count: page.next.as_ref().map(|_| page.remaining), continue_: page.next };
+    let body = if q.summary {
+        let items: Vec<DbSummary> = page.items.iter().map(|d| service::database_list::summary(&st, &caller, d)).collect();
+        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterSummaryList", metadata, items })
+    } else {
+        let items: Vec<&DatabaseCluster> = page.items.iter().map(|d| &**d).collect();
+        // A Kubernetes-style list, as OpenEverest returns.
+        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterList", metadata, items })
+    };
+    let body = body.map_err(|e| {
+        tracing::error!(error = %e, "serialising the database list");
+        ApiError::new(500, "internal error")
+    })?;
+    Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn get_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<DatabaseCluster>, ApiError> {

@@ -1,4 +1,5 @@
 //! The UI: pages (one file per route), components and server functions.
+pub mod backup_fns;
 pub mod components;
 pub mod pages;
 pub mod routes;
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/databases/new") view={Lazy::<CreateDatabaseRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name/:tab") view={Lazy::<DatabaseRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings/storage-locations") view={Lazy::<StorageLocationsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/settings/monitoring-endpoints") view={Lazy::<MonitoringEndpointsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/settings/operator-upgrades") view={Lazy::<OperatorUpgradesRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view={Lazy::<NamespacesRoute>::new()}/>

@@ -37,6 +37,8 @@ lazy_page!(/// `/databases/new`.
     CreateDatabaseRoute => view! { <pages::create_database::CreateDatabasePage/> });
 lazy_page!(/// `/databases/:namespace/:name/:tab`.
     DatabaseRoute => view! { <pages::database::DatabasePage/> });
+lazy_page!(/// `/settings/storage-locations`.
+    StorageLocationsRoute => view! { <pages::settings::storage_locations::StorageLocationsPage/> });
 lazy_page!(/// `/settings/monitoring-endpoints`.
     MonitoringEndpointsRoute => view! { <pages::monitoring_endpoints::MonitoringEndpointsPage/> });
 lazy_page!(/// `/settings/operator-upgrades`.
