@@ -42,6 +42,10 @@ pub struct Inner {
     /// DatabaseClusterRestores: a restore in progress makes its DatabaseCluster `restoring`.
     pub restores: Store<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Store<LoadBalancerConfig>,
+    /// Data importers (cluster-scoped), data import jobs and split-horizon DNS configs (contract §1.9, §1.10).
+    pub data_importers: Store<crate::crd::DataImporter>,
+    pub data_import_jobs: Store<crate::crd::DataImportJob>,
+    pub split_horizon_dns_configs: Store<crate::crd::SplitHorizonDNSConfig>,
     /// Backup storages, backups and the operators' backup objects (reverse sync, status).
     pub backup_storages: Store<crate::crd::BackupStorage>,
     pub backups: Store<crate::crd::DatabaseClusterBackup>,
@@ -109,6 +113,10 @@ pub struct Subscriptions {
     pub restores: Trigger<crate::crd::DatabaseClusterRestore>,
     pub load_balancer_configs: Trigger<LoadBalancerConfig>,
     pub monitoring_configs: Trigger<crate::crd::MonitoringConfig>,
+    /// A data import job's progress sets its database's status; a split-horizon config's change re-maps
+    /// the databases that name it.
+    pub data_import_jobs: Trigger<crate::crd::DataImportJob>,
+    pub split_horizon_dns_configs: Trigger<crate::crd::SplitHorizonDNSConfig>,
     /// A backup or a storage changing re-reconciles the databases it names (the upstream backup section).
     pub backups: Trigger<crate::crd::DatabaseClusterBackup>,
     pub backup_storages: Trigger<crate::crd::BackupStorage>,
@@ -423,6 +431,9 @@ impl State {
         let (backup_storages, mut bs_feed) = Feed::<crate::crd::BackupStorage>::new();
         let (backups, mut backup_feed) = Feed::<crate::crd::DatabaseClusterBackup>::new();
         let (monitoring_configs, mut mc_feed) = Feed::<crate::crd::MonitoringConfig>::new();
+        let (data_importers, di_feed) = Feed::<crate::crd::DataImporter>::new();
+        let (data_import_jobs, mut dij_feed) = Feed::<crate::crd::DataImportJob>::new();
+        let (split_horizon_dns_configs, mut shdc_feed) = Feed::<crate::crd::SplitHorizonDNSConfig>::new();
         let (ns_changes_tx, namespace_changes) = watch::channel(0u64);
         let subs = opts.reconcilers.then(|| Subscriptions {
             dbs: db_feed.subscribe(),
@@ -434,6 +445,8 @@ impl State {
             restores: restore_feed.subscribe(),
             load_balancer_configs: lbc_feed.subscribe(),
             monitoring_configs: mc_feed.subscribe(),
+            data_import_jobs: dij_feed.subscribe(),
+            split_horizon_dns_configs: shdc_feed.subscribe(),
             backups: backup_feed.subscribe(),
             backup_storages: bs_feed.subscribe(),
             engines: Some(engine_feed.subscribe()),
@@ -457,6 +470,9 @@ impl State {
         drive(client.clone(), lbc_feed, &health, |_| {});
         drive(client.clone(), bs_feed, &health, |_| {});
         drive(client.clone(), backup_feed, &health, move |_| backups_tx.send_modify(|n| *n += 1));
+        drive(client.clone(), di_feed, &health, |_| {});
+        drive(client.clone(), dij_feed, &health, |_| {});
+        drive(client.clone(), shdc_feed, &health, |_| {});
         let (nodes, node_feed) = Feed::<k8s_openapi::api::core::v1::Node>::new();
         drive(client.clone(), node_feed, &health, |_| {});
         let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);
@@ -532,6 +548,9 @@ impl State {
             pod_scheduling_policies,
             restores,
             load_balancer_configs,
+            data_importers,
+            data_import_jobs,
+            split_horizon_dns_configs,
             backup_storages,
             backups,
             pods,

@@ -95,7 +95,7 @@ test("add a storage location, create a database with a schedule and PITR, back i
   await dialog.getByRole("button", { name: "Start backup" }).click();
   const backups = page.getByRole("list", { name: "Backups" });
   await expect(backups.getByRole("listitem").first()).toContainText("Succeeded", { timeout: 120_000 });
-  const backupName = (await backups.getByRole("listitem").first().locator("span.font-medium").textContent())!.trim();
+  const backupName = (await backups.getByRole("listitem").first().locator("span.break-all").first().textContent())!.trim();
   await screenshotBothWidths(page, testInfo, "database-backups");
 
   // Restore it into a new database: the create form opens with the backup as its data source.

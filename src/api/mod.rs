@@ -24,6 +24,8 @@ use std::net::SocketAddr;
 mod backup_storages;
 mod backups;
 mod restores;
+mod data_import;
+mod split_horizon;
 pub mod monitoring_instances;
 pub mod cluster;
 pub mod policies;
@@ -62,6 +64,8 @@ pub fn router() -> Router<State> {
         .merge(cluster::router())
         .merge(preview::router())
         .merge(upgrade_plan::router())
+        .merge(data_import::router())
+        .merge(split_horizon::router())
 }
 
 #[derive(Deserialize)]

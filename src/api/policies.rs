@@ -25,7 +25,7 @@ pub fn body<K: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<
     serde_json::from_slice(bytes).map_err(|e| ApiError::new(400, format!("invalid {what}: {e}")))
 }
 
-fn list_of<T: serde::Serialize>(kind: &str, items: Vec<T>) -> Json<serde_json::Value> {
+pub(crate) fn list_of<T: serde::Serialize>(kind: &str, items: Vec<T>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": kind, "items": items }))
 }
 

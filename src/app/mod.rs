@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings/policies/details/load-balancer-configuration")
                     view={Lazy::<LoadBalancersRoute>::new()}/>
                 <Route path=path!("/settings/policies/details/load-balancer-configuration/:name") view={Lazy::<LoadBalancerConfigRoute>::new()}/>
+                <Route path=path!("/settings/policies/details/split-horizon") view={Lazy::<SplitHorizonRoute>::new()}/>
             </Routes>
         </Router>
         <components::ToastRegion/>

@@ -55,3 +55,5 @@ lazy_page!(/// `/settings/policies/details/load-balancer-configuration`.
     LoadBalancersRoute => view! { <pages::settings::policies::PoliciesPage lists=Lists::LoadBalancers/> });
 lazy_page!(/// `/settings/policies/details/load-balancer-configuration/:name`.
     LoadBalancerConfigRoute => view! { <pages::settings::policies::LoadBalancerConfigPage/> });
+lazy_page!(/// `/settings/policies/details/split-horizon`.
+    SplitHorizonRoute => view! { <pages::settings::split_horizon::SplitHorizonSettingsPage/> });

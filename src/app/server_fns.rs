@@ -91,7 +91,10 @@ pub(crate) mod server {
             "spec.monitoring.monitoringConfigName" => ("monitoring", "Monitoring"),
             p => match crate::app::backup_fns::schedule_input(p) {
                 Some(input) => (input, "Backups"),
-                None => return Err(to_sfe(e)),
+                None => match crate::app::pages::create_database_import::import_input(p) {
+                    Some(found) => found,
+                    None => return Err(to_sfe(e)),
+                },
             },
         };
         let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
@@ -188,6 +191,10 @@ pub(crate) mod server {
         let (backup, data_source) = crate::app::backup_fns::backup_from_form(f)?;
         db.spec.backup = backup;
         db.spec.data_source = data_source;
+        // The Import part (wizard opened from "Import").
+        if let Some(i) = crate::app::pages::create_database_import::data_import_from_form(get) {
+            db.spec.data_source.get_or_insert_with(DataSource::default).data_import = Some(i);
+        }
         db.metadata.namespace = get("namespace");
         Ok(db)
     }
@@ -387,6 +394,15 @@ pub async fn create_database(
     from_backup: Option<String>,
     from_pitr_type: Option<String>,
     from_pitr_date: Option<String>,
+    // The Import part (only when the wizard was opened from "Import").
+    import: Option<String>,
+    import_importer: Option<String>,
+    import_bucket: Option<String>,
+    import_region: Option<String>,
+    import_endpoint: Option<String>,
+    import_access_key: Option<String>,
+    import_secret_key: Option<String>,
+    import_path: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     let _ = size; // The preset only fills CPU, memory and disk in the browser.
     let st = server::state()?;
@@ -424,6 +440,14 @@ pub async fn create_database(
         ("from_backup", from_backup),
         ("from_pitr_type", from_pitr_type),
         ("from_pitr_date", from_pitr_date),
+        ("import", import),
+        ("import_importer", import_importer),
+        ("import_bucket", import_bucket),
+        ("import_region", import_region),
+        ("import_endpoint", import_endpoint),
+        ("import_access_key", import_access_key),
+        ("import_secret_key", import_secret_key),
+        ("import_path", import_path),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))

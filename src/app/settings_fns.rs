@@ -10,7 +10,7 @@ use super::server_fns::server;
 
 /// A service result as the forms want it: a field error beside its input, anything else as an error.
 #[cfg(feature = "ssr")]
-fn field_or(r: Result<(), crate::error::ApiError>, inputs: &[(&str, &str)]) -> Result<Option<FieldError>, ServerFnError> {
+pub(crate) fn field_or(r: Result<(), crate::error::ApiError>, inputs: &[(&str, &str)]) -> Result<Option<FieldError>, ServerFnError> {
     match r {
         Ok(()) => Ok(None),
         Err(e) => {

@@ -93,7 +93,7 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         }
     }
     let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
-    let (d6, d7) = (state.dbs.clone(), state.dbs.clone());
+    let (d6, d7, d8) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
@@ -124,6 +124,13 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         })
         .watches_shared_stream(subs.monitoring_configs, move |m| {
             super::database_monitoring::dbs_for_monitoring_config(&d6, &m.namespace().unwrap_or_default(), &m.name_any())
+        })
+        // A data import job's progress sets its database's status; a split-horizon config maps into the
+        // databases that name it.
+        .watches_shared_stream(subs.data_import_jobs, |j| Some(ObjectRef::new(&j.spec.target_cluster_name).within(&j.namespace().unwrap_or_default())))
+        .watches_shared_stream(subs.split_horizon_dns_configs, move |c| {
+            let (ns, name) = (c.namespace().unwrap_or_default(), c.name_any());
+            refs(&d8, |d| d.namespace().as_deref() == Some(ns.as_str()) && split_horizon_name(d) == Some(name.as_str()))
         })
         .watches_shared_stream(subs.engines_for_dbs, move |e| dbs_for_engine(&d5, &e.namespace().unwrap_or_default(), e.spec.type_))
         .reconcile_all_on(super::resync_ticks(KIND, opts.resync))
@@ -171,6 +178,36 @@ pub fn dbs_for_secret(dbs: &Store<DatabaseCluster>, namespace: &str, secret: &st
 /// DatabaseClusters of that engine in its namespace.
 pub fn dbs_for_engine(dbs: &Store<DatabaseCluster>, namespace: &str, engine: EngineType) -> Vec<ObjectRef<DatabaseCluster>> {
     refs(dbs, |d| d.namespace().as_deref() == Some(namespace) && d.spec.engine.type_ == engine)
+}
+
+/// The SplitHorizonDNSConfig a (psmdb) database names.
+pub fn split_horizon_name(d: &DatabaseCluster) -> Option<&str> {
+    d.spec
+        .engine_features
+        .as_ref()
+        .and_then(|f| f.psmdb.as_ref())
+        .and_then(|p| p.split_horizon_dns_config_name.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+/// The SplitHorizonDNSConfig a psmdb database names, from the cache (an unresolvable name is an error
+/// naming the field; its arrival is watched). Other engines ignore the field.
+fn split_horizon_input(state: &State, db: &DatabaseCluster) -> Result<Option<crate::engine::SplitHorizonInput>, String> {
+    let Some(name) = split_horizon_name(db).filter(|_| db.spec.engine.type_ == EngineType::Psmdb) else { return Ok(None) };
+    let ns = db.namespace().unwrap_or_default();
+    match state.split_horizon_dns_configs.get(&ObjectRef::new(name).within(&ns)) {
+        Some(c) => Ok(Some(crate::engine::SplitHorizonInput {
+            base_domain_name_suffix: c.spec.base_domain_name_suffix.clone(),
+            tls_secret_name: c.spec.tls.secret_name.clone(),
+        })),
+        None => Err(format!("spec.engineFeatures.psmdb.splitHorizonDnsConfigName: SplitHorizonDNSConfig {name:?} does not exist in namespace {ns:?}")),
+    }
+}
+
+/// (private, public) IP of an operator Pod, from the cache (public: none known without a load balancer).
+fn pod_ips(state: &State, ns: &str, pod: &str) -> (String, String) {
+    let ip = state.pods.get(&ObjectRef::new(pod).within(ns)).and_then(|p| p.status.as_ref()?.pod_ip.clone()).unwrap_or_default();
+    (ip, String::new())
 }
 
 fn lb_config_name(d: &DatabaseCluster) -> Option<&str> {
@@ -435,6 +472,7 @@ fn gather_inputs<E: EngineKind>(
         // The preview leaves monitoring out: its key is obtained from the PMM server when the reconciler applies.
         pmm: None,
         storages: storages_of(state, db),
+        split_horizon: split_horizon_input(state, db)?,
     };
     Ok((inputs, size, refused))
 }
@@ -600,6 +638,13 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)
             .into_iter()
             .collect();
+        if db.spec.engine.type_ == EngineType::Psmdb {
+            st.engine_features = psmdb::split_horizon_status(db, inputs.split_horizon.as_ref(), |pod| pod_ips(&ctx.state, &ns, pod));
+        }
+        // Data import: once ready, the import job; `importing` until it succeeds, `error` if it failed.
+        if let Some(job) = super::data_import_job::observe(&ctx.state, db, &mut st) {
+            super::data_import_job::create(&ctx.state, &job).await?;
+        }
         set_status(ctx, db, &st).await?;
         // Upstream status changes arrive through the owned-object watch, and everything else this read
         // through the watches above: no timer.

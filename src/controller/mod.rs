@@ -1,5 +1,6 @@
 //! Reconcilers (kube-runtime), one per kind, sharing the process's watches.
 pub mod apply;
+pub mod data_import_job;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_engine;

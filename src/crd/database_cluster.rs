@@ -285,11 +285,39 @@ pub struct DataImportJobTemplate {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct DataImportSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserve_unknown")]
-    pub s3: Option<serde_json::Value>,
+    pub s3: Option<DataImportS3>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = MAX_PATH_LEN))]
     pub path: Option<String>,
+}
+
+/// Where an import reads from: an S3 bucket. `accessKeyId` and `secretAccessKey` are write-only: Cairn moves
+/// them into the credentials Secret and blanks them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DataImportS3 {
+    #[serde(default)]
+    #[schemars(length(max = 63))]
+    pub bucket: String,
+    #[serde(default)]
+    #[schemars(length(max = 64))]
+    pub region: String,
+    #[serde(default, rename = "endpointURL")]
+    #[schemars(length(max = 2048))]
+    pub endpoint_url: String,
+    #[serde(default, rename = "verifyTLS", skip_serializing_if = "Option::is_none")]
+    pub verify_tls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_REF_LEN))]
+    pub credentials_secret_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub access_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub secret_access_key: Option<String>,
 }
 
 pub(crate) fn preserve_unknown(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -472,6 +500,39 @@ pub struct DatabaseClusterStatus {
     pub data_import_job_name: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_features: Option<EngineFeaturesStatus>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct EngineFeaturesStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psmdb: Option<PsmdbEngineFeaturesStatus>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbEngineFeaturesStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_horizon: Option<SplitHorizonStatus>,
+}
+
+/// The members' external names (`domains`), and the host list clients connect with.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct SplitHorizonStatus {
+    #[serde(default)]
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<SplitHorizonDomain>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct SplitHorizonDomain {
+    pub domain: String,
+    #[serde(default, rename = "privateIP")]
+    pub private_ip: String,
+    #[serde(default, rename = "publicIP")]
+    pub public_ip: String,
 }
 
 /// Finalizers and annotations, with the contract's names so existing objects keep working.

@@ -1,6 +1,7 @@
 //! Our API types (everest.percona.com/v1alpha1), one file per kind, and the bounds of their fields.
 pub mod backup_storage;
 pub mod bounds;
+pub mod data_import;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_cluster_restore;
@@ -8,6 +9,7 @@ pub mod database_engine;
 pub mod load_balancer_config;
 pub mod monitoring_config;
 pub mod pod_scheduling_policy;
+pub mod split_horizon_dns_config;
 
 pub use backup_storage::{BackupStorage, BackupStorageSpec, BackupStorageStatus, BackupStorageType};
 pub use database_cluster::*;
@@ -17,6 +19,8 @@ pub use database_engine::{DatabaseEngine, DatabaseEngineSpec, DatabaseEngineStat
 pub use load_balancer_config::*;
 pub use monitoring_config::{MonitoringConfig, MonitoringConfigSpec, MonitoringConfigStatus, MonitoringType, PmmConfig, PrometheusConfig};
 pub use pod_scheduling_policy::*;
+pub use data_import::{DataImportJob, DataImportJobSpec, DataImportJobState, DataImportJobStatus, DataImporter, DataImporterSpec};
+pub use split_horizon_dns_config::{SplitHorizonDNSConfig, SplitHorizonDNSConfigSpec, SplitHorizonDNSConfigStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -32,6 +36,9 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         PodSchedulingPolicy::crd(),
         LoadBalancerConfig::crd(),
         MonitoringConfig::crd(),
+        DataImporter::crd(),
+        DataImportJob::crd(),
+        SplitHorizonDNSConfig::crd(),
     ]
 }
 

@@ -144,6 +144,16 @@ pub struct Inputs {
     pub storages: Vec<backup::StorageInput>,
     /// The PMM endpoint `spec.monitoring.monitoringConfigName` names (None: monitoring off).
     pub pmm: Option<monitoring::PmmInputs>,
+    /// The SplitHorizonDNSConfig `spec.engineFeatures.psmdb.splitHorizonDnsConfigName` names (psmdb only).
+    pub split_horizon: Option<SplitHorizonInput>,
+}
+
+/// What the PSMDB mapping needs of a SplitHorizonDNSConfig.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SplitHorizonInput {
+    pub base_domain_name_suffix: String,
+    /// The Secret with the CA (`ca.crt`, `ca.key`).
+    pub tls_secret_name: String,
 }
 
 /// Turns a bare IP into a CIDR (/32 or /128), as OpenEverest does for `ipSourceRanges`.

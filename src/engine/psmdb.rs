@@ -118,6 +118,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         volume_spec: Some(volume.clone()),
         expose: Some(rs_expose.clone()),
         affinity: advanced(&inputs.affinity.engine),
+        split_horizons: BTreeMap::new(),
     };
     // One replset per shard: bounded here too (the reconciler refuses a larger count before mapping).
     let shards = sharding.map(|s| s.shards.clamp(1, super::bounds::MAX_SHARDS)).unwrap_or(1);
@@ -141,6 +142,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
                     volume_spec: Some(volume.clone()),
                     expose: Some(ReplsetExpose { enabled: false, type_: Some("ClusterIP".into()), ..Default::default() }),
                     affinity: advanced(&inputs.affinity.config_server),
+                    split_horizons: BTreeMap::new(),
                 }),
                 mongos: Some(MongosSpec {
                     size: Some(mongos_size),
@@ -203,7 +205,66 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
     };
     let mut out = PerconaServerMongoDB::new(&name, up);
     out.metadata = meta;
+    apply_split_horizon(&mut out, db, inputs.split_horizon.as_ref());
     Ok(out)
+}
+
+/// The horizon name the members' external names are published under.
+pub const SPLIT_HORIZON_NAME: &str = "external";
+
+/// The external DNS name of replica-set member `i`: `<db>-rs0-<i>-<namespace>.<baseDomainNameSuffix>`
+/// (unique per database and namespace under one suffix).
+pub fn split_horizon_domain(db: &DatabaseCluster, i: i32, suffix: &str) -> String {
+    format!("{}-{REPLSET}-{i}-{}.{}", db.name_any(), db.namespace().unwrap_or_default(), suffix.trim_matches('.'))
+}
+
+/// Split-horizon DNS (contract §1.10, `spec.engineFeatures.psmdb.splitHorizonDnsConfigName`): each member of
+/// rs0 (pod `<db>-rs0-<i>`) gets the horizon `external` = its name under the config's base domain, and rs0 is
+/// exposed (one Service per member, LoadBalancer unless the user chose NodePort) so those names can point at
+/// it. Only unsharded clusters: with sharding, clients go through mongos and the members stay internal.
+/// Pure, applied after the rest of the mapping; `None` (no config named, or not resolved) leaves it as it is.
+pub fn apply_split_horizon(up: &mut PerconaServerMongoDB, db: &DatabaseCluster, config: Option<&super::SplitHorizonInput>) {
+    let Some(config) = config else { return };
+    if db.spec.sharding.as_ref().is_some_and(|s| s.enabled) {
+        return;
+    }
+    let name = db.name_any();
+    let Some(rs0) = up.spec.replsets.first_mut() else { return };
+    rs0.split_horizons = (0..rs0.size)
+        .map(|i| {
+            let pod = format!("{name}-{REPLSET}-{i}");
+            (pod, BTreeMap::from([(SPLIT_HORIZON_NAME.to_string(), split_horizon_domain(db, i, &config.base_domain_name_suffix))]))
+        })
+        .collect();
+    let expose = rs0.expose.get_or_insert_with(Default::default);
+    expose.enabled = true;
+    if expose.type_.as_deref() != Some("NodePort") {
+        expose.type_ = Some("LoadBalancer".into());
+    }
+}
+
+/// `status.engineFeatures.psmdb.splitHorizon`: every member's external name with its pod's IP (private) and
+/// its Service's external IP (public; empty until the load balancer reports one), and the host list clients
+/// use (the names, comma-separated). `ips(pod)` gives (private, public) for a member's pod name.
+pub fn split_horizon_status(
+    db: &DatabaseCluster,
+    config: Option<&super::SplitHorizonInput>,
+    ips: impl Fn(&str) -> (String, String),
+) -> Option<crate::crd::EngineFeaturesStatus> {
+    let config = config?;
+    if db.spec.sharding.as_ref().is_some_and(|s| s.enabled) {
+        return None;
+    }
+    let domains: Vec<crate::crd::SplitHorizonDomain> = (0..db.replicas())
+        .map(|i| {
+            let (private_ip, public_ip) = ips(&format!("{}-{REPLSET}-{i}", db.name_any()));
+            crate::crd::SplitHorizonDomain { domain: split_horizon_domain(db, i, &config.base_domain_name_suffix), private_ip, public_ip }
+        })
+        .collect();
+    let host = domains.iter().map(|d| d.domain.as_str()).collect::<Vec<_>>().join(",");
+    Some(crate::crd::EngineFeaturesStatus {
+        psmdb: Some(crate::crd::PsmdbEngineFeaturesStatus { split_horizon: Some(crate::crd::SplitHorizonStatus { host, domains }) }),
+    })
 }
 
 /// Our status from the upstream object (None: not created yet).
@@ -245,6 +306,52 @@ pub fn status(db: &DatabaseCluster, upstream: Option<&PerconaServerMongoDB>, ope
         }
     }
     super::common_status(db, st, operator_version)
+}
+
+#[cfg(test)]
+mod split_horizon_tests {
+    use super::*;
+    use crate::crd::EngineType;
+    use crate::engine::versions::builtin_psmdb;
+
+    fn inputs(suffix: Option<&str>) -> Inputs {
+        Inputs {
+            versions: builtin_psmdb(),
+            operator_version: "1.21.1".into(),
+            split_horizon: suffix.map(|s| super::super::SplitHorizonInput { base_domain_name_suffix: s.into(), tls_secret_name: "ca".into() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn members_get_external_names_and_rs0_is_exposed() {
+        let d = crate::engine::fixture("mg", EngineType::Psmdb, "8.0.12-4", 3);
+        let x = desired(&d, &inputs(Some("mongo.example.com."))).unwrap().spec;
+        let rs0 = &x.replsets[0];
+        let want: BTreeMap<String, BTreeMap<String, String>> = (0..3)
+            .map(|i| (format!("mg-rs0-{i}"), BTreeMap::from([("external".to_string(), format!("mg-rs0-{i}-everest.mongo.example.com"))])))
+            .collect();
+        assert_eq!(rs0.split_horizons, want);
+        let e = rs0.expose.clone().unwrap();
+        assert_eq!((e.enabled, e.type_.as_deref()), (true, Some("LoadBalancer")));
+        let st = split_horizon_status(&d, inputs(Some("mongo.example.com")).split_horizon.as_ref(), |pod| (format!("ip-{pod}"), String::new())).unwrap();
+        let sh = st.psmdb.unwrap().split_horizon.unwrap();
+        assert_eq!(sh.domains.len(), 3);
+        assert_eq!(sh.domains[1].private_ip, "ip-mg-rs0-1");
+        assert_eq!(sh.host, "mg-rs0-0-everest.mongo.example.com,mg-rs0-1-everest.mongo.example.com,mg-rs0-2-everest.mongo.example.com");
+    }
+
+    #[test]
+    fn none_without_a_config_or_when_sharded() {
+        let d = crate::engine::fixture("mg", EngineType::Psmdb, "8.0.12-4", 3);
+        assert!(desired(&d, &inputs(None)).unwrap().spec.replsets[0].split_horizons.is_empty());
+        assert!(split_horizon_status(&d, None, |_| Default::default()).is_none());
+        let mut sharded = d.clone();
+        sharded.spec.sharding = Some(crate::crd::Sharding { enabled: true, shards: 2, config_server: crate::crd::ConfigServer { replicas: 3 } });
+        let x = desired(&sharded, &inputs(Some("a.b"))).unwrap().spec;
+        assert!(x.replsets.iter().all(|r| r.split_horizons.is_empty()));
+        assert!(split_horizon_status(&sharded, inputs(Some("a.b")).split_horizon.as_ref(), |_| Default::default()).is_none());
+    }
 }
 
 #[cfg(test)]

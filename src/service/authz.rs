@@ -20,6 +20,10 @@ pub mod res {
     /// Global (cluster-scoped) resources: the object is the name.
     pub const POD_SCHEDULING_POLICIES: &str = "pod-scheduling-policies";
     pub const LOAD_BALANCER_CONFIGS: &str = "load-balancer-configs";
+    pub const DATA_IMPORTERS: &str = "data-importers";
+    /// Namespaced: `<namespace>/<name>`.
+    pub const DATA_IMPORT_JOBS: &str = "data-import-jobs";
+    pub const SPLIT_HORIZON_DNS_CONFIGS: &str = "enginefeatures/split-horizon-dns-configs";
 }
 
 /// The policy's actions.

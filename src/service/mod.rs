@@ -5,6 +5,7 @@ pub mod backup_storage;
 pub mod backups;
 pub mod components;
 pub mod credentials;
+pub mod data_import;
 pub mod database;
 pub mod database_list;
 pub mod engines;
@@ -15,6 +16,7 @@ pub mod policies;
 pub mod preview;
 pub mod restores;
 pub mod schedules;
+pub mod split_horizon;
 pub mod upgrade_plan;
 pub mod validation;
 
@@ -158,7 +160,10 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
     validation::validate_new(&db, &versions)?;
     validate_references(state, &db)?;
     restores::authorize_data_source(state, caller, &db)?;
+    split_horizon::validate_reference(state, caller, &db)?;
+    data_import::validate_new(state, caller, &db)?;
     storage_class_exists(state, &db).await?;
+    data_import::move_inline_keys(state, &mut db).await?;
     db.status = None;
     db.metadata.resource_version = None;
     db.metadata.uid = None;
@@ -202,6 +207,14 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
     }
     validation::validate_update(&old, &new, &versions)?;
     validate_references(state, &new)?;
+    // Immutable after creation (contract §1.1, §1.11).
+    if crate::controller::database_cluster::split_horizon_name(&old) != crate::controller::database_cluster::split_horizon_name(&new) {
+        return Err(ApiError::invalid("spec.engineFeatures.psmdb.splitHorizonDnsConfigName", "cannot change after creation"));
+    }
+    let import = |d: &DatabaseCluster| d.spec.data_source.as_ref().and_then(|s| s.data_import.clone());
+    if import(&old) != import(&new) {
+        return Err(ApiError::invalid("spec.dataSource.dataImport", "cannot change after creation"));
+    }
 
     let mut ops = Vec::new();
     if let Some(rv) = validation::resource_version(new.metadata.resource_version.as_deref())? {

@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let client = cairn::kube_client::client("cairn-sim").await?;
     default_storage_class(&client).await?;
+    default_data_importers(&client).await?;
     tracing::info!("engine simulator running");
     let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
@@ -80,4 +81,35 @@ async fn default_storage_class(client: &kube::Client) -> anyhow::Result<()> {
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The data importers OpenEverest's chart installs (`everest-percona-{pxc,psmdb,pg}-operator`: the
+/// operator's image running `/data-importer <engine>`), so the sandbox's Import flow has something to offer.
+/// Existing ones are left alone.
+async fn default_data_importers(client: &kube::Client) -> anyhow::Result<()> {
+    use cairn::crd::DataImporter;
+    let api: kube::Api<DataImporter> = kube::Api::all(client.clone());
+    for (engine, short, label, image) in [
+        ("pxc", "pxc", "MySQL (Percona XtraDB Cluster) dump", "percona/percona-xtradb-cluster-operator:1.19.0"),
+        ("psmdb", "psmdb", "MongoDB dump", "percona/percona-server-mongodb-operator:1.21.2"),
+        ("postgresql", "pg", "PostgreSQL dump", "percona/percona-postgresql-operator:2.8.2"),
+    ] {
+        let di: DataImporter = serde_json::from_value(serde_json::json!({
+            "apiVersion": "everest.percona.com/v1alpha1", "kind": "DataImporter",
+            "metadata": {"name": format!("everest-percona-{short}-operator")},
+            "spec": {
+                "displayName": label,
+                "description": format!("Imports a {label} from S3 with the operator's data importer"),
+                "supportedEngines": [engine],
+                "jobSpec": {"image": image, "command": ["/data-importer", engine]},
+                "databaseClusterConstraints": {"requiredFields": [".spec.engine.userSecretsName"]},
+            }
+        }))?;
+        match api.create(&Default::default(), &di).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 //! and the operators' backups (`backups`), which write real objects into the backup storage.
 mod backups;
 mod engines;
+mod imports;
 pub mod operators;
 mod pods;
 pub mod pmm;
@@ -114,12 +115,14 @@ struct Ctx {
 /// Runs the simulator for all three operators until the process stops.
 pub async fn run(client: Client, opts: Options) {
     let scope = Scope::start(client.clone(), opts.namespaces.as_deref()).await;
+    let import_scope = scope.clone();
     let ctx = Arc::new(Ctx { client: client.clone(), step: opts.step, scope, since: Mutex::new(HashMap::new()), volumes: Mutex::new(HashMap::new()) });
     tokio::join!(
         simulate::<crate::upstream::pg::PerconaPGCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::pxc::PerconaXtraDBCluster>(client.clone(), ctx.clone()),
         simulate::<crate::upstream::psmdb::PerconaServerMongoDB>(client.clone(), ctx),
-        backups::run(client, opts.step),
+        backups::run(client.clone(), opts.step),
+        imports::run(client, opts.step, import_scope),
     );
 }
 

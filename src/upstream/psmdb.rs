@@ -139,6 +139,9 @@ pub struct ReplsetSpec {
     pub expose: Option<ReplsetExpose>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity: Option<PodAffinity>,
+    /// Pod name → horizon name → external host (split-horizon DNS).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub split_horizons: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -6,6 +6,9 @@
 //! posts as it is; once hydrated, one step shows at a time (the step list switches between them, every
 //! field keeps its value) and a field the server refuses brings its step back with the error beside it.
 use crate::app::components::{error_text, Header};
+use crate::app::pages::create_database_import::ImportStep;
+#[cfg(feature = "hydrate")]
+use crate::app::pages::create_database_import::IMPORT_FIELDS;
 use crate::app::server_fns::{get_form_options, CreateDatabase, PreviewDatabase};
 use crate::model::*;
 use leptos::prelude::*;
@@ -33,6 +36,8 @@ fn step_of(field: &str) -> usize {
         "nodes" | "size" | "cpu" | "memory" | "disk" | "proxy" | "proxy_replicas" | "storage_class" => 1,
         "expose" | "source_ranges" | "lb_config" | "engine_config" | "scheduling_policy" => 3,
         f if f.starts_with("schedule_") || f.starts_with("pitr") || f.starts_with("from_") => 2,
+        // The Import part shows in the first step.
+        f if f.starts_with("import_") => 0,
         _ => 0,
     }
 }
@@ -66,7 +71,7 @@ fn read_form(form: &NodeRef<leptos::html::Form>) -> Draft {
     #[cfg(feature = "hydrate")]
     if let Some(el) = form.get_untracked() {
         if let Ok(fd) = web_sys::FormData::new_with_form(&el) {
-            return FIELDS.iter().filter_map(|k| fd.get(k).as_string().map(|v| (k.to_string(), v))).collect();
+            return FIELDS.iter().chain(IMPORT_FIELDS).filter_map(|k| fd.get(k).as_string().map(|v| (k.to_string(), v))).collect();
         }
     }
     let _ = form;
@@ -95,6 +100,9 @@ pub fn CreateDatabasePage() -> impl IntoView {
         }
     };
 
+    // Opened from "Import": the Import part shows in the first step.
+    let query = leptos_router::hooks::use_query_map();
+    let importing = move || query.with(|q| q.get("import").is_some());
     let hydrated = RwSignal::new(false);
     let step = RwSignal::new(0usize);
     let draft = RwSignal::new(Draft::new());
@@ -134,10 +142,10 @@ pub fn CreateDatabasePage() -> impl IntoView {
     let monitored = RwSignal::new(false);
 
     view! {
-        <Title text="Create database"/>
+        <Title text=move || if importing() { "Import database" } else { "Create database" }/>
         <Header/>
         <main id="main" class="mx-auto max-w-6xl p-4 sm:p-6">
-            <h1 class="mb-4 text-2xl font-semibold">"Create database"</h1>
+            <h1 class="mb-4 text-2xl font-semibold">{move || if importing() { "Import database" } else { "Create database" }}</h1>
             <Transition fallback=|| view! { <p role="status">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let opts = match options.await {
@@ -309,6 +317,15 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                                     </div>
                                                 })}
                                             </fieldset>
+                                        })
+                                    }
+                                    {
+                                        let engine_type = engine_type.clone();
+                                        move || importing().then(|| {
+                                            let engine_type = engine_type.clone();
+                                            view! {
+                                                <ImportStep engine=Signal::derive(move || engine_type().to_string()) field_error=Signal::derive(field_error)/>
+                                            }
                                         })
                                     }
                                     <StepButtons step hydrated index=0/>

@@ -23,7 +23,10 @@ pub fn DatabasesPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match actions.await {
                             Ok(a) if !a.create_namespaces.is_empty() => view! {
-                                <a href="/databases/new" class="btn-primary">"Create database"</a>
+                                <div class="flex gap-2">
+                                    <a href="/databases/new?import" class="btn-secondary">"Import"</a>
+                                    <a href="/databases/new" class="btn-primary">"Create database"</a>
+                                </div>
                             }.into_any(),
                             Ok(_) => view! {
                                 <p class="text-sm text-slate-600">"Your role does not allow creating databases."</p>

@@ -1,4 +1,5 @@
 pub mod create_database;
+pub mod create_database_import;
 pub mod database;
 pub mod databases;
 pub mod login;

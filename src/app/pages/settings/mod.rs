@@ -2,6 +2,7 @@
 pub mod namespaces;
 pub mod policies;
 pub mod storage_locations;
+pub mod split_horizon;
 
 use crate::app::components::Header;
 use crate::model::FieldError;

@@ -103,6 +103,14 @@ pub fn PoliciesPage(#[prop(default = Lists::Both)] lists: Lists) -> impl IntoVie
                     }
                 })}
             </Transition>
+            {(lists == Lists::Both).then(|| view! {
+                <section aria-labelledby="shd-link-title" class="mb-8 rounded-lg bg-white p-4 shadow">
+                    <h2 id="shd-link-title" class="mb-1 text-lg font-semibold">
+                        <a href=super::split_horizon::BASE class="hover:underline">"Split-horizon DNS"</a>
+                    </h2>
+                    <p class="text-sm text-slate-600">"External names for the members of MongoDB replica sets, per namespace."</p>
+                </section>
+            })}
         </SettingsFrame>
     }
 }

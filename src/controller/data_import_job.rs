@@ -1,0 +1,407 @@
+//! Data import (contract §1.9). Two halves:
+//! - the DatabaseCluster reconciler's part ([`observe`]): a database with `spec.dataSource.dataImport` gets
+//!   the DataImportJob `data-import-<db>` once it is ready; while that job has not succeeded the database is
+//!   `importing`; when it failed, the database is `error` with the condition `ImportFailed`
+//!   (reason `DataImportJobFailed`);
+//! - the DataImportJob reconciler ([`run`]): each job runs its DataImporter's image as a Kubernetes Job
+//!   (same name, owned by the DataImportJob) with the contract's inputs, and follows that Job's outcome.
+//!
+//! The import Job's inputs: `/etc/cairn/import/request.json` (a Secret: the source without keys, the
+//! target database and the importer's config), the target's users Secret at
+//! `/etc/cairn/import/db-credentials/`, the S3 credentials Secret at `/etc/cairn/import/s3-credentials/`
+//! (keys `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, also as env), and the env vars `IMPORT_REQUEST`,
+//! `IMPORT_ENGINE`, `IMPORT_SOURCE_PATH`, `IMPORT_TARGET_HOST`, `IMPORT_TARGET_PORT`. When the importer
+//! asks for `permissions`, the Job runs as a ServiceAccount of its own bound to a Role with those rules.
+use super::database_cluster::FIELD_MANAGER;
+use crate::crd::data_import::{job_name, CONDITION_IMPORT_FAILED, REASON_DATA_IMPORT_JOB_FAILED};
+use crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME;
+use crate::crd::*;
+use crate::state::State;
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Labels of the import Job and its Pod (the simulator plays these Jobs).
+pub const LABEL_COMPONENT: (&str, &str) = ("app.kubernetes.io/component", "data-import");
+/// Keys of the S3 credentials Secret (as OpenEverest's backup storages name them).
+pub const KEY_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const KEY_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// Where the request is mounted in the import container.
+pub const REQUEST_PATH: &str = "/etc/cairn/import/request.json";
+
+/// The Secret a DataImportJob's inline S3 keys are kept in (when it names no credentials Secret).
+pub fn s3_secret_name(job: &str) -> String {
+    format!("{job}-s3-credentials")
+}
+
+// --- The DatabaseCluster reconciler's part ---
+
+/// Sets the import's effect on a database's status (`importing`, or `error` + `ImportFailed`) and returns
+/// the DataImportJob to create, if it is time (the database is ready and has none yet). Pure over the caches.
+pub fn observe(state: &State, db: &DatabaseCluster, st: &mut DatabaseClusterStatus) -> Option<DataImportJob> {
+    let template = db.spec.data_source.as_ref()?.data_import.as_ref()?;
+    let ns = db.namespace().unwrap_or_default();
+    let name = job_name(&db.name_any());
+    let job = state.data_import_jobs.get(&ObjectRef::new(&name).within(&ns));
+    let previous = db.status.as_ref();
+    match job {
+        None => {
+            // Once created (the status names it), a job that is gone is not run again.
+            if previous.and_then(|s| s.data_import_job_name.as_ref()).is_some() {
+                st.data_import_job_name = Some(name);
+                return None;
+            }
+            if st.status != AppState::Ready || db.metadata.deletion_timestamp.is_some() {
+                return None;
+            }
+            st.status = AppState::Importing;
+            st.data_import_job_name = Some(name.clone());
+            let mut j = DataImportJob::new(&name, DataImportJobSpec { target_cluster_name: db.name_any(), template: template.clone() });
+            j.metadata.namespace = Some(ns);
+            j.metadata.labels = Some(BTreeMap::from([(LABEL_CLUSTER_NAME.to_string(), db.name_any())]));
+            j.metadata.owner_references = db.controller_owner_ref(&()).map(|o| vec![o]);
+            Some(j)
+        }
+        Some(j) => {
+            st.data_import_job_name = Some(name);
+            let js = j.status.clone().unwrap_or_default();
+            match js.state {
+                DataImportJobState::Succeeded => {}
+                DataImportJobState::Failed => {
+                    let message = format!("data import failed: {}", js.message.clone().unwrap_or_else(|| "the import job failed".into()));
+                    if !matches!(st.status, AppState::Deleting) {
+                        st.status = AppState::Error;
+                    }
+                    st.message = Some(message.clone());
+                    let since = previous
+                        .and_then(|s| s.conditions.iter().find(|c| c.type_ == CONDITION_IMPORT_FAILED))
+                        .map(|c| c.last_transition_time.clone())
+                        .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now()));
+                    st.conditions.push(Condition {
+                        type_: CONDITION_IMPORT_FAILED.into(),
+                        status: "True".into(),
+                        reason: REASON_DATA_IMPORT_JOB_FAILED.into(),
+                        message,
+                        last_transition_time: since,
+                        observed_generation: db.metadata.generation,
+                    });
+                }
+                _ => {
+                    if st.status.is_running() {
+                        st.status = AppState::Importing;
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Creates the DataImportJob [`observe`] asked for (already there: fine).
+pub async fn create(state: &State, job: &DataImportJob) -> Result<(), kube::Error> {
+    let api: Api<DataImportJob> = Api::namespaced(state.client.clone(), &job.namespace().unwrap_or_default());
+    match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, job).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+// --- The DataImportJob reconciler ---
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("serialization: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+struct Ctx {
+    state: State,
+}
+
+/// Runs the DataImportJob reconciler until the process stops (its own watches: the jobs and their Jobs).
+pub async fn run(state: State) {
+    let client = state.client.clone();
+    let ctx = Arc::new(Ctx { state });
+    Controller::new(Api::<DataImportJob>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<Job>::all(client), watcher::Config::default().labels(&format!("{}={}", LABEL_COMPONENT.0, LABEL_COMPONENT.1)))
+        .run(reconcile, |_, e, _| {
+            tracing::warn!(error = %e, "data import job reconcile failed; retrying");
+            Action::requeue(Duration::from_secs(5))
+        }, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let ns = j.namespace().unwrap_or_default();
+    let name = j.name_any();
+    let client = ctx.state.client.clone();
+    let api: Api<DataImportJob> = Api::namespaced(client.clone(), &ns);
+    let current = j.status.clone().unwrap_or_default();
+    if j.metadata.deletion_timestamp.is_some() || !ctx.state.is_managed(&ns) {
+        return Ok(Action::await_change());
+    }
+    if matches!(current.state, DataImportJobState::Succeeded | DataImportJobState::Failed) {
+        return Ok(Action::await_change());
+    }
+    let fail = |state: DataImportJobState, message: String| DataImportJobStatus {
+        state,
+        message: Some(message),
+        last_observed_generation: j.metadata.generation.unwrap_or(0),
+        ..current.clone()
+    };
+    let importer_name = j.spec.template.data_importer_name.clone().unwrap_or_default();
+    let Some(importer) = ctx.state.data_importers.get(&ObjectRef::new(&importer_name)) else {
+        // Transient: the importer may be installed later.
+        let st = fail(DataImportJobState::Error, format!("spec.dataImporterName: DataImporter {importer_name:?} does not exist"));
+        patch_status(&api, &j, &st).await?;
+        return Ok(Action::requeue(Duration::from_secs(10)));
+    };
+    let Some(db) = ctx.state.dbs.get(&ObjectRef::new(&j.spec.target_cluster_name).within(&ns)) else {
+        let st = fail(DataImportJobState::Error, format!("spec.targetClusterName: database {:?} does not exist in namespace {ns:?}", j.spec.target_cluster_name));
+        patch_status(&api, &j, &st).await?;
+        return Ok(Action::requeue(Duration::from_secs(10)));
+    };
+    if !importer.spec.supported_engines.contains(&db.spec.engine.type_) {
+        let st = fail(
+            DataImportJobState::Failed,
+            format!("data importer {importer_name:?} does not support {} databases", db.spec.engine.type_.as_str()),
+        );
+        patch_status(&api, &j, &st).await?;
+        return Ok(Action::await_change());
+    }
+
+    let owner = j.controller_owner_ref(&()).map(|o| vec![o]);
+    let meta = |n: &str| ObjectMeta {
+        name: Some(n.to_string()),
+        namespace: Some(ns.clone()),
+        owner_references: owner.clone(),
+        labels: Some(BTreeMap::from([
+            (LABEL_COMPONENT.0.to_string(), LABEL_COMPONENT.1.to_string()),
+            (LABEL_CLUSTER_NAME.to_string(), j.spec.target_cluster_name.clone()),
+        ])),
+        ..Default::default()
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    // S3 credentials: the Secret the source names, or one made from inline keys.
+    let s3 = j.spec.template.source.as_ref().and_then(|s| s.s3.clone());
+    let mut credentials = s3.as_ref().and_then(|s| s.credentials_secret_name.clone()).filter(|s| !s.is_empty());
+    if let Some(s3) = s3.as_ref().filter(|s| s.access_key_id.is_some() || s.secret_access_key.is_some()) {
+        let secret_name = s3_secret_name(&name);
+        let s = Secret {
+            metadata: meta(&secret_name),
+            string_data: Some(BTreeMap::from([
+                (KEY_ACCESS_KEY_ID.to_string(), s3.access_key_id.clone().unwrap_or_default()),
+                (KEY_SECRET_ACCESS_KEY.to_string(), s3.secret_access_key.clone().unwrap_or_default()),
+            ])),
+            ..Default::default()
+        };
+        secrets.patch(&secret_name, &apply, &Patch::Apply(with_kind(&s, "v1", "Secret")?)).await?;
+        credentials.get_or_insert(secret_name);
+    }
+    let request = request_json(&j, &db, credentials.as_deref());
+    let request_secret = format!("{name}-request");
+    let s = Secret {
+        metadata: meta(&request_secret),
+        string_data: Some(BTreeMap::from([("request.json".to_string(), serde_json::to_string_pretty(&request)?)])),
+        ..Default::default()
+    };
+    secrets.patch(&request_secret, &apply, &Patch::Apply(with_kind(&s, "v1", "Secret")?)).await?;
+    let service_account = if importer.spec.permissions.is_empty() {
+        None
+    } else {
+        grant(&client, &ns, &name, &meta(&name), &importer.spec.permissions).await?;
+        Some(name.clone())
+    };
+    let job = import_job(meta(&name), &importer.spec.job_spec, &db, &request, &request_secret, credentials.as_deref(), service_account);
+    let jobs: Api<Job> = Api::namespaced(client, &ns);
+    let k8s_job = match jobs.get_opt(&name).await? {
+        Some(existing) => existing,
+        None => match jobs.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &job).await {
+            Ok(created) => created,
+            Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Action::requeue(Duration::from_secs(1))),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let mut st = job_status(&k8s_job);
+    st.last_observed_generation = j.metadata.generation.unwrap_or(0);
+    st.job_name = Some(name.clone());
+    if st != current {
+        patch_status(&api, &j, &st).await?;
+    }
+    // The Job's changes arrive through the owned-object watch.
+    Ok(Action::await_change())
+}
+
+/// The request the importer reads: the source (without keys), the target database and the config.
+pub fn request_json(j: &DataImportJob, db: &DatabaseCluster, credentials_secret: Option<&str>) -> serde_json::Value {
+    let t = &j.spec.template;
+    let source = t.source.clone().unwrap_or_default();
+    let s3 = source.s3.map(|s| {
+        serde_json::json!({
+            "bucket": s.bucket, "region": s.region, "endpointURL": s.endpoint_url,
+            "verifyTLS": s.verify_tls.unwrap_or(true), "forcePathStyle": s.force_path_style.unwrap_or(false),
+            "credentialsSecretName": credentials_secret,
+        })
+    });
+    let st = db.status.clone().unwrap_or_default();
+    serde_json::json!({
+        "source": {"s3": s3, "path": source.path},
+        "target": {
+            "databaseClusterName": db.name_any(),
+            "namespace": db.namespace(),
+            "engine": db.spec.engine.type_.as_str(),
+            "version": db.spec.engine.version,
+            "host": st.hostname,
+            "port": db.spec.engine.type_.port(),
+            "userSecretsName": db.user_secrets_name(),
+        },
+        "config": t.config.clone().unwrap_or(serde_json::json!({})),
+    })
+}
+
+/// The Kubernetes Job that runs the importer (no retries: a failed import is reported, not repeated).
+fn import_job(
+    meta: ObjectMeta,
+    spec: &crate::crd::data_import::DataImporterJobSpec,
+    db: &DatabaseCluster,
+    request: &serde_json::Value,
+    request_secret: &str,
+    credentials: Option<&str>,
+    service_account: Option<String>,
+) -> Job {
+    let env = |k: &str, v: String| serde_json::json!({"name": k, "value": v});
+    let mut envs = vec![
+        env("IMPORT_REQUEST", REQUEST_PATH.into()),
+        env("IMPORT_ENGINE", db.spec.engine.type_.as_str().into()),
+        env("IMPORT_SOURCE_PATH", request["source"]["path"].as_str().unwrap_or("").into()),
+        env("IMPORT_TARGET_HOST", request["target"]["host"].as_str().unwrap_or("").into()),
+        env("IMPORT_TARGET_PORT", db.spec.engine.type_.port().to_string()),
+    ];
+    let mut mounts = vec![
+        serde_json::json!({"name": "request", "mountPath": "/etc/cairn/import/request.json", "subPath": "request.json", "readOnly": true}),
+        serde_json::json!({"name": "db-credentials", "mountPath": "/etc/cairn/import/db-credentials", "readOnly": true}),
+    ];
+    let mut volumes = vec![
+        serde_json::json!({"name": "request", "secret": {"secretName": request_secret}}),
+        serde_json::json!({"name": "db-credentials", "secret": {"secretName": db.user_secrets_name()}}),
+    ];
+    if let Some(c) = credentials {
+        for k in [KEY_ACCESS_KEY_ID, KEY_SECRET_ACCESS_KEY] {
+            envs.push(serde_json::json!({"name": k, "valueFrom": {"secretKeyRef": {"name": c, "key": k, "optional": true}}}));
+        }
+        mounts.push(serde_json::json!({"name": "s3-credentials", "mountPath": "/etc/cairn/import/s3-credentials", "readOnly": true}));
+        volumes.push(serde_json::json!({"name": "s3-credentials", "secret": {"secretName": c}}));
+    }
+    let labels = meta.labels.clone();
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": service_account,
+                    "containers": [{
+                        "name": "importer",
+                        "image": spec.image,
+                        "command": (!spec.command.is_empty()).then(|| spec.command.clone()),
+                        "env": envs,
+                        "volumeMounts": mounts,
+                    }],
+                    "volumes": volumes,
+                }
+            }
+        }
+    });
+    serde_json::from_value(job).expect("a valid Job")
+}
+
+/// A ServiceAccount, Role (the importer's `permissions`) and RoleBinding named `name`, owned by the job.
+async fn grant(client: &kube::Client, ns: &str, name: &str, meta: &ObjectMeta, rules: &[k8s_openapi::api::rbac::v1::PolicyRule]) -> Result<(), Error> {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    let sa = serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta});
+    Api::<ServiceAccount>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&sa)).await?;
+    let role = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": rules});
+    Api::<Role>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&role)).await?;
+    let binding = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+    });
+    Api::<RoleBinding>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&binding)).await?;
+    Ok(())
+}
+
+fn with_kind<T: serde::Serialize>(obj: &T, api_version: &str, kind: &str) -> Result<serde_json::Value, serde_json::Error> {
+    let mut v = serde_json::to_value(obj)?;
+    v["apiVersion"] = api_version.into();
+    v["kind"] = kind.into();
+    Ok(v)
+}
+
+/// The DataImportJob's status from its Kubernetes Job: Succeeded/Failed from the Job's conditions (or
+/// counters), Running while a pod is active, else Pending.
+pub fn job_status(job: &Job) -> DataImportJobStatus {
+    let s = job.status.clone().unwrap_or_default();
+    let cond = |t: &str| s.conditions.iter().flatten().find(|c| c.type_ == t && c.status == "True").cloned();
+    let (state, message) = if cond("Complete").is_some() || s.succeeded.unwrap_or(0) > 0 {
+        (DataImportJobState::Succeeded, None)
+    } else if let Some(c) = cond("Failed") {
+        (DataImportJobState::Failed, c.message.filter(|m| !m.is_empty()).or(c.reason))
+    } else if s.failed.unwrap_or(0) > 0 {
+        (DataImportJobState::Failed, Some("the import pod failed".into()))
+    } else if s.active.unwrap_or(0) > 0 {
+        (DataImportJobState::Running, None)
+    } else {
+        (DataImportJobState::Pending, None)
+    };
+    DataImportJobStatus { started_at: s.start_time, completed_at: s.completion_time, state, message, ..Default::default() }
+}
+
+async fn patch_status(api: &Api<DataImportJob>, j: &DataImportJob, st: &DataImportJobStatus) -> Result<(), kube::Error> {
+    let body = serde_json::json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DataImportJob", "status": st});
+    match api.patch_status(&j.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k8s_job(status: serde_json::Value) -> Job {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "j"}, "status": status})).unwrap()
+    }
+
+    #[test]
+    fn job_outcomes() {
+        assert_eq!(job_status(&k8s_job(serde_json::json!({}))).state, DataImportJobState::Pending);
+        assert_eq!(job_status(&k8s_job(serde_json::json!({"active": 1}))).state, DataImportJobState::Running);
+        let ok = job_status(&k8s_job(serde_json::json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})));
+        assert_eq!(ok.state, DataImportJobState::Succeeded);
+        let failed = job_status(&k8s_job(serde_json::json!({"failed": 1, "conditions": [
+            {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "dump not found"}]})));
+        assert_eq!((failed.state, failed.message.as_deref()), (DataImportJobState::Failed, Some("dump not found")));
+    }
+}
