@@ -59,7 +59,7 @@ ENV PATH=/src/node_modules/.bin:$PATH
 # The application. cargo-leptos builds the server (release) and the hydrated front (wasm-release), runs
 # wasm-bindgen, wasm-opt and Tailwind, and writes the site to target/site (relative to /src).
 COPY . .
-RUN cargo leptos build --release \
+RUN cargo leptos build --release --split \
  && bash scripts/compress-site.sh \
  && mkdir -p /out \
  && cp "$CARGO_TARGET_DIR/release/cairn" /out/cairn \

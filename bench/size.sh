@@ -5,9 +5,10 @@
 # bytes on the wire (compressed). Also the release server binary's size. Writes bench/results/size.json and
 # prints it.
 #
-#   source scripts/env.sh && cargo leptos build --release && cargo build --features sim --bin cairn-sim && bench/size.sh
+#   source scripts/env.sh && cargo leptos build --release --split && cargo build --features sim --bin cairn-sim && bench/size.sh
 #
-# Env: BENCH_PORT (3191), BENCH_SIM_BIN_DIR (the debug build dir: where cairn-sim is).
+# Env: BENCH_PORT (3191), BENCH_SIM_BIN_DIR (the debug build dir: where cairn-sim is), BENCH_BIN_DIR (where
+# the server binary and the hash.txt of target/site are; default the release build dir).
 # Targets (issue 12): login page < 225 KB, databases page < 300 KB.
 set -euo pipefail
 CAIRN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,10 +17,10 @@ unset KUBECONFIG
 source "$CAIRN_ROOT/scripts/env.sh"
 source "$CAIRN_ROOT/scripts/stack.sh"
 
-bin="$CARGO_TARGET_DIR/release"
+bin="${BENCH_BIN_DIR:-$CARGO_TARGET_DIR/release}"
 site="$CAIRN_ROOT/target/site"
 sim_bin=${BENCH_SIM_BIN_DIR:-$CARGO_TARGET_DIR/debug}
-[[ -x "$bin/cairn" && -f "$bin/hash.txt" && -d "$site/pkg" ]] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
+[[ -x "$bin/cairn" && -f "$bin/hash.txt" && -d "$site/pkg" ]] || { echo "build first: cargo leptos build --release --split" >&2; exit 1; }
 [[ -x "$sim_bin/cairn-sim" ]] || { echo "build first: cargo build --features sim --bin cairn-sim" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-size.XXXXXX")
 trap 'stop_stack; rm -rf "$work"' EXIT
@@ -71,7 +72,7 @@ login, dbs, commit, binary = json.loads(sys.argv[1]), json.loads(sys.argv[2]), s
 out = {
     "commit": commit,
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "build": "cargo leptos build --release",
+    "build": "cargo leptos build --release --split",
     "accept_encoding": "br, gzip",
     "server_binary_bytes": binary,
     "first_load": {"login": login, "databases": dbs},

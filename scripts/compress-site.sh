@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pre-compresses the site's assets (wasm, JS, CSS): brotli at its best quality (11) and gzip -9, next to each
 # file (`x.wasm.br`, `x.wasm.gz`). `cairn serve` sends these to browsers that accept them instead of
-# compressing on the fly at a fast, weaker level. Run after `cargo leptos build --release`; idempotent.
+# compressing on the fly at a fast, weaker level. Run after `cargo leptos build --release --split`; idempotent.
 #   scripts/compress-site.sh [SITE_DIR]   (default: target/site)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -13,10 +13,12 @@ cd "$CAIRN_ROOT"
 bash scripts/bootstrap.sh
 
 port="${CAIRN_PORT:-8080}"
+# --split: every page is a lazy route (src/app/routes.rs); without it the wasm imports a chunk loader that
+# does not exist and the pages never hydrate.
 profile=debug; flags=()
 if [[ "${CAIRN_RELEASE:-0}" == 1 ]]; then profile=release; flags=(--release); fi
 echo "[sandbox] building cairn ($profile)…" >&2
-cargo leptos build "${flags[@]}" >&2
+cargo leptos build "${flags[@]}" --split >&2
 if [[ $profile == release ]]; then bash scripts/compress-site.sh; fi
 cargo build "${flags[@]}" --features sim --bin cairn-sim >&2
 bin="$CARGO_TARGET_DIR/$profile"

@@ -94,14 +94,14 @@ run_test_binaries "$logs" || cargo_rc=$?
 # wasm-opt pass): the same code, features and cfg (no debug assertions), so whatever stops the release build
 # from compiling stops this one, in a fraction of the time. It goes to target/e2e/, so target/release and
 # target/site stay the real release (bench/size.sh measures those).
-step "build the release site (cargo leptos build --release, test settings, into target/e2e)"
+step "build the release site (cargo leptos build --release --split, test settings, into target/e2e)"
 build_start=$SECONDS
 e2e_target="$CAIRN_ROOT/target/e2e"
 CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
 LEPTOS_WASM_OPT_FEATURES="-O1,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
-  cargo leptos build --release >&2
+  cargo leptos build --release --split >&2
 bash scripts/compress-site.sh "$e2e_target/site"
 echo "release site built in $((SECONDS - build_start)) s" >&2
 [[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2

@@ -2,6 +2,7 @@
 pub mod backup_fns;
 pub mod components;
 pub mod pages;
+pub mod routes;
 pub mod monitoring_card;
 pub mod monitoring_fns;
 pub mod server_fns;
@@ -10,8 +11,8 @@ pub mod settings_fns;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
-use pages::settings::policies::{Lists, PoliciesPage};
+use leptos_router::{path, Lazy, SsrMode};
+use routes::*;
 
 /// The HTML document around the app. URLs are host-relative, so Cairn works behind `kubectl port-forward`
 /// or any proxy without knowing its host.
@@ -46,26 +47,26 @@ pub fn App() -> impl IntoView {
         <Title formatter=|t: String| if t.is_empty() { "Cairn".to_string() } else { format!("{t} · Cairn") }/>
         <Router>
             <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
-                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/") view=pages::databases::DatabasesPage ssr=SsrMode::Async/>
-                <Route path=path!("/databases") view=pages::databases::DatabasesPage ssr=SsrMode::Async/>
-                <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/") view={Lazy::<DatabasesRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/databases") view={Lazy::<DatabasesRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/databases/new") view={Lazy::<CreateDatabaseRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
-                <Route path=path!("/databases/:namespace/:name/:tab") view=pages::database::DatabasePage ssr=SsrMode::Async/>
-                <Route path=path!("/settings/storage-locations") view=pages::settings::storage_locations::StorageLocationsPage ssr=SsrMode::Async/>
-                <Route path=path!("/settings/monitoring-endpoints") view=pages::monitoring_endpoints::MonitoringEndpointsPage ssr=SsrMode::Async/>
-                <Route path=path!("/settings/operator-upgrades") view=pages::settings_namespaces::SettingsNamespacesPage ssr=SsrMode::Async/>
-                <Route path=path!("/settings") view=pages::settings::namespaces::NamespacesPage/>
-                <Route path=path!("/settings/namespaces") view=pages::settings::namespaces::NamespacesPage/>
-                <Route path=path!("/settings/namespaces/:namespace") view=pages::settings::namespaces::NamespacesPage/>
-                <Route path=path!("/settings/policies") view=|| view! { <PoliciesPage/> }/>
+                <Route path=path!("/databases/:namespace/:name/:tab") view={Lazy::<DatabaseRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings/storage-locations") view={Lazy::<StorageLocationsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings/monitoring-endpoints") view={Lazy::<MonitoringEndpointsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings/operator-upgrades") view={Lazy::<OperatorUpgradesRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view={Lazy::<NamespacesRoute>::new()}/>
+                <Route path=path!("/settings/namespaces") view={Lazy::<NamespacesRoute>::new()}/>
+                <Route path=path!("/settings/namespaces/:namespace") view={Lazy::<NamespacesRoute>::new()}/>
+                <Route path=path!("/settings/policies") view={Lazy::<PoliciesRoute>::new()}/>
                 <Route path=path!("/settings/policies/details/pod-scheduling")
-                    view=|| view! { <PoliciesPage lists=Lists::Scheduling/> }/>
-                <Route path=path!("/settings/policies/details/pod-scheduling/:name") view=pages::settings::policies::SchedulingPolicyPage/>
+                    view={Lazy::<SchedulingPoliciesRoute>::new()}/>
+                <Route path=path!("/settings/policies/details/pod-scheduling/:name") view={Lazy::<SchedulingPolicyRoute>::new()}/>
                 <Route path=path!("/settings/policies/details/load-balancer-configuration")
-                    view=|| view! { <PoliciesPage lists=Lists::LoadBalancers/> }/>
-                <Route path=path!("/settings/policies/details/load-balancer-configuration/:name") view=pages::settings::policies::LoadBalancerConfigPage/>
-                <Route path=path!("/settings/policies/details/split-horizon") view=pages::settings::split_horizon::SplitHorizonSettingsPage/>
+                    view={Lazy::<LoadBalancersRoute>::new()}/>
+                <Route path=path!("/settings/policies/details/load-balancer-configuration/:name") view={Lazy::<LoadBalancerConfigRoute>::new()}/>
+                <Route path=path!("/settings/policies/details/split-horizon") view={Lazy::<SplitHorizonRoute>::new()}/>
             </Routes>
         </Router>
         <components::ToastRegion/>
