@@ -314,6 +314,12 @@ pub struct PsmdbBackupSpec {
     /// Oplog slicing (point-in-time recovery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pitr: Option<PsmdbPitr>,
+    /// PBM options (`backupOptions`; `oplogSpanMin` required by the CRD when present).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<PsmdbBackupConfiguration>,
+    /// The backup agent's resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
 }
 
 /// `spec.backup.pitr`: PBM saves oplog slices of `oplogSpanMin` minutes.
@@ -323,12 +329,6 @@ pub struct PsmdbPitr {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oplog_span_min: Option<f64>,
-    /// PBM options (`backupOptions`; `oplogSpanMin` required by the CRD when present).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub configuration: Option<PsmdbBackupConfiguration>,
-    /// The backup agent's resources.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resources: Option<ResourceRequirements>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -578,7 +578,7 @@ impl TestEnv {
     /// [`TestEnv::start_private_with_operators`]).
     pub fn start_simulator_with_operators(&self, operators: OperatorSet) {
         let step = Duration::from_millis(400);
-        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()) }));
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()), clock_speed: SIM_CLOCK_SPEED }));
         self.start_operators_of(operators);
     }
 
