@@ -54,6 +54,10 @@ pub struct Inner {
     pub monitoring_configs: Store<crate::crd::MonitoringConfig>,
     /// Bumped on every MonitoringConfig change after the first full list.
     pub monitoring_config_changes: watch::Receiver<u64>,
+    /// Bumped on every change of the objects DatabaseClusters name or that hold a storage (PodSchedulingPolicy,
+    /// LoadBalancerConfig, BackupStorage, DatabaseClusterBackup, DatabaseClusterRestore): the in-use
+    /// reconciler's trigger besides `changes` and `monitoring_config_changes`.
+    pub reference_changes: watch::Receiver<u64>,
     /// Monitoring settings (PMM request timeout, monitoring namespace).
     pub monitoring: crate::service::monitoring::Settings,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
@@ -204,6 +208,12 @@ where
             }
         }
     });
+}
+
+/// An `on_event` for [`drive`] that bumps `tx` on every event.
+fn bump<K>(tx: &Arc<watch::Sender<u64>>) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
+    let tx = tx.clone();
+    move |_| tx.send_modify(|n| *n += 1)
 }
 
 /// What every watch does with its events besides its own job: errors are counted by kind
@@ -377,11 +387,13 @@ impl State {
         drive(client.clone(), pxc_feed, &health, |_| {});
         drive(client.clone(), psmdb_feed, &health, |_| {});
         drive(client.clone(), sc_feed, &health, |_| {});
-        drive(client.clone(), psp_feed, &health, |_| {});
-        drive(client.clone(), restore_feed, &health, |_| {});
-        drive(client.clone(), lbc_feed, &health, |_| {});
-        drive(client.clone(), bs_feed, &health, |_| {});
-        drive(client.clone(), backup_feed, &health, |_| {});
+        let (ref_changes_tx, reference_changes) = watch::channel(0u64);
+        let ref_changes_tx = Arc::new(ref_changes_tx);
+        drive(client.clone(), psp_feed, &health, bump(&ref_changes_tx));
+        drive(client.clone(), restore_feed, &health, bump(&ref_changes_tx));
+        drive(client.clone(), lbc_feed, &health, bump(&ref_changes_tx));
+        drive(client.clone(), bs_feed, &health, bump(&ref_changes_tx));
+        drive(client.clone(), backup_feed, &health, bump(&ref_changes_tx));
         let (nodes, node_feed) = Feed::<k8s_openapi::api::core::v1::Node>::new();
         drive(client.clone(), node_feed, &health, |_| {});
         let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);
@@ -463,6 +475,7 @@ impl State {
             nodes,
             monitoring_configs,
             monitoring_config_changes,
+            reference_changes,
             monitoring: Default::default(),
             engines,
             version_service: opts.version_service,
