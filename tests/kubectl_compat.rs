@@ -82,15 +82,16 @@ async fn a_kubectl_database_is_defaulted_finalized_mapped_and_deleted_in_the_for
     assert_eq!(pg.spec.instances[0].replicas, Some(3));
     assert_eq!(pg.spec.users[0].secret_name.as_deref(), Some("everest-secrets-bare"));
     let owner = &pg.owner_references()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.block_owner_deletion), ("DatabaseCluster", db.uid().unwrap().as_str(), Some(true)));
+    assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("DatabaseCluster", db.uid().unwrap().as_str(), Some(true)));
     eventually(60, "ready", || async {
         (dbs.get("bare").await.unwrap().status.map(|s| s.status) == Some(AppState::Ready)).then_some(())
     })
     .await;
 
-    // `kubectl delete` (background propagation, kubectl's default): the database waits in `deleting` with
-    // foregroundDeletion until the upstream CR it owns is gone, then goes.
-    dbs.delete("bare", &DeleteParams::background()).await.unwrap();
+    // A delete with no propagation policy (client-go's and the REST API's default) keeps the object's
+    // foregroundDeletion: the database waits, deleting, until the garbage collector and Cairn's finalizer
+    // (the upstream CR gone) let it go.
+    dbs.delete("bare", &DeleteParams::default()).await.unwrap();
     let deleting = dbs.get("bare").await.unwrap();
     assert!(deleting.metadata.deletion_timestamp.is_some() && has(&deleting, FINALIZER_FOREGROUND), "{:?}", deleting.finalizers());
     eventually(60, "PerconaPGCluster gone", || async { pgs.get_opt("bare").await.unwrap().is_none().then_some(()) }).await;
@@ -99,14 +100,18 @@ async fn a_kubectl_database_is_defaulted_finalized_mapped_and_deleted_in_the_for
     })
     .await;
 
-    // Foreground propagation asked by the client works the same.
-    apply_db(&dbs, "fg", json!({})).await;
-    eventually(30, "fg upstream", || async { pgs.get_opt("fg").await.unwrap() }).await;
-    dbs.delete("fg", &DeleteParams::foreground()).await.unwrap();
-    eventually(60, "fg gone", || async {
-        (dbs.get_opt("fg").await.unwrap().is_none() && pgs.get_opt("fg").await.unwrap().is_none()).then_some(())
-    })
-    .await;
+    // `kubectl delete` (explicit background propagation: the API server drops foregroundDeletion) and an
+    // explicit foreground delete end the same way.
+    for (name, dp) in [("bg", DeleteParams::background()), ("fg", DeleteParams::foreground())] {
+        apply_db(&dbs, name, json!({})).await;
+        eventually(30, "upstream created", || async { pgs.get_opt(name).await.unwrap() }).await;
+        eventually(30, "finalizers", || async { has(&dbs.get(name).await.unwrap(), FINALIZER_FOREGROUND).then_some(()) }).await;
+        dbs.delete(name, &dp).await.unwrap();
+        eventually(60, &format!("{name} and its upstream CR gone"), || async {
+            (dbs.get_opt(name).await.unwrap().is_none() && pgs.get_opt(name).await.unwrap().is_none()).then_some(())
+        })
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -235,7 +240,9 @@ async fn deleting_a_namespace_takes_its_databases_and_their_upstream_objects() {
 
     let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
     nss.delete(&ns, &DeleteParams::default()).await.unwrap();
-    // The namespace controller deletes the database; Cairn's finalizer removes the upstream cluster; the
-    // garbage collector lets the database go; then the namespace itself goes.
+    // The namespace controller deletes the database (a namespace being deleted is no longer managed, but
+    // Cairn still finishes a deletion there); Cairn's finalizer waits for the upstream cluster to go; then
+    // the database, and the namespace itself, go.
+    eventually(90, "upstream CR gone", || async { pgs.get_opt("inside").await.unwrap().is_none().then_some(()) }).await;
     eventually(90, "namespace gone", || async { nss.get_opt(&ns).await.unwrap().is_none().then_some(()) }).await;
 }

@@ -207,7 +207,9 @@ async fn reconcile_one(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Acti
 async fn reconcile_timed(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Action, Error> {
     let db = db.clone();
     let ns = db.namespace().unwrap_or_default();
-    if !ctx.state.is_managed(&ns) {
+    // A deletion is always finished, also in a namespace no longer managed (one being deleted is not):
+    // otherwise our finalizer would hold the database, and the namespace, for ever.
+    if !ctx.state.is_managed(&ns) && db.metadata.deletion_timestamp.is_none() {
         tracing::debug!(db = %db.name_any(), %ns, "namespace not managed; skipping");
         return Ok(Action::await_change());
     }
