@@ -15,14 +15,20 @@ export CAIRN_TESTENV_BIN
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 logs=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 
-# Builds the test binaries (`cargo test --no-run`), runs them CAIRN_TEST_JOBS (default 2) at a time, then the
-# doc tests; appends everything to $1/cargo.log. Returns non-zero if the build or any binary failed.
+# Builds the test binaries (`cargo test --no-run`), runs them CAIRN_TEST_JOBS (default 3) at a time, the
+# slowest first (by the times of the previous run, kept in $CAIRN_CACHE/test-times.tsv), then the doc tests;
+# appends everything to $1/cargo.log. Returns non-zero if the build or any binary failed.
 run_test_binaries() {
-  local logs="$1" jobs="${CAIRN_TEST_JOBS:-2}" rc=0 start=$SECONDS
+  local logs="$1" jobs="${CAIRN_TEST_JOBS:-3}" rc=0 start=$SECONDS times="$CAIRN_CACHE/test-times.tsv"
   local -a bins=()
   cargo test --features sim --no-run --message-format=json-render-diagnostics >"$logs/artifacts.json" || return $?
+  echo "test binaries built in $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
+  [[ -f "$times" ]] || : >"$times"
+  # "seconds<TAB>name<TAB>executable", slowest first; a binary never timed counts as slow (it runs early).
   mapfile -t bins < <(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
-    | "\(.target.kind[0])/\(.target.name)\t\(.executable)"' "$logs/artifacts.json" | sort -u)
+    | "\(.target.kind[0])/\(.target.name)\t\(.executable)"' "$logs/artifacts.json" | sort -u |
+    awk -F'\t' 'NR == FNR { t[$2] = $1; next } { print ($1 in t ? t[$1] : 999) "\t" $0 }' "$times" - |
+    sort -t$'\t' -k1,1nr | cut -f2-)
   mkdir -p "$logs/bin"
   local running=0 i=0 name exe
   for entry in "${bins[@]}"; do
@@ -37,6 +43,7 @@ run_test_binaries() {
       (cd "$CAIRN_ROOT" && "$exe") >>"$out" 2>&1
       code=$?
       echo "     ($name: exit $code after $((SECONDS - t0)) s)" >>"$out"
+      printf '%s\t%s\n' "$((SECONDS - t0))" "$name" >"$logs/bin/$i.time"
       { flock 9; tee -a "$logs/cargo.log" <"$out"; } 9>"$logs/cargo.lock"
       exit $code
     ) &
@@ -50,6 +57,7 @@ run_test_binaries() {
     wait -n || rc=1
     running=$((running - 1))
   done
+  cat "$logs"/bin/*.time >"$times.new" 2>/dev/null && mv "$times.new" "$times"
   cargo test --features sim --doc 2>&1 | tee -a "$logs/cargo.log" || rc=1
   echo "test binaries: ${#bins[@]} run, $jobs at a time, $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
   return $rc
@@ -82,16 +90,25 @@ run_test_binaries "$logs" || cargo_rc=$?
 # The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
 # and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
 # --features sim` just built (it is never part of a release).
-step "build the release site (cargo leptos build --release)"
+# It is built with cheaper settings than the site users get (opt-level 1, no LTO, many codegen units, a light
+# wasm-opt pass): the same code, features and cfg (no debug assertions), so whatever stops the release build
+# from compiling stops this one, in a fraction of the time. It goes to target/e2e/, so target/release and
+# target/site stay the real release (bench/size.sh measures those).
+step "build the release site (cargo leptos build --release, test settings, into target/e2e)"
 build_start=$SECONDS
-cargo leptos build --release >&2
-bash scripts/compress-site.sh
+e2e_target="$CAIRN_ROOT/target/e2e"
+CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
+CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
+LEPTOS_WASM_OPT_FEATURES="-O1,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
+  cargo leptos build --release >&2
+bash scripts/compress-site.sh "$e2e_target/site"
 echo "release site built in $((SECONDS - build_start)) s" >&2
 [[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2
 
 step "end-to-end (Playwright, Debian Chromium, release build)"
 trap 'stop_stack' EXIT
-start_stack "${CAIRN_E2E_PORT:-3000}" "$CARGO_TARGET_DIR/release" "$CAIRN_ROOT/target/site" "$CARGO_TARGET_DIR/debug"
+start_stack "${CAIRN_E2E_PORT:-3000}" "$e2e_target/release" "$e2e_target/site" "$CARGO_TARGET_DIR/debug"
 rc=0
 (cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
   npx playwright test) 2>&1 | tee "$logs/playwright.log" || rc=$?

@@ -1,6 +1,8 @@
 //! Types shared by the server and the browser (no server-only dependencies).
 use serde::{Deserialize, Serialize};
 
+pub mod backups;
+
 /// One row of the databases list.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DbSummary {
@@ -147,6 +149,9 @@ pub struct DbDetail {
     pub load_balancer_configs: Vec<String>,
     #[serde(default)]
     pub pod_scheduling_policies: Vec<String>,
+    /// The Backups and Restores tabs (backups, schedules, PITR, restores), filtered by the caller's rights.
+    #[serde(default)]
+    pub backups: backups::BackupsView,
 }
 
 /// One Pod of a database (`GET …/database-clusters/{name}/components`, OpenEverest's shape: `type` is the
@@ -351,6 +356,9 @@ pub struct FormOptions {
     /// The monitoring endpoints a database of each namespace may use (the form's monitoring step).
     #[serde(default)]
     pub monitoring: Vec<MonitoringChoice>,
+    /// The backup storages the caller may read, `(namespace, name)` (the backup step).
+    #[serde(default)]
+    pub backup_storages: Vec<(String, String)>,
 }
 
 /// One monitoring endpoint the create form offers in a namespace.

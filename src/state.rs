@@ -196,9 +196,10 @@ where
 {
     let Feed { writer, store, subscribers } = feed;
     let kind = K::kind(&()).to_string();
-    let stream = watcher(Api::<K>::all(client), watcher::Config::default()).default_backoff().reflect(writer);
     let h = health.clone();
     health.spawn(format!("{kind} watch"), async move {
+        let cfg = watch_config(&client).await;
+        let stream = watcher(Api::<K>::all(client), cfg).default_backoff().modify(slim).reflect(writer);
         let mut s = std::pin::pin!(stream);
         while let Some(ev) = s.next().await {
             observe_watch_event(&h, &kind, &ev);
@@ -214,6 +215,78 @@ where
 fn bump<K>(tx: &Arc<watch::Sender<u64>>) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
     let tx = tx.clone();
     move |_| tx.send_modify(|n| *n += 1)
+}
+
+/// What the caches never read, dropped before an object is stored: the managed fields (often larger than
+/// the object itself on server-side-applied objects) and kubectl's copy of the last applied object. (The
+/// typed kinds keep only the spec and status fields Cairn reads: the rest is not even deserialised.)
+pub fn slim<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+        if a.is_empty() {
+            meta.annotations = None;
+        }
+    }
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Whether the API server answers streaming lists (a watch with `sendInitialEvents`, Kubernetes ≥ 1.27
+/// with the WatchList feature): probed once per process, on the first watch.
+static STREAMING_LISTS: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+
+/// The watch configuration of the caches: the initial list (and every relist) as a streaming list where
+/// the API server supports it (objects arrive one by one over the watch, no LIST response to hold whole),
+/// else paginated LISTs of 500 objects. `CAIRN_STREAMING_LISTS=false` turns the probe off (paginated
+/// LISTs only).
+pub async fn watch_config(client: &Client) -> watcher::Config {
+    let on = *STREAMING_LISTS
+        .get_or_init(|| async {
+            if std::env::var("CAIRN_STREAMING_LISTS").is_ok_and(|v| v == "false" || v == "0") {
+                return false;
+            }
+            let on = streaming_lists_supported(client.clone()).await;
+            tracing::info!(streaming_lists = on, "initial sync of the caches: {}", if on { "streaming lists" } else { "paginated LISTs" });
+            on
+        })
+        .await;
+    let cfg = watcher::Config::default().page_size(500);
+    if on {
+        cfg.streaming_lists()
+    } else {
+        cfg
+    }
+}
+
+/// One watch of Namespaces with `sendInitialEvents` (on a name that matches nothing): a server that
+/// supports streaming lists ends the initial events with a bookmark annotated `k8s.io/initial-events-end`;
+/// one that does not refuses the request or sends no such bookmark.
+async fn streaming_lists_supported(client: Client) -> bool {
+    use futures::TryStreamExt;
+    use kube::api::{WatchEvent, WatchParams};
+    let api: Api<Namespace> = Api::all(client);
+    let wp = WatchParams::streaming_lists().fields("metadata.name=cairn-streaming-list-probe").timeout(3);
+    let probe = async {
+        let mut s = api.watch(&wp, "0").await?.boxed();
+        while let Some(ev) = s.try_next().await? {
+            if let WatchEvent::Bookmark(b) = ev {
+                if b.metadata.annotations.contains_key("k8s.io/initial-events-end") {
+                    return Ok::<bool, kube::Error>(true);
+                }
+            }
+        }
+        Ok(false)
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), probe).await {
+        Ok(Ok(on)) => on,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "no streaming lists");
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 /// What every watch does with its events besides its own job: errors are counted by kind
@@ -325,6 +398,8 @@ impl State {
         let (tx, rx) = watch::channel(0u64);
         let tx = Arc::new(tx);
         let pods_tx = tx.clone();
+        // Backups and restores show on the database page, whose stream follows `changes`.
+        let (restores_tx, backups_tx) = (tx.clone(), tx.clone());
         let (db_synced_tx, mut db_synced) = watch::channel(false);
         let (ns_synced_tx, mut ns_synced) = watch::channel(matches!(opts.filter, NamespaceFilter::List(_)));
         let (rbac_synced_tx, mut rbac_synced) = watch::channel(false);
@@ -390,10 +465,18 @@ impl State {
         let (ref_changes_tx, reference_changes) = watch::channel(0u64);
         let ref_changes_tx = Arc::new(ref_changes_tx);
         drive(client.clone(), psp_feed, &health, bump(&ref_changes_tx));
-        drive(client.clone(), restore_feed, &health, bump(&ref_changes_tx));
+        let refs = ref_changes_tx.clone();
+        drive(client.clone(), restore_feed, &health, move |_| {
+            restores_tx.send_modify(|n| *n += 1);
+            refs.send_modify(|n| *n += 1);
+        });
         drive(client.clone(), lbc_feed, &health, bump(&ref_changes_tx));
         drive(client.clone(), bs_feed, &health, bump(&ref_changes_tx));
-        drive(client.clone(), backup_feed, &health, bump(&ref_changes_tx));
+        let refs = ref_changes_tx.clone();
+        drive(client.clone(), backup_feed, &health, move |_| {
+            backups_tx.send_modify(|n| *n += 1);
+            refs.send_modify(|n| *n += 1);
+        });
         let (nodes, node_feed) = Feed::<k8s_openapi::api::core::v1::Node>::new();
         drive(client.clone(), node_feed, &health, |_| {});
         let (mc_changes_tx, monitoring_config_changes) = watch::channel(0u64);

@@ -123,6 +123,16 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
         })
         .await;
 
+        // Cairn's /metrics counts it by its database's engine and its state.
+        let want = format!("cairn_database_cluster_backups{{engine=\"{}\",state=\"Succeeded\"}}", engine.as_str());
+        eventually(30, "backup in /metrics", || async {
+            let req = http::Request::get("/metrics").body(Body::empty()).unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            let text = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+            text.lines().any(|l| l.starts_with(&want)).then_some(())
+        })
+        .await;
+
         // Delete through the API without cleanup (the default): the backup goes, the data stays.
         let (st, body) = call(&app, &state, "DELETE", &format!("{base}/{b1}"), None).await;
         assert_eq!(st, 204, "{body}");

@@ -8,7 +8,7 @@ function pmmUrl(): string {
   return url;
 }
 
-test("add a monitoring endpoint, refuse a wrong password beside its field, and create a monitored database", async ({ page }) => {
+test("add a monitoring endpoint, refuse a wrong password beside its field, create a monitored database, turn its monitoring off and on", async ({ page }) => {
   await login(page);
   await gotoWithRetry(page, "/settings/monitoring-endpoints");
   await waitForHydration(page);
@@ -49,4 +49,28 @@ test("add a monitoring endpoint, refuse a wrong password beside its field, and c
   await waitForHydration(page);
   await expect(row).toContainText("in use");
   await expect(page.getByRole("button", { name: `Delete ${endpoint}` })).toHaveCount(0);
+
+  // The database's page: its Monitoring card turns monitoring off, and on again with the endpoint chosen.
+  await gotoWithRetry(page, `/databases/${e2eNamespace()}/${db}`);
+  await waitForHydration(page);
+  const card = page.locator("section", { has: page.getByRole("heading", { name: "Monitoring", exact: true }) });
+  await expect(card).toContainText(`On, reporting to ${endpoint}`);
+  await card.getByRole("button", { name: "Turn monitoring off" }).click();
+  await expect(card).toContainText("Off");
+  await expect(card.getByRole("button", { name: "Turn monitoring on" })).toBeVisible();
+  // No database uses the endpoint any more: it can be deleted again.
+  // (The page reads the endpoint's status once; the controller clears inUse right after the change.)
+  await expect(async () => {
+    await gotoWithRetry(page, "/settings/monitoring-endpoints");
+    await waitForHydration(page);
+    await expect(row).toBeVisible();
+    await expect(row).not.toContainText("in use", { timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByRole("button", { name: `Delete ${endpoint}` })).toBeVisible();
+
+  await gotoWithRetry(page, `/databases/${e2eNamespace()}/${db}`);
+  await waitForHydration(page);
+  await card.getByLabel("Monitoring endpoint").selectOption(endpoint);
+  await card.getByRole("button", { name: "Turn monitoring on" }).click();
+  await expect(card).toContainText(`On, reporting to ${endpoint}`);
 });

@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 
 mod backup_storages;
 mod backups;
+mod restores;
 pub mod monitoring_instances;
 pub mod cluster;
 pub mod policies;
@@ -33,6 +34,7 @@ pub fn router() -> Router<State> {
     Router::new()
         .merge(backup_storages::router())
         .merge(backups::router())
+        .merge(restores::router())
         .route("/v1/session", post(create_session).delete(delete_session))
         .route("/v1/version", get(version))
         .route("/v1/permissions", get(permissions))
@@ -130,14 +132,51 @@ async fn permissions(AxState(st): AxState<State>, headers: HeaderMap) -> Result<
     Ok(Json(service::authz::permissions(&st, &caller)))
 }
 
-async fn list_dbs(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+/// OpenEverest's list (a Kubernetes-style `DatabaseClusterList`), with optional `limit`/`continue`, `engine`
+/// and `status` filters and `view=summary` (see [`service::database_list`]). Serialised straight from the
+/// cache's shared copies.
+async fn list_dbs(
+    AxState(st): AxState<State>,
+    headers: HeaderMap,
+    Path(ns): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
     if !st.is_managed(&ns) {
         return Err(ApiError::not_found(format!("namespace {ns:?}")));
     }
-    let items = service::list_databases(&st, &caller, Some(&ns));
-    // A Kubernetes-style list, as OpenEverest returns.
-    Ok(Json(serde_json::json!({ "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterList", "items": items })))
+    let q = service::database_list::ListQuery::parse(&query)?;
+    let page = service::database_list::page(&st, &caller, Some(&ns), &q);
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ListMeta {
+        #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+        continue_: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remaining_item_count: Option<usize>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<T> {
+        api_version: &'static str,
+        kind: &'static str,
+        metadata: ListMeta,
+        items: Vec<T>,
+    }
+    let metadata = ListMeta { remaining_item_count: page.next.as_ref().map(|_| page.remaining), continue_: page.next };
+    let body = if q.summary {
+        let items: Vec<DbSummary> = page.items.iter().map(|d| service::database_list::summary(&st, &caller, d)).collect();
+        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterSummaryList", metadata, items })
+    } else {
+        let items: Vec<&DatabaseCluster> = page.items.iter().map(|d| &**d).collect();
+        // A Kubernetes-style list, as OpenEverest returns.
+        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterList", metadata, items })
+    };
+    let body = body.map_err(|e| {
+        tracing::error!(error = %e, "serialising the database list");
+        ApiError::new(500, "internal error")
+    })?;
+    Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn get_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<DatabaseCluster>, ApiError> {
@@ -365,8 +404,8 @@ async fn readyz(AxState(st): AxState<State>) -> Response {
     }
 }
 
-/// `cairn_database_clusters{engine, status}` and `cairn_database_clusters_monitored{engine, type}`, from
-/// the cache.
+/// `cairn_database_clusters{engine, status}`, `cairn_database_clusters_monitored{engine, type}` and
+/// `cairn_database_cluster_backups{engine, state}`, from the cache.
 fn database_gauges(st: &State) -> String {
     let mut counts = std::collections::BTreeMap::new();
     let mut monitored = std::collections::BTreeMap::new();
@@ -391,6 +430,31 @@ fn database_gauges(st: &State) -> String {
     out.push_str("# HELP cairn_database_clusters_monitored DatabaseClusters with monitoring on, by engine and endpoint type.\n# TYPE cairn_database_clusters_monitored gauge\n");
     for ((engine, t), n) in monitored {
         out.push_str(&format!("cairn_database_clusters_monitored{{engine=\"{engine}\",type=\"{t}\"}} {n}\n"));
+    }
+    out.push_str(&backup_gauge(st));
+    out
+}
+
+/// `cairn_database_cluster_backups{engine, state}`: backups by their database's engine (`unknown` once the
+/// database is gone) and state (`New` before the operator picks one up).
+fn backup_gauge(st: &State) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for b in st.backups.state() {
+        let ns = kube::ResourceExt::namespace(&*b).unwrap_or_default();
+        let engine = st
+            .dbs
+            .get(&kube::runtime::reflector::ObjectRef::new(&b.spec.db_cluster_name).within(&ns))
+            .map(|d| d.spec.engine.type_.as_str())
+            .unwrap_or("unknown");
+        let state = match b.state() {
+            crate::crd::BackupState::New => "New",
+            other => other.as_str(),
+        };
+        *counts.entry((engine, state)).or_insert(0u64) += 1;
+    }
+    let mut out = String::from("# HELP cairn_database_cluster_backups DatabaseClusterBackups by engine and state.\n# TYPE cairn_database_cluster_backups gauge\n");
+    for ((engine, state), n) in counts {
+        out.push_str(&format!("cairn_database_cluster_backups{{engine=\"{engine}\",state=\"{state}\"}} {n}\n"));
     }
     out
 }

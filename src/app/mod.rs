@@ -1,4 +1,5 @@
 //! The UI: pages (one file per route), components and server functions.
+pub mod backup_fns;
 pub mod components;
 pub mod pages;
 pub mod monitoring_card;
@@ -51,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/databases/new") view=pages::create_database::CreateDatabasePage ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name/:tab") view=pages::database::DatabasePage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/storage-locations") view=pages::settings::storage_locations::StorageLocationsPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings/monitoring-endpoints") view=pages::monitoring_endpoints::MonitoringEndpointsPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings/operator-upgrades") view=pages::settings_namespaces::SettingsNamespacesPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=pages::settings::namespaces::NamespacesPage/>

@@ -89,7 +89,10 @@ pub(crate) mod server {
             "spec.sharding.shards" => ("shards", "Shards"),
             "spec.sharding.configServer.replicas" => ("config_servers", "Config servers"),
             "spec.monitoring.monitoringConfigName" => ("monitoring", "Monitoring"),
-            _ => return Err(to_sfe(e)),
+            p => match crate::app::backup_fns::schedule_input(p) {
+                Some(input) => (input, "Backups"),
+                None => return Err(to_sfe(e)),
+            },
         };
         let rule = e.message.strip_prefix(&format!("{path}: ")).unwrap_or(&e.message);
         Ok(crate::model::FieldError { field: input.into(), message: format!("{label}: {rule}") })
@@ -181,6 +184,10 @@ pub(crate) mod server {
                 ..Default::default()
             },
         );
+        // The backup step (schedules, PITR) and, when opened from a backup, the data source.
+        let (backup, data_source) = crate::app::backup_fns::backup_from_form(f)?;
+        db.spec.backup = backup;
+        db.spec.data_source = data_source;
         db.metadata.namespace = get("namespace");
         Ok(db)
     }
@@ -268,7 +275,11 @@ pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
     let scheduling_policies = caller_policies.scheduling.into_iter().map(|p| (p.name, p.engine)).collect();
     let load_balancer_configs = caller_policies.load_balancers.into_iter().map(|c| c.name).collect();
     let storage_classes = crate::service::cluster::cluster_info(&st, &caller).storage_classes;
-    Ok(FormOptions { namespaces, engines, monitoring, storage_classes, scheduling_policies, load_balancer_configs })
+    let backup_storages = namespaces
+        .iter()
+        .flat_map(|ns| crate::service::backup_storage::list(&st, &caller, ns).unwrap_or_default().into_iter().map(move |s| (ns.clone(), s.name)))
+        .collect();
+    Ok(FormOptions { namespaces, engines, monitoring, storage_classes, scheduling_policies, load_balancer_configs, backup_storages })
 }
 
 /// The "Reveal password" action of a row: the database's credentials, fetched only when the user asks
@@ -363,6 +374,19 @@ pub async fn create_database(
     lb_config: Option<String>,
     engine_config: Option<String>,
     scheduling_policy: Option<String>,
+    // The backup step (see `backup_fns::backup_from_form`).
+    backup_schedule: Option<String>,
+    schedule_kind: Option<String>,
+    schedule_time: Option<String>,
+    schedule_weekday: Option<String>,
+    schedule_day: Option<String>,
+    schedule_retention: Option<String>,
+    schedule_storage: Option<String>,
+    pitr: Option<String>,
+    pitr_storage: Option<String>,
+    from_backup: Option<String>,
+    from_pitr_type: Option<String>,
+    from_pitr_date: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     let _ = size; // The preset only fills CPU, memory and disk in the browser.
     let st = server::state()?;
@@ -388,6 +412,18 @@ pub async fn create_database(
         ("engine_config", engine_config),
         ("scheduling_policy", scheduling_policy),
         ("monitoring", monitoring),
+        ("backup_schedule", backup_schedule),
+        ("schedule_kind", schedule_kind),
+        ("schedule_time", schedule_time),
+        ("schedule_weekday", schedule_weekday),
+        ("schedule_day", schedule_day),
+        ("schedule_retention", schedule_retention),
+        ("schedule_storage", schedule_storage),
+        ("pitr", pitr),
+        ("pitr_storage", pitr_storage),
+        ("from_backup", from_backup),
+        ("from_pitr_type", from_pitr_type),
+        ("from_pitr_date", from_pitr_date),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))

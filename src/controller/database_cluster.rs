@@ -40,6 +40,9 @@ pub const KIND: &str = "DatabaseCluster";
 pub struct Ctx {
     pub state: State,
     backoff: super::Backoff,
+    /// What this reconciler last wrote, so a cache that lags our own write does not cause the same write
+    /// again (see [`super::apply`]).
+    writes: super::apply::Writes,
 }
 
 /// How the reconciler runs (`cairn serve` options; tests shorten the resync).
@@ -77,7 +80,7 @@ pub async fn run(state: State, subs: Subscriptions) {
 /// A failed or panicking reconcile of one object is logged, counted and retried with back-off; the
 /// controller itself never stops (its task is supervised by the caller).
 pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
-    let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default() });
+    let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default(), writes: Default::default() });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
     for (kind, ready) in [
@@ -97,9 +100,10 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
     let health = state.health.clone();
     let secrets = kube::runtime::watcher(
         Api::<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>::all(state.client.clone()),
-        kube::runtime::watcher::Config::default(),
+        crate::state::watch_config(&state.client).await,
     )
     .default_backoff()
+    .modify(crate::state::slim)
     .inspect(move |ev| crate::state::observe_watch_event(&health, "Secret", ev))
     .touched_objects();
     let drop = &opts.test_drop_owner_events;
@@ -470,7 +474,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             return Ok(Action::await_change());
         }
         let st = E::status(db, cached.as_deref(), &operator_version);
-        patch_status(ctx, db, &st).await?;
+        set_status(ctx, db, &st).await?;
         // Delete the upstream cluster and wait for it to be gone (the operator runs its own finalizers),
         // then release ours. The owned-object watch wakes us when it disappears.
         match ups.get_opt(&name).await? {
@@ -488,6 +492,8 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             }
             None => {
                 remove_finalizer(&dbs, db).await?;
+                ctx.writes.forget_prefix(&format!("{KIND}/{ns}/{name}/"));
+                ctx.writes.forget_prefix(&format!("{}/{ns}/{name}/", E::Upstream::kind(&())));
                 Ok(Action::await_change())
             }
         }
@@ -504,9 +510,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         // finalizer, no upstream write). A fixed spec is a new event.
         if let Err(e) = crate::engine::bounds::check(db) {
             let st = error_status(e.to_string());
-            if db.status.as_ref() != Some(&st) {
-                patch_status(ctx, db, &st).await?;
-            }
+            set_status(ctx, db, &st).await?;
             return Ok(Action::await_change());
         }
         // Defaults a client other than Cairn's REST API left out (kubectl, GitOps), written back as
@@ -515,7 +519,13 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             return Ok(Action::await_change());
         }
         if !missing_finalizers(db).is_empty() {
+            // Added on top of this revision already (the cache has not caught up): the update's event comes.
+            let key = format!("{KIND}/{ns}/{name}/finalizer");
+            if !ctx.writes.pending(&key, db.metadata.resource_version.as_deref(), None, FINALIZER_UPSTREAM_CLEANUP) {
+                return Ok(Action::await_change());
+            }
             add_finalizer(&dbs, db).await?;
+            ctx.writes.sent(&key, db.metadata.resource_version.as_deref(), FINALIZER_UPSTREAM_CLEANUP);
             // The update triggers another reconcile.
             return Ok(Action::await_change());
         }
@@ -532,9 +542,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             Ok(m) => m,
             Err(message) => {
                 let st = error_status(message);
-                if db.status.as_ref() != Some(&st) {
-                    patch_status(ctx, db, &st).await?;
-                }
+                set_status(ctx, db, &st).await?;
                 return Ok(Action::await_change());
             }
         };
@@ -554,9 +562,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                 Ok(r) => r,
                 Err(message) => {
                     let st = error_status(message);
-                    if db.status.as_ref() != Some(&st) {
-                        patch_status(ctx, db, &st).await?;
-                    }
+                    set_status(ctx, db, &st).await?;
                     return Ok(Action::await_change());
                 }
             };
@@ -565,7 +571,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         let mut desired = match E::desired(db, &inputs) {
             Ok(d) => d,
             Err(message) => {
-                patch_status(ctx, db, &error_status(message)).await?;
+                set_status(ctx, db, &error_status(message)).await?;
                 return Ok(Action::await_change());
             }
         };
@@ -575,9 +581,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         let pod_monitor_was_on = cached.as_deref().is_some_and(|u| u.meta().annotations.as_ref().is_some_and(|a| a.contains_key(monitor_annotation)));
         if let Err(message) = super::database_monitoring::sync_pod_monitor(&ctx.state, db, monitoring.prometheus.as_deref(), pod_monitor_was_on).await {
             let st = error_status(message);
-            if db.status.as_ref() != Some(&st) {
-                patch_status(ctx, db, &st).await?;
-            }
+            set_status(ctx, db, &st).await?;
             return Ok(Action::await_change());
         }
         if monitoring.prometheus.is_some() {
@@ -586,7 +590,8 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         // The key first (the operator starts the pmm-client once the section appears), or its removal.
         let was_on = cached.as_deref().is_some_and(E::pmm_on);
         super::database_monitoring::sync_key(&ctx.state, db, monitoring.pmm.as_ref(), was_on).await?;
-        let applied = ups.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired)).await?;
+        // Only what changed is applied: a desired object whose hash the live one carries is not sent again.
+        let applied = super::apply::apply(&ups, &ctx.writes, FIELD_MANAGER, cached.as_deref(), desired).await?.object;
         if restart == RestartStep::Done {
             // Resumed (the apply above wrote the user's own spec.paused back): the restart is over.
             let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_RESTART: null}}});
@@ -602,9 +607,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)
             .into_iter()
             .collect();
-        if db.status.as_ref() != Some(&st) {
-            patch_status(ctx, db, &st).await?;
-        }
+        set_status(ctx, db, &st).await?;
         // Upstream status changes arrive through the owned-object watch, and everything else this read
         // through the watches above: no timer.
         Ok(Action::await_change())
@@ -623,6 +626,23 @@ async fn statefulsets_resizing(ctx: &Ctx, ns: &str, names: &[String]) -> Result<
         }
     }
     Ok(false)
+}
+
+/// Writes `st` unless the DatabaseCluster already has it (or this reconciler wrote it on top of the revision
+/// the cache still shows).
+async fn set_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatus) -> Result<(), Error> {
+    if db.status.as_ref() == Some(st) {
+        return Ok(());
+    }
+    let key = format!("{KIND}/{}/{}/status", db.namespace().unwrap_or_default(), db.name_any());
+    let hash = super::apply::hash_of(st)?;
+    let rv = db.metadata.resource_version.as_deref();
+    if !ctx.writes.pending(&key, rv, None, &hash) {
+        return Ok(());
+    }
+    patch_status(ctx, db, st).await?;
+    ctx.writes.sent(&key, rv, &hash);
+    Ok(())
 }
 
 async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatus) -> Result<(), Error> {

@@ -1,4 +1,5 @@
 //! Reconcilers (kube-runtime), one per kind, sharing the process's watches.
+pub mod apply;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_engine;
@@ -132,6 +133,10 @@ impl Metrics {
         out.push_str("# HELP cairn_reconcile_duration_seconds Time one reconcile takes, by kind.\n# TYPE cairn_reconcile_duration_seconds histogram\n");
         for (kind, _, _, h) in self.kinds() {
             h.render("cairn_reconcile_duration_seconds", &format!("kind=\"{kind}\""), &mut out);
+        }
+        out.push_str("# HELP cairn_upstream_applies_total Server-side applies of upstream objects: sent, or skipped because the live object already carried the desired hash.\n# TYPE cairn_upstream_applies_total counter\n");
+        for (result, n) in [("sent", &apply::APPLIES_SENT), ("skipped", &apply::APPLIES_SKIPPED)] {
+            out.push_str(&format!("cairn_upstream_applies_total{{result=\"{result}\"}} {}\n", n.load(Ordering::Relaxed)));
         }
         let m = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
         for (family, help) in FAMILIES {

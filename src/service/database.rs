@@ -46,6 +46,7 @@ pub fn detail(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<Db
         .map(|p| p.name_any())
         .collect();
     d.pod_scheduling_policies.sort();
+    d.backups = super::restores::backups_view(state, caller, &db);
     Ok(d)
 }
 

@@ -6,6 +6,7 @@ pub mod backups;
 pub mod components;
 pub mod credentials;
 pub mod database;
+pub mod database_list;
 pub mod defaults;
 pub mod engines;
 pub mod monitoring;
@@ -13,6 +14,8 @@ pub mod pmm;
 pub mod cluster;
 pub mod policies;
 pub mod preview;
+pub mod restores;
+pub mod schedules;
 pub mod upgrade_plan;
 pub mod validation;
 
@@ -84,38 +87,15 @@ pub fn list_namespaces(state: &State, caller: &Caller) -> Vec<String> {
 
 /// The databases in managed namespaces (optionally one) that the caller may read, per item.
 pub fn list_databases(state: &State, caller: &Caller, namespace: Option<&str>) -> Vec<DatabaseCluster> {
-    let managed = state.managed_namespaces();
-    let policy = state.rbac.policy();
-    let mut v: Vec<DatabaseCluster> = state
-        .dbs
-        .state()
-        .iter()
-        .filter(|d| {
-            let ns = d.namespace().unwrap_or_default();
-            managed.contains(&ns)
-                && namespace.is_none_or(|want| want == ns)
-                && policy.can(caller.subject(), res::DATABASE_CLUSTERS, "read", &authz::object(&ns, &d.name_any()))
-        })
-        .map(|d| (**d).clone())
-        .collect();
-    v.sort_by(|a, b| (a.namespace(), a.name_any()).cmp(&(b.namespace(), b.name_any())));
-    v
+    let page = database_list::page(state, caller, namespace, &Default::default());
+    page.items.iter().map(|d| (**d).clone()).collect()
 }
 
 /// The UI's rows of [`list_databases`], each saying whether the caller may delete it and see its credentials.
+/// (Built from the cache's shared copies: no database is cloned.)
 pub fn database_summaries(state: &State, caller: &Caller, namespace: Option<&str>) -> Vec<DbSummary> {
-    let policy = state.rbac.policy();
-    list_databases(state, caller, namespace)
-        .iter()
-        .map(|d| {
-            let mut row = DbSummary::from(d);
-            let object = authz::object(&row.namespace, &row.name);
-            row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &object);
-            row.can_reveal = policy.can(caller.subject(), res::DATABASE_CLUSTER_CREDENTIALS, "read", &object);
-            row.can_update = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "update", &object);
-            row
-        })
-        .collect()
+    let page = database_list::page(state, caller, namespace, &Default::default());
+    page.items.iter().map(|d| database_list::summary(state, caller, d)).collect()
 }
 
 /// What the caller may do on the databases pages: the managed namespaces where it may create databases.
@@ -177,6 +157,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
     defaults::fill(&mut db);
     validation::validate_new(&db, &versions)?;
     validate_references(state, &db)?;
+    restores::authorize_data_source(state, caller, &db)?;
     storage_class_exists(state, &db).await?;
     db.status = None;
     db.metadata.resource_version = None;

@@ -2,6 +2,7 @@
 //! buttons, relative times, the live (SSE) subscription and the database actions.
 pub mod database_actions;
 pub mod dialog;
+pub mod frequency;
 pub mod live;
 pub mod menu;
 pub mod tabs;

@@ -32,6 +32,7 @@ fn step_of(field: &str) -> usize {
         "name" | "namespace" | "engine" | "version" | "sharding" | "shards" | "config_servers" => 0,
         "nodes" | "size" | "cpu" | "memory" | "disk" | "proxy" | "proxy_replicas" | "storage_class" => 1,
         "expose" | "source_ranges" | "lb_config" | "engine_config" | "scheduling_policy" => 3,
+        f if f.starts_with("schedule_") || f.starts_with("pitr") || f.starts_with("from_") => 2,
         _ => 0,
     }
 }
@@ -40,7 +41,9 @@ fn step_of(field: &str) -> usize {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const FIELDS: &[&str] = &[
     "name", "namespace", "engine", "version", "sharding", "shards", "config_servers", "nodes", "size", "cpu", "memory", "disk", "proxy",
-    "proxy_replicas", "storage_class", "expose", "source_ranges", "lb_config", "engine_config", "scheduling_policy",
+    "proxy_replicas", "storage_class", "expose", "source_ranges", "lb_config", "engine_config", "scheduling_policy", "monitoring",
+    "backup_schedule", "schedule_kind", "schedule_time", "schedule_weekday", "schedule_day", "schedule_retention", "schedule_storage", "pitr",
+    "pitr_storage", "from_backup", "from_pitr_type", "from_pitr_date",
 ];
 
 type Draft = std::collections::BTreeMap<String, String>;
@@ -113,8 +116,12 @@ pub fn CreateDatabasePage() -> impl IntoView {
 
     // The choices that depend on each other: namespace → engines → versions; engine → nodes, presets,
     // proxies, policies; exposure → source ranges and LB configs. Empty: the first offered.
-    let namespace = RwSignal::new(String::new());
-    let engine = RwSignal::new(String::new());
+    // Opened from a backup ("restore into a new database"): the query names it, its namespace and engine.
+    let query = leptos_router::hooks::use_query_map();
+    let q = move |k: &str| query.with_untracked(|m| m.get(k)).unwrap_or_default();
+    let from = StoredValue::new(FromBackup { backup: q("from_backup"), pitr_type: q("from_pitr_type"), pitr_date: q("from_pitr_date") });
+    let namespace = RwSignal::new(q("namespace"));
+    let engine = RwSignal::new(q("engine"));
     let version = RwSignal::new(String::new());
     let expose = RwSignal::new(String::from("ClusterIP"));
     let sharded = RwSignal::new(false);
@@ -224,7 +231,10 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                     <div>
                                         <label for="namespace" class=LABEL>"Namespace"</label>
                                         <select id="namespace" name="namespace" class=INPUT on:change=move |ev| namespace.set(event_target_value(&ev))>
-                                            {opts.namespaces.iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                                            {opts.namespaces.iter().map(|n| {
+                                                let selected = *n == namespace.get_untracked();
+                                                view! { <option value=n.clone() selected=selected>{n.clone()}</option> }
+                                            }).collect_view()}
                                         </select>
                                         {error_for("namespace")}
                                     </div>
@@ -386,12 +396,17 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                     <StepButtons step hydrated index=1/>
                                 </section>
 
-                                // 3. Backups (filled by the backup feature)
+                                // 3. Backups: a schedule and point-in-time recovery (and the backup a restore starts from).
                                 <section id="step-backups" aria-labelledby="step-backups-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(2)>
                                     <h2 id="step-backups-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"3. Backups"</h2>
-                                    <p class="text-sm text-slate-700">
-                                        "Backups come with the backup feature: no backup storage can be set up yet, so this database starts without scheduled backups. You can add them later from its page."
-                                    </p>
+                                    {
+                                        let (all, ns_now) = (opts.backup_storages.clone(), ns_now.clone());
+                                        let storages = Signal::derive(move || {
+                                            let ns = ns_now();
+                                            all.iter().filter(|(n, _)| *n == ns).map(|(_, s)| s.clone()).collect::<Vec<_>>()
+                                        });
+                                        view! { <BackupStep storages error=Signal::derive(field_error) from=from.get_value()/> }
+                                    }
                                     <StepButtons step hydrated index=2/>
                                 </section>
 
@@ -653,4 +668,99 @@ fn CancelDialog(open: RwSignal<bool>) -> impl IntoView {
             </div>
         })
     }
+}
+
+/// The backup a new database starts from (query `from_backup`, `from_pitr_type`, `from_pitr_date`).
+#[derive(Clone, Debug, Default)]
+struct FromBackup {
+    backup: String,
+    pitr_type: String,
+    pitr_date: String,
+}
+
+/// The backup step: a scheduled backup (frequency picker, copies to keep, storage) and point-in-time
+/// recovery with its storage, like OpenEverest's wizard; and, when the form was opened from a backup, what
+/// the database will be restored from.
+#[component]
+fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, from: FromBackup) -> impl IntoView {
+    use crate::app::components::frequency::FrequencyPicker;
+    let scheduled = RwSignal::new(false);
+    let pitr = RwSignal::new(false);
+    let err = move |field: &'static str| {
+        move || error.get().filter(|e| e.field == field).map(|e| view! { <p role="alert" id=format!("{field}-error") class="mt-1 text-sm text-red-700">{e.message}</p> })
+    };
+    let storage_select = move |id: &'static str| {
+        view! {
+            <select id=id name=id class=INPUT>
+                {move || storages.get().into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+            </select>
+        }
+    };
+    let restoring = (!from.backup.is_empty()).then(|| {
+        let point = match from.pitr_type.as_str() {
+            "latest" => "to the latest restorable moment".to_string(),
+            "date" => format!("to {} UTC", from.pitr_date.replace('T', " ")),
+            _ => "as it was backed up".to_string(),
+        };
+        view! {
+            <div role="status" class="rounded-md border border-indigo-200 bg-indigo-50 p-3 text-sm text-indigo-900">
+                "This database starts from backup " <strong class="break-all">{from.backup.clone()}</strong> {format!(", restored {point}.")}
+            </div>
+            <input type="hidden" name="from_backup" value=from.backup.clone()/>
+            <input type="hidden" name="from_pitr_type" value=from.pitr_type.clone()/>
+            <input type="hidden" name="from_pitr_date" value=from.pitr_date.clone()/>
+        }
+    });
+    view! {
+        {restoring}
+        {err("from_backup")}
+        <Show when=move || storages.with(|s| s.is_empty())>
+            <p role="status" class="text-sm text-slate-600">
+                "No storage location in this namespace yet: add one under "
+                <a href="/settings/storage-locations" class="text-indigo-700 hover:underline">"Settings → Storage locations"</a>
+                " to schedule backups."
+            </p>
+        </Show>
+        <Show when=move || storages.with(|s| !s.is_empty())>
+            <fieldset class="space-y-4 rounded border border-slate-200 p-4">
+                <legend class="px-1 text-sm font-semibold">"Scheduled backups"</legend>
+                <label class="flex items-center gap-2 text-sm">
+                    <input id="backup_schedule" name="backup_schedule" type="checkbox" value="on" on:change=move |ev| scheduled.set(event_target_checked(&ev))/>
+                    "Back up on a schedule"
+                </label>
+                <Show when=move || scheduled.get()>
+                    <FrequencyPicker prefix="" error/>
+                    <div class="grid gap-4 sm:grid-cols-2">
+                        <div>
+                            <label for="schedule_retention" class=LABEL>"Copies to keep"</label>
+                            <input id="schedule_retention" name="schedule_retention" type="number" min="0" value="7" class=INPUT/>
+                            {err("schedule_retention")}
+                        </div>
+                        <div>
+                            <label for="schedule_storage" class=LABEL>"Storage location"</label>
+                            {storage_select("schedule_storage")}
+                            {err("schedule_storage")}
+                        </div>
+                    </div>
+                    {err("schedule_name")}
+                </Show>
+            </fieldset>
+            <fieldset class="space-y-4 rounded border border-slate-200 p-4">
+                <legend class="px-1 text-sm font-semibold">"Point-in-time recovery"</legend>
+                <label class="flex items-center gap-2 text-sm">
+                    <input id="pitr" name="pitr" type="checkbox" value="on" on:change=move |ev| pitr.set(event_target_checked(&ev))/>
+                    "Enable point-in-time recovery"
+                </label>
+                <p class=HELP>"The database's logs are uploaded continuously, so it can be restored to any moment after its first backup."</p>
+                <Show when=move || pitr.get()>
+                    <div>
+                        <label for="pitr_storage" class=LABEL>"Storage for the logs"</label>
+                        {storage_select("pitr_storage")}
+                        {err("pitr_storage")}
+                    </div>
+                </Show>
+            </fieldset>
+        </Show>
+    }
+    .into_any()
 }

@@ -98,8 +98,8 @@ fn Loaded(initial: DbDetail, tab: Signal<String>) -> impl IntoView {
         })}
         <Tabs label="Database sections" tabs current/>
         {move || match tab.get().as_str() {
-            "backups" => view! { <backups::BackupsTab namespace=ns.clone() name=name.clone()/> }.into_any(),
-            "restores" => view! { <restores::RestoresTab namespace=ns.clone() name=name.clone()/> }.into_any(),
+            "backups" => view! { <backups::BackupsTab d/> }.into_any(),
+            "restores" => view! { <restores::RestoresTab d/> }.into_any(),
             "components" => view! { <components::ComponentsTab d/> }.into_any(),
             _ => view! { <overview::Overview d/> }.into_any(),
         }}

@@ -1,16 +1,204 @@
-//! The Restores tab (filled by the backups work). For now an empty state.
+//! The Restores tab: the database's restores with their state (live), "Restore" and delete; and the
+//! restore dialog the Backups tab shares: from a backup as it was, to the latest restorable moment, or to a
+//! point in time inside the window, into this database or into a new one (the create form, prefilled with
+//! the backup as its data source).
+use crate::app::backup_fns::{DeleteRestore, RestoreBackup};
+use crate::app::components::{error_text, use_toasts, Dialog, RelativeTime};
+use crate::model::backups::*;
+use crate::model::DbDetail;
 use leptos::prelude::*;
 
 #[component]
-pub fn RestoresTab(namespace: String, name: String) -> impl IntoView {
-    let _ = namespace;
+pub fn RestoresTab(d: RwSignal<DbDetail>) -> impl IntoView {
+    let v = Memo::new(move |_| d.with(|d| d.backups.clone()));
+    let open = RwSignal::new(false);
+    let backup = RwSignal::new(String::new());
+    let delete = ServerAction::<DeleteRestore>::new();
+    let toasts = use_toasts();
+    Effect::new(move |_| match delete.value().get() {
+        Some(Ok(())) => toasts.info("Restore deleted"),
+        Some(Err(e)) => toasts.error(error_text(&e)),
+        None => {}
+    });
+    let why_not = move || {
+        v.with(|v| {
+            if !v.can_restore {
+                Some("Your role does not allow restoring this database.".to_string())
+            } else if !v.backups.iter().any(|b| b.state == "Succeeded") {
+                Some("There is no successful backup to restore yet.".to_string())
+            } else {
+                None
+            }
+        })
+    };
+    let ns = d.with_untracked(|d| d.summary.namespace.clone());
     view! {
         <section aria-labelledby="restores-title" class="card">
-            <h2 id="restores-title" class="text-lg font-semibold">"Restores"</h2>
-            <p class="mt-2 text-sm text-slate-600">
-                {format!("No restores into {name} yet. Restores from a backup will be listed here with their progress.")}
-            </p>
+            <div class="mb-3 flex flex-wrap items-center justify-between gap-2">
+                <h2 id="restores-title" class="text-lg font-semibold">"Restores"</h2>
+                <button type="button" class="btn-primary" disabled=move || why_not().is_some()
+                    on:click=move |_| {
+                        backup.set(v.with_untracked(|v| v.backups.iter().find(|b| b.state == "Succeeded").map(|b| b.name.clone()).unwrap_or_default()));
+                        open.set(true);
+                    }>"Restore"</button>
+            </div>
+            {move || why_not().map(|w| view! { <p class="mb-2 text-sm text-slate-600">{w}</p> })}
+            {move || {
+                let rows = v.with(|v| v.restores.clone());
+                if rows.is_empty() {
+                    return view! { <p class="text-sm text-slate-600">"No restores yet."</p> }.into_any();
+                }
+                let ns = ns.clone();
+                view! {
+                    <ul aria-label="Restores" class="divide-y divide-slate-200">
+                        {rows.into_iter().map(|r| view! { <RestoreItem r ns=ns.clone() delete/> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
+        <RestoreDialog d open backup/>
+    }
+    .into_any()
+}
+
+#[component]
+fn RestoreItem(r: RestoreRow, ns: String, delete: ServerAction<DeleteRestore>) -> impl IntoView {
+    let point = match r.point_in_time.as_str() {
+        "" => "as backed up".to_string(),
+        "latest" => "to the latest restorable moment".to_string(),
+        t => format!("to {}", parse_utc(t).map(format_utc).unwrap_or_else(|| t.to_string())),
+    };
+    let state = if r.state.is_empty() { "Waiting".to_string() } else { r.state.clone() };
+    let name = r.name.clone();
+    view! {
+        <li class="flex flex-wrap items-start justify-between gap-3 py-3">
+            <div class="min-w-0">
+                <p class="flex flex-wrap items-center gap-2">
+                    <span class="break-all font-medium">{r.name.clone()}</span>
+                    <span class=state_badge_class(&r.state)>{state}</span>
+                </p>
+                <p class="text-sm text-slate-700">{format!("From {} {point}", r.source)}</p>
+                <p class="text-xs text-slate-600">"Started " <RelativeTime unix=r.created/> " · finished " <RelativeTime unix=r.completed/></p>
+                {(!r.message.is_empty()).then(|| view! { <p class="mt-1 text-sm text-red-800">{r.message.clone()}</p> })}
+            </div>
+            {r.can_delete.then(|| view! {
+                <button type="button" class="btn-secondary text-red-700" aria-label=format!("Delete {name}")
+                    on:click={ let (ns, n) = (ns.clone(), name.clone()); move |_| { delete.dispatch(DeleteRestore { namespace: ns.clone(), restore: n.clone() }); } }>
+                    "Delete"
+                </button>
+            })}
+        </li>
+    }
+    .into_any()
+}
+
+/// The restore dialog (Backups and Restores tabs): which backup, which moment, where to.
+#[component]
+pub fn RestoreDialog(d: RwSignal<DbDetail>, open: RwSignal<bool>, backup: RwSignal<String>) -> impl IntoView {
+    view! {
+        <Dialog open title="Restore" id="restore-dialog">
+            <RestoreForm d open backup/>
+        </Dialog>
+    }
+    .into_any()
+}
+
+#[component]
+fn RestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>, backup: RwSignal<String>) -> impl IntoView {
+    let action = ServerAction::<RestoreBackup>::new();
+    let toasts = use_toasts();
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(None)) => {
+            toasts.info("Restore started: the database shows Restoring until it is done");
+            open.set(false);
+        }
+        Some(Err(e)) => toasts.error(error_text(&e)),
+        _ => {}
+    });
+    let (ns, name, engine) = d.with_untracked(|d| (d.summary.namespace.clone(), d.summary.name.clone(), d.summary.engine.clone()));
+    let v = d.with_untracked(|d| d.backups.clone());
+    let point = RwSignal::new("backup".to_string());
+    let target = RwSignal::new(if v.restore_blocked.is_some() { "new" } else { "this" }.to_string());
+    let window = v.pitr_window.clone();
+    let (min, max) = window.as_ref().map(|w| (datetime_local(w.earliest), datetime_local(w.latest))).unwrap_or_default();
+    let date = RwSignal::new(max.clone());
+    let has_pitr = v.pitr_enabled;
+    let blocked = v.restore_blocked.clone();
+    let backups: Vec<String> = v.backups.iter().filter(|b| b.state == "Succeeded").map(|b| b.name.clone()).collect();
+    let field_error = move || action.value().get().and_then(|r| r.ok().flatten()).map(|e| e.message);
+    let navigate = leptos_router::hooks::use_navigate();
+    let (ns2, engine2) = (ns.clone(), engine.clone());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let p = point.get_untracked();
+        if target.get_untracked() == "new" {
+            let mut url = format!("/databases/new?namespace={ns2}&engine={engine2}&from_backup={}", backup.get_untracked());
+            if p != "backup" {
+                url.push_str(&format!("&from_pitr_type={p}"));
+            }
+            if p == "date" {
+                url.push_str(&format!("&from_pitr_date={}", date.get_untracked()));
+            }
+            navigate(&url, Default::default());
+        } else {
+            action.dispatch(RestoreBackup {
+                namespace: ns.clone(),
+                name: name.clone(),
+                backup: backup.get_untracked(),
+                point: p.clone(),
+                date: (p == "date").then(|| date.get_untracked()),
+            });
+        }
+    };
+    let radio = move |group: &'static str, sig: RwSignal<String>, value: &'static str, label: &'static str, enabled: bool| {
+        let id = format!("restore-{group}-{value}");
+        view! {
+            <label for=id.clone() class="flex items-start gap-2 text-sm" class=("text-slate-500", !enabled)>
+                <input id=id.clone() type="radio" name=group value=value disabled=!enabled prop:checked=move || sig.get() == value
+                    on:change=move |_| sig.set(value.to_string())/>
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <form on:submit=submit class="space-y-4">
+            <div>
+                <label for="restore-backup" class="field-label">"Backup"</label>
+                <select id="restore-backup" class="field-input" on:change=move |ev| backup.set(event_target_value(&ev))>
+                    {backups.into_iter().map(|b| {
+                        let b2 = b.clone();
+                        view! { <option value=b.clone() selected=move || backup.get() == b2>{b.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <fieldset class="space-y-2">
+                <legend class="field-label">"Restore to"</legend>
+                {radio("point", point, "backup", "The moment of the backup", true)}
+                {radio("point", point, "latest", "The latest restorable moment (point-in-time recovery)", has_pitr)}
+                {radio("point", point, "date", "A point in time inside the window (UTC)", window.is_some())}
+                <Show when=move || point.get() == "date">
+                    <div>
+                        <label for="restore-date" class="field-label">"Point in time (UTC)"</label>
+                        <input id="restore-date" type="datetime-local" step="1" class="field-input" min=min.clone() max=max.clone()
+                            prop:value=move || date.get() on:input=move |ev| date.set(event_target_value(&ev))/>
+                        {window.clone().map(|w| view! { <p class="mt-1 text-xs text-slate-600">{format!("Window: {} to {}", format_utc(w.earliest), format_utc(w.latest))}</p> })}
+                        {move || field_error().map(|e| view! { <p role="alert" class="field-error">{e}</p> })}
+                    </div>
+                </Show>
+            </fieldset>
+            <fieldset class="space-y-2">
+                <legend class="field-label">"Into"</legend>
+                {radio("target", target, "this", "This database (its current data is replaced)", blocked.is_none())}
+                {blocked.clone().map(|b| view! { <p class="ml-6 text-xs text-slate-600">{b}</p> })}
+                {radio("target", target, "new", "A new database (opens the create form)", true)}
+            </fieldset>
+            <div class="flex justify-end gap-2">
+                <button type="button" class="btn-secondary" on:click=move |_| open.set(false)>"Cancel"</button>
+                <button type="submit" class="btn-primary" disabled=move || action.pending().get()>
+                    {move || if target.get() == "new" { "Continue" } else { "Restore" }}
+                </button>
+            </div>
+        </form>
     }
     .into_any()
 }

@@ -1,6 +1,7 @@
 //! The settings area (OpenEverest's `/settings/...` URLs): managed namespaces and policies.
 pub mod namespaces;
 pub mod policies;
+pub mod storage_locations;
 
 use crate::app::components::Header;
 use crate::model::FieldError;
@@ -28,6 +29,7 @@ pub fn SettingsFrame(children: Children) -> impl IntoView {
             <h1 class="mb-4 text-2xl font-semibold">"Settings"</h1>
             <nav aria-label="Settings sections" class="mb-6 flex gap-2 overflow-x-auto border-b border-slate-200">
                 {tab("/settings/namespaces", "Namespaces")}
+                {tab("/settings/storage-locations", "Storage locations")}
                 {tab("/settings/policies", "Policies")}
                 {tab("/settings/operator-upgrades", "Operator upgrades")}
                 {tab("/settings/monitoring-endpoints", "Monitoring endpoints")}

@@ -1,0 +1,182 @@
+//! The one place that decides whether a reconciler's write would change anything. A reconcile that would
+//! leave the upstream object, our status or an owned object as it is sends no request at all:
+//!
+//! - Server-side applies ([`apply`]) carry the hash of what was applied in the annotation
+//!   [`ANNOTATION_APPLIED_HASH`]. The live object (the reflector cache; a fresh read only when the cache has
+//!   none) already carrying the hash of the desired object means the apply would change nothing: it is not
+//!   sent. A restart therefore re-applies nothing: the hashes are on the objects, not in memory.
+//! - Any other write (a status, a finalizer) is sent only when the live copy differs from it; see
+//!   [`Writes::pending`].
+//! - The cache lags our own writes by a moment, and a reconcile triggered in between would see the old copy
+//!   and write the same thing again. [`Writes`] remembers what was last written on top of which
+//!   resourceVersion: while the cache still shows that very revision, the same write is not sent again.
+//!   (A newer revision in the cache already contains the write, so it is compared as it is.)
+//!
+//! Another writer changing a field we manage is put back on our next real change (or by hand, by removing
+//! the hash annotation); every write is still a forced server-side apply under our field manager.
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Mutex;
+
+/// The hash of the desired object last server-side applied by Cairn (hex, SHA-256 of its JSON).
+pub const ANNOTATION_APPLIED_HASH: &str = "cairn.io/applied-hash";
+
+/// A short, stable digest of `value`'s JSON (struct fields in declaration order, maps sorted: the same
+/// value always gives the same digest).
+pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
+    use sha2::Digest;
+    let json = serde_json::to_vec(value)?;
+    Ok(hex::encode(&sha2::Sha256::digest(&json)[..16]))
+}
+
+/// What was last written to one object (identified by a key such as `Kind/ns/name/status`): the
+/// resourceVersion the live copy had when it was written, and the hash of what was written.
+#[derive(Default)]
+pub struct Writes {
+    sent: Mutex<HashMap<String, (Option<String>, String)>>,
+}
+
+impl Writes {
+    /// Whether a write of the value hashed `hash` is still needed, given the live copy: `live_hash` is the
+    /// hash of the live value (`None`: there is none or it cannot be known), `live_rv` its resourceVersion.
+    pub fn pending(&self, key: &str, live_rv: Option<&str>, live_hash: Option<&str>, hash: &str) -> bool {
+        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        decide(live_rv, live_hash, sent.get(key).map(|(rv, h)| (rv.as_deref(), h.as_str())), hash) == Decision::Write
+    }
+
+    /// The value hashed `hash` was just written on top of the live revision `live_rv`.
+    pub fn sent(&self, key: &str, live_rv: Option<&str>, hash: &str) {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.insert(key.to_string(), (live_rv.map(String::from), hash.to_string()));
+    }
+
+    /// The object is gone: forget what was written to it.
+    pub fn forget_prefix(&self, prefix: &str) {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.retain(|k, _| !k.starts_with(prefix));
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The write would change nothing.
+    Skip,
+    Write,
+}
+
+/// The decision, pure: skip when the live value already is the desired one, or when the same value was
+/// written on top of exactly the live revision (the cache has not caught up with our write yet).
+pub fn decide(live_rv: Option<&str>, live_hash: Option<&str>, last_sent: Option<(Option<&str>, &str)>, hash: &str) -> Decision {
+    if live_hash == Some(hash) {
+        return Decision::Skip;
+    }
+    match last_sent {
+        Some((rv, h)) if h == hash && rv.is_some() && rv == live_rv => Decision::Skip,
+        _ => Decision::Write,
+    }
+}
+
+/// The applied-hash annotation of an object.
+pub fn applied_hash<K: Resource>(obj: &K) -> Option<&str> {
+    obj.meta().annotations.as_ref().and_then(|a| a.get(ANNOTATION_APPLIED_HASH)).map(String::as_str)
+}
+
+/// The object as it stands after [`apply`], and whether a write was sent.
+pub struct Applied<K> {
+    pub object: K,
+    pub written: bool,
+}
+
+/// Counters of server-side applies sent and skipped (exported on /metrics).
+pub static APPLIES_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static APPLIES_SKIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn key_of<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> String {
+    format!("{}/{ns}/{name}/apply", K::kind(&()))
+}
+
+/// Server-side applies `desired` (forced, under `field_manager`) unless the live object already carries its
+/// hash. `cached` is the reflector cache's copy; when the cache has none, the object is read (it may have
+/// just been created, or the cache may lag) before anything is written. The hash annotation is added to
+/// `desired` here.
+pub async fn apply<K>(api: &Api<K>, writes: &Writes, field_manager: &str, cached: Option<&K>, mut desired: K) -> Result<Applied<K>, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let name = desired.name_any();
+    let ns = desired.namespace().unwrap_or_default();
+    desired.meta_mut().annotations.get_or_insert_with(Default::default).remove(ANNOTATION_APPLIED_HASH);
+    let hash = hash_of(&desired).map_err(kube::Error::SerdeError)?;
+    let key = key_of::<K>(&ns, &name);
+    let fetched;
+    let live = match cached {
+        Some(c) => Some(c),
+        None => {
+            fetched = api.get_opt(&name).await?;
+            fetched.as_ref()
+        }
+    };
+    if let Some(live) = live {
+        if !writes.pending(&key, live.meta().resource_version.as_deref(), applied_hash(live), &hash) {
+            APPLIES_SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(Applied { object: live.clone(), written: false });
+        }
+    }
+    desired.meta_mut().annotations.get_or_insert_with(Default::default).insert(ANNOTATION_APPLIED_HASH.into(), hash.clone());
+    let object = api.patch(&name, &PatchParams::apply(field_manager).force(), &Patch::Apply(&desired)).await?;
+    APPLIES_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    writes.sent(&key, live.and_then(|l| l.meta().resource_version.as_deref()), &hash);
+    Ok(Applied { object, written: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_value_already_desired_is_not_written() {
+        assert_eq!(decide(Some("5"), Some("h1"), None, "h1"), Decision::Skip);
+        assert_eq!(decide(Some("5"), Some("h1"), Some((Some("3"), "h0")), "h1"), Decision::Skip, "whatever was sent before");
+    }
+
+    #[test]
+    fn a_changed_value_is_written() {
+        assert_eq!(decide(Some("5"), Some("h0"), None, "h1"), Decision::Write, "nothing sent by this process (a restart)");
+        assert_eq!(decide(None, None, None, "h1"), Decision::Write, "no live copy");
+        assert_eq!(decide(Some("5"), None, None, "h1"), Decision::Write, "a live copy without a hash");
+    }
+
+    #[test]
+    fn the_same_write_on_a_cache_that_has_not_caught_up_is_not_repeated() {
+        // Sent h1 on top of revision 5; the cache still shows revision 5 with h0.
+        assert_eq!(decide(Some("5"), Some("h0"), Some((Some("5"), "h1")), "h1"), Decision::Skip);
+        // A newer revision without h1: someone else wrote after us (or removed the hash): write again.
+        assert_eq!(decide(Some("6"), Some("h0"), Some((Some("5"), "h1")), "h1"), Decision::Write);
+        // Something else is desired now.
+        assert_eq!(decide(Some("5"), Some("h0"), Some((Some("5"), "h1")), "h2"), Decision::Write);
+        // Created from nothing (no live revision): a missing object is never assumed to exist.
+        assert_eq!(decide(None, None, Some((None, "h1")), "h1"), Decision::Write);
+    }
+
+    #[test]
+    fn writes_remember_per_key() {
+        let w = Writes::default();
+        assert!(w.pending("a", Some("5"), Some("h0"), "h1"));
+        w.sent("a", Some("5"), "h1");
+        assert!(!w.pending("a", Some("5"), Some("h0"), "h1"), "cache lag");
+        assert!(w.pending("b", Some("5"), Some("h0"), "h1"), "another object");
+        w.forget_prefix("a");
+        assert!(w.pending("a", Some("5"), Some("h0"), "h1"), "forgotten");
+    }
+
+    #[test]
+    fn the_hash_is_stable_and_follows_the_content() {
+        let a = serde_json::json!({"spec": {"x": 1, "y": [1, 2]}});
+        assert_eq!(hash_of(&a).unwrap(), hash_of(&a.clone()).unwrap());
+        assert_ne!(hash_of(&a).unwrap(), hash_of(&serde_json::json!({"spec": {"x": 2, "y": [1, 2]}})).unwrap());
+        assert_eq!(hash_of(&a).unwrap().len(), 32);
+    }
+}

@@ -1,0 +1,163 @@
+//! The database list's options beyond OpenEverest (all optional; without them the list is OpenEverest's):
+//! a page (`limit`, `continue`), filters (`engine`, `status`) and the summary view (`view=summary`, the
+//! UI's rows without the spec). Items come from the cache as shared references: nothing is copied.
+use super::authz::{self, res};
+use super::{Caller, DbSummary};
+use crate::crd::{AppState, DatabaseCluster, EngineType};
+use crate::error::ApiError;
+use crate::state::State;
+use kube::ResourceExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The most items one page may ask for.
+pub const MAX_LIMIT: usize = 10_000;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListQuery {
+    /// At most this many items (the rest: `metadata.continue`).
+    pub limit: Option<usize>,
+    /// The `metadata.continue` of the previous page: items after it.
+    pub continue_after: Option<(String, String)>,
+    pub engine: Option<EngineType>,
+    /// The status as the list shows it (`creating` for none yet).
+    pub status: Option<String>,
+    pub summary: bool,
+}
+
+const STATES: [AppState; 14] = [
+    AppState::Creating,
+    AppState::Initializing,
+    AppState::Paused,
+    AppState::Pausing,
+    AppState::Stopping,
+    AppState::Ready,
+    AppState::Error,
+    AppState::Restoring,
+    AppState::Deleting,
+    AppState::Upgrading,
+    AppState::ResizingVolumes,
+    AppState::Importing,
+    AppState::Unknown,
+    AppState::New,
+];
+
+impl ListQuery {
+    /// The query string's options; an unknown key is ignored, a bad value is an error naming the key.
+    pub fn parse(q: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+        let mut out = ListQuery::default();
+        if let Some(l) = q.get("limit") {
+            let n = l.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n));
+            out.limit = Some(n.ok_or_else(|| ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}")))?);
+        }
+        if let Some(c) = q.get("continue").filter(|c| !c.is_empty()) {
+            let (ns, name) = c.split_once('/').ok_or_else(|| ApiError::invalid("continue", "must be the metadata.continue of a previous page"))?;
+            out.continue_after = Some((ns.to_string(), name.to_string()));
+        }
+        if let Some(e) = q.get("engine") {
+            out.engine = Some(match e.as_str() {
+                "postgresql" => EngineType::Postgresql,
+                "pxc" => EngineType::Pxc,
+                "psmdb" => EngineType::Psmdb,
+                _ => return Err(ApiError::invalid("engine", "must be one of postgresql, pxc, psmdb")),
+            });
+        }
+        if let Some(s) = q.get("status") {
+            if !STATES.iter().any(|st| !st.as_str().is_empty() && st.as_str() == s) {
+                return Err(ApiError::invalid("status", "must be a database status (creating, ready, error, …)"));
+            }
+            out.status = Some(s.clone());
+        }
+        match q.get("view").map(String::as_str) {
+            None | Some("full") => {}
+            Some("summary") => out.summary = true,
+            Some(_) => return Err(ApiError::invalid("view", "must be full or summary")),
+        }
+        Ok(out)
+    }
+
+    fn keeps(&self, d: &DatabaseCluster) -> bool {
+        self.engine.is_none_or(|e| d.spec.engine.type_ == e)
+            && self.status.as_deref().is_none_or(|s| status_of(d) == s)
+    }
+}
+
+/// The status the list shows.
+fn status_of(d: &DatabaseCluster) -> &'static str {
+    d.status.as_ref().map(|s| s.status).unwrap_or_default().with_creating().as_str()
+}
+
+/// One page of a list.
+pub struct Page {
+    pub items: Vec<Arc<DatabaseCluster>>,
+    /// Where the next page starts (`<namespace>/<name>` of the last item), when there is one.
+    pub next: Option<String>,
+    /// Items after this page.
+    pub remaining: usize,
+}
+
+/// The databases in managed namespaces (optionally one) that the caller may read (RBAC per item) and the
+/// query keeps, sorted by namespace and name, one page of them.
+pub fn page(state: &State, caller: &Caller, namespace: Option<&str>, q: &ListQuery) -> Page {
+    let managed = state.managed_namespaces();
+    let policy = state.rbac.policy();
+    let mut all: Vec<Arc<DatabaseCluster>> = state
+        .dbs
+        .state()
+        .into_iter()
+        .filter(|d| {
+            let ns = d.metadata.namespace.as_deref().unwrap_or_default();
+            managed.iter().any(|m| m == ns)
+                && namespace.is_none_or(|want| want == ns)
+                && q.keeps(d)
+                && policy.can(caller.subject(), res::DATABASE_CLUSTERS, "read", &authz::object(ns, &d.name_any()))
+        })
+        .collect();
+    all.sort_by(|a, b| (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name)));
+    let start = match &q.continue_after {
+        None => 0,
+        Some((ns, name)) => all.partition_point(|d| {
+            (d.metadata.namespace.as_deref().unwrap_or_default(), d.metadata.name.as_deref().unwrap_or_default()) <= (ns.as_str(), name.as_str())
+        }),
+    };
+    let end = q.limit.map_or(all.len(), |l| (start + l).min(all.len()));
+    let remaining = all.len() - end;
+    let items: Vec<_> = all.drain(start..end).collect();
+    let next = (remaining > 0).then(|| items.last().map(|d| format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any()))).flatten();
+    Page { items, next, remaining }
+}
+
+/// The UI's row of a database, saying what the caller may do with it.
+pub fn summary(state: &State, caller: &Caller, d: &DatabaseCluster) -> DbSummary {
+    let policy = state.rbac.policy();
+    let mut row = DbSummary::from(d);
+    let object = authz::object(&row.namespace, &row.name);
+    row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &object);
+    row.can_reveal = policy.can(caller.subject(), res::DATABASE_CLUSTER_CREDENTIALS, "read", &object);
+    row.can_update = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "update", &object);
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
+        ListQuery::parse(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn options_parse_and_bad_values_name_the_key() {
+        assert_eq!(q(&[]).unwrap(), ListQuery::default(), "OpenEverest's list");
+        let got = q(&[("limit", "50"), ("continue", "ns/db-7"), ("engine", "pxc"), ("status", "ready"), ("view", "summary"), ("x", "ignored")]).unwrap();
+        assert_eq!(got.limit, Some(50));
+        assert_eq!(got.continue_after, Some(("ns".into(), "db-7".into())));
+        assert_eq!(got.engine, Some(EngineType::Pxc));
+        assert_eq!(got.status.as_deref(), Some("ready"));
+        assert!(got.summary);
+        for (k, v) in [("limit", "0"), ("limit", "x"), ("limit", "10001"), ("continue", "nope"), ("engine", "mysql"), ("status", "fine"), ("view", "big")] {
+            let e = q(&[(k, v)]).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(k), "{k}={v}: {e:?}");
+        }
+    }
+}
