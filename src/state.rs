@@ -58,6 +58,10 @@ pub struct Inner {
     pub monitoring_configs: Store<crate::crd::MonitoringConfig>,
     /// Bumped on every MonitoringConfig change after the first full list.
     pub monitoring_config_changes: watch::Receiver<u64>,
+    /// Bumped on every change of the objects DatabaseClusters name or that hold a storage (PodSchedulingPolicy,
+    /// LoadBalancerConfig, BackupStorage, DatabaseClusterBackup, DatabaseClusterRestore): the in-use
+    /// reconciler's trigger besides `changes` and `monitoring_config_changes`.
+    pub reference_changes: watch::Receiver<u64>,
     /// Monitoring settings (PMM request timeout, monitoring namespace).
     pub monitoring: crate::service::monitoring::Settings,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
@@ -213,6 +217,12 @@ where
             }
         }
     });
+}
+
+/// An `on_event` for [`drive`] that bumps `tx` on every event.
+fn bump<K>(tx: &Arc<watch::Sender<u64>>) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
+    let tx = tx.clone();
+    move |_| tx.send_modify(|n| *n += 1)
 }
 
 /// What the caches never read, dropped before an object is stored: the managed fields (often larger than
@@ -465,11 +475,21 @@ impl State {
         drive(client.clone(), pxc_feed, &health, |_| {});
         drive(client.clone(), psmdb_feed, &health, |_| {});
         drive(client.clone(), sc_feed, &health, |_| {});
-        drive(client.clone(), psp_feed, &health, |_| {});
-        drive(client.clone(), restore_feed, &health, move |_| restores_tx.send_modify(|n| *n += 1));
-        drive(client.clone(), lbc_feed, &health, |_| {});
-        drive(client.clone(), bs_feed, &health, |_| {});
-        drive(client.clone(), backup_feed, &health, move |_| backups_tx.send_modify(|n| *n += 1));
+        let (ref_changes_tx, reference_changes) = watch::channel(0u64);
+        let ref_changes_tx = Arc::new(ref_changes_tx);
+        drive(client.clone(), psp_feed, &health, bump(&ref_changes_tx));
+        let refs = ref_changes_tx.clone();
+        drive(client.clone(), restore_feed, &health, move |_| {
+            restores_tx.send_modify(|n| *n += 1);
+            refs.send_modify(|n| *n += 1);
+        });
+        drive(client.clone(), lbc_feed, &health, bump(&ref_changes_tx));
+        drive(client.clone(), bs_feed, &health, bump(&ref_changes_tx));
+        let refs = ref_changes_tx.clone();
+        drive(client.clone(), backup_feed, &health, move |_| {
+            backups_tx.send_modify(|n| *n += 1);
+            refs.send_modify(|n| *n += 1);
+        });
         drive(client.clone(), di_feed, &health, |_| {});
         drive(client.clone(), dij_feed, &health, |_| {});
         drive(client.clone(), shdc_feed, &health, |_| {});
@@ -557,6 +577,7 @@ impl State {
             nodes,
             monitoring_configs,
             monitoring_config_changes,
+            reference_changes,
             monitoring: Default::default(),
             engines,
             version_service: opts.version_service,

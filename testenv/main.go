@@ -33,6 +33,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 type config struct {
 	dir, kubeconfigOut, auditLog string
+	controllers                  string
 	port                         int
 	crds                         multiFlag
 	keep, noStdinWatch           bool
@@ -50,6 +51,9 @@ func logf(format string, args ...any) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == kcmSubcommand {
+		os.Exit(runKCMCommand(os.Args[2:]))
+	}
 	ppid := os.Getppid()
 	// Die with the parent (Linux). PDEATHSIG fires when the parent *thread*
 	// that spawned us exits (e.g. a Rust test thread), so we use SIGUSR2 and
@@ -70,6 +74,7 @@ func main() {
 	fs.StringVar(&o.auditLog, "audit-log", "", "enable audit logging (Metadata level for everything) to this file")
 	fs.BoolVar(&o.keep, "keep", false, "do not delete DIR on exit")
 	fs.BoolVar(&o.noStdinWatch, "no-stdin-watch", false, "do not exit when stdin reaches EOF")
+	fs.StringVar(&o.controllers, "controllers", defaultControllers, "kube-controller-manager controllers to run (comma-separated; empty: no controller manager)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "startup timeout (etcd + apiserver + CRDs)")
 	_ = fs.Parse(os.Args[1:])
 	if fs.NArg() > 0 {
@@ -245,10 +250,12 @@ type testEnv struct {
 	etcd                        *embed.Etcd
 	apiCancel                   context.CancelFunc
 	apiErr                      chan error
+	kcm                         *kcmProcess
 	server, etcdURL, kubeconfig string
 }
 
 func (e *testEnv) shutdown() {
+	e.kcm.stop()
 	if e.apiCancel != nil {
 		e.apiCancel()
 		// Open watches (a test's clients are still connected while it tears down) hold the apiserver's
@@ -364,6 +371,14 @@ func start(ctx context.Context, o config, dir string) (*testEnv, error) {
 			return env, err
 		}
 		logf("%d CRDs applied and established (%v)", len(crds), time.Since(t0).Round(time.Millisecond))
+	}
+	// After the CRDs: the garbage collector's first discovery then covers them (it rediscovers every 30 s).
+	// Not waited for: its controllers come up while the caller starts its own work.
+	if o.controllers != "" {
+		if env.kcm, err = startKCM(dir, env.kubeconfig, o.controllers, p); err != nil {
+			return env, err
+		}
+		logf("kube-controller-manager started (%s) (%v)", o.controllers, time.Since(t0).Round(time.Millisecond))
 	}
 	return env, nil
 }

@@ -39,6 +39,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         state.health.spawn("DatabaseCluster controller", crate::controller::database_cluster::run_with(state.clone(), subs, opts));
         state.health.spawn("MonitoringConfig controller", crate::controller::monitoring_config::run(state.clone()));
+        state.health.spawn("in-use controller", crate::controller::in_use::run(state.clone()));
         state.health.spawn("DatabaseClusterBackup controller", crate::controller::database_cluster_backup::run(state.clone()));
         state.health.spawn("DataImportJob controller", crate::controller::data_import_job::run(state.clone()));
         state.health.spawn("DatabaseClusterRestore controller", crate::controller::database_cluster_restore::run(state.clone()));

@@ -248,7 +248,9 @@ async fn reconcile_one(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Acti
 async fn reconcile_timed(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Action, Error> {
     let db = db.clone();
     let ns = db.namespace().unwrap_or_default();
-    if !ctx.state.is_managed(&ns) {
+    // A deletion is always finished, also in a namespace no longer managed (one being deleted is not):
+    // otherwise our finalizer would hold the database, and the namespace, for ever.
+    if !ctx.state.is_managed(&ns) && db.metadata.deletion_timestamp.is_none() {
         tracing::debug!(db = %db.name_any(), %ns, "namespace not managed; skipping");
         return Ok(Action::await_change());
     }
@@ -571,7 +573,12 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             set_status(ctx, db, &st).await?;
             return Ok(Action::await_change());
         }
-        if !db.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_CLEANUP) {
+        // Defaults a client other than Cairn's REST API left out (kubectl, GitOps), written back as
+        // OpenEverest does; the update triggers another reconcile.
+        if write_back_defaults(&dbs, ctx, db).await? {
+            return Ok(Action::await_change());
+        }
+        if !missing_finalizers(db).is_empty() {
             // Added on top of this revision already (the cache has not caught up): the update's event comes.
             let key = format!("{KIND}/{ns}/{name}/finalizer");
             if !ctx.writes.pending(&key, db.metadata.resource_version.as_deref(), None, FINALIZER_UPSTREAM_CLEANUP) {
@@ -744,12 +751,30 @@ async fn alive_with_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) 
     Ok(ok)
 }
 
+/// Writes back the defaults missing from `db` (`service::defaults`): a merge patch guarded by the object's
+/// resourceVersion. Whether it wrote (a conflict counts as written: the newer object is already on its way).
+async fn write_back_defaults(api: &Api<DatabaseCluster>, ctx: &Ctx, db: &DatabaseCluster) -> Result<bool, Error> {
+    let Some(patch) = crate::service::defaults::write_back(&ctx.state, db) else { return Ok(false) };
+    match api.patch(&db.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The finalizers a live DatabaseCluster must carry and does not (contract §2 step 3): ours, which deletes
+/// the upstream cluster first, and `foregroundDeletion`, with which the garbage collector deletes the
+/// objects it owns (upstream CR, pods) before the DatabaseCluster goes.
+fn missing_finalizers(db: &DatabaseCluster) -> Vec<&'static str> {
+    [FINALIZER_UPSTREAM_CLEANUP, FINALIZER_FOREGROUND].into_iter().filter(|f| !db.finalizers().iter().any(|x| x == f)).collect()
+}
+
 /// Finalizer edits are JSON patches guarded by a `test` of the current list, so a concurrent writer's
 /// finalizer is never dropped.
 async fn add_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<(), Error> {
     let current = db.finalizers().to_vec();
     let mut next = current.clone();
-    next.push(FINALIZER_UPSTREAM_CLEANUP.into());
+    next.extend(missing_finalizers(db).into_iter().map(String::from));
     let patch = if db.metadata.finalizers.is_none() {
         serde_json::json!([{ "op": "add", "path": "/metadata/finalizers", "value": next }])
     } else {

@@ -8,6 +8,7 @@ pub mod database_cluster_backup;
 pub mod database_cluster_restore;
 pub mod database_engine;
 pub mod database_monitoring;
+pub mod in_use;
 pub mod monitoring_config;
 
 use futures::{FutureExt, Stream};

@@ -1,11 +1,10 @@
-//! The MonitoringConfig reconciler: each one's `status.inUse` (some database of its namespace names it), and
-//! the cluster-level metrics agent OpenEverest keeps (contract §2.5): one `VMAgent` named
+//! The MonitoringConfig reconciler: the cluster-level metrics agent OpenEverest keeps (contract §2.5): one `VMAgent` named
 //! `everest-monitoring` in the monitoring namespace, writing to every distinct PMM URL with basic auth from
 //! a copy of each endpoint's credentials Secret, labelled with the cluster's id. It exists while some PMM
 //! endpoint does and the VictoriaMetrics operator's CRD is installed; without the CRD nothing fails (the
 //! UI says cluster metrics need the operator).
 //!
-//! Driven by events: MonitoringConfig and DatabaseCluster changes (debounced); no timer.
+//! Driven by events: MonitoringConfig changes (debounced); no timer.
 use super::METRICS;
 use crate::crd::monitoring_config::{SECRET_KEY_API_KEY, SECRET_KEY_USERNAME};
 use crate::crd::{MonitoringConfig, MonitoringType};
@@ -25,59 +24,32 @@ pub const LABEL_VMAGENT_SECRET: &str = "cairn.io/vmagent-credentials";
 /// Runs until the process stops.
 pub async fn run(state: State) {
     state.wait_ready().await;
-    let mut dbs = state.changes.clone();
     let mut mcs = state.monitoring_config_changes.clone();
-    // The VMAgent depends on the MonitoringConfigs only; a database change only moves `inUse`.
-    let mut configs_changed = true;
     loop {
-        dbs.borrow_and_update();
         mcs.borrow_and_update();
         METRICS.monitoring_reconciles.fetch_add(1, Ordering::Relaxed);
         let start = std::time::Instant::now();
-        let r = reconcile(&state, configs_changed).await;
+        let r = reconcile(&state, true).await;
         METRICS.monitoring_reconcile_duration.observe(start.elapsed());
         if let Err(e) = r {
             METRICS.monitoring_reconcile_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "monitoring reconcile failed; retrying in 10s");
             tokio::time::sleep(Duration::from_secs(10)).await;
-            configs_changed = true;
             continue;
         }
-        let changed = tokio::select! {
-            r = dbs.changed() => r.map(|_| false),
-            r = mcs.changed() => r.map(|_| true),
-        };
-        match changed {
-            Ok(c) => configs_changed = c,
-            Err(_) => return,
+        if mcs.changed().await.is_err() {
+            return;
         }
-        // Coalesce a burst of events into one pass (a MonitoringConfig change among them counts).
+        // Coalesce a burst of events into one pass.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        configs_changed |= mcs.has_changed().unwrap_or(false);
     }
 }
 
-/// One pass: `inUse` of every MonitoringConfig, then (when the MonitoringConfigs changed) the VMAgent.
+/// One pass: (when the MonitoringConfigs changed) the VMAgent. Each one's `status.inUse` and in-use
+/// finalizer are the in-use reconciler's (`controller::in_use`).
 pub async fn reconcile(state: &State, configs_changed: bool) -> Result<(), kube::Error> {
     let mut configs: Vec<std::sync::Arc<MonitoringConfig>> = state.monitoring_configs.state();
     configs.sort_by_key(|m| (m.namespace(), m.name_any()));
-    for mc in &configs {
-        if mc.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        let ns = mc.namespace().unwrap_or_default();
-        let in_use = !crate::service::monitoring::users_of(state, &ns, &mc.name_any()).is_empty();
-        let generation = mc.metadata.generation.unwrap_or(0);
-        let st = mc.status.clone().unwrap_or_default();
-        if st.in_use != in_use || st.last_observed_generation != generation {
-            let api: Api<MonitoringConfig> = Api::namespaced(state.client.clone(), &ns);
-            let body = serde_json::json!({"status": {"inUse": in_use, "lastObservedGeneration": generation}});
-            match api.patch_status(&mc.name_any(), &PatchParams::default(), &Patch::Merge(&body)).await {
-                Ok(_) | Err(kube::Error::Api(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
     if !configs_changed {
         return Ok(());
     }

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod data_import;
 pub mod database;
 pub mod database_list;
+pub mod defaults;
 pub mod engines;
 pub mod monitoring;
 pub mod pmm;
@@ -169,11 +170,10 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
         ));
     }
     // The engine must be installed in the namespace (OpenEverest's webhook rejects engine types without a
-    // DatabaseEngine); default the version to its best one, as OpenEverest's defaulting webhook does.
-    let versions = state.versions(db.spec.engine.type_, &ns)?;
-    if db.spec.engine.version.as_deref().unwrap_or("").is_empty() {
-        db.spec.engine.version = versions.ordered_engine_versions().into_iter().next();
-    }
+    // DatabaseEngine); default the version to its best one, as OpenEverest's defaulting webhook does, and
+    // fill what its reconciler writes back (so a REST create is stored complete at once).
+    let versions = defaults::default_version(state, &mut db)?;
+    defaults::fill(&mut db);
     validation::validate_new(&db, &versions)?;
     validate_references(state, &db)?;
     restores::authorize_data_source(state, caller, &db)?;

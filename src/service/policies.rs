@@ -47,11 +47,11 @@ pub fn users_of(state: &State, uses: impl Fn(&DatabaseCluster) -> bool) -> Vec<S
     v
 }
 
-fn psp_users(state: &State, name: &str) -> Vec<String> {
+pub fn psp_users(state: &State, name: &str) -> Vec<String> {
     users_of(state, |d| d.spec.pod_scheduling_policy_name.as_deref() == Some(name))
 }
 
-fn lbc_users(state: &State, name: &str) -> Vec<String> {
+pub fn lbc_users(state: &State, name: &str) -> Vec<String> {
     users_of(state, |d| {
         d.spec.proxy.as_ref().and_then(|p| p.expose.as_ref()).and_then(|e| e.load_balancer_config_name.as_deref()) == Some(name)
     })

@@ -181,6 +181,7 @@ async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn:
     tokio::spawn(cairn::controller::backup_mirror::run(state.clone()));
     tokio::spawn(cairn::controller::backup_storage::run(state.clone()));
     tokio::spawn(cairn::controller::monitoring_config::run(state.clone()));
+    tokio::spawn(cairn::controller::in_use::run(state.clone()));
     tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
     state
 }
