@@ -27,7 +27,7 @@ run_test_binaries() {
   # "seconds<TAB>name<TAB>executable", slowest first; a binary never timed counts as slow (it runs early).
   mapfile -t bins < <(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
     | "\(.target.kind[0])/\(.target.name)\t\(.executable)"' "$logs/artifacts.json" | sort -u |
-    awk -F'\t' 'NR == FNR { t[$2] = $1; next } { print ($1 in t ? t[$1] : 999) "\t" $0 }' "$times" - |
+    awk -F'\t' 'FILENAME == ARGV[1] { t[$2] = $1; next } { print ($1 in t ? t[$1] : 999) "\t" $0 }' "$times" - |
     sort -t$'\t' -k1,1nr | cut -f2-)
   mkdir -p "$logs/bin"
   local running=0 i=0 name exe
@@ -90,17 +90,17 @@ run_test_binaries "$logs" || cargo_rc=$?
 # The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
 # and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
 # --features sim` just built (it is never part of a release).
-# It is built with cheaper settings than the site users get (opt-level 1, no LTO, many codegen units, a light
-# wasm-opt pass): the same code, features and cfg (no debug assertions), so whatever stops the release build
+# It is built with cheaper settings than the site users get (server opt-level 0, wasm opt-level 1, no LTO, many
+# codegen units, no wasm-opt pass): the same code, features and cfg (no debug assertions), so whatever stops the release build
 # from compiling stops this one, in a fraction of the time. It goes to target/e2e/, so target/release and
 # target/site stay the real release (bench/size.sh measures those).
 step "build the release site (cargo leptos build --release --split, test settings, into target/e2e)"
 build_start=$SECONDS
 e2e_target="$CAIRN_ROOT/target/e2e"
 CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
-CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
-LEPTOS_WASM_OPT_FEATURES="-O1,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
+LEPTOS_WASM_OPT_FEATURES="-O0,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
   cargo leptos build --release --split >&2
 bash scripts/compress-site.sh "$e2e_target/site"
 echo "release site built in $((SECONDS - build_start)) s" >&2

@@ -15,11 +15,12 @@ test("the create form offers each installed engine with its recommended version 
   await expect(engine.getByRole("option")).toHaveText(["PostgreSQL", "MySQL", "MongoDB"]);
 
   for (const [label, best, alsoListed] of [
+    // The newer operator set (PG 2.8.2, PXC 1.19.0, PSMDB 1.21.2), as the sandbox runs it.
     // PostgreSQL: all five recommended majors, newest first, then the older "available" builds.
-    ["PostgreSQL", "17.5.2", "13.20"],
-    // MySQL: 8.0.42 is recommended; 8.4.5 is newer but only available; no 5.7.
-    ["MySQL", "8.0.42-33.1", "8.4.5-5.1"],
-    ["MongoDB", "8.0.12-4", "6.0.16-13"],
+    ["PostgreSQL", "17.7", "13.21"],
+    // MySQL: 8.4.7 and 8.0.44 are recommended; 8.0.42 is only available; no 5.7.
+    ["MySQL", "8.4.7-7.1", "8.0.42-33.1"],
+    ["MongoDB", "8.0.17-6", "6.0.18-15"],
   ] as const) {
     await engine.selectOption({ label });
     const options = version.getByRole("option");
