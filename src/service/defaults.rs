@@ -34,7 +34,8 @@ pub fn fill(db: &mut DatabaseCluster) {
     if engine.user_secrets_name.as_deref().unwrap_or("").is_empty() {
         engine.user_secrets_name = Some(own_user_secret(&name));
     }
-    if engine.replicas.unwrap_or(0) <= 0 {
+    // Unset or 0 only: a negative count is bad input, refused by validation naming the field.
+    if matches!(engine.replicas, None | Some(0)) {
         engine.replicas = Some(3);
     }
     let backup = db.spec.backup.get_or_insert_with(Backup::default);
