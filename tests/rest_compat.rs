@@ -110,7 +110,9 @@ async fn the_document_is_served_without_a_login() {
 #[tokio::test]
 async fn a_database_cluster_always_has_a_status() {
     let (env, state, rest) = setup().await;
-    // No reconciler runs here: the answers show what the API gives before the first reconcile.
+    // The simulated operators install the engines; no engine simulator runs, so the database never leaves
+    // its first state: the answers show what the API gives before any upstream status.
+    env.start_operators();
     env.engines_installed(&state, env.db_ns()).await;
     let name = env.name("compat-st");
     let mut db = serde_json::to_value(db(&name, cairn::crd::EngineType::Postgresql, "", 1)).unwrap();

@@ -49,7 +49,9 @@ pub fn document() -> Value {
 
     // Session and facts about the server and the cluster.
     d.post("/v1/session", "createSession", "Log in: a session token (also set as a cookie)").public().body::<LoginRequest>().ok::<SessionToken>();
-    d.delete("/v1/session", "deleteSession", "Log out: the token is revoked on every replica").no_content();
+    // Public on purpose (OpenEverest answers 401 without a session): a logout never fails, it revokes the
+    // token when there is a valid one and always clears the cookie.
+    d.delete("/v1/session", "deleteSession", "Log out: a valid token is revoked on every replica; the cookie is always cleared").public().no_content();
     d.get("/v1/version", "versionInfo", "Cairn's name, version and commit").ok::<Version>();
     d.get("/v1/settings", "getSettings", "Settings the login page needs").public().ok::<Settings>();
     d.get("/v1/openapi.json", "getOpenApi", "This document").public().ok::<Value>();
@@ -336,7 +338,7 @@ impl Op<'_> {
         responses.insert("400".into(), error("The request (its body, a parameter) breaks a rule; `field` names it"));
         if !self.public {
             responses.insert("401".into(), error("Not logged in, or the session ended"));
-        } else if self.path == "/v1/session" {
+        } else if self.path == "/v1/session" && self.method == "post" {
             responses.insert("401".into(), error("Wrong username or password"));
         }
         if self.op.contains_key("x-everest-resource-name") || self.path == "/v1/session" {
