@@ -126,9 +126,10 @@ async fn converge_then_restart_writes_only_what_changed() {
     // A restart with nothing changed: no write at all.
     rt.shutdown_background();
     log.lock().unwrap().clear();
+    // (Counted from before the restart: the new reconciler may go through them before start_cairn returns.)
+    let before = cairn::controller::METRICS.reconciles.load(std::sync::atomic::Ordering::Relaxed);
     let (rt, state) = start_cairn(&env, log.clone()).await;
     // Every database has been reconciled from the new caches (the first list triggers each one) …
-    let before = cairn::controller::METRICS.reconciles.load(std::sync::atomic::Ordering::Relaxed);
     eventually(30, "the restarted reconciler went through the databases", || async {
         (cairn::controller::METRICS.reconciles.load(std::sync::atomic::Ordering::Relaxed) >= before + 3).then_some(())
     })
