@@ -286,6 +286,11 @@ async fn reconcile_timed(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Actio
     }
     let info = engine_info(de.spec.type_);
     let store = ctx.deployments.iter().find(|(e, _)| *e == de.spec.type_).map(|(_, s)| s).expect("one store per engine");
+    // Before the Deployments' first list, "no Deployment" means "not seen yet", not "not installed": a
+    // restart would otherwise write `not installed` and then `installed` again.
+    if store.wait_until_ready().await.is_err() {
+        return Ok(Action::await_change());
+    }
     let dep = store.get(&ObjectRef::new(info.name).within(&ns));
     let (st, requeue) = desired_status(&ctx.state.version_service, &de, dep.as_deref()).await;
     if de.status.as_ref() != Some(&st) {
