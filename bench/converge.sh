@@ -30,7 +30,7 @@ source "$CAIRN_ROOT/scripts/stack.sh"
 n=${BENCH_CLUSTERS:-300}
 bin=${BENCH_BIN_DIR:-$CARGO_TARGET_DIR/release}
 work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench.XXXXXX")
-trap '[[ -s "$work/cairn.pid" ]] && kill "$(cat "$work/cairn.pid")" 2>/dev/null; stop_stack; rm -rf "$work"' EXIT
+trap 'if [[ -s "$work/cairn.pid" ]]; then kill "$(cat "$work/cairn.pid")" 2>/dev/null || true; fi; stop_stack; rm -rf "$work"' EXIT
 mkdir -p "$work/site"
 export CAIRN_SIM_STEP_MS=${CAIRN_SIM_STEP_MS:-300}
 port=${BENCH_PORT:-3192}
