@@ -220,8 +220,8 @@ async fn postgresql_updates_restart_policy_and_storage() {
     let st = wait_state(&dbs, "pg1", Ready).await.status.unwrap();
     assert_eq!((st.size, st.ready), (2, 2), "1 postgres + 1 pgBouncer");
     wait_state(&dbs, "pg3", Ready).await;
-    t1.assert_saw(&[Error, Creating, Initializing, Ready]);
-    t3.assert_saw(&[Creating, Initializing, Ready]);
+    t1.assert_saw(&[Error, Creating, Initializing, Ready]).await;
+    t3.assert_saw(&[Creating, Initializing, Ready]).await;
     let full = raw::<PerconaPGCluster>(&c, "pg1").await;
     let key = "/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/podAffinityTerm/topologyKey";
     assert_eq!(full["spec"]["instances"][0]["affinity"].pointer(key).unwrap(), "kubernetes.io/hostname");
@@ -250,7 +250,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
     assert_eq!((ex.type_.as_deref(), ex.annotations["a.example.com/lb"].as_str()), (Some("LoadBalancer"), "nlb"));
     let params = &pg.spec.patroni.unwrap().dynamic_configuration.unwrap()["postgresql"]["parameters"];
     assert_eq!(params["max_connections"], "300");
-    t1.assert_saw(&[Initializing, Ready]);
+    t1.assert_saw(&[Initializing, Ready]).await;
 
     // Pause and resume; restart.
     t1.clear();
@@ -258,7 +258,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
     wait_state(&dbs, "pg1", Paused).await;
     patch_db(&dbs, "pg1", json!({"spec": {"paused": false}})).await;
     wait_state(&dbs, "pg1", Ready).await;
-    t1.assert_saw(&[Stopping, Paused, Initializing, Ready]);
+    t1.assert_saw(&[Stopping, Paused, Initializing, Ready]).await;
     t3.clear();
     let patch = json!({"metadata": {"annotations": {ANNOTATION_RESTART: "1"}}});
     dbs.patch("pg3", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
@@ -267,7 +267,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
         (!d.annotations().contains_key(ANNOTATION_RESTART) && d.status.map(|s| s.status) == Some(Ready)).then_some(())
     })
     .await;
-    t3.assert_saw(&[Paused, Initializing, Ready]);
+    t3.assert_saw(&[Paused, Initializing, Ready]).await;
     assert_eq!(pgs.get("pg3").await.unwrap().spec.pause, Some(false));
 
     // Storage: pg1 (default class) may not grow; pg3 (expandable) grows, resizingVolumes meanwhile.
@@ -311,5 +311,5 @@ async fn postgresql_updates_restart_policy_and_storage() {
         gone.then_some(())
     })
     .await;
-    t3.assert_saw(&[Deleting]);
+    t3.assert_saw(&[Deleting]).await;
 }

@@ -53,8 +53,8 @@ async fn psmdb_lifecycle() {
     dbs.create(&PostParams::default(), &d3).await.unwrap();
     let st1 = wait_state(&dbs, "mg1", Ready).await.status.unwrap();
     let st3 = wait_state(&dbs, "mg3", Ready).await.status.unwrap();
-    t1.assert_saw(&[Creating, Initializing, Ready]);
-    t3.assert_saw(&[Creating, Initializing, Ready]);
+    t1.assert_saw(&[Creating, Initializing, Ready]).await;
+    t3.assert_saw(&[Creating, Initializing, Ready]).await;
     assert_eq!((st1.size, st1.ready, st1.port), (1, 1, Some(27017)));
     assert_eq!(st1.hostname.as_deref(), Some(format!("mg1-rs0.{}.svc.cluster.local", env.db_ns()).as_str()));
     assert_eq!((st3.size, st3.ready), (11, 11), "2×3 shards + 3 config servers + 2 mongos");
@@ -98,7 +98,7 @@ async fn psmdb_lifecycle() {
     let ex = rs.expose.as_ref().unwrap();
     assert_eq!((ex.enabled, ex.type_.as_deref()), (true, Some("LoadBalancer")));
     assert_eq!(ex.annotations["lb.example.com/internal"], "true");
-    t1.assert_saw(&[Initializing, Ready]);
+    t1.assert_saw(&[Initializing, Ready]).await;
     let full = raw::<PerconaServerMongoDB>(&c, "mg1").await;
     assert_eq!(full["spec"]["imagePullPolicy"], "Always", "the person's field survived a spec change");
 
@@ -113,7 +113,7 @@ async fn psmdb_lifecycle() {
             .then_some(())
     })
     .await;
-    t3.assert_saw(&[Initializing, Ready]);
+    t3.assert_saw(&[Initializing, Ready]).await;
 
     // Pause and resume.
     t1.clear();
@@ -121,7 +121,7 @@ async fn psmdb_lifecycle() {
     assert_eq!(wait_state(&dbs, "mg1", Paused).await.status.unwrap().ready, 0);
     patch_db(&dbs, "mg1", json!({"spec": {"paused": false}})).await;
     wait_state(&dbs, "mg1", Ready).await;
-    t1.assert_saw(&[Stopping, Paused, Initializing, Ready]);
+    t1.assert_saw(&[Stopping, Paused, Initializing, Ready]).await;
 
     // Restart.
     t3.clear();
@@ -132,7 +132,7 @@ async fn psmdb_lifecycle() {
         (!d.annotations().contains_key(ANNOTATION_RESTART) && d.status.map(|s| s.status) == Some(Ready)).then_some(())
     })
     .await;
-    t3.assert_saw(&[Paused, Initializing, Ready]);
+    t3.assert_saw(&[Paused, Initializing, Ready]).await;
     assert_eq!(mdbs.get("mg3").await.unwrap().spec.pause, Some(false));
 
     // Upgrade 7.0 → 8.0 (one major version).
@@ -144,7 +144,7 @@ async fn psmdb_lifecycle() {
         (v.as_deref() == Some("8.0.12-4") && ready).then_some(())
     })
     .await;
-    t1.assert_saw(&[Upgrading, Ready]);
+    t1.assert_saw(&[Upgrading, Ready]).await;
 
     // Storage: the default class cannot expand: kept, with the condition; allowed: grown, condition gone.
     let size = |up: &PerconaServerMongoDB| {
@@ -195,5 +195,5 @@ async fn psmdb_lifecycle() {
         gone.then_some(())
     })
     .await;
-    t3.assert_saw(&[Deleting]);
+    t3.assert_saw(&[Deleting]).await;
 }

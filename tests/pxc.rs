@@ -46,8 +46,8 @@ async fn pxc_lifecycle() {
     dbs.create(&PostParams::default(), &d3).await.unwrap();
     let my1 = wait_state(&dbs, "my1", Ready).await;
     let my3 = wait_state(&dbs, "my3", Ready).await;
-    t1.assert_saw(&[Creating, Initializing, Ready]);
-    t3.assert_saw(&[Creating, Initializing, Ready]);
+    t1.assert_saw(&[Creating, Initializing, Ready]).await;
+    t3.assert_saw(&[Creating, Initializing, Ready]).await;
     let st = my1.status.unwrap();
     assert_eq!((st.size, st.ready, st.port), (2, 2, Some(3306)), "1 PXC + 1 HAProxy");
     assert_eq!(st.hostname.as_deref(), Some(format!("my1-haproxy.{}", env.db_ns()).as_str()));
@@ -74,7 +74,7 @@ async fn pxc_lifecycle() {
         (pxc.size == Some(3) && cpu.map(|q| q.0) == Some("2".into()) && d.status == Ready && d.size == 6).then_some(())
     })
     .await;
-    t1.assert_saw(&[Initializing, Ready]);
+    t1.assert_saw(&[Initializing, Ready]).await;
 
     // Proxy: ProxySQL instead of HAProxy, exposed as a LoadBalancer with the "nlb" LoadBalancerConfig, and
     // a my.cnf of our own.
@@ -125,7 +125,7 @@ async fn pxc_lifecycle() {
     assert_eq!(pxcs.get("my1").await.unwrap().spec.pause, Some(true));
     patch_db(&dbs, "my1", json!({"spec": {"paused": false}})).await;
     wait_state(&dbs, "my1", Ready).await;
-    t1.assert_saw(&[Stopping, Paused, Initializing, Ready]);
+    t1.assert_saw(&[Stopping, Paused, Initializing, Ready]).await;
 
     // Restart: paused until nothing runs, then resumed; the annotation goes, the user's spec.paused stays.
     t3.clear();
@@ -137,7 +137,7 @@ async fn pxc_lifecycle() {
         done.then_some(())
     })
     .await;
-    t3.assert_saw(&[Stopping, Paused, Initializing, Ready]);
+    t3.assert_saw(&[Stopping, Paused, Initializing, Ready]).await;
     assert!(!dbs.get("my3").await.unwrap().spec.paused, "spec.paused untouched");
     assert_eq!(pxcs.get("my3").await.unwrap().spec.pause, Some(false));
 
@@ -152,7 +152,7 @@ async fn pxc_lifecycle() {
     })
     .await;
     assert_eq!(pxcs.get("my1").await.unwrap().spec.pxc.unwrap().image.as_deref(), Some("percona/percona-xtradb-cluster:8.0.42-33.1"));
-    t1.assert_saw(&[Upgrading, Ready]);
+    t1.assert_saw(&[Upgrading, Ready]).await;
 
     // Storage: my1's default class cannot expand: the size is kept and the condition says why.
     let size = |up: &PerconaXtraDBCluster| {
@@ -214,5 +214,5 @@ async fn pxc_lifecycle() {
         gone.then_some(())
     })
     .await;
-    t1.assert_saw(&[Deleting]);
+    t1.assert_saw(&[Deleting]).await;
 }

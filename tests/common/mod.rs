@@ -690,8 +690,14 @@ impl Transitions {
         want.iter().all(|w| it.any(|s| s == w))
     }
 
-    /// `want` appears in order (not necessarily adjacent) in what was seen.
-    pub fn assert_saw(&self, want: &[cairn::crd::AppState]) {
+    /// `want` appears in order (not necessarily adjacent) in what was seen. Called after a GET already
+    /// showed the final state: the watch stream may deliver that same write a moment later, so this gives
+    /// it up to 10 s to catch up (a transition that never happened still fails).
+    pub async fn assert_saw(&self, want: &[cairn::crd::AppState]) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !self.saw(want) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert!(self.saw(want), "expected transitions {want:?} in order; saw {:?}", self.all());
     }
 
