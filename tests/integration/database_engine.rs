@@ -67,8 +67,15 @@ async fn engines_follow_the_operators_and_the_version_service() {
     deployments.create(&PostParams::default(), &cairn::sim::operators::deployment(name, container, image, env.db_ns())).await.unwrap();
     let pg = wait_engine(&engines, PG, "installing", |e| has_status(e, EngineState::Installing)).await;
     assert_eq!(pg.status.unwrap().operator_version, "2.8.2");
-    let err = cairn::service::create_database(&state, &caller(), db("pg", EngineType::Postgresql, "", 1)).await.unwrap_err();
-    assert!(err.field.as_deref() == Some("spec.engine.type") && err.message.contains("installing"), "{}", err.message);
+    // (Cairn reads its cache, which may see the engine's new status a moment after this GET did: until
+    // then the create is refused as "not installed".)
+    let err = eventually(30, "a create refused as installing", || async {
+        let err = cairn::service::create_database(&state, &caller(), db("pg", EngineType::Postgresql, "", 1)).await.unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("spec.engine.type"), "{}", err.message);
+        err.message.contains("installing").then_some(err)
+    })
+    .await;
+    assert_eq!(err.status, 400, "{}", err.message);
 
     // The simulated operators roll out (and install the other two): installed, versions from the service.
     env.start_operators();

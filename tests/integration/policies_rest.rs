@@ -89,9 +89,14 @@ async fn pod_scheduling_policies() {
     let (s, e) = rest.admin("GET", "/v1/pod-scheduling-policies?engineType=oracle", None).await;
     assert_eq!((s, e["field"].as_str()), (400, Some("engineType")), "{e}");
 
-    // Get; a missing one is 404.
-    let (s, got) = rest.admin("GET", &format!("/v1/pod-scheduling-policies/{a}"), None).await;
-    assert_eq!(s, 200);
+    // Get; a missing one is 404. (Once the in-use tracker has recorded it: its status write moves the
+    // resourceVersion the update below sends back.)
+    let got = eventually(30, "the in-use status recorded", || async {
+        let (s, got) = rest.admin("GET", &format!("/v1/pod-scheduling-policies/{a}"), None).await;
+        assert_eq!(s, 200);
+        (got["status"]["lastObservedGeneration"] == got["metadata"]["generation"]).then_some(got)
+    })
+    .await;
     assert_eq!(got["spec"]["affinityConfig"]["postgresql"]["engine"], anti_affinity(1));
     assert_eq!(rest.admin("GET", &format!("/v1/pod-scheduling-policies/{P}-ghost"), None).await.0, 404);
 
@@ -203,7 +208,11 @@ async fn load_balancer_configs() {
     assert_eq!(l["kind"], json!("LoadBalancerConfigList"));
 
     // Update: the annotations are replaced (one removed, one changed).
-    let (_, mut got) = rest.admin("GET", &format!("/v1/load-balancer-configs/{name}"), None).await;
+    let mut got = eventually(30, "the in-use status recorded", || async {
+        let (_, got) = rest.admin("GET", &format!("/v1/load-balancer-configs/{name}"), None).await;
+        (got["status"]["lastObservedGeneration"] == got["metadata"]["generation"]).then_some(got)
+    })
+    .await;
     got["spec"]["annotations"] = json!({"service.beta.kubernetes.io/aws-load-balancer-type": "external"});
     let (s, out) = rest.admin("PUT", &format!("/v1/load-balancer-configs/{name}"), Some(got)).await;
     assert_eq!(s, 200, "{out}");

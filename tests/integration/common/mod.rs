@@ -88,9 +88,14 @@ pub fn upstream_crd_files(set: OperatorSet) -> Vec<PathBuf> {
 /// binary: testenv stops when its stdin (held by this process) closes, i.e. when the binary exits.
 static SHARED: OnceLock<ControlPlane> = OnceLock::new();
 
+/// Control planes start one at a time in this process: a start is CPU-heavy (etcd, the API server, ~25 CRDs
+/// established), several at once on a small machine made each one slow enough to miss testenv's deadlines.
+static STARTING: Mutex<()> = Mutex::new(());
+
 impl ControlPlane {
     /// Starts testenv (blocking until it printed its JSON line). `dir`: a state dir to use (and keep).
     fn start(dir: Option<&Path>, port: u16, extra_crds: Vec<PathBuf>, operators: OperatorSet) -> ControlPlane {
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), unique()));
         std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
         let (child, info) = spawn_testenv(&crd_path, dir, port, &extra_crds, operators);
@@ -142,6 +147,7 @@ impl ControlPlane {
     /// so the kubeconfig (and every client built from it) stays valid.
     fn restart(&self) {
         self.kill();
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let operators = *self.operators.lock().unwrap();
         let (child, info) = spawn_testenv(&self.crd_path, Some(&self.dir), self.port(), &self.extra_crds, operators);
         assert_eq!(info["server"].as_str(), Some(self.server.as_str()), "restarted on the same port");
@@ -276,6 +282,8 @@ fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16, extra_crds: &[P
         cmd.arg("--dir").arg(dir);
     }
     cmd.arg("--port").arg(port.to_string());
+    // A loaded machine (a whole suite, other builds) can take well past testenv's default minute.
+    cmd.arg("--timeout").arg("180s");
     // stdin stays open for as long as we live: when this process dies, testenv sees EOF and stops.
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start testenv");
     let mut line = String::new();
