@@ -78,7 +78,8 @@ async fn upgrade_from_the_older_to_the_newer_operators() {
     .await;
 
     // Cairn now recommends the new CR version and keeps the old one (and its layout) until asked.
-    let d = eventually(60, "recommendedCRVersion 2.8.2", || async {
+    // (Cairn's watches come back after the API server's restart with a back-off of up to 30 s.)
+    let d = eventually(120, "recommendedCRVersion 2.8.2", || async {
         let d = dbs.get("pg-up").await.ok()?;
         (d.status.as_ref()?.recommended_cr_version.as_deref() == Some("2.8.2")).then_some(d)
     })
