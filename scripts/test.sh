@@ -63,8 +63,8 @@ run_test_binaries() {
     running=$((running - 1))
   done
   cat "$logs"/bin/*.time >"$times.new" 2>/dev/null && mv "$times.new" "$times"
-  # Doc tests only when a doc comment has a Rust code block (rustdoc's pass over the crate costs a minute
-  # for nothing otherwise; today the docs have none).
+  # Doc tests only when a doc comment has a Rust code block (otherwise rustdoc's pass over the crate costs
+  # ~15 s of CPU for nothing; today the docs have none).
   if grep -rqE '^\s*//[/!]\s*```(rust[^`]*)?\s*$' src; then
     cargo test --features sim --doc 2>&1 | tee -a "$logs/cargo.log" || rc=1
   fi
