@@ -10,7 +10,10 @@
 #   bench/idle_api_calls.sh | tee bench/results/idle_api_calls.json
 #
 # Env: BENCH_CLUSTERS (100), BENCH_WINDOW_S (120), BENCH_SETTLE_S (30), BENCH_PORT (3190),
-#      BENCH_BIN_DIR (the debug build dir; point it at a release build for memory numbers that matter).
+#      BENCH_BIN_DIR (the debug build dir; point it at a release build for memory numbers that matter),
+#      BENCH_SCHEDULE (a cron string; set: a backup storage on the stack's S3 server, and every cluster gets a
+#      backup schedule to it with that cron and PITR off: the idle cost of a scheduled database. Pick one
+#      that does not fire during the run, e.g. "0 3 1 1 *"; empty (default): no backups configured).
 # Needs: `cargo build --features sim --bins` (or `cargo leptos build` + the cairn-sim build) beforehand.
 set -euo pipefail
 CAIRN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +38,18 @@ token=$(curl -fsS -X POST "$CAIRN_URL/v1/session" -H 'content-type: application/
   -d "{\"username\":\"admin\",\"password\":\"$CAIRN_ADMIN_PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 api() { curl -fsS -H "authorization: Bearer $token" -H 'content-type: application/json' "$@"; }
 
+schedule=${BENCH_SCHEDULE:-}
+backup=""
+if [[ -n "$schedule" ]]; then
+  echo "creating backup storage bench-s3 on $CAIRN_S3_ENDPOINT; every cluster gets the schedule \"$schedule\"" >&2
+  api -X POST "$CAIRN_URL/v1/namespaces/everest/backup-storages" -o /dev/null -d "{
+    \"name\": \"bench-s3\", \"type\": \"s3\", \"bucketName\": \"$CAIRN_S3_BUCKET\", \"url\": \"$CAIRN_S3_ENDPOINT\",
+    \"region\": \"us-east-1\", \"accessKey\": \"$CAIRN_S3_ACCESS_KEY\", \"secretKey\": \"$CAIRN_S3_SECRET_KEY\",
+    \"forcePathStyle\": true, \"verifyTLS\": true}"
+  backup=", \"backup\": {\"schedules\": [{\"enabled\": true, \"name\": \"bench\", \"schedule\": \"$schedule\",
+                                          \"backupStorageName\": \"bench-s3\", \"retentionCopies\": 3}]}"
+fi
+
 engines=(postgresql pxc psmdb)
 echo "creating $n database clusters" >&2
 for ((i = 0; i < n; i++)); do
@@ -43,7 +58,7 @@ for ((i = 0; i < n; i++)); do
     \"apiVersion\": \"everest.percona.com/v1alpha1\", \"kind\": \"DatabaseCluster\",
     \"metadata\": {\"name\": \"idle-$i\", \"namespace\": \"everest\"},
     \"spec\": {\"engine\": {\"type\": \"$e\", \"replicas\": 1, \"storage\": {\"size\": \"1G\"},
-                          \"resources\": {\"cpu\": \"600m\", \"memory\": \"1G\"}}}}"
+                          \"resources\": {\"cpu\": \"600m\", \"memory\": \"1G\"}}$backup}}"
 done
 
 echo "waiting until all $n are ready" >&2
@@ -64,9 +79,9 @@ rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$CAIRN_PID/status")
 tail -n +"$((start_line + 1))" "$audit" > "$work/window.log"
 head -n "$start_line" "$audit" > "$work/setup.log"
 
-python3 - "$work/window.log" "$n" "$window" "$rss_kib" "$work/setup.log" <<'EOF'
+python3 - "$work/window.log" "$n" "$window" "$rss_kib" "$work/setup.log" "$schedule" <<'EOF'
 import collections, json, sys
-path, n, window, rss, setup = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+path, n, window, rss, setup, schedule = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 
 def requests(path):  # one RequestReceived event per request, long-running watches included
     for line in open(path):
@@ -90,6 +105,7 @@ per_min = lambda c: round(c * 60.0 / window, 2)
 print(json.dumps({
     "benchmark": "idle_api_calls",
     "clusters": n,
+    "backup_schedule": schedule or None,
     "window_seconds": window,
     "setup_requests_by_client": dict(setup_by_client),
     "cairn_requests_per_minute": per_min(by_client["cairn"]),

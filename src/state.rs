@@ -132,6 +132,19 @@ pub struct Subscriptions {
     pub engines: Option<Trigger<DatabaseEngine>>,
     /// The DatabaseCluster reconciler's own view of DatabaseEngine changes (versions, install state).
     pub engines_for_dbs: Trigger<DatabaseEngine>,
+    /// Taken by the DatabaseClusterBackup reconciler (`Option::take`).
+    pub backup_controller: Option<BackupTriggers>,
+}
+
+/// The DatabaseClusterBackup reconciler's trigger streams: the backups themselves, and what a backup waits
+/// on besides its upstream backup object: its database (it may appear after the backup) and the database's
+/// upstream cluster (the storage registered in its backup section).
+pub struct BackupTriggers {
+    pub backups: Trigger<crate::crd::DatabaseClusterBackup>,
+    pub dbs: Trigger<DatabaseCluster>,
+    pub pgs: Trigger<PerconaPGCluster>,
+    pub pxcs: Trigger<PerconaXtraDBCluster>,
+    pub psmdbs: Trigger<PerconaServerMongoDB>,
 }
 
 /// A reconciler's trigger stream for one kind: each object its watch applied or deleted, and every cached
@@ -465,6 +478,13 @@ impl State {
             backup_storages: bs_feed.subscribe(),
             engines: Some(engine_feed.subscribe()),
             engines_for_dbs: engine_feed.subscribe(),
+            backup_controller: Some(BackupTriggers {
+                backups: backup_feed.subscribe(),
+                dbs: db_feed.subscribe(),
+                pgs: pg_feed.subscribe(),
+                pxcs: pxc_feed.subscribe(),
+                psmdbs: psmdb_feed.subscribe(),
+            }),
         });
 
         drive(client.clone(), db_feed, &health, move |ev| {

@@ -1,6 +1,7 @@
 //! REST `backup-storages` (OpenEverest's paths and DTO): thin handlers over `service::backup_storage`.
 use crate::error::ApiError;
 use crate::model::BackupStorageDto;
+use crate::service::authz::{self, res, Action};
 use crate::service::{backup_storage, Caller};
 use crate::state::State;
 use axum::extract::{Path, State as AxState};
@@ -32,6 +33,8 @@ async fn get_one(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name
 
 async fn create(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>, bytes: axum::body::Bytes) -> Result<Json<BackupStorageDto>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    // Refused before the body is read when the caller may create no storage here.
+    authz::authorize_in_namespace(&st, &caller, res::BACKUP_STORAGES, Action::Create, &ns)?;
     Ok(Json(backup_storage::create(&st, &caller, &ns, body("backup storage", &bytes)?).await?))
 }
 
@@ -42,6 +45,7 @@ async fn update(
     bytes: axum::body::Bytes,
 ) -> Result<Json<BackupStorageDto>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    authz::authorize(&st, &caller, res::BACKUP_STORAGES, Action::Update, &authz::object(&ns, &name))?;
     Ok(Json(backup_storage::update(&st, &caller, &ns, &name, body("backup storage", &bytes)?).await?))
 }
 

@@ -3,6 +3,7 @@
 use super::backup_storages::body;
 use crate::crd::DatabaseClusterBackup;
 use crate::error::ApiError;
+use crate::service::authz::{self, res, Action};
 use crate::service::{backups, Caller};
 use crate::state::State;
 use axum::extract::{Path, Query, State as AxState};
@@ -22,6 +23,8 @@ pub fn router() -> Router<State> {
 
 async fn create(AxState(st): AxState<State>, headers: HeaderMap, Path(ns): Path<String>, bytes: axum::body::Bytes) -> Result<Json<DatabaseClusterBackup>, ApiError> {
     let caller = Caller::from_headers(&st, &headers)?;
+    // Refused before the body is read when the caller may back up nothing here.
+    authz::authorize_in_namespace(&st, &caller, res::DATABASE_CLUSTER_BACKUPS, Action::Create, &ns)?;
     let b: DatabaseClusterBackup = body("DatabaseClusterBackup", &bytes)?;
     if b.metadata.namespace.as_deref().is_some_and(|n| !n.is_empty() && n != ns) {
         return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?}")));

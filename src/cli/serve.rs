@@ -27,6 +27,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.monitoring.set_namespace(&args.monitoring_namespace);
     if let Some(mut subs) = subs {
         let engines = subs.engines.take().expect("engine subscription");
+        let backup_triggers = subs.backup_controller.take().expect("backup controller subscription");
         let opts = crate::controller::database_cluster::RunOptions {
             resync: std::time::Duration::from_secs(args.resync_period),
             ..Default::default()
@@ -40,11 +41,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.health.spawn("DatabaseCluster controller", crate::controller::database_cluster::run_with(state.clone(), subs, opts));
         state.health.spawn("MonitoringConfig controller", crate::controller::monitoring_config::run(state.clone()));
         state.health.spawn("in-use controller", crate::controller::in_use::run(state.clone()));
-        state.health.spawn("DatabaseClusterBackup controller", crate::controller::database_cluster_backup::run(state.clone()));
+        state.health.spawn("DatabaseClusterBackup controller", crate::controller::database_cluster_backup::run(state.clone(), backup_triggers));
         state.health.spawn("DataImportJob controller", crate::controller::data_import_job::run(state.clone()));
         state.health.spawn("DatabaseClusterRestore controller", crate::controller::database_cluster_restore::run(state.clone()));
         state.health.spawn("Scheduled backup mirror", crate::controller::backup_mirror::run(state.clone()));
-        state.health.spawn("BackupStorage controller", crate::controller::backup_storage::run(state.clone()));
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;

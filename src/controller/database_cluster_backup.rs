@@ -14,7 +14,7 @@ use crate::upstream::pxc::{PerconaXtraDBClusterBackup, FINALIZER_DELETE_BACKUP};
 use futures::StreamExt;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
@@ -29,25 +29,78 @@ pub const FINALIZER_UPSTREAM_BACKUP_CLEANUP: &str = "everest.percona.com/upstrea
 pub enum Error {
     #[error("kubernetes: {0}")]
     Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Panicked(#[from] super::Panicked),
 }
 
 struct Ctx {
     state: State,
 }
 
-pub async fn run(state: State) {
-    let client = state.client.clone();
-    let ctx = Arc::new(Ctx { state });
-    Controller::new(Api::<DatabaseClusterBackup>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaXtraDBClusterBackup>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaServerMongoDBBackup>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaPGBackup>::all(client), watcher::Config::default())
-        .run(reconcile, |_, e, _| {
-            tracing::warn!(error = %e, "backup reconcile failed; retrying");
-            Action::requeue(Duration::from_secs(5))
-        }, ctx)
+/// Reconciler name in logs and metrics.
+pub const KIND: &str = "DatabaseClusterBackup";
+
+/// Runs until the process stops. Driven by events only: the backups (the shared cache's stream), the
+/// engines' backup objects (owned ones and the operator's scheduled ones, mapped by name), and, for the
+/// backups still waiting, their database (it may appear after the backup) and its upstream cluster (the
+/// storage registered in its backup section). No timer: everything a backup waits on sends an event.
+pub async fn run(state: State, triggers: crate::state::BackupTriggers) {
+    let cfg = crate::state::watch_config(&state.client).await;
+    let crate::state::BackupTriggers { backups, dbs, pgs, pxcs, psmdbs } = triggers;
+    let (s1, s2, s3, s4) = (state.backups.clone(), state.backups.clone(), state.backups.clone(), state.backups.clone());
+    let ctx = Arc::new(Ctx { state: state.clone() });
+    Controller::for_shared_stream(backups, state.backups.clone())
+        .watches_stream(upstream_backups::<PerconaXtraDBClusterBackup>(&state, cfg.clone()), same_name)
+        .watches_stream(upstream_backups::<PerconaServerMongoDBBackup>(&state, cfg.clone()), same_name)
+        .watches_stream(upstream_backups::<PerconaPGBackup>(&state, cfg), same_name)
+        .watches_shared_stream(dbs, move |d| waiting_on(&s1, &d.namespace().unwrap_or_default(), &d.name_any()))
+        .watches_shared_stream(pxcs, move |u| waiting_on(&s2, &u.namespace().unwrap_or_default(), &u.name_any()))
+        .watches_shared_stream(psmdbs, move |u| waiting_on(&s3, &u.namespace().unwrap_or_default(), &u.name_any()))
+        .watches_shared_stream(pgs, move |u| waiting_on(&s4, &u.namespace().unwrap_or_default(), &u.name_any()))
+        .run(
+            |b, ctx| super::guarded(KIND, reconcile(b, ctx)),
+            |_, e, _| {
+                super::METRICS.inc(super::RECONCILE_FAILURES, KIND);
+                tracing::warn!(error = %e, "backup reconcile failed; retrying");
+                Action::requeue(Duration::from_secs(5))
+            },
+            ctx,
+        )
         .for_each(|_| async {})
         .await;
+    tracing::error!("the DatabaseClusterBackup controller stopped: its trigger stream ended");
+}
+
+/// One engine's backup objects, watched as the caches are (streaming lists where served, slimmed).
+fn upstream_backups<K>(state: &State, cfg: watcher::Config) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    use kube::runtime::WatchStreamExt;
+    let health = state.health.clone();
+    watcher(Api::<K>::all(state.client.clone()), cfg)
+        .default_backoff()
+        .modify(crate::state::slim)
+        .inspect(move |ev| crate::state::observe_watch_event(&health, &K::kind(&()), ev))
+        .touched_objects()
+}
+
+/// An engine's backup object matters to the DatabaseClusterBackup of the same name: the one that made it,
+/// or the one that mirrors it (a scheduled backup the operator made, which Cairn does not own).
+fn same_name<K: Resource>(u: K) -> Option<ObjectRef<DatabaseClusterBackup>> {
+    let name = u.meta().name.clone()?;
+    Some(ObjectRef::new(&name).within(u.meta().namespace.as_deref().unwrap_or_default()))
+}
+
+/// The backups of database `db` in `ns` that may be waiting on it or on its upstream cluster (all but the
+/// succeeded ones: a new backup waits for its storage to be registered, a failed one for its database).
+pub fn waiting_on(backups: &Store<DatabaseClusterBackup>, ns: &str, db: &str) -> Vec<ObjectRef<DatabaseClusterBackup>> {
+    backups
+        .state()
+        .iter()
+        .filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db && b.state() != BackupState::Succeeded)
+        .map(|b| ObjectRef::from_obj(&**b))
+        .collect()
 }
 
 async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Action, Error> {
@@ -103,8 +156,11 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
             message: Some(format!("spec.dbClusterName: database {:?} does not exist in namespace {ns:?}", b.spec.db_cluster_name)),
             ..Default::default()
         };
-        patch_status(&api, &b, &st).await?;
-        return Ok(Action::requeue(Duration::from_secs(10)));
+        if b.status.as_ref() != Some(&st) {
+            patch_status(&api, &b, &st).await?;
+        }
+        // The database's arrival is an event of the DatabaseCluster watch.
+        return Ok(Action::await_change());
     };
 
     // Metadata first (one write): our finalizer, the clusterName label, owned by the database.
@@ -190,9 +246,9 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
     if b.status.as_ref() != Some(&st) {
         patch_status(&api, &b, &st).await?;
     }
-    // Upstream status changes arrive through the owned-object watch; the upstream cluster's storages
-    // through the DatabaseCluster reconciler, which the timer covers while we wait for it.
-    Ok(if st.state == BackupState::New { Action::requeue(Duration::from_secs(2)) } else { Action::await_change() })
+    // Upstream status changes arrive through the backup-object watches; the storage's registration in the
+    // upstream cluster through the upstream cluster's watch.
+    Ok(Action::await_change())
 }
 
 async fn apply<K>(client: &kube::Client, ns: &str, obj: &K) -> Result<K, kube::Error>

@@ -2,7 +2,6 @@
 pub mod apply;
 pub mod data_import_job;
 pub mod backup_mirror;
-pub mod backup_storage;
 pub mod database_cluster;
 pub mod database_cluster_backup;
 pub mod database_cluster_restore;

@@ -350,8 +350,18 @@ pub fn pg_status(u: &PerconaPGBackup) -> DatabaseClusterBackupStatus {
     )
 }
 
-/// `GET …/database-clusters/{name}/pitr` (contract §2.4): the restorable window. Empty (all None) while
-/// PITR is off (PostgreSQL always archives WAL) or before a backup succeeded.
+/// The restorable window of point-in-time recovery, in Unix seconds: the one computation behind the REST
+/// `GET …/pitr`, the Backups tab and the restore rules (a date must lie inside it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestorableWindow {
+    pub earliest: i64,
+    pub latest: i64,
+    pub latest_backup_name: String,
+    pub gaps: bool,
+}
+
+/// `GET …/database-clusters/{name}/pitr` (contract §2.4): the restorable window on the wire. Empty (all
+/// None) while PITR is off (PostgreSQL always archives WAL) or before a backup succeeded.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PitrWindow {
@@ -364,35 +374,50 @@ pub struct PitrWindow {
     pub gaps: bool,
 }
 
-/// The window: earliest = completion of the latest successful backup; latest = the backup's
-/// `latestRestorableTime` for PXC, else (PSMDB and PG always, for the upstream bugs K8SPSMDB-1186 and
-/// K8SPG-681) now − the upload interval (defaults PXC 60 s, PSMDB 600 s, PG 60 s); gaps from that backup.
-pub fn pitr_window(db: &DatabaseCluster, backups: &[&DatabaseClusterBackup], now: k8s_openapi::jiff::Timestamp) -> PitrWindow {
+impl From<Option<RestorableWindow>> for PitrWindow {
+    fn from(w: Option<RestorableWindow>) -> PitrWindow {
+        let fmt = |t: i64| k8s_openapi::jiff::Timestamp::from_second(t).map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).ok();
+        match w {
+            None => PitrWindow::default(),
+            Some(w) => PitrWindow { earliest_date: fmt(w.earliest), latest_date: fmt(w.latest), latest_backup_name: Some(w.latest_backup_name), gaps: w.gaps },
+        }
+    }
+}
+
+/// Whether the database has a restorable window at all: PITR on, or PostgreSQL (which always archives WAL).
+pub fn pitr_on(db: &DatabaseCluster) -> bool {
+    db.spec.engine.type_ == crate::crd::EngineType::Postgresql || db.spec.backup.as_ref().and_then(|b| b.pitr.as_ref()).is_some_and(|p| p.enabled)
+}
+
+/// The window (`now` in Unix seconds): earliest = completion of the latest successful backup (ties: the
+/// greater name); latest = that backup's `latestRestorableTime` for PXC, else (PSMDB and PG always, for the
+/// upstream bugs K8SPSMDB-1186 and K8SPG-681) now − the upload interval (defaults PXC 60 s, PSMDB 600 s,
+/// PG 60 s), never before earliest; gaps from that backup. None while PITR is off or before a backup
+/// succeeded.
+pub fn pitr_window<'a>(db: &DatabaseCluster, backups: impl IntoIterator<Item = &'a DatabaseClusterBackup>, now: i64) -> Option<RestorableWindow> {
     use crate::crd::EngineType;
+    if !pitr_on(db) {
+        return None;
+    }
     let engine = db.spec.engine.type_;
-    let spec = db.spec.backup.as_ref().and_then(|b| b.pitr.as_ref());
-    let on = engine == EngineType::Postgresql || spec.is_some_and(|p| p.enabled);
-    let latest_ok = backups
-        .iter()
+    let (completed, b) = backups
+        .into_iter()
         .filter(|b| b.state() == BackupState::Succeeded)
-        .filter_map(|b| Some((b.status.as_ref()?.completed.clone()?, *b)))
-        .max_by(|a, b| a.0.cmp(&b.0));
-    let (Some((completed, b)), true) = (latest_ok, on) else { return PitrWindow::default() };
-    let fmt = |t: k8s_openapi::jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        .filter_map(|b| Some((b.status.as_ref()?.completed.as_ref()?.0.as_second(), b)))
+        .max_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.name_any().cmp(&b.name_any())))?;
     let default = match engine {
         EngineType::Pxc => PXC_DEFAULT_UPLOAD_SECS,
         EngineType::Psmdb => PSMDB_DEFAULT_UPLOAD_SECS,
         EngineType::Postgresql => PG_DEFAULT_UPLOAD_SECS,
     };
-    let interval = spec.and_then(|p| p.upload_interval_sec).unwrap_or(default);
-    let heuristic = now - k8s_openapi::jiff::SignedDuration::from_secs(interval as i64);
+    let interval = db.spec.backup.as_ref().and_then(|b| b.pitr.as_ref()).and_then(|p| p.upload_interval_sec).unwrap_or(default);
     let st = b.status.clone().unwrap_or_default();
-    let latest = match (engine, st.latest_restorable_time) {
-        (EngineType::Pxc, Some(t)) => t.0,
-        _ => heuristic,
+    let latest = match (engine, &st.latest_restorable_time) {
+        (EngineType::Pxc, Some(t)) => t.0.as_second(),
+        _ => now - i64::from(interval),
     }
-    .max(completed.0);
-    PitrWindow { earliest_date: Some(fmt(completed.0)), latest_date: Some(fmt(latest)), latest_backup_name: Some(b.name_any()), gaps: st.gaps }
+    .max(completed);
+    Some(RestorableWindow { earliest: completed, latest, latest_backup_name: b.name_any(), gaps: st.gaps })
 }
 
 /// The upstream object's metadata: same name and namespace, owned by the DatabaseClusterBackup, with the
@@ -681,7 +706,7 @@ mod tests {
     #[test]
     fn pitr_window_per_engine() {
         let t = |s: &str| s.parse::<k8s_openapi::jiff::Timestamp>().unwrap();
-        let now = t("2026-01-02T12:00:00Z");
+        let now = t("2026-01-02T12:00:00Z").as_second();
         let ok = |name: &str, completed: &str, lrt: Option<&str>| {
             let mut b = DatabaseClusterBackup::new(name, DatabaseClusterBackupSpec { db_cluster_name: "orders".into(), backup_storage_name: "s3a".into() });
             b.status = Some(DatabaseClusterBackupStatus {
@@ -699,22 +724,36 @@ mod tests {
         let all = [&old, &new, &failed];
         let mut d = db();
         d.spec.engine.type_ = EngineType::Pxc;
-        let w = pitr_window(&d, &all, now);
+        let w = pitr_window(&d, all, now);
         assert_eq!(
-            serde_json::to_value(&w).unwrap(),
+            serde_json::to_value(PitrWindow::from(w.clone())).unwrap(),
             serde_json::json!({"earliestDate": "2026-01-02T10:00:00Z", "latestDate": "2026-01-02T11:30:00Z", "latestBackupName": "new", "gaps": true}),
             "PXC: the latest successful backup and its latestRestorableTime"
         );
+        assert_eq!(w.unwrap().earliest, t("2026-01-02T10:00:00Z").as_second(), "seconds for the UI and the restore rules");
+        let latest = |d: &DatabaseCluster, b: &[&DatabaseClusterBackup]| PitrWindow::from(pitr_window(d, b.iter().copied(), now)).latest_date;
+        d.spec.engine.type_ = EngineType::Pxc;
+        assert_eq!(latest(&d, &[&old]).as_deref(), Some("2026-01-02T11:59:00Z"), "PXC without a reported time: now − 60 s");
         d.spec.engine.type_ = EngineType::Psmdb;
-        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:50:00Z"), "PSMDB: now − 600 s by default, whatever upstream says");
+        assert_eq!(latest(&d, &all).as_deref(), Some("2026-01-02T11:50:00Z"), "PSMDB: now − 600 s by default, whatever upstream says");
         d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().upload_interval_sec = Some(120);
-        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:58:00Z"), "PSMDB: now − uploadIntervalSec");
+        assert_eq!(latest(&d, &all).as_deref(), Some("2026-01-02T11:58:00Z"), "PSMDB: now − uploadIntervalSec");
         d.spec.backup.as_mut().unwrap().pitr.as_mut().unwrap().enabled = false;
-        assert_eq!(pitr_window(&d, &all, now), PitrWindow::default(), "PITR off: no window");
+        assert_eq!(pitr_window(&d, all, now), None, "PITR off: no window");
+        assert_eq!(PitrWindow::from(None), PitrWindow::default());
         d.spec.engine.type_ = EngineType::Postgresql;
-        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:58:00Z"), "PG always archives WAL");
+        assert_eq!(latest(&d, &all).as_deref(), Some("2026-01-02T11:58:00Z"), "PG always archives WAL");
         d.spec.backup = None;
-        assert_eq!(pitr_window(&d, &all, now).latest_date.as_deref(), Some("2026-01-02T11:59:00Z"), "PG: 60 s by default");
-        assert_eq!(pitr_window(&d, &[&failed], now), PitrWindow::default(), "no successful backup: no window");
+        assert_eq!(latest(&d, &all).as_deref(), Some("2026-01-02T11:59:00Z"), "PG: 60 s by default");
+        assert_eq!(pitr_window(&d, [&failed], now), None, "no successful backup: no window");
+        assert_eq!(pitr_window(&d, [], now), None, "no backup yet: no window");
+        // The latest end never lies before the start (a backup that completed within the upload interval).
+        let fresh = ok("fresh", "2026-01-02T11:59:30Z", None);
+        let w = pitr_window(&d, [&fresh], now).unwrap();
+        assert_eq!(w.latest, w.earliest);
+        // Two backups completed at the same second: the same one every time (the greater name).
+        let (a, b) = (ok("a", "2026-01-02T10:00:00Z", None), ok("b", "2026-01-02T10:00:00Z", None));
+        assert_eq!(pitr_window(&d, [&a, &b], now).unwrap().latest_backup_name, "b");
+        assert_eq!(pitr_window(&d, [&b, &a], now).unwrap().latest_backup_name, "b");
     }
 }

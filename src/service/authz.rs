@@ -76,6 +76,31 @@ pub fn authorize_in_namespace(state: &State, caller: &Caller, resource: &str, ac
     }
 }
 
+/// A lookup by name whose RBAC object comes from the object found (a backup's or a restore's database):
+/// found, it is checked on that object; missing, the 404 goes only to a caller who may `action` something
+/// of `resource` in `namespace`, others get 403 (a refusal comes before "not found": a caller learns
+/// nothing about what exists where it may not look).
+pub fn authorize_found<T>(
+    state: &State,
+    caller: &Caller,
+    resource: &str,
+    action: Action,
+    namespace: &str,
+    found: Result<T, ApiError>,
+    object_of: impl FnOnce(&T) -> String,
+) -> Result<T, ApiError> {
+    match found {
+        Ok(t) => {
+            authorize(state, caller, resource, action, &object_of(&t))?;
+            Ok(t)
+        }
+        Err(e) => {
+            authorize_in_namespace(state, caller, resource, action, namespace)?;
+            Err(e)
+        }
+    }
+}
+
 /// 403 naming the resource, the action and the object (logged).
 fn refusal(caller: &Caller, resource: &str, action: Action, object: &str) -> ApiError {
     tracing::info!(user = caller.subject(), resource, action = action.as_str(), object, "RBAC denied");

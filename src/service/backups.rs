@@ -23,10 +23,13 @@ fn find(state: &State, ns: &str, name: &str) -> Result<DatabaseClusterBackup, Ap
         .ok_or_else(|| ApiError::not_found(format!("backup {ns}/{name}")))
 }
 
+/// The backup, if the caller may `action` it (RBAC object `<ns>/<database>`; 403 before 404).
+fn find_as(state: &State, caller: &Caller, action: Action, ns: &str, name: &str) -> Result<DatabaseClusterBackup, ApiError> {
+    authz::authorize_found(state, caller, res::DATABASE_CLUSTER_BACKUPS, action, ns, find(state, ns, name), |b| authz::object(ns, &b.spec.db_cluster_name))
+}
+
 pub fn get(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseClusterBackup, ApiError> {
-    let b = find(state, ns, name)?;
-    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Read, &authz::object(ns, &b.spec.db_cluster_name))?;
-    Ok(b)
+    find_as(state, caller, Action::Read, ns, name)
 }
 
 /// The backups of one database, newest first (the database must be readable too).
@@ -52,8 +55,8 @@ pub fn pitr(state: &State, caller: &Caller, ns: &str, db: &str) -> Result<crate:
     let d = super::get_database(state, caller, ns, db)?;
     authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Read, &authz::object(ns, db))?;
     let all = state.backups.state();
-    let mine: Vec<&DatabaseClusterBackup> = all.iter().filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db).map(|b| &**b).collect();
-    Ok(crate::engine::backup::pitr_window(&d, &mine, k8s_openapi::jiff::Timestamp::now()))
+    let mine = all.iter().filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db).map(|b| &**b);
+    Ok(crate::engine::backup::pitr_window(&d, mine, k8s_openapi::jiff::Timestamp::now().as_second()).into())
 }
 
 /// Validated: a name, an existing database and storage in the namespace, and for MongoDB the database's
@@ -111,8 +114,7 @@ fn storages_of_backups(state: &State, ns: &str, db: &str) -> Vec<String> {
 /// Deletes a backup. `cleanup_storage` false (the default, as OpenEverest's API): the storage-protection
 /// finalizer goes on first, so the data stays in the bucket; true: the data goes with the backup.
 pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str, cleanup_storage: bool) -> Result<(), ApiError> {
-    let b = find(state, ns, name)?;
-    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Delete, &authz::object(ns, &b.spec.db_cluster_name))?;
+    find_as(state, caller, Action::Delete, ns, name)?;
     let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
     let fresh = api.get(name).await?;
     let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);

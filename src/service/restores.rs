@@ -31,10 +31,13 @@ fn find(state: &State, ns: &str, name: &str) -> Result<DatabaseClusterRestore, A
         .ok_or_else(|| ApiError::not_found(format!("restore {ns}/{name}")))
 }
 
+/// The restore, if the caller may `action` it (RBAC object `<ns>/<database>`; 403 before 404).
+fn find_as(state: &State, caller: &Caller, action: Action, ns: &str, name: &str) -> Result<DatabaseClusterRestore, ApiError> {
+    authz::authorize_found(state, caller, res::DATABASE_CLUSTER_RESTORES, action, ns, find(state, ns, name), |r| authz::object(ns, &r.spec.db_cluster_name))
+}
+
 pub fn get(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<DatabaseClusterRestore, ApiError> {
-    let r = find(state, ns, name)?;
-    authorize(state, caller, res::DATABASE_CLUSTER_RESTORES, Action::Read, &authz::object(ns, &r.spec.db_cluster_name))?;
-    Ok(r)
+    find_as(state, caller, Action::Read, ns, name)
 }
 
 /// The restores of `ns` (of one database when `db` is set) the caller may read, newest first.
@@ -98,29 +101,9 @@ fn secs(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Opt
     t.as_ref().map(|t| t.0.as_second())
 }
 
-/// How often the engine uploads PITR logs when the database does not say (OpenEverest's defaults).
-fn default_upload_interval(engine: EngineType) -> i64 {
-    match engine {
-        EngineType::Psmdb => 600,
-        _ => 60,
-    }
-}
-
-/// The restorable window of point-in-time recovery (contract §2.4, `GET …/pitr`): from the completion of
-/// the latest successful backup to the latest restorable time the operator reports, or, without one, to
-/// `now` minus the upload interval. `None` when PITR is off or no backup succeeded yet.
+/// The restorable window (`engine::backup::pitr_window`, the one computation) in the UI's shape.
 pub fn pitr_window(db: &DatabaseCluster, backups: &[DatabaseClusterBackup], now: i64) -> Option<PitrWindow> {
-    let pitr = db.spec.backup.as_ref().and_then(|b| b.pitr.as_ref()).filter(|p| p.enabled)?;
-    let latest_backup = backups
-        .iter()
-        .filter(|b| b.state() == BackupState::Succeeded)
-        .filter_map(|b| secs(&b.status.as_ref()?.completed).map(|t| (t, b)))
-        .max_by_key(|(t, b)| (*t, b.name_any()))?;
-    let (earliest, b) = latest_backup;
-    let reported = backups.iter().filter_map(|b| secs(&b.status.as_ref()?.latest_restorable_time)).max();
-    let interval = pitr.upload_interval_sec.map(i64::from).unwrap_or_else(|| default_upload_interval(db.spec.engine.type_));
-    let latest = reported.unwrap_or(now - interval).max(earliest);
-    Some(PitrWindow { earliest, latest, latest_backup_name: b.name_any(), gaps: b.status.as_ref().is_some_and(|s| s.gaps) })
+    crate::engine::backup::pitr_window(db, backups, now).map(|w| PitrWindow { earliest: w.earliest, latest: w.latest, latest_backup_name: w.latest_backup_name, gaps: w.gaps })
 }
 
 /// The rules of a restore's data source against the database `db` it restores into (or, for a new
@@ -227,8 +210,7 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, mut r: DatabaseClu
 /// before the restore has started (then it is validated as a create is), never the database it restores.
 /// RBAC: `database-cluster-restores` update on `<ns>/<database>`.
 pub async fn update(state: &State, caller: &Caller, ns: &str, name: &str, new: DatabaseClusterRestore) -> Result<DatabaseClusterRestore, ApiError> {
-    let old = find(state, ns, name)?;
-    authorize(state, caller, res::DATABASE_CLUSTER_RESTORES, Action::Update, &authz::object(ns, &old.spec.db_cluster_name))?;
+    let old = find_as(state, caller, Action::Update, ns, name)?;
     super::upgrade_plan::check_unlocked(state, ns)?;
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
@@ -275,8 +257,7 @@ pub async fn update(state: &State, caller: &Caller, ns: &str, name: &str, new: D
 /// RBAC: `database-cluster-restores` delete on `<ns>/<database>`. A finished restore's object only records
 /// what happened; deleting one in progress does not undo it (the operator finishes or fails it).
 pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<(), ApiError> {
-    let r = find(state, ns, name)?;
-    authorize(state, caller, res::DATABASE_CLUSTER_RESTORES, Action::Delete, &authz::object(ns, &r.spec.db_cluster_name))?;
+    find_as(state, caller, Action::Delete, ns, name)?;
     let api: Api<DatabaseClusterRestore> = Api::namespaced(state.client.clone(), ns);
     match api.delete(name, &DeleteParams::default()).await {
         Ok(_) => {}
@@ -440,16 +421,11 @@ mod tests {
     }
 
     #[test]
-    fn the_window_starts_at_the_latest_backup_and_ends_at_the_reported_time_or_the_heuristic() {
-        let backups = [backup("old", BackupState::Succeeded, 1_000, None), backup("new", BackupState::Succeeded, 2_000, None), backup("bad", BackupState::Failed, 3_000, None)];
+    fn the_ui_window_is_the_engine_window_in_seconds() {
+        let backups = [backup("old", BackupState::Succeeded, 1_000, None), backup("new", BackupState::Succeeded, 2_000, Some(5_000))];
         let w = pitr_window(&db(EngineType::Pxc, true, AppState::Ready), &backups, 10_000).unwrap();
-        assert_eq!((w.earliest, w.latest, w.latest_backup_name.as_str()), (2_000, 10_000 - 60, "new"));
-        let w = pitr_window(&db(EngineType::Psmdb, true, AppState::Ready), &backups, 10_000).unwrap();
-        assert_eq!(w.latest, 10_000 - 600, "MongoDB uploads every 10 minutes by default");
-        let reported = [backup("b", BackupState::Succeeded, 2_000, Some(5_000))];
-        assert_eq!(pitr_window(&db(EngineType::Pxc, true, AppState::Ready), &reported, 10_000).unwrap().latest, 5_000);
+        assert_eq!(w, PitrWindow { earliest: 2_000, latest: 5_000, latest_backup_name: "new".into(), gaps: false });
         assert_eq!(pitr_window(&db(EngineType::Pxc, false, AppState::Ready), &backups, 10_000), None, "PITR off");
-        assert_eq!(pitr_window(&db(EngineType::Pxc, true, AppState::Ready), &[], 10_000), None, "no backup yet");
     }
 
     #[test]

@@ -45,8 +45,8 @@ async fn start_cairn(env: &TestEnv, log: Log) -> (tokio::runtime::Runtime, cairn
             let (state, subs) = cairn::state::State::start(client, opts);
             let mut subs = subs.unwrap();
             tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
+            tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone(), subs.backup_controller.take().unwrap()));
             tokio::spawn(cairn::controller::database_cluster::run(state.clone(), subs));
-            tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone()));
             tokio::spawn(cairn::controller::monitoring_config::run(state.clone()));
             tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
             state
