@@ -7,7 +7,7 @@
 //!
 //! Also the Backups/Restores tabs' view of a database ([`backups_view`]) and the checks of a new database
 //! created from a backup ([`authorize_data_source`]).
-use super::authz::{self, authorize, can, res, Action};
+use super::authz::{self, authorize, can, res, Action, Principal};
 use super::validation::validate_label;
 use super::Caller;
 use crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME;
@@ -291,7 +291,7 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
 /// the database the backup was taken of (`database-cluster-restores` create on `<ns>/<source>`, OpenEverest's
 /// compound check), and the data source passes the restore rules against that source database (a
 /// succeeded backup; a point in time inside its window or `latest`). A `backupSource` path needs the storage.
-pub fn authorize_data_source(state: &State, caller: &Caller, db: &DatabaseCluster) -> Result<(), ApiError> {
+pub fn authorize_data_source(state: &State, caller: &impl Principal, db: &DatabaseCluster) -> Result<(), ApiError> {
     let Some(ds) = &db.spec.data_source else { return Ok(()) };
     if ds.data_import.is_some() && ds.db_cluster_backup_name.is_none() && ds.backup_source.is_none() {
         return Ok(());
