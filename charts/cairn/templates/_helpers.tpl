@@ -52,3 +52,23 @@ app.kubernetes.io/part-of: cairn
 {{- define "cairn.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The namespaces the admission webhook is asked about: `webhook.namespaceSelector`, else the managed ones
+     (`dbNamespaces` by name, else `namespaceLabelSelector`'s key=value pairs). */}}
+{{- define "cairn.webhookNamespaceSelector" -}}
+{{- if .Values.webhook.namespaceSelector }}
+{{- toYaml .Values.webhook.namespaceSelector }}
+{{- else if .Values.dbNamespaces }}
+matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: In
+    values:
+      {{- toYaml .Values.dbNamespaces | nindent 6 }}
+{{- else }}
+matchLabels:
+  {{- range splitList "," .Values.namespaceLabelSelector }}
+  {{- $kv := splitList "=" (trim .) }}
+  {{ first $kv }}: {{ rest $kv | first | default "" | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
