@@ -32,12 +32,12 @@ fn manifest(name: &str, extra: serde_json::Value) -> DatabaseCluster {
 /// that is not there refuses the writes (of this namespace only).
 fn configurations(name: &str, ns: &str, port: u16, ca: &[u8]) -> (serde_json::Value, serde_json::Value) {
     use base64::Engine;
-    let hook = |suffix: &str, path: &str| {
+    let hook = |suffix: &str, path: &str, resource: &str, operations: &[&str]| {
         json!({
-            "name": format!("{suffix}.databaseclusters.cairn.test"),
+            "name": format!("{suffix}.{resource}.cairn.test"),
             "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}"), "caBundle": base64::engine::general_purpose::STANDARD.encode(ca)},
-            "rules": [{"apiGroups": ["everest.percona.com"], "apiVersions": ["v1alpha1"], "resources": ["databaseclusters"],
-                "operations": ["CREATE", "UPDATE"], "scope": "Namespaced"}],
+            "rules": [{"apiGroups": ["everest.percona.com"], "apiVersions": ["v1alpha1"], "resources": [resource],
+                "operations": operations, "scope": "Namespaced"}],
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
             "failurePolicy": "Fail",
             "sideEffects": "None",
@@ -47,11 +47,15 @@ fn configurations(name: &str, ns: &str, port: u16, ca: &[u8]) -> (serde_json::Va
     };
     let mutating = json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": name},
-        "webhooks": [hook("default", cairn::webhook::MUTATE_DATABASE_CLUSTERS)],
+        "webhooks": [hook("default", cairn::webhook::MUTATE_DATABASE_CLUSTERS, "databaseclusters", &["CREATE", "UPDATE"])],
     });
     let validating = json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": name},
-        "webhooks": [hook("validate", cairn::webhook::VALIDATE_DATABASE_CLUSTERS)],
+        "webhooks": [
+            hook("validate", cairn::webhook::VALIDATE_DATABASE_CLUSTERS, "databaseclusters", &["CREATE", "UPDATE"]),
+            hook("validate", cairn::webhook::VALIDATE_BACKUPS, "databaseclusterbackups", &["CREATE"]),
+            hook("validate", cairn::webhook::VALIDATE_RESTORES, "databaseclusterrestores", &["CREATE"]),
+        ],
     });
     (mutating, validating)
 }
@@ -140,6 +144,41 @@ async fn kubectl_writes_are_defaulted_and_validated_by_the_webhook() {
     assert_eq!(dbs.get("good").await.unwrap().spec.engine.version.as_deref(), Some(best.as_str()));
     // A valid change goes through.
     patch_db(&dbs, "good", json!({"spec": {"engine": {"storage": {"size": "3G"}}}})).await;
+
+    // A replace whose manifest leaves the version out (`kubectl replace -f`) keeps the stored one, not the
+    // best: never an upgrade by omission; the other defaults are filled again.
+    dbs.create(&PostParams::default(), &manifest("pinned", json!({"engine": {"version": lower}}))).await.unwrap();
+    let replaced = eventually(30, "replace without a version", || async {
+        let mut again = manifest("pinned", json!({"engine": {"storage": {"size": "3G"}}}));
+        again.metadata.resource_version = dbs.get("pinned").await.unwrap().metadata.resource_version;
+        // A 409 means the reconciler wrote meanwhile (finalizers): read again.
+        dbs.replace("pinned", &PostParams::default(), &again).await.ok()
+    })
+    .await;
+    assert_eq!(replaced.spec.engine.version.as_deref(), Some(lower.as_str()), "the stored version, not {best}");
+    assert_eq!(replaced.spec.engine.user_secrets_name.as_deref(), Some("everest-secrets-pinned"));
+    assert_eq!(replaced.spec.engine.storage.size.0, "3G");
+
+    // New backups and restores meet the REST create's rules too.
+    let backups: Api<DatabaseClusterBackup> = Api::namespaced(env.client.clone(), env.db_ns());
+    let backup: DatabaseClusterBackup = serde_json::from_value(json!({
+        "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackup", "metadata": {"name": "nightly"},
+        "spec": {"dbClusterName": "good", "backupStorageName": "no-such-storage"}
+    }))
+    .unwrap();
+    let (code, message) = refusal(backups.create(&PostParams::default(), &backup).await);
+    assert_eq!(code, 400, "{message}");
+    assert!(message.contains("spec.backupStorageName: backup storage \"no-such-storage\" does not exist"), "{message}");
+    assert!(backups.get_opt("nightly").await.unwrap().is_none());
+    let restores: Api<DatabaseClusterRestore> = Api::namespaced(env.client.clone(), env.db_ns());
+    let restore: DatabaseClusterRestore = serde_json::from_value(json!({
+        "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterRestore", "metadata": {"name": "undo"},
+        "spec": {"dbClusterName": "no-such-db", "dataSource": {"dbClusterBackupName": "nightly"}}
+    }))
+    .unwrap();
+    let (_, message) = refusal(restores.create(&PostParams::default(), &restore).await);
+    assert!(message.contains("spec.dbClusterName: database \"no-such-db\" does not exist"), "{message}");
+    assert!(restores.get_opt("undo").await.unwrap().is_none());
 
     // The object stored before the webhook: its metadata may change (labels, the reconciler's finalizers),
     // a change of its spec meets the rules, and it can be deleted.

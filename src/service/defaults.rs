@@ -117,4 +117,17 @@ mod tests {
         assert_eq!(set.spec.engine.replicas, Some(1));
         assert_eq!(set.spec.backup, before.spec.backup);
     }
+
+    #[test]
+    fn the_patch_sets_only_the_defaulted_fields() {
+        let before = DatabaseCluster::new("orders", DatabaseClusterSpec::default());
+        let mut after = before.clone();
+        fill(&mut after);
+        let patch = spec_patch(&before.spec, &after.spec).expect("defaults to set");
+        assert_eq!(
+            patch,
+            serde_json::json!({"engine": {"userSecretsName": "everest-secrets-orders", "replicas": 3}, "backup": {"pitr": {"enabled": false}}})
+        );
+        assert_eq!(spec_patch(&after.spec, &after.spec), None, "nothing missing, nothing to write");
+    }
 }

@@ -8,6 +8,8 @@
 //! - `POST /validate/databaseclusters` (ValidatingWebhookConfiguration): the REST API's own rules
 //!   (`service::admit_new`, `service::admit_update`: the same functions, not a copy), without Cairn's RBAC
 //!   (Kubernetes RBAC authorised the write). A refusal names the field and the rule.
+//! - `POST /validate/databaseclusterbackups`, `/validate/databaseclusterrestores`: new backups and restores,
+//!   with the REST create's rules (`service::backups::admit_new`, `service::restores::admit_new`).
 //!
 //! Never examined (always allowed): deletes, writes to an object being deleted (finalizers going), updates
 //! that leave the spec as it is (metadata, labels, finalizers), updates that only add the defaults (the
@@ -18,7 +20,8 @@
 //! Served over HTTPS only (the API server calls webhooks over TLS): `tls::serve`, `--webhook-listen`.
 pub mod tls;
 
-use crate::crd::DatabaseCluster;
+use crate::crd::{DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore};
+use kube::ResourceExt;
 use crate::error::ApiError;
 use crate::service::{self, authz::Admission, defaults};
 use crate::state::State;
@@ -32,6 +35,10 @@ use serde_json::Value;
 pub const VALIDATE_DATABASE_CLUSTERS: &str = "/validate/databaseclusters";
 /// The path of the defaulting webhook for DatabaseClusters (the chart's MutatingWebhookConfiguration).
 pub const MUTATE_DATABASE_CLUSTERS: &str = "/mutate/databaseclusters";
+/// The path of the validating webhook for new DatabaseClusterBackups.
+pub const VALIDATE_BACKUPS: &str = "/validate/databaseclusterbackups";
+/// The path of the validating webhook for new DatabaseClusterRestores.
+pub const VALIDATE_RESTORES: &str = "/validate/databaseclusterrestores";
 
 /// An AdmissionReview carries the object and the stored one (each at most etcd's 1.5 MiB).
 const MAX_REVIEW_BYTES: usize = 4 << 20;
@@ -79,6 +86,8 @@ pub fn router(state: State) -> Router {
     Router::new()
         .route(VALIDATE_DATABASE_CLUSTERS, post(validate))
         .route(MUTATE_DATABASE_CLUSTERS, post(mutate))
+        .route(VALIDATE_BACKUPS, post(validate_backup))
+        .route(VALIDATE_RESTORES, post(validate_restore))
         .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
         .with_state(state)
 }
@@ -96,38 +105,57 @@ enum Subject {
     Update { old: DatabaseCluster, new: DatabaseCluster },
 }
 
-/// Sorts a request into [`Subject`]. Err: the object cannot be read as a DatabaseCluster (naming the field),
-/// or Cairn cannot judge yet (caches not synced: 503).
-fn subject(state: &State, req: &Request) -> Result<Subject, ApiError> {
+/// Whether a request goes through unexamined: Ok(Some(warning)) for deletes, writes to an object being
+/// deleted (its finalizers going) and objects in namespaces Cairn does not manage (with a warning); Err
+/// while Cairn cannot judge yet (caches not synced: 503).
+fn unexamined(state: &State, req: &Request) -> Result<Option<Option<String>>, ApiError> {
     if req.operation != "CREATE" && req.operation != "UPDATE" {
-        return Ok(Subject::Pass(None));
+        return Ok(Some(None));
     }
-    let new = parse(&req.object)?;
-    if new.metadata.deletion_timestamp.is_some() {
-        return Ok(Subject::Pass(None));
+    if req.object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        return Ok(Some(None));
     }
     if !state.is_ready() {
-        return Err(ApiError::new(503, "Cairn is starting and cannot check DatabaseClusters yet; try again in a few seconds")
+        return Err(ApiError::new(503, "Cairn is starting and cannot check this object yet; try again in a few seconds")
             .with_retry_after(std::time::Duration::from_secs(crate::error::RETRY_AFTER_SECS as u64)));
     }
     if !state.is_managed(&req.namespace) {
-        return Ok(Subject::Pass(Some(format!(
-            "namespace {:?} is not managed by Cairn: this DatabaseCluster is neither checked nor reconciled",
-            req.namespace
-        ))));
+        return Ok(Some(Some(format!("namespace {:?} is not managed by Cairn: this object is neither checked nor reconciled", req.namespace))));
     }
+    Ok(None)
+}
+
+/// Sorts a DatabaseCluster request into [`Subject`]. Err: the object cannot be read as a DatabaseCluster
+/// (naming the field), or Cairn cannot judge yet.
+fn subject(state: &State, req: &Request) -> Result<Subject, ApiError> {
+    if let Some(warning) = unexamined(state, req)? {
+        return Ok(Subject::Pass(warning));
+    }
+    let new = parse(&req.object)?;
     if req.operation == "CREATE" {
         return Ok(Subject::Create(new));
     }
-    let old = parse(&req.old_object)?;
+    let old: DatabaseCluster = parse(&req.old_object)?;
     if old.spec == new.spec {
         return Ok(Subject::Pass(None));
     }
     Ok(Subject::Update { old, new })
 }
 
-/// The object as a DatabaseCluster; a value our types refuse is named by its JSON path.
-fn parse(v: &Value) -> Result<DatabaseCluster, ApiError> {
+/// The new object of a CREATE to examine (None: let the request through, with the warning if any). Only
+/// creates: a backup's or restore's spec is the request it was created with.
+fn created<K: serde::de::DeserializeOwned>(state: &State, req: &Request) -> Result<Result<K, Option<String>>, ApiError> {
+    if let Some(warning) = unexamined(state, req)? {
+        return Ok(Err(warning));
+    }
+    if req.operation != "CREATE" {
+        return Ok(Err(None));
+    }
+    Ok(Ok(parse(&req.object)?))
+}
+
+/// The object as one of our kinds; a value our types refuse is named by its JSON path.
+fn parse<K: serde::de::DeserializeOwned>(v: &Value) -> Result<K, ApiError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let field = e.path().to_string();
         ApiError::invalid(&field, e.inner())
@@ -155,6 +183,33 @@ async fn validate(AxumState(state): AxumState<State>, Json(review): Json<Review>
                 Ok((None, None))
             }
         }
+    })
+    .await
+}
+
+async fn validate_backup(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let b: DatabaseClusterBackup = match created(&state, &req)? {
+            Ok(b) => b,
+            Err(warning) => return Ok((None, warning)),
+        };
+        // A scheduled backup's record, made by Cairn for what an operator already did: not a request.
+        if !b.labels().contains_key(crate::controller::backup_mirror::LABEL_MIRRORED) {
+            service::backups::admit_new(&state, &req.namespace, &b)?;
+        }
+        Ok((None, None))
+    })
+    .await
+}
+
+async fn validate_restore(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let r: DatabaseClusterRestore = match created(&state, &req)? {
+            Ok(r) => r,
+            Err(warning) => return Ok((None, warning)),
+        };
+        service::restores::admit_new(&state, &req.namespace, &r)?;
+        Ok((None, None))
     })
     .await
 }
@@ -246,7 +301,7 @@ mod tests {
     fn an_unreadable_value_is_named_by_its_path() {
         let v = serde_json::json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
             "metadata": {"name": "a"}, "spec": {"engine": {"type": "postgresql", "replicas": "three", "storage": {"size": "1G"}}}});
-        let e = parse(&v).unwrap_err();
+        let e = parse::<DatabaseCluster>(&v).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("spec.engine.replicas"), "{}", e.message);
     }
 }

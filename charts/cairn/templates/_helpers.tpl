@@ -72,3 +72,31 @@ matchLabels:
   {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* One webhook of a configuration: dict root (the top context), name, path, resource, operations, caBundle. */}}
+{{- define "cairn.webhook" -}}
+{{- $root := .root -}}
+- name: {{ .name }}.cairn.everest.percona.com
+  clientConfig:
+    service:
+      name: {{ include "cairn.fullname" $root }}
+      namespace: {{ $root.Release.Namespace }}
+      port: 443
+      path: {{ .path }}
+    {{- if .caBundle }}
+    caBundle: {{ .caBundle | b64enc }}
+    {{- end }}
+  rules:
+    - apiGroups: ["everest.percona.com"]
+      apiVersions: ["v1alpha1"]
+      resources: [{{ .resource | quote }}]
+      operations: {{ toJson .operations }}
+      scope: Namespaced
+  namespaceSelector:
+    {{- include "cairn.webhookNamespaceSelector" $root | trim | nindent 4 }}
+  failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+  timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+  matchPolicy: Equivalent
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+{{- end }}
