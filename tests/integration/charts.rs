@@ -49,6 +49,8 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
             "serviceAccount.create=false", "defaultPodSchedulingPolicies=false", "defaultLoadBalancerConfigs=false",
         ]),
         ("db-namespaces", vec!["dbNamespaces={a,b}", "secureCookies=true", "versionService.url="]),
+        // The admission webhook with its generated certificate, validating only, selecting by name.
+        ("webhook", vec!["webhook.enabled=true", "webhook.mutating=false", "webhook.failurePolicy=Ignore", "dbNamespaces={a}"]),
     ]
 }
 
@@ -103,6 +105,12 @@ async fn charts_lint_strict_and_render_every_toggle() {
     assert!(kinds(&y).contains(&"ServiceMonitor/cairn".to_string()), "{y}");
     let y = render(&cairn_chart, "sys", &cairn_toggles()[5].1);
     assert_eq!(kinds(&y), ["Service/cairn", "Deployment/cairn"], "only the workload when everything optional is off");
+    assert!(!k.iter().any(|k| k.contains("WebhookConfiguration/")), "the admission webhook is off by default: {k:?}");
+    let y = render(&cairn_chart, "sys", &["webhook.enabled=true"]);
+    for want in ["Secret/cairn-webhook-tls", "MutatingWebhookConfiguration/cairn-sys", "ValidatingWebhookConfiguration/cairn-sys"] {
+        assert!(kinds(&y).contains(&want.to_string()), "{want} missing with webhook.enabled: {:?}", kinds(&y));
+    }
+    assert!(y.contains("CAIRN_WEBHOOK_LISTEN") && y.contains("path: /validate/databaseclusters") && y.contains("caBundle: "), "{y}");
     // No Helm-only hooks anywhere (GitOps tools do not run them).
     for (_, sets) in cairn_toggles() {
         assert!(!render(&cairn_chart, "sys", &sets).contains("helm.sh/hook"));

@@ -7,6 +7,7 @@ mod common;
 mod helm_util;
 
 mod accounts;
+mod admission_webhook;
 mod apply_on_change;
 mod backup_storage;
 mod backups;
