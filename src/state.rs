@@ -35,6 +35,9 @@ pub struct Inner {
     pub pgs: Store<PerconaPGCluster>,
     pub pxcs: Store<PerconaXtraDBCluster>,
     pub psmdbs: Store<PerconaServerMongoDB>,
+    /// Whether each upstream cache (PG, PXC, PSMDB) holds its first full list: from then on an object absent
+    /// from it does not exist (or was created a moment ago), and the reconciler creates it without a read.
+    pub upstreams_listed: [Listed; 3],
     /// What the DatabaseCluster reconciler reads besides the clusters: StorageClasses (may a volume grow?)
     /// and the cluster-scoped policies DatabaseClusters name.
     pub storage_classes: Store<StorageClass>,
@@ -217,6 +220,26 @@ where
             }
         }
     });
+}
+
+/// Set once a watch has delivered its first full list (and kept: a relist only refreshes what is there).
+#[derive(Clone, Default)]
+pub struct Listed(Arc<std::sync::atomic::AtomicBool>);
+
+impl Listed {
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// An `on_event` for [`drive`] that sets the flag on the first InitDone.
+    fn on_event<K>(&self) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
+        let flag = self.0.clone();
+        move |ev| {
+            if matches!(ev, watcher::Event::InitDone) {
+                flag.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
 }
 
 /// An `on_event` for [`drive`] that bumps `tx` on every event.
@@ -471,9 +494,10 @@ impl State {
         });
         // The upstream caches feed the reconciler (owned objects) and status views.
         let pods = drive_pods(client.clone(), pods_tx, &health);
-        drive(client.clone(), pg_feed, &health, |_| {});
-        drive(client.clone(), pxc_feed, &health, |_| {});
-        drive(client.clone(), psmdb_feed, &health, |_| {});
+        let upstreams_listed: [Listed; 3] = Default::default();
+        drive(client.clone(), pg_feed, &health, upstreams_listed[0].on_event());
+        drive(client.clone(), pxc_feed, &health, upstreams_listed[1].on_event());
+        drive(client.clone(), psmdb_feed, &health, upstreams_listed[2].on_event());
         drive(client.clone(), sc_feed, &health, |_| {});
         let (ref_changes_tx, reference_changes) = watch::channel(0u64);
         let ref_changes_tx = Arc::new(ref_changes_tx);
@@ -564,6 +588,7 @@ impl State {
             pgs,
             pxcs,
             psmdbs,
+            upstreams_listed,
             storage_classes,
             pod_scheduling_policies,
             restores,

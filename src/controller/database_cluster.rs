@@ -278,6 +278,8 @@ trait EngineKind {
     /// Deployment, the operator versions OpenEverest 1.x targets.)
     const OPERATOR_VERSION: &'static str;
     fn store(state: &State) -> &Store<Self::Upstream>;
+    /// The index of this kind in [`crate::state::Inner::upstreams_listed`].
+    const LISTED: usize;
     fn cr_version(u: &Self::Upstream) -> Option<String>;
     /// The upstream CR's `spec.imagePullPolicy` (kept once set; None where the kind has none Cairn writes).
     fn image_pull_policy(_u: &Self::Upstream) -> Option<String> {
@@ -317,6 +319,7 @@ impl EngineKind for Pg {
         u.spec.backups.pgbackrest.repos.clone()
     }
     type Upstream = PerconaPGCluster;
+    const LISTED: usize = 0;
     const OPERATOR_VERSION: &'static str = versions::PG_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
         &state.pgs
@@ -349,6 +352,7 @@ impl EngineKind for Pxc {
         u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
     }
     type Upstream = PerconaXtraDBCluster;
+    const LISTED: usize = 1;
     const OPERATOR_VERSION: &'static str = versions::PXC_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
         &state.pxcs
@@ -377,6 +381,7 @@ impl EngineKind for Psmdb {
         u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
     }
     type Upstream = PerconaServerMongoDB;
+    const LISTED: usize = 2;
     const OPERATOR_VERSION: &'static str = versions::PSMDB_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
         &state.psmdbs
@@ -526,6 +531,8 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
     let name = db.name_any();
     let dbs: Api<DatabaseCluster> = Api::namespaced(client.clone(), &ns);
     let ups: Api<E::Upstream> = Api::namespaced(client, &ns);
+    // (Whether the cache is listed is read before the cache: an absent object then really is absent.)
+    let listed = ctx.state.upstreams_listed[E::LISTED].get();
     let cached = E::store(&ctx.state).get(&ObjectRef::new(&name).within(&ns));
     let operator_version = installed_operator_version(&ctx.state, db.spec.engine.type_, &ns).unwrap_or_else(|| E::OPERATOR_VERSION.into());
 
@@ -589,13 +596,12 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             // The update triggers another reconcile.
             return Ok(Action::await_change());
         }
-        // The upstream CR is about to be created (none in the cache): the cache may lag a delete, so the
-        // DatabaseCluster is read fresh and must exist, be this one (same uid), carry our finalizer and not be
-        // deleting. Otherwise an apply here could create an upstream CR after the deletion's cleanup has
-        // looked for it, and nothing would ever remove it. (Once it exists, the deletion path finds it.)
-        if cached.is_none() && !alive_with_finalizer(&dbs, db).await? {
-            return Ok(Action::await_change());
-        }
+        // The upstream CR may be created now, from the cached DatabaseCluster alone (it carries our finalizer
+        // and is not deleting): no fresh read. The reconciles of one DatabaseCluster run one at a time, each
+        // on the cache's copy at its start, and that cache only moves forward: once a reconcile has seen the
+        // deletion (and its cleanup looked for the upstream CR with a fresh read), no later one sees the
+        // object alive again. And the upstream CR is owned by the DatabaseCluster's uid: should another
+        // process create it for a DatabaseCluster already gone, the garbage collector removes it.
         // The monitoring facet (its key is fetched and written here), then the mapping's inputs from the
         // caches: the same `gather_inputs` the preview uses.
         let monitoring = match super::database_monitoring::resolve(db, &ctx.state).await {
@@ -659,14 +665,16 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             super::database_cluster_restore::sync_pg_secrets(&ctx.state, db, &inputs.storages, &repos, inputs.data_source.as_ref()).await?;
         }
         // Only what changed is applied: a desired object whose hash the live one carries is not sent again.
-        let applied = super::apply::apply(&ups, &ctx.writes, FIELD_MANAGER, cached.as_deref(), desired).await?.object;
+        let applied = super::apply::apply(&ups, &ctx.writes, FIELD_MANAGER, super::apply::Cached::of(cached.as_deref(), listed), desired).await?.object;
         if restart == RestartStep::Done {
             // Resumed (the apply above wrote the user's own spec.paused back): the restart is over.
             let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_RESTART: null}}});
             dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         let mut st = E::status(db, Some(&applied), &operator_version);
-        if st.status == AppState::Initializing {
+        // The operator grows volumes only after a spec change: a CR at its first generation (a new cluster
+        // initializing) cannot be resizing, and its StatefulSets are not read.
+        if st.status == AppState::Initializing && applied.meta().generation.is_some_and(|g| g > 1) {
             st = with_resizing(st, statefulsets_resizing(ctx, &ns, &E::resize_statefulsets(&applied)).await?);
         }
         st = with_restoring(st, restore_in_progress(&ctx.state, &ns, &name));
@@ -734,21 +742,6 @@ async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatu
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Whether the stored DatabaseCluster (a fresh read, not the cache) is `db` itself, with our finalizer,
-/// and not being deleted: the condition for creating its upstream CR.
-async fn alive_with_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<bool, Error> {
-    let fresh = api.get_opt(&db.name_any()).await?;
-    let ok = fresh.as_ref().is_some_and(|f| {
-        f.metadata.uid == db.metadata.uid
-            && f.metadata.deletion_timestamp.is_none()
-            && f.finalizers().iter().any(|x| x == FINALIZER_UPSTREAM_CLEANUP)
-    });
-    if !ok {
-        tracing::debug!(db = %backoff_key(db), "the cache lags the stored DatabaseCluster; not creating its upstream CR");
-    }
-    Ok(ok)
 }
 
 /// Writes back the defaults missing from `db` (`service::defaults`): a merge patch guarded by the object's
