@@ -10,7 +10,7 @@ use futures::StreamExt;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::WatchStreamExt;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,16 +21,18 @@ pub const KIND: &str = "BackupStorage";
 pub async fn run(state: State) {
     let client = state.client.clone();
     let s1 = state.clone();
-    Controller::new(Api::<BackupStorage>::all(client.clone()), watcher::Config::default())
-        .watches(Api::<DatabaseCluster>::all(client.clone()), watcher::Config::default(), move |d| {
+    // Streaming lists and slim objects, as the shared caches.
+    let (store, storages) = crate::state::slim_reflector(Api::<BackupStorage>::all(client.clone())).await;
+    Controller::for_stream(storages, store)
+        .watches_stream(crate::state::slim_watch(Api::<DatabaseCluster>::all(client.clone()), |c| c).await.touched_objects(), move |d| {
             let ns = d.namespace().unwrap_or_default();
             let names: Vec<String> = s1.backup_storages.state().iter().map(|s| s.name_any()).filter(|s| crate::service::backup_storage::database_uses(&d, s)).collect();
             names.into_iter().map(move |n| ObjectRef::new(&n).within(&ns)).collect::<Vec<_>>()
         })
-        .watches(Api::<DatabaseClusterBackup>::all(client.clone()), watcher::Config::default(), |b| {
+        .watches_stream(crate::state::slim_watch(Api::<DatabaseClusterBackup>::all(client.clone()), |c| c).await.touched_objects(), |b| {
             Some(ObjectRef::new(&b.spec.backup_storage_name).within(&b.namespace().unwrap_or_default()))
         })
-        .watches(Api::<DatabaseClusterRestore>::all(client), watcher::Config::default(), move |r| {
+        .watches_stream(crate::state::slim_watch(Api::<DatabaseClusterRestore>::all(client), |c| c).await.touched_objects(), move |r| {
             let ns = r.namespace().unwrap_or_default();
             r.spec.data_source.backup_source.as_ref().map(|s| ObjectRef::new(&s.backup_storage_name).within(&ns))
         })

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::WatchStreamExt;
 use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,10 +38,12 @@ struct Ctx {
 pub async fn run(state: State) {
     let client = state.client.clone();
     let ctx = Arc::new(Ctx { state });
-    Controller::new(Api::<DatabaseClusterBackup>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaXtraDBClusterBackup>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaServerMongoDBBackup>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaPGBackup>::all(client), watcher::Config::default())
+    // Streaming lists and slim objects, as the shared caches (memory after a restart near steady state).
+    let (store, backups) = crate::state::slim_reflector(Api::<DatabaseClusterBackup>::all(client.clone())).await;
+    Controller::for_stream(backups, store)
+        .owns_stream(crate::state::slim_watch(Api::<PerconaXtraDBClusterBackup>::all(client.clone()), |c| c).await.touched_objects())
+        .owns_stream(crate::state::slim_watch(Api::<PerconaServerMongoDBBackup>::all(client.clone()), |c| c).await.touched_objects())
+        .owns_stream(crate::state::slim_watch(Api::<PerconaPGBackup>::all(client), |c| c).await.touched_objects())
         .run(reconcile, |_, e, _| {
             tracing::warn!(error = %e, "backup reconcile failed; retrying");
             Action::requeue(Duration::from_secs(5))
