@@ -581,19 +581,22 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             return Ok(Action::await_change());
         }
         // Defaults a client other than Cairn's REST API left out (kubectl, GitOps), written back as
-        // OpenEverest does; the update triggers another reconcile.
-        if write_back_defaults(&dbs, ctx, db).await? {
-            return Ok(Action::await_change());
-        }
-        if !missing_finalizers(db).is_empty() {
-            // Added on top of this revision already (the cache has not caught up): the update's event comes.
+        // OpenEverest does, and our finalizers: one write for both; the update triggers another reconcile.
+        if let Some(patch) = defaults_and_finalizers(ctx, db) {
+            // Sent on top of this revision already (the cache has not caught up): the update's event comes.
             let key = format!("{KIND}/{ns}/{name}/finalizer");
-            if !ctx.writes.pending(&key, db.metadata.resource_version.as_deref(), None, FINALIZER_UPSTREAM_CLEANUP) {
+            let hash = super::apply::hash_of(&patch)?;
+            let rv = db.metadata.resource_version.as_deref();
+            if !ctx.writes.pending(&key, rv, None, &hash) {
                 return Ok(Action::await_change());
             }
-            add_finalizer(&dbs, db).await?;
-            ctx.writes.sent(&key, db.metadata.resource_version.as_deref(), FINALIZER_UPSTREAM_CLEANUP);
-            // The update triggers another reconcile.
+            match dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                // A conflict: a newer object is on its way (and is looked at afresh).
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            ctx.writes.sent(&key, rv, &hash);
             return Ok(Action::await_change());
         }
         // The upstream CR may be created now, from the cached DatabaseCluster alone (it carries our finalizer
@@ -744,15 +747,22 @@ async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatu
     }
 }
 
-/// Writes back the defaults missing from `db` (`service::defaults`): a merge patch guarded by the object's
-/// resourceVersion. Whether it wrote (a conflict counts as written: the newer object is already on its way).
-async fn write_back_defaults(api: &Api<DatabaseCluster>, ctx: &Ctx, db: &DatabaseCluster) -> Result<bool, Error> {
-    let Some(patch) = crate::service::defaults::write_back(&ctx.state, db) else { return Ok(false) };
-    match api.patch(&db.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => Ok(true),
-        Err(e) => Err(e.into()),
+/// The one merge patch that writes back the defaults missing from `db` (`service::defaults`) and adds the
+/// finalizers it lacks (None: nothing to write). Guarded by the object's resourceVersion, so neither a change
+/// made meanwhile nor a finalizer another client added meanwhile is overwritten.
+fn defaults_and_finalizers(ctx: &Ctx, db: &DatabaseCluster) -> Option<serde_json::Value> {
+    let missing = missing_finalizers(db);
+    let mut patch = match crate::service::defaults::write_back(&ctx.state, db) {
+        Some(p) => p,
+        None if missing.is_empty() => return None,
+        None => serde_json::json!({"metadata": {"resourceVersion": db.metadata.resource_version}}),
+    };
+    if !missing.is_empty() {
+        let mut next = db.finalizers().to_vec();
+        next.extend(missing.into_iter().map(String::from));
+        patch["metadata"]["finalizers"] = next.into();
     }
+    Some(patch)
 }
 
 /// The finalizers a live DatabaseCluster must carry and does not (contract §2 step 3): ours, which deletes
@@ -762,25 +772,8 @@ fn missing_finalizers(db: &DatabaseCluster) -> Vec<&'static str> {
     [FINALIZER_UPSTREAM_CLEANUP, FINALIZER_FOREGROUND].into_iter().filter(|f| !db.finalizers().iter().any(|x| x == f)).collect()
 }
 
-/// Finalizer edits are JSON patches guarded by a `test` of the current list, so a concurrent writer's
+/// Finalizer removals are JSON patches guarded by a `test` of the current list, so a concurrent writer's
 /// finalizer is never dropped.
-async fn add_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<(), Error> {
-    let current = db.finalizers().to_vec();
-    let mut next = current.clone();
-    next.extend(missing_finalizers(db).into_iter().map(String::from));
-    let patch = if db.metadata.finalizers.is_none() {
-        serde_json::json!([{ "op": "add", "path": "/metadata/finalizers", "value": next }])
-    } else {
-        serde_json::json!([
-            { "op": "test", "path": "/metadata/finalizers", "value": current },
-            { "op": "replace", "path": "/metadata/finalizers", "value": next }
-        ])
-    };
-    let patch: json_patch::Patch = serde_json::from_value(patch)?;
-    api.patch(&db.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
-    Ok(())
-}
-
 async fn remove_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<(), Error> {
     let current = db.finalizers().to_vec();
     let next: Vec<String> = current.iter().filter(|f| *f != FINALIZER_UPSTREAM_CLEANUP).cloned().collect();
