@@ -5,7 +5,7 @@
 //! new database made from the backup (`spec.dataSource`) gets its `<db>-datasource` restore, which reads the
 //! backup by its location (bucket, prefix, credentials of the storage), and becomes ready; with the data gone
 //! from the bucket, a restore fails and says so.
-mod common;
+use crate::common;
 
 use cairn::crd::*;
 use common::object_store::{s3_dto, s3_location, BUCKET};

@@ -5,7 +5,7 @@
 //! databases but none of their backups or restores) and `nobody`: lists filtered per item, get, create,
 //! update and delete allowed or refused with 403 naming the resource, a refusal coming before "not found"
 //! and before the body is read, and nothing written by a refused call.
-mod common;
+use crate::common;
 
 use cairn::crd::*;
 use common::object_store::{s3_dto, BUCKET};

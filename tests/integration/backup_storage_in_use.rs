@@ -3,7 +3,7 @@
 //! `everest.percona.com/in-use-protection` finalizer; the REST delete is refused with 409 naming every user;
 //! a `kubectl delete` leaves it Terminating while anything uses it and completes, promptly, once the last
 //! user lets go; a storage nothing uses is neither protected nor kept.
-mod common;
+use crate::common;
 
 use cairn::crd::backup_storage::FINALIZER_IN_USE_PROTECTION;
 use cairn::crd::*;

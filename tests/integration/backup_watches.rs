@@ -4,7 +4,7 @@
 //! bucket; a backup the operator made by itself (a scheduled one, which Cairn does not own) is mirrored and
 //! follows the operator's states (the upstream backup watch, mapped by name). Each step is timed against a
 //! bound far under the periodic resync (10 min).
-mod common;
+use crate::common;
 
 use cairn::crd::*;
 use common::object_store::{s3_dto, BUCKET};
