@@ -52,7 +52,8 @@ async fn list_bodies_follow_every_change_in_every_encoding() {
     let rest = Rest::new(&state);
     let ns = env.db_ns().to_string();
     let dbs: Api<cairn::crd::DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
-    let (a, b) = (env.name("lb-a"), env.name("lb-b"));
+    // (Short names: a DatabaseCluster name has at most 22 characters; the namespace is the test's own.)
+    let (a, b) = ("lb-a".to_string(), "lb-b".to_string());
     dbs.create(&PostParams::default(), &db(&a, cairn::crd::EngineType::Postgresql, "17.5.2", 1)).await.unwrap();
     eventually(30, "the first database listed", || async { names(&list(&rest, &ns, None).await.2).contains(&a).then_some(()) }).await;
 
