@@ -89,6 +89,10 @@ pub struct Inner {
     pub rbac: Arc<crate::auth::rbac::Rbac>,
     /// Supervised tasks and the API server's reachability (what `/readyz` reports besides the caches).
     pub health: Arc<Health>,
+    /// Reconciles this instance ran in its managed namespaces: (DatabaseCluster, DatabaseEngine). The
+    /// process-wide metrics count every instance in the process; tests that run several Cairns in one
+    /// process read these.
+    pub reconciles: (std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64),
     /// True once the DatabaseCluster (and, with a label filter, the Namespace) cache holds a full LIST and
     /// the RBAC ConfigMap has been read.
     /// Fed by the watch streams' InitDone events. (Not `Store::wait_until_ready`: it wakes only the last of
@@ -592,6 +596,7 @@ impl State {
             login_throttle: Default::default(),
             rbac,
             health,
+            reconciles: Default::default(),
             synced,
         }));
         (state, subs)

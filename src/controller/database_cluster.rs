@@ -254,6 +254,7 @@ async fn reconcile_timed(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Ac
         tracing::debug!(db = %db.name_any(), %ns, "namespace not managed; skipping");
         return Ok(Action::await_change());
     }
+    ctx.state.reconciles.0.fetch_add(1, Ordering::Relaxed);
     if db.annotations().get(ANNOTATION_RECONCILE_PAUSED).is_some_and(|v| v == "true") && db.metadata.deletion_timestamp.is_none() {
         return Ok(Action::await_change());
     }
