@@ -44,6 +44,7 @@ mod schedules;
 mod sessions;
 mod simulator;
 mod split_horizon;
+mod sandbox_operator_upgrade;
 mod upgrade_plan;
 mod upstream_accepted;
 mod web_security;

@@ -3,7 +3,7 @@
 //! so its upgrade plan lists all three; once the upgrade is approved the simulator moves the Deployments to
 //! the approved versions (as `cairn namespaces update` would through the charts), the engines report them,
 //! the lock lifts and the plan is empty.
-mod common;
+use crate::common;
 
 use common::*;
 use k8s_openapi::api::apps::v1::Deployment;
