@@ -37,8 +37,9 @@ test("an operator upgrade plan is shown, confirmed, approved and carried out", a
   await expect(page.getByRole("region", { name: "Operators in everest", exact: true })).toContainText("The operators are up to date.");
   await screenshotBothWidths(page, testInfo, "operator-upgrades");
 
-  // Without the confirmation nothing is approved.
-  await waitForHydration(page);
+  // Without the confirmation nothing is approved: the reason shows beside the form (once the wasm runs it:
+  // the debug wasm can take a while on a busy machine).
+  await expect(section.locator("form[data-hydrated=true]")).toHaveCount(1, { timeout: 60_000 });
   await section.getByRole("button", { name: "Upgrade operators" }).click();
   await expect(page.getByRole("alert")).toContainText("tick the box to confirm the operator upgrade");
   await expect(table).toBeVisible();

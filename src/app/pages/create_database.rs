@@ -752,9 +752,10 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
     let err = move |field: &'static str| {
         move || error.get().filter(|e| e.field == field).map(|e| view! { <p role="alert" id=format!("{field}-error") class="mt-1 text-sm text-red-700">{e.message}</p> })
     };
-    // `initial`: the storage preselected (none: the first; "": a blank "Choose…" first).
+    // `initial`: None: the first storage is preselected; Some: an optional choice, a blank "Choose…" first
+    // and that storage (if any) preselected.
     let storage_select = move |id: &'static str, initial: Option<String>| {
-        let blank = initial.as_deref() == Some("");
+        let blank = initial.is_some();
         view! {
             <select id=id name=id class=INPUT aria-describedby=format!("{id}-error")>
                 {blank.then(|| view! { <option value="">"Choose…"</option> })}

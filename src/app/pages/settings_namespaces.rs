@@ -125,6 +125,9 @@ fn NamespaceSection(plan: NamespacePlan, approve: ServerAction<ApproveOperatorUp
     let progress = plan.progress();
     let label = format!("Operators in {ns}");
     let confirm_id = format!("confirm-upgrade-{ns}");
+    // Marks the form once the wasm runs it (before, it is a plain form post): what a test waits for.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
         <section aria-label=label class="mb-6 rounded-lg bg-white p-4 shadow">
             <h3 class="mb-3 text-lg font-semibold">{ns.clone()}</h3>
@@ -157,7 +160,7 @@ fn NamespaceSection(plan: NamespacePlan, approve: ServerAction<ApproveOperatorUp
                         }.into_any(),
                         (None, true) => ().into_any(),
                         (None, false) => view! {
-                            <ActionForm action=approve>
+                            <ActionForm action=approve attr:data-hydrated=move || hydrated.get().then_some("true")>
                                 <input type="hidden" name="namespace" value=ns.clone()/>
                                 <label for=confirm_id.clone() class="mr-4 text-sm">
                                     <input id=confirm_id.clone() type="checkbox" name="confirm" value="yes" class="mr-2"/>
