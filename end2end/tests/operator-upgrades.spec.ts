@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { collectProblems, expectNoProblems, gotoWithRetry, login, screenshotBothWidths, waitForHydration } from "./helpers";
+import { collectProblems, gotoWithRetry, login, screenshotBothWidths, waitForHydration } from "./helpers";
 
 // Settings → Operator upgrades (contract §2.6): the sandbox's upgrade namespace (scripts/stack.sh,
 // CAIRN_SANDBOX_UPGRADE_NAMESPACE) runs the older operators, so the page shows their upgrade plan; the
@@ -64,5 +64,7 @@ test("an operator upgrade plan is shown, confirmed, approved and carried out", a
     "percona-server-mongodb-operator": "1.21.2",
     "percona-xtradb-cluster-operator": "1.19.0",
   });
-  expectNoProblems(problems);
+  // The browser logs the refused approval's 400 as a failed resource load: that one is expected.
+  expect(problems.badResponses, "HTTP responses >= 400").toEqual([]);
+  expect(problems.consoleErrors.filter((e) => !/status of 400 .*\/api\/approve_operator_upgrade/.test(e)), "console errors").toEqual([]);
 });
