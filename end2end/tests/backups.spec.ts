@@ -58,7 +58,7 @@ test("add a storage location, create a database with a schedule and PITR, back i
   await expect(page.getByText("Every day at 02:30 UTC")).toBeVisible();
   await expect(page.getByText(/Next runs: .*02:30 UTC/)).toBeVisible();
   await page.getByLabel("Copies to keep").fill("5");
-  await page.getByLabel("Storage location").selectOption(storage);
+  await page.getByLabel("Storage location", { exact: true }).selectOption(storage);
   await page.getByLabel("Enable point-in-time recovery").check();
   await page.getByLabel("Storage for the logs").selectOption(storage);
   await submitDatabaseForm(page);
