@@ -342,6 +342,7 @@ pub fn backups_view(state: &State, caller: &Caller, db: &DatabaseCluster) -> Bac
                     started: secs(&st.created).or_else(|| secs(&b.metadata.creation_timestamp)).unwrap_or(0),
                     finished: secs(&st.completed).unwrap_or(0),
                     storage: b.spec.backup_storage_name.clone(),
+                    location: st.destination.clone().unwrap_or_default(),
                     size: st.size.unwrap_or_default(),
                     message: st.message.unwrap_or_default(),
                     in_use: st.in_use,

@@ -46,6 +46,7 @@ mod rest_update;
 mod restores;
 mod restores_api;
 mod restores_psmdb;
+mod sandbox_operator_upgrade;
 mod schedules;
 mod sessions;
 mod simulator;
