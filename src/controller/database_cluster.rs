@@ -169,9 +169,26 @@ pub fn dbs_for_lb_config(dbs: &Store<DatabaseCluster>, config: &str) -> Vec<Obje
     refs(dbs, |d| lb_config_name(d) == Some(config))
 }
 
-/// The users Secret of a DatabaseCluster (`engine.userSecretsName`, default `everest-secrets-<name>`).
+/// The DatabaseClusters a Secret matters to: the users Secret (`engine.userSecretsName`, default
+/// `everest-secrets-<name>`) and, for PostgreSQL, the user's certificate Secrets (their arrival or removal
+/// changes `spec.secrets`).
 pub fn dbs_for_secret(dbs: &Store<DatabaseCluster>, namespace: &str, secret: &str) -> Vec<ObjectRef<DatabaseCluster>> {
-    refs(dbs, |d| d.namespace().as_deref() == Some(namespace) && d.user_secrets_name() == secret)
+    refs(dbs, |d| {
+        d.namespace().as_deref() == Some(namespace)
+            && (d.user_secrets_name() == secret
+                || (d.spec.engine.type_ == EngineType::Postgresql
+                    && crate::engine::postgresql::custom_tls_secret_names(&d.name_any()).iter().any(|n| n == secret)))
+    })
+}
+
+/// Which of a PostgreSQL database's custom certificate Secrets exist (metadata reads; their changes are
+/// watched through [`dbs_for_secret`]).
+async fn pg_custom_tls(state: &State, ns: &str, name: &str) -> Result<crate::engine::postgresql::CustomTls, kube::Error> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(state.client.clone(), ns);
+    let [ca, server, replication] = crate::engine::postgresql::custom_tls_secret_names(name);
+    let (ca, server, replication) =
+        futures::try_join!(api.get_metadata_opt(&ca), api.get_metadata_opt(&server), api.get_metadata_opt(&replication))?;
+    Ok(crate::engine::postgresql::CustomTls { root_ca: ca.is_some(), server: server.is_some(), replication: replication.is_some() })
 }
 
 /// A DatabaseEngine (one per engine type and namespace) matters to the
@@ -497,6 +514,8 @@ fn gather_inputs<E: EngineKind>(
         split_horizon: split_horizon_input(state, db)?,
         observed_repos: cached.map(E::repos).unwrap_or_default(),
         data_source: super::database_cluster_restore::data_source_of(state, db),
+        // Filled by the reconciler (`pg_custom_tls`: a read of the Secrets' metadata, not cached).
+        pg_custom_tls: Default::default(),
     };
     Ok((inputs, size, refused))
 }
@@ -627,6 +646,9 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                 }
             };
         inputs.pmm = monitoring.pmm.as_ref().map(|(p, _)| p.clone());
+        if db.spec.engine.type_ == EngineType::Postgresql {
+            inputs.pg_custom_tls = pg_custom_tls(&ctx.state, &ns, &name).await?;
+        }
         let requested = &db.spec.engine.storage.size;
         let mut desired = match E::desired(db, &inputs) {
             Ok(d) => d,
@@ -852,6 +874,8 @@ mod tests {
         assert_eq!(names(dbs_for_secret(&store, "x", "custom")), ["x/b"], "userSecretsName");
         assert_eq!(names(dbs_for_secret(&store, "x", "everest-secrets-a")), ["x/a"], "the default name");
         assert!(dbs_for_secret(&store, "y", "everest-secrets-a").is_empty(), "same name, other namespace");
+        assert_eq!(names(dbs_for_secret(&store, "x", "a-custom-replication-tls")), ["x/a"], "a PostgreSQL database's certificates");
+        assert!(dbs_for_secret(&store, "y", "c-custom-tls").is_empty(), "not a PostgreSQL database");
         assert_eq!(names(dbs_for_engine(&store, "y", EngineType::Pxc)), ["y/c"]);
         assert_eq!(names(dbs_for_engine(&store, "x", EngineType::Postgresql)), ["x/a", "x/b"]);
     }
