@@ -334,6 +334,10 @@ pub struct ServeArgs {
     /// Namespace of the cluster-level metrics agent (the VMAgent Cairn keeps for PMM endpoints).
     #[arg(long, env = "CAIRN_MONITORING_NAMESPACE", default_value = "everest-monitoring")]
     pub monitoring_namespace: String,
+    /// Helm and the operator charts, with which an approved upgrade plan (REST `…/upgrade-plan/approval`,
+    /// Settings → Namespaces) upgrades the namespace's operators, as `cairn namespaces update` does.
+    #[command(flatten)]
+    pub helm: crate::cli::HelmArgs,
 }
 
 /// A rate from its flag/`CAIRN_` variable, else OpenEverest's variable, else the default; 0 or garbage is

@@ -221,7 +221,8 @@ fn split_horizon_input(state: &State, db: &DatabaseCluster) -> Result<Option<cra
     }
 }
 
-/// (private, public) IP of an operator Pod, from the cache (public: none known without a load balancer).
+/// (private, public) IP of an operator Pod, from the cache (the public one comes from the member's Service:
+/// [`member_public_ips`]).
 fn pod_ips(state: &State, ns: &str, pod: &str) -> (String, String) {
     let ip = state.pods.get(&ObjectRef::new(pod).within(ns)).and_then(|p| p.status.as_ref()?.pod_ip.clone()).unwrap_or_default();
     (ip, String::new())
@@ -697,8 +698,22 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)
             .into_iter()
             .collect();
+        // A split-horizon member waiting for its load balancer's address: looked at again (the Services
+        // are not watched; the wait ends once every member has one).
+        let mut await_public_ip = false;
         if db.spec.engine.type_ == EngineType::Psmdb {
-            st.engine_features = psmdb::split_horizon_status(db, inputs.split_horizon.as_ref(), |pod| pod_ips(&ctx.state, &ns, pod));
+            let public = match inputs.split_horizon {
+                Some(_) => member_public_ips(ctx, &ns, &name, db.replicas()).await?,
+                None => BTreeMap::new(),
+            };
+            st.engine_features = psmdb::split_horizon_status(db, inputs.split_horizon.as_ref(), |pod| {
+                (pod_ips(&ctx.state, &ns, pod).0, public.get(pod).cloned().unwrap_or_default())
+            });
+            await_public_ip = st
+                .engine_features
+                .as_ref()
+                .and_then(|f| f.psmdb.as_ref()?.split_horizon.as_ref())
+                .is_some_and(|s| s.domains.iter().any(|d| d.public_ip.is_empty()));
         }
         // Data import: once ready, the import job; `importing` until it succeeds, `error` if it failed.
         if let Some(job) = super::data_import_job::observe(&ctx.state, db, &mut st) {
@@ -706,10 +721,29 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         }
         set_status(ctx, db, &st).await?;
         super::database_cluster_restore::ensure_data_source_restore(&ctx.state, db, st.status).await?;
+        if await_public_ip {
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
         // Upstream status changes arrive through the owned-object watch, and everything else this read
         // through the watches above: no timer.
         Ok(Action::await_change())
     }
+}
+
+/// The public address of each split-horizon member (key: the pod name `<db>-rs0-<i>`): the external IP (or
+/// host name) its Service of the same name got from the load balancer. A member without one yet is absent.
+async fn member_public_ips(ctx: &Ctx, ns: &str, db: &str, replicas: i32) -> Result<BTreeMap<String, String>, Error> {
+    let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(ctx.state.client.clone(), ns);
+    let mut out = BTreeMap::new();
+    for i in 0..replicas {
+        let pod = format!("{db}-{}-{i}", psmdb::REPLSET);
+        let Some(svc) = api.get_opt(&pod).await? else { continue };
+        let ingress = svc.status.and_then(|s| s.load_balancer?.ingress).unwrap_or_default();
+        if let Some(addr) = ingress.into_iter().find_map(|i| i.ip.or(i.hostname)).filter(|a| !a.is_empty()) {
+            out.insert(pod, addr);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether any of these StatefulSets carries the operator's PVC-resize annotation (read on demand: only
