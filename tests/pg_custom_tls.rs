@@ -24,6 +24,8 @@ fn tls_secret(name: &str) -> Secret {
 async fn custom_certificate_secrets_map_into_spec_secrets() {
     let env = TestEnv::start().await;
     let state = env.start_cairn().await;
+    // The operators' Deployments (the engines' versions); no simulated clusters are needed.
+    env.start_operators();
     env.engines_installed(&state, env.db_ns()).await;
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), env.db_ns());
     let pgs: Api<PerconaPGCluster> = Api::namespaced(env.client.clone(), env.db_ns());
