@@ -346,6 +346,10 @@ pub struct ServeArgs {
     /// PEM private key of --webhook-tls-cert (PKCS#8, PKCS#1 or SEC1), e.g. `tls.key` of the same Secret.
     #[arg(long, env = "CAIRN_WEBHOOK_TLS_KEY")]
     pub webhook_tls_key: Option<std::path::PathBuf>,
+    /// Helm and the operator charts, with which an approved upgrade plan (REST `…/upgrade-plan/approval`,
+    /// Settings → Namespaces) upgrades the namespace's operators, as `cairn namespaces update` does.
+    #[command(flatten)]
+    pub helm: crate::cli::HelmArgs,
 }
 
 impl ServeArgs {

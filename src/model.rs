@@ -5,6 +5,7 @@ pub mod backups;
 
 /// One row of the databases list.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DbSummary {
     pub name: String,
     pub namespace: String,

@@ -67,6 +67,10 @@ pub struct Inner {
     pub reference_changes: watch::Receiver<u64>,
     /// Monitoring settings (PMM request timeout, monitoring namespace).
     pub monitoring: crate::service::monitoring::Settings,
+    /// How an approved upgrade plan upgrades a namespace's operators (Helm and the operator charts; set by
+    /// `cairn serve`). Unset: the approval only locks the namespace, and the operators are upgraded by
+    /// `cairn upgrade` / `cairn namespaces update` or a GitOps tool.
+    pub operator_upgrades: std::sync::OnceLock<crate::cli::HelmArgs>,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -682,6 +686,7 @@ impl State {
             monitoring_config_changes,
             reference_changes,
             monitoring: Default::default(),
+            operator_upgrades: Default::default(),
             engines,
             version_service: opts.version_service,
             namespaces,

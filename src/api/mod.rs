@@ -188,30 +188,14 @@ async fn list_dbs(
     }
     let q = service::database_list::ListQuery::parse(&query)?;
     let page = service::database_list::page(&st, &caller, Some(&ns), &q);
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct ListMeta {
-        #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
-        continue_: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        remaining_item_count: Option<usize>,
-    }
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct List<T> {
-        api_version: &'static str,
-        kind: &'static str,
-        metadata: ListMeta,
-        items: Vec<T>,
-    }
-    let metadata = ListMeta { remaining_item_count: page.next.as_ref().map(|_| page.remaining), continue_: page.next };
+    let metadata = openapi::ListMeta { remaining_item_count: page.next.as_ref().map(|_| page.remaining), continue_: page.next };
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "serialising the database list");
         ApiError::new(500, "internal error")
     };
     if q.summary {
         let items: Vec<DbSummary> = page.items.iter().map(|d| service::database_list::summary(&st, &caller, d)).collect();
-        let body = serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterSummaryList", metadata, items })
+        let body = serde_json::to_vec(&openapi::DatabaseClusterListView::Summary(List::paged("DatabaseClusterSummaryList", metadata, items)))
             .map_err(|e| internal(&e))?;
         return Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response());
     }
@@ -227,7 +211,7 @@ async fn list_dbs(
         // Borrowed from the cache, but with a `status` on every item (see `service::presented`).
         let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
         // A Kubernetes-style list, as OpenEverest returns.
-        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterList", metadata, items }).map_err(std::io::Error::other)
+        serde_json::to_vec(&openapi::DatabaseClusterListView::Full(List::paged("DatabaseClusterList", metadata, items))).map_err(std::io::Error::other)
     };
     let enc = list_body::negotiate(headers.get(http::header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
     let body = match versions {

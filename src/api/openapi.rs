@@ -19,14 +19,42 @@ use serde_json::{json, Map, Value};
 pub struct List<T> {
     pub api_version: String,
     pub kind: String,
+    /// Paging, on the lists that page (the database list): absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ListMeta>,
     pub items: Vec<T>,
+}
+
+/// A paged list's `metadata`, as Kubernetes names it: where the next page starts and how many items follow
+/// (both absent on the last page).
+#[derive(Serialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_item_count: Option<usize>,
 }
 
 impl<T> List<T> {
     /// `kind` is the list's kind (`DatabaseClusterList`); the group is Cairn's (OpenEverest's) CRD group.
     pub fn new(kind: &str, items: Vec<T>) -> Self {
-        List { api_version: "everest.percona.com/v1alpha1".into(), kind: kind.into(), items }
+        List { api_version: "everest.percona.com/v1alpha1".into(), kind: kind.into(), metadata: None, items }
     }
+
+    /// The list with its paging `metadata`.
+    pub fn paged(kind: &str, metadata: ListMeta, items: Vec<T>) -> Self {
+        List { metadata: Some(metadata), ..Self::new(kind, items) }
+    }
+}
+
+/// The database list's answer: the objects (`DatabaseClusterList`), or with `view=summary` the UI's rows
+/// (`DatabaseClusterSummaryList`).
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DatabaseClusterListView<'a> {
+    Full(List<std::borrow::Cow<'a, crate::crd::DatabaseCluster>>),
+    Summary(List<crate::model::DbSummary>),
 }
 
 /// The document as served and checked in (pretty JSON, stable key order).
@@ -61,7 +89,10 @@ pub fn document() -> Value {
     d.get("/v1/cluster-info", "getKubernetesClusterInfo", "The cluster's type and storage classes").ok::<ClusterInfo>();
 
     // Database clusters.
-    d.get(DB, "listDatabaseClusters", "The namespace's database clusters the caller may read").rbac(DATABASE_CLUSTERS, "read").ok::<List<DatabaseCluster>>();
+    d.get(DB, "listDatabaseClusters", "The namespace's database clusters the caller may read (paged and filtered on request)")
+        .rbac(DATABASE_CLUSTERS, "read")
+        .query::<crate::service::database_list::ListParams>()
+        .ok::<DatabaseClusterListView>();
     d.post(DB, "createDatabaseCluster", "Create a database cluster").rbac(DATABASE_CLUSTERS, "create").body::<DatabaseCluster>().ok::<DatabaseCluster>();
     d.get(&format!("{DB}/{{name}}"), "getDatabaseCluster", "A database cluster").rbac(DATABASE_CLUSTERS, "read").ok::<DatabaseCluster>();
     d.put(&format!("{DB}/{{name}}"), "updateDatabaseCluster", "Replace a database cluster's spec").rbac(DATABASE_CLUSTERS, "update").body::<DatabaseCluster>().ok::<DatabaseCluster>();

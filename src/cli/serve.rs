@@ -26,6 +26,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     state.monitoring.set_timeout(std::time::Duration::from_secs(args.pmm_timeout));
     state.monitoring.set_namespace(&args.monitoring_namespace);
+    let _ = state.operator_upgrades.set(args.helm.clone());
     if let Some(mut subs) = subs {
         let engines = subs.engines.take().expect("engine subscription");
         let backup_triggers = subs.backup_controller.take().expect("backup controller subscription");

@@ -164,13 +164,20 @@ pub async fn upgrade(client: &Client, a: &UpgradeArgs, system_ns: &str) -> anyho
         if n.plan.upgrades.is_empty() {
             continue;
         }
-        let sel = namespaces::OperatorArgs::default();
-        let np = namespaces::Plan { client, helm: &a.helm, label: "", system_namespace: system_ns, take_ownership: false, wait_engines: !a.skip_engine_wait };
         let names: Vec<String> = n.plan.upgrades.iter().map(|u| format!("{} → {}", u.name, u.target_version)).collect();
         eprintln!("namespace {}: upgrading operators ({})", n.namespace, names.join(", "));
-        namespaces::update(&np, std::slice::from_ref(&n.namespace), &sel).await?;
+        upgrade_operators(client, &a.helm, system_ns, &n.namespace, !a.skip_engine_wait).await?;
     }
     Ok(())
+}
+
+/// Upgrades the operators of database namespace `ns` to the versions this release pins, through its
+/// `cairn-db-namespace` Helm release (values kept, each operator left on or off as it is): what
+/// `cairn upgrade` does per namespace and what an approved upgrade plan runs in the server.
+/// `wait_engines`: also wait until Cairn's DatabaseEngines report the new versions.
+pub async fn upgrade_operators(client: &Client, helm: &super::HelmArgs, system_ns: &str, ns: &str, wait_engines: bool) -> anyhow::Result<()> {
+    let np = namespaces::Plan { client, helm, label: "", system_namespace: system_ns, take_ownership: false, wait_engines };
+    namespaces::update(&np, &[ns.to_string()], &namespaces::OperatorArgs::default()).await
 }
 
 #[cfg(test)]

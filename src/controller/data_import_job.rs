@@ -11,7 +11,11 @@
 //! `/etc/cairn/import/db-credentials/`, the S3 credentials Secret at `/etc/cairn/import/s3-credentials/`
 //! (keys `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, also as env), and the env vars `IMPORT_REQUEST`,
 //! `IMPORT_ENGINE`, `IMPORT_SOURCE_PATH`, `IMPORT_TARGET_HOST`, `IMPORT_TARGET_PORT`. When the importer
-//! asks for `permissions`, the Job runs as a ServiceAccount of its own bound to a Role with those rules.
+//! asks for `permissions` or `clusterPermissions`, the Job runs as a ServiceAccount of its own, bound to a
+//! Role with the first (owned by the DataImportJob: deleted with it) and a ClusterRole with the second
+//! ([`cluster_rbac_name`]). Cluster-scoped objects cannot be owned by a namespaced one, so the job carries
+//! the finalizer [`FINALIZER_CLUSTER_PERMISSIONS`] while they exist: they are deleted as soon as the import
+//! has succeeded or failed (the grant lasts as long as the import), or when the job is deleted first.
 use super::database_cluster::FIELD_MANAGER;
 use crate::crd::data_import::{job_name, CONDITION_IMPORT_FAILED, REASON_DATA_IMPORT_JOB_FAILED};
 use crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME;
@@ -20,6 +24,7 @@ use crate::state::State;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -35,12 +40,21 @@ pub const LABEL_COMPONENT: (&str, &str) = ("app.kubernetes.io/component", "data-
 /// Keys of the S3 credentials Secret (as OpenEverest's backup storages name them).
 pub const KEY_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const KEY_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// Held by a DataImportJob while the ClusterRole and ClusterRoleBinding of its importer's
+/// `clusterPermissions` exist (Cairn's name: the contract names no finalizer for it).
+pub const FINALIZER_CLUSTER_PERMISSIONS: &str = "cairn.io/data-import-cluster-permissions";
 /// Where the request is mounted in the import container.
 pub const REQUEST_PATH: &str = "/etc/cairn/import/request.json";
 
 /// The Secret a DataImportJob's inline S3 keys are kept in (when it names no credentials Secret).
 pub fn s3_secret_name(job: &str) -> String {
     format!("{job}-s3-credentials")
+}
+
+/// The name of the ClusterRole and ClusterRoleBinding of the import job `name` in `ns` (cluster-wide
+/// unique: the namespace is part of it).
+pub fn cluster_rbac_name(ns: &str, name: &str) -> String {
+    format!("cairn-data-import-{ns}-{name}")
 }
 
 // --- The DatabaseCluster reconciler's part ---
@@ -153,10 +167,13 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
     let client = ctx.state.client.clone();
     let api: Api<DataImportJob> = Api::namespaced(client.clone(), &ns);
     let current = j.status.clone().unwrap_or_default();
-    if j.metadata.deletion_timestamp.is_some() || !ctx.state.is_managed(&ns) {
+    let finished = matches!(current.state, DataImportJobState::Succeeded | DataImportJobState::Failed);
+    if j.metadata.deletion_timestamp.is_some() || finished {
+        // The grant lasts as long as the import: revoked when it is over or the job goes.
+        revoke_cluster_permissions(&client, &api, &j).await?;
         return Ok(Action::await_change());
     }
-    if matches!(current.state, DataImportJobState::Succeeded | DataImportJobState::Failed) {
+    if !ctx.state.is_managed(&ns) {
         return Ok(Action::await_change());
     }
     let fail = |state: DataImportJobState, message: String| DataImportJobStatus {
@@ -223,14 +240,22 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
         ..Default::default()
     };
     secrets.patch(&request_secret, &apply, &Patch::Apply(with_kind(&s, "v1", "Secret")?)).await?;
-    let service_account = if importer.spec.permissions.is_empty() {
+    let cluster_rules = &importer.spec.cluster_permissions;
+    if !cluster_rules.is_empty() && !j.finalizers().iter().any(|f| f == FINALIZER_CLUSTER_PERMISSIONS) {
+        // The finalizer first: a ClusterRole is never left behind by a job deleted meanwhile.
+        let mut next = j.finalizers().to_vec();
+        next.push(FINALIZER_CLUSTER_PERMISSIONS.into());
+        set_finalizers(&api, &j, next).await?;
+        return Ok(Action::await_change());
+    }
+    let service_account = if importer.spec.permissions.is_empty() && cluster_rules.is_empty() {
         None
     } else {
-        grant(&client, &ns, &name, &meta(&name), &importer.spec.permissions).await?;
+        grant(&client, &ns, &name, &meta(&name), &importer.spec.permissions, cluster_rules).await?;
         Some(name.clone())
     };
     let job = import_job(meta(&name), &importer.spec.job_spec, &db, &request, &request_secret, credentials.as_deref(), service_account);
-    let jobs: Api<Job> = Api::namespaced(client, &ns);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     let k8s_job = match jobs.get_opt(&name).await? {
         Some(existing) => existing,
         None => match jobs.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &job).await {
@@ -244,6 +269,9 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
     st.job_name = Some(name.clone());
     if st != current {
         patch_status(&api, &j, &st).await?;
+    }
+    if matches!(st.state, DataImportJobState::Succeeded | DataImportJobState::Failed) {
+        revoke_cluster_permissions(&client, &api, &j).await?;
     }
     // The Job's changes arrive through the owned-object watch.
     Ok(Action::await_change())
@@ -336,22 +364,93 @@ fn import_job(
     serde_json::from_value(job).expect("a valid Job")
 }
 
-/// A ServiceAccount, Role (the importer's `permissions`) and RoleBinding named `name`, owned by the job.
-async fn grant(client: &kube::Client, ns: &str, name: &str, meta: &ObjectMeta, rules: &[k8s_openapi::api::rbac::v1::PolicyRule]) -> Result<(), Error> {
+/// The import Job's ServiceAccount `name` (owned by the job) and its grants: a Role and RoleBinding `name`
+/// with the importer's `permissions` (owned by the job), and a ClusterRole and ClusterRoleBinding
+/// [`cluster_rbac_name`] with its `clusterPermissions` (removed by [`revoke_cluster_permissions`]).
+async fn grant(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    meta: &ObjectMeta,
+    rules: &[PolicyRule],
+    cluster_rules: &[PolicyRule],
+) -> Result<(), Error> {
     use k8s_openapi::api::core::v1::ServiceAccount;
-    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     let sa = serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta});
     Api::<ServiceAccount>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&sa)).await?;
-    let role = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": rules});
-    Api::<Role>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&role)).await?;
-    let binding = serde_json::json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
-    });
-    Api::<RoleBinding>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&binding)).await?;
+    let subjects = serde_json::json!([{"kind": "ServiceAccount", "name": name, "namespace": ns}]);
+    let role_and_binding = |kind: &str, meta: &ObjectMeta, role: &str, rules: &[PolicyRule]| {
+        let role_body = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta, "rules": rules});
+        let binding = serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": format!("{kind}Binding"), "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+            "subjects": subjects,
+        });
+        (role_body, binding)
+    };
+    if !rules.is_empty() {
+        let (role, binding) = role_and_binding("Role", meta, name, rules);
+        Api::<Role>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&role)).await?;
+        Api::<RoleBinding>::namespaced(client.clone(), ns).patch(name, &apply, &Patch::Apply(&binding)).await?;
+    }
+    if !cluster_rules.is_empty() {
+        let cluster_name = cluster_rbac_name(ns, name);
+        // Cluster-scoped: no namespace and no owner (the finalizer stands for it); the labels say whose.
+        let cluster_meta = ObjectMeta {
+            name: Some(cluster_name.clone()),
+            labels: meta.labels.clone(),
+            annotations: Some(BTreeMap::from([(ANNOTATION_IMPORT_JOB.to_string(), format!("{ns}/{name}"))])),
+            ..Default::default()
+        };
+        let (role, binding) = role_and_binding("ClusterRole", &cluster_meta, &cluster_name, cluster_rules);
+        Api::<ClusterRole>::all(client.clone()).patch(&cluster_name, &apply, &Patch::Apply(&role)).await?;
+        Api::<ClusterRoleBinding>::all(client.clone()).patch(&cluster_name, &apply, &Patch::Apply(&binding)).await?;
+    }
     Ok(())
+}
+
+/// Names the DataImportJob (`<namespace>/<name>`) a ClusterRole or ClusterRoleBinding was made for.
+pub const ANNOTATION_IMPORT_JOB: &str = "cairn.io/data-import-job";
+
+/// Deletes the job's ClusterRoleBinding and ClusterRole (already gone: fine), then drops its finalizer.
+/// Nothing to do for a job that never held the finalizer.
+async fn revoke_cluster_permissions(client: &kube::Client, api: &Api<DataImportJob>, j: &DataImportJob) -> Result<(), Error> {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    if !j.finalizers().iter().any(|f| f == FINALIZER_CLUSTER_PERMISSIONS) {
+        return Ok(());
+    }
+    let name = cluster_rbac_name(&j.namespace().unwrap_or_default(), &j.name_any());
+    let gone = |r: Result<_, kube::Error>| match r {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    };
+    gone(Api::<ClusterRoleBinding>::all(client.clone()).delete(&name, &Default::default()).await.map(|_| ()))?;
+    gone(Api::<ClusterRole>::all(client.clone()).delete(&name, &Default::default()).await.map(|_| ()))?;
+    let next: Vec<String> = j.finalizers().iter().filter(|f| *f != FINALIZER_CLUSTER_PERMISSIONS).cloned().collect();
+    set_finalizers(api, j, next).await
+}
+
+/// Replaces the job's finalizers, guarded by a `test` of the current list (a concurrent writer's finalizer
+/// is never dropped; a conflict is retried by the next reconcile).
+async fn set_finalizers(api: &Api<DataImportJob>, j: &DataImportJob, next: Vec<String>) -> Result<(), Error> {
+    let current = j.finalizers().to_vec();
+    let patch = if j.metadata.finalizers.is_none() {
+        serde_json::json!([{ "op": "add", "path": "/metadata/finalizers", "value": next }])
+    } else {
+        serde_json::json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": current },
+            { "op": "replace", "path": "/metadata/finalizers", "value": next }
+        ])
+    };
+    let patch: json_patch::Patch = serde_json::from_value(patch)?;
+    match api.patch(&j.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn with_kind<T: serde::Serialize>(obj: &T, api_version: &str, kind: &str) -> Result<serde_json::Value, serde_json::Error> {

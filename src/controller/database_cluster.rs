@@ -169,9 +169,26 @@ pub fn dbs_for_lb_config(dbs: &Store<DatabaseCluster>, config: &str) -> Vec<Obje
     refs(dbs, |d| lb_config_name(d) == Some(config))
 }
 
-/// The users Secret of a DatabaseCluster (`engine.userSecretsName`, default `everest-secrets-<name>`).
+/// The DatabaseClusters a Secret matters to: the users Secret (`engine.userSecretsName`, default
+/// `everest-secrets-<name>`) and, for PostgreSQL, the user's certificate Secrets (their arrival or removal
+/// changes `spec.secrets`).
 pub fn dbs_for_secret(dbs: &Store<DatabaseCluster>, namespace: &str, secret: &str) -> Vec<ObjectRef<DatabaseCluster>> {
-    refs(dbs, |d| d.namespace().as_deref() == Some(namespace) && d.user_secrets_name() == secret)
+    refs(dbs, |d| {
+        d.namespace().as_deref() == Some(namespace)
+            && (d.user_secrets_name() == secret
+                || (d.spec.engine.type_ == EngineType::Postgresql
+                    && crate::engine::postgresql::custom_tls_secret_names(&d.name_any()).iter().any(|n| n == secret)))
+    })
+}
+
+/// Which of a PostgreSQL database's custom certificate Secrets exist (metadata reads; their changes are
+/// watched through [`dbs_for_secret`]).
+async fn pg_custom_tls(state: &State, ns: &str, name: &str) -> Result<crate::engine::postgresql::CustomTls, kube::Error> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(state.client.clone(), ns);
+    let [ca, server, replication] = crate::engine::postgresql::custom_tls_secret_names(name);
+    let (ca, server, replication) =
+        futures::try_join!(api.get_metadata_opt(&ca), api.get_metadata_opt(&server), api.get_metadata_opt(&replication))?;
+    Ok(crate::engine::postgresql::CustomTls { root_ca: ca.is_some(), server: server.is_some(), replication: replication.is_some() })
 }
 
 /// A DatabaseEngine (one per engine type and namespace) matters to the
@@ -204,7 +221,8 @@ fn split_horizon_input(state: &State, db: &DatabaseCluster) -> Result<Option<cra
     }
 }
 
-/// (private, public) IP of an operator Pod, from the cache (public: none known without a load balancer).
+/// (private, public) IP of an operator Pod, from the cache (the public one comes from the member's Service:
+/// [`member_public_ips`]).
 fn pod_ips(state: &State, ns: &str, pod: &str) -> (String, String) {
     let ip = state.pods.get(&ObjectRef::new(pod).within(ns)).and_then(|p| p.status.as_ref()?.pod_ip.clone()).unwrap_or_default();
     (ip, String::new())
@@ -503,6 +521,8 @@ fn gather_inputs<E: EngineKind>(
         split_horizon: split_horizon_input(state, db)?,
         observed_repos: cached.map(E::repos).unwrap_or_default(),
         data_source: super::database_cluster_restore::data_source_of(state, db),
+        // Filled by the reconciler (`pg_custom_tls`: a read of the Secrets' metadata, not cached).
+        pg_custom_tls: Default::default(),
     };
     Ok((inputs, size, refused))
 }
@@ -637,6 +657,9 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                 }
             };
         inputs.pmm = monitoring.pmm.as_ref().map(|(p, _)| p.clone());
+        if db.spec.engine.type_ == EngineType::Postgresql {
+            inputs.pg_custom_tls = pg_custom_tls(&ctx.state, &ns, &name).await?;
+        }
         let requested = &db.spec.engine.storage.size;
         let mut desired = match E::desired(db, &inputs) {
             Ok(d) => d,
@@ -687,8 +710,22 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         st.conditions = storage_condition(refused, requested, &size, previous, db.metadata.generation, now)
             .into_iter()
             .collect();
+        // A split-horizon member waiting for its load balancer's address: looked at again (the Services
+        // are not watched; the wait ends once every member has one).
+        let mut await_public_ip = false;
         if db.spec.engine.type_ == EngineType::Psmdb {
-            st.engine_features = psmdb::split_horizon_status(db, inputs.split_horizon.as_ref(), |pod| pod_ips(&ctx.state, &ns, pod));
+            let public = match inputs.split_horizon {
+                Some(_) => member_public_ips(ctx, &ns, &name, db.replicas()).await?,
+                None => BTreeMap::new(),
+            };
+            st.engine_features = psmdb::split_horizon_status(db, inputs.split_horizon.as_ref(), |pod| {
+                (pod_ips(&ctx.state, &ns, pod).0, public.get(pod).cloned().unwrap_or_default())
+            });
+            await_public_ip = st
+                .engine_features
+                .as_ref()
+                .and_then(|f| f.psmdb.as_ref()?.split_horizon.as_ref())
+                .is_some_and(|s| s.domains.iter().any(|d| d.public_ip.is_empty()));
         }
         // Data import: once ready, the import job; `importing` until it succeeds, `error` if it failed.
         if let Some(job) = super::data_import_job::observe(&ctx.state, db, &mut st) {
@@ -696,10 +733,29 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         }
         set_status(ctx, db, &st).await?;
         super::database_cluster_restore::ensure_data_source_restore(&ctx.state, db, st.status).await?;
+        if await_public_ip {
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
         // Upstream status changes arrive through the owned-object watch, and everything else this read
         // through the watches above: no timer.
         Ok(Action::await_change())
     }
+}
+
+/// The public address of each split-horizon member (key: the pod name `<db>-rs0-<i>`): the external IP (or
+/// host name) its Service of the same name got from the load balancer. A member without one yet is absent.
+async fn member_public_ips(ctx: &Ctx, ns: &str, db: &str, replicas: i32) -> Result<BTreeMap<String, String>, Error> {
+    let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(ctx.state.client.clone(), ns);
+    let mut out = BTreeMap::new();
+    for i in 0..replicas {
+        let pod = format!("{db}-{}-{i}", psmdb::REPLSET);
+        let Some(svc) = api.get_opt(&pod).await? else { continue };
+        let ingress = svc.status.and_then(|s| s.load_balancer?.ingress).unwrap_or_default();
+        if let Some(addr) = ingress.into_iter().find_map(|i| i.ip.or(i.hostname)).filter(|a| !a.is_empty()) {
+            out.insert(pod, addr);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether any of these StatefulSets carries the operator's PVC-resize annotation (read on demand: only
@@ -839,6 +895,8 @@ mod tests {
         assert_eq!(names(dbs_for_secret(&store, "x", "custom")), ["x/b"], "userSecretsName");
         assert_eq!(names(dbs_for_secret(&store, "x", "everest-secrets-a")), ["x/a"], "the default name");
         assert!(dbs_for_secret(&store, "y", "everest-secrets-a").is_empty(), "same name, other namespace");
+        assert_eq!(names(dbs_for_secret(&store, "x", "a-custom-replication-tls")), ["x/a"], "a PostgreSQL database's certificates");
+        assert!(dbs_for_secret(&store, "y", "c-custom-tls").is_empty(), "not a PostgreSQL database");
         assert_eq!(names(dbs_for_engine(&store, "y", EngineType::Pxc)), ["y/c"]);
         assert_eq!(names(dbs_for_engine(&store, "x", EngineType::Postgresql)), ["x/a", "x/b"]);
     }

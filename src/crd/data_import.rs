@@ -36,7 +36,8 @@ pub struct DataImporterSpec {
     /// Namespaced permissions the import Job's service account gets (a Role in the database's namespace).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<PolicyRule>,
-    /// Cluster-wide permissions (recorded; Cairn does not grant cluster roles to import jobs).
+    /// Cluster-wide permissions the import Job's service account gets while the import runs (a ClusterRole
+    /// and ClusterRoleBinding, deleted once the import is over).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster_permissions: Vec<PolicyRule>,
 }

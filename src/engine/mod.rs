@@ -166,6 +166,8 @@ pub struct Inputs {
     /// The backup `spec.dataSource` names, resolved (PG bootstraps from it; PXC and PSMDB restore into the
     /// new cluster once it runs).
     pub data_source: Option<restore::RestoreSource>,
+    /// PG: which of the user's certificate Secrets exist (`postgresql::custom_tls_secret_names`).
+    pub pg_custom_tls: postgresql::CustomTls,
 }
 
 /// What the PSMDB mapping needs of a SplitHorizonDNSConfig.

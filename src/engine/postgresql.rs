@@ -193,10 +193,55 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
             .data_source
             .as_ref()
             .map(|src| super::restore::pg_data_source(&name, src, db.spec.data_source.as_ref().and_then(|d| d.pitr.as_ref()))),
+        secrets: secrets(&name, inputs.pg_custom_tls),
     };
     let mut pg = PerconaPGCluster::new(&name, spec);
     pg.metadata = meta;
     Ok(pg)
+}
+
+/// The Secrets a user creates beside a PostgreSQL database `<db>` to give it their own certificates instead of
+/// the operator's generated ones: `<db>-custom-ca` (a CA, `kubectl create secret tls` shape: `tls.crt`,
+/// `tls.key`), `<db>-custom-tls` (the server certificate: `tls.crt`, `tls.key`, `ca.crt`) and
+/// `<db>-custom-replication-tls` (the replication client certificate, same keys and the same `ca.crt`), e.g.
+/// issued by cert-manager. The names are Cairn's: the contract's DatabaseCluster has no TLS field (§1.1) and
+/// §2.3 names no `spec.secrets` content, so this is how a DatabaseCluster applied unchanged from OpenEverest
+/// gets custom certificates without a new field. The `custom-` names never collide with the Secrets the
+/// operator generates (and removes with `percona.com/delete-ssl`).
+pub fn custom_tls_secret_names(db: &str) -> [String; 3] {
+    [format!("{db}-custom-ca"), format!("{db}-custom-tls"), format!("{db}-custom-replication-tls")]
+}
+
+/// Which of [`custom_tls_secret_names`] exist (gathered by the reconciler; the mapping stays pure).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CustomTls {
+    pub root_ca: bool,
+    pub server: bool,
+    pub replication: bool,
+}
+
+/// The upstream `spec.secrets` from the user's certificate Secrets that exist. The server and replication
+/// certificates go in together or not at all (the CRD requires each with the other); the CA is projected
+/// from the `tls.crt`/`tls.key` keys a TLS Secret has into the `root.crt`/`root.key` the operator reads.
+/// None (the field left out): the operator generates every certificate, as under OpenEverest.
+pub fn secrets(db: &str, tls: CustomTls) -> Option<crate::upstream::pg::PgSecrets> {
+    use k8s_openapi::api::core::v1::{KeyToPath, SecretProjection};
+    let [ca, server, replication] = custom_tls_secret_names(db);
+    let plain = |name: String| SecretProjection { name, ..Default::default() };
+    let both = tls.server && tls.replication;
+    let s = crate::upstream::pg::PgSecrets {
+        custom_root_ca_tls_secret: tls.root_ca.then(|| SecretProjection {
+            name: ca,
+            items: Some(vec![
+                KeyToPath { key: "tls.crt".into(), path: "root.crt".into(), mode: None },
+                KeyToPath { key: "tls.key".into(), path: "root.key".into(), mode: None },
+            ]),
+            optional: None,
+        }),
+        custom_tls_secret: both.then(|| plain(server)),
+        custom_replication_tls_secret: both.then(|| plain(replication)),
+    };
+    (s != Default::default()).then_some(s)
 }
 
 /// Our status from the upstream object (None: not created yet).
@@ -342,6 +387,27 @@ mod tests {
         let mut d = db(1);
         d.spec.paused = true;
         assert_eq!(desired(&d, &inputs()).unwrap().spec.pause, Some(true));
+    }
+
+    #[test]
+    fn custom_certificates_only_when_their_secrets_exist() {
+        let got = |tls: CustomTls| serde_json::to_value(desired(&db(1), &Inputs { pg_custom_tls: tls, ..inputs() }).unwrap()).unwrap();
+        assert!(got(CustomTls::default())["spec"].get("secrets").is_none(), "none: the operator generates them");
+        let all = got(CustomTls { root_ca: true, server: true, replication: true });
+        assert_eq!(
+            all["spec"]["secrets"],
+            serde_json::json!({
+                "customRootCATLSSecret": {"name": "pg1-custom-ca", "items": [
+                    {"key": "tls.crt", "path": "root.crt"}, {"key": "tls.key", "path": "root.key"}]},
+                "customTLSSecret": {"name": "pg1-custom-tls"},
+                "customReplicationTLSSecret": {"name": "pg1-custom-replication-tls"},
+            })
+        );
+        // The CRD requires the server and replication certificates together: one alone is not written.
+        let server_only = got(CustomTls { server: true, ..Default::default() });
+        assert!(server_only["spec"].get("secrets").is_none(), "{server_only}");
+        let ca_only = got(CustomTls { root_ca: true, replication: true, ..Default::default() });
+        assert_eq!(ca_only["spec"]["secrets"].as_object().unwrap().keys().collect::<Vec<_>>(), ["customRootCATLSSecret"]);
     }
 
     #[test]

@@ -42,6 +42,45 @@ const STATES: [AppState; 14] = [
     AppState::New,
 ];
 
+/// The list's query parameters as the OpenAPI document describes them ([`ListQuery::parse`] reads them from
+/// the query string, so a bad value is an error naming its key; a unit test keeps the two in step).
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// At most this many items; the rest are announced by `metadata.continue` and `metadata.remainingItemCount`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10000))]
+    pub limit: Option<u32>,
+    /// The `metadata.continue` of the previous page (`<namespace>/<name>`): the items after it.
+    #[serde(default, rename = "continue")]
+    #[schemars(regex(pattern = r"^[^/]*/.*$"))]
+    pub continue_: Option<String>,
+    /// Only databases of this engine.
+    #[serde(default)]
+    pub engine: Option<EngineType>,
+    /// Only databases in this status (as the list shows it: `creating` before the first one).
+    #[serde(default)]
+    #[schemars(schema_with = "status_schema")]
+    pub status: Option<String>,
+    /// `summary`: the UI's rows (no spec) in a `DatabaseClusterSummaryList`; `full` (default): the objects.
+    #[serde(default)]
+    pub view: Option<ListView>,
+}
+
+/// `view=` of the database list.
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ListView {
+    Full,
+    Summary,
+}
+
+fn status_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = STATES.iter().map(|s| s.as_str()).filter(|s| !s.is_empty()).collect();
+    schemars::json_schema!({"type": "string", "enum": names})
+}
+
 impl ListQuery {
     /// The query string's options; an unknown key is ignored, a bad value is an error naming the key.
     pub fn parse(q: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
@@ -159,5 +198,22 @@ mod tests {
             let e = q(&[(k, v)]).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(k), "{k}={v}: {e:?}");
         }
+    }
+
+    /// The document's parameters are the ones `parse` reads, with the values it accepts.
+    #[test]
+    fn the_documented_parameters_are_the_parsed_ones() {
+        let schema = schemars::schema_for!(ListParams).to_value();
+        let props = schema["properties"].as_object().unwrap();
+        let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["continue", "engine", "limit", "status", "view"]);
+        assert!(schema.get("required").is_none_or(|r| r.as_array().unwrap().is_empty()), "all optional: {schema}");
+        for st in props["status"]["enum"].as_array().unwrap() {
+            assert!(q(&[("status", st.as_str().unwrap())]).is_ok(), "{st}");
+        }
+        assert_eq!(props["limit"]["maximum"], MAX_LIMIT);
+        assert!(q(&[("limit", &MAX_LIMIT.to_string())]).is_ok());
+        assert!(q(&[("view", "full")]).is_ok() && q(&[("view", "summary")]).is_ok());
     }
 }

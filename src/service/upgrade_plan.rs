@@ -2,8 +2,10 @@
 //! operators run older than the versions this Cairn release installs, and per database what must happen
 //! first. The approval locks the namespace's engines (`everest.percona.com/upgrade-lock`): while the lock
 //! holds, writes to that namespace's databases answer 412. The upgrade itself goes through the operators'
-//! Helm charts (`cairn namespaces update`, `cairn upgrade`, or a GitOps tool bumping the chart); the lock
-//! lifts once every locked engine reports the target version, or after 10 minutes.
+//! Helm charts: the approval runs it in the server (`cli::upgrade::upgrade_operators`, the code
+//! `cairn upgrade` runs per namespace) when `cairn serve` has Helm settings; otherwise `cairn namespaces
+//! update`, `cairn upgrade` or a GitOps tool bumping the chart does. The lock lifts once every locked engine
+//! reports the target version, or after 10 minutes, or at once when the server's upgrade fails.
 use super::authz::{self, authorize, res, Action};
 use super::Caller;
 use crate::crd::{AppState, DatabaseCluster, DatabaseEngine, EngineType};
@@ -166,7 +168,33 @@ pub async fn approve(state: &State, caller: &Caller, ns: &str) -> Result<Upgrade
         api.patch(&u.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     }
     tracing::info!(target: "cairn::audit", user = %caller.username, %ns, "operator upgrade approved");
+    if let Some(helm) = state.operator_upgrades.get() {
+        // In the background (Helm waits for the Deployments): the answer says it started; the lock keeps the
+        // namespace's writes out until the engines report the new versions.
+        let (state, helm, ns) = (state.clone(), helm.clone(), ns.to_string());
+        let engines: Vec<String> = plan.upgrades.iter().map(|u| u.name.clone()).collect();
+        tokio::spawn(async move {
+            match crate::cli::upgrade::upgrade_operators(&state.client, &helm, &state.system_namespace, &ns, false).await {
+                Ok(()) => tracing::info!(%ns, "operator upgrade applied through the charts"),
+                Err(e) => {
+                    tracing::error!(%ns, error = %format!("{e:#}"), "operator upgrade failed; the namespace is unlocked");
+                    unlock(&state, &ns, &engines).await;
+                }
+            }
+        });
+    }
     Ok(plan)
+}
+
+/// Lifts the lock of `engines` in `ns` (a failed upgrade: the old operators keep running, writes resume).
+async fn unlock(state: &State, ns: &str, engines: &[String]) {
+    let api: Api<DatabaseEngine> = Api::namespaced(state.client.clone(), ns);
+    let patch = serde_json::json!({"metadata": {"annotations": {UPGRADE_LOCK: null, UPGRADE_TARGET: null}}});
+    for e in engines {
+        if let Err(err) = api.patch(e, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            tracing::warn!(%ns, engine = %e, error = %err, "could not lift the upgrade lock; it expires by itself");
+        }
+    }
 }
 
 /// Whether an engine's lock still holds at `now` (Unix seconds): set, younger than the TTL, and its operator

@@ -46,6 +46,25 @@ pub struct PerconaPGClusterSpec {
     /// Bootstrap from a backup in a bucket (restore into a new cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_source: Option<PgDataSource>,
+    /// Certificates the user supplies (absent: the operator generates its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<PgSecrets>,
+}
+
+/// `spec.secrets`: Secrets projected into the PostgreSQL pods in place of the operator's generated ones.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PgSecrets {
+    /// The root CA (data keys `root.crt`, `root.key` after projection) the operator signs with.
+    #[serde(rename = "customRootCATLSSecret", skip_serializing_if = "Option::is_none")]
+    pub custom_root_ca_tls_secret: Option<k8s_openapi::api::core::v1::SecretProjection>,
+    /// The server certificate (`tls.crt`, `tls.key`, `ca.crt`). The CRD requires it together with the
+    /// replication one, with the same `ca.crt`.
+    #[serde(rename = "customTLSSecret", skip_serializing_if = "Option::is_none")]
+    pub custom_tls_secret: Option<k8s_openapi::api::core::v1::SecretProjection>,
+    /// The replication client certificate (`tls.crt`, `tls.key`, `ca.crt`).
+    #[serde(rename = "customReplicationTLSSecret", skip_serializing_if = "Option::is_none")]
+    pub custom_replication_tls_secret: Option<k8s_openapi::api::core::v1::SecretProjection>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

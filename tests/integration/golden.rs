@@ -58,8 +58,13 @@ fn expose(type_: ExposeType, ranges: &[&str]) -> Option<Expose> {
     Some(Expose { type_, ip_source_ranges: ranges.iter().map(|s| s.to_string()).collect(), ..Default::default() })
 }
 
-/// (topology, DatabaseCluster) of each engine. Names stay within the operators' length limits (PXC ≤ 22).
-fn topologies(engine: EngineType, version: &str) -> Vec<(&'static str, DatabaseCluster)> {
+/// What the reconciler gathered besides the catalog, per topology (most need nothing more).
+type Gathered = fn(&mut Inputs);
+fn nothing(_: &mut Inputs) {}
+
+/// (topology, DatabaseCluster, gathered inputs) of each engine. Names stay within the operators' length
+/// limits (PXC ≤ 22).
+fn topologies(engine: EngineType, version: &str) -> Vec<(&'static str, DatabaseCluster, Gathered)> {
     match engine {
         EngineType::Postgresql => {
             let one = db("pg-1", engine, version, 1);
@@ -72,7 +77,10 @@ fn topologies(engine: EngineType, version: &str) -> Vec<(&'static str, DatabaseC
                 expose: expose(ExposeType::LoadBalancer, &["10.0.0.0/8", "192.168.1.7"]),
                 ..Default::default()
             });
-            vec![("1-node", one), ("3-nodes-lb", three)]
+            // The user created the three certificate Secrets beside the database (`<db>-custom-ca`, …).
+            let tls = db("pg-tls", engine, version, 3);
+            let all_secrets: Gathered = |i| i.pg_custom_tls = postgresql::CustomTls { root_ca: true, server: true, replication: true };
+            vec![("1-node", one, nothing as Gathered), ("3-nodes-lb", three, nothing), ("3-nodes-custom-tls", tls, all_secrets)]
         }
         EngineType::Pxc => {
             let one = db("my-1", engine, version, 1);
@@ -84,7 +92,7 @@ fn topologies(engine: EngineType, version: &str) -> Vec<(&'static str, DatabaseC
             });
             let mut sql = db("my-sql", engine, version, 3);
             sql.spec.proxy = Some(Proxy { type_: Some(ProxyType::Proxysql), replicas: Some(2), ..Default::default() });
-            vec![("1-node-haproxy", one), ("3-nodes-haproxy-lb", three), ("3-nodes-proxysql", sql)]
+            vec![("1-node-haproxy", one, nothing as Gathered), ("3-nodes-haproxy-lb", three, nothing), ("3-nodes-proxysql", sql, nothing)]
         }
         EngineType::Psmdb => {
             let one = db("mg-1", engine, version, 1);
@@ -98,7 +106,7 @@ fn topologies(engine: EngineType, version: &str) -> Vec<(&'static str, DatabaseC
                 expose: expose(ExposeType::LoadBalancer, &["10.0.0.0/8"]),
                 ..Default::default()
             });
-            vec![("1-node", one), ("3-nodes-nodeport", three), ("sharded-2x3", sharded)]
+            vec![("1-node", one, nothing as Gathered), ("3-nodes-nodeport", three, nothing), ("sharded-2x3", sharded, nothing)]
         }
     }
 }
@@ -128,7 +136,9 @@ fn fixtures() -> Vec<(String, String)> {
                 EngineType::Psmdb => "§2.2",
                 EngineType::Postgresql => "§2.3",
             };
-            for (topology, d) in topologies(engine, &version) {
+            for (topology, d, gathered) in topologies(engine, &version) {
+                let mut inputs = inputs.clone();
+                gathered(&mut inputs);
                 let name = format!("{}-{operator_version}-{topology}.yaml", engine.as_str());
                 let header = format!(
                     "# Golden fixture (tests/integration/golden.rs): a DatabaseCluster and the upstream CR Cairn writes for it under\n\
@@ -196,7 +206,7 @@ fn golden_fixtures_match_the_mapping() {
 #[test]
 fn fixtures_cover_each_engine_topology_and_operator_version() {
     let names: Vec<String> = fixtures().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names.len(), 2 * (2 + 3 + 3));
+    assert_eq!(names.len(), 2 * (3 + 3 + 3));
     for v in ["2.7.0", "2.8.2", "1.18.0", "1.19.0", "1.21.1", "1.21.2"] {
         assert!(names.iter().any(|n| n.contains(&format!("-{v}-"))), "{v}: {names:?}");
     }

@@ -24,7 +24,7 @@ async fn older_operators_get_their_generations_mapping() {
     let env = TestEnv::start_private_with_operators(OperatorSet::Older).await;
     // Every golden fixture of the older set is accepted, whole, by the older CRDs.
     let applied = apply_golden_fixtures(&env, OperatorSet::Older).await;
-    assert_eq!(applied.len(), 8, "{applied:?}");
+    assert_eq!(applied.len(), 9, "{applied:?}");
 
     let state = env.start_cairn().await;
     env.start_simulator_with_operators(OperatorSet::Older);

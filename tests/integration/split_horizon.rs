@@ -97,6 +97,22 @@ async fn split_horizon_dns_for_mongodb() {
     let domains: Vec<String> = sh.domains.iter().map(|d| d.domain.clone()).collect();
     assert_eq!(domains, (0..3).map(|i| format!("shd-mg-rs0-{i}-{ns}.mongo.example.com")).collect::<Vec<_>>());
     assert_eq!(sh.host, domains.join(","));
+    assert!(sh.domains.iter().all(|d| d.public_ip.is_empty()), "no load balancer address yet: {sh:?}");
+
+    // A member's Service gets its load balancer's address: that member's publicIP shows it.
+    let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(c.clone(), &ns);
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shd-mg-rs0-1"},
+                     "spec": {"type": "LoadBalancer", "ports": [{"port": 27017}]}});
+    services.create(&Default::default(), &serde_json::from_value(svc).unwrap()).await.unwrap();
+    let lb = json!({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}});
+    services.patch_status("shd-mg-rs0-1", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&lb)).await.unwrap();
+    let sh = eventually(90, "member 1's publicIP", || async {
+        let d = dbs.get("shd-mg").await.unwrap();
+        let sh = d.status?.engine_features?.psmdb?.split_horizon?;
+        (sh.domains.get(1)?.public_ip == "203.0.113.7").then_some(sh)
+    })
+    .await;
+    assert!(sh.domains[0].public_ip.is_empty() && sh.domains[2].public_ip.is_empty(), "{sh:?}");
 
     // In use: reported, not deletable, its suffix fixed; the database cannot switch configs.
     let (_, one) = rest.admin("GET", &format!("{base}/shd"), None).await;

@@ -36,7 +36,7 @@ where
 async fn golden_fixtures_of_the_newer_operators_are_accepted_and_kept() {
     let env = TestEnv::start().await;
     let applied = apply_golden_fixtures(&env, OperatorSet::Newer).await;
-    assert_eq!(applied.len(), 8, "{applied:?}");
+    assert_eq!(applied.len(), 9, "{applied:?}");
 }
 
 #[tokio::test]
