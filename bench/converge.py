@@ -5,6 +5,7 @@ etcd), CAIRN_PID, BENCH_CLUSTERS, BENCH_NAMESPACE, BENCH_FLOOR_NAMESPACE, BENCH_
 (restarts Cairn and prints its new pid), BENCH_STOP_CMD (stops Cairn). Prints one JSON document.
 """
 import collections
+import datetime
 import json
 import os
 import subprocess
@@ -78,6 +79,26 @@ def audit_events(start, end=None):
             if ev.get("stage") == "RequestReceived":
                 out.append(ev)
     return out
+
+
+def ts(t):
+    return datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+
+
+def server_ms_by_request(start, end, client):
+    """API server time (received to response written, ms) summed by verb and resource for `client`'s
+    requests from line `start` to `end` (watches left out: they last as long as they stay open). This is
+    where the API server spent its time, with the waits for CPU on a busy machine included."""
+    c = collections.Counter()
+    with open(AUDIT) as f:
+        for i, line in enumerate(f):
+            if i < start or i >= end:
+                continue
+            ev = json.loads(line)
+            if ev.get("stage") != "ResponseComplete" or ev.get("verb") == "watch" or who(ev) != client:
+                continue
+            c[f'{ev["verb"]} {resource_of(ev)}'] += (ts(ev["stageTimestamp"]) - ts(ev["requestReceivedTimestamp"])) * 1000
+    return {k: round(v) for k, v in sorted(c.items())}
 
 
 def who(ev):
@@ -194,6 +215,7 @@ def main():
         "writes_per_cluster": per_cluster(writes, N),
         "upstream_patches_per_object": round(upstream_patches / N, 3),
         "requests": requests_by_verb(ev, "cairn"),
+        "server_ms_by_request": server_ms_by_request(line0, line1, "cairn"),
         "simulator_writes": sum(writes_by_resource(ev, "cairn-sim").values()),
     }
     log(json.dumps(result["cairn"]))
@@ -261,7 +283,8 @@ def main():
     t_floor_ready = wait("floor ready", lambda: upstream_ready(FLOOR_NS) >= len(ups))
     quiet("cairn-sim")
     cpu4 = cpu_seconds(APISERVER_PID)
-    ev = audit_events(line3)
+    line4 = audit_lines()
+    ev = audit_events(line3, line4)
     floor_cpu = cpu4 - cpu3
     result["floor"] = {
         "apiserver_cpu_s": round(floor_cpu, 2),
@@ -269,6 +292,7 @@ def main():
         "all_ready_s": round(t_floor_ready - t3, 2),
         "apply_s": round(t_applied - t3, 2),
         "writes_by_resource": writes_by_resource(ev, "bench"),
+        "server_ms_by_request": server_ms_by_request(line3, line4, "bench"),
         "simulator_writes": sum(writes_by_resource(ev, "cairn-sim").values()),
         "apiserver_idle_cpu_per_s": round(idle_rate, 4),
     }

@@ -58,12 +58,21 @@ export BENCH_NAMESPACE="${CAIRN_SANDBOX_NAMESPACE:-everest}" BENCH_RESTART_CMD="
 mkdir -p "$CAIRN_ROOT/bench/results"
 out="$CAIRN_ROOT/bench/results/converge-$n.json"
 python3 "$CAIRN_ROOT/bench/converge.py" > "$work/result.json"
-python3 - "$work/result.json" "$bin" <<'EOF2' > "$out"
-import json, subprocess, sys, datetime
+python3 - "$work/result.json" "$bin" "$out" <<'EOF2' > "$work/final.json"
+import json, os, subprocess, sys, datetime
 r = json.load(open(sys.argv[1]))
+# The result this one replaces, for the comparison (its own "previous" dropped).
+if os.path.exists(sys.argv[3]):
+    try:
+        prev = json.load(open(sys.argv[3]))
+        prev.pop("previous", None)
+        r["previous"] = prev
+    except ValueError:
+        pass
 r["build"] = "release" if "release" in sys.argv[2] else "debug"
 r["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 r["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 print(json.dumps(r, indent=2))
 EOF2
+mv "$work/final.json" "$out"
 cat "$out"

@@ -91,7 +91,7 @@ if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOT
   rm -rf "$venv"; python3 -m venv "$venv"
   "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
 fi
-# 6b. The REST fuzzer (tests/fuzz_api.rs, scripts/fuzz-api.sh): schemathesis from PyPI in its own venv, pinned.
+# 6b. The REST fuzzer (tests/integration/fuzz_api.rs, scripts/fuzz-api.sh): schemathesis from PyPI in its own venv, pinned.
 #     Cold: ~40 s; warm: the version check only.
 SCHEMATHESIS_VERSION=4.32.5
 fuzz_venv="$CAIRN_CACHE/fuzz-api-venv"

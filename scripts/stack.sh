@@ -76,10 +76,15 @@ for k,v in [("CAIRN_S3_ENDPOINT",s["endpoint"]),("CAIRN_S3_ACCESS_KEY",s["access
 
   "$bin/cairn" namespaces add everest-system --unmanaged >/dev/null
   "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" --label-only >/dev/null
+  # CAIRN_SANDBOX_UPGRADE_NAMESPACE (default everest-upgrade; empty: none): a managed namespace whose simulated
+  # operators run the older generation, so Settings → Operator upgrades has an upgrade to approve (the
+  # simulator then moves them to the approved versions, as `cairn namespaces update` would).
+  local upgrade_ns="${CAIRN_SANDBOX_UPGRADE_NAMESPACE-everest-upgrade}"
+  if [[ -n "$upgrade_ns" ]]; then "$bin/cairn" namespaces add "$upgrade_ns" --label-only >/dev/null; fi
 
   # The simulator also stands in for the Percona version service, serving ../shared/version-service/ on a
   # free port under the real service's paths; it prints the URL Cairn should use.
-  "$sim_bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
+  CAIRN_SIM_OLDER_OPERATORS_IN="$upgrade_ns" "$sim_bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
     --pmm-version "${CAIRN_SANDBOX_PMM_VERSION:-3.1.0}" \
     > "$STACK_DIR/sim.out" 2> "$STACK_DIR/sim.log" &
   stack_pids+=($!)

@@ -334,6 +334,38 @@ pub struct ServeArgs {
     /// Namespace of the cluster-level metrics agent (the VMAgent Cairn keeps for PMM endpoints).
     #[arg(long, env = "CAIRN_MONITORING_NAMESPACE", default_value = "everest-monitoring")]
     pub monitoring_namespace: String,
+    /// Address of the admission webhook's HTTPS server, which validates (and defaults) DatabaseClusters
+    /// written by any Kubernetes client (kubectl, GitOps) with the rules of the REST API, e.g. 0.0.0.0:8443.
+    /// Empty (the default) turns it off. Needs --webhook-tls-cert and --webhook-tls-key.
+    #[arg(long, env = "CAIRN_WEBHOOK_LISTEN", default_value = "")]
+    pub webhook_listen: String,
+    /// PEM certificate (chain) the webhook serves, e.g. `tls.crt` of a mounted kubernetes.io/tls Secret.
+    /// Read again when the file changes (cert-manager renewals, Secret updates).
+    #[arg(long, env = "CAIRN_WEBHOOK_TLS_CERT")]
+    pub webhook_tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --webhook-tls-cert (PKCS#8, PKCS#1 or SEC1), e.g. `tls.key` of the same Secret.
+    #[arg(long, env = "CAIRN_WEBHOOK_TLS_KEY")]
+    pub webhook_tls_key: Option<std::path::PathBuf>,
+}
+
+impl ServeArgs {
+    /// The admission webhook's address and certificate files (None: turned off). A missing file option or
+    /// a bad address is an error naming the option; the files are read at start so a bad pair stops here.
+    pub fn webhook(&self) -> anyhow::Result<Option<(std::net::SocketAddr, crate::webhook::tls::CertFiles)>> {
+        let listen = self.webhook_listen.trim();
+        if listen.is_empty() {
+            return Ok(None);
+        }
+        let addr = listen
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--webhook-listen (CAIRN_WEBHOOK_LISTEN): {listen:?} is not an address like 0.0.0.0:8443: {e}"))?;
+        let (Some(cert), Some(key)) = (&self.webhook_tls_cert, &self.webhook_tls_key) else {
+            anyhow::bail!("--webhook-listen needs --webhook-tls-cert and --webhook-tls-key (CAIRN_WEBHOOK_TLS_CERT, CAIRN_WEBHOOK_TLS_KEY)");
+        };
+        let files = crate::webhook::tls::CertFiles::new(cert.clone(), key.clone());
+        files.load()?;
+        Ok(Some((addr, files)))
+    }
 }
 
 /// A rate from its flag/`CAIRN_` variable, else OpenEverest's variable, else the default; 0 or garbage is

@@ -35,6 +35,8 @@ pub mod service;
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod upstream;
+#[cfg(feature = "ssr")]
+pub mod webhook;
 
 /// The engine simulator: plays the Percona operators on the API for the sandbox and tests. Never part of
 /// the production build (feature `sim`).

@@ -35,6 +35,9 @@ pub struct Inner {
     pub pgs: Store<PerconaPGCluster>,
     pub pxcs: Store<PerconaXtraDBCluster>,
     pub psmdbs: Store<PerconaServerMongoDB>,
+    /// Whether each upstream cache (PG, PXC, PSMDB) holds its first full list: from then on an object absent
+    /// from it does not exist (or was created a moment ago), and the reconciler creates it without a read.
+    pub upstreams_listed: [Listed; 3],
     /// What the DatabaseCluster reconciler reads besides the clusters: StorageClasses (may a volume grow?)
     /// and the cluster-scoped policies DatabaseClusters name.
     pub storage_classes: Store<StorageClass>,
@@ -89,6 +92,10 @@ pub struct Inner {
     pub rbac: Arc<crate::auth::rbac::Rbac>,
     /// Supervised tasks and the API server's reachability (what `/readyz` reports besides the caches).
     pub health: Arc<Health>,
+    /// Reconciles this instance ran in its managed namespaces: (DatabaseCluster, DatabaseEngine). The
+    /// process-wide metrics count every instance in the process; tests that run several Cairns in one
+    /// process read these.
+    pub reconciles: (std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64),
     /// True once the DatabaseCluster (and, with a label filter, the Namespace) cache holds a full LIST and
     /// the RBAC ConfigMap has been read.
     /// Fed by the watch streams' InitDone events. (Not `Store::wait_until_ready`: it wakes only the last of
@@ -232,6 +239,26 @@ where
     });
 }
 
+/// Set once a watch has delivered its first full list (and kept: a relist only refreshes what is there).
+#[derive(Clone, Default)]
+pub struct Listed(Arc<std::sync::atomic::AtomicBool>);
+
+impl Listed {
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// An `on_event` for [`drive`] that sets the flag on the first InitDone.
+    fn on_event<K>(&self) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
+        let flag = self.0.clone();
+        move |ev| {
+            if matches!(ev, watcher::Event::InitDone) {
+                flag.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
+}
+
 /// An `on_event` for [`drive`] that bumps `tx` on every event.
 fn bump<K>(tx: &Arc<watch::Sender<u64>>) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
     let tx = tx.clone();
@@ -250,6 +277,32 @@ pub fn slim<K: kube::Resource>(obj: &mut K) {
             meta.annotations = None;
         }
     }
+}
+
+/// [`slim`] for the operators' Pods, keeping only what the database page's components and the split-horizon
+/// status read: labels, the containers' names, the node, the phase, start time and IP, and per container its
+/// readiness, restarts and state (no images, volumes, env, resources, probes or annotations).
+pub fn slim_pod(p: &mut k8s_openapi::api::core::v1::Pod) {
+    use k8s_openapi::api::core::v1::{Container, ContainerStatus, PodSpec, PodStatus};
+    slim(p);
+    p.metadata.annotations = None;
+    p.metadata.owner_references = None;
+    p.spec = p.spec.take().map(|s| PodSpec {
+        containers: s.containers.into_iter().map(|c| Container { name: c.name, ..Default::default() }).collect(),
+        node_name: s.node_name,
+        ..Default::default()
+    });
+    p.status = p.status.take().map(|s| PodStatus {
+        phase: s.phase,
+        start_time: s.start_time,
+        pod_ip: s.pod_ip,
+        container_statuses: s.container_statuses.map(|v| {
+            v.into_iter()
+                .map(|c| ContainerStatus { name: c.name, ready: c.ready, restart_count: c.restart_count, state: c.state, ..Default::default() })
+                .collect()
+        }),
+        ..Default::default()
+    });
 }
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -279,6 +332,27 @@ pub async fn watch_config(client: &Client) -> watcher::Config {
     } else {
         cfg
     }
+}
+
+/// A watch of `api` as the caches watch (streaming lists, [`slim`] objects), for the controllers built on
+/// kube's `Controller` (`for_stream`, `owns_stream`, `watches_stream`). `tune` adds selectors.
+pub async fn slim_watch<K>(api: Api<K>, tune: impl FnOnce(watcher::Config) -> watcher::Config) -> futures::stream::BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let cfg = tune(watch_config(&api.clone().into_client()).await);
+    watcher(api, cfg).default_backoff().modify(slim).boxed()
+}
+
+/// [`slim_watch`] into a new cache: the cache and the stream of applied objects (what `Controller::new` does,
+/// with slim objects and streaming lists), for `Controller::for_stream`.
+pub async fn slim_reflector<K>(api: Api<K>) -> (Store<K>, futures::stream::BoxStream<'static, Result<K, watcher::Error>>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let stream = slim_watch(api, |c| c).await.reflect(writer).applied_objects().boxed();
+    (store, stream)
 }
 
 /// One watch of Namespaces with `sendInitialEvents` (on a name that matches nothing): a server that
@@ -335,12 +409,10 @@ pub const OPERATOR_PODS_SELECTOR: &str = "app.kubernetes.io/instance,app.kuberne
 fn drive_pods(client: Client, changes: Arc<watch::Sender<u64>>, health: &Arc<Health>) -> Store<k8s_openapi::api::core::v1::Pod> {
     use k8s_openapi::api::core::v1::Pod;
     let (store, writer) = reflector::store::<Pod>();
-    let stream = watcher(Api::<Pod>::all(client), watcher::Config::default().labels(OPERATOR_PODS_SELECTOR))
-        .default_backoff()
-        .modify(|p| p.managed_fields_mut().clear())
-        .reflect(writer);
     let h = health.clone();
     health.spawn("Pod watch", async move {
+        let cfg = watch_config(&client).await.labels(OPERATOR_PODS_SELECTOR);
+        let stream = watcher(Api::<Pod>::all(client), cfg).default_backoff().modify(slim_pod).reflect(writer);
         let mut s = std::pin::pin!(stream);
         while let Some(ev) = s.next().await {
             observe_watch_event(&h, "Pod", &ev);
@@ -357,10 +429,11 @@ fn drive_pods(client: Client, changes: Arc<watch::Sender<u64>>, health: &Arc<Hea
 fn drive_rbac(client: Client, system_namespace: &str, rbac: Arc<crate::auth::rbac::Rbac>, synced: watch::Sender<bool>, health: &Arc<Health>) {
     use crate::auth::rbac::RBAC_CONFIGMAP;
     use k8s_openapi::api::core::v1::ConfigMap;
-    let api: Api<ConfigMap> = Api::namespaced(client, system_namespace);
-    let stream = watcher(api.clone(), watcher::Config::default().fields(&format!("metadata.name={RBAC_CONFIGMAP}"))).default_backoff();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), system_namespace);
     let h = health.clone();
     health.spawn("RBAC ConfigMap watch", async move {
+        let cfg = watch_config(&client).await.fields(&format!("metadata.name={RBAC_CONFIGMAP}"));
+        let stream = watcher(api.clone(), cfg).default_backoff().modify(slim);
         let mut s = std::pin::pin!(stream);
         // During a (re)LIST: the object seen, applied at InitDone (None: the ConfigMap does not exist).
         let mut listed: Option<ConfigMap> = None;
@@ -491,9 +564,10 @@ impl State {
         });
         // The upstream caches feed the reconciler (owned objects) and status views.
         let pods = drive_pods(client.clone(), pods_tx, &health);
-        drive(client.clone(), pg_feed, &health, |_| {});
-        drive(client.clone(), pxc_feed, &health, |_| {});
-        drive(client.clone(), psmdb_feed, &health, |_| {});
+        let upstreams_listed: [Listed; 3] = Default::default();
+        drive(client.clone(), pg_feed, &health, upstreams_listed[0].on_event());
+        drive(client.clone(), pxc_feed, &health, upstreams_listed[1].on_event());
+        drive(client.clone(), psmdb_feed, &health, upstreams_listed[2].on_event());
         drive(client.clone(), sc_feed, &health, |_| {});
         let (ref_changes_tx, reference_changes) = watch::channel(0u64);
         let ref_changes_tx = Arc::new(ref_changes_tx);
@@ -536,11 +610,19 @@ impl State {
             NamespaceFilter::List(_) => None,
             NamespaceFilter::Label(sel) => {
                 let (store, writer) = reflector::store::<Namespace>();
-                let stream = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(sel))
-                    .default_backoff()
-                    .reflect(writer);
-                let h = health.clone();
+                let (h, client, sel) = (health.clone(), client.clone(), sel.clone());
                 health.spawn("Namespace watch", async move {
+                    // Only the names, labels and deletion marks are read: the rest is not kept.
+                    let cfg = watch_config(&client).await.labels(&sel);
+                    let stream = watcher(Api::<Namespace>::all(client), cfg)
+                        .default_backoff()
+                        .modify(|n| {
+                            slim(n);
+                            n.metadata.annotations = None;
+                            n.spec = None;
+                            n.status = None;
+                        })
+                        .reflect(writer);
                     let mut s = std::pin::pin!(stream);
                     while let Some(ev) = s.next().await {
                         observe_watch_event(&h, "Namespace", &ev);
@@ -584,6 +666,7 @@ impl State {
             pgs,
             pxcs,
             psmdbs,
+            upstreams_listed,
             storage_classes,
             pod_scheduling_policies,
             restores,
@@ -612,6 +695,7 @@ impl State {
             login_throttle: Default::default(),
             rbac,
             health,
+            reconciles: Default::default(),
             synced,
         }));
         (state, subs)

@@ -5,28 +5,13 @@ import {
   fillDatabaseForm,
   gotoWithRetry,
   login,
+  s3,
   screenshotBothWidths,
   submitDatabaseForm,
   uniqueDbName,
   waitForHydration,
   wizardStep,
 } from "./helpers";
-
-// The stack runs a real S3 server (moto) with bucket CAIRN_S3_BUCKET; its endpoint and keys are exported by
-// scripts/stack.sh.
-function s3(): { endpoint: string; accessKey: string; secretKey: string; bucket: string } {
-  const need = (k: string) => {
-    const v = process.env[k];
-    if (!v) throw new Error(`${k} is not set (the object storage of the stack under test)`);
-    return v;
-  };
-  return {
-    endpoint: need("CAIRN_S3_ENDPOINT"),
-    accessKey: need("CAIRN_S3_ACCESS_KEY"),
-    secretKey: need("CAIRN_S3_SECRET_KEY"),
-    bucket: need("CAIRN_S3_BUCKET"),
-  };
-}
 
 test("add a storage location, create a database with a schedule and PITR, back it up now, restore it into a new database", async ({
   page,
@@ -73,7 +58,7 @@ test("add a storage location, create a database with a schedule and PITR, back i
   await expect(page.getByText("Every day at 02:30 UTC")).toBeVisible();
   await expect(page.getByText(/Next runs: .*02:30 UTC/)).toBeVisible();
   await page.getByLabel("Copies to keep").fill("5");
-  await page.getByLabel("Storage location").selectOption(storage);
+  await page.getByLabel("Storage location", { exact: true }).selectOption(storage);
   await page.getByLabel("Enable point-in-time recovery").check();
   await page.getByLabel("Storage for the logs").selectOption(storage);
   await submitDatabaseForm(page);

@@ -246,3 +246,36 @@ export async function screenshotBothWidths(page: Page, testInfo: TestInfo, name:
   }
   if (before) await page.setViewportSize(before);
 }
+
+/** The stack's real S3 server (moto, bucket CAIRN_S3_BUCKET); scripts/stack.sh exports its endpoint and keys. */
+export function s3(): { endpoint: string; accessKey: string; secretKey: string; bucket: string } {
+  const need = (k: string) => {
+    const v = process.env[k];
+    if (!v) throw new Error(`${k} is not set (the object storage of the stack under test)`);
+    return v;
+  };
+  return {
+    endpoint: need("CAIRN_S3_ENDPOINT"),
+    accessKey: need("CAIRN_S3_ACCESS_KEY"),
+    secretKey: need("CAIRN_S3_SECRET_KEY"),
+    bucket: need("CAIRN_S3_BUCKET"),
+  };
+}
+
+/** Adds storage location `name` (the stack's S3 bucket) in the test namespace, through Settings → Storage locations. */
+export async function addS3Storage(page: Page, name: string): Promise<void> {
+  const store = s3();
+  await gotoWithRetry(page, "/settings/storage-locations");
+  await waitForHydration(page);
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Namespace").selectOption(e2eNamespace());
+  await page.getByLabel("Type").selectOption("s3");
+  await page.getByLabel("Bucket (or Azure container)").fill(store.bucket);
+  await page.getByLabel("Region").fill("us-east-1");
+  await page.getByLabel("Endpoint URL").fill(store.endpoint);
+  await page.getByLabel("Access key (Azure: account name)").fill(store.accessKey);
+  await page.getByLabel("Secret key (Azure: account key)").fill(store.secretKey);
+  await page.getByLabel("Path-style URLs (most S3-compatible servers)").check();
+  await page.getByRole("button", { name: "Add storage location" }).click();
+  await expect(page.getByRole("heading", { name, exact: true })).toBeVisible({ timeout: 30_000 });
+}

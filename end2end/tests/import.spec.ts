@@ -12,9 +12,11 @@ import {
   wizardStep,
 } from "./helpers";
 
-// The Import flow (contract §4): "Import" on the databases page opens the create wizard with its Import
-// part; the database is created, becomes ready, imports (the sandbox's simulator plays the import Job: a
-// file whose name starts with "fail" cannot be read) and shows the outcome in words.
+// The Import flow (contract §4): "Import" on the databases page opens the create wizard with its own Import
+// step (the importers of the chosen engine, what each requires, where the data is); the database is
+// created with `spec.dataSource.dataImport` as a REST client writes it, becomes ready, gets its
+// DataImportJob, imports (the sandbox's simulator plays the import Job: a file whose name starts with "fail"
+// cannot be read) and shows the outcome in words.
 
 async function importDatabase(page: Page, name: string, path: string): Promise<void> {
   await gotoWithRetry(page, "/");
@@ -30,18 +32,35 @@ async function importDatabase(page: Page, name: string, path: string): Promise<v
   await expect(first).not.toHaveText(/^1[3-7]\./);
   await version.selectOption({ label: (await first.textContent())!.trim() });
 
-  // The Import part: the importers that support MySQL, the S3 source and the file.
-  await expect(page.getByRole("heading", { name: "Import", exact: true })).toBeVisible();
+  // The Import step, second in the list: the importers that support MySQL, what the chosen one requires of
+  // the database, the S3 source and the file.
+  const steps = page.getByRole("navigation", { name: "Create database steps" });
+  await expect(steps.getByRole("link")).toHaveText([
+    "1. Basic information",
+    "2. Import",
+    "3. Resources",
+    "4. Backups",
+    "5. Advanced configuration",
+    "6. Monitoring",
+  ]);
+  await expect(page.getByRole("heading", { name: "2. Import" })).toBeHidden();
+  await page.getByRole("button", { name: "Next: Import" }).click();
+  await expect(page.getByRole("heading", { name: "2. Import" })).toBeVisible();
+  await expect(page.getByLabel("Name", { exact: true })).toBeHidden();
   const importer = page.getByLabel("Data importer");
   await expect(importer.getByRole("option", { name: "MySQL (Percona XtraDB Cluster) dump" })).toHaveCount(1);
   await expect(importer.getByRole("option", { name: "MongoDB dump" })).toHaveCount(0);
   await importer.selectOption({ label: "MySQL (Percona XtraDB Cluster) dump" });
+  const details = page.getByRole("region", { name: "Importer MySQL (Percona XtraDB Cluster) dump" });
+  await expect(details).toContainText("Imports a MySQL (Percona XtraDB Cluster) dump from S3");
+  await expect(details.getByRole("list", { name: "Required fields" })).toHaveText(/\.spec\.engine\.userSecretsName — Cairn fills it/);
   await page.getByLabel("Bucket").fill("dumps");
   await page.getByLabel("Region").fill("us-east-1");
   await page.getByLabel("Endpoint URL").fill("https://s3.example.com");
   await page.getByLabel("File path").fill(path);
   await page.getByLabel("Access key").fill("AKIDEXAMPLE");
   await page.getByLabel("Secret key").fill("wJalrXUtnFEMI");
+  await page.screenshot({ path: test.info().outputPath("import-step.png"), fullPage: true });
 
   await wizardStep(page, "Resources");
   await page.getByLabel("Nodes", { exact: true }).selectOption("1");
@@ -60,6 +79,15 @@ test("import a MySQL database: it becomes ready, imports, and is ready again", a
   await expect(row.getByText("Importing")).toBeVisible({ timeout: 90_000 });
   await page.screenshot({ path: testInfo.outputPath("import-importing.png"), fullPage: true });
   await expect(row.getByText("Ready")).toBeVisible({ timeout: 60_000 });
+  // What was written is what a REST client writes, and the controller created the import job from it.
+  const stored = await (await page.request.get(`/v1/namespaces/${e2eNamespace()}/database-clusters/${name}`)).json();
+  expect(stored.spec.dataSource.dataImport).toEqual(
+    expect.objectContaining({ dataImporterName: "everest-percona-pxc-operator", source: expect.objectContaining({ path: "/dumps/shop.sql" }) }),
+  );
+  const jobs = await (await page.request.get(`/v1/namespaces/${e2eNamespace()}/database-clusters/${name}/data-import-jobs`)).json();
+  expect(jobs.items.map((j: { spec: { dataImporterName: string; targetClusterName: string } }) => [j.spec.targetClusterName, j.spec.dataImporterName])).toEqual([
+    [name, "everest-percona-pxc-operator"],
+  ]);
 
   await gotoWithRetry(page, `/databases/${e2eNamespace()}/${name}/overview`);
   await expect(page.getByRole("heading", { name: "Status" })).toBeVisible();

@@ -3,6 +3,7 @@
 //! the RBAC checks that need no body first, then reads the body ([`body::read_json`]: 415, 413, 400 with
 //! the field's path). Every 4xx under `/v1` is `{"message", "field"?}`, also for unknown paths and methods.
 pub mod body;
+pub mod list_body;
 use body::read_json;
 
 use crate::crd::DatabaseCluster;
@@ -204,20 +205,45 @@ async fn list_dbs(
         items: Vec<T>,
     }
     let metadata = ListMeta { remaining_item_count: page.next.as_ref().map(|_| page.remaining), continue_: page.next };
-    let body = if q.summary {
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "serialising the database list");
+        ApiError::new(500, "internal error")
+    };
+    if q.summary {
         let items: Vec<DbSummary> = page.items.iter().map(|d| service::database_list::summary(&st, &caller, d)).collect();
-        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterSummaryList", metadata, items })
-    } else {
+        let body = serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterSummaryList", metadata, items })
+            .map_err(|e| internal(&e))?;
+        return Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
+    // The full view: made of the items at their resourceVersions (the caller's RBAC chose them) and the
+    // page's metadata, so an unchanged list is the kept body (see `list_body`).
+    let meta_json = serde_json::to_vec(&metadata).map_err(|e| internal(&e))?;
+    let versions: Option<Vec<[&[u8]; 2]>> = page
+        .items
+        .iter()
+        .map(|d| Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes()]))
+        .collect();
+    let make = || {
         // Borrowed from the cache, but with a `status` on every item (see `service::presented`).
         let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
         // A Kubernetes-style list, as OpenEverest returns.
-        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterList", metadata, items })
+        serde_json::to_vec(&List { api_version: "everest.percona.com/v1alpha1", kind: "DatabaseClusterList", metadata, items }).map_err(std::io::Error::other)
     };
-    let body = body.map_err(|e| {
-        tracing::error!(error = %e, "serialising the database list");
-        ApiError::new(500, "internal error")
-    })?;
-    Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    let enc = list_body::negotiate(headers.get(http::header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+    let body = match versions {
+        Some(v) => {
+            let key = list_body::key([&b"databaseclusters"[..], ns.as_bytes(), &meta_json].into_iter().chain(v.iter().flatten().copied()));
+            list_body::DATABASE_LISTS.get_or_make(key, enc, make)
+        }
+        // (Objects from the API server always have both; anything else is not kept.)
+        None => make().and_then(|json| list_body::encode(&json, enc)).map(Into::into),
+    }
+    .map_err(|e| internal(&e))?;
+    let mut res = ([(http::header::CONTENT_TYPE, "application/json"), (http::header::VARY, "accept-encoding")], body).into_response();
+    if let Some(e) = enc.header() {
+        res.headers_mut().insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static(e));
+    }
+    Ok(res)
 }
 
 async fn get_db(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> Result<Json<DatabaseCluster>, ApiError> {

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document of REST `/v1`, generated from the handlers' own types (schemars: the same derive
 //! that makes the CRDs), served at `GET /v1/openapi.json` and checked in as `docs/openapi.json`
-//! (`tests/openapi_doc.rs` fails when the copy is stale; `CAIRN_BLESS=1` rewrites it).
+//! (`tests/integration/openapi_doc.rs` fails when the copy is stale; `CAIRN_BLESS=1` rewrites it).
 //!
 //! One line per operation in [`document`]: method and path, the RBAC resource and action the service checks
 //! (`x-everest-resource-name`, as OpenEverest's document names them), the body and the answer's types. Path

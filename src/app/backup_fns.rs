@@ -47,6 +47,12 @@ pub fn schedule_input(path: &str) -> Option<&'static str> {
     if path.starts_with("spec.backup.pitr") {
         return Some("pitr_storage");
     }
+    if path.starts_with("spec.dataSource.backupSource.path") {
+        return Some("from_path");
+    }
+    if path.starts_with("spec.dataSource.backupSource") {
+        return Some("from_storage");
+    }
     if path.starts_with("spec.dataSource") {
         return Some("from_backup");
     }
@@ -206,13 +212,24 @@ pub fn backup_from_form(
         backup.pitr = Some(PitrSpec { enabled: true, backup_storage_name: get("pitr_storage"), upload_interval_sec: None });
     }
     let backup = (!backup.schedules.is_empty() || backup.pitr.is_some()).then_some(backup);
-    let source = get("from_backup").map(|b| {
+    // A backup in a storage location, by its path (`from_storage` + `from_path`): both or neither.
+    let path_source = match (get("from_storage"), get("from_path")) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(FieldError { field: "from_path".into(), message: "Backup path: enter the backup's path in the storage location (e.g. s3://bucket/db/backup)".into() })
+        }
+        (None, Some(_)) => {
+            return Err(FieldError { field: "from_storage".into(), message: "Storage location: choose the storage location the backup is in".into() })
+        }
+        (Some(storage), Some(path)) => Some(BackupSource { path, backup_storage_name: storage }),
+    };
+    let source = (get("from_backup").is_some() || path_source.is_some()).then(|| {
         let pitr = match get("from_pitr_type").as_deref() {
             Some("latest") => Some(Pitr { type_: PitrType::Latest, date: None }),
             Some("date") => Some(Pitr { type_: PitrType::Date, date: get("from_pitr_date").map(|d| normalise_date(&d)) }),
             _ => None,
         };
-        DataSource { db_cluster_backup_name: Some(b), pitr, ..Default::default() }
+        DataSource { db_cluster_backup_name: get("from_backup"), backup_source: path_source, pitr, ..Default::default() }
     });
     Ok((backup, source))
 }
@@ -310,7 +327,50 @@ pub async fn restore_backup(namespace: String, name: String, backup: String, poi
     );
     match crate::service::restores::create(&st, &caller, &namespace, r).await {
         Ok(_) => Ok(None),
-        Err(e) => on_input(e, |p| p.starts_with("spec.dataSource.pitr").then_some("date")),
+        Err(e) => on_input(e, restore_input),
+    }
+}
+
+/// The restore form's inputs by the field paths the rules name: the storage and the path of a backup in a
+/// storage location, and the point in time.
+#[cfg(feature = "ssr")]
+pub fn restore_input(path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("spec.dataSource")?;
+    Some(if rest.starts_with(".backupSource.path") {
+        "path"
+    } else if rest.starts_with(".backupSource") {
+        "storage"
+    } else if rest.starts_with(".pitr") {
+        "date"
+    } else {
+        return None;
+    })
+}
+
+/// Restores a database in place from a backup in a storage location, by its path (`s3://bucket/…` as the
+/// Backups tab shows a backup's location, or the path inside the bucket): e.g. a backup of a database that
+/// no longer exists. The rules are the REST API's (`spec.dataSource.backupSource`); a refused input comes
+/// back beside it.
+#[server]
+pub async fn restore_from_path(namespace: String, name: String, storage: String, path: String) -> Result<Option<FieldError>, ServerFnError> {
+    use crate::crd::database_cluster_restore::*;
+    use crate::crd::BackupSource;
+    let (storage, path) = (storage.trim().to_string(), path.trim().to_string());
+    if storage.is_empty() {
+        return Ok(Some(FieldError { field: "storage".into(), message: "choose the storage location the backup is in".into() }));
+    }
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    let r = DatabaseClusterRestore::new(
+        &format!("{name}-restore-{}", stamp()),
+        DatabaseClusterRestoreSpec {
+            db_cluster_name: name,
+            data_source: RestoreDataSource { db_cluster_backup_name: None, backup_source: Some(BackupSource { path, backup_storage_name: storage }), pitr: None },
+        },
+    );
+    match crate::service::restores::create(&st, &caller, &namespace, r).await {
+        Ok(_) => Ok(None),
+        Err(e) => on_input(e, restore_input),
     }
 }
 
@@ -359,5 +419,25 @@ mod tests {
         assert_eq!(schedule_input("spec.backup.schedules[0].schedule"), Some("schedule_time"));
         assert_eq!(schedule_input("spec.backup.pitr.backupStorageName"), Some("pitr_storage"));
         assert_eq!(schedule_input("spec.engine.replicas"), None);
+    }
+
+    #[test]
+    fn the_backup_step_starts_from_a_path_in_a_storage() {
+        let (_, source) = backup_from_form(&form(&[("from_storage", "s3"), ("from_path", " s3://bucket/db/b1 ")])).unwrap();
+        let source = source.unwrap();
+        let s = source.backup_source.unwrap();
+        assert_eq!((s.backup_storage_name.as_str(), s.path.as_str()), ("s3", "s3://bucket/db/b1"));
+        assert_eq!(source.db_cluster_backup_name, None);
+        // One without the other is refused beside the missing one.
+        assert_eq!(backup_from_form(&form(&[("from_storage", "s3"), ("from_path", "  ")])).unwrap_err().field, "from_path");
+        assert_eq!(backup_from_form(&form(&[("from_path", "db/b1")])).unwrap_err().field, "from_storage");
+        // The service's rules land on the same inputs.
+        assert_eq!(schedule_input("spec.dataSource.backupSource.path"), Some("from_path"));
+        assert_eq!(schedule_input("spec.dataSource.backupSource.backupStorageName"), Some("from_storage"));
+        assert_eq!(schedule_input("spec.dataSource.dbClusterBackupName"), Some("from_backup"));
+        assert_eq!(restore_input("spec.dataSource.backupSource.path"), Some("path"));
+        assert_eq!(restore_input("spec.dataSource.backupSource.backupStorageName"), Some("storage"));
+        assert_eq!(restore_input("spec.dataSource.pitr.date"), Some("date"));
+        assert_eq!(restore_input("spec.dbClusterName"), None);
     }
 }

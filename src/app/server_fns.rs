@@ -20,11 +20,12 @@ pub(crate) mod server {
     }
 
     pub fn to_sfe(e: ApiError) -> ServerFnError {
-        // Not logged in, refused by RBAC, not found: the HTTP status says so too (scripts calling the
-        // server function see it; the UI shows the message).
+        // Bad input, not logged in, refused by RBAC, not found, a precondition (an operator upgrade in
+        // progress): the HTTP status says so too (scripts calling the server function see it; the UI shows
+        // the message), not a 500.
         // Throttled or unavailable: the status and when to retry (`Retry-After`).
         if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-            if let (true, Ok(code)) = (matches!(e.status, 401 | 403 | 404 | 409 | 429 | 503), http::StatusCode::from_u16(e.status)) {
+            if let (true, Ok(code)) = (matches!(e.status, 400 | 401 | 403 | 404 | 409 | 412 | 429 | 503), http::StatusCode::from_u16(e.status)) {
                 resp.set_status(code);
             }
             if let Some(secs) = e.retry_after {
@@ -192,7 +193,7 @@ pub(crate) mod server {
         db.spec.backup = backup;
         db.spec.data_source = data_source;
         // The Import part (wizard opened from "Import").
-        if let Some(i) = crate::app::pages::create_database_import::data_import_from_form(get) {
+        if let Some(i) = crate::app::pages::create_database_import::data_import_from_form(get)? {
             db.spec.data_source.get_or_insert_with(DataSource::default).data_import = Some(i);
         }
         db.metadata.namespace = get("namespace");
@@ -394,6 +395,8 @@ pub async fn create_database(
     from_backup: Option<String>,
     from_pitr_type: Option<String>,
     from_pitr_date: Option<String>,
+    from_storage: Option<String>,
+    from_path: Option<String>,
     // The Import part (only when the wizard was opened from "Import").
     import: Option<String>,
     import_importer: Option<String>,
@@ -403,6 +406,7 @@ pub async fn create_database(
     import_access_key: Option<String>,
     import_secret_key: Option<String>,
     import_path: Option<String>,
+    import_config: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     let _ = size; // The preset only fills CPU, memory and disk in the browser.
     let st = server::state()?;
@@ -440,6 +444,8 @@ pub async fn create_database(
         ("from_backup", from_backup),
         ("from_pitr_type", from_pitr_type),
         ("from_pitr_date", from_pitr_date),
+        ("from_storage", from_storage),
+        ("from_path", from_path),
         ("import", import),
         ("import_importer", import_importer),
         ("import_bucket", import_bucket),
@@ -448,6 +454,7 @@ pub async fn create_database(
         ("import_access_key", import_access_key),
         ("import_secret_key", import_secret_key),
         ("import_path", import_path),
+        ("import_config", import_config),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))

@@ -196,10 +196,10 @@ fn watch_secret(
     synced: watch::Sender<bool>,
     apply: impl Fn(Option<&Secret>) + Send + 'static,
 ) {
-    let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let stream = watcher(api, cfg).default_backoff();
     let h = health.clone();
     health.spawn(format!("Secret {name} watch"), async move {
+        let cfg = crate::state::watch_config(&api.clone().into_client()).await.fields(&format!("metadata.name={name}"));
+        let stream = watcher(api, cfg).default_backoff().modify(crate::state::slim);
         let mut s = std::pin::pin!(stream);
         // During a (re)list: whether the Secret was in it.
         let mut seen = false;

@@ -18,7 +18,7 @@ pub const CAIRN: &[(&str, &str)] = files!("cairn":
     "templates/clusterrole.yaml", "templates/clusterrolebinding.yaml", "templates/default-scheduling.yaml",
     "templates/deployment.yaml", "templates/ingress.yaml", "templates/jwt-secret.yaml", "templates/monitoring.yaml",
     "templates/rbac-policy.yaml", "templates/service.yaml", "templates/serviceaccount.yaml",
-    "templates/servicemonitor.yaml", "templates/settings-configmap.yaml", "templates/tls-secret.yaml",
+    "templates/servicemonitor.yaml", "templates/settings-configmap.yaml", "templates/tls-secret.yaml", "templates/webhook.yaml",
 );
 
 /// The per-namespace chart (its operator dependencies are added by [`write_db_namespace`]).

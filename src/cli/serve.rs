@@ -5,6 +5,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Bad options stop here, before anything is written.
     let web_security = args.web_security()?;
     let version_service = std::sync::Arc::new(args.version_service()?);
+    let webhook = args.webhook()?;
     let client = crate::kube_client::client("cairn").await?;
     let ns = args.ns.system_namespace.clone();
     if let Some(pw) = crate::auth::ensure_admin(&client, &ns).await? {
@@ -45,6 +46,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.health.spawn("DataImportJob controller", crate::controller::data_import_job::run(state.clone()));
         state.health.spawn("DatabaseClusterRestore controller", crate::controller::database_cluster_restore::run(state.clone()));
         state.health.spawn("Scheduled backup mirror", crate::controller::backup_mirror::run(state.clone()));
+    }
+
+    if let Some((addr, files)) = webhook {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(%addr, "admission webhook listening (HTTPS)");
+        let state = state.clone();
+        // Supervised like the controllers: a webhook that stopped answering must not go unnoticed.
+        state.health.clone().spawn("admission webhook", async move {
+            if let Err(e) = crate::webhook::serve(state, listener, std::sync::Arc::new(files)).await {
+                tracing::error!(error = %e, "admission webhook stopped");
+            }
+        });
     }
 
     let mut conf = leptos::prelude::get_configuration(None)?.leptos_options;

@@ -2,9 +2,9 @@
 //! leave the upstream object, our status or an owned object as it is sends no request at all:
 //!
 //! - Server-side applies ([`apply`]) carry the hash of what was applied in the annotation
-//!   [`ANNOTATION_APPLIED_HASH`]. The live object (the reflector cache; a fresh read only when the cache has
-//!   none) already carrying the hash of the desired object means the apply would change nothing: it is not
-//!   sent. A restart therefore re-applies nothing: the hashes are on the objects, not in memory.
+//!   [`ANNOTATION_APPLIED_HASH`]. The live object (the reflector cache; a fresh read only when the cache
+//!   cannot tell, or may lag an apply of ours) already carrying the hash of the desired object means the apply
+//!   would change nothing: it is not sent. An object the listed cache does not have is created at once. A restart therefore re-applies nothing: the hashes are on the objects, not in memory.
 //! - Any other write (a status, a finalizer) is sent only when the live copy differs from it; see
 //!   [`Writes::pending`].
 //! - The cache lags our own writes by a moment, and a reconcile triggered in between would see the old copy
@@ -53,6 +53,11 @@ impl Writes {
         sent.insert(key.to_string(), (live_rv.map(String::from), hash.to_string()));
     }
 
+    /// Whether this process wrote to `key` (and has not forgotten it).
+    pub fn has(&self, key: &str) -> bool {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).contains_key(key)
+    }
+
     /// The object is gone: forget what was written to it.
     pub fn forget_prefix(&self, prefix: &str) {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
@@ -98,11 +103,33 @@ fn key_of<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> String {
     format!("{}/{ns}/{name}/apply", K::kind(&()))
 }
 
+/// What the reflector cache says about the object to apply.
+#[derive(Clone, Copy)]
+pub enum Cached<'a, K> {
+    /// The cache's copy.
+    Some(&'a K),
+    /// The cache holds a full list and not this object.
+    Absent,
+    /// The cache has no full list yet: it cannot tell.
+    Unknown,
+}
+
+impl<'a, K> Cached<'a, K> {
+    /// `listed`: whether the cache holds its first full list (read before the cache was).
+    pub fn of(cached: Option<&'a K>, listed: bool) -> Self {
+        match (cached, listed) {
+            (Some(c), _) => Cached::Some(c),
+            (None, true) => Cached::Absent,
+            (None, false) => Cached::Unknown,
+        }
+    }
+}
+
 /// Server-side applies `desired` (forced, under `field_manager`) unless the live object already carries its
-/// hash. `cached` is the reflector cache's copy; when the cache has none, the object is read (it may have
-/// just been created, or the cache may lag) before anything is written. The hash annotation is added to
-/// `desired` here.
-pub async fn apply<K>(api: &Api<K>, writes: &Writes, field_manager: &str, cached: Option<&K>, mut desired: K) -> Result<Applied<K>, kube::Error>
+/// hash. An object absent from a listed cache is created without a read first, unless this process applied
+/// it before (the cache may lag that apply, or someone deleted it since): then, as when the cache cannot
+/// tell, it is read before anything is written. The hash annotation is added to `desired` here.
+pub async fn apply<K>(api: &Api<K>, writes: &Writes, field_manager: &str, cached: Cached<'_, K>, mut desired: K) -> Result<Applied<K>, kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -113,8 +140,9 @@ where
     let key = key_of::<K>(&ns, &name);
     let fetched;
     let live = match cached {
-        Some(c) => Some(c),
-        None => {
+        Cached::Some(c) => Some(c),
+        Cached::Absent if !writes.has(&key) => None,
+        Cached::Absent | Cached::Unknown => {
             fetched = api.get_opt(&name).await?;
             fetched.as_ref()
         }

@@ -11,7 +11,6 @@ use crate::upstream::pxc::PerconaXtraDBClusterBackup;
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,8 +70,9 @@ pub async fn run(state: State) {
 }
 
 async fn mirror<K: Mirrored>(state: State) {
-    let api = Api::<K>::all(state.client.clone());
-    Controller::new(api, watcher::Config::default())
+    // Streaming lists and slim objects, as the shared caches.
+    let (store, objects) = crate::state::slim_reflector(Api::<K>::all(state.client.clone())).await;
+    Controller::for_stream(objects, store)
         .run(
             |u, state| super::guarded("BackupMirror", reconcile(u, state)),
             |_, e: &super::database_cluster_restore::Error, _| {

@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::WatchStreamExt;
 use kube::{Api, Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -134,8 +134,11 @@ struct Ctx {
 pub async fn run(state: State) {
     let client = state.client.clone();
     let ctx = Arc::new(Ctx { state });
-    Controller::new(Api::<DataImportJob>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<Job>::all(client), watcher::Config::default().labels(&format!("{}={}", LABEL_COMPONENT.0, LABEL_COMPONENT.1)))
+    // Streaming lists and slim objects, as the shared caches.
+    let (store, jobs) = crate::state::slim_reflector(Api::<DataImportJob>::all(client.clone())).await;
+    let selector = format!("{}={}", LABEL_COMPONENT.0, LABEL_COMPONENT.1);
+    Controller::for_stream(jobs, store)
+        .owns_stream(crate::state::slim_watch(Api::<Job>::all(client), |c| c.labels(&selector)).await.touched_objects())
         .run(reconcile, |_, e, _| {
             tracing::warn!(error = %e, "data import job reconcile failed; retrying");
             Action::requeue(Duration::from_secs(5))

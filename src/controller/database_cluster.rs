@@ -254,6 +254,7 @@ async fn reconcile_timed(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Ac
         tracing::debug!(db = %db.name_any(), %ns, "namespace not managed; skipping");
         return Ok(Action::await_change());
     }
+    ctx.state.reconciles.0.fetch_add(1, Ordering::Relaxed);
     if db.annotations().get(ANNOTATION_RECONCILE_PAUSED).is_some_and(|v| v == "true") && db.metadata.deletion_timestamp.is_none() {
         return Ok(Action::await_change());
     }
@@ -278,6 +279,8 @@ trait EngineKind {
     /// Deployment, the operator versions OpenEverest 1.x targets.)
     const OPERATOR_VERSION: &'static str;
     fn store(state: &State) -> &Store<Self::Upstream>;
+    /// The index of this kind in [`crate::state::Inner::upstreams_listed`].
+    const LISTED: usize;
     fn cr_version(u: &Self::Upstream) -> Option<String>;
     /// The upstream CR's `spec.imagePullPolicy` (kept once set; None where the kind has none Cairn writes).
     fn image_pull_policy(_u: &Self::Upstream) -> Option<String> {
@@ -317,6 +320,7 @@ impl EngineKind for Pg {
         u.spec.backups.pgbackrest.repos.clone()
     }
     type Upstream = PerconaPGCluster;
+    const LISTED: usize = 0;
     const OPERATOR_VERSION: &'static str = versions::PG_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
         &state.pgs
@@ -349,6 +353,7 @@ impl EngineKind for Pxc {
         u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
     }
     type Upstream = PerconaXtraDBCluster;
+    const LISTED: usize = 1;
     const OPERATOR_VERSION: &'static str = versions::PXC_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
         &state.pxcs
@@ -377,6 +382,7 @@ impl EngineKind for Psmdb {
         u.spec.pmm.as_ref().is_some_and(|p| p.enabled)
     }
     type Upstream = PerconaServerMongoDB;
+    const LISTED: usize = 2;
     const OPERATOR_VERSION: &'static str = versions::PSMDB_OPERATOR_VERSION;
     fn store(state: &State) -> &Store<Self::Upstream> {
         &state.psmdbs
@@ -526,6 +532,8 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
     let name = db.name_any();
     let dbs: Api<DatabaseCluster> = Api::namespaced(client.clone(), &ns);
     let ups: Api<E::Upstream> = Api::namespaced(client, &ns);
+    // (Whether the cache is listed is read before the cache: an absent object then really is absent.)
+    let listed = ctx.state.upstreams_listed[E::LISTED].get();
     let cached = E::store(&ctx.state).get(&ObjectRef::new(&name).within(&ns));
     let operator_version = installed_operator_version(&ctx.state, db.spec.engine.type_, &ns).unwrap_or_else(|| E::OPERATOR_VERSION.into());
 
@@ -574,28 +582,30 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             return Ok(Action::await_change());
         }
         // Defaults a client other than Cairn's REST API left out (kubectl, GitOps), written back as
-        // OpenEverest does; the update triggers another reconcile.
-        if write_back_defaults(&dbs, ctx, db).await? {
-            return Ok(Action::await_change());
-        }
-        if !missing_finalizers(db).is_empty() {
-            // Added on top of this revision already (the cache has not caught up): the update's event comes.
+        // OpenEverest does, and our finalizers: one write for both; the update triggers another reconcile.
+        if let Some(patch) = defaults_and_finalizers(ctx, db) {
+            // Sent on top of this revision already (the cache has not caught up): the update's event comes.
             let key = format!("{KIND}/{ns}/{name}/finalizer");
-            if !ctx.writes.pending(&key, db.metadata.resource_version.as_deref(), None, FINALIZER_UPSTREAM_CLEANUP) {
+            let hash = super::apply::hash_of(&patch)?;
+            let rv = db.metadata.resource_version.as_deref();
+            if !ctx.writes.pending(&key, rv, None, &hash) {
                 return Ok(Action::await_change());
             }
-            add_finalizer(&dbs, db).await?;
-            ctx.writes.sent(&key, db.metadata.resource_version.as_deref(), FINALIZER_UPSTREAM_CLEANUP);
-            // The update triggers another reconcile.
+            match dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                // A conflict: a newer object is on its way (and is looked at afresh).
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            ctx.writes.sent(&key, rv, &hash);
             return Ok(Action::await_change());
         }
-        // The upstream CR is about to be created (none in the cache): the cache may lag a delete, so the
-        // DatabaseCluster is read fresh and must exist, be this one (same uid), carry our finalizer and not be
-        // deleting. Otherwise an apply here could create an upstream CR after the deletion's cleanup has
-        // looked for it, and nothing would ever remove it. (Once it exists, the deletion path finds it.)
-        if cached.is_none() && !alive_with_finalizer(&dbs, db).await? {
-            return Ok(Action::await_change());
-        }
+        // The upstream CR may be created now, from the cached DatabaseCluster alone (it carries our finalizer
+        // and is not deleting): no fresh read. The reconciles of one DatabaseCluster run one at a time, each
+        // on the cache's copy at its start, and that cache only moves forward: once a reconcile has seen the
+        // deletion (and its cleanup looked for the upstream CR with a fresh read), no later one sees the
+        // object alive again. And the upstream CR is owned by the DatabaseCluster's uid: should another
+        // process create it for a DatabaseCluster already gone, the garbage collector removes it.
         // The monitoring facet (its key is fetched and written here), then the mapping's inputs from the
         // caches: the same `gather_inputs` the preview uses.
         let monitoring = match super::database_monitoring::resolve(db, &ctx.state).await {
@@ -659,14 +669,16 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             super::database_cluster_restore::sync_pg_secrets(&ctx.state, db, &inputs.storages, &repos, inputs.data_source.as_ref()).await?;
         }
         // Only what changed is applied: a desired object whose hash the live one carries is not sent again.
-        let applied = super::apply::apply(&ups, &ctx.writes, FIELD_MANAGER, cached.as_deref(), desired).await?.object;
+        let applied = super::apply::apply(&ups, &ctx.writes, FIELD_MANAGER, super::apply::Cached::of(cached.as_deref(), listed), desired).await?.object;
         if restart == RestartStep::Done {
             // Resumed (the apply above wrote the user's own spec.paused back): the restart is over.
             let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_RESTART: null}}});
             dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         let mut st = E::status(db, Some(&applied), &operator_version);
-        if st.status == AppState::Initializing {
+        // The operator grows volumes only after a spec change: a CR at its first generation (a new cluster
+        // initializing) cannot be resizing, and its StatefulSets are not read.
+        if st.status == AppState::Initializing && applied.meta().generation.is_some_and(|g| g > 1) {
             st = with_resizing(st, statefulsets_resizing(ctx, &ns, &E::resize_statefulsets(&applied)).await?);
         }
         st = with_restoring(st, restore_in_progress(&ctx.state, &ns, &name));
@@ -736,30 +748,22 @@ async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatu
     }
 }
 
-/// Whether the stored DatabaseCluster (a fresh read, not the cache) is `db` itself, with our finalizer,
-/// and not being deleted: the condition for creating its upstream CR.
-async fn alive_with_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<bool, Error> {
-    let fresh = api.get_opt(&db.name_any()).await?;
-    let ok = fresh.as_ref().is_some_and(|f| {
-        f.metadata.uid == db.metadata.uid
-            && f.metadata.deletion_timestamp.is_none()
-            && f.finalizers().iter().any(|x| x == FINALIZER_UPSTREAM_CLEANUP)
-    });
-    if !ok {
-        tracing::debug!(db = %backoff_key(db), "the cache lags the stored DatabaseCluster; not creating its upstream CR");
+/// The one merge patch that writes back the defaults missing from `db` (`service::defaults`) and adds the
+/// finalizers it lacks (None: nothing to write). Guarded by the object's resourceVersion, so neither a change
+/// made meanwhile nor a finalizer another client added meanwhile is overwritten.
+fn defaults_and_finalizers(ctx: &Ctx, db: &DatabaseCluster) -> Option<serde_json::Value> {
+    let missing = missing_finalizers(db);
+    let mut patch = match crate::service::defaults::write_back(&ctx.state, db) {
+        Some(p) => p,
+        None if missing.is_empty() => return None,
+        None => serde_json::json!({"metadata": {"resourceVersion": db.metadata.resource_version}}),
+    };
+    if !missing.is_empty() {
+        let mut next = db.finalizers().to_vec();
+        next.extend(missing.into_iter().map(String::from));
+        patch["metadata"]["finalizers"] = next.into();
     }
-    Ok(ok)
-}
-
-/// Writes back the defaults missing from `db` (`service::defaults`): a merge patch guarded by the object's
-/// resourceVersion. Whether it wrote (a conflict counts as written: the newer object is already on its way).
-async fn write_back_defaults(api: &Api<DatabaseCluster>, ctx: &Ctx, db: &DatabaseCluster) -> Result<bool, Error> {
-    let Some(patch) = crate::service::defaults::write_back(&ctx.state, db) else { return Ok(false) };
-    match api.patch(&db.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => Ok(true),
-        Err(e) => Err(e.into()),
-    }
+    Some(patch)
 }
 
 /// The finalizers a live DatabaseCluster must carry and does not (contract §2 step 3): ours, which deletes
@@ -769,25 +773,8 @@ fn missing_finalizers(db: &DatabaseCluster) -> Vec<&'static str> {
     [FINALIZER_UPSTREAM_CLEANUP, FINALIZER_FOREGROUND].into_iter().filter(|f| !db.finalizers().iter().any(|x| x == f)).collect()
 }
 
-/// Finalizer edits are JSON patches guarded by a `test` of the current list, so a concurrent writer's
+/// Finalizer removals are JSON patches guarded by a `test` of the current list, so a concurrent writer's
 /// finalizer is never dropped.
-async fn add_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<(), Error> {
-    let current = db.finalizers().to_vec();
-    let mut next = current.clone();
-    next.extend(missing_finalizers(db).into_iter().map(String::from));
-    let patch = if db.metadata.finalizers.is_none() {
-        serde_json::json!([{ "op": "add", "path": "/metadata/finalizers", "value": next }])
-    } else {
-        serde_json::json!([
-            { "op": "test", "path": "/metadata/finalizers", "value": current },
-            { "op": "replace", "path": "/metadata/finalizers", "value": next }
-        ])
-    };
-    let patch: json_patch::Patch = serde_json::from_value(patch)?;
-    api.patch(&db.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
-    Ok(())
-}
-
 async fn remove_finalizer(api: &Api<DatabaseCluster>, db: &DatabaseCluster) -> Result<(), Error> {
     let current = db.finalizers().to_vec();
     let next: Vec<String> = current.iter().filter(|f| *f != FINALIZER_UPSTREAM_CLEANUP).cloned().collect();

@@ -108,6 +108,11 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
     let name = b.name_any();
     let client = ctx.state.client.clone();
     let api: Api<DatabaseClusterBackup> = Api::namespaced(client.clone(), &ns);
+    // Only backups in the namespaces this Cairn manages (another instance may manage the others); a deletion
+    // is always finished, as for a database, so our finalizer never holds a backup for ever.
+    if !ctx.state.is_managed(&ns) && b.metadata.deletion_timestamp.is_none() {
+        return Ok(Action::await_change());
+    }
     let db = ctx.state.dbs.get(&ObjectRef::new(&b.spec.db_cluster_name).within(&ns));
     let engine = db.as_ref().map(|d| d.spec.engine.type_);
 

@@ -22,7 +22,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::WatchStreamExt;
 use kube::{Api, Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -230,10 +230,12 @@ pub async fn run(state: State) {
     let client = state.client.clone();
     let ctx = Arc::new(Ctx { state });
     let backoff = Arc::new(super::Backoff::default());
-    Controller::new(Api::<DatabaseClusterRestore>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaXtraDBClusterRestore>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaServerMongoDBRestore>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<PerconaPGRestore>::all(client), watcher::Config::default())
+    // Streaming lists and slim objects, as the shared caches.
+    let (store, restores) = crate::state::slim_reflector(Api::<DatabaseClusterRestore>::all(client.clone())).await;
+    Controller::for_stream(restores, store)
+        .owns_stream(crate::state::slim_watch(Api::<PerconaXtraDBClusterRestore>::all(client.clone()), |c| c).await.touched_objects())
+        .owns_stream(crate::state::slim_watch(Api::<PerconaServerMongoDBRestore>::all(client.clone()), |c| c).await.touched_objects())
+        .owns_stream(crate::state::slim_watch(Api::<PerconaPGRestore>::all(client), |c| c).await.touched_objects())
         .run(
             |r, ctx| super::guarded(KIND, reconcile(r, ctx)),
             move |r, e, _| {

@@ -284,6 +284,7 @@ async fn reconcile_timed(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Actio
     if !ctx.state.is_managed(&ns) || de.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
+    ctx.state.reconciles.1.fetch_add(1, Ordering::Relaxed);
     let info = engine_info(de.spec.type_);
     let store = ctx.deployments.iter().find(|(e, _)| *e == de.spec.type_).map(|(_, s)| s).expect("one store per engine");
     // Before the Deployments' first list, "no Deployment" means "not seen yet", not "not installed": a

@@ -144,10 +144,16 @@ fn plan(finalizers: &[String], deleting: bool, used: bool, recorded: (bool, i64)
 
 async fn sync<K: Tracked>(state: &State) -> Result<(), kube::Error> {
     for obj in K::store(state).state() {
+        // A namespaced object outside the managed namespaces is not ours to track (another Cairn may manage
+        // that namespace), except to let one being deleted go.
+        let deleting = obj.meta().deletion_timestamp.is_some();
+        if obj.namespace().is_some_and(|ns| !state.is_managed(&ns)) && !deleting {
+            continue;
+        }
         let used = K::used(state, &obj);
         let generation = obj.meta().generation.unwrap_or(0);
         let (finalizers, status_differs) =
-            plan(obj.finalizers(), obj.meta().deletion_timestamp.is_some(), used, K::recorded(&obj), generation);
+            plan(obj.finalizers(), deleting, used, K::recorded(&obj), generation);
         let api = K::api(state.client.clone(), obj.namespace().as_deref());
         let name = obj.name_any();
         if status_differs {

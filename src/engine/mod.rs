@@ -235,16 +235,27 @@ pub fn storage_plan(
     }
 }
 
-/// Whether volumes of `class` (None: the default StorageClass, the one annotated
-/// `storageclass.kubernetes.io/is-default-class: "true"`) may grow. An unknown class cannot.
+/// Whether volumes of `class` (None: the default StorageClass, see [`default_storage_class`]) may grow. An
+/// unknown class cannot.
 pub fn expansion_allowed(class: Option<&str>, classes: &[k8s_openapi::api::storage::v1::StorageClass]) -> bool {
     let sc = match class.filter(|c| !c.is_empty()) {
         Some(name) => classes.iter().find(|s| s.metadata.name.as_deref() == Some(name)),
-        None => classes.iter().find(|s| {
-            s.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DEFAULT_STORAGE_CLASS)).is_some_and(|v| v == "true")
-        }),
+        None => default_storage_class(classes),
     };
     sc.and_then(|s| s.allow_volume_expansion).unwrap_or(false)
+}
+
+/// The StorageClass a claim without a class gets: the one annotated
+/// `storageclass.kubernetes.io/is-default-class: "true"`; of several, the newest (as Kubernetes' admission
+/// picks since 1.26), the name deciding between equally old ones.
+pub fn default_storage_class(classes: &[k8s_openapi::api::storage::v1::StorageClass]) -> Option<&k8s_openapi::api::storage::v1::StorageClass> {
+    classes
+        .iter()
+        .filter(|s| s.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DEFAULT_STORAGE_CLASS)).is_some_and(|v| v == "true"))
+        .max_by(|a, b| {
+            let created = |s: &k8s_openapi::api::storage::v1::StorageClass| s.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            created(a).cmp(&created(b)).then_with(|| b.metadata.name.cmp(&a.metadata.name))
+        })
 }
 
 /// The `CannotResizeVolume` condition for `reason` (None: no condition), keeping the transition time of an
@@ -361,6 +372,16 @@ mod common_tests {
         assert!(expansion_allowed(None, &classes), "the default class (fast) expands");
         assert!(expansion_allowed(Some(""), &classes), "an empty class name means the default");
         assert!(!expansion_allowed(None, &[]), "no default class");
+        // Several defaults: the newest one counts (as for a claim without a class), the name breaking a tie.
+        let at = |mut s: StorageClass, secs: i64| {
+            s.metadata.creation_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap()));
+            s
+        };
+        let classes = vec![at(sc("new", true, Some(true)), 2_000), at(sc("old", true, Some(false)), 1_000)];
+        assert!(expansion_allowed(None, &classes), "the newer default (new) expands");
+        let classes = vec![at(sc("b", true, Some(true)), 1_000), at(sc("a", true, Some(false)), 1_000)];
+        assert_eq!(default_storage_class(&classes).unwrap().metadata.name.as_deref(), Some("a"));
+        assert!(!expansion_allowed(None, &classes), "equally old: the first name (a) counts");
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct BackupRow {
     pub size: String,
     pub message: String,
     pub in_use: bool,
+    /// Where its data is (`s3://bucket/path`, the upstream status' destination): what a restore from a
+    /// storage path names. Empty until the operator reports it.
+    #[serde(default)]
+    pub location: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

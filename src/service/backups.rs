@@ -59,10 +59,10 @@ pub fn pitr(state: &State, caller: &Caller, ns: &str, db: &str) -> Result<crate:
     Ok(crate::engine::backup::pitr_window(&d, mine, k8s_openapi::jiff::Timestamp::now().as_second()).into())
 }
 
-/// Validated: a name, an existing database and storage in the namespace, and for MongoDB the database's
-/// one storage (PBM takes one; contract §3.6). Nothing is written on error.
-pub async fn create(state: &State, caller: &Caller, ns: &str, mut b: DatabaseClusterBackup) -> Result<DatabaseClusterBackup, ApiError> {
-    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Create, &authz::object(ns, &b.spec.db_cluster_name))?;
+/// The rules of a new DatabaseClusterBackup in `ns`, for the REST create and the admission webhook alike:
+/// its database exists and is not being deleted, its BackupStorage exists, and a MongoDB database keeps to
+/// one storage.
+pub fn admit_new(state: &State, ns: &str, b: &DatabaseClusterBackup) -> Result<(), ApiError> {
     validate_label(&b.name_any(), 63).map_err(|e| ApiError::invalid("metadata.name", e))?;
     let db = super::find_database(state, ns, &b.spec.db_cluster_name)
         .map_err(|_| ApiError::invalid("spec.dbClusterName", format!("database {:?} does not exist in namespace {ns:?}", b.spec.db_cluster_name)))?;
@@ -85,6 +85,14 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, mut b: DatabaseClu
     if db.metadata.deletion_timestamp.is_some() {
         return Err(ApiError::invalid("spec.dbClusterName", format!("database {:?} is being deleted", db.name_any())));
     }
+    Ok(())
+}
+
+/// Validated: a name, an existing database and storage in the namespace, and for MongoDB the database's
+/// one storage (PBM takes one; contract §3.6). Nothing is written on error.
+pub async fn create(state: &State, caller: &Caller, ns: &str, mut b: DatabaseClusterBackup) -> Result<DatabaseClusterBackup, ApiError> {
+    authorize(state, caller, res::DATABASE_CLUSTER_BACKUPS, Action::Create, &authz::object(ns, &b.spec.db_cluster_name))?;
+    admit_new(state, ns, &b)?;
     b.metadata.namespace = Some(ns.into());
     b.metadata.resource_version = None;
     b.metadata.uid = None;

@@ -157,4 +157,32 @@ mod tests {
         assert_eq!(json["type"], "pxc");
         assert_eq!(json["containers"][0]["started"], "2026-11-18T10:26:41Z");
     }
+
+    #[test]
+    fn a_slim_pod_is_the_same_component() {
+        let mut pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "shop-rs0-1", "namespace": "db", "labels": {"app.kubernetes.io/component": "mongod"},
+                         "annotations": {"big": "x"}, "managedFields": [{"manager": "m"}], "ownerReferences": []},
+            "spec": {"nodeName": "n1", "containers": [
+                {"name": "mongod", "image": "percona/mongod:8", "env": [{"name": "A", "value": "b"}], "args": ["--x"]},
+                {"name": "backup-agent", "image": "percona/pbm:2"}
+            ], "volumes": [{"name": "v", "emptyDir": {}}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.7", "startTime": "2026-11-18T10:26:40Z", "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [
+                    {"name": "mongod", "ready": true, "restartCount": 4, "image": "i", "imageID": "id", "containerID": "c",
+                     "lastState": {"terminated": {"exitCode": 1}}, "state": {"running": {"startedAt": "2026-11-18T10:26:41Z"}}},
+                    {"name": "backup-agent", "ready": false, "restartCount": 0, "image": "i", "imageID": "id", "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": "2026-11-18T10:26:42Z"}}}
+            ]}
+        }))
+        .unwrap();
+        let before = serde_json::to_value(super::component(&pod)).unwrap();
+        crate::state::slim_pod(&mut pod);
+        assert_eq!(serde_json::to_value(super::component(&pod)).unwrap(), before, "the components tab reads the same");
+        assert_eq!(pod.status.as_ref().unwrap().pod_ip.as_deref(), Some("10.0.0.7"), "the split-horizon status reads the IP");
+        assert_eq!(pod.spec.as_ref().unwrap().node_name.as_deref(), Some("n1"), "logs: scheduled or not");
+        let slim = serde_json::to_string(&pod).unwrap();
+        for gone in ["percona/mongod", "emptyDir", "imageID", "lastState", "managedFields", "big", "conditions"] {
+            assert!(!slim.contains(gone), "{gone} kept: {slim}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! a database's import jobs (`data-import-jobs`, `<ns>/<name>`), the credentials Secret a client creates
 //! for an import (`POST …/database-clusters/{name}/secret`), and the checks a new database with
 //! `spec.dataSource.dataImport` passes before it is written.
-use super::authz::{self, authorize, can, res, Action};
+use super::authz::{self, authorize, can, res, Action, Principal};
 use super::validation::reference;
 use super::Caller;
 use crate::controller::data_import_job::{KEY_ACCESS_KEY_ID, KEY_SECRET_ACCESS_KEY};
@@ -115,7 +115,7 @@ pub fn import_secret_name(db: &str) -> String {
 /// the caller may read it), supports the engine, its config satisfies the importer's schema and the
 /// database has the fields the importer requires. Returns the inline S3 keys to move into a Secret (the
 /// caller blanks them in the spec and names the Secret).
-pub fn validate_new(state: &State, caller: &Caller, db: &DatabaseCluster) -> Result<(), ApiError> {
+pub fn validate_new(state: &State, caller: &impl Principal, db: &DatabaseCluster) -> Result<(), ApiError> {
     let Some(i) = db.spec.data_source.as_ref().and_then(|d| d.data_import.as_ref()) else { return Ok(()) };
     let field = "spec.dataSource.dataImport.dataImporterName";
     let name = i.data_importer_name.as_deref().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::invalid(field, "is required"))?;

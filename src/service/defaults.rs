@@ -5,7 +5,7 @@
 //! no PITR section is given. The REST create fills them before it writes; the DatabaseCluster reconciler
 //! writes back those still missing on objects created by other clients.
 use crate::crd::bounds::own_user_secret;
-use crate::crd::{Backup, DatabaseCluster, PitrSpec};
+use crate::crd::{Backup, DatabaseCluster, DatabaseClusterSpec, PitrSpec};
 use crate::engine::versions::EngineVersions;
 use crate::error::ApiError;
 use crate::state::State;
@@ -42,15 +42,20 @@ pub fn fill(db: &mut DatabaseCluster) {
     backup.pitr.get_or_insert_with(PitrSpec::default);
 }
 
-/// The merge patch that writes the missing defaults into a stored DatabaseCluster (None: nothing
-/// missing). The version is defaulted only when the namespace's engine offers one; otherwise it stays
-/// unset (the status says so) and the engine's arrival brings another reconcile. The patch carries the
-/// object's resourceVersion, so it never overwrites a change made meanwhile (409: the next event retries).
-pub fn write_back(state: &State, db: &DatabaseCluster) -> Option<serde_json::Value> {
-    let mut next = db.clone();
-    fill(&mut next);
-    let _ = default_version(state, &mut next);
-    let (before, after) = (&db.spec, &next.spec);
+/// The defaults of a change (the admission webhook's UPDATE): a version the new object leaves out keeps the
+/// stored one (leaving it out of a `kubectl replace` is never an upgrade), else the best one when the engine
+/// offers one; the written-back defaults are filled as on create.
+pub fn fill_update(state: &State, old: &DatabaseCluster, new: &mut DatabaseCluster) {
+    if new.spec.engine.version.as_deref().unwrap_or("").is_empty() {
+        new.spec.engine.version = old.spec.engine.version.clone();
+    }
+    let _ = default_version(state, new);
+    fill(new);
+}
+
+/// The merge patch of `spec` that sets the defaulted fields `after` has and `before` lacks (None: nothing
+/// to set). Only those paths: a field of the stored object that our types do not know is never touched.
+pub fn spec_patch(before: &DatabaseClusterSpec, after: &DatabaseClusterSpec) -> Option<serde_json::Value> {
     let mut engine = serde_json::Map::new();
     if before.engine.version != after.engine.version {
         engine.insert("version".into(), after.engine.version.clone().into());
@@ -65,15 +70,28 @@ pub fn write_back(state: &State, db: &DatabaseCluster) -> Option<serde_json::Val
     if !engine.is_empty() {
         spec.insert("engine".into(), engine.into());
     }
-    if before.backup.as_ref().and_then(|b| b.pitr.as_ref()).is_none() {
-        spec.insert("backup".into(), serde_json::json!({"pitr": {"enabled": false}}));
+    let pitr = |s: &DatabaseClusterSpec| s.backup.as_ref().and_then(|b| b.pitr.clone());
+    if pitr(before).is_none() {
+        if let Some(p) = pitr(after) {
+            spec.insert("backup".into(), serde_json::json!({"pitr": p}));
+        }
     }
-    (!spec.is_empty()).then(|| {
-        serde_json::json!({
-            "metadata": {"resourceVersion": db.metadata.resource_version},
-            "spec": spec,
-        })
-    })
+    (!spec.is_empty()).then(|| spec.into())
+}
+
+/// The merge patch that writes the missing defaults into a stored DatabaseCluster (None: nothing
+/// missing). The version is defaulted only when the namespace's engine offers one; otherwise it stays
+/// unset (the status says so) and the engine's arrival brings another reconcile. The patch carries the
+/// object's resourceVersion, so it never overwrites a change made meanwhile (409: the next event retries).
+pub fn write_back(state: &State, db: &DatabaseCluster) -> Option<serde_json::Value> {
+    let mut next = db.clone();
+    fill(&mut next);
+    let _ = default_version(state, &mut next);
+    let spec = spec_patch(&db.spec, &next.spec)?;
+    Some(serde_json::json!({
+        "metadata": {"resourceVersion": db.metadata.resource_version},
+        "spec": spec,
+    }))
 }
 
 #[cfg(test)]
@@ -98,5 +116,18 @@ mod tests {
         fill(&mut set);
         assert_eq!(set.spec.engine.replicas, Some(1));
         assert_eq!(set.spec.backup, before.spec.backup);
+    }
+
+    #[test]
+    fn the_patch_sets_only_the_defaulted_fields() {
+        let before = DatabaseCluster::new("orders", DatabaseClusterSpec::default());
+        let mut after = before.clone();
+        fill(&mut after);
+        let patch = spec_patch(&before.spec, &after.spec).expect("defaults to set");
+        assert_eq!(
+            patch,
+            serde_json::json!({"engine": {"userSecretsName": "everest-secrets-orders", "replicas": 3}, "backup": {"pitr": {"enabled": false}}})
+        );
+        assert_eq!(spec_patch(&after.spec, &after.spec), None, "nothing missing, nothing to write");
     }
 }

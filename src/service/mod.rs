@@ -169,17 +169,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
             format!("{ns:?} is not a namespace managed by Cairn (managed: {})", state.managed_namespaces().join(", ")),
         ));
     }
-    // The engine must be installed in the namespace (OpenEverest's webhook rejects engine types without a
-    // DatabaseEngine); default the version to its best one, as OpenEverest's defaulting webhook does, and
-    // fill what its reconciler writes back (so a REST create is stored complete at once).
-    let versions = defaults::default_version(state, &mut db)?;
-    defaults::fill(&mut db);
-    validation::validate_new(&db, &versions)?;
-    validate_references(state, &db)?;
-    restores::authorize_data_source(state, caller, &db)?;
-    split_horizon::validate_reference(state, caller, &db)?;
-    data_import::validate_new(state, caller, &db)?;
-    storage_class_exists(state, &db).await?;
+    admit_new(state, caller, &mut db).await?;
     data_import::move_inline_keys(state, &mut db).await?;
     db.status = None;
     db.metadata.resource_version = None;
@@ -192,6 +182,46 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
         }
         e => e.into(),
     })
+}
+
+/// Defaults and validates a new DatabaseCluster: what every create goes through, from the REST API and the
+/// UI (after their RBAC checks) and from any Kubernetes client (the admission webhook, `webhook`). The
+/// engine must be installed in the namespace (OpenEverest's webhook rejects engine types without a
+/// DatabaseEngine); the version defaults to its best one, as OpenEverest's defaulting webhook does, and
+/// what its reconciler writes back is filled in (so the object is stored complete at once). `who`: the
+/// checks on the objects it names (backups to restore from, split-horizon configs, importers).
+pub async fn admit_new(state: &State, who: &impl authz::Principal, db: &mut DatabaseCluster) -> Result<(), ApiError> {
+    let versions = defaults::default_version(state, db)?;
+    defaults::fill(db);
+    validation::validate_new(db, &versions)?;
+    validate_references(state, db)?;
+    restores::authorize_data_source(state, who, db)?;
+    split_horizon::validate_reference(state, who, db)?;
+    data_import::validate_new(state, who, db)?;
+    storage_class_exists(state, db).await
+}
+
+/// Validates a change of a DatabaseCluster against the stored object (contract §3.6: immutable type, no
+/// shrink, version rules…), for the REST/UI update and the admission webhook alike. A new version must be
+/// one the namespace's engine offers; an unchanged one only needs the catalog.
+pub fn admit_update(state: &State, old: &DatabaseCluster, new: &DatabaseCluster) -> Result<(), ApiError> {
+    let ns = old.namespace().unwrap_or_default();
+    let versions = if new.spec.engine.version != old.spec.engine.version && new.spec.engine.type_ == old.spec.engine.type_ {
+        state.versions(new.spec.engine.type_, &ns)?
+    } else {
+        state.catalog(old.spec.engine.type_, &ns)
+    };
+    validation::validate_update(old, new, &versions)?;
+    validate_references(state, new)?;
+    // Immutable after creation (contract §1.1, §1.11).
+    if crate::controller::database_cluster::split_horizon_name(old) != crate::controller::database_cluster::split_horizon_name(new) {
+        return Err(ApiError::invalid("spec.engineFeatures.psmdb.splitHorizonDnsConfigName", "cannot change after creation"));
+    }
+    let import = |d: &DatabaseCluster| d.spec.data_source.as_ref().and_then(|s| s.data_import.clone());
+    if import(old) != import(new) {
+        return Err(ApiError::invalid("spec.dataSource.dataImport", "cannot change after creation"));
+    }
+    Ok(())
 }
 
 /// Replaces a DatabaseCluster's spec (and its labels and annotations, when the body has them) — the REST
@@ -213,25 +243,10 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
     // The rules that depend on the name (the database's own users Secret) see the stored one.
     new.metadata.name = Some(name.to_string());
     new.metadata.namespace = Some(ns.to_string());
-    // A new version must be one the namespace's engine offers; an unchanged one only needs the catalog.
-    let versions = if new.spec.engine.version != old.spec.engine.version && new.spec.engine.type_ == old.spec.engine.type_ {
-        state.versions(new.spec.engine.type_, ns)?
-    } else {
-        state.catalog(old.spec.engine.type_, ns)
-    };
     if let Some(m) = new.monitoring_config_name().filter(|m| Some(*m) != old.monitoring_config_name()) {
         authorize(state, caller, res::MONITORING_INSTANCES, Action::Read, &authz::object(ns, m))?;
     }
-    validation::validate_update(&old, &new, &versions)?;
-    validate_references(state, &new)?;
-    // Immutable after creation (contract §1.1, §1.11).
-    if crate::controller::database_cluster::split_horizon_name(&old) != crate::controller::database_cluster::split_horizon_name(&new) {
-        return Err(ApiError::invalid("spec.engineFeatures.psmdb.splitHorizonDnsConfigName", "cannot change after creation"));
-    }
-    let import = |d: &DatabaseCluster| d.spec.data_source.as_ref().and_then(|s| s.data_import.clone());
-    if import(&old) != import(&new) {
-        return Err(ApiError::invalid("spec.dataSource.dataImport", "cannot change after creation"));
-    }
+    admit_update(state, &old, &new)?;
 
     let mut ops = Vec::new();
     if let Some(rv) = validation::resource_version(new.metadata.resource_version.as_deref())? {

@@ -7,7 +7,7 @@
 //!
 //! Also the Backups/Restores tabs' view of a database ([`backups_view`]) and the checks of a new database
 //! created from a backup ([`authorize_data_source`]).
-use super::authz::{self, authorize, can, res, Action};
+use super::authz::{self, authorize, can, res, Action, Principal};
 use super::validation::validate_label;
 use super::Caller;
 use crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME;
@@ -178,19 +178,26 @@ fn now() -> i64 {
     k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
+/// The rules of a new DatabaseClusterRestore in `ns`, for the REST create and the admission webhook alike:
+/// its database exists and may be restored now, and its source (backup, storage path, PITR time) is valid.
+pub fn admit_new(state: &State, ns: &str, r: &DatabaseClusterRestore) -> Result<(), ApiError> {
+    let dbname = &r.spec.db_cluster_name;
+    validate_label(&r.name_any(), 63).map_err(|e| ApiError::invalid("metadata.name", e))?;
+    let db = super::find_database(state, ns, dbname)
+        .map_err(|_| ApiError::invalid("spec.dbClusterName", format!("database {dbname:?} does not exist in namespace {ns:?}")))?;
+    if let Some(why) = restore_blocked(&db) {
+        return Err(ApiError::on_field(409, "spec.dbClusterName", why));
+    }
+    validate_source(state, ns, &db, &r.spec.data_source, "spec.dataSource", now()).map(|_| ())
+}
+
 /// Validates and creates a restore into an existing database. Nothing is written on error.
 /// RBAC: `database-cluster-restores` create on `<ns>/<database>`.
 pub async fn create(state: &State, caller: &Caller, ns: &str, mut r: DatabaseClusterRestore) -> Result<DatabaseClusterRestore, ApiError> {
     let dbname = r.spec.db_cluster_name.clone();
     authorize(state, caller, res::DATABASE_CLUSTER_RESTORES, Action::Create, &authz::object(ns, &dbname))?;
     super::upgrade_plan::check_unlocked(state, ns)?;
-    validate_label(&r.name_any(), 63).map_err(|e| ApiError::invalid("metadata.name", e))?;
-    let db = super::find_database(state, ns, &dbname)
-        .map_err(|_| ApiError::invalid("spec.dbClusterName", format!("database {dbname:?} does not exist in namespace {ns:?}")))?;
-    if let Some(why) = restore_blocked(&db) {
-        return Err(ApiError::on_field(409, "spec.dbClusterName", why));
-    }
-    validate_source(state, ns, &db, &r.spec.data_source, "spec.dataSource", now())?;
+    admit_new(state, ns, &r)?;
     r.metadata.namespace = Some(ns.into());
     r.metadata.resource_version = None;
     r.metadata.uid = None;
@@ -272,7 +279,7 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
 /// the database the backup was taken of (`database-cluster-restores` create on `<ns>/<source>`, OpenEverest's
 /// compound check), and the data source passes the restore rules against that source database (a
 /// succeeded backup; a point in time inside its window or `latest`). A `backupSource` path needs the storage.
-pub fn authorize_data_source(state: &State, caller: &Caller, db: &DatabaseCluster) -> Result<(), ApiError> {
+pub fn authorize_data_source(state: &State, caller: &impl Principal, db: &DatabaseCluster) -> Result<(), ApiError> {
     let Some(ds) = &db.spec.data_source else { return Ok(()) };
     if ds.data_import.is_some() && ds.db_cluster_backup_name.is_none() && ds.backup_source.is_none() {
         return Ok(());
@@ -335,6 +342,7 @@ pub fn backups_view(state: &State, caller: &Caller, db: &DatabaseCluster) -> Bac
                     started: secs(&st.created).or_else(|| secs(&b.metadata.creation_timestamp)).unwrap_or(0),
                     finished: secs(&st.completed).unwrap_or(0),
                     storage: b.spec.backup_storage_name.clone(),
+                    location: st.destination.clone().unwrap_or_default(),
                     size: st.size.unwrap_or_default(),
                     message: st.message.unwrap_or_default(),
                     in_use: st.in_use,

@@ -2,7 +2,7 @@
 //! through the one front door. RBAC resource `enginefeatures/split-horizon-dns-configs`, object
 //! `<ns>/<name>`. The CA given in `spec.tls.certificate` is write-only: it is moved into the Secret
 //! `spec.tls.secretName` (`ca.crt`, `ca.key`) and blanked. `status.inUse` is what the cache says now.
-use super::authz::{self, authorize, can, res, Action};
+use super::authz::{self, authorize, can, res, Action, Principal};
 use super::validation::reference;
 use super::Caller;
 use crate::crd::*;
@@ -183,7 +183,7 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
 
 /// The checks of a database naming a config: psmdb only, unsharded, the config exists in its namespace,
 /// and the caller may read it (OpenEverest's compound check for engine features).
-pub fn validate_reference(state: &State, caller: &Caller, db: &DatabaseCluster) -> Result<(), ApiError> {
+pub fn validate_reference(state: &State, caller: &impl Principal, db: &DatabaseCluster) -> Result<(), ApiError> {
     let Some(name) = crate::controller::database_cluster::split_horizon_name(db) else { return Ok(()) };
     let field = "spec.engineFeatures.psmdb.splitHorizonDnsConfigName";
     if db.spec.engine.type_ != EngineType::Psmdb {

@@ -31,6 +31,11 @@ struct Args {
     /// PSMDB 1.21.2) or `older` (PG 2.7.0, PXC 1.18.0, PSMDB 1.21.1). Install the same set's CRDs.
     #[arg(long, env = "CAIRN_SIM_OPERATORS", default_value = "newer", value_parser = parse_set)]
     operators: cairn::engine::versions::OperatorSet,
+    /// Namespaces (comma-separated) whose operators run the older generation whatever `--operators` says:
+    /// the sandbox's pending operator upgrade (Settings → Operator upgrades). Once approved, the simulator
+    /// moves their Deployments to the approved version, as `cairn namespaces update` would.
+    #[arg(long, env = "CAIRN_SIM_OLDER_OPERATORS_IN", value_delimiter = ',')]
+    older_operators_in: Vec<String>,
 }
 
 fn parse_set(s: &str) -> Result<cairn::engine::versions::OperatorSet, String> {
@@ -60,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
         _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None, clock_speed: args.clock_speed }) => {}
-        _ = cairn::sim::operators::run_operator_set(client, step, args.namespace_label_selector, args.operators) => {}
+        _ = cairn::sim::operators::run_operator_sets(client, step, args.namespace_label_selector, args.operators, args.older_operators_in.into_iter().filter(|n| !n.is_empty()).collect()) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())

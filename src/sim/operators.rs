@@ -69,9 +69,59 @@ pub async fn run_operators(client: Client, step: Duration, selector: String) {
 
 /// The same with the operators of `set`.
 pub async fn run_operator_set(client: Client, step: Duration, selector: String, set: OperatorSet) {
+    run_operator_sets(client, step, selector, set, Vec::new()).await
+}
+
+/// The same, with the namespaces `older_in` running the older set (whatever `set` is): an operator upgrade
+/// to approve in the sandbox. Once an upgrade is approved there (the DatabaseEngine's target-version
+/// annotation), the simulator plays what `cairn namespaces update` does through the operator's chart: the
+/// Deployment's image moves to the target version (and rolls out a step later). Other namespaces' approved
+/// upgrades wait for whoever runs the charts (the integration tests do it themselves).
+pub async fn run_operator_sets(client: Client, step: Duration, selector: String, set: OperatorSet, older_in: Vec<String>) {
     let scope = super::Scope::start(client.clone(), Some(&selector)).await;
     let names = OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
-    tokio::join!(install(client.clone(), selector, set), roll_out(client, step, names, scope));
+    tokio::join!(install(client.clone(), selector, set, older_in.clone()), roll_out(client.clone(), step, names, scope), play_upgrades(client, older_in));
+}
+
+/// The image of operator Deployment `name` at `version`, from the pinned sets (None: no set has it).
+pub fn image_at(name: &str, version: &str) -> Option<(&'static str, &'static str)> {
+    [OperatorSet::Older, OperatorSet::Newer]
+        .into_iter()
+        .flat_map(operators)
+        .find(|(n, _, image)| *n == name && image.rsplit(':').next() == Some(version))
+        .map(|(_, container, image)| (container, image))
+}
+
+async fn play_upgrades(client: Client, namespaces: Vec<String>) {
+    if namespaces.is_empty() {
+        return;
+    }
+    use crate::crd::DatabaseEngine;
+    use crate::service::upgrade_plan::UPGRADE_TARGET;
+    let engines = watcher(Api::<DatabaseEngine>::all(client.clone()), watcher::Config::default()).default_backoff().applied_objects();
+    let mut engines = std::pin::pin!(engines);
+    while let Some(e) = engines.next().await {
+        let Ok(e) = e else { continue };
+        let (Some(target), Some(ns)) = (e.annotations().get(UPGRADE_TARGET).cloned(), e.namespace()) else { continue };
+        if !namespaces.contains(&ns) {
+            continue;
+        }
+        let name = e.name_any();
+        let api: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        let Ok(Some(d)) = api.get_opt(&name).await else { continue };
+        if crate::controller::database_engine::image_tag(&d) == target {
+            continue;
+        }
+        let Some((container, image)) = image_at(&name, &target) else {
+            tracing::warn!(%ns, %name, %target, "no pinned operator image for the approved version");
+            continue;
+        };
+        let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}});
+        match api.patch(&name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
+            Ok(_) => tracing::info!(%ns, %name, %target, "simulated operator upgraded (as its chart would)"),
+            Err(e) => tracing::warn!(%ns, %name, error = %e, "upgrading the simulated operator failed"),
+        }
+    }
 }
 
 /// Only rolls out the Deployments called one of `names` (in every namespace), `step` after each is seen:
@@ -82,7 +132,7 @@ pub async fn roll_out_named(client: Client, step: Duration, names: Vec<String>) 
     roll_out(client, step, names, scope).await
 }
 
-async fn install(client: Client, selector: String, set: OperatorSet) {
+async fn install(client: Client, selector: String, set: OperatorSet, older_in: Vec<String>) {
     let nss = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(&selector)).default_backoff().applied_objects();
     let mut nss = std::pin::pin!(nss);
     while let Some(ns) = nss.next().await {
@@ -92,6 +142,7 @@ async fn install(client: Client, selector: String, set: OperatorSet) {
         }
         let ns = ns.name_any();
         let api: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        let set = if older_in.contains(&ns) { OperatorSet::Older } else { set };
         for (name, container, image) in operators(set) {
             match api.create(&PostParams::default(), &deployment(name, container, image, &ns)).await {
                 Ok(_) => tracing::info!(%ns, %name, "simulated operator installed"),

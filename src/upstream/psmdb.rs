@@ -1,7 +1,7 @@
 //! PerconaServerMongoDB (psmdb.percona.com/v1), PSMDB operators 1.21.1 and 1.21.2 (their schemas agree on every field we write).
 //! Field names checked against `psmdb-operator-1.21.{1,2}-crd.yaml`. Its schema is structural: server-side apply
 //! refuses an unknown field ("field not declared in schema"); other writes drop it with at most a warning.
-//! tests/upstream_accepted.rs reads what we write back from a real API server.
+//! tests/integration/upstream_accepted.rs reads what we write back from a real API server.
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements};
 use kube::CustomResource;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! PerconaXtraDBCluster (pxc.percona.com/v1), PXC operator 1.18.0.
 //! Field names checked against `pxc-operator-1.18.0-crd.yaml`. The API server accepts a misspelt field and
 //! prunes it without a word (the CRD's root preserves unknown fields, `spec` does not): keep names exact.
-//! tests/upstream_accepted.rs reads what we write back from a real API server.
+//! tests/integration/upstream_accepted.rs reads what we write back from a real API server.
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements};
 use kube::CustomResource;
 use serde::{Deserialize, Serialize};

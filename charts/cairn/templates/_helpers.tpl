@@ -52,3 +52,51 @@ app.kubernetes.io/part-of: cairn
 {{- define "cairn.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The namespaces the admission webhook is asked about: `webhook.namespaceSelector`, else the managed ones
+     (`dbNamespaces` by name, else `namespaceLabelSelector`'s key=value pairs). */}}
+{{- define "cairn.webhookNamespaceSelector" -}}
+{{- if .Values.webhook.namespaceSelector }}
+{{- toYaml .Values.webhook.namespaceSelector }}
+{{- else if .Values.dbNamespaces }}
+matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: In
+    values:
+      {{- toYaml .Values.dbNamespaces | nindent 6 }}
+{{- else }}
+matchLabels:
+  {{- range splitList "," .Values.namespaceLabelSelector }}
+  {{- $kv := splitList "=" (trim .) }}
+  {{ first $kv }}: {{ rest $kv | first | default "" | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* One webhook of a configuration: dict root (the top context), name, path, resource, operations, caBundle. */}}
+{{- define "cairn.webhook" -}}
+{{- $root := .root -}}
+- name: {{ .name }}.cairn.everest.percona.com
+  clientConfig:
+    service:
+      name: {{ include "cairn.fullname" $root }}
+      namespace: {{ $root.Release.Namespace }}
+      port: 443
+      path: {{ .path }}
+    {{- if .caBundle }}
+    caBundle: {{ .caBundle | b64enc }}
+    {{- end }}
+  rules:
+    - apiGroups: ["everest.percona.com"]
+      apiVersions: ["v1alpha1"]
+      resources: [{{ .resource | quote }}]
+      operations: {{ toJson .operations }}
+      scope: Namespaced
+  namespaceSelector:
+    {{- include "cairn.webhookNamespaceSelector" $root | trim | nindent 4 }}
+  failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+  timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+  matchPolicy: Equivalent
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+{{- end }}

@@ -31,6 +31,11 @@ pub fn FrequencyPicker(
         _ => "1".into(),
     });
     let freq = Memo::new(move |_| Frequency::from_fields(&kind.get(), &time.get(), &weekday.get(), &day.get()));
+    // Without JavaScript every input shows (and posts; the server reads the ones the frequency needs), with
+    // its value in the HTML; once hydrated only the ones the chosen frequency needs show.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let hide_unless = move |k: &'static str| move || hydrated.get() && kind.get() != k;
     let id = move |f: &str| format!("{prefix}{f}");
     let err = move |field: &'static str| {
         move || {
@@ -51,11 +56,11 @@ pub fn FrequencyPicker(
                 <label for=id("schedule_time") class="field-label">
                     {move || if kind.get() == "hourly" { "Minute past the hour (HH:MM, hour ignored)" } else { "Time (UTC)" }}
                 </label>
-                <input id=id("schedule_time") name="schedule_time" type="time" class="field-input" prop:value=move || time.get()
+                <input id=id("schedule_time") name="schedule_time" type="time" class="field-input" value=time.get_untracked() prop:value=move || time.get()
                     on:input=move |ev| time.set(event_target_value(&ev))/>
                 {err("schedule_time")}
             </div>
-            <Show when=move || kind.get() == "weekly">
+            <div class:hidden=hide_unless("weekly")>
                 <div>
                     <label for=id("schedule_weekday") class="field-label">"Day of the week"</label>
                     <select id=id("schedule_weekday") name="schedule_weekday" class="field-input" on:change=move |ev| weekday.set(event_target_value(&ev))>
@@ -67,15 +72,15 @@ pub fn FrequencyPicker(
                     </select>
                     {err("schedule_weekday")}
                 </div>
-            </Show>
-            <Show when=move || kind.get() == "monthly">
+            </div>
+            <div class:hidden=hide_unless("monthly")>
                 <div>
                     <label for=id("schedule_day") class="field-label">"Day of the month (1–28)"</label>
                     <input id=id("schedule_day") name="schedule_day" type="number" min="1" max="28" class="field-input"
-                        prop:value=move || day.get() on:input=move |ev| day.set(event_target_value(&ev))/>
+                        value=day.get_untracked() prop:value=move || day.get() on:input=move |ev| day.set(event_target_value(&ev))/>
                     {err("schedule_day")}
                 </div>
-            </Show>
+            </div>
         </div>
         <div role="status" aria-live="polite" class="rounded-md bg-slate-50 p-3 text-sm text-slate-700">
             {move || match freq.get() {

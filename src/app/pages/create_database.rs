@@ -21,7 +21,7 @@ const PRIMARY: &str = "rounded bg-indigo-600 px-4 py-2 font-medium text-white ho
 const SECONDARY: &str = "rounded border border-slate-300 bg-white px-4 py-2 font-medium hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500";
 
 /// The steps: (anchor id, title).
-const STEPS: [(&str, &str); 5] = [
+const STEPS: &[(&str, &str)] = &[
     ("step-basic", "Basic information"),
     ("step-resources", "Resources"),
     ("step-backups", "Backups"),
@@ -29,16 +29,34 @@ const STEPS: [(&str, &str); 5] = [
     ("step-monitoring", "Monitoring"),
 ];
 
+/// Opened from "Import": the Import step (the importer, where the data is, its settings) comes second,
+/// once the engine it must support is chosen.
+const IMPORT_STEPS: &[(&str, &str)] = &[
+    ("step-basic", "Basic information"),
+    ("step-import", "Import"),
+    ("step-resources", "Resources"),
+    ("step-backups", "Backups"),
+    ("step-advanced", "Advanced configuration"),
+    ("step-monitoring", "Monitoring"),
+];
+
+type Steps = &'static [(&'static str, &'static str)];
+
+/// "2. Resources": the step's number in `steps` and its title.
+fn step_heading(steps: Steps, id: &str) -> String {
+    steps.iter().position(|(i, _)| *i == id).map(|n| format!("{}. {}", n + 1, steps[n].1)).unwrap_or_default()
+}
+
 /// The step of each form input (for bringing a refused field's step back).
-fn step_of(field: &str) -> usize {
+fn step_of(field: &str) -> &'static str {
     match field {
-        "name" | "namespace" | "engine" | "version" | "sharding" | "shards" | "config_servers" => 0,
-        "nodes" | "size" | "cpu" | "memory" | "disk" | "proxy" | "proxy_replicas" | "storage_class" => 1,
-        "expose" | "source_ranges" | "lb_config" | "engine_config" | "scheduling_policy" => 3,
-        f if f.starts_with("schedule_") || f.starts_with("pitr") || f.starts_with("from_") => 2,
-        // The Import part shows in the first step.
-        f if f.starts_with("import_") => 0,
-        _ => 0,
+        "name" | "namespace" | "engine" | "version" | "sharding" | "shards" | "config_servers" => "step-basic",
+        "nodes" | "size" | "cpu" | "memory" | "disk" | "proxy" | "proxy_replicas" | "storage_class" => "step-resources",
+        "expose" | "source_ranges" | "lb_config" | "engine_config" | "scheduling_policy" => "step-advanced",
+        "monitoring" => "step-monitoring",
+        f if f.starts_with("schedule_") || f.starts_with("pitr") || f.starts_with("from_") => "step-backups",
+        f if f.starts_with("import") => "step-import",
+        _ => "step-basic",
     }
 }
 
@@ -48,19 +66,19 @@ const FIELDS: &[&str] = &[
     "name", "namespace", "engine", "version", "sharding", "shards", "config_servers", "nodes", "size", "cpu", "memory", "disk", "proxy",
     "proxy_replicas", "storage_class", "expose", "source_ranges", "lb_config", "engine_config", "scheduling_policy", "monitoring",
     "backup_schedule", "schedule_kind", "schedule_time", "schedule_weekday", "schedule_day", "schedule_retention", "schedule_storage", "pitr",
-    "pitr_storage", "from_backup", "from_pitr_type", "from_pitr_date",
+    "pitr_storage", "from_backup", "from_pitr_type", "from_pitr_date", "from_storage", "from_path",
 ];
 
 type Draft = std::collections::BTreeMap<String, String>;
 
-/// Opens step `i` and moves the focus to its heading (once it shows), so keyboard and screen-reader users
+/// Opens step `id` and moves the focus to its heading (once it shows), so keyboard and screen-reader users
 /// land on the step they asked for.
-fn open_step(step: RwSignal<usize>, i: usize) {
-    step.set(i);
+fn open_step(step: RwSignal<&'static str>, id: &'static str) {
+    step.set(id);
     #[cfg(feature = "hydrate")]
     request_animation_frame(move || {
         use wasm_bindgen::JsCast;
-        if let Some(el) = document().get_element_by_id(&format!("{}-title", STEPS[i].0)).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+        if let Some(el) = document().get_element_by_id(&format!("{id}-title")).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
             let _ = el.focus();
         }
     });
@@ -103,8 +121,9 @@ pub fn CreateDatabasePage() -> impl IntoView {
     // Opened from "Import": the Import part shows in the first step.
     let query = leptos_router::hooks::use_query_map();
     let importing = move || query.with(|q| q.get("import").is_some());
+    let steps = Memo::new(move |_| -> Steps { if importing() { IMPORT_STEPS } else { STEPS } });
     let hydrated = RwSignal::new(false);
-    let step = RwSignal::new(0usize);
+    let step = RwSignal::new("step-basic");
     let draft = RwSignal::new(Draft::new());
     let cancel_open = RwSignal::new(false);
     Effect::new(move |_| {
@@ -127,7 +146,13 @@ pub fn CreateDatabasePage() -> impl IntoView {
     // Opened from a backup ("restore into a new database"): the query names it, its namespace and engine.
     let query = leptos_router::hooks::use_query_map();
     let q = move |k: &str| query.with_untracked(|m| m.get(k)).unwrap_or_default();
-    let from = StoredValue::new(FromBackup { backup: q("from_backup"), pitr_type: q("from_pitr_type"), pitr_date: q("from_pitr_date") });
+    let from = StoredValue::new(FromBackup {
+        backup: q("from_backup"),
+        pitr_type: q("from_pitr_type"),
+        pitr_date: q("from_pitr_date"),
+        storage: q("from_storage"),
+        path: q("from_path"),
+    });
     let namespace = RwSignal::new(q("namespace"));
     let engine = RwSignal::new(q("engine"));
     let version = RwSignal::new(String::new());
@@ -138,7 +163,8 @@ pub fn CreateDatabasePage() -> impl IntoView {
     let memory = RwSignal::new(String::from("2G"));
     let disk = RwSignal::new(String::from("25G"));
 
-    let step_hidden = move |i: usize| move || hydrated.get() && step.get() != i;
+    let step_hidden = move |id: &'static str| move || hydrated.get() && step.get() != id;
+    let heading = move |id: &'static str| move || step_heading(steps.get(), id);
     let monitored = RwSignal::new(false);
 
     view! {
@@ -210,26 +236,30 @@ pub fn CreateDatabasePage() -> impl IntoView {
                             // The step list: every step can be opened at any time.
                             <nav aria-label="Create database steps" class="min-w-0 lg:sticky lg:top-4 lg:self-start">
                                 <ol class="flex gap-2 overflow-x-auto lg:flex-col">
-                                    {STEPS.iter().enumerate().map(|(i, (id, title))| view! {
-                                        <li>
-                                            <a href=format!("#{id}")
-                                                aria-current=move || (hydrated.get() && step.get() == i).then_some("step")
-                                                on:click=move |ev| { ev.prevent_default(); open_step(step, i); }
-                                                class="block whitespace-nowrap rounded px-3 py-2 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
-                                                class=("bg-indigo-600", move || hydrated.get() && step.get() == i)
-                                                class=("text-white", move || hydrated.get() && step.get() == i)
-                                                class=("hover:bg-slate-200", move || !(hydrated.get() && step.get() == i))>
-                                                {format!("{}. {title}", i + 1)}
-                                            </a>
-                                        </li>
+                                    {move || steps.get().iter().enumerate().map(|(i, (id, title))| {
+                                        let (id, title) = (*id, *title);
+                                        let current = move || hydrated.get() && step.get() == id;
+                                        view! {
+                                            <li>
+                                                <a href=format!("#{id}")
+                                                    aria-current=move || current().then_some("step")
+                                                    on:click=move |ev| { ev.prevent_default(); open_step(step, id); }
+                                                    class="block whitespace-nowrap rounded px-3 py-2 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
+                                                    class=("bg-indigo-600", current)
+                                                    class=("text-white", current)
+                                                    class=("hover:bg-slate-200", move || !current())>
+                                                    {format!("{}. {title}", i + 1)}
+                                                </a>
+                                            </li>
+                                        }
                                     }).collect_view()}
                                 </ol>
                             </nav>
                             <div class="min-w-0" on:input=move |_| refresh() on:change=move |_| refresh()>
                             <ActionForm action=create node_ref=form_ref attr:class="space-y-6" attr:id="create-database-form">
                                 // 1. Basic information
-                                <section id="step-basic" aria-labelledby="step-basic-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(0)>
-                                    <h2 id="step-basic-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"1. Basic information"</h2>
+                                <section id="step-basic" aria-labelledby="step-basic-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden("step-basic")>
+                                    <h2 id="step-basic-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">{heading("step-basic")}</h2>
                                     <div>
                                         <label for="name" class=LABEL>"Name"</label>
                                         <input id="name" name="name" type="text" class=INPUT placeholder="e.g. orders-db" aria-describedby="name-help"/>
@@ -319,21 +349,27 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                             </fieldset>
                                         })
                                     }
-                                    {
-                                        let engine_type = engine_type.clone();
-                                        move || importing().then(|| {
-                                            let engine_type = engine_type.clone();
-                                            view! {
-                                                <ImportStep engine=Signal::derive(move || engine_type().to_string()) field_error=Signal::derive(field_error)/>
-                                            }
-                                        })
-                                    }
-                                    <StepButtons step hydrated index=0/>
+                                    <StepButtons step hydrated steps id="step-basic"/>
                                 </section>
 
+                                // 2. Import (opened from "Import" only): the importer, where the data is, its settings.
+                                {
+                                    let engine_type = engine_type.clone();
+                                    move || importing().then(|| {
+                                        let engine_type = engine_type.clone();
+                                        view! {
+                                            <section id="step-import" aria-labelledby="step-import-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden("step-import")>
+                                                <h2 id="step-import-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">{heading("step-import")}</h2>
+                                                <ImportStep engine=Signal::derive(move || engine_type().to_string()) field_error=Signal::derive(field_error)/>
+                                                <StepButtons step hydrated steps id="step-import"/>
+                                            </section>
+                                        }
+                                    })
+                                }
+
                                 // 2. Resources
-                                <section id="step-resources" aria-labelledby="step-resources-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(1)>
-                                    <h2 id="step-resources-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"2. Resources"</h2>
+                                <section id="step-resources" aria-labelledby="step-resources-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden("step-resources")>
+                                    <h2 id="step-resources-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">{heading("step-resources")}</h2>
                                     <div>
                                         <label for="nodes" class=LABEL>"Nodes"</label>
                                         <select id="nodes" name="nodes" class=INPUT>
@@ -410,26 +446,26 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                             })
                                         }
                                     }
-                                    <StepButtons step hydrated index=1/>
+                                    <StepButtons step hydrated steps id="step-resources"/>
                                 </section>
 
                                 // 3. Backups: a schedule and point-in-time recovery (and the backup a restore starts from).
-                                <section id="step-backups" aria-labelledby="step-backups-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(2)>
-                                    <h2 id="step-backups-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"3. Backups"</h2>
+                                <section id="step-backups" aria-labelledby="step-backups-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden("step-backups")>
+                                    <h2 id="step-backups-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">{heading("step-backups")}</h2>
                                     {
                                         let (all, ns_now) = (opts.backup_storages.clone(), ns_now.clone());
                                         let storages = Signal::derive(move || {
                                             let ns = ns_now();
                                             all.iter().filter(|(n, _)| *n == ns).map(|(_, s)| s.clone()).collect::<Vec<_>>()
                                         });
-                                        view! { <BackupStep storages error=Signal::derive(field_error) from=from.get_value()/> }
+                                        view! { <BackupStep storages error=Signal::derive(field_error) from=from.get_value() hydrated/> }
                                     }
-                                    <StepButtons step hydrated index=2/>
+                                    <StepButtons step hydrated steps id="step-backups"/>
                                 </section>
 
                                 // 4. Advanced configuration
-                                <section id="step-advanced" aria-labelledby="step-advanced-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(3)>
-                                    <h2 id="step-advanced-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"4. Advanced configuration"</h2>
+                                <section id="step-advanced" aria-labelledby="step-advanced-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden("step-advanced")>
+                                    <h2 id="step-advanced-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">{heading("step-advanced")}</h2>
                                     <div>
                                         <label for="expose" class=LABEL>"Exposure"</label>
                                         <select id="expose" name="expose" class=INPUT on:change=move |ev| expose.set(event_target_value(&ev))>
@@ -478,12 +514,12 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                         <p id="engine_config-help" class=HELP>"Written to the engine's configuration as typed, one setting per line."</p>
                                         {error_for("engine_config")}
                                     </div>
-                                    <StepButtons step hydrated index=3/>
+                                    <StepButtons step hydrated steps id="step-advanced"/>
                                 </section>
 
                                 // 5. Monitoring: an endpoint of the namespace, or off.
-                                <section id="step-monitoring" aria-labelledby="step-monitoring-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden(4)>
-                                    <h2 id="step-monitoring-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">"5. Monitoring"</h2>
+                                <section id="step-monitoring" aria-labelledby="step-monitoring-title" class="space-y-4 rounded-lg bg-white p-4 shadow sm:p-6" class:hidden=step_hidden("step-monitoring")>
+                                    <h2 id="step-monitoring-title" tabindex="-1" class="text-lg font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500">{heading("step-monitoring")}</h2>
                                     <label class="flex items-center gap-2 text-sm">
                                         <input id="monitoring_on" type="checkbox"
                                             on:change=move |ev| monitored.set(event_target_checked(&ev))/>
@@ -517,7 +553,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                         })
                                     }
                                     {error_for("monitoring")}
-                                    <StepButtons step hydrated index=4/>
+                                    <StepButtons step hydrated steps id="step-monitoring"/>
                                 </section>
 
                                 {move || other_error().map(|e| view! { <p role="alert" class="text-sm text-red-700">{e}</p> })}
@@ -552,18 +588,22 @@ pub fn CreateDatabasePage() -> impl IntoView {
 
 /// Back / Next under a step (in the browser only: before the wasm every step shows anyway).
 #[component]
-fn StepButtons(step: RwSignal<usize>, hydrated: RwSignal<bool>, index: usize) -> impl IntoView {
+fn StepButtons(step: RwSignal<&'static str>, hydrated: RwSignal<bool>, steps: Memo<Steps>, id: &'static str) -> impl IntoView {
     move || {
         hydrated.get().then(|| {
+            let list = steps.get();
+            let index = list.iter().position(|(i, _)| *i == id).unwrap_or(0);
+            let prev = index.checked_sub(1).map(|i| list[i].0);
+            let next = list.get(index + 1).copied();
             view! {
                 <div class="flex justify-between border-t border-slate-100 pt-4">
-                    {(index > 0).then(|| view! {
-                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, index - 1)>"Back"</button>
+                    {prev.map(|p| view! {
+                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, p)>"Back"</button>
                     })}
                     <span></span>
-                    {(index + 1 < STEPS.len()).then(|| view! {
-                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, index + 1)>
-                            {format!("Next: {}", STEPS[index + 1].1)}
+                    {next.map(|(n, title)| view! {
+                        <button type="button" class=SECONDARY on:click=move |_| open_step(step, n)>
+                            {format!("Next: {title}")}
                         </button>
                     })}
                 </div>
@@ -687,29 +727,42 @@ fn CancelDialog(open: RwSignal<bool>) -> impl IntoView {
     }
 }
 
-/// The backup a new database starts from (query `from_backup`, `from_pitr_type`, `from_pitr_date`).
+/// The backup a new database starts from (query `from_backup`, `from_pitr_type`, `from_pitr_date`; or a
+/// path in a storage location: `from_storage`, `from_path`).
 #[derive(Clone, Debug, Default)]
 struct FromBackup {
     backup: String,
     pitr_type: String,
     pitr_date: String,
+    storage: String,
+    path: String,
 }
 
 /// The backup step: a scheduled backup (frequency picker, copies to keep, storage) and point-in-time
-/// recovery with its storage, like OpenEverest's wizard; and, when the form was opened from a backup, what
-/// the database will be restored from.
+/// recovery with its storage, like OpenEverest's wizard; what the database will be restored from when the
+/// form was opened from a backup; and "start from a backup in a storage location" (its storage and path).
+/// Without JavaScript every input shows and posts (the server reads a schedule only when its box is
+/// ticked); once hydrated the boxes show and hide their parts.
 #[component]
-fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, from: FromBackup) -> impl IntoView {
+fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, from: FromBackup, hydrated: RwSignal<bool>) -> impl IntoView {
     use crate::app::components::frequency::FrequencyPicker;
     let scheduled = RwSignal::new(false);
     let pitr = RwSignal::new(false);
+    let from_path = RwSignal::new(!from.path.is_empty());
     let err = move |field: &'static str| {
         move || error.get().filter(|e| e.field == field).map(|e| view! { <p role="alert" id=format!("{field}-error") class="mt-1 text-sm text-red-700">{e.message}</p> })
     };
-    let storage_select = move |id: &'static str| {
+    // `initial`: None: the first storage is preselected; Some: an optional choice, a blank "Choose…" first
+    // and that storage (if any) preselected.
+    let storage_select = move |id: &'static str, initial: Option<String>| {
+        let blank = initial.is_some();
         view! {
-            <select id=id name=id class=INPUT>
-                {move || storages.get().into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+            <select id=id name=id class=INPUT aria-describedby=format!("{id}-error")>
+                {blank.then(|| view! { <option value="">"Choose…"</option> })}
+                {move || storages.get().into_iter().map(|s| {
+                    let selected = initial.as_deref() == Some(s.as_str());
+                    view! { <option value=s.clone() selected=selected>{s.clone()}</option> }
+                }).collect_view()}
             </select>
         }
     };
@@ -728,6 +781,10 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
             <input type="hidden" name="from_pitr_date" value=from.pitr_date.clone()/>
         }
     });
+    // Hidden once hydrated while its box is unticked.
+    let folded = move |on: RwSignal<bool>| move || hydrated.get() && !on.get();
+    let named_backup = !from.backup.is_empty();
+    let (from_storage, from_path_value) = (from.storage.clone(), from.path.clone());
     view! {
         {restoring}
         {err("from_backup")}
@@ -745,7 +802,7 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
                     <input id="backup_schedule" name="backup_schedule" type="checkbox" value="on" on:change=move |ev| scheduled.set(event_target_checked(&ev))/>
                     "Back up on a schedule"
                 </label>
-                <Show when=move || scheduled.get()>
+                <div class="space-y-4" class:hidden=folded(scheduled)>
                     <FrequencyPicker prefix="" error/>
                     <div class="grid gap-4 sm:grid-cols-2">
                         <div>
@@ -755,12 +812,12 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
                         </div>
                         <div>
                             <label for="schedule_storage" class=LABEL>"Storage location"</label>
-                            {storage_select("schedule_storage")}
+                            {storage_select("schedule_storage", None)}
                             {err("schedule_storage")}
                         </div>
                     </div>
                     {err("schedule_name")}
-                </Show>
+                </div>
             </fieldset>
             <fieldset class="space-y-4 rounded border border-slate-200 p-4">
                 <legend class="px-1 text-sm font-semibold">"Point-in-time recovery"</legend>
@@ -769,14 +826,41 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
                     "Enable point-in-time recovery"
                 </label>
                 <p class=HELP>"The database's logs are uploaded continuously, so it can be restored to any moment after its first backup."</p>
-                <Show when=move || pitr.get()>
-                    <div>
-                        <label for="pitr_storage" class=LABEL>"Storage for the logs"</label>
-                        {storage_select("pitr_storage")}
-                        {err("pitr_storage")}
-                    </div>
-                </Show>
+                <div class:hidden=folded(pitr)>
+                    <label for="pitr_storage" class=LABEL>"Storage for the logs"</label>
+                    {storage_select("pitr_storage", None)}
+                    {err("pitr_storage")}
+                </div>
             </fieldset>
+            {(!named_backup).then(|| {
+                let (from_storage, from_path_value) = (from_storage.clone(), from_path_value.clone());
+                view! {
+                    <fieldset class="space-y-4 rounded border border-slate-200 p-4">
+                        <legend class="px-1 text-sm font-semibold">"Start from a backup"</legend>
+                        <label class="flex items-center gap-2 text-sm">
+                            <input id="from_path_on" type="checkbox" checked=from_path.get_untracked()
+                                on:change=move |ev| from_path.set(event_target_checked(&ev))/>
+                            "Create from a backup in a storage location"
+                        </label>
+                        <p class=HELP>"The new database starts with the data of that backup (of any database, also one deleted since). Leave empty for an empty database."</p>
+                        // Disabled (not posted) once hydrated while unticked, so a path typed then unticked is not used.
+                        <fieldset class="grid gap-4 sm:grid-cols-2" class:hidden=folded(from_path) disabled=folded(from_path)>
+                            <div>
+                                <label for="from_storage" class=LABEL>"Backup's storage location"</label>
+                                {storage_select("from_storage", Some(from_storage))}
+                                {err("from_storage")}
+                            </div>
+                            <div>
+                                <label for="from_path" class=LABEL>"Backup path"</label>
+                                <input id="from_path" name="from_path" type="text" class=format!("{INPUT} font-mono text-sm") autocomplete="off"
+                                    value=from_path_value placeholder="s3://bucket/db/backup" aria-describedby="from_path-help from_path-error"/>
+                                <p id="from_path-help" class=HELP>"The backup's location as a database's Backups tab shows it, or its path inside the bucket."</p>
+                                {err("from_path")}
+                            </div>
+                        </fieldset>
+                    </fieldset>
+                }
+            })}
         </Show>
     }
     .into_any()

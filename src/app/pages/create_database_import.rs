@@ -1,7 +1,10 @@
-//! The create wizard's Import part (contract §4: "Import", only when the wizard is opened from the
-//! databases page's **Import**): the data importer, the S3 source (bucket, region, endpoint, keys) and the
-//! file path. Its inputs post with the wizard's form (`import_*`); the service checks them as for REST
-//! (`service::data_import`), and a refused one shows beside its input.
+//! The create wizard's Import step (contract §4: "Import", only when the wizard is opened from the
+//! databases page's **Import**): the data importers that support the chosen engine, each with what it
+//! requires of the database and the settings it takes; the S3 source (bucket, region, endpoint, keys) and
+//! the file path. Its inputs post with the wizard's form (`import_*`) and become the new database's
+//! `spec.dataSource.dataImport`, exactly as a REST client writes it: the service checks them as for REST
+//! (`service::data_import`), a refused one shows beside its input, and once the database is ready the
+//! controller creates its DataImportJob.
 use crate::model::FieldError;
 use leptos::prelude::*;
 
@@ -10,8 +13,17 @@ const LABEL: &str = "block text-sm font-medium";
 const HELP: &str = "mt-1 text-xs text-slate-500";
 
 /// The form inputs of the Import part (the wizard's summary and preview read them too).
-pub const IMPORT_FIELDS: &[&str] =
-    &["import", "import_importer", "import_bucket", "import_region", "import_endpoint", "import_access_key", "import_secret_key", "import_path"];
+pub const IMPORT_FIELDS: &[&str] = &[
+    "import",
+    "import_importer",
+    "import_bucket",
+    "import_region",
+    "import_endpoint",
+    "import_access_key",
+    "import_secret_key",
+    "import_path",
+    "import_config",
+];
 
 /// One importer as the wizard offers it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -20,6 +32,38 @@ pub struct ImporterChoice {
     pub label: String,
     /// The engines it supports (`pxc`, `psmdb`, `postgresql`).
     pub engines: Vec<String>,
+    pub description: String,
+    /// What it requires of the database (`databaseClusterConstraints.requiredFields`, JSON paths).
+    pub required_fields: Vec<String>,
+    /// The settings its config schema names: (name, type, required).
+    pub settings: Vec<ImporterSetting>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImporterSetting {
+    pub name: String,
+    /// The JSON schema type (`string`, `integer`, …; empty: any).
+    pub kind: String,
+    pub required: bool,
+}
+
+/// The settings an importer's config schema names, sorted, the required ones first.
+pub fn schema_settings(schema: Option<&serde_json::Value>) -> Vec<ImporterSetting> {
+    let Some(schema) = schema else { return Vec::new() };
+    let required: Vec<&str> = schema.get("required").and_then(|r| r.as_array()).into_iter().flatten().filter_map(|r| r.as_str()).collect();
+    let mut v: Vec<ImporterSetting> = schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .into_iter()
+        .flatten()
+        .map(|(k, p)| ImporterSetting {
+            name: k.clone(),
+            kind: p.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string(),
+            required: required.contains(&k.as_str()),
+        })
+        .collect();
+    v.sort_by(|a, b| b.required.cmp(&a.required).then(a.name.cmp(&b.name)));
+    v
 }
 
 /// The importers the caller may read (RBAC `data-importers`).
@@ -36,15 +80,19 @@ pub async fn get_data_importers() -> Result<Vec<ImporterChoice>, ServerFnError> 
             name: i.name_any(),
             label: if i.spec.display_name.is_empty() { i.name_any() } else { i.spec.display_name.clone() },
             engines: i.spec.supported_engines.iter().map(|e| e.as_str().to_string()).collect(),
+            description: i.spec.description.clone(),
+            required_fields: i.spec.database_cluster_constraints.iter().flat_map(|c| c.required_fields.iter().cloned()).collect(),
+            settings: schema_settings(i.spec.config.as_ref().and_then(|c| c.open_api_v3_schema.as_ref())),
         })
         .collect())
 }
 
-/// The Import part: shown in the wizard's first step when it was opened with `?import`. `engine` is the
-/// engine chosen above (importers that do not support it are not offered).
+/// The Import step's content (the wizard renders its section, heading and buttons). `engine` is the engine
+/// chosen in the first step: importers that do not support it are not offered.
 #[component]
 pub fn ImportStep(engine: Signal<String>, field_error: Signal<Option<FieldError>>) -> impl IntoView {
     let importers = Resource::new(|| (), |_| get_data_importers());
+    let chosen = RwSignal::new(String::new());
     let error_for = move |field: &'static str| {
         move || {
             field_error.get().filter(|e| e.field == field).map(|e| view! { <p role="alert" id=format!("{field}-error") class="mt-1 text-sm text-red-700">{e.message}</p> })
@@ -55,61 +103,152 @@ pub fn ImportStep(engine: Signal<String>, field_error: Signal<Option<FieldError>
             <div>
                 <label for=id class=LABEL>{label}</label>
                 <input id=id name=id type=kind placeholder=placeholder autocomplete="off" class=INPUT
-                    aria-describedby=format!("{id}-help")/>
+                    aria-describedby=format!("{id}-help {id}-error")/>
                 <p id=format!("{id}-help") class=HELP>{help}</p>
                 {error_for(id)}
             </div>
         }
     };
     view! {
-        <section id="step-import" aria-labelledby="step-import-title" class="space-y-4 border-t border-slate-100 pt-4">
-            <h3 id="step-import-title" class="text-base font-semibold">"Import"</h3>
-            <p class="text-sm text-slate-600">
-                "The database is created empty; once it is ready, the importer loads the file into it. Until that finishes the database shows as importing."
-            </p>
-            <input type="hidden" name="import" value="on"/>
-            <div>
-                <label for="import_importer" class=LABEL>"Data importer"</label>
-                <Transition fallback=|| view! { <p role="status">"Loading importers…"</p> }>
-                    {move || Suspend::new(async move {
-                        match importers.await {
-                            Err(e) => view! { <p role="alert" class="text-sm text-red-700">{crate::app::components::error_text(&e)}</p> }.into_any(),
-                            Ok(list) => view! {
-                                <select id="import_importer" name="import_importer" class=INPUT>
-                                    {move || {
-                                        let e = engine.get();
-                                        let offered: Vec<ImporterChoice> = list.iter().filter(|i| i.engines.contains(&e)).cloned().collect();
-                                        if offered.is_empty() {
-                                            view! { <option value="">"No importer supports this engine"</option> }.into_any()
-                                        } else {
-                                            offered.into_iter().map(|i| view! { <option value=i.name.clone()>{i.label.clone()}</option> }).collect_view().into_any()
+        <p class="text-sm text-slate-600">
+            "The database is created empty; once it is ready, the importer loads the file into it. Until that finishes the database shows as importing."
+        </p>
+        <input type="hidden" name="import" value="on"/>
+        <Transition fallback=|| view! { <p role="status">"Loading importers…"</p> }>
+            {move || Suspend::new(async move {
+                match importers.await {
+                    Err(e) => view! { <p role="alert" class="text-sm text-red-700">{crate::app::components::error_text(&e)}</p> }.into_any(),
+                    Ok(list) => {
+                        let list = std::sync::Arc::new(list);
+                        let offered = {
+                            let list = list.clone();
+                            move || {
+                                let e = engine.get();
+                                list.iter().filter(|i| i.engines.contains(&e)).cloned().collect::<Vec<ImporterChoice>>()
+                            }
+                        };
+                        // The importer picked, or the first offered for this engine.
+                        let current = {
+                            let offered = offered.clone();
+                            move || {
+                                let o = offered();
+                                let want = chosen.get();
+                                o.iter().find(|i| i.name == want).or(o.first()).cloned()
+                            }
+                        };
+                        view! {
+                            <div>
+                                <label for="import_importer" class=LABEL>"Data importer"</label>
+                                <select id="import_importer" name="import_importer" class=INPUT aria-describedby="import_importer-error"
+                                    on:change=move |ev| chosen.set(event_target_value(&ev))>
+                                    {
+                                        let (offered, current) = (offered.clone(), current.clone());
+                                        move || {
+                                            let o = offered();
+                                            let now = current().map(|c| c.name).unwrap_or_default();
+                                            if o.is_empty() {
+                                                view! { <option value="">"No importer supports this engine"</option> }.into_any()
+                                            } else {
+                                                o.into_iter().map(|i| {
+                                                    let selected = i.name == now;
+                                                    view! { <option value=i.name.clone() selected=selected>{i.label.clone()}</option> }
+                                                }).collect_view().into_any()
+                                            }
                                         }
-                                    }}
+                                    }
                                 </select>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
-                {error_for("import_importer")}
-            </div>
-            <fieldset class="grid gap-4 sm:grid-cols-2">
-                <legend class="mb-2 text-sm font-medium">"Where the data is (S3)"</legend>
-                {text("import_bucket", "Bucket", "text", "my-dumps", "The S3 bucket that holds the file.")}
-                {text("import_region", "Region", "text", "us-east-1", "The bucket's region.")}
-                {text("import_endpoint", "Endpoint URL", "url", "https://s3.amazonaws.com", "The S3 service's URL.")}
-                {text("import_path", "File path", "text", "/dumps/backup.sql", "The file's path in the bucket, starting with /.")}
-                {text("import_access_key", "Access key", "text", "", "Kept in a Secret, never shown again.")}
-                {text("import_secret_key", "Secret key", "password", "", "Kept in a Secret, never shown again.")}
-            </fieldset>
+                                {error_for("import_importer")}
+                            </div>
+                            {move || current().map(|i| view! { <ImporterDetails i/> })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        <fieldset class="grid gap-4 sm:grid-cols-2">
+            <legend class="mb-2 text-sm font-medium">"Where the data is (S3)"</legend>
+            {text("import_bucket", "Bucket", "text", "my-dumps", "The S3 bucket that holds the file.")}
+            {text("import_region", "Region", "text", "us-east-1", "The bucket's region.")}
+            {text("import_endpoint", "Endpoint URL", "url", "https://s3.amazonaws.com", "The S3 service's URL.")}
+            {text("import_path", "File path", "text", "/dumps/backup.sql", "The file's path in the bucket, starting with /.")}
+            {text("import_access_key", "Access key", "text", "", "Kept in a Secret, never shown again.")}
+            {text("import_secret_key", "Secret key", "password", "", "Kept in a Secret, never shown again.")}
+        </fieldset>
+        {error_for("import_config")}
+    }
+}
+
+/// What the chosen importer does, what it requires of the database, and its settings (a JSON object
+/// checked against the importer's schema, only when it has one).
+#[component]
+fn ImporterDetails(i: ImporterChoice) -> impl IntoView {
+    let required = i.required_fields.clone();
+    let settings = i.settings.clone();
+    view! {
+        <section aria-label=format!("Importer {}", i.label) class="space-y-2 rounded-md border border-slate-200 bg-slate-50 p-3 text-sm">
+            {(!i.description.is_empty()).then(|| view! { <p>{i.description.clone()}</p> })}
+            {if required.is_empty() {
+                view! { <p class="text-slate-600">"It requires nothing more of the database."</p> }.into_any()
+            } else {
+                view! {
+                    <div>
+                        <p class="font-medium">"Required of the database:"</p>
+                        <ul aria-label="Required fields" class="ml-5 list-disc">
+                            {required.into_iter().map(|f| {
+                                let note = required_field_note(&f);
+                                view! { <li><code>{f}</code>{note.map(|n| format!(" — {n}"))}</li> }
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                }.into_any()
+            }}
+            {(!settings.is_empty()).then(|| {
+                let placeholder = format!(
+                    "{{{}}}",
+                    settings.iter().filter(|s| s.required).map(|s| format!("\"{}\": …", s.name)).collect::<Vec<_>>().join(", ")
+                );
+                view! {
+                    <div>
+                        <label for="import_config" class=LABEL>"Importer settings (JSON)"</label>
+                        <ul aria-label="Importer settings" class="ml-5 list-disc text-slate-700">
+                            {settings.into_iter().map(|s| view! {
+                                <li><code>{s.name.clone()}</code>{format!(" ({}{})", if s.kind.is_empty() { "any" } else { s.kind.as_str() }, if s.required { ", required" } else { "" })}</li>
+                            }).collect_view()}
+                        </ul>
+                        <textarea id="import_config" name="import_config" rows="3" class=format!("{INPUT} font-mono text-sm")
+                            placeholder=placeholder aria-describedby="import_config-error"></textarea>
+                    </div>
+                }
+            })}
         </section>
     }
 }
 
-/// `spec.dataSource.dataImport` from the Import part's inputs (`None` when the form has no Import part).
+/// What a required field means for the person filling the form (the ones Cairn fills itself).
+fn required_field_note(path: &str) -> Option<&'static str> {
+    match path.trim_start_matches('.') {
+        "spec.engine.userSecretsName" => Some("Cairn fills it (the database's users Secret)"),
+        "spec.engine.version" => Some("the version chosen in the first step"),
+        _ => None,
+    }
+}
+
+/// `spec.dataSource.dataImport` from the Import step's inputs (`None` when the form has no Import step).
+/// Settings that are not JSON are refused beside their input; the service checks the rest.
 #[cfg(feature = "ssr")]
-pub fn data_import_from_form(get: impl Fn(&str) -> Option<String>) -> Option<crate::crd::DataImportJobTemplate> {
+pub fn data_import_from_form(get: impl Fn(&str) -> Option<String>) -> Result<Option<crate::crd::DataImportJobTemplate>, FieldError> {
     use crate::crd::*;
-    (get("import").as_deref() == Some("on")).then(|| DataImportJobTemplate {
+    if get("import").as_deref() != Some("on") {
+        return Ok(None);
+    }
+    let config = match get("import_config") {
+        None => None,
+        Some(c) => Some(serde_json::from_str::<serde_json::Value>(&c).map_err(|e| FieldError {
+            field: "import_config".into(),
+            message: format!("Importer settings: not a JSON object ({e})"),
+        })?),
+    };
+    Ok(Some(DataImportJobTemplate {
         data_importer_name: get("import_importer"),
         source: Some(DataImportSource {
             s3: Some(DataImportS3 {
@@ -122,8 +261,8 @@ pub fn data_import_from_form(get: impl Fn(&str) -> Option<String>) -> Option<cra
             }),
             path: get("import_path"),
         }),
-        config: None,
-    })
+        config,
+    }))
 }
 
 /// The Import part's input for a field the service refused, with its label.
@@ -135,6 +274,34 @@ pub fn import_input(path: &str) -> Option<(&'static str, &'static str)> {
         "spec.dataSource.dataImport.source.s3.bucket" => ("import_bucket", "Bucket"),
         "spec.dataSource.dataImport.source.s3.endpointURL" => ("import_endpoint", "Endpoint URL"),
         "spec.dataSource.dataImport.source.s3.credentialsSecretName" => ("import_access_key", "Access key"),
+        p if p.starts_with("spec.dataSource.dataImport.config") => ("import_config", "Importer settings"),
         _ => return None,
     })
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_import_step_lists_an_importers_settings_and_writes_its_config() {
+        let schema = serde_json::json!({"properties": {"threads": {"type": "integer"}, "tables": {"type": "array"}, "any": {}}, "required": ["threads"]});
+        let s = schema_settings(Some(&schema));
+        let names: Vec<(&str, &str, bool)> = s.iter().map(|s| (s.name.as_str(), s.kind.as_str(), s.required)).collect();
+        assert_eq!(names, [("threads", "integer", true), ("any", "", false), ("tables", "array", false)], "required first, then by name");
+        assert!(schema_settings(None).is_empty());
+
+        let form = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        assert_eq!(data_import_from_form(form(&[("import_importer", "x")])).unwrap(), None, "no Import step: no import");
+        let t = data_import_from_form(form(&[("import", "on"), ("import_importer", "x"), ("import_path", "/d.sql"), ("import_config", r#"{"threads": 4}"#)]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.data_importer_name.as_deref(), Some("x"));
+        assert_eq!(t.config, Some(serde_json::json!({"threads": 4})));
+        assert_eq!(t.source.unwrap().path.as_deref(), Some("/d.sql"));
+        let bad = data_import_from_form(form(&[("import", "on"), ("import_config", "{threads: 4")])).unwrap_err();
+        assert_eq!(bad.field, "import_config");
+        assert_eq!(import_input("spec.dataSource.dataImport.config.threads"), Some(("import_config", "Importer settings")));
+        assert_eq!(required_field_note(".spec.engine.userSecretsName"), Some("Cairn fills it (the database's users Secret)"));
+    }
 }

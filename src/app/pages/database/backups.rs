@@ -118,6 +118,9 @@ fn BackupItem(
                     <dt class="text-slate-600">"Finished"</dt><dd><RelativeTime unix=b.finished/></dd>
                     <dt class="text-slate-600">"Storage"</dt><dd class="break-all">{b.storage.clone()}</dd>
                     <dt class="text-slate-600">"Size"</dt><dd>{if b.size.is_empty() { "—".to_string() } else { b.size.clone() }}</dd>
+                    {(!b.location.is_empty()).then(|| view! {
+                        <dt class="text-slate-600">"Location"</dt><dd class="break-all font-mono text-xs sm:col-span-3" data-testid="backup-location">{b.location.clone()}</dd>
+                    })}
                 </dl>
                 {(!b.message.is_empty()).then(|| view! { <p class="mt-1 text-sm text-red-800">{b.message.clone()}</p> })}
             </div>

@@ -1,8 +1,9 @@
 //! The Restores tab: the database's restores with their state (live), "Restore" and delete; and the
 //! restore dialog the Backups tab shares: from a backup as it was, to the latest restorable moment, or to a
 //! point in time inside the window, into this database or into a new one (the create form, prefilled with
-//! the backup as its data source).
-use crate::app::backup_fns::{DeleteRestore, RestoreBackup};
+//! the backup as its data source). "Restore from a path" restores from a backup in a storage location by its
+//! path (a backup of any database, e.g. one deleted since), into this database or a new one.
+use crate::app::backup_fns::{DeleteRestore, RestoreBackup, RestoreFromPath};
 use crate::app::components::{error_text, use_toasts, Dialog, RelativeTime};
 use crate::model::backups::*;
 use crate::model::DbDetail;
@@ -31,16 +32,34 @@ pub fn RestoresTab(d: RwSignal<DbDetail>) -> impl IntoView {
             }
         })
     };
+    let path_open = RwSignal::new(false);
+    // From a path: any storage location of the namespace will do, no backup of this database is needed.
+    let path_why_not = move || {
+        v.with(|v| {
+            if !v.can_restore {
+                Some("Your role does not allow restoring this database.".to_string())
+            } else if v.storages.is_empty() {
+                Some("Add a storage location first (Settings → Storage locations).".to_string())
+            } else {
+                None
+            }
+        })
+    };
     let ns = d.with_untracked(|d| d.summary.namespace.clone());
     view! {
         <section aria-labelledby="restores-title" class="card">
             <div class="mb-3 flex flex-wrap items-center justify-between gap-2">
                 <h2 id="restores-title" class="text-lg font-semibold">"Restores"</h2>
-                <button type="button" class="btn-primary" disabled=move || why_not().is_some()
-                    on:click=move |_| {
-                        backup.set(v.with_untracked(|v| v.backups.iter().find(|b| b.state == "Succeeded").map(|b| b.name.clone()).unwrap_or_default()));
-                        open.set(true);
-                    }>"Restore"</button>
+                <div class="flex flex-wrap gap-2">
+                    <button type="button" class="btn-secondary" disabled=move || path_why_not().is_some()
+                        title=move || path_why_not().unwrap_or_default()
+                        on:click=move |_| path_open.set(true)>"Restore from a path"</button>
+                    <button type="button" class="btn-primary" disabled=move || why_not().is_some()
+                        on:click=move |_| {
+                            backup.set(v.with_untracked(|v| v.backups.iter().find(|b| b.state == "Succeeded").map(|b| b.name.clone()).unwrap_or_default()));
+                            open.set(true);
+                        }>"Restore"</button>
+                </div>
             </div>
             {move || why_not().map(|w| view! { <p class="mb-2 text-sm text-slate-600">{w}</p> })}
             {move || {
@@ -57,6 +76,119 @@ pub fn RestoresTab(d: RwSignal<DbDetail>) -> impl IntoView {
             }}
         </section>
         <RestoreDialog d open backup/>
+        <Dialog open=path_open title="Restore from a path" id="path-restore-dialog">
+            <PathRestoreForm d open=path_open/>
+        </Dialog>
+    }
+    .into_any()
+}
+
+/// The end of both restore dialogs: "Into" this database (unless `blocked` says why not) or a new one, and
+/// Cancel / Restore ("Continue" for a new one: the create form opens).
+#[component]
+fn IntoAndButtons(prefix: &'static str, target: RwSignal<String>, blocked: Option<String>, open: RwSignal<bool>, #[prop(into)] pending: Signal<bool>) -> impl IntoView {
+    let radio = move |value: &'static str, label: &'static str, enabled: bool| {
+        let id = format!("{prefix}-target-{value}");
+        view! {
+            <label for=id.clone() class="flex items-start gap-2 text-sm" class=("text-slate-500", !enabled)>
+                <input id=id.clone() type="radio" name=format!("{prefix}-target") value=value disabled=!enabled prop:checked=move || target.get() == value
+                    on:change=move |_| target.set(value.to_string())/>
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <fieldset class="space-y-2">
+            <legend class="field-label">"Into"</legend>
+            {radio("this", "This database (its current data is replaced)", blocked.is_none())}
+            {blocked.clone().map(|b| view! { <p class="ml-6 text-xs text-slate-600">{b}</p> })}
+            {radio("new", "A new database (opens the create form)", true)}
+        </fieldset>
+        <div class="flex justify-end gap-2">
+            <button type="button" class="btn-secondary" on:click=move |_| open.set(false)>"Cancel"</button>
+            <button type="submit" class="btn-primary" disabled=move || pending.get()>
+                {move || if target.get() == "new" { "Continue" } else { "Restore" }}
+            </button>
+        </div>
+    }
+    .into_any()
+}
+
+/// A restore dialog's outcome: started (a toast, the dialog closes), or failed (the error as a toast; a
+/// refused input stays in the dialog, beside the input).
+fn close_once_started(value: impl Fn() -> Option<Result<Option<crate::model::FieldError>, ServerFnError>> + Send + Sync + 'static, open: RwSignal<bool>) {
+    let toasts = use_toasts();
+    Effect::new(move |_| match value() {
+        Some(Ok(None)) => {
+            toasts.info("Restore started: the database shows Restoring until it is done");
+            open.set(false);
+        }
+        Some(Err(e)) => toasts.error(error_text(&e)),
+        _ => {}
+    });
+}
+
+/// A backup in a storage location, by its path: which storage, which path, into this database or a new one.
+#[component]
+fn PathRestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
+    let action = ServerAction::<RestoreFromPath>::new();
+    close_once_started(move || action.value().get(), open);
+    let (ns, name, engine) = d.with_untracked(|d| (d.summary.namespace.clone(), d.summary.name.clone(), d.summary.engine.clone()));
+    let v = d.with_untracked(|d| d.backups.clone());
+    let storage = RwSignal::new(v.storages.first().cloned().unwrap_or_default());
+    let path = RwSignal::new(String::new());
+    let target = RwSignal::new(if v.restore_blocked.is_some() { "new" } else { "this" }.to_string());
+    let blocked = v.restore_blocked.clone();
+    // A refusal of the form itself (before the server is asked) or the server's, beside its input.
+    let local = RwSignal::new(None::<crate::model::FieldError>);
+    let error_for = move |field: &'static str| {
+        move || {
+            local.get().or_else(|| action.value().get().and_then(|r| r.ok().flatten())).filter(|e| e.field == field).map(|e| {
+                view! { <p role="alert" id=format!("path-restore-{field}-error") class="field-error">{e.message}</p> }
+            })
+        }
+    };
+    let navigate = leptos_router::hooks::use_navigate();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (s, p) = (storage.get_untracked(), path.get_untracked().trim().to_string());
+        if p.is_empty() {
+            local.set(Some(crate::model::FieldError { field: "path".into(), message: "enter the backup's path in the storage location".into() }));
+            return;
+        }
+        local.set(None);
+        if target.get_untracked() == "new" {
+            let q = crate::model::percent_encode;
+            navigate(&format!("/databases/new?namespace={}&engine={}&from_storage={}&from_path={}", q(&ns), q(&engine), q(&s), q(&p)), Default::default());
+        } else {
+            action.dispatch(RestoreFromPath { namespace: ns.clone(), name: name.clone(), storage: s, path: p });
+        }
+    };
+    view! {
+        <form on:submit=submit class="space-y-4" novalidate>
+            <div>
+                <label for="path-restore-storage" class="field-label">"Storage location"</label>
+                <select id="path-restore-storage" class="field-input" aria-describedby="path-restore-storage-error"
+                    on:change=move |ev| storage.set(event_target_value(&ev))>
+                    {v.storages.iter().map(|s| {
+                        let s2 = s.clone();
+                        view! { <option value=s.clone() selected=move || storage.get() == s2>{s.clone()}</option> }
+                    }).collect_view()}
+                </select>
+                {error_for("storage")}
+            </div>
+            <div>
+                <label for="path-restore-path" class="field-label">"Backup path"</label>
+                <input id="path-restore-path" type="text" class="field-input font-mono text-sm" autocomplete="off"
+                    placeholder="s3://bucket/db/backup" aria-describedby="path-restore-path-help path-restore-path-error"
+                    prop:value=move || path.get() on:input=move |ev| path.set(event_target_value(&ev))/>
+                <p id="path-restore-path-help" class="mt-1 text-xs text-slate-600">
+                    "The backup's location as a Backups tab shows it (s3://bucket/…), or its path inside the bucket."
+                </p>
+                {error_for("path")}
+            </div>
+            <IntoAndButtons prefix="path-restore" target blocked=blocked.clone() open pending=action.pending()/>
+        </form>
     }
     .into_any()
 }
@@ -106,15 +238,7 @@ pub fn RestoreDialog(d: RwSignal<DbDetail>, open: RwSignal<bool>, backup: RwSign
 #[component]
 fn RestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>, backup: RwSignal<String>) -> impl IntoView {
     let action = ServerAction::<RestoreBackup>::new();
-    let toasts = use_toasts();
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(None)) => {
-            toasts.info("Restore started: the database shows Restoring until it is done");
-            open.set(false);
-        }
-        Some(Err(e)) => toasts.error(error_text(&e)),
-        _ => {}
-    });
+    close_once_started(move || action.value().get(), open);
     let (ns, name, engine) = d.with_untracked(|d| (d.summary.namespace.clone(), d.summary.name.clone(), d.summary.engine.clone()));
     let v = d.with_untracked(|d| d.backups.clone());
     let point = RwSignal::new("backup".to_string());
@@ -186,18 +310,7 @@ fn RestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>, backup: RwSignal<Str
                     </div>
                 </Show>
             </fieldset>
-            <fieldset class="space-y-2">
-                <legend class="field-label">"Into"</legend>
-                {radio("target", target, "this", "This database (its current data is replaced)", blocked.is_none())}
-                {blocked.clone().map(|b| view! { <p class="ml-6 text-xs text-slate-600">{b}</p> })}
-                {radio("target", target, "new", "A new database (opens the create form)", true)}
-            </fieldset>
-            <div class="flex justify-end gap-2">
-                <button type="button" class="btn-secondary" on:click=move |_| open.set(false)>"Cancel"</button>
-                <button type="submit" class="btn-primary" disabled=move || action.pending().get()>
-                    {move || if target.get() == "new" { "Continue" } else { "Restore" }}
-                </button>
-            </div>
+            <IntoAndButtons prefix="restore" target blocked=blocked.clone() open pending=action.pending()/>
         </form>
     }
     .into_any()

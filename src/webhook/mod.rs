@@ -1,0 +1,307 @@
+//! The admission webhook (contract §1.11): the Kubernetes API server asks Cairn about every DatabaseCluster
+//! written by any client (`kubectl`, GitOps tools, operators), so a `kubectl apply` gets the answer the REST
+//! API gives, before anything is stored, instead of an object that fails later.
+//!
+//! - `POST /mutate/databaseclusters` (MutatingWebhookConfiguration): the defaults OpenEverest's defaulting
+//!   webhook and reconciler give (`service::defaults`): `spec.engine.version` (the namespace's best),
+//!   `userSecretsName`, `replicas`, `backup.pitr`, as a JSON patch of exactly those paths.
+//! - `POST /validate/databaseclusters` (ValidatingWebhookConfiguration): the REST API's own rules
+//!   (`service::admit_new`, `service::admit_update`: the same functions, not a copy), without Cairn's RBAC
+//!   (Kubernetes RBAC authorised the write). A refusal names the field and the rule.
+//! - `POST /validate/databaseclusterbackups`, `/validate/databaseclusterrestores`: new backups and restores,
+//!   with the REST create's rules (`service::backups::admit_new`, `service::restores::admit_new`).
+//!
+//! Never examined (always allowed): deletes, writes to an object being deleted (finalizers going), updates
+//! that leave the spec as it is (metadata, labels, finalizers), updates that only add the defaults (the
+//! reconciler's write-back), and objects in namespaces Cairn does not manage (with a warning). Until Cairn's
+//! caches are synced the answer is a 503 refusal: the API server's `failurePolicy` is not consulted, the
+//! client sees "try again".
+//!
+//! Served over HTTPS only (the API server calls webhooks over TLS): `tls::serve`, `--webhook-listen`.
+pub mod tls;
+
+use crate::crd::{DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore};
+use kube::ResourceExt;
+use crate::error::ApiError;
+use crate::service::{self, authz::Admission, defaults};
+use crate::state::State;
+use axum::extract::{DefaultBodyLimit, State as AxumState};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The path of the validating webhook for DatabaseClusters (the chart's ValidatingWebhookConfiguration).
+pub const VALIDATE_DATABASE_CLUSTERS: &str = "/validate/databaseclusters";
+/// The path of the defaulting webhook for DatabaseClusters (the chart's MutatingWebhookConfiguration).
+pub const MUTATE_DATABASE_CLUSTERS: &str = "/mutate/databaseclusters";
+/// The path of the validating webhook for new DatabaseClusterBackups.
+pub const VALIDATE_BACKUPS: &str = "/validate/databaseclusterbackups";
+/// The path of the validating webhook for new DatabaseClusterRestores.
+pub const VALIDATE_RESTORES: &str = "/validate/databaseclusterrestores";
+
+/// An AdmissionReview carries the object and the stored one (each at most etcd's 1.5 MiB).
+const MAX_REVIEW_BYTES: usize = 4 << 20;
+
+/// `admission.k8s.io/v1` AdmissionReview: the request part Cairn reads.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Review {
+    request: Option<Request>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Request {
+    uid: String,
+    /// CREATE, UPDATE, DELETE or CONNECT.
+    operation: String,
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    object: Value,
+    #[serde(default)]
+    old_object: Value,
+}
+
+/// The response part of the AdmissionReview Cairn answers.
+#[derive(Serialize, Default, Debug)]
+#[serde(rename_all = "camelCase")]
+struct Response {
+    uid: String,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Value>,
+    /// Base64 of a JSON patch (RFC 6902).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+/// The webhook's routes (served over HTTPS by [`tls::serve`]; a test can call them without a socket).
+pub fn router(state: State) -> Router {
+    Router::new()
+        .route(VALIDATE_DATABASE_CLUSTERS, post(validate))
+        .route(MUTATE_DATABASE_CLUSTERS, post(mutate))
+        .route(VALIDATE_BACKUPS, post(validate_backup))
+        .route(VALIDATE_RESTORES, post(validate_restore))
+        .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
+        .with_state(state)
+}
+
+/// Serves the webhook on `listener` with the certificate of `files` (`cairn serve --webhook-listen`).
+pub async fn serve(state: State, listener: tokio::net::TcpListener, files: std::sync::Arc<tls::CertFiles>) -> anyhow::Result<()> {
+    tls::serve(listener, files, router(state)).await
+}
+
+/// What a review has to examine.
+enum Subject {
+    /// Nothing: let it through (with this warning, if any).
+    Pass(Option<String>),
+    Create(DatabaseCluster),
+    Update { old: DatabaseCluster, new: DatabaseCluster },
+}
+
+/// Whether a request goes through unexamined: Ok(Some(warning)) for deletes, writes to an object being
+/// deleted (its finalizers going) and objects in namespaces Cairn does not manage (with a warning); Err
+/// while Cairn cannot judge yet (caches not synced: 503).
+fn unexamined(state: &State, req: &Request) -> Result<Option<Option<String>>, ApiError> {
+    if req.operation != "CREATE" && req.operation != "UPDATE" {
+        return Ok(Some(None));
+    }
+    if req.object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        return Ok(Some(None));
+    }
+    if !state.is_ready() {
+        return Err(ApiError::new(503, "Cairn is starting and cannot check this object yet; try again in a few seconds")
+            .with_retry_after(std::time::Duration::from_secs(crate::error::RETRY_AFTER_SECS as u64)));
+    }
+    if !state.is_managed(&req.namespace) {
+        return Ok(Some(Some(format!("namespace {:?} is not managed by Cairn: this object is neither checked nor reconciled", req.namespace))));
+    }
+    Ok(None)
+}
+
+/// Sorts a DatabaseCluster request into [`Subject`]. Err: the object cannot be read as a DatabaseCluster
+/// (naming the field), or Cairn cannot judge yet.
+fn subject(state: &State, req: &Request) -> Result<Subject, ApiError> {
+    if let Some(warning) = unexamined(state, req)? {
+        return Ok(Subject::Pass(warning));
+    }
+    let new = parse(&req.object)?;
+    if req.operation == "CREATE" {
+        return Ok(Subject::Create(new));
+    }
+    let old: DatabaseCluster = parse(&req.old_object)?;
+    if old.spec == new.spec {
+        return Ok(Subject::Pass(None));
+    }
+    Ok(Subject::Update { old, new })
+}
+
+/// The new object of a CREATE to examine (None: let the request through, with the warning if any). Only
+/// creates: a backup's or restore's spec is the request it was created with.
+fn created<K: serde::de::DeserializeOwned>(state: &State, req: &Request) -> Result<Result<K, Option<String>>, ApiError> {
+    if let Some(warning) = unexamined(state, req)? {
+        return Ok(Err(warning));
+    }
+    if req.operation != "CREATE" {
+        return Ok(Err(None));
+    }
+    Ok(Ok(parse(&req.object)?))
+}
+
+/// The object as one of our kinds; a value our types refuse is named by its JSON path.
+fn parse<K: serde::de::DeserializeOwned>(v: &Value) -> Result<K, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::invalid(&field, e.inner())
+    })
+}
+
+async fn validate(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        match subject(&state, &req)? {
+            Subject::Pass(warning) => Ok((None, warning)),
+            Subject::Create(mut db) => {
+                service::admit_new(&state, &Admission, &mut db).await?;
+                Ok((None, None))
+            }
+            Subject::Update { old, mut new } => {
+                // Judged as it will be stored: with the defaults (the mutating webhook may be switched off).
+                defaults::fill_update(&state, &old, &mut new);
+                let mut old_defaulted = old.clone();
+                defaults::fill_update(&state, &old, &mut old_defaulted);
+                if old_defaulted.spec == new.spec {
+                    // Only defaults were added (the reconciler's write-back to an object stored before).
+                    return Ok((None, None));
+                }
+                service::admit_update(&state, &old, &new)?;
+                Ok((None, None))
+            }
+        }
+    })
+    .await
+}
+
+async fn validate_backup(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let b: DatabaseClusterBackup = match created(&state, &req)? {
+            Ok(b) => b,
+            Err(warning) => return Ok((None, warning)),
+        };
+        // A scheduled backup's record, made by Cairn for what an operator already did: not a request.
+        if !b.labels().contains_key(crate::controller::backup_mirror::LABEL_MIRRORED) {
+            service::backups::admit_new(&state, &req.namespace, &b)?;
+        }
+        Ok((None, None))
+    })
+    .await
+}
+
+async fn validate_restore(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let r: DatabaseClusterRestore = match created(&state, &req)? {
+            Ok(r) => r,
+            Err(warning) => return Ok((None, warning)),
+        };
+        service::restores::admit_new(&state, &req.namespace, &r)?;
+        Ok((None, None))
+    })
+    .await
+}
+
+async fn mutate(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let (before, after) = match subject(&state, &req)? {
+            Subject::Pass(warning) => return Ok((None, warning)),
+            Subject::Create(db) => {
+                let mut after = db.clone();
+                // No engine in the namespace is refused here already, as OpenEverest's defaulter does.
+                defaults::default_version(&state, &mut after)?;
+                defaults::fill(&mut after);
+                (db, after)
+            }
+            Subject::Update { old, new } => {
+                let mut after = new.clone();
+                defaults::fill_update(&state, &old, &mut after);
+                (new, after)
+            }
+        };
+        let Some(spec) = defaults::spec_patch(&before.spec, &after.spec) else { return Ok((None, None)) };
+        // Applied to the object as it came, so fields our types do not know are never touched.
+        let mut patched = req.object.clone();
+        json_patch::merge(&mut patched, &serde_json::json!({ "spec": spec }));
+        Ok((Some(json_patch::diff(&req.object, &patched)), None))
+    })
+    .await
+}
+
+/// The verdict of `review` for the AdmissionReview answer: Ok((patch, warning)) allows (with the patch),
+/// Err refuses with the error's status and its message naming the field and the rule.
+async fn answer<F, Fut>(review: Review, review_fn: F) -> Json<Value>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Result<(Option<json_patch::Patch>, Option<String>), ApiError>>,
+{
+    let Some(req) = review.request else {
+        return Json(envelope(Response { allowed: false, status: Some(status(&ApiError::invalid("request", "is required"))), ..Default::default() }));
+    };
+    let (uid, op, ns) = (req.uid.clone(), req.operation.clone(), req.namespace.clone());
+    let name = req.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let mut resp = Response { uid, ..Default::default() };
+    match review_fn(req).await {
+        Ok((patch, warning)) => {
+            resp.allowed = true;
+            resp.warnings.extend(warning);
+            if let Some(p) = patch.filter(|p| !p.0.is_empty()) {
+                use base64::Engine;
+                resp.patch = Some(base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&p).unwrap_or_default()));
+                resp.patch_type = Some("JSONPatch");
+            }
+        }
+        Err(e) => {
+            tracing::info!(operation = %op, namespace = %ns, name = %name, reason = %e.message, "admission refused");
+            resp.status = Some(status(&e));
+        }
+    }
+    Json(envelope(resp))
+}
+
+/// A refusal as a `metav1.Status`: the API server prefixes the message with the webhook's name and hands
+/// the code and the field (in `details.causes`) to the client.
+fn status(e: &ApiError) -> Value {
+    let mut s = serde_json::json!({ "code": e.status, "message": e.message });
+    if let Some(field) = &e.field {
+        s["details"] = serde_json::json!({ "causes": [{ "type": "FieldValueInvalid", "field": field, "message": e.message }] });
+    }
+    s
+}
+
+fn envelope(resp: Response) -> Value {
+    serde_json::json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_field_and_the_rule() {
+        let s = status(&ApiError::invalid("spec.engine.replicas", "must be odd for MongoDB (got 2)"));
+        assert_eq!(s["code"], 400);
+        assert_eq!(s["message"], "spec.engine.replicas: must be odd for MongoDB (got 2)");
+        assert_eq!(s["details"]["causes"][0]["field"], "spec.engine.replicas");
+    }
+
+    #[test]
+    fn an_unreadable_value_is_named_by_its_path() {
+        let v = serde_json::json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
+            "metadata": {"name": "a"}, "spec": {"engine": {"type": "postgresql", "replicas": "three", "storage": {"size": "1G"}}}});
+        let e = parse::<DatabaseCluster>(&v).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.engine.replicas"), "{}", e.message);
+    }
+}

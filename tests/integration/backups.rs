@@ -1,0 +1,190 @@
+//! On-demand backups against a real API server and a real S3 server (moto): a DatabaseClusterBackup of a
+//! MySQL (PXC) and a MongoDB (PSMDB) database registers the storage in the upstream CR (accepted by the real
+//! CRD), becomes the operator's backup object, goes Starting → Running → Succeeded as the simulated operator
+//! writes it INTO THE BUCKET, and is listed per database; deleting it through the API keeps the data by
+//! default and deletes it with `cleanupBackupStorage=true` (looked up in the bucket both times).
+use crate::common;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use cairn::crd::*;
+use common::object_store::{s3_dto, s3_location, BUCKET};
+use common::*;
+use kube::{Api, ResourceExt};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::Instant;
+use tower::ServiceExt;
+
+const KEY: &[u8] = b"test-key-test-key-test-key-test-k";
+
+async fn call(app: &axum::Router, state: &cairn::state::State, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let token = cairn::auth::issue_token_at(KEY, "admin", cairn::auth::now_secs(), state.auth.min_iat("admin")).0;
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+        .unwrap();
+    req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// Objects of the bucket under `prefix`.
+async fn objects(prefix: &str) -> Vec<String> {
+    cairn::object_storage::list(&s3_location(BUCKET), prefix).await.unwrap()
+}
+
+#[tokio::test]
+async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
+    common::object_store::stores();
+    let env = TestEnv::start().await;
+    let ns = env.db_ns().to_string();
+    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
+    let state = env.start_cairn().await;
+    env.start_simulator();
+    env.engines_installed(&state, &ns).await;
+    eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
+    let app = cairn::api::router().with_state(state.clone());
+    let (st, body) = call(&app, &state, "POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(s3_dto("bk-s3", BUCKET))).await;
+    assert_eq!(st, 200, "{body}");
+    eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.metadata.name.as_deref() == Some("bk-s3")).then_some(()) }).await;
+
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
+    let backups: Api<DatabaseClusterBackup> = Api::namespaced(env.client.clone(), &ns);
+    for (dbname, engine, version) in [("bk-my", EngineType::Pxc, "8.0.42-33.1"), ("bk-mongo", EngineType::Psmdb, "8.0.12-4")] {
+        let mut d = db(dbname, engine, version, 1);
+        d.metadata.namespace = Some(ns.clone());
+        cairn::service::create_database(&state, &cairn::service::Caller { username: "admin".into() }, d).await.unwrap();
+        let d = wait_state(&dbs, dbname, AppState::Ready).await;
+        let uid = d.metadata.uid.clone().unwrap();
+
+        // Bad input: a storage that does not exist, a database that does not exist; nothing written.
+        let req = |name: &str, db: &str, storage: &str| {
+            json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackup", "metadata": {"name": name},
+                "spec": {"dbClusterName": db, "backupStorageName": storage}})
+        };
+        let base = format!("/v1/namespaces/{ns}/database-cluster-backups");
+        let (st, body) = call(&app, &state, "POST", &base, Some(req(&format!("{dbname}-x"), dbname, "nope"))).await;
+        assert_eq!((st, body["field"].as_str()), (400, Some("spec.backupStorageName")), "{body}");
+        let (st, body) = call(&app, &state, "POST", &base, Some(req(&format!("{dbname}-y"), "nodb", "bk-s3"))).await;
+        assert_eq!((st, body["field"].as_str()), (400, Some("spec.dbClusterName")), "{body}");
+        assert!(backups.get_opt(&format!("{dbname}-x")).await.unwrap().is_none());
+
+        // Back up now: the storage appears in the upstream CR, the operator's backup object is made, the
+        // states pass in order, and the backup is in the bucket under <db>/<uid>/<backup>.
+        let started = Instant::now();
+        let b1 = format!("{dbname}-1");
+        let (st, body) = call(&app, &state, "POST", &base, Some(req(&b1, dbname, "bk-s3"))).await;
+        assert_eq!(st, 200, "{body}");
+        let seen = std::sync::Mutex::new(Vec::new());
+        let done = eventually(60, &format!("{b1} Succeeded"), || async {
+            let b = backups.get(&b1).await.unwrap();
+            let s = b.state();
+            let mut v = seen.lock().unwrap();
+            if v.last() != Some(&s) {
+                v.push(s);
+            }
+            matches!(s, BackupState::Succeeded | BackupState::Failed).then_some(b)
+        })
+        .await;
+        let seen = seen.into_inner().unwrap();
+        eprintln!("{engine:?} backup → {:?} in {:.1}s; states {seen:?}", done.state(), started.elapsed().as_secs_f64());
+        let st = done.status.clone().unwrap();
+        assert_eq!(st.state, BackupState::Succeeded, "{st:?}");
+        assert!(seen.contains(&BackupState::Running), "Running is reported on the way: {seen:?}");
+        assert!(!st.in_use && st.completed.is_some() && st.created.is_some(), "{st:?}");
+        let prefix = format!("{dbname}/{uid}/{b1}");
+        assert_eq!(st.destination.as_deref(), Some(format!("s3://{BUCKET}/{prefix}").as_str()));
+        assert_eq!(objects(&prefix).await, [format!("{prefix}/backup.json")], "the backup is in the bucket");
+        assert_eq!(done.labels()["clusterName"], dbname);
+        let up = match engine {
+            EngineType::Pxc => raw::<cairn::upstream::pxc::PerconaXtraDBCluster>(&env.client, dbname).await,
+            _ => raw::<cairn::upstream::psmdb::PerconaServerMongoDB>(&env.client, dbname).await,
+        };
+        let entry = &up["spec"]["backup"]["storages"]["bk-s3"];
+        assert_eq!(entry["type"], "s3", "the storage is registered upstream (kept by the real CRD): {}", up["spec"]["backup"]);
+        let upstream_backup = match engine {
+            EngineType::Pxc => raw::<cairn::upstream::pxc::PerconaXtraDBClusterBackup>(&env.client, &b1).await,
+            _ => raw::<cairn::upstream::psmdb::PerconaServerMongoDBBackup>(&env.client, &b1).await,
+        };
+        assert_eq!(upstream_backup["spec"]["storageName"], "bk-s3");
+
+        // Listed under the database.
+        let (st, list) = call(&app, &state, "GET", &format!("/v1/namespaces/{ns}/database-clusters/{dbname}/backups"), None).await;
+        assert_eq!(st, 200, "{list}");
+        eventually(30, "listed", || async {
+            let (_, list) = call(&app, &state, "GET", &format!("/v1/namespaces/{ns}/database-clusters/{dbname}/backups"), None).await;
+            (list["items"].as_array()?.iter().any(|b| b["metadata"]["name"] == b1.as_str())).then_some(())
+        })
+        .await;
+
+        // Cairn's /metrics counts it by its database's engine and its state.
+        let want = format!("cairn_database_cluster_backups{{engine=\"{}\",state=\"Succeeded\"}}", engine.as_str());
+        eventually(30, "backup in /metrics", || async {
+            let req = http::Request::get("/metrics").body(Body::empty()).unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            let text = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+            text.lines().any(|l| l.starts_with(&want)).then_some(())
+        })
+        .await;
+
+        // Delete through the API without cleanup (the default): the backup goes, the data stays.
+        let (st, body) = call(&app, &state, "DELETE", &format!("{base}/{b1}"), None).await;
+        assert_eq!(st, 204, "{body}");
+        eventually(60, "backup gone", || async { backups.get_opt(&b1).await.unwrap().is_none().then_some(()) }).await;
+        assert_eq!(objects(&prefix).await.len(), 1, "cleanupBackupStorage=false keeps the data");
+
+        // A second backup deleted with cleanup: the data goes too.
+        let b2 = format!("{dbname}-2");
+        let (st, body) = call(&app, &state, "POST", &base, Some(req(&b2, dbname, "bk-s3"))).await;
+        assert_eq!(st, 200, "{body}");
+        eventually(60, &format!("{b2} Succeeded"), || async { (backups.get(&b2).await.unwrap().state() == BackupState::Succeeded).then_some(()) }).await;
+        let prefix2 = format!("{dbname}/{uid}/{b2}");
+        assert_eq!(objects(&prefix2).await.len(), 1);
+        let (st, body) = call(&app, &state, "DELETE", &format!("{base}/{b2}?cleanupBackupStorage=true"), None).await;
+        assert_eq!(st, 204, "{body}");
+        eventually(60, "backup gone", || async {
+            let b = backups.get_opt(&b2).await.unwrap();
+            if let Some(b) = &b {
+                eprintln!("still there: finalizers {:?} status {:?}", b.metadata.finalizers, b.status);
+            }
+            b.is_none().then_some(())
+        })
+        .await;
+        assert!(objects(&prefix2).await.is_empty(), "cleanupBackupStorage=true deletes the data");
+        assert_eq!(objects(&prefix).await.len(), 1, "the other backup's data is untouched");
+    }
+
+    // The storage is in use while backups and databases name it... and the MongoDB database keeps one storage.
+    let (st, body) = call(&app, &state, "POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(s3_dto("bk-other", common::object_store::OTHER_BUCKET))).await;
+    assert_eq!(st, 200, "{body}");
+    eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.metadata.name.as_deref() == Some("bk-other")).then_some(()) }).await;
+    let keep = json!({"metadata": {"name": "bk-mongo-3"}, "spec": {"dbClusterName": "bk-mongo", "backupStorageName": "bk-s3"}});
+    assert_eq!(call(&app, &state, "POST", &format!("/v1/namespaces/{ns}/database-cluster-backups"), Some(keep)).await.0, 200);
+    eventually(30, "backup cached", || async { state.backups.state().iter().any(|b| b.metadata.name.as_deref() == Some("bk-mongo-3")).then_some(()) }).await;
+    let other = json!({"metadata": {"name": "bk-mongo-4"}, "spec": {"dbClusterName": "bk-mongo", "backupStorageName": "bk-other"}});
+    let (st, body) = call(&app, &state, "POST", &format!("/v1/namespaces/{ns}/database-cluster-backups"), Some(other)).await;
+    assert_eq!((st, body["field"].as_str()), (400, Some("spec.backupStorageName")), "{body}");
+    let (st, body) = call(&app, &state, "DELETE", &format!("/v1/namespaces/{ns}/backup-storages/bk-s3"), None).await;
+    assert_eq!(st, 409, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("backup bk-mongo-3"), "{body}");
+
+    // Deleting the database with the default cleanupBackupStorage=false deletes its backups but keeps their
+    // data in the bucket (contract §3.1).
+    eventually(60, "bk-mongo-3 Succeeded", || async { (backups.get("bk-mongo-3").await.unwrap().state() == BackupState::Succeeded).then_some(()) }).await;
+    let mongo_uid = dbs.get("bk-mongo").await.unwrap().metadata.uid.unwrap();
+    let prefix3 = format!("bk-mongo/{mongo_uid}/bk-mongo-3");
+    assert_eq!(objects(&prefix3).await.len(), 1);
+    let (st, body) = call(&app, &state, "DELETE", &format!("/v1/namespaces/{ns}/database-clusters/bk-mongo"), None).await;
+    assert_eq!(st, 204, "{body}");
+    eventually(60, "database and its backup gone", || async {
+        (backups.get_opt("bk-mongo-3").await.unwrap().is_none() && dbs.get_opt("bk-mongo").await.unwrap().is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(objects(&prefix3).await.len(), 1, "the backup's data is kept when the database is deleted without cleanup");
+}

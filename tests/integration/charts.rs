@@ -1,0 +1,189 @@
+//! The two charts with the real Helm (built from Go modules by scripts/bootstrap.sh): `helm lint --strict`,
+//! rendered for the default values and every documented toggle, and every rendered object accepted by the
+//! real API server (server-side dry-run apply, so nothing is left behind). Offline: the Percona operator
+//! charts come from `../shared/operator-charts`.
+use crate::common;
+use crate::helm_util;
+
+use common::*;
+use helm_util::{helm_bin, operator_charts};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::discovery::Scope;
+use kube::{Api, Client};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn helm(args: &[&str]) -> String {
+    let out = Command::new(helm_bin()).args(args).output().expect("run helm (scripts/bootstrap.sh builds it)");
+    assert!(out.status.success(), "helm {}: {}{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The two charts as `cairn install` writes them (embedded files, CRDs from the types, operator charts from
+/// the shared directory) in a fresh temporary directory.
+async fn charts() -> (cairn::cli::TempDir, PathBuf, PathBuf) {
+    let tmp = cairn::cli::TempDir::new().unwrap();
+    let cairn_chart = cairn::cli::charts::write_cairn(&tmp.0).unwrap();
+    let h = cairn::cli::Helm { bin: helm_bin() };
+    let src = cairn::cli::charts::OperatorSource::Dir(operator_charts());
+    let db = cairn::cli::charts::write_db_namespace(&tmp.0, &cairn::cli::charts::pinned_operators(), &src, &h).await.unwrap();
+    (tmp, cairn_chart, db)
+}
+
+const KUBE_VERSION: &str = "1.33.0";
+
+/// Every documented toggle of charts/cairn (each set differs from the defaults).
+fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("defaults", vec![]),
+        ("ingress+tls", vec!["ingress.enabled=true", "ingress.ingressClassName=nginx", "tls.enabled=true", "tls.certificate=CERT", "tls.key=KEY"]),
+        ("servicemonitor", vec!["serviceMonitor.enabled=true", "serviceMonitor.labels.release=prom"]),
+        ("oidc", vec!["settings.oidc.issuerUrl=https://idp.example.com", "settings.oidc.clientId=cairn"]),
+        ("fixed-secrets", vec!["accounts.initialAdminPassword=s3cret-s3cret", "jwt.key=0123456789abcdef0123456789abcdef"]),
+        ("nothing-optional", vec![
+            "accounts.create=false", "jwt.create=false", "settings.create=false", "rbacPolicy.create=false", "rbac.create=false",
+            "serviceAccount.create=false", "defaultPodSchedulingPolicies=false", "defaultLoadBalancerConfigs=false",
+        ]),
+        ("db-namespaces", vec!["dbNamespaces={a,b}", "secureCookies=true", "versionService.url="]),
+        // The admission webhook with its generated certificate, validating only, selecting by name.
+        ("webhook", vec!["webhook.enabled=true", "webhook.mutating=false", "webhook.failurePolicy=Ignore", "dbNamespaces={a}"]),
+    ]
+}
+
+fn db_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("defaults", vec![]),
+        ("postgresql-only", vec!["pxc.enabled=false", "psmdb.enabled=false"]),
+        ("mysql-only", vec!["postgresql.enabled=false", "psmdb.enabled=false"]),
+        ("mongodb-only", vec!["postgresql.enabled=false", "pxc.enabled=false", "cairn.rbac=false"]),
+    ]
+}
+
+fn render(chart: &Path, ns: &str, sets: &[&str]) -> String {
+    let mut args = vec!["template", "r", chart.to_str().unwrap(), "-n", ns, "--kube-version", KUBE_VERSION];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    helm(&args)
+}
+
+fn kinds(yaml: &str) -> Vec<String> {
+    yaml.split("\n---")
+        .filter_map(|d| serde_yaml::from_str::<serde_json::Value>(d).ok())
+        .filter(|v| v.is_object())
+        .map(|v| format!("{}/{}", v["kind"].as_str().unwrap_or(""), v["metadata"]["name"].as_str().unwrap_or("")))
+        .collect()
+}
+
+#[tokio::test]
+async fn charts_lint_strict_and_render_every_toggle() {
+    let (_tmp, cairn_chart, db) = charts().await;
+    for chart in [&cairn_chart, &db] {
+        let out = helm(&["lint", "--strict", chart.to_str().unwrap(), "--kube-version", KUBE_VERSION]);
+        assert!(out.contains("0 chart(s) failed"), "{out}");
+    }
+    // The repository's own directories lint too (what `helm install charts/cairn` uses).
+    helm(&["lint", "--strict", repo().join("charts/cairn").to_str().unwrap(), "--kube-version", KUBE_VERSION]);
+
+    let k = kinds(&render(&cairn_chart, "sys", &[]));
+    for want in [
+        "Deployment/cairn", "Service/cairn", "ServiceAccount/cairn", "ClusterRole/cairn-sys", "ClusterRoleBinding/cairn-sys",
+        "Secret/everest-accounts", "Secret/everest-jwt", "ConfigMap/everest-rbac", "ConfigMap/everest-settings",
+        "PodSchedulingPolicy/everest-default-postgresql", "LoadBalancerConfig/eks-default",
+    ] {
+        assert!(k.contains(&want.to_string()), "{want} missing from the default render: {k:?}");
+    }
+    assert!(!k.iter().any(|k| k.starts_with("Ingress/") || k.starts_with("ServiceMonitor/")), "optional objects off by default: {k:?}");
+    let y = render(&cairn_chart, "sys", &cairn_toggles()[1].1);
+    assert!(kinds(&y).contains(&"Ingress/cairn".to_string()) && kinds(&y).contains(&"Secret/cairn-tls".to_string()), "{y}");
+    assert!(y.contains("secretName: cairn-tls") && y.contains("value: \"true\""), "TLS on the Ingress, Secure cookies: {y}");
+    let y = render(&cairn_chart, "sys", &cairn_toggles()[2].1);
+    assert!(kinds(&y).contains(&"ServiceMonitor/cairn".to_string()), "{y}");
+    let y = render(&cairn_chart, "sys", &cairn_toggles()[5].1);
+    assert_eq!(kinds(&y), ["Service/cairn", "Deployment/cairn"], "only the workload when everything optional is off");
+    assert!(!k.iter().any(|k| k.contains("WebhookConfiguration/")), "the admission webhook is off by default: {k:?}");
+    let y = render(&cairn_chart, "sys", &["webhook.enabled=true"]);
+    for want in ["Secret/cairn-webhook-tls", "MutatingWebhookConfiguration/cairn-sys", "ValidatingWebhookConfiguration/cairn-sys"] {
+        assert!(kinds(&y).contains(&want.to_string()), "{want} missing with webhook.enabled: {:?}", kinds(&y));
+    }
+    assert!(y.contains("CAIRN_WEBHOOK_LISTEN") && y.contains("path: /validate/databaseclusters") && y.contains("caBundle: "), "{y}");
+    // No Helm-only hooks anywhere (GitOps tools do not run them).
+    for (_, sets) in cairn_toggles() {
+        assert!(!render(&cairn_chart, "sys", &sets).contains("helm.sh/hook"));
+    }
+    for (name, sets) in db_toggles() {
+        let y = render(&db, "dbns", &sets);
+        assert!(!y.contains("helm.sh/hook"), "{name}");
+        let deployments: Vec<String> = kinds(&y).into_iter().filter(|k| k.starts_with("Deployment/")).collect();
+        let want: Vec<&str> = match name {
+            "defaults" => vec!["Deployment/percona-postgresql-operator", "Deployment/percona-server-mongodb-operator", "Deployment/percona-xtradb-cluster-operator"],
+            "postgresql-only" => vec!["Deployment/percona-postgresql-operator"],
+            "mysql-only" => vec!["Deployment/percona-xtradb-cluster-operator"],
+            _ => vec!["Deployment/percona-server-mongodb-operator"],
+        };
+        assert_eq!(deployments, want, "{name}");
+        assert_eq!(kinds(&y).contains(&"Role/cairn-databases".to_string()), name != "mongodb-only", "{name}");
+    }
+}
+
+/// Applies every object of a render as a server-side dry run: the API server validates it (schemas, CEL,
+/// admission) and stores nothing.
+async fn dry_run_apply(client: &Client, yaml: &str, ns: &str) -> usize {
+    let mut n = 0;
+    for doc in yaml.split("\n---") {
+        let Ok(v) = serde_yaml::from_str::<serde_json::Value>(doc) else { continue };
+        if !v.is_object() {
+            continue;
+        }
+        let obj: DynamicObject = serde_json::from_value(v.clone()).unwrap();
+        let tm = obj.types.clone().unwrap();
+        let gvk = kube::api::GroupVersionKind::try_from(&tm).unwrap();
+        let (ar, caps): (ApiResource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap_or_else(|e| panic!("{gvk:?}: {e}"));
+        let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
+            Api::namespaced_with(client.clone(), obj.metadata.namespace.as_deref().unwrap_or(ns), &ar)
+        } else {
+            Api::all_with(client.clone(), &ar)
+        };
+        let name = obj.metadata.name.clone().unwrap();
+        let pp = PatchParams::apply("chart-test").dry_run();
+        api.patch(&name, &pp, &Patch::Apply(&v)).await.unwrap_or_else(|e| panic!("{} {name} refused by the API server: {e}\n{doc}", tm.kind));
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn every_rendered_object_is_accepted_by_the_api_server() {
+    let env = TestEnv::start().await;
+    // The ServiceMonitor kind comes from the Prometheus Operator's CRD (pinned in ../shared).
+    let crd_text = std::fs::read_to_string(repo().join("../shared/monitoring-crds/prometheus-operator-0.93.0-servicemonitors-crd.yaml")).unwrap();
+    let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition = serde_yaml::from_str(&crd_text).unwrap();
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(env.client.clone());
+    crds.patch("servicemonitors.monitoring.coreos.com", &PatchParams::apply("chart-test").force(), &Patch::Apply(&crd)).await.unwrap();
+    eventually(30, "ServiceMonitor kind served", || async {
+        kube::discovery::pinned_kind(&env.client, &kube::api::GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor")).await.ok()
+    })
+    .await;
+
+    let (_tmp, cairn_chart, db) = charts().await;
+    let sys = env.system_ns().to_string();
+    let mut total = 0;
+    for (name, sets) in cairn_toggles() {
+        let y = render(&cairn_chart, &sys, &sets);
+        let n = dry_run_apply(&env.client, &y, &sys).await;
+        assert!(n >= 2, "{name}: {n} objects");
+        total += n;
+    }
+    let dbns = env.db_ns().to_string();
+    for (name, sets) in db_toggles() {
+        let y = render(&db, &dbns, &sets);
+        let n = dry_run_apply(&env.client, &y, &dbns).await;
+        assert!(n >= 3, "{name}: {n} objects");
+        total += n;
+    }
+    eprintln!("{total} rendered objects accepted by the API server");
+}
