@@ -80,7 +80,7 @@ async fn a_storage_in_use_is_kept_until_its_last_user_lets_go() {
     assert!(protected(&kept));
     let (s, body) = rest.admin("DELETE", &format!("{base}/iu-used"), None).await;
     assert_eq!(s, 409, "{body}");
-    assert!(!body["message"].as_str().unwrap().contains("backup"), "the backup no longer uses it: {body}");
+    assert!(!body["message"].as_str().unwrap().contains("backup iu-backup"), "the backup no longer uses it: {body}");
 
     // The last user lets go (PITR moved off the storage): the deletion completes, promptly (well under the
     // periodic resync), by the change's event.
