@@ -637,11 +637,38 @@ pub fn load_balancer_view(state: &State, caller: &Caller, name: &str) -> Result<
 }
 
 /// Writes a changed spec of `name` (RBAC update, read-only defaults, validation: [`update`]).
-async fn write_psp(state: &State, caller: &Caller, name: &str, change: impl FnOnce(&PodSchedulingPolicySpec) -> Result<PodSchedulingPolicySpec, ApiError>) -> Result<(), ApiError> {
-    authorize(state, caller, res::POD_SCHEDULING_POLICIES, Action::Update, name)?;
-    let mut p = get::<PodSchedulingPolicy>(state, caller, name)?;
-    p.spec = change(&p.spec)?;
-    update(state, caller, name, p).await.map(|_| ())
+/// A read-modify-write of one policy for a UI action (add a rule, set an annotation). When the object moved
+/// since the cache showed it but its spec did not (Cairn's own in-use status write right after a create),
+/// the change is made again on the object as it is now, up to three times, instead of refusing the person's
+/// click with "changed since it was read". A changed spec is still refused: the person acted on what they saw
+/// (a rule's position, say), which is no longer there.
+async fn edit<K: Policy>(state: &State, caller: &Caller, name: &str, change: impl Fn(&mut K) -> Result<(), ApiError>) -> Result<(), ApiError> {
+    authorize(state, caller, K::RESOURCE, Action::Update, name)?;
+    let seen = get::<K>(state, caller, name)?;
+    let mut obj = seen.clone();
+    let mut attempt = 1;
+    loop {
+        change(&mut obj)?;
+        match update(state, caller, name, obj).await {
+            Err(e) if e.status == 409 && e.field.as_deref() == Some("metadata.resourceVersion") && attempt < 3 => {
+                let now = Api::<K>::all(state.client.clone()).get(name).await?;
+                if now.spec_json() != seen.spec_json() {
+                    return Err(e);
+                }
+                attempt += 1;
+                obj = now;
+            }
+            r => return r.map(|_| ()),
+        }
+    }
+}
+
+async fn write_psp(state: &State, caller: &Caller, name: &str, change: impl Fn(&PodSchedulingPolicySpec) -> Result<PodSchedulingPolicySpec, ApiError>) -> Result<(), ApiError> {
+    edit::<PodSchedulingPolicy>(state, caller, name, |p| {
+        p.spec = change(&p.spec)?;
+        Ok(())
+    })
+    .await
 }
 
 pub async fn add_affinity_rule(state: &State, caller: &Caller, name: &str, rule: &AffinityRule) -> Result<(), ApiError> {
@@ -652,11 +679,8 @@ pub async fn remove_affinity_rule(state: &State, caller: &Caller, name: &str, in
     write_psp(state, caller, name, |s| without_rule(s, index)).await
 }
 
-async fn write_lbc(state: &State, caller: &Caller, name: &str, change: impl FnOnce(&mut LoadBalancerConfigSpec) -> Result<(), ApiError>) -> Result<(), ApiError> {
-    authorize(state, caller, res::LOAD_BALANCER_CONFIGS, Action::Update, name)?;
-    let mut c = get::<LoadBalancerConfig>(state, caller, name)?;
-    change(&mut c.spec)?;
-    update(state, caller, name, c).await.map(|_| ())
+async fn write_lbc(state: &State, caller: &Caller, name: &str, change: impl Fn(&mut LoadBalancerConfigSpec) -> Result<(), ApiError>) -> Result<(), ApiError> {
+    edit::<LoadBalancerConfig>(state, caller, name, |c| change(&mut c.spec)).await
 }
 
 /// Adds or replaces one annotation.
