@@ -31,7 +31,7 @@ async function shoot(page: Page, name: string, outputPath: (n: string) => string
 test("the namespaces page lists each managed namespace with its engines", async ({ page }, testInfo) => {
   await login(page);
   await gotoWithRetry(page, "/settings/namespaces");
-  const ns = page.getByRole("region", { name: `Namespace ${e2eNamespace()}` });
+  const ns = page.getByRole("region", { name: `Namespace ${e2eNamespace()}`, exact: true });
   await expect(ns).toBeVisible();
   const engines = ns.getByRole("table", { name: `Engines in ${e2eNamespace()}` });
   for (const engine of ["PostgreSQL", "MySQL", "MongoDB"]) {

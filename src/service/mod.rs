@@ -341,3 +341,23 @@ pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &st
     api.delete(name, &DeleteParams::default()).await?;
     Ok(())
 }
+
+/// Waits (3 s at most) until `store` shows the object `key` at `resource_version` (None: gone), so the
+/// page a person reloads right after a write shows it.
+pub(crate) async fn until_cached<K>(store: &kube::runtime::reflector::Store<K>, key: &kube::runtime::reflector::ObjectRef<K>, resource_version: Option<&str>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let cached = store.get(key);
+        let seen = match resource_version {
+            None => cached.is_none(),
+            Some(rv) => cached.is_some_and(|o| o.meta().resource_version.as_deref() == Some(rv)),
+        };
+        if seen || tokio::time::Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -224,7 +224,9 @@ fn secret(ns: &str, name: &str, owner: Option<&MonitoringConfig>, data: BTreeMap
 async fn write_status(state: &State, ns: &str, name: &str, version: &str) -> Result<(), ApiError> {
     let api: Api<MonitoringConfig> = Api::namespaced(state.client.clone(), ns);
     let body = serde_json::json!({"status": {"pmmServerVersion": version}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&body)).await?;
+    let written = api.patch_status(name, &PatchParams::default(), &Patch::Merge(&body)).await?;
+    // The endpoints page lists from the cache right after: with the version in it.
+    super::until_cached(&state.monitoring_configs, &ObjectRef::new(name).within(ns), written.metadata.resource_version.as_deref()).await;
     Ok(())
 }
 

@@ -254,18 +254,7 @@ fn get<K: Policy>(state: &State, caller: &Caller, name: &str) -> Result<K, ApiEr
 /// Waits (briefly) until the shared cache shows `name` at `resource_version` (None: gone), so a page that
 /// reads right after a write sees it. The write already succeeded; a slow watch only delays, never fails.
 async fn until_cached<K: Policy>(state: &State, name: &str, resource_version: Option<&str>) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        let cached = K::cache(state).get(&ObjectRef::new(name));
-        let seen = match resource_version {
-            None => cached.is_none(),
-            Some(rv) => cached.is_some_and(|o| o.meta().resource_version.as_deref() == Some(rv)),
-        };
-        if seen || tokio::time::Instant::now() > deadline {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    super::until_cached(K::cache(state), &ObjectRef::new(name), resource_version).await
 }
 
 fn conflict(field: Option<&str>, message: String) -> ApiError {

@@ -111,18 +111,7 @@ async fn store_certificate(state: &State, ns: &str, spec: &mut SplitHorizonDNSCo
 }
 
 async fn until_cached(state: &State, ns: &str, name: &str, rv: Option<&str>) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        let c = state.split_horizon_dns_configs.get(&ObjectRef::new(name).within(ns));
-        let seen = match rv {
-            None => c.is_none(),
-            Some(rv) => c.is_some_and(|c| c.metadata.resource_version.as_deref() == Some(rv)),
-        };
-        if seen || tokio::time::Instant::now() > deadline {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    super::until_cached(&state.split_horizon_dns_configs, &ObjectRef::new(name).within(ns), rv).await
 }
 
 pub async fn create(state: &State, caller: &Caller, ns: &str, mut c: SplitHorizonDNSConfig) -> Result<SplitHorizonDNSConfig, ApiError> {
