@@ -226,6 +226,8 @@ test("scale, grow the disk and upgrade the version from the overview", async ({ 
   await expect(headerStatus(page, "Ready")).toBeVisible({ timeout: 90_000 });
   await resources.getByRole("button", { name: "Upgrade version" }).click();
   const upgrade = page.getByRole("dialog", { name: `Upgrade ${name}` });
+  // (The choices load with the dialog: wait for them before reading them all.)
+  await expect(upgrade.getByLabel("New version").locator("option", { hasText: to })).toHaveCount(1);
   const offered = (await upgrade.getByLabel("New version").getByRole("option").allTextContents()).map((v) => v.trim());
   expect(offered).toContain(to);
   expect(offered.every((v) => v.split(".")[0] === from.split(".")[0])).toBe(true);
