@@ -71,6 +71,7 @@ test("restore a backup by its storage path, in place and into a new database", a
 
   // Into a new database: the create form opens with the storage and the path filled in.
   await page.getByRole("button", { name: "Restore from a path" }).click();
+  await dialog.getByLabel("Storage location").selectOption(storage);
   await dialog.getByLabel("Backup path").fill(location);
   await dialog.getByLabel("A new database (opens the create form)").check();
   await dialog.getByRole("button", { name: "Continue" }).click();
