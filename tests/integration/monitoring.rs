@@ -317,9 +317,12 @@ async fn monitoring_toggle_for_each_engine() {
             (d.get(token) == Some(&key3) && !d.contains_key(legacy)).then_some(())
         })
         .await;
-        let up = upstream(&env, engine, name).await;
-        assert_eq!(up["spec"]["pmm"]["image"], "percona/pmm-client:3", "{name}");
-        assert_eq!(up["spec"]["pmm"]["serverHost"], host3.as_str(), "{name}");
+        // (The key and the upstream CR are two writes: the CR may follow the Secret a moment later.)
+        eventually(60, &format!("{name}: the upstream CR on the PMM 3 endpoint"), || async {
+            let up = upstream(&env, engine, name).await;
+            (up["spec"]["pmm"]["image"] == "percona/pmm-client:3" && up["spec"]["pmm"]["serverHost"] == host3.as_str()).then_some(())
+        })
+        .await;
     }
     // The users Secret keeps the operator's passwords through all of it.
     assert!(secret_data(&env, &ns, "everest-secrets-mon-mysql").await.unwrap().contains_key("root"));
