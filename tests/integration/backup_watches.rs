@@ -7,8 +7,6 @@
 use crate::common;
 
 use cairn::crd::*;
-use common::object_store::{s3_dto, BUCKET};
-use common::rest::Rest;
 use common::*;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
@@ -17,19 +15,8 @@ use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn backups_react_to_their_database_and_upstream_objects_promptly() {
-    common::object_store::stores();
-    let env = TestEnv::start().await;
+    let (env, state, _rest, storage) = common::object_store::backup_env("bw-s3").await;
     let ns = env.db_ns().to_string();
-    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
-    let state = env.start_cairn().await;
-    env.start_simulator();
-    env.engines_installed(&state, &ns).await;
-    let rest = Rest::new(&state);
-    eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
-    let storage = env.name("bw-s3");
-    let (st, body) = rest.admin("POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(s3_dto(&storage, BUCKET))).await;
-    assert_eq!(st, 200, "{body}");
-    eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.name_any() == storage).then_some(()) }).await;
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
     let backups: Api<DatabaseClusterBackup> = Api::namespaced(env.client.clone(), &ns);
 

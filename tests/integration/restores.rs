@@ -6,8 +6,7 @@
 use crate::common;
 
 use cairn::crd::*;
-use common::object_store::{s3_dto, s3_location, BUCKET};
-use common::rest::Rest;
+use common::object_store::{s3_location, BUCKET};
 use common::*;
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
@@ -55,19 +54,8 @@ async fn restored(api: &Api<DatabaseClusterRestore>, name: &str) -> DatabaseClus
 
 #[tokio::test]
 async fn backups_and_restores_in_place_to_a_new_database_and_with_the_data_gone() {
-    common::object_store::stores();
-    let env = TestEnv::start().await;
+    let (env, state, rest, storage) = common::object_store::backup_env("rs3").await;
     let ns = env.db_ns().to_string();
-    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
-    let state = env.start_cairn().await;
-    env.start_simulator();
-    env.engines_installed(&state, &ns).await;
-    let rest = Rest::new(&state);
-    eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
-    let storage = env.name("rs3");
-    let (st, body) = rest.admin("POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(s3_dto(&storage, BUCKET))).await;
-    assert_eq!(st, 200, "{body}");
-    eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.name_any() == storage).then_some(()) }).await;
 
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
     let backups: Api<DatabaseClusterBackup> = Api::namespaced(env.client.clone(), &ns);

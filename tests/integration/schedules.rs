@@ -6,26 +6,14 @@
 use crate::common;
 
 use cairn::crd::*;
-use common::object_store::{s3_dto, s3_location, BUCKET};
-use common::rest::Rest;
+use common::object_store::{s3_location, BUCKET};
 use common::*;
 use kube::{Api, ResourceExt};
 
 #[tokio::test]
 async fn a_schedule_fires_is_mirrored_and_retention_prunes() {
-    common::object_store::stores();
-    let env = TestEnv::start().await;
+    let (env, state, rest, storage) = common::object_store::backup_env("sch3").await;
     let ns = env.db_ns().to_string();
-    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
-    let state = env.start_cairn().await;
-    env.start_simulator();
-    env.engines_installed(&state, &ns).await;
-    let rest = Rest::new(&state);
-    eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
-    let storage = env.name("sch3");
-    let (st, body) = rest.admin("POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(s3_dto(&storage, BUCKET))).await;
-    assert_eq!(st, 200, "{body}");
-    eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.name_any() == storage).then_some(()) }).await;
     let caller = cairn::service::Caller { username: "admin".into() };
 
     // An invalid cron string: refused, naming the schedule; nothing written.

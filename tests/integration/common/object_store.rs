@@ -120,3 +120,24 @@ pub fn azure_dto(name: &str, container: &str) -> serde_json::Value {
         "accessKey": a.account, "secretKey": a.key,
     })
 }
+
+/// What the backup and restore tests start from: this test's namespaces, an admin, Cairn with the simulator
+/// and its operators installed, and an S3 BackupStorage (named `env.name(base)`) on the real S3 server,
+/// created over REST and seen in Cairn's cache. Returns (env, Cairn's state, REST as admin, storage name).
+pub async fn backup_env(base: &str) -> (super::TestEnv, cairn::state::State, super::rest::Rest, String) {
+    use kube::ResourceExt;
+    stores();
+    let env = super::TestEnv::start().await;
+    let ns = env.db_ns().to_string();
+    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
+    let state = env.start_cairn().await;
+    env.start_simulator();
+    env.engines_installed(&state, &ns).await;
+    let rest = super::rest::Rest::new(&state);
+    super::eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
+    let storage = env.name(base);
+    let (st, body) = rest.admin("POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(s3_dto(&storage, BUCKET))).await;
+    assert_eq!(st, 200, "{body}");
+    super::eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.name_any() == storage).then_some(()) }).await;
+    (env, state, rest, storage)
+}
