@@ -36,6 +36,7 @@ mod monitoring;
 mod openapi_doc;
 mod operator_generations;
 mod operator_upgrade;
+mod operator_upgrade_rbac;
 mod pg_custom_tls;
 mod policies_rest;
 mod postgresql;
