@@ -9,6 +9,7 @@ mod helm_util;
 mod accounts;
 mod admission_webhook;
 mod apply_on_change;
+mod backup_mirror;
 mod backup_storage;
 mod backup_storage_in_use;
 mod backup_watches;
