@@ -79,7 +79,10 @@ pub async fn run(state: State, subs: Subscriptions) {
 /// DatabaseEngines (their versions give the images). A periodic resync from the cache heals lost events.
 /// A failed or panicking reconcile of one object is logged, counted and retried with back-off; the
 /// controller itself never stops (its task is supervised by the caller).
-pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
+pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
+    // Trigger streams for other controllers that were not taken: dropped now, so their feeds skip them
+    // (held unread, a full channel would stop the watch that feeds it).
+    drop((subs.backup_controller.take(), subs.backup_mirror.take()));
     let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default(), writes: Default::default() });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
