@@ -246,11 +246,11 @@ where
 /// Set once a watch has delivered its first full list (and kept: a relist only refreshes what is there).
 /// Awaitable, so a reconcile that runs before it can wait for the list instead of reading the API server.
 #[derive(Clone)]
-pub struct Listed(Arc<watch::Sender<bool>>);
+pub struct Listed(Arc<watch::Sender<bool>>, Arc<std::sync::atomic::AtomicBool>);
 
 impl Default for Listed {
     fn default() -> Self {
-        Listed(Arc::new(watch::channel(false).0))
+        Listed(Arc::new(watch::channel(false).0), Default::default())
     }
 }
 
@@ -263,11 +263,15 @@ impl Listed {
         self.0.send_replace(true);
     }
 
-    /// Whether the list came within `bound` (waits only while it has not).
+    /// Whether the list came within `bound` (waits only while it has not, and only until one wait has run
+    /// out: a watch that cannot list, e.g. a missing CRD, then costs one bounded wait, not one per caller).
     pub async fn wait(&self, bound: std::time::Duration) -> bool {
-        if !self.get() {
+        use std::sync::atomic::Ordering;
+        if !self.get() && !self.1.load(Ordering::Relaxed) {
             let mut rx = self.0.subscribe();
-            let _ = tokio::time::timeout(bound, rx.wait_for(|v| *v)).await;
+            if tokio::time::timeout(bound, rx.wait_for(|v| *v)).await.is_err() {
+                self.1.store(true, Ordering::Relaxed);
+            }
         }
         self.get()
     }
