@@ -56,6 +56,7 @@ mod schedules;
 mod sessions;
 mod simulator;
 mod split_horizon;
+mod status_writes;
 mod upgrade_approval;
 mod upgrade_plan;
 mod upstream_accepted;

@@ -176,7 +176,7 @@ pub async fn run_cairn(client: Client, opts: cairn::state::Options) -> cairn::st
     run_cairn_with(client, opts, run).await
 }
 
-async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
+pub async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
     let (state, subs) = cairn::state::State::start(client, opts);
     let mut subs = subs.unwrap();
     tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
