@@ -53,6 +53,7 @@ mod schedules;
 mod sessions;
 mod simulator;
 mod split_horizon;
+mod split_horizon_tls;
 mod upgrade_approval;
 mod upgrade_plan;
 mod upstream_accepted;
