@@ -56,6 +56,7 @@ mod schedules;
 mod sessions;
 mod simulator;
 mod split_horizon;
+mod split_horizon_tls;
 mod status_writes;
 mod upgrade_approval;
 mod upgrade_plan;
