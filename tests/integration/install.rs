@@ -18,7 +18,7 @@ use crate::helm_util;
 use helm_util::{helm_bin, operator_charts};
 
 /// Runs the `cairn` binary against the test cluster; (exit code, stdout, stderr).
-async fn cairn(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
+pub async fn cairn(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .arg("-k")
         .arg(kubeconfig)

@@ -33,6 +33,7 @@ mod install;
 mod kubectl_compat;
 mod list_bodies;
 mod monitoring;
+mod namespaces_remove;
 mod openapi_doc;
 mod operator_generations;
 mod operator_upgrade;
