@@ -45,6 +45,7 @@ mod psmdb;
 mod pxc;
 mod rbac;
 mod rbac_backups;
+mod readme_install;
 mod rest_compat;
 mod rest_update;
 mod restores;
