@@ -225,3 +225,41 @@ async fn every_rendered_object_is_accepted_by_the_api_server() {
     }
     eprintln!("{total} rendered objects accepted by the API server");
 }
+
+/// Every value of both charts is documented in its README's table: the key itself, a group of it
+/// (`resources`, `readinessProbe.*`), or its last part in the row of its parent
+/// (`settings.oidc.issuerUrl` / `clientId`).
+#[test]
+fn every_chart_value_is_documented() {
+    fn leaves(v: &serde_yaml::Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match v.as_mapping() {
+            Some(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    path.push(k.as_str().unwrap().to_string());
+                    leaves(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => out.push(path.clone()),
+        }
+    }
+    for chart in ["charts/cairn", "charts/cairn-db-namespace"] {
+        let values: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(repo().join(chart).join("values.yaml")).unwrap()).unwrap();
+        let readme = std::fs::read_to_string(repo().join(chart).join("README.md")).unwrap();
+        let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
+        let mut keys = Vec::new();
+        leaves(&values, &mut Vec::new(), &mut keys);
+        let missing: Vec<String> = keys
+            .iter()
+            .filter(|k| {
+                let documented = (1..=k.len()).any(|n| {
+                    let p = k[..n].join(".");
+                    rows.iter().any(|r| r.contains(&format!("`{p}`")) || r.contains(&format!("`{p}.*`")))
+                }) || rows.iter().any(|r| r.starts_with(&format!("| `{}.", k[..k.len() - 1].join("."))) && r.contains(&format!("`{}`", k[k.len() - 1])));
+                !documented
+            })
+            .map(|k| k.join("."))
+            .collect();
+        assert!(missing.is_empty(), "{chart}/README.md does not document: {missing:?}");
+    }
+}

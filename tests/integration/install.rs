@@ -18,7 +18,7 @@ use crate::helm_util;
 use helm_util::{helm_bin, operator_charts};
 
 /// Runs the `cairn` binary against the test cluster; (exit code, stdout, stderr).
-async fn cairn(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
+pub async fn cairn(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .arg("-k")
         .arg(kubeconfig)
@@ -121,6 +121,11 @@ async fn install_namespaces_upgrade_uninstall_with_helm() {
     let pw = ok(cairn(&kc, &["accounts", "initial-admin-password", "--system-namespace", &sys]).await);
     assert_eq!(pw.trim().len(), 32, "{pw}");
     assert!(secrets.get("everest-jwt").await.is_ok());
+    // `cairn version` reads the running server's version from the cluster.
+    let v: serde_json::Value = serde_json::from_str(&ok(cairn(&kc, &["version", "--json", "--system-namespace", &sys]).await)).unwrap();
+    assert_eq!(v["server"]["version"], "0.1.0", "{v}");
+    assert_eq!(v["server"]["image"], "cairn:0.1.0", "{v}");
+    assert!(ok(cairn(&kc, &["version", "--system-namespace", &sys]).await).contains(&format!("server: cairn 0.1.0 in namespace {sys}")));
 
     // Idempotent: a second run converges without error and keeps the password.
     ok(cairn(&kc, &["install", "--system-namespace", &sys, "--namespaces", &ns1, "--label", &sel, "--timeout", "90"]).await);
