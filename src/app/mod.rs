@@ -53,20 +53,20 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/databases/new") view={Lazy::<CreateDatabaseRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name") view=DatabaseOverviewRedirect ssr=SsrMode::Async/>
                 <Route path=path!("/databases/:namespace/:name/:tab") view={Lazy::<DatabaseRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/settings/storage-locations") view={Lazy::<StorageLocationsRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/settings/monitoring-endpoints") view={Lazy::<MonitoringEndpointsRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/settings/operator-upgrades") view={Lazy::<OperatorUpgradesRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/settings") view={Lazy::<NamespacesRoute>::new()}/>
-                <Route path=path!("/settings/namespaces") view={Lazy::<NamespacesRoute>::new()}/>
-                <Route path=path!("/settings/namespaces/:namespace") view={Lazy::<NamespacesRoute>::new()}/>
-                <Route path=path!("/settings/policies") view={Lazy::<PoliciesRoute>::new()}/>
+                <Route path=path!("/settings/storage-locations") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings/monitoring-endpoints") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings/operator-upgrades") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()}/>
+                <Route path=path!("/settings/namespaces") view={Lazy::<SettingsRoute>::new()}/>
+                <Route path=path!("/settings/namespaces/:namespace") view={Lazy::<SettingsRoute>::new()}/>
+                <Route path=path!("/settings/policies") view={Lazy::<SettingsRoute>::new()}/>
                 <Route path=path!("/settings/policies/details/pod-scheduling")
-                    view={Lazy::<SchedulingPoliciesRoute>::new()}/>
-                <Route path=path!("/settings/policies/details/pod-scheduling/:name") view={Lazy::<SchedulingPolicyRoute>::new()}/>
+                    view={Lazy::<SettingsRoute>::new()}/>
+                <Route path=path!("/settings/policies/details/pod-scheduling/:name") view={Lazy::<SettingsRoute>::new()}/>
                 <Route path=path!("/settings/policies/details/load-balancer-configuration")
-                    view={Lazy::<LoadBalancersRoute>::new()}/>
-                <Route path=path!("/settings/policies/details/load-balancer-configuration/:name") view={Lazy::<LoadBalancerConfigRoute>::new()}/>
-                <Route path=path!("/settings/policies/details/split-horizon") view={Lazy::<SplitHorizonRoute>::new()}/>
+                    view={Lazy::<SettingsRoute>::new()}/>
+                <Route path=path!("/settings/policies/details/load-balancer-configuration/:name") view={Lazy::<SettingsRoute>::new()}/>
+                <Route path=path!("/settings/policies/details/split-horizon") view={Lazy::<SettingsRoute>::new()}/>
             </Routes>
         </Router>
         <components::ToastRegion/>

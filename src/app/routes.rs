@@ -37,23 +37,29 @@ lazy_page!(/// `/databases/new`.
     CreateDatabaseRoute => view! { <pages::create_database::CreateDatabasePage/> });
 lazy_page!(/// `/databases/:namespace/:name/:tab`.
     DatabaseRoute => view! { <pages::database::DatabasePage/> });
-lazy_page!(/// `/settings/storage-locations`.
-    StorageLocationsRoute => view! { <pages::settings::storage_locations::StorageLocationsPage/> });
-lazy_page!(/// `/settings/monitoring-endpoints`.
-    MonitoringEndpointsRoute => view! { <pages::monitoring_endpoints::MonitoringEndpointsPage/> });
-lazy_page!(/// `/settings/operator-upgrades`.
-    OperatorUpgradesRoute => view! { <pages::settings_namespaces::SettingsNamespacesPage/> });
-lazy_page!(/// `/settings`, `/settings/namespaces[/:namespace]`.
-    NamespacesRoute => view! { <pages::settings::namespaces::NamespacesPage/> });
-lazy_page!(/// `/settings/policies`.
-    PoliciesRoute => view! { <pages::settings::policies::PoliciesPage/> });
-lazy_page!(/// `/settings/policies/details/pod-scheduling`.
-    SchedulingPoliciesRoute => view! { <pages::settings::policies::PoliciesPage lists=Lists::Scheduling/> });
-lazy_page!(/// `/settings/policies/details/pod-scheduling/:name`.
-    SchedulingPolicyRoute => view! { <pages::settings::policies::SchedulingPolicyPage/> });
-lazy_page!(/// `/settings/policies/details/load-balancer-configuration`.
-    LoadBalancersRoute => view! { <pages::settings::policies::PoliciesPage lists=Lists::LoadBalancers/> });
-lazy_page!(/// `/settings/policies/details/load-balancer-configuration/:name`.
-    LoadBalancerConfigRoute => view! { <pages::settings::policies::LoadBalancerConfigPage/> });
-lazy_page!(/// `/settings/policies/details/split-horizon`.
-    SplitHorizonRoute => view! { <pages::settings::split_horizon::SplitHorizonSettingsPage/> });
+lazy_page!(/// Every settings page (`/settings/...`, the paths in `settings_page`).
+    SettingsRoute => settings_page());
+
+/// The settings page of the current path. All settings pages are ONE lazy route, so one wasm chunk set: with a
+/// split per page, the code two pages share goes into a chunk per combination of pages that use it, and the
+/// databases list loaded 63 small chunks (each with its own imports and exports, compressed on its own). The
+/// paths are those `App` routes to `SettingsRoute`; the route's parameters are read by the pages themselves.
+fn settings_page() -> impl IntoView {
+    let path = leptos_router::hooks::use_location().pathname.get_untracked();
+    let path = path.trim_end_matches('/');
+    let lb = "/settings/policies/details/load-balancer-configuration";
+    let psp = "/settings/policies/details/pod-scheduling";
+    match path {
+        "/settings/storage-locations" => view! { <pages::settings::storage_locations::StorageLocationsPage/> }.into_any(),
+        "/settings/monitoring-endpoints" => view! { <pages::monitoring_endpoints::MonitoringEndpointsPage/> }.into_any(),
+        "/settings/operator-upgrades" => view! { <pages::settings_namespaces::SettingsNamespacesPage/> }.into_any(),
+        "/settings/policies" => view! { <pages::settings::policies::PoliciesPage/> }.into_any(),
+        "/settings/policies/details/split-horizon" => view! { <pages::settings::split_horizon::SplitHorizonSettingsPage/> }.into_any(),
+        p if p == psp => view! { <pages::settings::policies::PoliciesPage lists=Lists::Scheduling/> }.into_any(),
+        p if p.starts_with(psp) => view! { <pages::settings::policies::SchedulingPolicyPage/> }.into_any(),
+        p if p == lb => view! { <pages::settings::policies::PoliciesPage lists=Lists::LoadBalancers/> }.into_any(),
+        p if p.starts_with(lb) => view! { <pages::settings::policies::LoadBalancerConfigPage/> }.into_any(),
+        // `/settings`, `/settings/namespaces`, `/settings/namespaces/:namespace`.
+        _ => view! { <pages::settings::namespaces::NamespacesPage/> }.into_any(),
+    }
+}

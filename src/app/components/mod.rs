@@ -21,8 +21,16 @@ use leptos::prelude::*;
 /// The top bar: the product name (home), the main navigation, and the signed-in user's menu (log out).
 #[component]
 pub fn Header() -> impl IntoView {
-    let logout = ServerAction::<Logout>::new();
-    let user = Resource::new(|| (), |_| current_user());
+    view! { <TopBar><AccountMenu/></TopBar> }.into_any()
+}
+
+/// The top bar's product name and navigation, with `children` (the account menu) at its end. The 404 page
+/// shows it with a plain "Log out" button instead of the account menu: that page is in the wasm every page
+/// loads first (the router's fallback is not a lazy route), and the menu's user lookup would bring the
+/// async-resource machinery (Resource, Transition, Suspend) into it, which the login page does not use. The
+/// form machinery of the button is used by every page, so it is best there.
+#[component]
+pub fn TopBar(children: Children) -> impl IntoView {
     view! {
         <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-1 focus:text-slate-900">
             "Skip to content"
@@ -36,20 +44,40 @@ pub fn Header() -> impl IntoView {
                     <a href="/settings/monitoring-endpoints" class="rounded px-2 py-1 text-sm text-slate-200 hover:bg-slate-700">"Monitoring endpoints"</a>
                 </nav>
             </div>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let name = user.await.unwrap_or_default();
-                    view! {
-                        <Menu label=format!("Account {name}") button_text=name.clone() dark=true>
-                            <p class="px-3 py-2 text-xs text-slate-600">"Signed in as " <strong>{name.clone()}</strong></p>
-                            <ActionForm action=logout>
-                                <button type="submit" class="menu-item w-full text-left">"Log out"</button>
-                            </ActionForm>
-                        </Menu>
-                    }
-                })}
-            </Transition>
+            {children()}
         </header>
+    }
+    .into_any()
+}
+
+/// "Log out": a form, so it also works before (and without) the wasm.
+#[component]
+pub fn LogoutForm(action: ServerAction<Logout>, class: &'static str) -> impl IntoView {
+    view! {
+        <ActionForm action>
+            <button type="submit" class=class>"Log out"</button>
+        </ActionForm>
+    }
+    .into_any()
+}
+
+/// The signed-in user's menu (log out).
+#[component]
+fn AccountMenu() -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let name = user.await.unwrap_or_default();
+                view! {
+                    <Menu label=format!("Account {name}") button_text=name.clone() dark=true>
+                        <p class="px-3 py-2 text-xs text-slate-600">"Signed in as " <strong>{name.clone()}</strong></p>
+                        <LogoutForm action=logout class="menu-item w-full text-left"/>
+                    </Menu>
+                }
+            })}
+        </Transition>
     }
     .into_any()
 }

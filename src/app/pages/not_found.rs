@@ -1,5 +1,6 @@
-//! The 404 page: says so, and offers the way back.
-use crate::app::components::Header;
+//! The 404 page: says so, and offers the way back (the top bar's navigation and a link to the databases).
+use crate::app::components::{LogoutForm, TopBar};
+use crate::app::server_fns::Logout;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -11,9 +12,12 @@ pub fn NotFound() -> impl IntoView {
             resp.set_status(http::StatusCode::NOT_FOUND);
         }
     }
+    let logout = ServerAction::<Logout>::new();
     view! {
         <Title text="Page not found"/>
-        <Header/>
+        <TopBar>
+            <LogoutForm action=logout class="rounded px-3 py-1 text-sm text-white hover:bg-slate-700"/>
+        </TopBar>
         <main id="main" class="mx-auto max-w-xl p-6 text-center">
             <h1 class="mt-10 text-2xl font-semibold">"Page not found"</h1>
             <p class="mt-2 text-slate-700">"There is nothing at this address. It may have been a database that was deleted, or a mistyped link."</p>
