@@ -141,6 +141,19 @@ pub struct Subscriptions {
     pub engines_for_dbs: Trigger<DatabaseEngine>,
     /// Taken by the DatabaseClusterBackup reconciler (`Option::take`).
     pub backup_controller: Option<BackupTriggers>,
+    /// Taken by the scheduled-backup mirror (`Option::take`).
+    pub backup_mirror: Option<MirrorTriggers>,
+}
+
+/// The scheduled-backup mirror's trigger streams besides the upstream backups themselves: the databases
+/// (one stream per engine's mirror), and, for PostgreSQL, the clusters' repositories and the BackupStorages
+/// (a PG backup's storage is the one whose location its repository has).
+pub struct MirrorTriggers {
+    pub pxc_dbs: Trigger<DatabaseCluster>,
+    pub psmdb_dbs: Trigger<DatabaseCluster>,
+    pub pg_dbs: Trigger<DatabaseCluster>,
+    pub pgs: Trigger<PerconaPGCluster>,
+    pub backup_storages: Trigger<crate::crd::BackupStorage>,
 }
 
 /// The DatabaseClusterBackup reconciler's trigger streams: the backups themselves, and what a backup waits
@@ -244,20 +257,44 @@ where
 }
 
 /// Set once a watch has delivered its first full list (and kept: a relist only refreshes what is there).
-#[derive(Clone, Default)]
-pub struct Listed(Arc<std::sync::atomic::AtomicBool>);
+/// Awaitable, so a reconcile that runs before it can wait for the list instead of reading the API server.
+#[derive(Clone)]
+pub struct Listed(Arc<watch::Sender<bool>>, Arc<std::sync::atomic::AtomicBool>);
+
+impl Default for Listed {
+    fn default() -> Self {
+        Listed(Arc::new(watch::channel(false).0), Default::default())
+    }
+}
 
 impl Listed {
     pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+        *self.0.borrow()
+    }
+
+    pub fn set(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Whether the list came within `bound` (waits only while it has not, and only until one wait has run
+    /// out: a watch that cannot list, e.g. a missing CRD, then costs one bounded wait, not one per caller).
+    pub async fn wait(&self, bound: std::time::Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.get() && !self.1.load(Ordering::Relaxed) {
+            let mut rx = self.0.subscribe();
+            if tokio::time::timeout(bound, rx.wait_for(|v| *v)).await.is_err() {
+                self.1.store(true, Ordering::Relaxed);
+            }
+        }
+        self.get()
     }
 
     /// An `on_event` for [`drive`] that sets the flag on the first InitDone.
     fn on_event<K>(&self) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
-        let flag = self.0.clone();
+        let flag = self.clone();
         move |ev| {
             if matches!(ev, watcher::Event::InitDone) {
-                flag.store(true, std::sync::atomic::Ordering::Release);
+                flag.set();
             }
         }
     }
@@ -557,6 +594,13 @@ impl State {
                 pgs: pg_feed.subscribe(),
                 pxcs: pxc_feed.subscribe(),
                 psmdbs: psmdb_feed.subscribe(),
+            }),
+            backup_mirror: Some(MirrorTriggers {
+                pxc_dbs: db_feed.subscribe(),
+                psmdb_dbs: db_feed.subscribe(),
+                pg_dbs: db_feed.subscribe(),
+                pgs: pg_feed.subscribe(),
+                backup_storages: bs_feed.subscribe(),
             }),
         });
 
