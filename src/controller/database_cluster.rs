@@ -1004,7 +1004,7 @@ mod tests {
         };
         let c = CertSecrets::default();
         assert_eq!(c.has("x", "pg-custom-tls"), None, "not listed: cannot tell");
-        c.observe(&watcher::Event::Init);
+        c.observe(&watcher::Event::<Secret>::Init);
         c.observe(&watcher::Event::InitApply(secret("x", "pg-custom-tls")));
         c.observe(&watcher::Event::InitApply(secret("x", "everest-secrets-pg")));
         assert_eq!(c.has("x", "pg-custom-tls"), None, "a list in progress");
