@@ -117,8 +117,9 @@ pub fn admit_update(state: &State, ns: &str, name: &str, old: &SplitHorizonDNSCo
     Ok(())
 }
 
-/// Writes a given CA into the Secret and blanks it in the object; without one, the Secret must exist.
-async fn store_certificate(state: &State, ns: &str, spec: &mut SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
+/// Writes a given CA into the Secret and blanks it in the object; without one, the Secret must exist. (The
+/// REST create and PATCH, and the mutating admission webhook for other clients.)
+pub async fn store_certificate(state: &State, ns: &str, spec: &mut SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
     let api: Api<Secret> = Api::namespaced(state.client.clone(), ns);
     let secret = spec.tls.secret_name.clone();
     match spec.tls.certificate.take() {

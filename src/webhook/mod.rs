@@ -17,6 +17,9 @@
 //!   a database's import request) are checked with (`service::monitoring::admit`,
 //!   `service::split_horizon::admit_new`/`admit_update`, `service::data_import::admit_job`,
 //!   `service::policies::admit_load_balancer_config`).
+//! - `POST /mutate/splithorizondnsconfigs`: the write-only CA (`spec.tls.certificate`) moved into its Secret
+//!   and removed from the object, as the REST API does (`service::split_horizon::store_certificate`; not on
+//!   a dry run: `sideEffects: NoneOnDryRun`).
 //!
 //! Never examined (always allowed): deletes, writes to an object being deleted (finalizers going), updates
 //! that leave the spec as it is (metadata, labels, finalizers), updates that only add the defaults (the
@@ -52,6 +55,8 @@ pub const VALIDATE_MONITORING_CONFIGS: &str = "/validate/monitoringconfigs";
 pub const VALIDATE_SPLIT_HORIZON_DNS_CONFIGS: &str = "/validate/splithorizondnsconfigs";
 /// The path of the validating webhook for DataImportJobs.
 pub const VALIDATE_DATA_IMPORT_JOBS: &str = "/validate/dataimportjobs";
+/// The path of the mutating webhook for SplitHorizonDNSConfigs: the write-only CA moved into its Secret.
+pub const MUTATE_SPLIT_HORIZON_DNS_CONFIGS: &str = "/mutate/splithorizondnsconfigs";
 /// The path of the validating webhook for LoadBalancerConfigs (cluster-scoped).
 pub const VALIDATE_LOAD_BALANCER_CONFIGS: &str = "/validate/loadbalancerconfigs";
 
@@ -77,6 +82,9 @@ struct Request {
     object: Value,
     #[serde(default)]
     old_object: Value,
+    /// A dry run: nothing may be written besides the answer (`sideEffects: NoneOnDryRun`).
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// The response part of the AdmissionReview Cairn answers.
@@ -105,6 +113,7 @@ pub fn router(state: State) -> Router {
         .route(VALIDATE_RESTORES, post(validate_restore))
         .route(VALIDATE_MONITORING_CONFIGS, post(validate_monitoring_config))
         .route(VALIDATE_SPLIT_HORIZON_DNS_CONFIGS, post(validate_split_horizon_dns_config))
+        .route(MUTATE_SPLIT_HORIZON_DNS_CONFIGS, post(mutate_split_horizon_dns_config))
         .route(VALIDATE_DATA_IMPORT_JOBS, post(validate_data_import_job))
         .route(VALIDATE_LOAD_BALANCER_CONFIGS, post(validate_load_balancer_config))
         .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
@@ -271,6 +280,31 @@ async fn validate_split_horizon_dns_config(AxumState(state): AxumState<State>, J
             Some(old) => service::split_horizon::admit_update(&state, &ns, &c.name_any(), &old.spec, &c.spec),
             None => service::split_horizon::admit_new(&state, &ns, &c).await,
         }
+    })
+    .await
+}
+
+/// `spec.tls.certificate` is write-only (contract §1.10), as through REST: a CA given inline is checked,
+/// written into the Secret `spec.tls.secretName` (not on a dry run) and removed from the object.
+async fn mutate_split_horizon_dns_config(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let c: SplitHorizonDNSConfig = match change(&state, &req)? {
+            Change::Pass(warning) => return Ok((None, warning)),
+            Change::Create(c) | Change::Update { new: c, .. } => c,
+        };
+        if c.spec.tls.certificate.is_none() {
+            return Ok((None, None));
+        }
+        let mut spec = c.spec;
+        service::split_horizon::validate(&spec)?;
+        if !req.dry_run {
+            service::split_horizon::store_certificate(&state, &req.namespace, &mut spec).await?;
+        }
+        let mut patched = req.object.clone();
+        if let Some(tls) = patched.pointer_mut("/spec/tls").and_then(Value::as_object_mut) {
+            tls.remove("certificate");
+        }
+        Ok((Some(json_patch::diff(&req.object, &patched)), None))
     })
     .await
 }

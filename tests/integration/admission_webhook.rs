@@ -265,8 +265,12 @@ async fn the_other_kinds_are_validated_by_the_webhook_with_the_rest_rules() {
             hook("validate", port, &ca, cairn::webhook::VALIDATE_LOAD_BALANCER_CONFIGS, G, "loadbalancerconfigs", both, "", &label),
         ],
     });
+    let mut move_ca = hook("default", port, &ca, cairn::webhook::MUTATE_SPLIT_HORIZON_DNS_CONFIGS, "enginefeatures.everest.percona.com", "splithorizondnsconfigs", both, &ns, "");
+    move_ca["sideEffects"] = json!("NoneOnDryRun");
+    let mutating = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": name}, "webhooks": [move_ca]});
     let apply = PatchParams::apply("admission-webhook-test").force();
     api_for(&c, "ValidatingWebhookConfiguration").patch(&name, &apply, &Patch::Apply(&validating)).await.unwrap();
+    api_for(&c, "MutatingWebhookConfiguration").patch(&name, &apply, &Patch::Apply(&mutating)).await.unwrap();
 
     // MonitoringConfig: a PMM URL that is not http(s); the webhook in force once a dry run refuses it.
     let monitoring: Api<MonitoringConfig> = Api::namespaced(c.clone(), &ns);
@@ -299,6 +303,14 @@ async fn the_other_kinds_are_validated_by_the_webhook_with_the_rest_rules() {
     refused_on(configs.create(&pp, &shd("mongo.example.com", "no-such-secret", None)).await, "spec.tls.certificate");
     configs.create(&pp, &shd("mongo.example.com", "shd-ca", None)).await.unwrap();
     refused_on(configs.patch("shd", &PatchParams::default(), &Patch::Merge(json!({"spec": {"baseDomainNameSuffix": "localhost"}}))).await, "spec.baseDomainNameSuffix");
+    // A CA given inline (write-only): moved into its Secret, not stored in the object, as through REST.
+    let (crt2, key2) = cairn::controller::split_horizon_tls::new_ca("inline CA");
+    let mut inline = shd("mongo.example.com", "shd-inline-ca", Some((&crt2, &key2)));
+    inline.metadata.name = Some("shd-inline".into());
+    let stored = configs.create(&pp, &inline).await.unwrap();
+    assert_eq!(stored.spec.tls.certificate, None, "blanked in the object");
+    let s = secrets.get("shd-inline-ca").await.unwrap();
+    assert_eq!(s.data.unwrap()["ca.crt"].0, crt2.as_bytes(), "the CA in its Secret");
 
     // DataImportJob: a target that does not exist; an importer that does not exist.
     let jobs: Api<DataImportJob> = Api::namespaced(c.clone(), &ns);
@@ -330,4 +342,5 @@ async fn the_other_kinds_are_validated_by_the_webhook_with_the_rest_rules() {
     assert_eq!(backups.get("kept").await.unwrap().spec.backup_storage_name, "s3-a", "nothing changed");
 
     api_for(&c, "ValidatingWebhookConfiguration").delete(&name, &DeleteParams::default()).await.unwrap();
+    api_for(&c, "MutatingWebhookConfiguration").delete(&name, &DeleteParams::default()).await.unwrap();
 }

@@ -121,6 +121,7 @@ async fn charts_lint_strict_and_render_every_toggle() {
         cairn::webhook::VALIDATE_SPLIT_HORIZON_DNS_CONFIGS,
         cairn::webhook::VALIDATE_DATA_IMPORT_JOBS,
         cairn::webhook::VALIDATE_LOAD_BALANCER_CONFIGS,
+        cairn::webhook::MUTATE_SPLIT_HORIZON_DNS_CONFIGS,
     ] {
         assert!(y.contains(&format!("path: {path}\n")), "{path} not registered");
     }

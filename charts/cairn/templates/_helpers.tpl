@@ -74,7 +74,7 @@ matchLabels:
 {{- end }}
 
 {{/* One webhook of a configuration: dict root (the top context), name, path, resource, operations, caBundle;
-optional group (default everest.percona.com) and scope (default Namespaced; Cluster: no namespace selector,
+optional group (default everest.percona.com), sideEffects (default None) and scope (default Namespaced; Cluster: no namespace selector,
 the objects have no namespace, and the chart's own objects left out). */}}
 {{- define "cairn.webhook" -}}
 {{- $root := .root -}}
@@ -108,6 +108,6 @@ the objects have no namespace, and the chart's own objects left out). */}}
   failurePolicy: {{ $root.Values.webhook.failurePolicy }}
   timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
   matchPolicy: Equivalent
-  sideEffects: None
+  sideEffects: {{ .sideEffects | default "None" }}
   admissionReviewVersions: ["v1"]
 {{- end }}
