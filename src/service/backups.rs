@@ -88,6 +88,21 @@ pub fn admit_new(state: &State, ns: &str, b: &DatabaseClusterBackup) -> Result<(
     Ok(())
 }
 
+/// A changed DatabaseClusterBackup (the admission webhook; the REST API has no update): a backup records
+/// what was taken from where, so its spec never changes once created (labels, annotations and finalizers
+/// may).
+pub fn admit_update(old: &DatabaseClusterBackup, new: &DatabaseClusterBackup) -> Result<(), ApiError> {
+    for (field, was, is) in [
+        ("spec.dbClusterName", &old.spec.db_cluster_name, &new.spec.db_cluster_name),
+        ("spec.backupStorageName", &old.spec.backup_storage_name, &new.spec.backup_storage_name),
+    ] {
+        if was != is {
+            return Err(ApiError::invalid(field, format!("cannot change once the backup is created (was {was:?})")));
+        }
+    }
+    Ok(())
+}
+
 /// Validated: a name, an existing database and storage in the namespace, and for MongoDB the database's
 /// one storage (PBM takes one; contract §3.6). Nothing is written on error.
 pub async fn create(state: &State, caller: &Caller, ns: &str, mut b: DatabaseClusterBackup) -> Result<DatabaseClusterBackup, ApiError> {

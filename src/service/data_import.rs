@@ -117,40 +117,8 @@ pub fn import_secret_name(db: &str) -> String {
 /// caller blanks them in the spec and names the Secret).
 pub fn validate_new(state: &State, caller: &impl Principal, db: &DatabaseCluster) -> Result<(), ApiError> {
     let Some(i) = db.spec.data_source.as_ref().and_then(|d| d.data_import.as_ref()) else { return Ok(()) };
-    let field = "spec.dataSource.dataImport.dataImporterName";
-    let name = i.data_importer_name.as_deref().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::invalid(field, "is required"))?;
-    authorize(state, caller, res::DATA_IMPORTERS, Action::Read, name)?;
-    let importer = state
-        .data_importers
-        .get(&ObjectRef::new(name))
-        .ok_or_else(|| ApiError::invalid(field, format!("data importer {name:?} does not exist")))?;
-    if !importer.spec.supported_engines.contains(&db.spec.engine.type_) {
-        return Err(ApiError::invalid(field, format!("data importer {name:?} does not support {}", db.spec.engine.type_.as_str())));
-    }
-    let path = i.source.as_ref().and_then(|s| s.path.as_deref()).unwrap_or("");
-    if !path.starts_with('/') {
-        return Err(ApiError::invalid("spec.dataSource.dataImport.source.path", "must be an absolute path (starting with '/')"));
-    }
-    if let Some(s3) = i.source.as_ref().and_then(|s| s.s3.as_ref()) {
-        if s3.bucket.trim().is_empty() {
-            return Err(ApiError::invalid("spec.dataSource.dataImport.source.s3.bucket", "is required"));
-        }
-        let url = s3.endpoint_url.trim();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ApiError::invalid("spec.dataSource.dataImport.source.s3.endpointURL", "must be an http:// or https:// URL"));
-        }
-        let inline = s3.access_key_id.as_deref().is_some_and(|k| !k.is_empty()) || s3.secret_access_key.as_deref().is_some_and(|k| !k.is_empty());
-        let named = s3.credentials_secret_name.as_deref().is_some_and(|n| !n.is_empty());
-        reference("spec.dataSource.dataImport.source.s3.credentialsSecretName", s3.credentials_secret_name.as_deref())?;
-        if !inline && !named {
-            return Err(ApiError::invalid(
-                "spec.dataSource.dataImport.source.s3.credentialsSecretName",
-                "is required (or give accessKeyId and secretAccessKey)",
-            ));
-        }
-    }
-    let schema = importer.spec.config.as_ref().and_then(|c| c.open_api_v3_schema.clone());
-    validate_config(schema.as_ref(), i.config.as_ref())?;
+    let importer = validate_template(state, caller, db.spec.engine.type_, i, "spec.dataSource.dataImport")?;
+    let name = importer.name_any();
     // As the reconciler will see it: the users Secret's name defaulted (`everest-secrets-<name>`).
     let mut defaulted = db.clone();
     defaulted.spec.engine.user_secrets_name = Some(db.user_secrets_name());
@@ -168,11 +136,69 @@ pub fn validate_new(state: &State, caller: &impl Principal, db: &DatabaseCluster
     Ok(())
 }
 
+/// The checks of an import request (a database's `spec.dataSource.dataImport`, or a DataImportJob's spec,
+/// at `base`) for a database of `engine`: the importer exists (and the caller may read it), supports the
+/// engine, the source is an absolute path (in a bucket, with an http(s) endpoint and credentials named or
+/// given inline) and the config satisfies the importer's schema. Returns the importer.
+pub fn validate_template(
+    state: &State,
+    caller: &impl Principal,
+    engine: EngineType,
+    i: &DataImportJobTemplate,
+    base: &str,
+) -> Result<std::sync::Arc<DataImporter>, ApiError> {
+    let field = format!("{base}.dataImporterName");
+    let name = i.data_importer_name.as_deref().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::invalid(&field, "is required"))?;
+    authorize(state, caller, res::DATA_IMPORTERS, Action::Read, name)?;
+    let importer = state
+        .data_importers
+        .get(&ObjectRef::new(name))
+        .ok_or_else(|| ApiError::invalid(&field, format!("data importer {name:?} does not exist")))?;
+    if !importer.spec.supported_engines.contains(&engine) {
+        return Err(ApiError::invalid(&field, format!("data importer {name:?} does not support {}", engine.as_str())));
+    }
+    let path = i.source.as_ref().and_then(|s| s.path.as_deref()).unwrap_or("");
+    if !path.starts_with('/') {
+        return Err(ApiError::invalid(&format!("{base}.source.path"), "must be an absolute path (starting with '/')"));
+    }
+    if let Some(s3) = i.source.as_ref().and_then(|s| s.s3.as_ref()) {
+        let f = |k: &str| format!("{base}.source.s3.{k}");
+        if s3.bucket.trim().is_empty() {
+            return Err(ApiError::invalid(&f("bucket"), "is required"));
+        }
+        let url = s3.endpoint_url.trim();
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ApiError::invalid(&f("endpointURL"), "must be an http:// or https:// URL"));
+        }
+        let inline = s3.access_key_id.as_deref().is_some_and(|k| !k.is_empty()) || s3.secret_access_key.as_deref().is_some_and(|k| !k.is_empty());
+        let named = s3.credentials_secret_name.as_deref().is_some_and(|n| !n.is_empty());
+        reference(&f("credentialsSecretName"), s3.credentials_secret_name.as_deref())?;
+        if !inline && !named {
+            return Err(ApiError::invalid(&f("credentialsSecretName"), "is required (or give accessKeyId and secretAccessKey)"));
+        }
+    }
+    let schema = importer.spec.config.as_ref().and_then(|c| c.open_api_v3_schema.clone());
+    validate_config(schema.as_ref(), i.config.as_ref(), &format!("{base}.config"))?;
+    Ok(importer)
+}
+
+/// A DataImportJob written by any client (the admission webhook): its target database exists in its
+/// namespace, and its import request passes [`validate_template`] for that database's engine.
+pub fn admit_job(state: &State, ns: &str, job: &DataImportJob) -> Result<(), ApiError> {
+    let target = &job.spec.target_cluster_name;
+    if target.is_empty() {
+        return Err(ApiError::invalid("spec.targetClusterName", "is required"));
+    }
+    let db = super::find_database(state, ns, target)
+        .map_err(|_| ApiError::invalid("spec.targetClusterName", format!("database {target:?} does not exist in namespace {ns:?}")))?;
+    validate_template(state, &super::authz::Admission, db.spec.engine.type_, &job.spec.template, "spec")?;
+    Ok(())
+}
+
 /// A config against the importer's schema: an object whose keys the schema's `properties` name (no others),
 /// with the `required` ones present and each value of its property's `type` (string, boolean, integer,
 /// number, object, array). No schema: any object.
-pub fn validate_config(schema: Option<&serde_json::Value>, config: Option<&serde_json::Value>) -> Result<(), ApiError> {
-    let base = "spec.dataSource.dataImport.config";
+pub fn validate_config(schema: Option<&serde_json::Value>, config: Option<&serde_json::Value>, base: &str) -> Result<(), ApiError> {
     let empty = serde_json::Map::new();
     let config = match config {
         None | Some(serde_json::Value::Null) => &empty,
@@ -238,15 +264,16 @@ mod tests {
 
     #[test]
     fn config_follows_the_schema() {
+        const B: &str = "spec.dataSource.dataImport.config";
         let schema = serde_json::json!({"type": "object", "properties": {"tables": {"type": "array"}, "threads": {"type": "integer"}}, "required": ["threads"]});
-        assert!(validate_config(Some(&schema), Some(&serde_json::json!({"threads": 4}))).is_ok());
-        let e = validate_config(Some(&schema), Some(&serde_json::json!({"threads": 4, "x": 1}))).unwrap_err();
+        assert!(validate_config(Some(&schema), Some(&serde_json::json!({"threads": 4})), B).is_ok());
+        let e = validate_config(Some(&schema), Some(&serde_json::json!({"threads": 4, "x": 1})), B).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("spec.dataSource.dataImport.config.x"));
-        let e = validate_config(Some(&schema), Some(&serde_json::json!({"threads": "4"}))).unwrap_err();
+        let e = validate_config(Some(&schema), Some(&serde_json::json!({"threads": "4"})), B).unwrap_err();
         assert!(e.message.contains("integer"), "{e:?}");
-        let e = validate_config(Some(&schema), None).unwrap_err();
+        let e = validate_config(Some(&schema), None, B).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("spec.dataSource.dataImport.config.threads"));
-        assert!(validate_config(None, Some(&serde_json::json!({"any": true}))).is_ok());
-        assert!(validate_config(None, Some(&serde_json::json!([1]))).is_err());
+        assert!(validate_config(None, Some(&serde_json::json!({"any": true})), B).is_ok());
+        assert!(validate_config(None, Some(&serde_json::json!([1])), B).is_err());
     }
 }

@@ -230,6 +230,38 @@ async fn write_status(state: &State, ns: &str, name: &str, version: &str) -> Res
     Ok(())
 }
 
+/// The same error about a field of the REST body (`allowedNamespaces[0]`, prefix `from`) about the
+/// object's field (`spec.allowedNamespaces[0]`, prefix `to`).
+fn in_spec(e: ApiError, from: &str, to: &str) -> ApiError {
+    let field = e.field.as_deref().unwrap_or(from);
+    let field = format!("{to}{}", field.strip_prefix(from).unwrap_or(""));
+    let rule = e.message.split_once(": ").map(|(_, r)| r.to_string()).unwrap_or(e.message.clone());
+    ApiError::on_field(e.status, &field, rule)
+}
+
+/// A MonitoringConfig written by any client (the admission webhook): the REST create's rules on the
+/// object's fields. Its allowed namespaces are namespaces Cairn manages; PMM needs a URL (http(s), a host,
+/// no query) and the Secret with the key (`credentialsSecretName`); Prometheus' labels are labels.
+pub fn admit(state: &State, mc: &MonitoringConfig) -> Result<(), ApiError> {
+    check_allowed(state, &mc.spec.allowed_namespaces).map_err(|e| in_spec(e, "allowedNamespaces", "spec.allowedNamespaces"))?;
+    match mc.spec.type_ {
+        MonitoringType::Prometheus => {
+            if let Some(p) = &mc.spec.prometheus {
+                check_labels(&p.labels).map_err(|e| in_spec(e, "labels", "spec.prometheus.labels"))?;
+            }
+        }
+        MonitoringType::Pmm => {
+            let url = mc.spec.pmm.as_ref().map(|p| p.url.as_str()).unwrap_or("");
+            pmm::check_url(url).map_err(|e| in_spec(pmm_error(e), "url", "spec.pmm.url"))?;
+            if mc.spec.credentials_secret_name.is_empty() {
+                return Err(ApiError::invalid("spec.credentialsSecretName", "is required for pmm (the Secret with the API key)"));
+            }
+            super::validation::reference("spec.credentialsSecretName", Some(&mc.spec.credentials_secret_name))?;
+        }
+    }
+    Ok(())
+}
+
 /// `POST /v1/namespaces/{ns}/monitoring-instances`.
 pub async fn create(state: &State, caller: &Caller, ns: &str, w: MonitoringInstanceWrite) -> Result<MonitoringInstance, ApiError> {
     let name = w.name.clone().unwrap_or_default();

@@ -172,6 +172,16 @@ pub fn validate_lbc(spec: &LoadBalancerConfigSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A LoadBalancerConfig written by any client (the admission webhook): the REST API's rules, the name's
+/// on create. (The defaults' read-only protection stays with the REST API and the finalizer: the chart
+/// itself updates them.)
+pub fn admit_load_balancer_config(c: &LoadBalancerConfig, creating: bool) -> Result<(), ApiError> {
+    if creating {
+        validate_object_name(&c.name_any())?;
+    }
+    validate_lbc(&c.spec)
+}
+
 /// What differs per kind in the shared CRUD below.
 trait Policy: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
     /// The RBAC resource (`pod-scheduling-policies`, `load-balancer-configs`).

@@ -224,6 +224,25 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, mut r: DatabaseClu
     Ok(created)
 }
 
+/// The rules of a changed restore, for the REST update and the admission webhook alike: never the database
+/// it restores; the spec only before the restore has started, and then as a create is checked.
+pub fn admit_update(state: &State, ns: &str, old: &DatabaseClusterRestore, new: &DatabaseClusterRestore) -> Result<(), ApiError> {
+    if new.spec.db_cluster_name != old.spec.db_cluster_name {
+        return Err(ApiError::invalid("spec.dbClusterName", format!("cannot change (was {:?})", old.spec.db_cluster_name)));
+    }
+    if new.spec != old.spec {
+        let started = old.status.as_ref().map(|s| s.state).unwrap_or_default();
+        if started != RestoreState::New {
+            let name = old.name_any();
+            return Err(ApiError::on_field(409, "spec", format!("restore {name:?} has started ({started:?}); its spec cannot change")));
+        }
+        let db = super::find_database(state, ns, &old.spec.db_cluster_name)
+            .map_err(|_| ApiError::invalid("spec.dbClusterName", format!("database {:?} does not exist in namespace {ns:?}", old.spec.db_cluster_name)))?;
+        validate_source(state, ns, &db, &new.spec.data_source, "spec.dataSource", now())?;
+    }
+    Ok(())
+}
+
 /// `PUT …/database-cluster-restores/{name}`: labels and annotations may always change; the spec only
 /// before the restore has started (then it is validated as a create is), never the database it restores.
 /// RBAC: `database-cluster-restores` update on `<ns>/<database>`.
@@ -233,21 +252,12 @@ pub async fn update(state: &State, caller: &Caller, ns: &str, name: &str, new: D
     if let Some(n) = new.metadata.name.as_deref().filter(|n| !n.is_empty() && *n != name) {
         return Err(ApiError::invalid("metadata.name", format!("must match the path name {name:?} (got {n:?})")));
     }
-    if new.spec.db_cluster_name != old.spec.db_cluster_name {
-        return Err(ApiError::invalid("spec.dbClusterName", format!("cannot change (was {:?})", old.spec.db_cluster_name)));
-    }
+    admit_update(state, ns, &old, &new)?;
     let mut ops = Vec::new();
     if let Some(rv) = super::validation::resource_version(new.metadata.resource_version.as_deref())? {
         ops.push(serde_json::json!({ "op": "replace", "path": "/metadata/resourceVersion", "value": rv }));
     }
     if new.spec != old.spec {
-        let started = old.status.as_ref().map(|s| s.state).unwrap_or_default();
-        if started != RestoreState::New {
-            return Err(ApiError::on_field(409, "spec", format!("restore {name:?} has started ({started:?}); its spec cannot change")));
-        }
-        let db = super::find_database(state, ns, &old.spec.db_cluster_name)
-            .map_err(|_| ApiError::invalid("spec.dbClusterName", format!("database {:?} does not exist in namespace {ns:?}", old.spec.db_cluster_name)))?;
-        validate_source(state, ns, &db, &new.spec.data_source, "spec.dataSource", now())?;
         ops.push(serde_json::json!({ "op": "replace", "path": "/spec", "value": new.spec }));
     }
     if let Some(mut l) = new.metadata.labels.clone() {

@@ -92,6 +92,20 @@ pub fn validate(spec: &SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A new config (the REST create and the admission webhook): valid, and without a CA given, its Secret
+/// exists already.
+pub async fn admit_new(state: &State, ns: &str, c: &SplitHorizonDNSConfig) -> Result<(), ApiError> {
+    super::policies::validate_object_name(&c.name_any())?;
+    validate(&c.spec)?;
+    if c.spec.tls.certificate.is_none() {
+        let secret = &c.spec.tls.secret_name;
+        if Api::<Secret>::namespaced(state.client.clone(), ns).get_opt(secret).await?.is_none() {
+            return Err(ApiError::invalid("spec.tls.certificate", format!("is required: Secret {secret:?} does not exist in namespace {ns:?}")));
+        }
+    }
+    Ok(())
+}
+
 /// A changed spec: valid, and the domain suffix fixed while a database uses the config (its members'
 /// names would change under it). The REST `PATCH` and the admission webhook.
 pub fn admit_update(state: &State, ns: &str, name: &str, old: &SplitHorizonDNSConfigSpec, new: &SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
@@ -103,8 +117,9 @@ pub fn admit_update(state: &State, ns: &str, name: &str, old: &SplitHorizonDNSCo
     Ok(())
 }
 
-/// Writes a given CA into the Secret and blanks it in the object; without one, the Secret must exist.
-async fn store_certificate(state: &State, ns: &str, spec: &mut SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
+/// Writes a given CA into the Secret and blanks it in the object; without one, the Secret must exist. (The
+/// REST create and PATCH, and the mutating admission webhook for other clients.)
+pub async fn store_certificate(state: &State, ns: &str, spec: &mut SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
     let api: Api<Secret> = Api::namespaced(state.client.clone(), ns);
     let secret = spec.tls.secret_name.clone();
     match spec.tls.certificate.take() {
@@ -133,11 +148,10 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, mut c: SplitHorizo
     let name = c.name_any();
     authorize(state, caller, res::SPLIT_HORIZON_DNS_CONFIGS, Action::Create, &authz::object(ns, &name))?;
     managed(state, ns)?;
-    super::policies::validate_object_name(&name)?;
     if let Some(n) = c.metadata.namespace.as_deref().filter(|n| !n.is_empty() && *n != ns) {
         return Err(ApiError::invalid("metadata.namespace", format!("must match the path namespace {ns:?} (got {n:?})")));
     }
-    validate(&c.spec)?;
+    admit_new(state, ns, &c).await?;
     store_certificate(state, ns, &mut c.spec).await?;
     c.metadata = kube::api::ObjectMeta { name: Some(name.clone()), namespace: Some(ns.into()), labels: c.metadata.labels, ..Default::default() };
     c.status = None;

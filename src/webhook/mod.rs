@@ -8,8 +8,18 @@
 //! - `POST /validate/databaseclusters` (ValidatingWebhookConfiguration): the REST API's own rules
 //!   (`service::admit_new`, `service::admit_update`: the same functions, not a copy), without Cairn's RBAC
 //!   (Kubernetes RBAC authorised the write). A refusal names the field and the rule.
-//! - `POST /validate/databaseclusterbackups`, `/validate/databaseclusterrestores`: new backups and restores,
-//!   with the REST create's rules (`service::backups::admit_new`, `service::restores::admit_new`).
+//! - `POST /validate/databaseclusterbackups`, `/validate/databaseclusterrestores`: backups and restores, with
+//!   the REST API's rules (`service::backups::admit_new`/`admit_update`: a backup's spec never changes;
+//!   `service::restores::admit_new`/`admit_update`: a restore's spec only before it started, never its
+//!   database).
+//! - `POST /validate/monitoringconfigs`, `/validate/splithorizondnsconfigs`, `/validate/dataimportjobs`,
+//!   `/validate/loadbalancerconfigs` (cluster-scoped): the rules their REST endpoints (or, for import jobs,
+//!   a database's import request) are checked with (`service::monitoring::admit`,
+//!   `service::split_horizon::admit_new`/`admit_update`, `service::data_import::admit_job`,
+//!   `service::policies::admit_load_balancer_config`).
+//! - `POST /mutate/splithorizondnsconfigs`: the write-only CA (`spec.tls.certificate`) moved into its Secret
+//!   and removed from the object, as the REST API does (`service::split_horizon::store_certificate`; not on
+//!   a dry run: `sideEffects: NoneOnDryRun`).
 //!
 //! Never examined (always allowed): deletes, writes to an object being deleted (finalizers going), updates
 //! that leave the spec as it is (metadata, labels, finalizers), updates that only add the defaults (the
@@ -20,7 +30,7 @@
 //! Served over HTTPS only (the API server calls webhooks over TLS): `tls::serve`, `--webhook-listen`.
 pub mod tls;
 
-use crate::crd::{DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore};
+use crate::crd::{DataImportJob, DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore, LoadBalancerConfig, MonitoringConfig, SplitHorizonDNSConfig};
 use kube::ResourceExt;
 use crate::error::ApiError;
 use crate::service::{self, authz::Admission, defaults};
@@ -35,10 +45,20 @@ use serde_json::Value;
 pub const VALIDATE_DATABASE_CLUSTERS: &str = "/validate/databaseclusters";
 /// The path of the defaulting webhook for DatabaseClusters (the chart's MutatingWebhookConfiguration).
 pub const MUTATE_DATABASE_CLUSTERS: &str = "/mutate/databaseclusters";
-/// The path of the validating webhook for new DatabaseClusterBackups.
+/// The path of the validating webhook for DatabaseClusterBackups.
 pub const VALIDATE_BACKUPS: &str = "/validate/databaseclusterbackups";
-/// The path of the validating webhook for new DatabaseClusterRestores.
+/// The path of the validating webhook for DatabaseClusterRestores.
 pub const VALIDATE_RESTORES: &str = "/validate/databaseclusterrestores";
+/// The path of the validating webhook for MonitoringConfigs.
+pub const VALIDATE_MONITORING_CONFIGS: &str = "/validate/monitoringconfigs";
+/// The path of the validating webhook for SplitHorizonDNSConfigs.
+pub const VALIDATE_SPLIT_HORIZON_DNS_CONFIGS: &str = "/validate/splithorizondnsconfigs";
+/// The path of the validating webhook for DataImportJobs.
+pub const VALIDATE_DATA_IMPORT_JOBS: &str = "/validate/dataimportjobs";
+/// The path of the mutating webhook for SplitHorizonDNSConfigs: the write-only CA moved into its Secret.
+pub const MUTATE_SPLIT_HORIZON_DNS_CONFIGS: &str = "/mutate/splithorizondnsconfigs";
+/// The path of the validating webhook for LoadBalancerConfigs (cluster-scoped).
+pub const VALIDATE_LOAD_BALANCER_CONFIGS: &str = "/validate/loadbalancerconfigs";
 
 /// An AdmissionReview carries the object and the stored one (each at most etcd's 1.5 MiB).
 const MAX_REVIEW_BYTES: usize = 4 << 20;
@@ -62,6 +82,9 @@ struct Request {
     object: Value,
     #[serde(default)]
     old_object: Value,
+    /// A dry run: nothing may be written besides the answer (`sideEffects: NoneOnDryRun`).
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// The response part of the AdmissionReview Cairn answers.
@@ -88,6 +111,11 @@ pub fn router(state: State) -> Router {
         .route(MUTATE_DATABASE_CLUSTERS, post(mutate))
         .route(VALIDATE_BACKUPS, post(validate_backup))
         .route(VALIDATE_RESTORES, post(validate_restore))
+        .route(VALIDATE_MONITORING_CONFIGS, post(validate_monitoring_config))
+        .route(VALIDATE_SPLIT_HORIZON_DNS_CONFIGS, post(validate_split_horizon_dns_config))
+        .route(MUTATE_SPLIT_HORIZON_DNS_CONFIGS, post(mutate_split_horizon_dns_config))
+        .route(VALIDATE_DATA_IMPORT_JOBS, post(validate_data_import_job))
+        .route(VALIDATE_LOAD_BALANCER_CONFIGS, post(validate_load_balancer_config))
         .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
         .with_state(state)
 }
@@ -106,8 +134,8 @@ enum Subject {
 }
 
 /// Whether a request goes through unexamined: Ok(Some(warning)) for deletes, writes to an object being
-/// deleted (its finalizers going) and objects in namespaces Cairn does not manage (with a warning); Err
-/// while Cairn cannot judge yet (caches not synced: 503).
+/// deleted (its finalizers going) and objects in namespaces Cairn does not manage (with a warning; a
+/// cluster-scoped object has no namespace); Err while Cairn cannot judge yet (caches not synced: 503).
 fn unexamined(state: &State, req: &Request) -> Result<Option<Option<String>>, ApiError> {
     if req.operation != "CREATE" && req.operation != "UPDATE" {
         return Ok(Some(None));
@@ -119,7 +147,7 @@ fn unexamined(state: &State, req: &Request) -> Result<Option<Option<String>>, Ap
         return Err(ApiError::new(503, "Cairn is starting and cannot check this object yet; try again in a few seconds")
             .with_retry_after(std::time::Duration::from_secs(crate::error::RETRY_AFTER_SECS as u64)));
     }
-    if !state.is_managed(&req.namespace) {
+    if !req.namespace.is_empty() && !state.is_managed(&req.namespace) {
         return Ok(Some(Some(format!("namespace {:?} is not managed by Cairn: this object is neither checked nor reconciled", req.namespace))));
     }
     Ok(None)
@@ -142,16 +170,49 @@ fn subject(state: &State, req: &Request) -> Result<Subject, ApiError> {
     Ok(Subject::Update { old, new })
 }
 
-/// The new object of a CREATE to examine (None: let the request through, with the warning if any). Only
-/// creates: a backup's or restore's spec is the request it was created with.
-fn created<K: serde::de::DeserializeOwned>(state: &State, req: &Request) -> Result<Result<K, Option<String>>, ApiError> {
+/// A request about one of the other kinds, sorted: what to examine.
+enum Change<K> {
+    /// Nothing: let it through (with this warning, if any).
+    Pass(Option<String>),
+    Create(K),
+    /// A change of the spec (one that leaves it as it is, metadata only, is a `Pass`).
+    Update { old: K, new: K },
+}
+
+/// Sorts a request about `K` into [`Change`]. Err: the object cannot be read as a `K` (naming the field),
+/// or Cairn cannot judge yet.
+fn change<K: serde::de::DeserializeOwned>(state: &State, req: &Request) -> Result<Change<K>, ApiError> {
     if let Some(warning) = unexamined(state, req)? {
-        return Ok(Err(warning));
+        return Ok(Change::Pass(warning));
     }
-    if req.operation != "CREATE" {
-        return Ok(Err(None));
+    let new = parse(&req.object)?;
+    if req.operation == "CREATE" {
+        return Ok(Change::Create(new));
     }
-    Ok(Ok(parse(&req.object)?))
+    if req.object.get("spec") == req.old_object.get("spec") {
+        return Ok(Change::Pass(None));
+    }
+    Ok(Change::Update { old: parse(&req.old_object)?, new })
+}
+
+/// A validating webhook for `K`: `check(state, namespace, old, new)` (old: None on create) refuses with
+/// the service's error, or lets the write through.
+async fn validate_kind<K, F, Fut>(state: State, review: Review, check: F) -> Json<Value>
+where
+    K: serde::de::DeserializeOwned,
+    F: FnOnce(State, String, Option<K>, K) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    answer(review, |req| async move {
+        let (old, new) = match change::<K>(&state, &req)? {
+            Change::Pass(warning) => return Ok((None, warning)),
+            Change::Create(new) => (None, new),
+            Change::Update { old, new } => (Some(old), new),
+        };
+        check(state, req.namespace.clone(), old, new).await?;
+        Ok((None, None))
+    })
+    .await
 }
 
 /// The object as one of our kinds; a value our types refuse is named by its JSON path.
@@ -188,30 +249,72 @@ async fn validate(AxumState(state): AxumState<State>, Json(review): Json<Review>
 }
 
 async fn validate_backup(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
-    answer(review, |req| async move {
-        let b: DatabaseClusterBackup = match created(&state, &req)? {
-            Ok(b) => b,
-            Err(warning) => return Ok((None, warning)),
-        };
-        // A scheduled backup's record, made by Cairn for what an operator already did: not a request.
-        if !b.labels().contains_key(crate::controller::backup_mirror::LABEL_MIRRORED) {
-            service::backups::admit_new(&state, &req.namespace, &b)?;
+    validate_kind(state, review, |state, ns, old, b: DatabaseClusterBackup| async move {
+        match old {
+            Some(old) => service::backups::admit_update(&old, &b),
+            // A scheduled backup's record, made by Cairn for what an operator already did: not a request.
+            None if b.labels().contains_key(crate::controller::backup_mirror::LABEL_MIRRORED) => Ok(()),
+            None => service::backups::admit_new(&state, &ns, &b),
         }
-        Ok((None, None))
     })
     .await
 }
 
 async fn validate_restore(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
-    answer(review, |req| async move {
-        let r: DatabaseClusterRestore = match created(&state, &req)? {
-            Ok(r) => r,
-            Err(warning) => return Ok((None, warning)),
-        };
-        service::restores::admit_new(&state, &req.namespace, &r)?;
-        Ok((None, None))
+    validate_kind(state, review, |state, ns, old, r: DatabaseClusterRestore| async move {
+        match old {
+            Some(old) => service::restores::admit_update(&state, &ns, &old, &r),
+            None => service::restores::admit_new(&state, &ns, &r),
+        }
     })
     .await
+}
+
+async fn validate_monitoring_config(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    validate_kind(state, review, |state, _, _, m: MonitoringConfig| async move { service::monitoring::admit(&state, &m) }).await
+}
+
+async fn validate_split_horizon_dns_config(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    validate_kind(state, review, |state, ns, old, c: SplitHorizonDNSConfig| async move {
+        match old {
+            Some(old) => service::split_horizon::admit_update(&state, &ns, &c.name_any(), &old.spec, &c.spec),
+            None => service::split_horizon::admit_new(&state, &ns, &c).await,
+        }
+    })
+    .await
+}
+
+/// `spec.tls.certificate` is write-only (contract §1.10), as through REST: a CA given inline is checked,
+/// written into the Secret `spec.tls.secretName` (not on a dry run) and removed from the object.
+async fn mutate_split_horizon_dns_config(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let c: SplitHorizonDNSConfig = match change(&state, &req)? {
+            Change::Pass(warning) => return Ok((None, warning)),
+            Change::Create(c) | Change::Update { new: c, .. } => c,
+        };
+        if c.spec.tls.certificate.is_none() {
+            return Ok((None, None));
+        }
+        let mut spec = c.spec;
+        service::split_horizon::validate(&spec)?;
+        if !req.dry_run {
+            service::split_horizon::store_certificate(&state, &req.namespace, &mut spec).await?;
+        }
+        let mut patched = req.object.clone();
+        if let Some(tls) = patched.pointer_mut("/spec/tls").and_then(Value::as_object_mut) {
+            tls.remove("certificate");
+        }
+        Ok((Some(json_patch::diff(&req.object, &patched)), None))
+    })
+    .await
+}
+
+async fn validate_data_import_job(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    validate_kind(state, review, |state, ns, _, j: DataImportJob| async move { service::data_import::admit_job(&state, &ns, &j) }).await
+}
+
+async fn validate_load_balancer_config(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    validate_kind(state, review, |_, _, old, c: LoadBalancerConfig| async move { service::policies::admit_load_balancer_config(&c, old.is_none()) }).await
 }
 
 async fn mutate(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {

@@ -27,37 +27,60 @@ fn manifest(name: &str, extra: serde_json::Value) -> DatabaseCluster {
     serde_json::from_value(v).unwrap()
 }
 
+/// One webhook of a configuration: `https://127.0.0.1:<port><path>` verified with `ca`, for `resource` of
+/// `group`, `failurePolicy: Fail`, 5 s. Namespaced kinds: this test's namespace `ns` only; cluster-scoped
+/// (`ns` empty): only objects labelled `cairn.test/webhook: <label>`.
+#[allow(clippy::too_many_arguments)]
+fn hook(prefix: &str, port: u16, ca: &[u8], path: &str, group: &str, resource: &str, operations: &[&str], ns: &str, label: &str) -> serde_json::Value {
+    use base64::Engine;
+    let mut h = json!({
+        "name": format!("{prefix}.{resource}.cairn.test"),
+        "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}"), "caBundle": base64::engine::general_purpose::STANDARD.encode(ca)},
+        "rules": [{"apiGroups": [group], "apiVersions": ["v1alpha1"], "resources": [resource],
+            "operations": operations, "scope": if ns.is_empty() { "Cluster" } else { "Namespaced" }}],
+        "failurePolicy": "Fail",
+        "sideEffects": "None",
+        "timeoutSeconds": 5,
+        "admissionReviewVersions": ["v1"],
+    });
+    if ns.is_empty() {
+        h["objectSelector"] = json!({"matchLabels": {"cairn.test/webhook": label}});
+    } else {
+        h["namespaceSelector"] = json!({"matchLabels": {"kubernetes.io/metadata.name": ns}});
+    }
+    h
+}
+
 /// The webhook configurations of this test: every DatabaseCluster CREATE and UPDATE in `ns` goes to
 /// `https://127.0.0.1:<port>/…`, verified with the control plane's CA. `failurePolicy: Fail`: a webhook
 /// that is not there refuses the writes (of this namespace only).
 fn configurations(name: &str, ns: &str, port: u16, ca: &[u8]) -> (serde_json::Value, serde_json::Value) {
-    use base64::Engine;
-    let hook = |suffix: &str, path: &str, resource: &str, operations: &[&str]| {
-        json!({
-            "name": format!("{suffix}.{resource}.cairn.test"),
-            "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}"), "caBundle": base64::engine::general_purpose::STANDARD.encode(ca)},
-            "rules": [{"apiGroups": ["everest.percona.com"], "apiVersions": ["v1alpha1"], "resources": [resource],
-                "operations": operations, "scope": "Namespaced"}],
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-            "failurePolicy": "Fail",
-            "sideEffects": "None",
-            "timeoutSeconds": 5,
-            "admissionReviewVersions": ["v1"],
-        })
-    };
+    const G: &str = "everest.percona.com";
+    let both = &["CREATE", "UPDATE"];
     let mutating = json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": name},
-        "webhooks": [hook("default", cairn::webhook::MUTATE_DATABASE_CLUSTERS, "databaseclusters", &["CREATE", "UPDATE"])],
+        "webhooks": [hook("default", port, ca, cairn::webhook::MUTATE_DATABASE_CLUSTERS, G, "databaseclusters", both, ns, "")],
     });
     let validating = json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": name},
         "webhooks": [
-            hook("validate", cairn::webhook::VALIDATE_DATABASE_CLUSTERS, "databaseclusters", &["CREATE", "UPDATE"]),
-            hook("validate", cairn::webhook::VALIDATE_BACKUPS, "databaseclusterbackups", &["CREATE"]),
-            hook("validate", cairn::webhook::VALIDATE_RESTORES, "databaseclusterrestores", &["CREATE"]),
+            hook("validate", port, ca, cairn::webhook::VALIDATE_DATABASE_CLUSTERS, G, "databaseclusters", both, ns, ""),
+            hook("validate", port, ca, cairn::webhook::VALIDATE_BACKUPS, G, "databaseclusterbackups", &["CREATE"], ns, ""),
+            hook("validate", port, ca, cairn::webhook::VALIDATE_RESTORES, G, "databaseclusterrestores", &["CREATE"], ns, ""),
         ],
     });
     (mutating, validating)
+}
+
+/// Cairn's webhook server, with the control plane's serving certificate (127.0.0.1, signed by its CA): its
+/// port and that CA.
+async fn serve_webhook(env: &TestEnv, state: &cairn::state::State) -> (u16, Vec<u8>) {
+    let pki = env.kubeconfig.parent().unwrap().join("pki");
+    let files = std::sync::Arc::new(cairn::webhook::tls::CertFiles::new(pki.join("apiserver.crt"), pki.join("apiserver.key")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(cairn::webhook::serve(state.clone(), listener, files));
+    (port, std::fs::read(pki.join("ca.crt")).unwrap())
 }
 
 fn api_for(client: &kube::Client, kind: &str) -> Api<DynamicObject> {
@@ -86,14 +109,9 @@ async fn kubectl_writes_are_defaulted_and_validated_by_the_webhook() {
     // Stored before the webhook exists: no resources, which the REST API refuses ("is required").
     dbs.create(&PostParams::default(), &manifest("before", json!({"engine": {"resources": null}}))).await.unwrap();
 
-    // Cairn's webhook server, with the control plane's serving certificate (127.0.0.1, signed by its CA).
-    let pki = env.kubeconfig.parent().unwrap().join("pki");
-    let files = std::sync::Arc::new(cairn::webhook::tls::CertFiles::new(pki.join("apiserver.crt"), pki.join("apiserver.key")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(cairn::webhook::serve(state.clone(), listener, files));
+    let (port, ca) = serve_webhook(&env, &state).await;
     let name = env.name("cairn-webhook");
-    let (mutating, validating) = configurations(&name, env.db_ns(), port, &std::fs::read(pki.join("ca.crt")).unwrap());
+    let (mutating, validating) = configurations(&name, env.db_ns(), port, &ca);
     let apply = PatchParams::apply("admission-webhook-test").force();
     api_for(&env.client, "MutatingWebhookConfiguration").patch(&name, &apply, &Patch::Apply(&mutating)).await.unwrap();
     api_for(&env.client, "ValidatingWebhookConfiguration").patch(&name, &apply, &Patch::Apply(&validating)).await.unwrap();
@@ -190,4 +208,139 @@ async fn kubectl_writes_are_defaulted_and_validated_by_the_webhook() {
 
     api_for(&env.client, "MutatingWebhookConfiguration").delete(&name, &DeleteParams::default()).await.unwrap();
     api_for(&env.client, "ValidatingWebhookConfiguration").delete(&name, &DeleteParams::default()).await.unwrap();
+}
+
+/// The object of `kind` from a manifest (what `kubectl create -f` sends).
+fn object<K: serde::de::DeserializeOwned>(v: serde_json::Value) -> K {
+    serde_json::from_value(v).unwrap()
+}
+
+/// Asserts that the write was refused by the webhook with a 400 or 409 whose message names `field` (as
+/// `"<field>: "`), and returns the message.
+fn refused_on<T: std::fmt::Debug>(r: Result<T, kube::Error>, field: &str) -> String {
+    let (code, message) = refusal(r);
+    assert!(code == 400 || code == 409, "{code}: {message}");
+    assert!(message.contains("denied the request") && message.contains(&format!("{field}: ")), "{field:?} not named in {message:?}");
+    message
+}
+
+#[tokio::test]
+async fn the_other_kinds_are_validated_by_the_webhook_with_the_rest_rules() {
+    let env = TestEnv::start().await;
+    let state = env.start_cairn().await;
+    env.start_simulator();
+    let ns = env.db_ns().to_string();
+    env.engines_installed(&state, &ns).await;
+    let c = env.client.clone();
+    let pp = PostParams::default();
+
+    // Stored before the webhook exists: a database, a backup and a restore of it (their changes are
+    // judged later), and the CA Secret of a split-horizon config.
+    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), &ns);
+    dbs.create(&pp, &manifest("target", json!({}))).await.unwrap();
+    let backups: Api<DatabaseClusterBackup> = Api::namespaced(c.clone(), &ns);
+    backups.create(&pp, &object(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackup",
+        "metadata": {"name": "kept"}, "spec": {"dbClusterName": "target", "backupStorageName": "s3-a"}}))).await.unwrap();
+    let restores: Api<DatabaseClusterRestore> = Api::namespaced(c.clone(), &ns);
+    restores.create(&pp, &object(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterRestore",
+        "metadata": {"name": "undo"}, "spec": {"dbClusterName": "target", "dataSource": {"dbClusterBackupName": "kept"}}}))).await.unwrap();
+    let (ca_crt, ca_key) = cairn::controller::split_horizon_tls::new_ca("webhook test CA");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(c.clone(), &ns);
+    secrets.create(&pp, &object(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shd-ca"},
+        "stringData": {"ca.crt": ca_crt, "ca.key": ca_key}}))).await.unwrap();
+
+    let (port, ca) = serve_webhook(&env, &state).await;
+    let name = env.name("cairn-webhook-kinds");
+    let label = name.clone();
+    let both = &["CREATE", "UPDATE"];
+    const G: &str = "everest.percona.com";
+    let validating = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": name},
+        "webhooks": [
+            hook("validate", port, &ca, cairn::webhook::VALIDATE_BACKUPS, G, "databaseclusterbackups", both, &ns, ""),
+            hook("validate", port, &ca, cairn::webhook::VALIDATE_RESTORES, G, "databaseclusterrestores", both, &ns, ""),
+            hook("validate", port, &ca, cairn::webhook::VALIDATE_MONITORING_CONFIGS, G, "monitoringconfigs", both, &ns, ""),
+            hook("validate", port, &ca, cairn::webhook::VALIDATE_DATA_IMPORT_JOBS, G, "dataimportjobs", both, &ns, ""),
+            hook("validate", port, &ca, cairn::webhook::VALIDATE_SPLIT_HORIZON_DNS_CONFIGS, "enginefeatures.everest.percona.com", "splithorizondnsconfigs", both, &ns, ""),
+            hook("validate", port, &ca, cairn::webhook::VALIDATE_LOAD_BALANCER_CONFIGS, G, "loadbalancerconfigs", both, "", &label),
+        ],
+    });
+    let mut move_ca = hook("default", port, &ca, cairn::webhook::MUTATE_SPLIT_HORIZON_DNS_CONFIGS, "enginefeatures.everest.percona.com", "splithorizondnsconfigs", both, &ns, "");
+    move_ca["sideEffects"] = json!("NoneOnDryRun");
+    let mutating = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": name}, "webhooks": [move_ca]});
+    let apply = PatchParams::apply("admission-webhook-test").force();
+    api_for(&c, "ValidatingWebhookConfiguration").patch(&name, &apply, &Patch::Apply(&validating)).await.unwrap();
+    api_for(&c, "MutatingWebhookConfiguration").patch(&name, &apply, &Patch::Apply(&mutating)).await.unwrap();
+
+    // MonitoringConfig: a PMM URL that is not http(s); the webhook in force once a dry run refuses it.
+    let monitoring: Api<MonitoringConfig> = Api::namespaced(c.clone(), &ns);
+    let pmm = |url: &str, allowed: serde_json::Value| -> MonitoringConfig {
+        object(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "MonitoringConfig", "metadata": {"name": "pmm"},
+            "spec": {"type": "pmm", "credentialsSecretName": "pmm", "allowedNamespaces": allowed, "pmm": {"url": url}}}))
+    };
+    let dry = PostParams { dry_run: true, ..Default::default() };
+    eventually(30, "the webhook in force", || async { monitoring.create(&dry, &pmm("ftp://pmm.example.com", json!([]))).await.is_err().then_some(()) }).await;
+    let m = refused_on(monitoring.create(&pp, &pmm("ftp://pmm.example.com", json!([]))).await, "spec.pmm.url");
+    assert!(m.contains("https://"), "{m}");
+    refused_on(monitoring.create(&pp, &pmm("https://pmm.example.com", json!(["not-managed"]))).await, "spec.allowedNamespaces[0]");
+    monitoring.create(&pp, &pmm("https://pmm.example.com", json!([ns]))).await.unwrap();
+    refused_on(monitoring.patch("pmm", &PatchParams::default(), &Patch::Merge(json!({"spec": {"pmm": {"url": "pmm.example.com"}}}))).await, "spec.pmm.url");
+
+    // SplitHorizonDNSConfig: a suffix that is not a domain, a CA key that is not the certificate's, a
+    // Secret that does not exist; a valid one, whose suffix then cannot become invalid.
+    let configs: Api<SplitHorizonDNSConfig> = Api::namespaced(c.clone(), &ns);
+    let shd = |suffix: &str, secret: &str, cert: Option<(&str, &str)>| -> SplitHorizonDNSConfig {
+        let mut tls = json!({"secretName": secret});
+        if let Some((crt, key)) = cert {
+            tls["certificate"] = json!({"ca.crt": crt, "ca.key": key});
+        }
+        object(json!({"apiVersion": "enginefeatures.everest.percona.com/v1alpha1", "kind": "SplitHorizonDNSConfig",
+            "metadata": {"name": "shd"}, "spec": {"baseDomainNameSuffix": suffix, "tls": tls}}))
+    };
+    refused_on(configs.create(&pp, &shd("localhost", "shd-ca", None)).await, "spec.baseDomainNameSuffix");
+    let (_, stranger) = cairn::controller::split_horizon_tls::new_ca("stranger");
+    refused_on(configs.create(&pp, &shd("mongo.example.com", "shd-ca", Some((&ca_crt, &stranger)))).await, "spec.tls.certificate[\"ca.key\"]");
+    refused_on(configs.create(&pp, &shd("mongo.example.com", "no-such-secret", None)).await, "spec.tls.certificate");
+    configs.create(&pp, &shd("mongo.example.com", "shd-ca", None)).await.unwrap();
+    refused_on(configs.patch("shd", &PatchParams::default(), &Patch::Merge(json!({"spec": {"baseDomainNameSuffix": "localhost"}}))).await, "spec.baseDomainNameSuffix");
+    // A CA given inline (write-only): moved into its Secret, not stored in the object, as through REST.
+    let (crt2, key2) = cairn::controller::split_horizon_tls::new_ca("inline CA");
+    let mut inline = shd("mongo.example.com", "shd-inline-ca", Some((&crt2, &key2)));
+    inline.metadata.name = Some("shd-inline".into());
+    let stored = configs.create(&pp, &inline).await.unwrap();
+    assert_eq!(stored.spec.tls.certificate, None, "blanked in the object");
+    let s = secrets.get("shd-inline-ca").await.unwrap();
+    assert_eq!(s.data.unwrap()["ca.crt"].0, crt2.as_bytes(), "the CA in its Secret");
+
+    // DataImportJob: a target that does not exist; an importer that does not exist.
+    let jobs: Api<DataImportJob> = Api::namespaced(c.clone(), &ns);
+    let job = |target: &str| -> DataImportJob {
+        object(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DataImportJob", "metadata": {"name": "import"},
+            "spec": {"targetClusterName": target, "dataImporterName": "no-such-importer",
+                "source": {"path": "/dump", "s3": {"bucket": "b", "credentialsSecretName": "s3"}}}}))
+    };
+    refused_on(jobs.create(&pp, &job("no-such-db")).await, "spec.targetClusterName");
+    let m = refused_on(jobs.create(&pp, &job("target")).await, "spec.dataImporterName");
+    assert!(m.contains("does not exist"), "{m}");
+
+    // LoadBalancerConfig (cluster-scoped, this test's by label): an annotation key Kubernetes refuses.
+    let lbcs: Api<LoadBalancerConfig> = Api::all(c.clone());
+    let lbc_name = env.name("lbc");
+    let lbc = |key: &str| -> LoadBalancerConfig {
+        object(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "LoadBalancerConfig",
+            "metadata": {"name": lbc_name, "labels": {"cairn.test/webhook": label}}, "spec": {"annotations": {key: "x"}}}))
+    };
+    refused_on(lbcs.create(&pp, &lbc("not a key!")).await, "spec.annotations[\"not a key!\"]");
+    lbcs.create(&pp, &lbc("service.beta.kubernetes.io/aws-load-balancer-type")).await.unwrap();
+    refused_on(lbcs.patch(&lbc_name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"annotations": {"-x": "y"}}}))).await, "spec.annotations[\"-x\"]");
+    lbcs.delete(&lbc_name, &DeleteParams::default()).await.unwrap();
+
+    // Backups and restores stored before: their database cannot change; labels still can.
+    refused_on(backups.patch("kept", &PatchParams::default(), &Patch::Merge(json!({"spec": {"backupStorageName": "s3-b"}}))).await, "spec.backupStorageName");
+    refused_on(restores.patch("undo", &PatchParams::default(), &Patch::Merge(json!({"spec": {"dbClusterName": "other"}}))).await, "spec.dbClusterName");
+    backups.patch("kept", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}}))).await.unwrap();
+    assert_eq!(backups.get("kept").await.unwrap().spec.backup_storage_name, "s3-a", "nothing changed");
+
+    api_for(&c, "ValidatingWebhookConfiguration").delete(&name, &DeleteParams::default()).await.unwrap();
+    api_for(&c, "MutatingWebhookConfiguration").delete(&name, &DeleteParams::default()).await.unwrap();
 }

@@ -113,6 +113,23 @@ async fn charts_lint_strict_and_render_every_toggle() {
         assert!(kinds(&y).contains(&want.to_string()), "{want} missing with webhook.enabled: {:?}", kinds(&y));
     }
     assert!(y.contains("CAIRN_WEBHOOK_LISTEN") && y.contains("path: /validate/databaseclusters") && y.contains("caBundle: "), "{y}");
+    // Every kind Cairn validates is registered at the path the server serves it on.
+    for path in [
+        cairn::webhook::VALIDATE_BACKUPS,
+        cairn::webhook::VALIDATE_RESTORES,
+        cairn::webhook::VALIDATE_MONITORING_CONFIGS,
+        cairn::webhook::VALIDATE_SPLIT_HORIZON_DNS_CONFIGS,
+        cairn::webhook::VALIDATE_DATA_IMPORT_JOBS,
+        cairn::webhook::VALIDATE_LOAD_BALANCER_CONFIGS,
+        cairn::webhook::MUTATE_SPLIT_HORIZON_DNS_CONFIGS,
+    ] {
+        assert!(y.contains(&format!("path: {path}\n")), "{path} not registered");
+    }
+    // The cluster-scoped LoadBalancerConfigs: no namespace selector, and the chart's own defaults (installed
+    // with the webhook, before Cairn answers) left out.
+    let lbc = y.split("- name: validate.loadbalancerconfigs").nth(1).expect("the LoadBalancerConfig webhook");
+    let lbc = lbc.split("- name: ").next().unwrap();
+    assert!(lbc.contains("scope: Cluster") && lbc.contains("objectSelector:") && !lbc.contains("namespaceSelector"), "{lbc}");
     // No Helm-only hooks anywhere (GitOps tools do not run them).
     for (_, sets) in cairn_toggles() {
         assert!(!render(&cairn_chart, "sys", &sets).contains("helm.sh/hook"));

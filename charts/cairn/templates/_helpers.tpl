@@ -73,7 +73,9 @@ matchLabels:
 {{- end }}
 {{- end }}
 
-{{/* One webhook of a configuration: dict root (the top context), name, path, resource, operations, caBundle. */}}
+{{/* One webhook of a configuration: dict root (the top context), name, path, resource, operations, caBundle;
+optional group (default everest.percona.com), sideEffects (default None) and scope (default Namespaced; Cluster: no namespace selector,
+the objects have no namespace, and the chart's own objects left out). */}}
 {{- define "cairn.webhook" -}}
 {{- $root := .root -}}
 - name: {{ .name }}.cairn.everest.percona.com
@@ -87,16 +89,25 @@ matchLabels:
     caBundle: {{ .caBundle | b64enc }}
     {{- end }}
   rules:
-    - apiGroups: ["everest.percona.com"]
+    - apiGroups: [{{ .group | default "everest.percona.com" | quote }}]
       apiVersions: ["v1alpha1"]
       resources: [{{ .resource | quote }}]
       operations: {{ toJson .operations }}
-      scope: Namespaced
+      scope: {{ .scope | default "Namespaced" }}
+  {{- if ne (.scope | default "Namespaced") "Cluster" }}
   namespaceSelector:
     {{- include "cairn.webhookNamespaceSelector" $root | trim | nindent 4 }}
+  {{- else }}
+  {{- /* Not the chart's own defaults: they are installed with the webhook, before Cairn can answer. */}}
+  objectSelector:
+    matchExpressions:
+      - key: app.kubernetes.io/part-of
+        operator: NotIn
+        values: ["cairn"]
+  {{- end }}
   failurePolicy: {{ $root.Values.webhook.failurePolicy }}
   timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
   matchPolicy: Equivalent
-  sideEffects: None
+  sideEffects: {{ .sideEffects | default "None" }}
   admissionReviewVersions: ["v1"]
 {{- end }}
