@@ -141,6 +141,19 @@ pub struct Subscriptions {
     pub engines_for_dbs: Trigger<DatabaseEngine>,
     /// Taken by the DatabaseClusterBackup reconciler (`Option::take`).
     pub backup_controller: Option<BackupTriggers>,
+    /// Taken by the scheduled-backup mirror (`Option::take`).
+    pub backup_mirror: Option<MirrorTriggers>,
+}
+
+/// The scheduled-backup mirror's trigger streams besides the upstream backups themselves: the databases
+/// (one stream per engine's mirror), and, for PostgreSQL, the clusters' repositories and the BackupStorages
+/// (a PG backup's storage is the one whose location its repository has).
+pub struct MirrorTriggers {
+    pub pxc_dbs: Trigger<DatabaseCluster>,
+    pub psmdb_dbs: Trigger<DatabaseCluster>,
+    pub pg_dbs: Trigger<DatabaseCluster>,
+    pub pgs: Trigger<PerconaPGCluster>,
+    pub backup_storages: Trigger<crate::crd::BackupStorage>,
 }
 
 /// The DatabaseClusterBackup reconciler's trigger streams: the backups themselves, and what a backup waits
@@ -581,6 +594,13 @@ impl State {
                 pgs: pg_feed.subscribe(),
                 pxcs: pxc_feed.subscribe(),
                 psmdbs: psmdb_feed.subscribe(),
+            }),
+            backup_mirror: Some(MirrorTriggers {
+                pxc_dbs: db_feed.subscribe(),
+                psmdb_dbs: db_feed.subscribe(),
+                pg_dbs: db_feed.subscribe(),
+                pgs: pg_feed.subscribe(),
+                backup_storages: bs_feed.subscribe(),
             }),
         });
 

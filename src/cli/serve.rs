@@ -30,6 +30,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(mut subs) = subs {
         let engines = subs.engines.take().expect("engine subscription");
         let backup_triggers = subs.backup_controller.take().expect("backup controller subscription");
+        let mirror_triggers = subs.backup_mirror.take().expect("backup mirror subscription");
         let opts = crate::controller::database_cluster::RunOptions {
             resync: std::time::Duration::from_secs(args.resync_period),
             ..Default::default()
@@ -46,7 +47,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.health.spawn("DatabaseClusterBackup controller", crate::controller::database_cluster_backup::run(state.clone(), backup_triggers));
         state.health.spawn("DataImportJob controller", crate::controller::data_import_job::run(state.clone()));
         state.health.spawn("DatabaseClusterRestore controller", crate::controller::database_cluster_restore::run(state.clone()));
-        state.health.spawn("Scheduled backup mirror", crate::controller::backup_mirror::run(state.clone()));
+        state.health.spawn("Scheduled backup mirror", crate::controller::backup_mirror::run(state.clone(), mirror_triggers));
     }
 
     if let Some((addr, files)) = webhook {

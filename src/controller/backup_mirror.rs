@@ -10,7 +10,7 @@ use crate::upstream::psmdb::PerconaServerMongoDBBackup;
 use crate::upstream::pxc::PerconaXtraDBClusterBackup;
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,17 +64,70 @@ impl Mirrored for PerconaPGBackup {
     }
 }
 
-/// Runs the three mirrors until the process stops.
-pub async fn run(state: State) {
-    tokio::join!(mirror::<PerconaXtraDBClusterBackup>(state.clone()), mirror::<PerconaServerMongoDBBackup>(state.clone()), mirror::<PerconaPGBackup>(state));
+/// Runs the three mirrors until the process stops. Driven by events only, no timer: each engine's backup
+/// objects (the mirror's own watch), and what a backup not yet mirrored waits on: its database (it may be
+/// cached after the backup appears), for PostgreSQL its cluster's repositories and the BackupStorages (the
+/// storage is found by the repository's location), and the set of managed namespaces. An idle database,
+/// whose backups are all mirrored, costs nothing: those events map to no backup. A failed write is retried
+/// after a few seconds.
+pub async fn run(state: State, triggers: crate::state::MirrorTriggers) {
+    let crate::state::MirrorTriggers { pxc_dbs, psmdb_dbs, pg_dbs, pgs, backup_storages } = triggers;
+    tokio::join!(
+        mirror::<PerconaXtraDBClusterBackup>(state.clone(), pxc_dbs, futures::stream::pending().boxed()),
+        mirror::<PerconaServerMongoDBBackup>(state.clone(), psmdb_dbs, futures::stream::pending().boxed()),
+        mirror::<PerconaPGBackup>(state.clone(), pg_dbs, pg_storage_events(pgs, backup_storages)),
+    );
 }
 
-async fn mirror<K: Mirrored>(state: State) {
+/// What a PostgreSQL backup's storage depends on, as the (namespace, cluster) whose backups to look at again:
+/// the cluster's repositories changed, or a BackupStorage in the namespace did (any cluster there).
+fn pg_storage_events(
+    pgs: crate::state::Trigger<crate::upstream::pg::PerconaPGCluster>,
+    storages: crate::state::Trigger<BackupStorage>,
+) -> futures::stream::BoxStream<'static, (String, Option<String>)> {
+    let pgs = pgs.map(|u| (u.namespace().unwrap_or_default(), Some(u.name_any())));
+    let storages = storages.map(|s| (s.namespace().unwrap_or_default(), None));
+    futures::stream::select(pgs, storages).boxed()
+}
+
+/// The backups in `store` not mirrored yet whose namespace is `ns` and, if given, whose cluster is `db`.
+fn waiting<K: Mirrored>(store: &Store<K>, state: &State, ns: &str, db: Option<&str>) -> Vec<ObjectRef<K>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|u| u.namespace().as_deref() == Some(ns) && db.is_none_or(|db| u.cluster() == db) && !mirrored_or_owned(&**u, state))
+        .map(|u| ObjectRef::from_obj(&*u))
+        .collect()
+}
+
+/// Nothing to do for `u`: Cairn made it (a DatabaseClusterBackup owns it), it is mirrored already, or it is
+/// on its way out.
+fn mirrored_or_owned<K: Mirrored>(u: &K, state: &State) -> bool {
+    let ns = u.namespace().unwrap_or_default();
+    u.owner_references().iter().any(|o| o.kind == "DatabaseClusterBackup")
+        || u.meta().deletion_timestamp.is_some()
+        || state.backups.get(&ObjectRef::new(&u.name_any()).within(&ns)).is_some()
+}
+
+async fn mirror<K: Mirrored>(
+    state: State,
+    dbs: crate::state::Trigger<DatabaseCluster>,
+    storage_events: futures::stream::BoxStream<'static, (String, Option<String>)>,
+) {
     // Streaming lists and slim objects, as the shared caches.
     let (store, objects) = crate::state::slim_reflector(Api::<K>::all(state.client.clone())).await;
+    let (s1, s2, st1, st2) = (store.clone(), store.clone(), state.clone(), state.clone());
+    // A namespace becoming managed: every backup is looked at again (cheap: cache reads).
+    let namespaces = tokio_stream::wrappers::WatchStream::from_changes(state.namespace_changes.clone());
     Controller::for_stream(objects, store)
+        .watches_shared_stream(dbs, move |d| waiting(&s1, &st1, &d.namespace().unwrap_or_default(), Some(&d.name_any())))
+        .reconcile_on(storage_events.flat_map(move |(ns, db)| futures::stream::iter(waiting(&s2, &st2, &ns, db.as_deref()))))
+        .reconcile_all_on(namespaces.map(|_| ()))
         .run(
-            |u, state| super::guarded("BackupMirror", reconcile(u, state)),
+            move |u, state| {
+                note_reconcile(&u.namespace().unwrap_or_default());
+                super::guarded("BackupMirror", reconcile(u, state))
+            },
             |_, e: &super::database_cluster_restore::Error, _| {
                 tracing::warn!(error = %e, "backup mirror failed; retrying");
                 Action::requeue(Duration::from_secs(5))
@@ -85,19 +138,31 @@ async fn mirror<K: Mirrored>(state: State) {
         .await;
 }
 
+/// Mirror reconciles per namespace (how tests see that an idle namespace costs none).
+static RECONCILES: std::sync::Mutex<std::collections::BTreeMap<String, u64>> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn note_reconcile(ns: &str) {
+    *RECONCILES.lock().unwrap_or_else(|e| e.into_inner()).entry(ns.to_string()).or_insert(0) += 1;
+}
+
+/// How many times the mirror has reconciled a backup object in namespace `ns` since the process started.
+pub fn reconciles_in(ns: &str) -> u64 {
+    RECONCILES.lock().unwrap_or_else(|e| e.into_inner()).get(ns).copied().unwrap_or(0)
+}
+
 async fn reconcile<K: Mirrored>(u: Arc<K>, state: Arc<State>) -> Result<Action, super::database_cluster_restore::Error> {
     let ns = u.namespace().unwrap_or_default();
     let name = u.name_any();
-    // Ours already (a DatabaseClusterBackup made it, or mirrors it), or on its way out.
-    let owned = u.owner_references().iter().any(|o| o.kind == "DatabaseClusterBackup");
-    if owned || u.meta().deletion_timestamp.is_some() || !state.is_managed(&ns) || state.backups.get(&ObjectRef::new(&name).within(&ns)).is_some() {
+    if mirrored_or_owned(&*u, &state) || !state.is_managed(&ns) {
         return Ok(Action::await_change());
     }
+    // Its database's arrival (DatabaseCluster events) or, for PostgreSQL, the repository's storage (the
+    // cluster's and the BackupStorages' events) bring it back here.
     let db = u.cluster();
     if state.dbs.get(&ObjectRef::new(&db).within(&ns)).is_none() {
         return Ok(Action::await_change());
     }
-    let Some(storage) = u.storage(&state) else { return Ok(Action::requeue(Duration::from_secs(5))) };
+    let Some(storage) = u.storage(&state) else { return Ok(Action::await_change()) };
     let body: DatabaseClusterBackup = serde_json::from_value(serde_json::json!({
         "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackup",
         "metadata": {"name": name, "namespace": ns, "labels": {LABEL_CLUSTER_NAME: db, LABEL_MIRRORED: "true"}},

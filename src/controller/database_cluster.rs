@@ -135,7 +135,10 @@ pub async fn run(state: State, subs: Subscriptions) {
 /// DatabaseEngines (their versions give the images). A periodic resync from the cache heals lost events.
 /// A failed or panicking reconcile of one object is logged, counted and retried with back-off; the
 /// controller itself never stops (its task is supervised by the caller).
-pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
+pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
+    // Trigger streams for other controllers that were not taken: dropped now, so their feeds skip them
+    // (held unread, a full channel would stop the watch that feeds it).
+    drop((subs.backup_controller.take(), subs.backup_mirror.take()));
     let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default(), writes: Default::default(), cert_secrets: Default::default() });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
@@ -150,6 +153,7 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
     }
     let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
     let (d6, d7, d8) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    let split_horizon_configs = state.split_horizon_dns_configs.clone();
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
@@ -178,7 +182,12 @@ pub async fn run_with(state: State, subs: Subscriptions, opts: RunOptions) {
         .watches_shared_stream(subs.storage_classes, move |sc| dbs_for_storage_class(&d1, &sc))
         .watches_shared_stream(subs.pod_scheduling_policies, move |p| dbs_for_policy(&d2, &p.name_any()))
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
-        .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
+        .watches_stream(secrets, move |s| {
+            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+            let mut v = dbs_for_secret(&d4, &ns, &name);
+            v.extend(dbs_for_split_horizon_secret(&d4, &split_horizon_configs, &ns, &name));
+            v
+        })
         .watches_shared_stream(subs.restores, restore_target)
         // A backup names its database and storage: the storage must be in the upstream backup section.
         .watches_shared_stream(subs.backups, |b| Some(ObjectRef::new(&b.spec.db_cluster_name).within(&b.namespace().unwrap_or_default())))
@@ -242,6 +251,22 @@ pub fn dbs_for_secret(dbs: &Store<DatabaseCluster>, namespace: &str, secret: &st
             && (d.user_secrets_name() == secret
                 || (d.spec.engine.type_ == EngineType::Postgresql
                     && crate::engine::postgresql::custom_tls_secret_names(&d.name_any()).iter().any(|n| n == secret)))
+    })
+}
+
+/// The psmdb DatabaseClusters a split-horizon Secret matters to: their member certificate Secret (removed
+/// or altered: issued again) and the CA Secret of the SplitHorizonDNSConfig they name (a new CA: issued
+/// again).
+pub fn dbs_for_split_horizon_secret(
+    dbs: &Store<DatabaseCluster>,
+    configs: &Store<crate::crd::SplitHorizonDNSConfig>,
+    namespace: &str,
+    secret: &str,
+) -> Vec<ObjectRef<DatabaseCluster>> {
+    refs(dbs, |d| {
+        let Some(config) = split_horizon_name(d).filter(|_| d.namespace().as_deref() == Some(namespace)) else { return false };
+        super::split_horizon_tls::secret_name(&d.name_any()) == secret
+            || configs.get(&ObjectRef::new(config).within(namespace)).is_some_and(|c| c.spec.tls.secret_name == secret)
     })
 }
 
@@ -733,6 +758,17 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         if db.spec.engine.type_ == EngineType::Postgresql {
             inputs.pg_custom_tls = pg_custom_tls(ctx, &ns, &name).await?;
         }
+        // Split-horizon DNS: the members' certificate (signed by the config's CA) before the CR names it.
+        let mut renew_certificate_in = None;
+        if let Some(config) = inputs.split_horizon.as_ref().filter(|_| !db.spec.sharding.as_ref().is_some_and(|s| s.enabled)) {
+            match super::split_horizon_tls::sync(&ctx.state, db, config).await? {
+                Ok(d) => renew_certificate_in = Some(d),
+                Err(message) => {
+                    set_status(ctx, db, &error_status(message)).await?;
+                    return Ok(Action::await_change());
+                }
+            }
+        }
         let requested = &db.spec.engine.storage.size;
         let mut desired = match E::desired(db, &inputs) {
             Ok(d) => d,
@@ -808,6 +844,10 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         super::database_cluster_restore::ensure_data_source_restore(&ctx.state, db, st.status).await?;
         if await_public_ip {
             return Ok(Action::requeue(Duration::from_secs(30)));
+        }
+        if let Some(d) = renew_certificate_in {
+            // Renewed before it expires (at the latest a day from now: a timer of months is not kept well).
+            return Ok(Action::requeue(d.min(Duration::from_secs(24 * 3600)).max(Duration::from_secs(60))));
         }
         // Upstream status changes arrive through the owned-object watch, and everything else this read
         // through the watches above: no timer.
@@ -964,7 +1004,7 @@ mod tests {
         };
         let c = CertSecrets::default();
         assert_eq!(c.has("x", "pg-custom-tls"), None, "not listed: cannot tell");
-        c.observe(&watcher::Event::Init);
+        c.observe(&watcher::Event::<Secret>::Init);
         c.observe(&watcher::Event::InitApply(secret("x", "pg-custom-tls")));
         c.observe(&watcher::Event::InitApply(secret("x", "everest-secrets-pg")));
         assert_eq!(c.has("x", "pg-custom-tls"), None, "a list in progress");

@@ -153,7 +153,8 @@ fn validate_source(state: &State, ns: &str, db: &DatabaseCluster, src: &RestoreD
                 };
                 let t = crate::model::backups::parse_utc(date)
                     .filter(|_| date.ends_with('Z') && date.len() == 20)
-                    .ok_or_else(|| ApiError::invalid(&field, "must be a UTC time like 2006-01-02T15:04:05Z"))?;
+                    .ok_or_else(|| ApiError::invalid(&field, BAD_DATE))?;
+                not_in_future(&field, date, t, now)?;
                 // A named backup: the window of its database, starting at that backup's completion.
                 if let Some(b) = &backup {
                     let window = pitr_window(db, &backups_of(state, ns, &db.name_any()), now).ok_or_else(|| {
@@ -172,6 +173,16 @@ fn validate_source(state: &State, ns: &str, db: &DatabaseCluster, src: &RestoreD
         }
     }
     Ok(backup)
+}
+
+const BAD_DATE: &str = "must be a UTC time like 2006-01-02T15:04:05Z";
+
+/// Whatever the source (a path in a storage has no known window): nothing after now can be restored.
+fn not_in_future(field: &str, date: &str, t: i64, now: i64) -> Result<(), ApiError> {
+    if t > now {
+        return Err(ApiError::invalid(field, format!("{date} is in the future: the point in time to restore to must have passed")));
+    }
+    Ok(())
 }
 
 fn now() -> i64 {
@@ -296,22 +307,24 @@ pub fn authorize_data_source(state: &State, caller: &impl Principal, db: &Databa
         None => db.name_any(),
     };
     authorize(state, caller, res::DATABASE_CLUSTER_RESTORES, Action::Create, &authz::object(&ns, &source_db))?;
-    // The backup's own database gives the window; once it is gone, its backups still restore (no window).
-    let source = super::find_database(state, &ns, &source_db).unwrap_or_else(|_| {
+    // The backup's own database gives the window (PostgreSQL always archives WAL, so it always has one:
+    // `engine::backup::pitr_on`); once it is gone, its backups still restore, but there is no window to check
+    // a date against (no WAL is archived after it), only the date's format.
+    let found = super::find_database(state, &ns, &source_db).ok();
+    let has_window = found.as_ref().is_some_and(crate::engine::backup::pitr_on);
+    let source = found.unwrap_or_else(|| {
         let mut d = db.clone();
         d.metadata.name = Some(source_db.clone());
         d.spec.backup = None;
         d
     });
     let mut src_no_window = src.clone();
-    if source.spec.backup.as_ref().and_then(|b| b.pitr.as_ref()).is_none_or(|p| !p.enabled) {
-        // Without PITR on the source, a date cannot be checked against a window: only its format is.
+    if !has_window {
         src_no_window.pitr = src.pitr.clone().filter(|p| p.type_ == PitrType::Latest || p.date.is_none());
         if let Some(p) = src.pitr.as_ref().filter(|p| p.type_ == PitrType::Date) {
-            let date = p.date.as_deref().unwrap_or("");
-            if crate::model::backups::parse_utc(date).is_none() {
-                return Err(ApiError::invalid("spec.dataSource.pitr.date", "must be a UTC time like 2006-01-02T15:04:05Z"));
-            }
+            let (field, date) = ("spec.dataSource.pitr.date", p.date.as_deref().unwrap_or(""));
+            let t = crate::model::backups::parse_utc(date).ok_or_else(|| ApiError::invalid(field, BAD_DATE))?;
+            not_in_future(field, date, t, now())?;
         }
     }
     validate_source(state, &ns, &source, &src_no_window, "spec.dataSource", now()).map(|_| ())

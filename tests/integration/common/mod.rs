@@ -171,7 +171,7 @@ impl Drop for ControlPlane {
 }
 
 /// Starts Cairn's state and reconcilers, as `cairn serve` does, and waits for the caches.
-async fn run_cairn(client: Client, opts: cairn::state::Options) -> cairn::state::State {
+pub async fn run_cairn(client: Client, opts: cairn::state::Options) -> cairn::state::State {
     let run = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
     run_cairn_with(client, opts, run).await
 }
@@ -181,10 +181,10 @@ pub async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: ca
     let mut subs = subs.unwrap();
     tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
     tokio::spawn(cairn::controller::database_cluster_backup::run(state.clone(), subs.backup_controller.take().unwrap()));
+    tokio::spawn(cairn::controller::backup_mirror::run(state.clone(), subs.backup_mirror.take().unwrap()));
     tokio::spawn(cairn::controller::database_cluster::run_with(state.clone(), subs, run));
     tokio::spawn(cairn::controller::data_import_job::run(state.clone()));
     tokio::spawn(cairn::controller::database_cluster_restore::run(state.clone()));
-    tokio::spawn(cairn::controller::backup_mirror::run(state.clone()));
     tokio::spawn(cairn::controller::monitoring_config::run(state.clone()));
     tokio::spawn(cairn::controller::in_use::run(state.clone()));
     tokio::time::timeout(Duration::from_secs(30), state.wait_ready()).await.expect("caches sync");
