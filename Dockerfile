@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Cairn container image: one static-ish binary (/app/cairn) plus the built site (/app/site: wasm, JS, CSS, assets).
+# Cairn container image: one static-ish binary (/app/cairn) plus the built site (/app/site: wasm, JS, CSS, assets)
+# and helm (/usr/local/bin/helm) for the operator upgrades the server runs.
 # Toolchain choices mirror scripts/bootstrap.sh and ../shared/TOOLCHAIN.md:
 #   - cargo-leptos 0.3.11 (its lockfile pins cargo-util-schemas back to 0.14.1 so it builds on rustc 1.95),
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version of Cargo.lock (webpki-roots pinned back to 1.0.10),
@@ -7,6 +8,15 @@
 
 # Node 20 (Debian bookworm's own nodejs is 18, older than what the npm tools expect).
 FROM node:20-bookworm-slim AS node
+
+# helm, built from its Go module through the Go module proxy (as scripts/bootstrap.sh builds it for the tests;
+# no release tarball from another site). The server runs it when an upgrade plan is approved
+# (`helm upgrade` of the namespace's cairn-db-namespace release). Keep HELM_VERSION equal to bootstrap.sh's
+# (tests/integration/charts.rs checks).
+FROM golang:1.26-bookworm AS helm
+ARG HELM_VERSION=v3.21.4
+RUN CGO_ENABLED=0 GOBIN=/out go install -trimpath -ldflags='-s -w' "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" \
+ && /out/helm version --short
 
 FROM rust:1.95-bookworm AS builder
 ENV CARGO_TARGET_DIR=/build/target \
@@ -73,7 +83,13 @@ COPY --from=builder /out/cairn /app/cairn
 # The assets' content hashes (hash-files): beside the binary, where the server looks for them.
 COPY --from=builder /out/hash.txt /app/hash.txt
 COPY --from=builder /out/site /app/site
-ENV LEPTOS_SITE_ROOT=/app/site \
+COPY --from=helm /out/helm /usr/local/bin/helm
+# Helm's cache, config and data under /tmp: the chart mounts a writable /tmp, the root filesystem is read-only.
+ENV CAIRN_HELM=/usr/local/bin/helm \
+    HELM_CACHE_HOME=/tmp/helm/cache \
+    HELM_CONFIG_HOME=/tmp/helm/config \
+    HELM_DATA_HOME=/tmp/helm/data \
+    LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_OUTPUT_NAME=cairn \
     LEPTOS_SITE_ADDR=0.0.0.0:8080 \

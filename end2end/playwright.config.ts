@@ -9,13 +9,15 @@ import { defineConfig } from "@playwright/test";
 //   CAIRN_ADMIN_PASSWORD  password of the `admin` account (required by the tests that log in)
 //   CAIRN_E2E_NAMESPACE   namespace to create databases in (default `everest`)
 //   CHROMIUM_PATH         browser executable (default /usr/bin/chromium)
+//   CAIRN_E2E_WORKERS     spec files run at once (default 2); each spec names its own databases, storages and
+//                         endpoints, so they share the stack's namespace safely
 export default defineConfig({
   testDir: "./tests",
   outputDir: "test-results",
   timeout: 60_000,
   expect: { timeout: 20_000 },
   fullyParallel: false,
-  workers: 1,
+  workers: Number(process.env.CAIRN_E2E_WORKERS ?? 2),
   retries: 0,
   reporter: "list",
   use: {

@@ -19,11 +19,15 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 # integration binary, tests/integration/), runs them CAIRN_TEST_JOBS (default 3) at a time, the
 # slowest first (by the times of the previous run, kept in $CAIRN_CACHE/test-times.tsv), then the doc tests;
 # appends everything to $1/cargo.log. Returns non-zero if the build or any binary failed.
+build_test_binaries() {
+  local logs="$1" start=$SECONDS
+  cargo test --features sim --no-run --message-format=json-render-diagnostics >"$logs/artifacts.json" || return $?
+  echo "test binaries built in $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
+}
+
 run_test_binaries() {
   local logs="$1" jobs="${CAIRN_TEST_JOBS:-3}" rc=0 start=$SECONDS times="$CAIRN_CACHE/test-times.tsv"
   local -a bins=()
-  cargo test --features sim --no-run --message-format=json-render-diagnostics >"$logs/artifacts.json" || return $?
-  echo "test binaries built in $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
   [[ -f "$times" ]] || : >"$times"
   # "seconds<TAB>name<TAB>executable", slowest first; a binary never timed counts as slow (it runs early).
   mapfile -t bins < <(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
@@ -90,13 +94,22 @@ if [[ -d "$build_dir/debug/deps" ]]; then
   fi
 fi
 
-step "unit and integration tests (cargo test)"
-# Build every test binary, then run them side by side (the integration binary brings up one kube-apiserver,
-# shared by its tests, each in its own namespaces; a test that stops the API server has its own): CAIRN_TEST_JOBS at a time. Every binary runs even when
-# one fails (the totals below count them all); a failure still fails the run. Each binary's output is kept
-# together in the log, printed as it finishes.
+step "build the test binaries (cargo test --no-run)"
 cargo_rc=0
-run_test_binaries "$logs" || cargo_rc=$?
+build_test_binaries "$logs" || cargo_rc=$?
+
+# The tests run while the release site builds: the integration tests mostly wait on the API server, the
+# build is CPU; together they take little more than the longer of the two. Each binary's output is printed
+# as it finishes; the build's output goes to $logs/site.log, printed whole if it fails.
+tests_pid=
+if [[ $cargo_rc -eq 0 ]]; then
+  step "unit and integration tests (the built binaries), while the release site builds"
+  # Every binary runs even when one fails (the totals below count them all); a failure fails the run. The
+  # integration binary brings up one kube-apiserver shared by its tests, each in its own namespaces (a test
+  # that stops the API server has its own).
+  run_test_binaries "$logs" &
+  tests_pid=$!
+fi
 
 # The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
 # and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
@@ -108,24 +121,37 @@ run_test_binaries "$logs" || cargo_rc=$?
 step "build the release site (cargo leptos build --release --split, test settings, into target/e2e)"
 build_start=$SECONDS
 e2e_target="$CAIRN_ROOT/target/e2e"
+site_rc=0
 CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
 CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
 LEPTOS_WASM_OPT_FEATURES="-O0,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
-  cargo leptos build --release --split >&2
-bash scripts/compress-site.sh "$e2e_target/site"
-echo "release site built in $((SECONDS - build_start)) s" >&2
-[[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2
+  cargo leptos build --release --split >"$logs/site.log" 2>&1 || site_rc=$?
+if [[ $site_rc -eq 0 ]]; then
+  bash scripts/compress-site.sh "$e2e_target/site"
+  echo "release site built in $((SECONDS - build_start)) s" >&2
+else
+  cat "$logs/site.log" >&2
+  echo "the release site did not build (exit $site_rc)" >&2
+fi
+[[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2 || site_rc=$?
 
-step "end-to-end (Playwright, Debian Chromium, release build)"
-trap 'stop_stack' EXIT
-start_stack "${CAIRN_E2E_PORT:-3000}" "$e2e_target/release" "$e2e_target/site" "$CARGO_TARGET_DIR/debug"
+if [[ -n "$tests_pid" ]]; then wait "$tests_pid" || cargo_rc=$?; fi
+
 rc=0
-(cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
-  npx playwright test) 2>&1 | tee "$logs/playwright.log" || rc=$?
-if [[ $rc -ne 0 ]]; then
-  echo "--- cairn log (tail) ---" >&2; tail -n 40 "$STACK_DIR/cairn.log" >&2 || true
-  echo "--- simulator log (tail) ---" >&2; tail -n 20 "$STACK_DIR/sim.log" >&2 || true
+if [[ $site_rc -eq 0 ]]; then
+  step "end-to-end (Playwright, Debian Chromium, release build)"
+  trap 'stop_stack' EXIT
+  start_stack "${CAIRN_E2E_PORT:-3000}" "$e2e_target/release" "$e2e_target/site" "$CARGO_TARGET_DIR/debug"
+  (cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
+    npx playwright test) 2>&1 | tee "$logs/playwright.log" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    echo "--- cairn log (tail) ---" >&2; tail -n 40 "$STACK_DIR/cairn.log" >&2 || true
+    echo "--- simulator log (tail) ---" >&2; tail -n 20 "$STACK_DIR/sim.log" >&2 || true
+  fi
+else
+  rc=$site_rc
+  : >"$logs/playwright.log"
 fi
 
 # One closing line with the totals of both runners.
@@ -133,5 +159,6 @@ read -r cp cf < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' 
 pp=$(sed -n 's/^ *\([0-9][0-9]*\) passed.*/\1/p' "$logs/playwright.log" | tail -n1)
 pf=$(sed -n 's/^ *\([0-9][0-9]*\) failed.*/\1/p' "$logs/playwright.log" | tail -n1)
 echo "cairn: $((cp + ${pp:-0})) passed, $((cf + ${pf:-0})) failed"
+[[ $site_rc -eq 0 ]] || echo "the release site did not build: Playwright did not run"
 if [[ $cargo_rc -ne 0 && $rc -eq 0 ]]; then rc=$cargo_rc; fi
 exit $rc

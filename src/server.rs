@@ -77,9 +77,8 @@ pub fn router_with(state: State, leptos_options: LeptosOptions, sec: WebSecurity
         .layer(middleware::from_fn_with_state(state.clone(), require_login))
         .layer(middleware::from_fn(form_errors))
         .layer(middleware::from_fn_with_state(leptos_options.hash_files, cache_headers))
-        // Brotli or gzip, whichever the browser prefers (brotli first): the wasm, JS, CSS and HTML. (The
-        // default predicate never compresses server-sent events, so live updates are not buffered.)
-        .layer(tower_http::compression::CompressionLayer::new());
+        // Brotli or gzip, whichever the browser prefers (brotli first): the wasm, JS, CSS, HTML and favicon.
+        .layer(tower_http::compression::CompressionLayer::new().compress_when(ui_compression()));
     // Every JSON body compressed (brotli or gzip, as the client accepts) at a quality that costs about a
     // millisecond per 100 KB: a list of 1,000 databases shrinks ~20 times. (Never the event streams.)
     let api = crate::api::router().with_state(state).layer(
@@ -95,6 +94,19 @@ pub fn router_with(state: State, leptos_options: LeptosOptions, sec: WebSecurity
         .layer(middleware::from_fn(same_origin_layer))
         .layer(middleware::from_fn_with_state(limits, rate_limit_layer))
         .layer(middleware::from_fn_with_state(sec.tls, security_layer))
+}
+
+/// Which UI responses are compressed: tower-http's default choice (not bodies under 32 bytes, not gRPC, never server-sent
+/// events, so live updates are not buffered, not images) except that the favicon is: an `.ico` is an
+/// uncompressed bitmap (1150 bytes on the wire as is, 64 with gzip), unlike PNG, JPEG or WebP.
+fn ui_compression() -> impl tower_http::compression::Predicate {
+    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+    SizeAbove::new(32).and(NotForContentType::GRPC).and(NotForContentType::SSE).and(
+        |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+            let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            !ct.starts_with("image/") || ct.starts_with("image/svg+xml") || ct.starts_with("image/x-icon") || ct.starts_with("image/vnd.microsoft.icon")
+        },
+    )
 }
 
 struct Limits {
@@ -280,5 +292,18 @@ mod tests {
         assert_eq!(super::server_fn_message("ServerError|Invalid username or password"), "Invalid username or password");
         assert_eq!(super::server_fn_message("plain text"), "plain text");
         assert_eq!(super::html_escape("<a href=\"x\">&"), "&lt;a href=&quot;x&quot;&gt;&amp;");
+    }
+
+    #[test]
+    fn ui_compression_takes_the_favicon_not_compressed_images_nor_event_streams() {
+        use tower_http::compression::Predicate;
+        let p = super::ui_compression();
+        let resp = |ct: &str| http::Response::builder().header(http::header::CONTENT_TYPE, ct).body(String::from("x").repeat(100)).unwrap();
+        for ct in ["image/x-icon", "image/vnd.microsoft.icon", "image/svg+xml", "text/html; charset=utf-8", "application/wasm", "text/css"] {
+            assert!(p.should_compress(&resp(ct)), "{ct} should be compressed");
+        }
+        for ct in ["image/png", "image/jpeg", "image/webp", "text/event-stream"] {
+            assert!(!p.should_compress(&resp(ct)), "{ct} should not be compressed");
+        }
     }
 }

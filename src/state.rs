@@ -257,20 +257,44 @@ where
 }
 
 /// Set once a watch has delivered its first full list (and kept: a relist only refreshes what is there).
-#[derive(Clone, Default)]
-pub struct Listed(Arc<std::sync::atomic::AtomicBool>);
+/// Awaitable, so a reconcile that runs before it can wait for the list instead of reading the API server.
+#[derive(Clone)]
+pub struct Listed(Arc<watch::Sender<bool>>, Arc<std::sync::atomic::AtomicBool>);
+
+impl Default for Listed {
+    fn default() -> Self {
+        Listed(Arc::new(watch::channel(false).0), Default::default())
+    }
+}
 
 impl Listed {
     pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+        *self.0.borrow()
+    }
+
+    pub fn set(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Whether the list came within `bound` (waits only while it has not, and only until one wait has run
+    /// out: a watch that cannot list, e.g. a missing CRD, then costs one bounded wait, not one per caller).
+    pub async fn wait(&self, bound: std::time::Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.get() && !self.1.load(Ordering::Relaxed) {
+            let mut rx = self.0.subscribe();
+            if tokio::time::timeout(bound, rx.wait_for(|v| *v)).await.is_err() {
+                self.1.store(true, Ordering::Relaxed);
+            }
+        }
+        self.get()
     }
 
     /// An `on_event` for [`drive`] that sets the flag on the first InitDone.
     fn on_event<K>(&self) -> impl FnMut(&watcher::Event<K>) + Send + 'static {
-        let flag = self.0.clone();
+        let flag = self.clone();
         move |ev| {
             if matches!(ev, watcher::Event::InitDone) {
-                flag.store(true, std::sync::atomic::Ordering::Release);
+                flag.set();
             }
         }
     }

@@ -222,7 +222,10 @@ test("scale, grow the disk and upgrade the version from the overview", async ({ 
   expect(stored.spec.engine.replicas).toBe(2);
   expect(stored.spec.engine.storage.size).toBe("5G");
 
-  // Upgrade: only allowed versions are offered.
+  // Upgrade: only allowed versions are offered. The server refuses it while the volumes are being resized,
+  // and the header shows the Ready of before the save until the operator starts the resize: wait for the
+  // resize to be seen and to end.
+  await expect(headerStatus(page, "Resizing volumes")).toBeVisible({ timeout: 60_000 });
   await expect(headerStatus(page, "Ready")).toBeVisible({ timeout: 90_000 });
   await resources.getByRole("button", { name: "Upgrade version" }).click();
   const upgrade = page.getByRole("dialog", { name: `Upgrade ${name}` });

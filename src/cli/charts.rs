@@ -3,6 +3,7 @@
 //! text as `charts/cairn/crds/`), and the Percona operator charts are placed in `charts/` from a local
 //! directory or pulled from Percona's chart repository at the pinned versions.
 use anyhow::Context;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 macro_rules! files {
@@ -180,9 +181,99 @@ pub async fn write_db_namespace(dir: &Path, operators: &[Operator], source: &Ope
     Ok(root)
 }
 
+/// Where [`write_db_namespace`] put the chart of `op` (a directory copied from a local source, or the
+/// archive `helm pull` wrote).
+pub fn operator_chart_path(db_namespace_chart: &Path, op: &Operator, source: &OperatorSource) -> PathBuf {
+    let charts = db_namespace_chart.join("charts");
+    match source {
+        OperatorSource::Dir(_) => charts.join(&op.chart),
+        OperatorSource::Repository(_) => charts.join(format!("{}-{}.tgz", op.chart, op.version)),
+    }
+}
+
+/// The annotation Cairn writes on an operator CRD it applied: the operator version (chart appVersion) the
+/// CRD came with, so an older chart never replaces a newer CRD.
+pub const CRD_OPERATOR_VERSION: &str = "cairn.io/operator-version";
+
+/// The operator version a CRD in the cluster belongs to: Cairn's annotation, else the Percona labels
+/// (`<group>/version`, `app.kubernetes.io/version`) when they hold a version.
+fn crd_operator_version(crd: &serde_json::Value) -> Option<(u64, u64, u64)> {
+    let meta = &crd["metadata"];
+    let group = crd["spec"]["group"].as_str().unwrap_or_default();
+    [meta["annotations"][CRD_OPERATOR_VERSION].as_str(), meta["labels"][format!("{group}/version")].as_str(), meta["labels"]["app.kubernetes.io/version"].as_str()]
+        .into_iter()
+        .flatten()
+        .find_map(super::upgrade::semver)
+}
+
+/// Whether a CRD from the chart of operator `version` may replace `existing` (absent, or not newer).
+pub fn crd_replaceable(existing: Option<&serde_json::Value>, version: &str) -> bool {
+    match (existing.and_then(crd_operator_version), super::upgrade::semver(version)) {
+        (Some(have), Some(new)) => new >= have,
+        _ => true,
+    }
+}
+
+/// What happened to one operator's CRDs.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CrdsApplied {
+    pub applied: Vec<String>,
+    /// Kept because a newer operator's CRD is in the cluster (another namespace runs it).
+    pub newer_kept: Vec<String>,
+}
+
+/// Server-side applies the CRDs of an operator chart (`helm show crds`): Helm installs a chart's `crds/`
+/// only on first install and never upgrades them, while a newer operator needs its CRDs first (Percona's
+/// upgrade order). CRDs are cluster-wide: one from an older chart never replaces a newer one.
+pub async fn apply_operator_crds(client: &kube::Client, helm: &super::Helm, chart: &Path, op: &Operator) -> anyhow::Result<CrdsApplied> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let text = helm.run(&[std::ffi::OsStr::new("show"), "crds".as_ref(), chart.as_os_str()]).await?;
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(client.clone(), &kube::api::ApiResource::erase::<CustomResourceDefinition>(&()));
+    let mut out = CrdsApplied::default();
+    // Parsed before any await (the YAML deserializer is not Send).
+    let docs = serde_yaml::Deserializer::from_str(&text).map(|d| Ok(serde_json::to_value(serde_yaml::Value::deserialize(d)?)?)).collect::<anyhow::Result<Vec<_>>>()?;
+    for mut crd in docs.into_iter().filter(|d| d["kind"] == "CustomResourceDefinition") {
+        let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let existing = api.get_opt(&name).await.with_context(|| format!("reading CRD {name}"))?.map(|o| serde_json::to_value(o).unwrap_or_default());
+        if !crd_replaceable(existing.as_ref(), &op.app_version) {
+            out.newer_kept.push(name);
+            continue;
+        }
+        crd["metadata"]["annotations"][CRD_OPERATOR_VERSION] = op.app_version.clone().into();
+        api.patch(&name, &kube::api::PatchParams::apply("cairn").force(), &kube::api::Patch::Apply(&crd)).await.with_context(|| format!("applying CRD {name}"))?;
+        out.applied.push(name);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An operator CRD is replaced by the same or a newer operator's, never by an older one's.
+    #[test]
+    fn an_older_operator_never_replaces_a_newer_crd() {
+        let crd = |annotation: Option<&str>, label: Option<&str>| {
+            let mut c = serde_json::json!({"metadata": {"name": "perconapgclusters.pgv2.percona.com"}, "spec": {"group": "pgv2.percona.com"}});
+            if let Some(a) = annotation {
+                c["metadata"]["annotations"] = serde_json::json!({CRD_OPERATOR_VERSION: a});
+            }
+            if let Some(l) = label {
+                c["metadata"]["labels"] = serde_json::json!({"pgv2.percona.com/version": l});
+            }
+            c
+        };
+        assert!(crd_replaceable(None, "2.7.0"), "absent");
+        assert!(crd_replaceable(Some(&crd(None, None)), "2.7.0"), "no version known");
+        assert!(crd_replaceable(Some(&crd(None, Some("v2.7.0"))), "2.8.2"), "Percona's label, newer chart");
+        assert!(!crd_replaceable(Some(&crd(None, Some("v2.8.1"))), "2.7.0"), "Percona's label, older chart");
+        assert!(crd_replaceable(Some(&crd(Some("2.8.2"), Some("v2.8.1"))), "2.8.2"), "Cairn's annotation first; same version");
+        assert!(!crd_replaceable(Some(&crd(Some("2.8.3"), None)), "2.8.2"));
+        let mongo = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/version": "v1.21.2"}}, "spec": {"group": "psmdb.percona.com"}});
+        assert!(!crd_replaceable(Some(&mongo), "1.21.1") && crd_replaceable(Some(&mongo), "1.21.2"));
+        let latest = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/version": "latest"}}, "spec": {"group": "x"}});
+        assert!(crd_replaceable(Some(&latest), "2.7.0"), "not a version");
+    }
 
     /// A file added to a chart must be embedded too, or `cairn install` would install a different chart
     /// than `helm install charts/…`.

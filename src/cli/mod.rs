@@ -134,11 +134,15 @@ pub struct HelmArgs {
     /// Seconds each step may wait (for a Deployment to roll out, an engine to report) before it fails.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// The kubeconfig Helm uses, when not the process's (`KUBECONFIG`, `-k`, or in a Pod its
+    /// ServiceAccount): set by tests that run Helm with other credentials than the process.
+    #[arg(skip)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 impl HelmArgs {
     pub fn helm(&self) -> Helm {
-        Helm { bin: self.helm.clone() }
+        Helm { bin: self.helm.clone(), kubeconfig: self.kubeconfig.clone() }
     }
 
     pub fn source(&self) -> charts::OperatorSource {
@@ -204,6 +208,8 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
 #[derive(Debug, Clone)]
 pub struct Helm {
     pub bin: String,
+    /// Passed as `--kubeconfig` when set.
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// One Helm release as `helm list -o json` shows it.
@@ -228,7 +234,11 @@ impl Release {
 impl Helm {
     /// Runs helm with `args`; its stdout, or an error with its stderr.
     pub async fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> anyhow::Result<String> {
-        let out = tokio::process::Command::new(&self.bin)
+        let mut cmd = tokio::process::Command::new(&self.bin);
+        if let Some(k) = &self.kubeconfig {
+            cmd.arg("--kubeconfig").arg(k);
+        }
+        let out = cmd
             .args(args)
             .stdin(std::process::Stdio::null())
             .output()

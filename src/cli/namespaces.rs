@@ -131,7 +131,21 @@ impl Plan<'_> {
             let tmp = TempDir::new()?;
             let helm = self.helm.helm();
             // Helm wants every dependency in charts/, also the disabled ones.
-            let chart = charts::write_db_namespace(&tmp.0, ops, &self.helm.source(), &helm).await?;
+            let source = self.helm.source();
+            let chart = charts::write_db_namespace(&tmp.0, ops, &source, &helm).await?;
+            // The operators' CRDs first (Helm never upgrades a chart's `crds/`).
+            for o in &wanted {
+                match charts::apply_operator_crds(self.client, &helm, &charts::operator_chart_path(&chart, o, &source), o).await {
+                    Ok(r) if !r.newer_kept.is_empty() => eprintln!("      CRDs of a newer {} operator kept: {}", cli_name(&o.alias), r.newer_kept.join(", ")),
+                    Ok(_) => {}
+                    // Without the rights (the chart's `rbac.operatorCRDs=false`) the CRDs are the admin's job.
+                    Err(e) if is_forbidden(&e) => {
+                        tracing::warn!(%ns, operator = %o.chart, error = %format!("{e:#}"), "cannot apply the operator's CRDs; apply them yourself (helm show crds)");
+                        eprintln!("      warning: cannot apply the {} operator's CRDs (forbidden); apply them yourself: helm show crds", cli_name(&o.alias));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let mut args: Vec<String> = ["upgrade", "--install", DB_RELEASE].map(String::from).to_vec();
             args.push(chart.display().to_string());
             args.extend(["-n", ns, "--reset-then-reuse-values"].map(String::from));
@@ -157,6 +171,11 @@ impl Plan<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether an error is the API server's 403.
+fn is_forbidden(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| matches!(c.downcast_ref::<kube::Error>(), Some(kube::Error::Api(s)) if s.code == 403))
 }
 
 /// Waits until the DatabaseEngines of `ops` in `ns` say `installed` at the version their Deployment runs

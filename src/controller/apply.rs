@@ -7,10 +7,14 @@
 //!   would change nothing: it is not sent. An object the listed cache does not have is created at once. A restart therefore re-applies nothing: the hashes are on the objects, not in memory.
 //! - Any other write (a status, a finalizer) is sent only when the live copy differs from it; see
 //!   [`Writes::pending`].
-//! - The cache lags our own writes by a moment, and a reconcile triggered in between would see the old copy
-//!   and write the same thing again. [`Writes`] remembers what was last written on top of which
-//!   resourceVersion: while the cache still shows that very revision, the same write is not sent again.
-//!   (A newer revision in the cache already contains the write, so it is compared as it is.)
+//! - The cache lags our own writes by a moment, and a reconcile triggered in between would see an old copy
+//!   and write the same thing again. [`Writes`] remembers what was last written and which revisions of the
+//!   object cannot contain it yet: the one it was written on top of, and those our own earlier writes to the
+//!   same key produced (one object's reconciles run one at a time, so each of those came before the last
+//!   write). While the cache shows one of them, the same write is not sent again. (A creating→initializing
+//!   run under load was written twice per cluster before: the second reconcile saw the cache at our own
+//!   `creating` revision, which is not the one `initializing` was written on.) Any other revision is
+//!   compared as it is: it is newer than our write, or another writer's.
 //!
 //! Another writer changing a field we manage is put back on our next real change (or by hand, by removing
 //! the hash annotation); every write is still a forced server-side apply under our field manager.
@@ -32,11 +36,24 @@ pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::E
     Ok(hex::encode(&sha2::Sha256::digest(&json)[..16]))
 }
 
-/// What was last written to one object (identified by a key such as `Kind/ns/name/status`): the
-/// resourceVersion the live copy had when it was written, and the hash of what was written.
+/// What was last written to one object (identified by a key such as `Kind/ns/name/status`).
 #[derive(Default)]
 pub struct Writes {
-    sent: Mutex<HashMap<String, (Option<String>, String)>>,
+    sent: Mutex<HashMap<String, Sent>>,
+}
+
+/// How many revisions known to precede the last write are kept per key (a converge makes 3 or 4 writes).
+const BEHIND_MAX: usize = 8;
+
+#[derive(Clone, Debug, Default)]
+struct Sent {
+    /// The hash of what was written.
+    hash: String,
+    /// Revisions that do not contain the write: the live one it was written on, and what our earlier writes
+    /// produced (and theirs before them).
+    behind: Vec<String>,
+    /// The revision the write produced (None: not known, e.g. the write was refused or found nothing).
+    produced: Option<String>,
 }
 
 impl Writes {
@@ -44,13 +61,23 @@ impl Writes {
     /// hash of the live value (`None`: there is none or it cannot be known), `live_rv` its resourceVersion.
     pub fn pending(&self, key: &str, live_rv: Option<&str>, live_hash: Option<&str>, hash: &str) -> bool {
         let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        decide(live_rv, live_hash, sent.get(key).map(|(rv, h)| (rv.as_deref(), h.as_str())), hash) == Decision::Write
+        let last = sent.get(key).map(|s| (s.behind.iter().map(String::as_str).collect::<Vec<_>>(), s.hash.as_str()));
+        decide(live_rv, live_hash, last.as_ref().map(|(b, h)| (b.as_slice(), *h)), hash) == Decision::Write
     }
 
-    /// The value hashed `hash` was just written on top of the live revision `live_rv`.
-    pub fn sent(&self, key: &str, live_rv: Option<&str>, hash: &str) {
+    /// The value hashed `hash` was just written on top of the live revision `live_rv`, producing revision
+    /// `produced` (when the answer says).
+    pub fn sent(&self, key: &str, live_rv: Option<&str>, produced: Option<&str>, hash: &str) {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        sent.insert(key.to_string(), (live_rv.map(String::from), hash.to_string()));
+        let previous = sent.remove(key).unwrap_or_default();
+        let mut behind = previous.behind;
+        behind.extend(previous.produced);
+        behind.extend(live_rv.map(String::from));
+        behind.dedup();
+        if behind.len() > BEHIND_MAX {
+            behind.drain(..behind.len() - BEHIND_MAX);
+        }
+        sent.insert(key.to_string(), Sent { hash: hash.to_string(), behind, produced: produced.map(String::from) });
     }
 
     /// Whether this process wrote to `key` (and has not forgotten it).
@@ -73,13 +100,14 @@ pub enum Decision {
 }
 
 /// The decision, pure: skip when the live value already is the desired one, or when the same value was
-/// written on top of exactly the live revision (the cache has not caught up with our write yet).
-pub fn decide(live_rv: Option<&str>, live_hash: Option<&str>, last_sent: Option<(Option<&str>, &str)>, hash: &str) -> Decision {
+/// last written and the live revision is one known not to contain it yet (`last_sent`: the revisions behind
+/// the last write, and its hash).
+pub fn decide(live_rv: Option<&str>, live_hash: Option<&str>, last_sent: Option<(&[&str], &str)>, hash: &str) -> Decision {
     if live_hash == Some(hash) {
         return Decision::Skip;
     }
-    match last_sent {
-        Some((rv, h)) if h == hash && rv.is_some() && rv == live_rv => Decision::Skip,
+    match (last_sent, live_rv) {
+        (Some((behind, h)), Some(rv)) if h == hash && behind.contains(&rv) => Decision::Skip,
         _ => Decision::Write,
     }
 }
@@ -156,7 +184,7 @@ where
     desired.meta_mut().annotations.get_or_insert_with(Default::default).insert(ANNOTATION_APPLIED_HASH.into(), hash.clone());
     let object = api.patch(&name, &PatchParams::apply(field_manager).force(), &Patch::Apply(&desired)).await?;
     APPLIES_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    writes.sent(&key, live.and_then(|l| l.meta().resource_version.as_deref()), &hash);
+    writes.sent(&key, live.and_then(|l| l.meta().resource_version.as_deref()), object.meta().resource_version.as_deref(), &hash);
     Ok(Applied { object, written: true })
 }
 
@@ -167,7 +195,7 @@ mod tests {
     #[test]
     fn the_live_value_already_desired_is_not_written() {
         assert_eq!(decide(Some("5"), Some("h1"), None, "h1"), Decision::Skip);
-        assert_eq!(decide(Some("5"), Some("h1"), Some((Some("3"), "h0")), "h1"), Decision::Skip, "whatever was sent before");
+        assert_eq!(decide(Some("5"), Some("h1"), Some((&["3"], "h0")), "h1"), Decision::Skip, "whatever was sent before");
     }
 
     #[test]
@@ -180,24 +208,46 @@ mod tests {
     #[test]
     fn the_same_write_on_a_cache_that_has_not_caught_up_is_not_repeated() {
         // Sent h1 on top of revision 5; the cache still shows revision 5 with h0.
-        assert_eq!(decide(Some("5"), Some("h0"), Some((Some("5"), "h1")), "h1"), Decision::Skip);
+        assert_eq!(decide(Some("5"), Some("h0"), Some((&["5"], "h1")), "h1"), Decision::Skip);
         // A newer revision without h1: someone else wrote after us (or removed the hash): write again.
-        assert_eq!(decide(Some("6"), Some("h0"), Some((Some("5"), "h1")), "h1"), Decision::Write);
+        assert_eq!(decide(Some("6"), Some("h0"), Some((&["5"], "h1")), "h1"), Decision::Write);
         // Something else is desired now.
-        assert_eq!(decide(Some("5"), Some("h0"), Some((Some("5"), "h1")), "h2"), Decision::Write);
+        assert_eq!(decide(Some("5"), Some("h0"), Some((&["5"], "h1")), "h2"), Decision::Write);
         // Created from nothing (no live revision): a missing object is never assumed to exist.
-        assert_eq!(decide(None, None, Some((None, "h1")), "h1"), Decision::Write);
+        assert_eq!(decide(None, None, Some((&[], "h1")), "h1"), Decision::Write);
     }
 
     #[test]
     fn writes_remember_per_key() {
         let w = Writes::default();
         assert!(w.pending("a", Some("5"), Some("h0"), "h1"));
-        w.sent("a", Some("5"), "h1");
+        w.sent("a", Some("5"), Some("6"), "h1");
         assert!(!w.pending("a", Some("5"), Some("h0"), "h1"), "cache lag");
+        assert!(w.pending("a", Some("6"), Some("h0"), "h1"), "our write's own revision is compared as it is");
         assert!(w.pending("b", Some("5"), Some("h0"), "h1"), "another object");
         w.forget_prefix("a");
         assert!(w.pending("a", Some("5"), Some("h0"), "h1"), "forgotten");
+    }
+
+    #[test]
+    fn a_revision_our_own_earlier_write_produced_is_behind_the_last_one() {
+        // creating written on 5 (→ 6); the cache still at 5, initializing written on 5 (→ 7); then the cache
+        // shows 6 (our creating): initializing is already on its way, not written again.
+        let w = Writes::default();
+        w.sent("s", Some("5"), Some("6"), "creating");
+        assert!(w.pending("s", Some("5"), None, "initializing"), "a real change");
+        w.sent("s", Some("5"), Some("7"), "initializing");
+        assert!(!w.pending("s", Some("6"), None, "initializing"), "6 came before our write of 7");
+        assert!(!w.pending("s", Some("5"), None, "initializing"));
+        assert!(w.pending("s", Some("7"), None, "initializing"), "7 holds the write: compared as it is");
+        assert!(w.pending("s", Some("8"), None, "initializing"), "a newer revision (another writer's)");
+        assert!(w.pending("s", Some("6"), None, "ready"), "another value is a change");
+        // Bounded.
+        for i in 10..40 {
+            w.sent("s", Some(&i.to_string()), Some(&(i + 1).to_string()), "x");
+        }
+        assert!(w.pending("s", Some("5"), None, "x"), "old revisions are forgotten");
+        assert!(!w.pending("s", Some("38"), None, "x"));
     }
 
     #[test]

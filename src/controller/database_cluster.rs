@@ -37,12 +37,68 @@ pub enum Error {
 
 pub const KIND: &str = "DatabaseCluster";
 
+/// How long a reconcile waits for a cache's first list before it reads the API server instead (a kind whose
+/// CRD is missing, or a watch without permission, must not hold the reconciler for good).
+const FIRST_LIST_WAIT: Duration = Duration::from_secs(15);
+
 pub struct Ctx {
     pub state: State,
     backoff: super::Backoff,
     /// What this reconciler last wrote, so a cache that lags our own write does not cause the same write
     /// again (see [`super::apply`]).
     writes: super::apply::Writes,
+    /// The Secrets named like a PostgreSQL database's custom certificates, from the Secret watch.
+    cert_secrets: CertSecrets,
+}
+
+/// The (namespace, name) of every Secret named like one of a PostgreSQL database's custom certificates
+/// ([`crate::engine::postgresql::custom_tls_secret_names`]), kept from the reconciler's Secret watch
+/// (metadata only) so a reconcile need not read them: three GETs per PostgreSQL reconcile otherwise.
+#[derive(Default)]
+struct CertSecrets {
+    /// The names, and the names seen so far by a (re)list in progress.
+    names: std::sync::Mutex<(std::collections::HashSet<(String, String)>, Option<std::collections::HashSet<(String, String)>>)>,
+    listed: crate::state::Listed,
+}
+
+impl CertSecrets {
+    fn observe<K: Resource>(&self, ev: &kube::runtime::watcher::Event<K>) {
+        use kube::runtime::watcher::Event;
+        let key = |o: &K| {
+            let name = o.meta().name.clone().unwrap_or_default();
+            crate::engine::postgresql::is_custom_tls_secret_name(&name).then(|| (o.meta().namespace.clone().unwrap_or_default(), name))
+        };
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        match ev {
+            Event::Init => names.1 = Some(Default::default()),
+            Event::InitApply(o) => {
+                if let (Some(k), Some(next)) = (key(o), names.1.as_mut()) {
+                    next.insert(k);
+                }
+            }
+            Event::InitDone => {
+                if let Some(next) = names.1.take() {
+                    names.0 = next;
+                }
+                self.listed.set();
+            }
+            Event::Apply(o) => {
+                if let Some(k) = key(o) {
+                    names.0.insert(k);
+                }
+            }
+            Event::Delete(o) => {
+                if let Some(k) = key(o) {
+                    names.0.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Whether the Secret exists, once the watch has listed (None before: the cache cannot tell).
+    fn has(&self, ns: &str, name: &str) -> Option<bool> {
+        self.listed.get().then(|| self.names.lock().unwrap_or_else(|e| e.into_inner()).0.contains(&(ns.to_string(), name.to_string())))
+    }
 }
 
 /// How the reconciler runs (`cairn serve` options; tests shorten the resync).
@@ -83,7 +139,7 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
     // Trigger streams for other controllers that were not taken: dropped now, so their feeds skip them
     // (held unread, a full channel would stop the watch that feeds it).
     drop((subs.backup_controller.take(), subs.backup_mirror.take()));
-    let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default(), writes: Default::default() });
+    let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default(), writes: Default::default(), cert_secrets: Default::default() });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
     for (kind, ready) in [
@@ -97,6 +153,7 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
     }
     let (d1, d2, d3, d4, d5) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
     let (d6, d7, d8) = (state.dbs.clone(), state.dbs.clone(), state.dbs.clone());
+    let split_horizon_configs = state.split_horizon_dns_configs.clone();
     // A restore names its database: a change of the restore re-reconciles that one (for `restoring`).
     let restore_target = |r: Arc<DatabaseClusterRestore>| Some(ObjectRef::new(&r.spec.db_cluster_name).within(&r.namespace().unwrap_or_default()));
     // Metadata only: the reconciler needs to know that a Secret changed, not what it holds.
@@ -108,6 +165,14 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
     .default_backoff()
     .modify(crate::state::slim)
     .inspect(move |ev| crate::state::observe_watch_event(&health, "Secret", ev))
+    .inspect({
+        let ctx = ctx.clone();
+        move |ev| {
+            if let Ok(ev) = ev {
+                ctx.cert_secrets.observe(ev)
+            }
+        }
+    })
     .touched_objects();
     let drop = &opts.test_drop_owner_events;
     Controller::for_shared_stream(subs.dbs, state.dbs.clone())
@@ -117,7 +182,12 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
         .watches_shared_stream(subs.storage_classes, move |sc| dbs_for_storage_class(&d1, &sc))
         .watches_shared_stream(subs.pod_scheduling_policies, move |p| dbs_for_policy(&d2, &p.name_any()))
         .watches_shared_stream(subs.load_balancer_configs, move |c| dbs_for_lb_config(&d3, &c.name_any()))
-        .watches_stream(secrets, move |s| dbs_for_secret(&d4, &s.namespace().unwrap_or_default(), &s.name_any()))
+        .watches_stream(secrets, move |s| {
+            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+            let mut v = dbs_for_secret(&d4, &ns, &name);
+            v.extend(dbs_for_split_horizon_secret(&d4, &split_horizon_configs, &ns, &name));
+            v
+        })
         .watches_shared_stream(subs.restores, restore_target)
         // A backup names its database and storage: the storage must be in the upstream backup section.
         .watches_shared_stream(subs.backups, |b| Some(ObjectRef::new(&b.spec.db_cluster_name).within(&b.namespace().unwrap_or_default())))
@@ -184,11 +254,34 @@ pub fn dbs_for_secret(dbs: &Store<DatabaseCluster>, namespace: &str, secret: &st
     })
 }
 
-/// Which of a PostgreSQL database's custom certificate Secrets exist (metadata reads; their changes are
-/// watched through [`dbs_for_secret`]).
-async fn pg_custom_tls(state: &State, ns: &str, name: &str) -> Result<crate::engine::postgresql::CustomTls, kube::Error> {
-    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(state.client.clone(), ns);
+/// The psmdb DatabaseClusters a split-horizon Secret matters to: their member certificate Secret (removed
+/// or altered: issued again) and the CA Secret of the SplitHorizonDNSConfig they name (a new CA: issued
+/// again).
+pub fn dbs_for_split_horizon_secret(
+    dbs: &Store<DatabaseCluster>,
+    configs: &Store<crate::crd::SplitHorizonDNSConfig>,
+    namespace: &str,
+    secret: &str,
+) -> Vec<ObjectRef<DatabaseCluster>> {
+    refs(dbs, |d| {
+        let Some(config) = split_horizon_name(d).filter(|_| d.namespace().as_deref() == Some(namespace)) else { return false };
+        super::split_horizon_tls::secret_name(&d.name_any()) == secret
+            || configs.get(&ObjectRef::new(config).within(namespace)).is_some_and(|c| c.spec.tls.secret_name == secret)
+    })
+}
+
+/// Which of a PostgreSQL database's custom certificate Secrets exist: from the Secret watch once it has
+/// listed (waited for, bounded, right after a start), else read (metadata only). Their changes are watched
+/// through [`dbs_for_secret`].
+async fn pg_custom_tls(ctx: &Ctx, ns: &str, name: &str) -> Result<crate::engine::postgresql::CustomTls, kube::Error> {
     let [ca, server, replication] = crate::engine::postgresql::custom_tls_secret_names(name);
+    ctx.cert_secrets.listed.wait(FIRST_LIST_WAIT).await;
+    if let (Some(ca), Some(server), Some(replication)) =
+        (ctx.cert_secrets.has(ns, &ca), ctx.cert_secrets.has(ns, &server), ctx.cert_secrets.has(ns, &replication))
+    {
+        return Ok(crate::engine::postgresql::CustomTls { root_ca: ca, server, replication });
+    }
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(ctx.state.client.clone(), ns);
     let (ca, server, replication) =
         futures::try_join!(api.get_metadata_opt(&ca), api.get_metadata_opt(&server), api.get_metadata_opt(&replication))?;
     Ok(crate::engine::postgresql::CustomTls { root_ca: ca.is_some(), server: server.is_some(), replication: replication.is_some() })
@@ -524,7 +617,7 @@ fn gather_inputs<E: EngineKind>(
         split_horizon: split_horizon_input(state, db)?,
         observed_repos: cached.map(E::repos).unwrap_or_default(),
         data_source: super::database_cluster_restore::data_source_of(state, db),
-        // Filled by the reconciler (`pg_custom_tls`: a read of the Secrets' metadata, not cached).
+        // Filled by the reconciler (`pg_custom_tls`: from its Secret watch, not a State cache).
         pg_custom_tls: Default::default(),
     };
     Ok((inputs, size, refused))
@@ -555,8 +648,10 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
     let name = db.name_any();
     let dbs: Api<DatabaseCluster> = Api::namespaced(client.clone(), &ns);
     let ups: Api<E::Upstream> = Api::namespaced(client, &ns);
-    // (Whether the cache is listed is read before the cache: an absent object then really is absent.)
-    let listed = ctx.state.upstreams_listed[E::LISTED].get();
+    // (Whether the cache is listed is read before the cache: an absent object then really is absent.) Right
+    // after a start the reconciles run before the upstream caches have listed: they wait for that list
+    // (bounded) rather than read each upstream object from the API server.
+    let listed = ctx.state.upstreams_listed[E::LISTED].wait(FIRST_LIST_WAIT).await;
     let cached = E::store(&ctx.state).get(&ObjectRef::new(&name).within(&ns));
     let operator_version = installed_operator_version(&ctx.state, db.spec.engine.type_, &ns).unwrap_or_else(|| E::OPERATOR_VERSION.into());
 
@@ -614,13 +709,13 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             if !ctx.writes.pending(&key, rv, None, &hash) {
                 return Ok(Action::await_change());
             }
-            match dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            let produced = match dbs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                Ok(d) => d.metadata.resource_version,
                 // A conflict: a newer object is on its way (and is looked at afresh).
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {}
+                Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => None,
                 Err(e) => return Err(e.into()),
-            }
-            ctx.writes.sent(&key, rv, &hash);
+            };
+            ctx.writes.sent(&key, rv, produced.as_deref(), &hash);
             return Ok(Action::await_change());
         }
         // The upstream CR may be created now, from the cached DatabaseCluster alone (it carries our finalizer
@@ -661,7 +756,18 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             };
         inputs.pmm = monitoring.pmm.as_ref().map(|(p, _)| p.clone());
         if db.spec.engine.type_ == EngineType::Postgresql {
-            inputs.pg_custom_tls = pg_custom_tls(&ctx.state, &ns, &name).await?;
+            inputs.pg_custom_tls = pg_custom_tls(ctx, &ns, &name).await?;
+        }
+        // Split-horizon DNS: the members' certificate (signed by the config's CA) before the CR names it.
+        let mut renew_certificate_in = None;
+        if let Some(config) = inputs.split_horizon.as_ref().filter(|_| !db.spec.sharding.as_ref().is_some_and(|s| s.enabled)) {
+            match super::split_horizon_tls::sync(&ctx.state, db, config).await? {
+                Ok(d) => renew_certificate_in = Some(d),
+                Err(message) => {
+                    set_status(ctx, db, &error_status(message)).await?;
+                    return Ok(Action::await_change());
+                }
+            }
         }
         let requested = &db.spec.engine.storage.size;
         let mut desired = match E::desired(db, &inputs) {
@@ -739,6 +845,10 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         if await_public_ip {
             return Ok(Action::requeue(Duration::from_secs(30)));
         }
+        if let Some(d) = renew_certificate_in {
+            // Renewed before it expires (at the latest a day from now: a timer of months is not kept well).
+            return Ok(Action::requeue(d.min(Duration::from_secs(24 * 3600)).max(Duration::from_secs(60))));
+        }
         // Upstream status changes arrive through the owned-object watch, and everything else this read
         // through the watches above: no timer.
         Ok(Action::await_change())
@@ -787,12 +897,29 @@ async fn set_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatus)
     if !ctx.writes.pending(&key, rv, None, &hash) {
         return Ok(());
     }
-    patch_status(ctx, db, st).await?;
-    ctx.writes.sent(&key, rv, &hash);
+    tracing::debug!(db = %key, rv, changed = %status_diff(db.status.as_ref(), st), "status write");
+    let produced = patch_status(ctx, db, st).await?;
+    ctx.writes.sent(&key, rv, produced.as_deref(), &hash);
     Ok(())
 }
 
-async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatus) -> Result<(), Error> {
+/// The top-level status fields that differ (`field: old -> new`), for the debug log of status writes.
+fn status_diff(old: Option<&DatabaseClusterStatus>, new: &DatabaseClusterStatus) -> String {
+    let (old, new) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
+    let empty = serde_json::Map::new();
+    let (o, n) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
+    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| o.get(*k) != n.get(*k))
+        .map(|k| format!("{k}: {} -> {}", o.get(k).map(|v| v.to_string()).unwrap_or_default(), n.get(k).map(|v| v.to_string()).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Writes the status; the revision that holds it (None: the database is gone).
+async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatus) -> Result<Option<String>, Error> {
     let api: Api<DatabaseCluster> = Api::namespaced(ctx.state.client.clone(), &db.namespace().unwrap_or_default());
     let body = serde_json::json!({
         "apiVersion": "everest.percona.com/v1alpha1",
@@ -800,9 +927,9 @@ async fn patch_status(ctx: &Ctx, db: &DatabaseCluster, st: &DatabaseClusterStatu
         "status": st,
     });
     match api.patch_status(&db.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
-        Ok(_) => Ok(()),
+        Ok(d) => Ok(d.metadata.resource_version),
         // Gone already (deletion finished): nothing to report on.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -864,6 +991,36 @@ mod tests {
         let mut n: Vec<String> = v.into_iter().map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name)).collect();
         n.sort();
         n
+    }
+
+    #[test]
+    fn certificate_secrets_follow_the_watch_and_its_relists() {
+        use k8s_openapi::api::core::v1::Secret;
+        let secret = |ns: &str, name: &str| {
+            let mut s = Secret::default();
+            s.metadata.namespace = Some(ns.into());
+            s.metadata.name = Some(name.into());
+            s
+        };
+        let c = CertSecrets::default();
+        assert_eq!(c.has("x", "pg-custom-tls"), None, "not listed: cannot tell");
+        c.observe(&watcher::Event::<Secret>::Init);
+        c.observe(&watcher::Event::InitApply(secret("x", "pg-custom-tls")));
+        c.observe(&watcher::Event::InitApply(secret("x", "everest-secrets-pg")));
+        assert_eq!(c.has("x", "pg-custom-tls"), None, "a list in progress");
+        c.observe(&watcher::Event::<Secret>::InitDone);
+        assert_eq!(c.has("x", "pg-custom-tls"), Some(true));
+        assert_eq!(c.has("y", "pg-custom-tls"), Some(false), "another namespace");
+        c.observe(&watcher::Event::Apply(secret("x", "pg-custom-ca")));
+        assert_eq!(c.has("x", "pg-custom-ca"), Some(true));
+        c.observe(&watcher::Event::Delete(secret("x", "pg-custom-tls")));
+        assert_eq!(c.has("x", "pg-custom-tls"), Some(false));
+        // A relist: what it does not name is gone; until it is done, the old names stand.
+        c.observe(&watcher::Event::<Secret>::Init);
+        c.observe(&watcher::Event::InitApply(secret("x", "pg-custom-replication-tls")));
+        assert_eq!(c.has("x", "pg-custom-ca"), Some(true));
+        c.observe(&watcher::Event::<Secret>::InitDone);
+        assert_eq!((c.has("x", "pg-custom-ca"), c.has("x", "pg-custom-replication-tls")), (Some(false), Some(true)));
     }
 
     #[test]

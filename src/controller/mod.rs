@@ -9,6 +9,7 @@ pub mod database_engine;
 pub mod database_monitoring;
 pub mod in_use;
 pub mod monitoring_config;
+pub mod split_horizon_tls;
 
 use futures::{FutureExt, Stream};
 use std::collections::{BTreeMap, HashMap};

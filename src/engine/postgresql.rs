@@ -212,6 +212,11 @@ pub fn custom_tls_secret_names(db: &str) -> [String; 3] {
     [format!("{db}-custom-ca"), format!("{db}-custom-tls"), format!("{db}-custom-replication-tls")]
 }
 
+/// Whether `secret` is named like one of some database's [`custom_tls_secret_names`].
+pub fn is_custom_tls_secret_name(secret: &str) -> bool {
+    ["-custom-ca", "-custom-tls", "-custom-replication-tls"].iter().any(|s| secret.strip_suffix(s).is_some_and(|db| !db.is_empty()))
+}
+
 /// Which of [`custom_tls_secret_names`] exist (gathered by the reconciler; the mapping stays pure).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CustomTls {
@@ -387,6 +392,16 @@ mod tests {
         let mut d = db(1);
         d.spec.paused = true;
         assert_eq!(desired(&d, &inputs()).unwrap().spec.pause, Some(true));
+    }
+
+    #[test]
+    fn custom_certificate_secret_names_are_recognised() {
+        for n in custom_tls_secret_names("pg1") {
+            assert!(is_custom_tls_secret_name(&n), "{n}");
+        }
+        for n in ["everest-secrets-pg1", "-custom-tls", "pg1-custom-tls-x", "tls"] {
+            assert!(!is_custom_tls_secret_name(n), "{n}");
+        }
     }
 
     #[test]

@@ -238,6 +238,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
             users: Some(db.user_secrets_name()),
             encryption_key: Some(format!("{name}-mongodb-encryption-key")),
             ssl_internal: Some(format!("{name}-ssl-internal")),
+            ssl: None,
         }),
         replsets,
         sharding: Some(sharding_spec),
@@ -249,6 +250,12 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
     out.metadata = meta;
     apply_split_horizon(&mut out, db, inputs.split_horizon.as_ref());
     Ok(out)
+}
+
+/// The Secret with the members' certificate for their external names (`spec.secrets.ssl` under split-horizon
+/// DNS; issued by `controller::split_horizon_tls`).
+pub fn split_horizon_ssl_secret(db: &str) -> String {
+    format!("{db}-split-horizon-ssl")
 }
 
 /// The horizon name the members' external names are published under.
@@ -283,6 +290,8 @@ pub fn apply_split_horizon(up: &mut PerconaServerMongoDB, db: &DatabaseCluster, 
     if expose.type_.as_deref() != Some("NodePort") {
         expose.type_ = Some("LoadBalancer".into());
     }
+    // The members serve the certificate Cairn issues with the config's CA for their external names.
+    up.spec.secrets.get_or_insert_with(Default::default).ssl = Some(split_horizon_ssl_secret(&name));
 }
 
 /// `status.engineFeatures.psmdb.splitHorizon`: every member's external name with its pod's IP (private) and
@@ -374,6 +383,7 @@ mod split_horizon_tests {
             .map(|i| (format!("mg-rs0-{i}"), BTreeMap::from([("external".to_string(), format!("mg-rs0-{i}-everest.mongo.example.com"))])))
             .collect();
         assert_eq!(rs0.split_horizons, want);
+        assert_eq!(x.secrets.as_ref().and_then(|s| s.ssl.as_deref()), Some("mg-split-horizon-ssl"), "the members' certificate");
         let e = rs0.expose.clone().unwrap();
         assert_eq!((e.enabled, e.type_.as_deref()), (true, Some("LoadBalancer")));
         let st = split_horizon_status(&d, inputs(Some("mongo.example.com")).split_horizon.as_ref(), |pod| (format!("ip-{pod}"), String::new())).unwrap();
@@ -392,6 +402,7 @@ mod split_horizon_tests {
         sharded.spec.sharding = Some(crate::crd::Sharding { enabled: true, shards: 2, config_server: crate::crd::ConfigServer { replicas: 3 } });
         let x = desired(&sharded, &inputs(Some("a.b"))).unwrap().spec;
         assert!(x.replsets.iter().all(|r| r.split_horizons.is_empty()));
+        assert_eq!(x.secrets.unwrap().ssl, None, "the operator's own certificate");
         assert!(split_horizon_status(&sharded, inputs(Some("a.b")).split_horizon.as_ref(), |_| Default::default()).is_none());
     }
 }

@@ -84,6 +84,21 @@ pub fn validate(spec: &SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
                 Some(_) => {}
             }
         }
+        // The members' certificates are signed with it: a CA, valid now, with its own key.
+        if let Err((half, m)) = crate::controller::split_horizon_tls::parse_ca(c.ca_crt.as_deref().unwrap_or(""), c.ca_key.as_deref().unwrap_or("")) {
+            return Err(ApiError::invalid(&format!("spec.tls.certificate[{half:?}]"), m));
+        }
+    }
+    Ok(())
+}
+
+/// A changed spec: valid, and the domain suffix fixed while a database uses the config (its members'
+/// names would change under it). The REST `PATCH` and the admission webhook.
+pub fn admit_update(state: &State, ns: &str, name: &str, old: &SplitHorizonDNSConfigSpec, new: &SplitHorizonDNSConfigSpec) -> Result<(), ApiError> {
+    validate(new)?;
+    let used = users(state, ns, name);
+    if new.base_domain_name_suffix != old.base_domain_name_suffix && !used.is_empty() {
+        return Err(ApiError::on_field(409, "spec.baseDomainNameSuffix", format!("cannot change while databases use the config ({})", used.join(", "))));
     }
     Ok(())
 }
@@ -144,11 +159,7 @@ pub async fn patch(state: &State, caller: &Caller, ns: &str, name: &str, body: s
     let Some(change) = body.get("spec") else { return Err(ApiError::invalid("spec", "is required (a merge patch of the spec)")) };
     json_patch::merge(&mut spec, change);
     let mut spec: SplitHorizonDNSConfigSpec = serde_json::from_value(spec).map_err(|e| ApiError::invalid("spec", e))?;
-    validate(&spec)?;
-    let used = users(state, ns, name);
-    if spec.base_domain_name_suffix != current.spec.base_domain_name_suffix && !used.is_empty() {
-        return Err(ApiError::on_field(409, "spec.baseDomainNameSuffix", format!("cannot change while databases use the config ({})", used.join(", "))));
-    }
+    admit_update(state, ns, name, &current.spec, &spec)?;
     store_certificate(state, ns, &mut spec).await?;
     let api: Api<SplitHorizonDNSConfig> = Api::namespaced(state.client.clone(), ns);
     let p: json_patch::Patch = serde_json::from_value(serde_json::json!([{"op": "replace", "path": "/spec", "value": spec}])).map_err(|_| ApiError::internal())?;
@@ -203,8 +214,14 @@ mod tests {
                 certificate: cert.map(|(c, k)| SplitHorizonCertificate { ca_crt: Some(c.into()), ca_key: Some(k.into()) }),
             },
         };
+        let (crt, key) = crate::controller::split_horizon_tls::new_ca("t");
         assert!(validate(&spec("mongo.example.com", None)).is_ok());
-        assert!(validate(&spec("mongo.example.com", Some(("-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----")))).is_ok());
+        assert!(validate(&spec("mongo.example.com", Some((&crt, &key)))).is_ok());
+        let e = validate(&spec("mongo.example.com", Some(("-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----")))).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.tls.certificate[\"ca.crt\"]"), "not a certificate");
+        let (_, other_key) = crate::controller::split_horizon_tls::new_ca("u");
+        let e = validate(&spec("mongo.example.com", Some((&crt, &other_key)))).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spec.tls.certificate[\"ca.key\"]"), "another CA's key");
         for bad in ["", "localhost", "Mongo.example.com", "-a.example.com", "a..b"] {
             assert_eq!(validate(&spec(bad, None)).unwrap_err().field.as_deref(), Some("spec.baseDomainNameSuffix"), "{bad:?}");
         }

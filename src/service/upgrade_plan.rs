@@ -3,8 +3,9 @@
 //! first. The approval locks the namespace's engines (`everest.percona.com/upgrade-lock`): while the lock
 //! holds, writes to that namespace's databases answer 412. The upgrade itself goes through the operators'
 //! Helm charts: the approval runs it in the server (`cli::upgrade::upgrade_operators`, the code
-//! `cairn upgrade` runs per namespace) when `cairn serve` has Helm settings; otherwise `cairn namespaces
-//! update`, `cairn upgrade` or a GitOps tool bumping the chart does. The lock lifts once every locked engine
+//! `cairn upgrade` runs per namespace) when the namespace holds the `cairn-db-namespace` Helm release;
+//! otherwise (a GitOps tool renders the chart without Helm releases, the sandbox simulates the operators)
+//! whoever installed the operators upgrades them (`cairn namespaces update`, a chart bump in Git). The lock lifts once every locked engine
 //! reports the target version, or after 10 minutes, or at once when the server's upgrade fails.
 use super::authz::{self, authorize, res, Action};
 use super::Caller;
@@ -174,6 +175,17 @@ pub async fn approve(state: &State, caller: &Caller, ns: &str) -> Result<Upgrade
         let (state, helm, ns) = (state.clone(), helm.clone(), ns.to_string());
         let engines: Vec<String> = plan.upgrades.iter().map(|u| u.name.clone()).collect();
         tokio::spawn(async move {
+            // Operators not installed by Cairn's chart (a GitOps tool renders it without Helm releases, the
+            // sandbox's simulated ones): whoever installed them upgrades them; the lock holds until the
+            // engines report the target versions.
+            match helm_release_exists(&state.client, &ns).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(%ns, release = crate::cli::DB_RELEASE, "no Helm release of the operators in the namespace: waiting for whoever installed them to upgrade them");
+                    return;
+                }
+                Err(e) => tracing::warn!(%ns, error = %e, "cannot read the namespace's Helm releases; trying the upgrade"),
+            }
             match crate::cli::upgrade::upgrade_operators(&state.client, &helm, &state.system_namespace, &ns, false).await {
                 Ok(()) => tracing::info!(%ns, "operator upgrade applied through the charts"),
                 Err(e) => {
@@ -184,6 +196,14 @@ pub async fn approve(state: &State, caller: &Caller, ns: &str) -> Result<Upgrade
         });
     }
     Ok(plan)
+}
+
+/// Whether namespace `ns` holds the Helm release of Cairn's per-namespace chart (Helm's release records are
+/// Secrets labelled `owner=helm,name=<release>`).
+async fn helm_release_exists(client: &Client, ns: &str) -> Result<bool, kube::Error> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
+    let lp = kube::api::ListParams::default().labels(&format!("owner=helm,name={}", crate::cli::DB_RELEASE)).limit(1);
+    Ok(!api.list_metadata(&lp).await?.items.is_empty())
 }
 
 /// Lifts the lock of `engines` in `ns` (a failed upgrade: the old operators keep running, writes resume).

@@ -122,6 +122,9 @@ pub struct Secrets {
     pub encryption_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssl_internal: Option<String>,
+    /// The members' external TLS certificate (`tls.crt`, `tls.key`, `ca.crt`); unset, the operator makes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<String>,
 }
 
 /// `{antiAffinityTopologyKey, advanced}`: not a plain Affinity.

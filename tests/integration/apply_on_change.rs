@@ -144,9 +144,15 @@ async fn converge_then_restart_writes_only_what_changed() {
         assert_eq!(finalizer_writes, 1, "{name}: the finalizer added once: {writes:#?}");
     }
 
-    // A restart with nothing changed: no write at all.
+    // The custom-certificate Secrets a PostgreSQL reconcile looks for come from the Secret watch.
+    let secret_reads: Vec<&String> = reads.iter().filter(|p| p.contains("/secrets/")).collect();
+    assert!(secret_reads.is_empty(), "Secrets read during the converge: {secret_reads:#?}");
+
+    // A restart with nothing changed: no write at all, and no read beyond the watches (the reconciles wait for
+    // the upstream caches' first lists rather than read each upstream object).
     rt.shutdown_background();
     log.lock().unwrap().clear();
+    READS.lock().unwrap().clear();
     // (This instance's own count, from 0: it may go through them before start_cairn returns.)
     let (rt, state) = start_cairn(&env, log.clone()).await;
     // Every database has been reconciled from the new caches (the first list triggers each one) …
@@ -156,6 +162,8 @@ async fn converge_then_restart_writes_only_what_changed() {
     .await;
     let writes = settled(&log, Duration::from_secs(3)).await;
     assert!(writes.is_empty(), "a restart with nothing changed wrote: {writes:#?}");
+    let reads: Vec<String> = std::mem::take(&mut *READS.lock().unwrap()).into_iter().filter(|p| p.contains(&format!("/namespaces/{ns}/"))).collect();
+    assert!(reads.is_empty(), "a restart with nothing changed read objects of the databases' namespace: {reads:#?}");
 
     // One real change: one PATCH of that upstream object, and nothing to the others.
     let name = "aoc-pxc";

@@ -28,7 +28,7 @@ fn helm(args: &[&str]) -> String {
 async fn charts() -> (cairn::cli::TempDir, PathBuf, PathBuf) {
     let tmp = cairn::cli::TempDir::new().unwrap();
     let cairn_chart = cairn::cli::charts::write_cairn(&tmp.0).unwrap();
-    let h = cairn::cli::Helm { bin: helm_bin() };
+    let h = cairn::cli::Helm { bin: helm_bin(), kubeconfig: None };
     let src = cairn::cli::charts::OperatorSource::Dir(operator_charts());
     let db = cairn::cli::charts::write_db_namespace(&tmp.0, &cairn::cli::charts::pinned_operators(), &src, &h).await.unwrap();
     (tmp, cairn_chart, db)
@@ -51,6 +51,8 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         ("db-namespaces", vec!["dbNamespaces={a,b}", "secureCookies=true", "versionService.url="]),
         // The admission webhook with its generated certificate, validating only, selecting by name.
         ("webhook", vec!["webhook.enabled=true", "webhook.mutating=false", "webhook.failurePolicy=Ignore", "dbNamespaces={a}"]),
+        // The server's operator upgrades: another chart repository, a longer wait, CRDs left to the admin.
+        ("operator-upgrades", vec!["rbac.operatorCRDs=false", "operatorUpgrades.repository=https://charts.example.com/", "operatorUpgrades.timeoutSeconds=600"]),
     ]
 }
 
@@ -59,7 +61,7 @@ fn db_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         ("defaults", vec![]),
         ("postgresql-only", vec!["pxc.enabled=false", "psmdb.enabled=false"]),
         ("mysql-only", vec!["postgresql.enabled=false", "psmdb.enabled=false"]),
-        ("mongodb-only", vec!["postgresql.enabled=false", "pxc.enabled=false", "cairn.rbac=false"]),
+        ("mongodb-only", vec!["postgresql.enabled=false", "pxc.enabled=false", "cairn.rbac=false", "cairn.operatorUpgrades=false"]),
     ]
 }
 
@@ -127,7 +129,43 @@ async fn charts_lint_strict_and_render_every_toggle() {
         };
         assert_eq!(deployments, want, "{name}");
         assert_eq!(kinds(&y).contains(&"Role/cairn-databases".to_string()), name != "mongodb-only", "{name}");
+        assert_eq!(kinds(&y).contains(&"RoleBinding/cairn-operator-upgrades".to_string()), name != "mongodb-only", "{name}");
     }
+    // The server's operator upgrades: the repository and timeout reach `cairn serve`, the CRD rule goes.
+    let crd_rule = "resources: [\"customresourcedefinitions\"]\n    verbs: [\"create\"]";
+    assert!(render(&cairn_chart, "sys", &[]).contains(crd_rule));
+    let y = render(&cairn_chart, "sys", &cairn_toggles()[8].1);
+    assert!(!y.contains(crd_rule) && y.contains("value: \"https://charts.example.com/\"") && y.contains(r#"args: ["serve", "--timeout", "600"]"#), "{y}");
+}
+
+/// The ClusterRole names every CRD of the pinned operator charts (Cairn applies them before an operator
+/// upgrade; get and patch are limited to these names).
+#[test]
+fn the_cluster_role_names_every_operator_crd() {
+    let role = std::fs::read_to_string(repo().join("charts/cairn/templates/clusterrole.yaml")).unwrap();
+    let mut missing = Vec::new();
+    for op in cairn::cli::charts::pinned_operators() {
+        let dir = cairn::cli::charts::find_local_chart(&operator_charts(), &op.chart, &op.version).unwrap();
+        let crds = std::fs::read_to_string(dir.join("crds/crd.yaml")).unwrap();
+        for name in crds.lines().filter_map(|l| l.strip_prefix("  name: ")) {
+            if !role.contains(&format!("      - {name}\n")) {
+                missing.push(name.to_string());
+            }
+        }
+    }
+    assert!(missing.is_empty(), "add to the operator CRD rule of charts/cairn/templates/clusterrole.yaml: {missing:?}");
+}
+
+/// The image builds the same Helm as the tests use.
+#[test]
+fn the_image_builds_the_helm_of_the_tests() {
+    let version = |file: &str, prefix: &str| {
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        text.lines().find_map(|l| l.strip_prefix(prefix)).map(str::to_string).unwrap_or_else(|| panic!("{prefix} missing from {file}"))
+    };
+    assert_eq!(version("Dockerfile", "ARG HELM_VERSION="), version("scripts/bootstrap.sh", "HELM_VERSION="));
+    let docker = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    assert!(docker.contains("go install") && docker.contains("COPY --from=helm /out/helm /usr/local/bin/helm") && docker.contains("CAIRN_HELM=/usr/local/bin/helm"));
 }
 
 /// Applies every object of a render as a server-side dry run: the API server validates it (schemas, CEL,

@@ -46,8 +46,21 @@ async fn the_upgrade_namespace_runs_the_older_operators_and_an_approval_moves_th
     let image = |d: &Deployment| d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.clone().unwrap_or_default();
     assert!(image(&deployments.get("percona-postgresql-operator").await.unwrap()).ends_with(":2.7.0"));
 
+    // `cairn serve` always has Helm settings; here a `helm` that leaves a mark when run. The sandbox's
+    // operators are no Helm release of Cairn's chart: the server must not run Helm (it would fail and lift
+    // the lock at once, logging "operator upgrade failed"); the lock holds until the engines report.
+    let tmp = cairn::cli::TempDir::new().unwrap();
+    let (fake_helm, mark) = (tmp.0.join("helm"), tmp.0.join("helm-ran"));
+    std::fs::write(&fake_helm, format!("#!/bin/sh\ntouch {}\nexit 1\n", mark.display())).unwrap();
+    std::fs::set_permissions(&fake_helm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let helm = cairn::cli::HelmArgs { helm: fake_helm.display().to_string(), repository: String::new(), operator_charts: None, timeout: 5, kubeconfig: None };
+    state.operator_upgrades.set(helm).unwrap();
     cairn::service::upgrade_plan::approve(&state, &admin, &ns).await.unwrap();
     eventually(60, "the lock lifted", || async { cairn::service::upgrade_plan::check_unlocked(&state, &ns).ok() }).await;
+    assert!(!mark.exists(), "no Helm run for a namespace without Cairn's Helm release");
+    let engines: Api<cairn::crd::DatabaseEngine> = Api::namespaced(env.client.clone(), &ns);
+    let pg = engines.get("percona-postgresql-operator").await.unwrap().status.unwrap();
+    assert_eq!(pg.operator_version, "2.8.2", "the lock lifted because the upgrade finished");
     assert_eq!(image(&deployments.get("percona-postgresql-operator").await.unwrap()), "docker.io/percona/percona-postgresql-operator:2.8.2");
     assert_eq!(image(&deployments.get("percona-xtradb-cluster-operator").await.unwrap()), "percona/percona-xtradb-cluster-operator:1.19.0");
     let plan = cairn::service::upgrade_plan::get_plan(&state, &admin, &ns).unwrap();

@@ -12,13 +12,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use serde_json::{json, Value};
 
-const CRT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+/// A CA as a user uploads it (certificate, PKCS#8 key), made once for this file's tests.
+static CA: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(|| cairn::controller::split_horizon_tls::new_ca("split-horizon test CA"));
 
 fn config(name: &str, suffix: &str, cert: bool) -> Value {
     let mut tls = json!({"secretName": format!("{name}-ca")});
     if cert {
-        tls["certificate"] = json!({"ca.crt": CRT, "ca.key": KEY});
+        tls["certificate"] = json!({"ca.crt": CA.0, "ca.key": CA.1});
     }
     json!({"apiVersion": "enginefeatures.everest.percona.com/v1alpha1", "kind": "SplitHorizonDNSConfig",
         "metadata": {"name": name}, "spec": {"baseDomainNameSuffix": suffix, "tls": tls}})
@@ -62,7 +62,7 @@ async fn split_horizon_dns_for_mongodb() {
     assert!(out["spec"]["tls"].get("certificate").is_none(), "{out}");
     assert_eq!(out["status"]["inUse"], json!(false));
     let secret = Api::<Secret>::namespaced(c.clone(), &ns).get("shd-ca").await.unwrap();
-    assert_eq!(secret.data.unwrap()["ca.crt"].0, CRT.as_bytes());
+    assert_eq!(secret.data.unwrap()["ca.crt"].0, CA.0.as_bytes());
     let (s, l) = rest.admin("GET", &base, None).await;
     assert_eq!((s, l["kind"].as_str(), l["items"].as_array().map(|i| i.len())), (200, Some("SplitHorizonDNSConfigList"), Some(1)), "{l}");
     let stored = Api::<SplitHorizonDNSConfig>::namespaced(c.clone(), &ns).get("shd").await.unwrap();
@@ -121,7 +121,8 @@ async fn split_horizon_dns_for_mongodb() {
     assert_eq!(s, 409, "{e}");
     let (s, e) = rest.admin("PATCH", &format!("{base}/shd"), Some(json!({"spec": {"baseDomainNameSuffix": "other.example.com"}}))).await;
     assert_eq!((s, e["field"].as_str()), (409, Some("spec.baseDomainNameSuffix")), "{e}");
-    let (s, out) = rest.admin("PATCH", &format!("{base}/shd"), Some(json!({"spec": {"tls": {"certificate": {"ca.crt": CRT, "ca.key": KEY}}}}))).await;
+    let (crt, key) = cairn::controller::split_horizon_tls::new_ca("another CA");
+    let (s, out) = rest.admin("PATCH", &format!("{base}/shd"), Some(json!({"spec": {"tls": {"certificate": {"ca.crt": crt, "ca.key": key}}}}))).await;
     assert_eq!(s, 200, "a new CA is fine: {out}");
     let (_, mut body) = rest.admin("GET", &format!("{dbs_path}/shd-mg"), None).await;
     body["spec"]["engineFeatures"]["psmdb"]["splitHorizonDnsConfigName"] = json!("other");

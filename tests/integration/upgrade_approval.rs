@@ -28,8 +28,6 @@ async fn engine_at(client: &kube::Client, ns: &str, name: &str, version: &str) {
 #[tokio::test]
 async fn an_approved_plan_upgrades_the_operators_through_their_chart() {
     let env = TestEnv::start().await;
-    // Helm talks to this test's API server (in a cluster it uses the Pod's service account).
-    std::env::set_var("KUBECONFIG", &env.kubeconfig);
     let ns = env.name("appr");
     let sel = env.selector();
     cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
@@ -42,6 +40,8 @@ async fn an_approved_plan_upgrades_the_operators_through_their_chart() {
         repository: cairn::cli::charts::PERCONA_REPOSITORY.into(),
         operator_charts: Some(operator_charts()),
         timeout: 90,
+        // Helm talks to this test's API server (in a cluster it uses the Pod's service account).
+        kubeconfig: Some(env.kubeconfig.clone()),
     };
 
     // The namespace as an earlier Cairn installed it: PostgreSQL operator 2.7.0 only.

@@ -79,12 +79,28 @@ pub fn DatabaseActions(
                     on_run=Callback::new(move |()| delete_open.set(true))/>
             </Menu>
         </Show>
-        <Dialog open=restart_open title=restart_title id=restart_id>
-            <RestartForm namespace=ns_r.clone() name=name_r.clone() restart open=restart_open/>
-        </Dialog>
-        <Dialog open=delete_open title=delete_title id=delete_id>
-            <DeleteForm namespace=ns_d.clone() name=name_d.clone() delete open=delete_open/>
-        </Dialog>
+        // The dialogs exist only while open: a list of 1,000 rows would otherwise render (and hydrate) 2,000
+        // closed dialogs.
+        <Show when=move || restart_open.get()>
+            {
+                let (title, id, ns, name) = (restart_title.clone(), restart_id.clone(), ns_r.clone(), name_r.clone());
+                view! {
+                    <Dialog open=restart_open title=title id=id>
+                        <RestartForm namespace=ns.clone() name=name.clone() restart open=restart_open/>
+                    </Dialog>
+                }
+            }
+        </Show>
+        <Show when=move || delete_open.get()>
+            {
+                let (title, id, ns, name) = (delete_title.clone(), delete_id.clone(), ns_d.clone(), name_d.clone());
+                view! {
+                    <Dialog open=delete_open title=title id=id>
+                        <DeleteForm namespace=ns.clone() name=name.clone() delete open=delete_open/>
+                    </Dialog>
+                }
+            }
+        </Show>
     }
     .into_any()
 }

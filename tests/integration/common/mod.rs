@@ -171,12 +171,12 @@ impl Drop for ControlPlane {
 }
 
 /// Starts Cairn's state and reconcilers, as `cairn serve` does, and waits for the caches.
-async fn run_cairn(client: Client, opts: cairn::state::Options) -> cairn::state::State {
+pub async fn run_cairn(client: Client, opts: cairn::state::Options) -> cairn::state::State {
     let run = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
     run_cairn_with(client, opts, run).await
 }
 
-async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
+pub async fn run_cairn_with(client: Client, opts: cairn::state::Options, run: cairn::controller::database_cluster::RunOptions) -> cairn::state::State {
     let (state, subs) = cairn::state::State::start(client, opts);
     let mut subs = subs.unwrap();
     tokio::spawn(cairn::controller::database_engine::run(state.clone(), subs.engines.take().unwrap()));
