@@ -81,11 +81,11 @@ test("restore a backup by its storage path, in place and into a new database", a
   await page.getByRole("button", { name: "Restore from a path" }).click();
   await dialog.getByLabel("Storage location").selectOption(storage);
   await dialog.getByLabel("Backup path").fill(location);
-  await dialog.getByLabel("A point in time (UTC)").check();
+  await dialog.getByLabel("A chosen moment (UTC)").check();
   await dialog.getByLabel("This database (its current data is replaced)").check();
   await dialog.getByRole("button", { name: "Restore", exact: true }).click();
   await expect(dialog.locator("#path-restore-date-error")).toContainText("choose the point in time");
-  await dialog.getByLabel("Point in time (UTC)", { exact: true }).fill("2099-01-01T00:00");
+  await dialog.getByLabel("Moment to restore to (UTC)").fill("2099-01-01T00:00");
   await dialog.getByRole("button", { name: "Restore", exact: true }).click();
   await expect(dialog.locator("#path-restore-date-error")).toContainText("in the future");
   await expect(page.getByRole("list", { name: "Restores" }).getByRole("listitem")).toHaveCount(restoresBefore);
@@ -100,8 +100,8 @@ test("restore a backup by its storage path, in place and into a new database", a
   await page.getByRole("button", { name: "Restore from a path" }).click();
   await dialog.getByLabel("Storage location").selectOption(storage);
   await dialog.getByLabel("Backup path").fill(location);
-  await dialog.getByLabel("A point in time (UTC)").check();
-  await dialog.getByLabel("Point in time (UTC)", { exact: true }).fill(past);
+  await dialog.getByLabel("A chosen moment (UTC)").check();
+  await dialog.getByLabel("Moment to restore to (UTC)").fill(past);
   await dialog.getByLabel("A new database (opens the create form)").check();
   await dialog.getByRole("button", { name: "Continue" }).click();
   await expect(page).toHaveURL(/\/databases\/new\?.*from_path=.*from_pitr_type=date/);
@@ -112,8 +112,8 @@ test("restore a backup by its storage path, in place and into a new database", a
   await expect(page.getByLabel("Create from a backup in a storage location")).toBeChecked();
   await expect(page.getByLabel("Backup's storage location")).toHaveValue(storage);
   await expect(page.getByLabel("Backup path")).toHaveValue(location);
-  await expect(page.getByLabel("A point in time (UTC)")).toBeChecked();
-  await expect(page.getByLabel("Point in time (UTC)", { exact: true })).toHaveValue(past);
+  await expect(page.getByLabel("A chosen moment (UTC)")).toBeChecked();
+  await expect(page.getByLabel("Moment to restore to (UTC)")).toHaveValue(past);
 
   // A path without its storage is refused beside the storage, and the Backups step comes back.
   await page.getByLabel("Backup's storage location").selectOption("");

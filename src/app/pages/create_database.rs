@@ -863,7 +863,7 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
                             </div>
                             <fieldset class="space-y-2 sm:col-span-2">
                                 <legend class=LABEL>"Restore to"</legend>
-                                {[("", "The moment of the backup"), ("latest", "The latest moment its logs reach (point-in-time recovery)"), ("date", "A point in time (UTC)")]
+                                {[("", "The moment of the backup"), ("latest", "The latest moment its logs reach (point-in-time recovery)"), ("date", "A chosen moment (UTC)")]
                                     .into_iter()
                                     .map(|(value, label)| {
                                         let id = format!("from_pitr_type_{}", if value.is_empty() { "backup" } else { value });
@@ -877,7 +877,7 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
                                     })
                                     .collect_view()}
                                 <div class:hidden=move || hydrated.get() && from_point.get() != "date">
-                                    <label for="from_pitr_date" class=LABEL>"Point in time (UTC)"</label>
+                                    <label for="from_pitr_date" class=LABEL>"Moment to restore to (UTC)"</label>
                                     <input id="from_pitr_date" name="from_pitr_date" type="datetime-local" step="1" class=INPUT value=from_date.clone()
                                         aria-describedby="from_pitr_date-help from_pitr_date-error"/>
                                     <p id="from_pitr_date-help" class=HELP>

@@ -206,7 +206,7 @@ fn PathRestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView
             </div>
             <fieldset class="space-y-2">
                 <legend class="field-label">"Restore to"</legend>
-                {[("backup", "The moment of the backup"), ("latest", "The latest moment its logs reach (point-in-time recovery)"), ("date", "A point in time (UTC)")]
+                {[("backup", "The moment of the backup"), ("latest", "The latest moment its logs reach (point-in-time recovery)"), ("date", "A chosen moment (UTC)")]
                     .into_iter()
                     .map(|(value, label)| {
                         let id = format!("path-restore-point-{value}");
@@ -221,7 +221,7 @@ fn PathRestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView
                     .collect_view()}
                 <Show when=move || point.get() == "date">
                     <div>
-                        <label for="path-restore-date" class="field-label">"Point in time (UTC)"</label>
+                        <label for="path-restore-date" class="field-label">"Moment to restore to (UTC)"</label>
                         <input id="path-restore-date" type="datetime-local" step="1" class="field-input" aria-describedby="path-restore-date-help path-restore-date-error"
                             prop:value=move || date.get() on:input=move |ev| date.set(event_target_value(&ev))/>
                         <p id="path-restore-date-help" class="mt-1 text-xs text-slate-600">
