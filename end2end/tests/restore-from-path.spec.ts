@@ -14,7 +14,8 @@ import {
 } from "./helpers";
 
 // Restoring from a backup by its path in a storage location (`spec.dataSource.backupSource`): in place from
-// the Restores tab, and into a new database from the create form; each refused input is named beside it.
+// the Restores tab (as backed up, and to the latest moment its logs reach), and into a new database at a
+// point in time from the create form; each refused input (a missing or future date too) is named beside it.
 // And the create form's backup fields without JavaScript: shown by the server, posted as a plain form.
 
 /** Creates a MySQL database through the wizard and waits until it is listed. */
@@ -69,13 +70,41 @@ test("restore a backup by its storage path, in place and into a new database", a
   await expect(restore).toContainText(`From ${storage}:${location}`);
   await expect(restore).toContainText("Succeeded", { timeout: 120_000 });
 
-  // Into a new database: the create form opens with the storage and the path filled in.
+  // A point in time from a path (no window is known for a path): a date is needed, and one in the future is
+  // refused by the server beside the date; nothing is written.
+  await expect
+    .poll(async () => (await (await page.request.get(`/v1/namespaces/${ns}/database-clusters/${db}`)).json()).status?.status, { timeout: 120_000 })
+    .toBe("ready");
+  await gotoWithRetry(page, `/databases/${ns}/${db}/restores`);
+  await waitForHydration(page);
+  const restoresBefore = await page.getByRole("list", { name: "Restores" }).getByRole("listitem").count();
   await page.getByRole("button", { name: "Restore from a path" }).click();
   await dialog.getByLabel("Storage location").selectOption(storage);
   await dialog.getByLabel("Backup path").fill(location);
+  await dialog.getByLabel("A chosen moment (UTC)").check();
+  await dialog.getByLabel("This database (its current data is replaced)").check();
+  await dialog.getByRole("button", { name: "Restore", exact: true }).click();
+  await expect(dialog.locator("#path-restore-date-error")).toContainText("choose the point in time");
+  await dialog.getByLabel("Moment to restore to (UTC)").fill("2099-01-01T00:00");
+  await dialog.getByRole("button", { name: "Restore", exact: true }).click();
+  await expect(dialog.locator("#path-restore-date-error")).toContainText("in the future");
+  await expect(page.getByRole("list", { name: "Restores" }).getByRole("listitem")).toHaveCount(restoresBefore);
+  // The latest moment the logs reach: accepted, listed as such.
+  await dialog.getByLabel("The latest moment its logs reach (point-in-time recovery)").check();
+  await dialog.getByRole("button", { name: "Restore", exact: true }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByRole("list", { name: "Restores" }).getByRole("listitem").first()).toContainText("to the latest restorable moment");
+
+  // Into a new database, to a moment: the create form opens with the storage, the path and the moment.
+  const past = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
+  await page.getByRole("button", { name: "Restore from a path" }).click();
+  await dialog.getByLabel("Storage location").selectOption(storage);
+  await dialog.getByLabel("Backup path").fill(location);
+  await dialog.getByLabel("A chosen moment (UTC)").check();
+  await dialog.getByLabel("Moment to restore to (UTC)").fill(past);
   await dialog.getByLabel("A new database (opens the create form)").check();
   await dialog.getByRole("button", { name: "Continue" }).click();
-  await expect(page).toHaveURL(/\/databases\/new\?.*from_path=/);
+  await expect(page).toHaveURL(/\/databases\/new\?.*from_path=.*from_pitr_type=date/);
   await waitForHydration(page);
   const copy = uniqueDbName("pthc");
   await fillDatabaseForm(page, { name: copy, engine: "MySQL" });
@@ -83,6 +112,8 @@ test("restore a backup by its storage path, in place and into a new database", a
   await expect(page.getByLabel("Create from a backup in a storage location")).toBeChecked();
   await expect(page.getByLabel("Backup's storage location")).toHaveValue(storage);
   await expect(page.getByLabel("Backup path")).toHaveValue(location);
+  await expect(page.getByLabel("A chosen moment (UTC)")).toBeChecked();
+  await expect(page.getByLabel("Moment to restore to (UTC)")).toHaveValue(past);
 
   // A path without its storage is refused beside the storage, and the Backups step comes back.
   await page.getByLabel("Backup's storage location").selectOption("");
@@ -94,7 +125,10 @@ test("restore a backup by its storage path, in place and into a new database", a
   await submitDatabaseForm(page);
   await expectPath(page, "/");
   const stored = await (await page.request.get(`/v1/namespaces/${ns}/database-clusters/${copy}`)).json();
-  expect(stored.spec.dataSource).toEqual({ backupSource: { path: location, backupStorageName: storage } });
+  expect(stored.spec.dataSource).toEqual({
+    backupSource: { path: location, backupStorageName: storage },
+    pitr: { type: "date", date: `${past}Z` },
+  });
   expect(problems.consoleErrors, "console errors").toEqual([]);
 });
 

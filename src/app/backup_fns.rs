@@ -53,6 +53,9 @@ pub fn schedule_input(path: &str) -> Option<&'static str> {
     if path.starts_with("spec.dataSource.backupSource") {
         return Some("from_storage");
     }
+    if path.starts_with("spec.dataSource.pitr") {
+        return Some("from_pitr_date");
+    }
     if path.starts_with("spec.dataSource") {
         return Some("from_backup");
     }
@@ -224,11 +227,7 @@ pub fn backup_from_form(
         (Some(storage), Some(path)) => Some(BackupSource { path, backup_storage_name: storage }),
     };
     let source = (get("from_backup").is_some() || path_source.is_some()).then(|| {
-        let pitr = match get("from_pitr_type").as_deref() {
-            Some("latest") => Some(Pitr { type_: PitrType::Latest, date: None }),
-            Some("date") => Some(Pitr { type_: PitrType::Date, date: get("from_pitr_date").map(|d| normalise_date(&d)) }),
-            _ => None,
-        };
+        let pitr = point_in_time(&get("from_pitr_type").unwrap_or_default(), get("from_pitr_date"));
         DataSource { db_cluster_backup_name: get("from_backup"), backup_source: path_source, pitr, ..Default::default() }
     });
     Ok((backup, source))
@@ -313,14 +312,9 @@ pub async fn set_pitr(namespace: String, name: String, pitr: Option<String>, pit
 #[server]
 pub async fn restore_backup(namespace: String, name: String, backup: String, point: String, date: Option<String>) -> Result<Option<FieldError>, ServerFnError> {
     use crate::crd::database_cluster_restore::*;
-    use crate::crd::{Pitr, PitrType};
     let st = server::state()?;
     let caller = server::caller(&st).await?;
-    let pitr = match point.as_str() {
-        "latest" => Some(Pitr { type_: PitrType::Latest, date: None }),
-        "date" => Some(Pitr { type_: PitrType::Date, date: date.map(|d| normalise_date(&d)) }),
-        _ => None,
-    };
+    let pitr = point_in_time(&point, date);
     let r = DatabaseClusterRestore::new(
         &format!("{name}-restore-{}", stamp()),
         DatabaseClusterRestoreSpec { db_cluster_name: name, data_source: RestoreDataSource { db_cluster_backup_name: Some(backup), backup_source: None, pitr } },
@@ -328,6 +322,18 @@ pub async fn restore_backup(namespace: String, name: String, backup: String, poi
     match crate::service::restores::create(&st, &caller, &namespace, r).await {
         Ok(_) => Ok(None),
         Err(e) => on_input(e, restore_input),
+    }
+}
+
+/// A restore dialog's "Restore to": `backup` (as backed up: no PITR), `latest`, or `date` (a `datetime-local`
+/// value, UTC).
+#[cfg(feature = "ssr")]
+fn point_in_time(point: &str, date: Option<String>) -> Option<crate::crd::Pitr> {
+    use crate::crd::{Pitr, PitrType};
+    match point {
+        "latest" => Some(Pitr { type_: PitrType::Latest, date: None }),
+        "date" => Some(Pitr { type_: PitrType::Date, date: date.map(|d| normalise_date(&d)) }),
+        _ => None,
     }
 }
 
@@ -349,10 +355,18 @@ pub fn restore_input(path: &str) -> Option<&'static str> {
 
 /// Restores a database in place from a backup in a storage location, by its path (`s3://bucket/…` as the
 /// Backups tab shows a backup's location, or the path inside the bucket): e.g. a backup of a database that
-/// no longer exists. The rules are the REST API's (`spec.dataSource.backupSource`); a refused input comes
-/// back beside it.
+/// no longer exists; as it was backed up (`point` = backup), to the latest moment the storage's logs reach
+/// (`latest`) or to `date` (`date`, UTC). The rules are the REST API's (`spec.dataSource.backupSource`,
+/// `spec.dataSource.pitr`); a refused input comes back beside it.
 #[server]
-pub async fn restore_from_path(namespace: String, name: String, storage: String, path: String) -> Result<Option<FieldError>, ServerFnError> {
+pub async fn restore_from_path(
+    namespace: String,
+    name: String,
+    storage: String,
+    path: String,
+    point: String,
+    date: Option<String>,
+) -> Result<Option<FieldError>, ServerFnError> {
     use crate::crd::database_cluster_restore::*;
     use crate::crd::BackupSource;
     let (storage, path) = (storage.trim().to_string(), path.trim().to_string());
@@ -365,7 +379,11 @@ pub async fn restore_from_path(namespace: String, name: String, storage: String,
         &format!("{name}-restore-{}", stamp()),
         DatabaseClusterRestoreSpec {
             db_cluster_name: name,
-            data_source: RestoreDataSource { db_cluster_backup_name: None, backup_source: Some(BackupSource { path, backup_storage_name: storage }), pitr: None },
+            data_source: RestoreDataSource {
+                db_cluster_backup_name: None,
+                backup_source: Some(BackupSource { path, backup_storage_name: storage }),
+                pitr: point_in_time(&point, date),
+            },
         },
     );
     match crate::service::restores::create(&st, &caller, &namespace, r).await {
@@ -431,6 +449,12 @@ mod tests {
         // One without the other is refused beside the missing one.
         assert_eq!(backup_from_form(&form(&[("from_storage", "s3"), ("from_path", "  ")])).unwrap_err().field, "from_path");
         assert_eq!(backup_from_form(&form(&[("from_path", "db/b1")])).unwrap_err().field, "from_storage");
+        // With a point in time: the latest moment the logs reach, or a date (UTC); "" is as backed up.
+        let at = |t: &str, d: &str| backup_from_form(&form(&[("from_storage", "s3"), ("from_path", "db/b1"), ("from_pitr_type", t), ("from_pitr_date", d)])).unwrap().1.unwrap().pitr;
+        assert_eq!(at("latest", ""), Some(crate::crd::Pitr { type_: crate::crd::PitrType::Latest, date: None }));
+        assert_eq!(at("date", "2026-11-28T02:30:15"), Some(crate::crd::Pitr { type_: crate::crd::PitrType::Date, date: Some("2026-11-28T02:30:15Z".into()) }));
+        assert_eq!(at("", "2026-11-28T02:30"), None);
+        assert_eq!(schedule_input("spec.dataSource.pitr.date"), Some("from_pitr_date"));
         // The service's rules land on the same inputs.
         assert_eq!(schedule_input("spec.dataSource.backupSource.path"), Some("from_path"));
         assert_eq!(schedule_input("spec.dataSource.backupSource.backupStorageName"), Some("from_storage"));

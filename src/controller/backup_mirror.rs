@@ -125,7 +125,11 @@ async fn mirror<K: Mirrored>(
         .reconcile_all_on(namespaces.map(|_| ()))
         .run(
             move |u, state| {
-                note_reconcile(&u.namespace().unwrap_or_default());
+                // Counted for the namespaces this Cairn manages (another Cairn's relist is not this one's cost).
+                let ns = u.namespace().unwrap_or_default();
+                if state.is_managed(&ns) {
+                    note_reconcile(&ns);
+                }
                 super::guarded("BackupMirror", reconcile(u, state))
             },
             |_, e: &super::database_cluster_restore::Error, _| {
@@ -145,7 +149,8 @@ fn note_reconcile(ns: &str) {
     *RECONCILES.lock().unwrap_or_else(|e| e.into_inner()).entry(ns.to_string()).or_insert(0) += 1;
 }
 
-/// How many times the mirror has reconciled a backup object in namespace `ns` since the process started.
+/// How many times a mirror managing namespace `ns` has reconciled a backup object there since the process
+/// started.
 pub fn reconciles_in(ns: &str) -> u64 {
     RECONCILES.lock().unwrap_or_else(|e| e.into_inner()).get(ns).copied().unwrap_or(0)
 }

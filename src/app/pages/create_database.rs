@@ -785,9 +785,13 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
     let folded = move |on: RwSignal<bool>| move || hydrated.get() && !on.get();
     let named_backup = !from.backup.is_empty();
     let (from_storage, from_path_value) = (from.storage.clone(), from.path.clone());
+    // From a path: "Restore to" the moment of the backup (""), the latest moment the logs reach, or a date.
+    let from_point = RwSignal::new(from.pitr_type.clone());
+    let from_date = from.pitr_date.clone();
     view! {
         {restoring}
         {err("from_backup")}
+        {move || if named_backup { err("from_pitr_date")() } else { None }}
         <Show when=move || storages.with(|s| s.is_empty())>
             <p role="status" class="text-sm text-slate-600">
                 "No storage location in this namespace yet: add one under "
@@ -857,6 +861,31 @@ fn BackupStep(storages: Signal<Vec<String>>, error: Signal<Option<FieldError>>, 
                                 <p id="from_path-help" class=HELP>"The backup's location as a database's Backups tab shows it, or its path inside the bucket."</p>
                                 {err("from_path")}
                             </div>
+                            <fieldset class="space-y-2 sm:col-span-2">
+                                <legend class=LABEL>"Restore to"</legend>
+                                {[("", "The moment of the backup"), ("latest", "The latest moment its logs reach (point-in-time recovery)"), ("date", "A chosen moment (UTC)")]
+                                    .into_iter()
+                                    .map(|(value, label)| {
+                                        let id = format!("from_pitr_type_{}", if value.is_empty() { "backup" } else { value });
+                                        view! {
+                                            <label for=id.clone() class="flex items-center gap-2 text-sm">
+                                                <input id=id.clone() type="radio" name="from_pitr_type" value=value checked=from_point.get_untracked() == value
+                                                    on:change=move |_| from_point.set(value.to_string())/>
+                                                {label}
+                                            </label>
+                                        }
+                                    })
+                                    .collect_view()}
+                                <div class:hidden=move || hydrated.get() && from_point.get() != "date">
+                                    <label for="from_pitr_date" class=LABEL>"Moment to restore to (UTC)"</label>
+                                    <input id="from_pitr_date" name="from_pitr_date" type="datetime-local" step="1" class=INPUT value=from_date.clone()
+                                        aria-describedby="from_pitr_date-help from_pitr_date-error"/>
+                                    <p id="from_pitr_date-help" class=HELP>
+                                        "Read from the logs point-in-time recovery uploaded beside the backup (its database must have had it on); the restore fails if they do not reach that moment."
+                                    </p>
+                                    {err("from_pitr_date")}
+                                </div>
+                            </fieldset>
                         </fieldset>
                     </fieldset>
                 }

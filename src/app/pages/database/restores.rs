@@ -137,6 +137,10 @@ fn PathRestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView
     let v = d.with_untracked(|d| d.backups.clone());
     let storage = RwSignal::new(v.storages.first().cloned().unwrap_or_default());
     let path = RwSignal::new(String::new());
+    // No window is known for a path (its database may be gone): any moment, checked by the operator against
+    // the logs in the storage.
+    let point = RwSignal::new("backup".to_string());
+    let date = RwSignal::new(String::new());
     let target = RwSignal::new(if v.restore_blocked.is_some() { "new" } else { "this" }.to_string());
     let blocked = v.restore_blocked.clone();
     // A refusal of the form itself (before the server is asked) or the server's, beside its input.
@@ -156,12 +160,25 @@ fn PathRestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView
             local.set(Some(crate::model::FieldError { field: "path".into(), message: "enter the backup's path in the storage location".into() }));
             return;
         }
+        let (at, when) = (point.get_untracked(), date.get_untracked());
+        if at == "date" && when.is_empty() {
+            local.set(Some(crate::model::FieldError { field: "date".into(), message: "choose the point in time (UTC) to restore to".into() }));
+            return;
+        }
         local.set(None);
         if target.get_untracked() == "new" {
             let q = crate::model::percent_encode;
-            navigate(&format!("/databases/new?namespace={}&engine={}&from_storage={}&from_path={}", q(&ns), q(&engine), q(&s), q(&p)), Default::default());
+            let mut url = format!("/databases/new?namespace={}&engine={}&from_storage={}&from_path={}", q(&ns), q(&engine), q(&s), q(&p));
+            if at != "backup" {
+                url.push_str(&format!("&from_pitr_type={}", q(&at)));
+            }
+            if at == "date" {
+                url.push_str(&format!("&from_pitr_date={}", q(&when)));
+            }
+            navigate(&url, Default::default());
         } else {
-            action.dispatch(RestoreFromPath { namespace: ns.clone(), name: name.clone(), storage: s, path: p });
+            let date = (at == "date").then_some(when);
+            action.dispatch(RestoreFromPath { namespace: ns.clone(), name: name.clone(), storage: s, path: p, point: at, date });
         }
     };
     view! {
@@ -187,6 +204,33 @@ fn PathRestoreForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView
                 </p>
                 {error_for("path")}
             </div>
+            <fieldset class="space-y-2">
+                <legend class="field-label">"Restore to"</legend>
+                {[("backup", "The moment of the backup"), ("latest", "The latest moment its logs reach (point-in-time recovery)"), ("date", "A chosen moment (UTC)")]
+                    .into_iter()
+                    .map(|(value, label)| {
+                        let id = format!("path-restore-point-{value}");
+                        view! {
+                            <label for=id.clone() class="flex items-start gap-2 text-sm">
+                                <input id=id.clone() type="radio" name="path-restore-point" value=value prop:checked=move || point.get() == value
+                                    on:change=move |_| point.set(value.to_string())/>
+                                {label}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+                <Show when=move || point.get() == "date">
+                    <div>
+                        <label for="path-restore-date" class="field-label">"Moment to restore to (UTC)"</label>
+                        <input id="path-restore-date" type="datetime-local" step="1" class="field-input" aria-describedby="path-restore-date-help path-restore-date-error"
+                            prop:value=move || date.get() on:input=move |ev| date.set(event_target_value(&ev))/>
+                        <p id="path-restore-date-help" class="mt-1 text-xs text-slate-600">
+                            "Read from the logs point-in-time recovery uploaded beside the backup (its database must have had it on); the restore fails if they do not reach that moment."
+                        </p>
+                        {error_for("date")}
+                    </div>
+                </Show>
+            </fieldset>
             <IntoAndButtons prefix="path-restore" target blocked=blocked.clone() open pending=action.pending()/>
         </form>
     }
