@@ -13,7 +13,9 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn remove_refuses_while_databases_exist_and_keeps_or_deletes_the_namespace() {
-    let env = TestEnv::start().await;
+    // Installing operator charts applies their CRDs, which are cluster-wide: an older operator's CRD would
+    // replace the newer one the other tests of the shared control plane write against.
+    let env = TestEnv::start_private().await;
     let kc = env.kubeconfig.clone();
     let sel = env.selector();
     let (kept, gone) = (env.name("rm-keep"), env.name("rm-gone"));

@@ -27,7 +27,9 @@ async fn engine_at(client: &kube::Client, ns: &str, name: &str, version: &str) {
 
 #[tokio::test]
 async fn an_approved_plan_upgrades_the_operators_through_their_chart() {
-    let env = TestEnv::start().await;
+    // Installing operator charts applies their CRDs, which are cluster-wide: an older operator's CRD would
+    // replace the newer one the other tests of the shared control plane write against.
+    let env = TestEnv::start_private().await;
     let ns = env.name("appr");
     let sel = env.selector();
     cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
