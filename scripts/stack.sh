@@ -111,11 +111,17 @@ for k,v in [("CAIRN_S3_ENDPOINT",s["endpoint"]),("CAIRN_S3_ACCESS_KEY",s["access
   token=$(curl -fsS -H 'Content-Type: application/json' \
     -d "$(python3 -c 'import json,sys; print(json.dumps({"username": "admin", "password": sys.argv[1]}))' "$CAIRN_ADMIN_PASSWORD")" \
     "$CAIRN_URL/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-  for ((i = 0; i < 300; i++)); do
+  for ((i = 0; i < 600; i++)); do
     installed=$(curl -fsS -H "Authorization: Bearer $token" "$CAIRN_URL/v1/namespaces/$ns/database-engines" 2>/dev/null |
       python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["items"] if e.get("status", {}).get("status") == "installed" and e["status"].get("availableVersions", {}).get("engine")))' 2>/dev/null || echo 0)
     [[ "$installed" == 3 ]] && break
     sleep 0.2
   done
-  if [[ "$installed" != 3 ]]; then echo "the database engines did not become installed; cairn's log:" >&2; tail -n 30 "$STACK_DIR/cairn.log" >&2; return 1; fi
+  if [[ "$installed" != 3 ]]; then
+    echo "the database engines did not become installed; they say:" >&2
+    curl -sS -H "Authorization: Bearer $token" "$CAIRN_URL/v1/namespaces/$ns/database-engines" >&2 || true
+    echo; echo "cairn's log:" >&2; tail -n 30 "$STACK_DIR/cairn.log" >&2
+    echo "the simulator's log:" >&2; tail -n 30 "$STACK_DIR/sim.log" >&2
+    return 1
+  fi
 }
