@@ -30,18 +30,26 @@ fn mongo(name: &str, engine: &str, version: &str, config: &str) -> Value {
             "engineFeatures": {"psmdb": {"splitHorizonDnsConfigName": config}}}})
 }
 
-#[tokio::test]
-async fn split_horizon_dns_for_mongodb() {
+/// A control plane with admin, Cairn, the simulator and installed engines, for the split-horizon tests: the
+/// env, Cairn's state and the split-horizon configs' REST path in the test's namespace.
+pub async fn setup() -> (TestEnv, cairn::state::State, String) {
     let env = TestEnv::start().await;
     let ns = env.db_ns().to_string();
-    let c = env.client.clone();
-    cairn::auth::ensure_admin(&c, env.system_ns()).await.unwrap();
+    cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
     let state = env.start_cairn().await;
     env.start_simulator_with_step(std::time::Duration::from_millis(700));
     env.engines_installed(&state, &ns).await;
     eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
-    let rest = Rest::new(&state);
     let base = format!("/v1/namespaces/{ns}/engine-features/split-horizon-dns-configs");
+    (env, state, base)
+}
+
+#[tokio::test]
+async fn split_horizon_dns_for_mongodb() {
+    let (env, state, base) = setup().await;
+    let ns = env.db_ns().to_string();
+    let c = env.client.clone();
+    let rest = Rest::new(&state);
 
     // Bad input, each with its field; nothing written.
     for (body, field) in [

@@ -38,16 +38,10 @@ fn data(s: &Secret, k: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn member_certificates_are_signed_by_the_config_ca_for_every_member_name() {
-    let env = TestEnv::start().await;
+    let (env, state, base) = crate::split_horizon::setup().await;
     let ns = env.db_ns().to_string();
     let c = env.client.clone();
-    cairn::auth::ensure_admin(&c, env.system_ns()).await.unwrap();
-    let state = env.start_cairn().await;
-    env.start_simulator_with_step(std::time::Duration::from_millis(700));
-    env.engines_installed(&state, &ns).await;
-    eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
     let rest = Rest::new(&state);
-    let base = format!("/v1/namespaces/{ns}/engine-features/split-horizon-dns-configs");
     let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
 
     let (ca1, key1) = new_ca("first CA");
