@@ -154,6 +154,13 @@ else
   : >"$logs/playwright.log"
 fi
 
+# The failed tests' own words last, where a truncated CI log still shows them: each failed test's name and
+# its panic message with the lines after it (location and message).
+if grep -q '^---- .* stdout ----$' "$logs/cargo.log"; then
+  echo "--- failed tests: their panics ---"
+  awk '/^---- .* stdout ----$/ {print; next} /panicked at/ {n = 5} /^(failures:|test result:|---- )/ {n = 0} n > 0 {print; n--}' \
+    "$logs/cargo.log" | head -n 80
+fi
 # One closing line with the totals of both runners.
 read -r cp cf < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' "$logs/cargo.log")
 pp=$(sed -n 's/^ *\([0-9][0-9]*\) passed.*/\1/p' "$logs/playwright.log" | tail -n1)
