@@ -187,15 +187,22 @@ def quiet(client, secs=5, timeout=600):
         time.sleep(1)
 
 
+def loadavg():
+    """The machine's 1, 5 and 15 minute load averages: the machine is shared, and CPU seconds measured while
+    others build are not comparable with a quiet run's."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def per_cluster(counts, n):
     return {k: round(v / n, 3) for k, v in counts.items()}
 
 
 def main():
-    result = {"clusters": N, "engines": [e for e, _ in ENGINES]}
+    result = {"clusters": N, "engines": [e for e, _ in ENGINES], "cpus": os.cpu_count()}
 
     # 1. Cairn converges N raw creates.
     log(f"cairn: creating {N} DatabaseClusters (raw CRs) in {NS}")
+    load0 = loadavg()
     line0, cpu0 = audit_lines(), cpu_seconds(APISERVER_PID)
     t0 = time.time()
     create_dbs(NS)
@@ -217,6 +224,8 @@ def main():
         "requests": requests_by_verb(ev, "cairn"),
         "server_ms_by_request": server_ms_by_request(line0, line1, "cairn"),
         "simulator_writes": sum(writes_by_resource(ev, "cairn-sim").values()),
+        "loadavg_before": load0,
+        "loadavg_after": loadavg(),
     }
     log(json.dumps(result["cairn"]))
 
@@ -224,7 +233,7 @@ def main():
     time.sleep(SETTLE)
     pid = int(os.environ["CAIRN_PID"])
     rss_before = rss_mib(pid)
-    line2 = audit_lines()
+    line2, load2 = audit_lines(), loadavg()
     new_pid = int(subprocess.check_output(["bash", "-c", os.environ["BENCH_RESTART_CMD"]]).decode().split()[-1])
     t_restart = time.time()
     time.sleep(SETTLE)
@@ -245,6 +254,8 @@ def main():
         "rss_mib_after_restart": round(rss_after, 1),
         "rss_mib_peak_after_restart": round(peak, 1),
         "rss_ratio": round(rss_after / rss_before, 3) if rss_before else None,
+        "loadavg_before": load2,
+        "loadavg_after": loadavg(),
     }
     log(json.dumps(result["restart"]))
 
@@ -265,6 +276,7 @@ def main():
     idle0, t_idle = cpu_seconds(APISERVER_PID), time.time()
     time.sleep(10)
     idle_rate = (cpu_seconds(APISERVER_PID) - idle0) / (time.time() - t_idle)
+    load3 = loadavg()
     line3, cpu3 = audit_lines(), cpu_seconds(APISERVER_PID)
     t3 = time.time()
     create_dbs(FLOOR_NS)
@@ -295,6 +307,8 @@ def main():
         "server_ms_by_request": server_ms_by_request(line3, line4, "bench"),
         "simulator_writes": sum(writes_by_resource(ev, "cairn-sim").values()),
         "apiserver_idle_cpu_per_s": round(idle_rate, 4),
+        "loadavg_before": load3,
+        "loadavg_after": loadavg(),
     }
     result["ratios"] = {
         "apiserver_cpu_vs_floor": round(result["cairn"]["apiserver_cpu_s"] / floor_cpu, 3) if floor_cpu else None,

@@ -41,6 +41,12 @@ if os.path.exists(sys.argv[3]):
 r["build"] = "release" if "release" in sys.argv[2] else "debug"
 r["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 r["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+# Which binary ran: its build time, and what the runner says it was built from (BENCH_BINARY_NOTE), for a
+# binary not built from HEAD (the shared machine's release builds take long; one may be reused).
+cairn_bin = os.path.join(sys.argv[2], "cairn")
+r["cairn_binary_mtime"] = datetime.datetime.fromtimestamp(os.path.getmtime(cairn_bin), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+if os.environ.get("BENCH_BINARY_NOTE"):
+    r["cairn_binary_note"] = os.environ["BENCH_BINARY_NOTE"]
 print(json.dumps(r, indent=2))
 EOF2
 mv "$work/final.json" "$out"

@@ -11,7 +11,9 @@
 //!   and write the same thing again. [`Writes`] remembers what was last written and which revisions of the
 //!   object cannot contain it yet: the one it was written on top of, and those our own earlier writes to the
 //!   same key produced (one object's reconciles run one at a time, so each of those came before the last
-//!   write). While the cache shows one of them, the same write is not sent again. (A creating→initializing
+//!   write), and any revision older than the one our last write produced (another writer's, in between:
+//!   with a deletion, the API server's own update landed between the copy we wrote on and our write).
+//!   While the cache shows one of them, the same write is not sent again. (A creating→initializing
 //!   run under load was written twice per cluster before: the second reconcile saw the cache at our own
 //!   `creating` revision, which is not the one `initializing` was written on.) Any other revision is
 //!   compared as it is: it is newer than our write, or another writer's.
@@ -61,8 +63,9 @@ impl Writes {
     /// hash of the live value (`None`: there is none or it cannot be known), `live_rv` its resourceVersion.
     pub fn pending(&self, key: &str, live_rv: Option<&str>, live_hash: Option<&str>, hash: &str) -> bool {
         let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        let last = sent.get(key).map(|s| (s.behind.iter().map(String::as_str).collect::<Vec<_>>(), s.hash.as_str()));
-        decide(live_rv, live_hash, last.as_ref().map(|(b, h)| (b.as_slice(), *h)), hash) == Decision::Write
+        let last = sent.get(key).map(|s| (s.behind.iter().map(String::as_str).collect::<Vec<_>>(), s.produced.as_deref(), s.hash.as_str()));
+        let last = last.as_ref().map(|(behind, produced, hash)| LastSent { behind, produced: *produced, hash });
+        decide(live_rv, live_hash, last, hash) == Decision::Write
     }
 
     /// The value hashed `hash` was just written on top of the live revision `live_rv`, producing revision
@@ -99,17 +102,35 @@ pub enum Decision {
     Write,
 }
 
+/// What this process last wrote to a key, as [`decide`] looks at it.
+#[derive(Clone, Copy)]
+pub struct LastSent<'a> {
+    /// Revisions known not to contain the write.
+    pub behind: &'a [&'a str],
+    /// The revision the write produced, when known.
+    pub produced: Option<&'a str>,
+    /// The hash of what was written.
+    pub hash: &'a str,
+}
+
 /// The decision, pure: skip when the live value already is the desired one, or when the same value was
-/// last written and the live revision is one known not to contain it yet (`last_sent`: the revisions behind
-/// the last write, and its hash).
-pub fn decide(live_rv: Option<&str>, live_hash: Option<&str>, last_sent: Option<(&[&str], &str)>, hash: &str) -> Decision {
+/// last written and the live revision is one known not to contain it yet: one of `behind`, or older than
+/// the revision the write produced.
+pub fn decide(live_rv: Option<&str>, live_hash: Option<&str>, last_sent: Option<LastSent<'_>>, hash: &str) -> Decision {
     if live_hash == Some(hash) {
         return Decision::Skip;
     }
     match (last_sent, live_rv) {
-        (Some((behind, h)), Some(rv)) if h == hash && behind.contains(&rv) => Decision::Skip,
+        (Some(last), Some(rv)) if last.hash == hash && (last.behind.contains(&rv) || last.produced.is_some_and(|p| older(rv, p))) => Decision::Skip,
         _ => Decision::Write,
     }
+}
+
+/// Whether revision `a` is older than `b`. Kubernetes calls resourceVersions opaque; an etcd-backed API
+/// server (every one Cairn runs against) gives the store's revision, a number that only grows. When either
+/// is not a number, nothing is assumed (false).
+fn older(a: &str, b: &str) -> bool {
+    matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a < b)
 }
 
 /// The applied-hash annotation of an object.
@@ -129,6 +150,11 @@ pub static APPLIES_SKIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::At
 
 fn key_of<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> String {
     format!("{}/{ns}/{name}/apply", K::kind(&()))
+}
+
+/// Whether this process applied the object `ns/name` of kind `K` (and has not forgotten it).
+pub fn applied_before<K: Resource<DynamicType = ()>>(writes: &Writes, ns: &str, name: &str) -> bool {
+    writes.has(&key_of::<K>(ns, name))
 }
 
 /// What the reflector cache says about the object to apply.
@@ -195,7 +221,7 @@ mod tests {
     #[test]
     fn the_live_value_already_desired_is_not_written() {
         assert_eq!(decide(Some("5"), Some("h1"), None, "h1"), Decision::Skip);
-        assert_eq!(decide(Some("5"), Some("h1"), Some((&["3"], "h0")), "h1"), Decision::Skip, "whatever was sent before");
+        assert_eq!(decide(Some("5"), Some("h1"), Some(last(&["3"], None, "h0")), "h1"), Decision::Skip, "whatever was sent before");
     }
 
     #[test]
@@ -208,13 +234,29 @@ mod tests {
     #[test]
     fn the_same_write_on_a_cache_that_has_not_caught_up_is_not_repeated() {
         // Sent h1 on top of revision 5; the cache still shows revision 5 with h0.
-        assert_eq!(decide(Some("5"), Some("h0"), Some((&["5"], "h1")), "h1"), Decision::Skip);
+        assert_eq!(decide(Some("5"), Some("h0"), Some(last(&["5"], None, "h1")), "h1"), Decision::Skip);
         // A newer revision without h1: someone else wrote after us (or removed the hash): write again.
-        assert_eq!(decide(Some("6"), Some("h0"), Some((&["5"], "h1")), "h1"), Decision::Write);
+        assert_eq!(decide(Some("6"), Some("h0"), Some(last(&["5"], None, "h1")), "h1"), Decision::Write);
+        assert_eq!(decide(Some("8"), Some("h0"), Some(last(&["5"], Some("7"), "h1")), "h1"), Decision::Write);
         // Something else is desired now.
-        assert_eq!(decide(Some("5"), Some("h0"), Some((&["5"], "h1")), "h2"), Decision::Write);
+        assert_eq!(decide(Some("5"), Some("h0"), Some(last(&["5"], None, "h1")), "h2"), Decision::Write);
         // Created from nothing (no live revision): a missing object is never assumed to exist.
-        assert_eq!(decide(None, None, Some((&[], "h1")), "h1"), Decision::Write);
+        assert_eq!(decide(None, None, Some(last(&[], None, "h1")), "h1"), Decision::Write);
+    }
+
+    #[test]
+    fn a_revision_older_than_our_write_does_not_hold_it_yet() {
+        // Written on 5, producing 9; another writer made 7 in between (the API server's own update of a
+        // deleted object): the cache showing 7 is behind our write, not a change after it.
+        assert_eq!(decide(Some("7"), None, Some(last(&["5"], Some("9"), "h1")), "h1"), Decision::Skip);
+        assert_eq!(decide(Some("9"), None, Some(last(&["5"], Some("9"), "h1")), "h1"), Decision::Write, "the produced revision is compared as it is");
+        // Revisions that are not numbers: only the known ones count.
+        assert_eq!(decide(Some("b"), None, Some(last(&["a"], Some("c"), "h1")), "h1"), Decision::Write);
+        assert_eq!(decide(Some("a"), None, Some(last(&["a"], Some("c"), "h1")), "h1"), Decision::Skip);
+    }
+
+    fn last<'a>(behind: &'a [&'a str], produced: Option<&'a str>, hash: &'a str) -> LastSent<'a> {
+        LastSent { behind, produced, hash }
     }
 
     #[test]
@@ -246,8 +288,9 @@ mod tests {
         for i in 10..40 {
             w.sent("s", Some(&i.to_string()), Some(&(i + 1).to_string()), "x");
         }
-        assert!(w.pending("s", Some("5"), None, "x"), "old revisions are forgotten");
         assert!(!w.pending("s", Some("38"), None, "x"));
+        assert!(!w.pending("s", Some("5"), None, "x"), "older than the last write's revision");
+        assert!(w.pending("s", Some("40"), None, "x"), "the last write's revision is compared as it is");
     }
 
     #[test]

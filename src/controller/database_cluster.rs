@@ -18,7 +18,8 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const FIELD_MANAGER: &str = "cairn";
@@ -49,6 +50,33 @@ pub struct Ctx {
     writes: super::apply::Writes,
     /// The Secrets named like a PostgreSQL database's custom certificates, from the Secret watch.
     cert_secrets: CertSecrets,
+    /// The DatabaseClusters whose deletion this reconciler finished (our finalizer removed): (namespace,
+    /// name) → uid. Until the cache learns that the object is gone, it still holds a copy from before, and
+    /// a reconcile on that copy would write its status again and look for its upstream object (or, on a
+    /// copy from before the deletion, re-create it). A copy of a released uid is stale by definition.
+    released: Mutex<HashMap<(String, String), String>>,
+}
+
+impl Ctx {
+    /// Whether `db` is a copy of an object whose deletion this reconciler already finished.
+    fn is_released(&self, db: &DatabaseCluster) -> bool {
+        let released = self.released.lock().unwrap_or_else(|e| e.into_inner());
+        db.metadata.uid.is_some() && released.get(&(db.namespace().unwrap_or_default(), db.name_any())) == db.metadata.uid.as_ref()
+    }
+
+    /// `db`'s deletion is finished: what was written to it is forgotten, and later copies of it are ignored.
+    /// Entries whose object the cache no longer holds (under that uid) are dropped here too: no reconcile
+    /// sees them again.
+    fn release(&self, db: &DatabaseCluster) {
+        let (ns, name) = (db.namespace().unwrap_or_default(), db.name_any());
+        let mut released = self.released.lock().unwrap_or_else(|e| e.into_inner());
+        released.retain(|(ns, name), uid| {
+            self.state.dbs.get(&ObjectRef::new(name).within(ns)).is_some_and(|d| d.metadata.uid.as_ref() == Some(uid))
+        });
+        if let Some(uid) = db.metadata.uid.clone() {
+            released.insert((ns, name), uid);
+        }
+    }
 }
 
 /// The (namespace, name) of every Secret named like one of a PostgreSQL database's custom certificates
@@ -139,7 +167,13 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
     // Trigger streams for other controllers that were not taken: dropped now, so their feeds skip them
     // (held unread, a full channel would stop the watch that feeds it).
     drop((subs.backup_controller.take(), subs.backup_mirror.take()));
-    let ctx = Arc::new(Ctx { state: state.clone(), backoff: Default::default(), writes: Default::default(), cert_secrets: Default::default() });
+    let ctx = Arc::new(Ctx {
+        state: state.clone(),
+        backoff: Default::default(),
+        writes: Default::default(),
+        cert_secrets: Default::default(),
+        released: Default::default(),
+    });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
     for (kind, ready) in [
@@ -369,6 +403,11 @@ async fn reconcile_timed(db: &Arc<DatabaseCluster>, ctx: &Arc<Ctx>) -> Result<Ac
         return Ok(Action::await_change());
     }
     ctx.state.reconciles.0.fetch_add(1, Ordering::Relaxed);
+    // A copy the cache still holds of a database whose deletion we finished: nothing to do (its delete
+    // event is on the way).
+    if ctx.is_released(&db) {
+        return Ok(Action::await_change());
+    }
     if db.annotations().get(ANNOTATION_RECONCILE_PAUSED).is_some_and(|v| v == "true") && db.metadata.deletion_timestamp.is_none() {
         return Ok(Action::await_change());
     }
@@ -680,6 +719,7 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                 remove_finalizer(&dbs, db).await?;
                 ctx.writes.forget_prefix(&format!("{KIND}/{ns}/{name}/"));
                 ctx.writes.forget_prefix(&format!("{}/{ns}/{name}/", E::Upstream::kind(&())));
+                ctx.release(db);
                 Ok(Action::await_change())
             }
         }
@@ -799,6 +839,15 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                 .and_then(|v| serde_json::from_value(v["spec"]["backups"]["pgbackrest"]["repos"].clone()).ok())
                 .unwrap_or_default();
             super::database_cluster_restore::sync_pg_secrets(&ctx.state, db, &inputs.storages, &repos, inputs.data_source.as_ref()).await?;
+        }
+        // The upstream object we applied is gone from a listed cache: someone deleted it. When that is the
+        // garbage collector (the DatabaseCluster is being deleted, and this copy of it predates that), it
+        // must not be re-created: the DatabaseCluster is read afresh first (only on this rare path).
+        if listed && cached.is_none() && super::apply::applied_before::<E::Upstream>(&ctx.writes, &ns, &name) {
+            let fresh = dbs.get_opt(&name).await?;
+            if fresh.as_ref().is_none_or(|d| d.metadata.deletion_timestamp.is_some() || d.metadata.uid != db.metadata.uid) {
+                return Ok(Action::await_change());
+            }
         }
         // Only what changed is applied: a desired object whose hash the live one carries is not sent again.
         let applied = super::apply::apply(&ups, &ctx.writes, FIELD_MANAGER, super::apply::Cached::of(cached.as_deref(), listed), desired).await?.object;
