@@ -56,7 +56,9 @@ start_stack() {
   stack_pids+=($!)
   exec 3> "$STACK_DIR/keepalive"
   local i
-  for ((i = 0; i < 600; i++)); do [[ -s "$STACK_DIR/testenv.out" ]] && break; kill -0 "${stack_pids[0]}" 2>/dev/null || break; sleep 0.2; done
+  # CAIRN_TESTENV_START_S (120): how long the control plane may take to come up (a loaded shared machine took
+  # longer than 2 min to register the upstream CRDs).
+  for ((i = 0; i < ${CAIRN_TESTENV_START_S:-120} * 5; i++)); do [[ -s "$STACK_DIR/testenv.out" ]] && break; kill -0 "${stack_pids[0]}" 2>/dev/null || break; sleep 0.2; done
   if [[ ! -s "$STACK_DIR/testenv.out" ]]; then
     echo "testenv did not start; its log:" >&2; tail -n 30 "$STACK_DIR/testenv.log" >&2; return 1
   fi
