@@ -79,10 +79,19 @@ async fn upgrade_from_the_older_to_the_newer_operators() {
 
     // Cairn now recommends the new CR version and keeps the old one (and its layout) until asked.
     // (Cairn's watches come back after the API server's restart with a back-off of up to 30 s.)
-    let d = eventually(120, "recommendedCRVersion 2.8.2", || async {
+    let explain = || async {
+        let d = dbs.get("pg-up").await.map(|d| serde_json::to_string(&d.status).unwrap());
+        let engine = Api::<cairn::crd::DatabaseEngine>::namespaced(env.client.clone(), env.db_ns())
+            .get("percona-postgresql-operator")
+            .await
+            .map(|e| serde_json::to_string(&e.status).unwrap());
+        let image = deps.get(name).await.map(|d| serde_json::to_string(&d.spec.unwrap().template.spec.unwrap().containers[0].image).unwrap());
+        format!("pg-up's status: {d:?}; the PostgreSQL DatabaseEngine's status: {engine:?}; the operator's image: {image:?}")
+    };
+    let d = eventually_explained(120, "recommendedCRVersion 2.8.2", || async {
         let d = dbs.get("pg-up").await.ok()?;
         (d.status.as_ref()?.recommended_cr_version.as_deref() == Some("2.8.2")).then_some(d)
-    })
+    }, explain)
     .await;
     assert_eq!(d.status.unwrap().cr_version.as_deref(), Some("2.7.0"));
     let pg = pgs.get("pg-up").await.unwrap().spec;

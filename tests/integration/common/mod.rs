@@ -648,6 +648,21 @@ where
     }
 }
 
+/// [`eventually`], and on timeout the panic also carries what `explain` says of the state then (e.g. the
+/// objects' statuses), so a failure far away (CI) can be understood from its message.
+pub async fn eventually_explained<T, F, Fut, E, EFut>(secs: u64, what: &str, f: F, explain: E) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+    E: FnOnce() -> EFut,
+    EFut: std::future::Future<Output = String>,
+{
+    match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(eventually(secs, what, f))).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs}s waiting for: {what}\nthe state then: {}", explain().await),
+    }
+}
+
 /// Every `status.status` a DatabaseCluster goes through, collected from a watch (consecutive repeats folded),
 /// so a test can assert the transitions, not just the end state.
 pub struct Transitions {
