@@ -337,6 +337,30 @@ pub fn pg_backup_object(b: &DatabaseClusterBackup, repo: &str) -> PerconaPGBacku
     u
 }
 
+/// The path (in the storage's bucket) of the pgBackRest backup set a PG backup's `destination` names:
+/// `<scheme>://<bucket>/<path>/backup/<stanza>/<label>` with a pgBackRest label (`YYYYMMDD-HHMMSSF`, or
+/// `..._YYYYMMDD-HHMMSS{D,I}`). None when the destination is in another bucket or names anything else, so a
+/// deletion never reaches beyond one backup set. (The PG operator runs no delete-backup finalizer: Cairn
+/// deletes the set itself; pgBackRest drops a set whose files are gone from its `backup.info` on its next
+/// backup or expire.)
+pub fn pg_backup_set_path(destination: &str, storage: &BackupStorageSpec) -> Option<String> {
+    let (_, rest) = destination.split_once("://")?;
+    let (bucket, path) = rest.split_once('/')?;
+    if bucket != storage.bucket {
+        return None;
+    }
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let [.., backup, stanza, label] = parts.as_slice() else { return None };
+    let stamp = |t: &str| t.len() == 15 && t.as_bytes()[8] == b'-' && t.chars().enumerate().all(|(i, c)| i == 8 || c.is_ascii_digit());
+    let label_ok = label.is_ascii()
+        && match label.len() {
+        16 => label.ends_with('F') && stamp(&label[..15]),
+        33 => label[..16].ends_with('F') && label.as_bytes()[16] == b'_' && matches!(label.as_bytes()[32], b'D' | b'I') && stamp(&label[..15]) && stamp(&label[17..32]),
+            _ => false,
+        };
+    (*backup == "backup" && !stanza.is_empty() && label_ok && parts.iter().all(|p| !p.is_empty() && *p != ".." && *p != ".")).then(|| parts.join("/"))
+}
+
 pub fn pg_status(u: &PerconaPGBackup) -> DatabaseClusterBackupStatus {
     let s = u.status.clone().unwrap_or_default();
     backup_status(
@@ -701,6 +725,27 @@ mod tests {
         let u = pg_backup_object(&b, "repo2");
         assert_eq!(serde_json::to_value(&u.spec).unwrap(), serde_json::json!({"pgCluster": "orders", "repoName": "repo2", "options": ["--type=full"]}));
         assert!(u.metadata.finalizers.is_none(), "the PG operator runs no delete-backup finalizer: none is set");
+    }
+
+    #[test]
+    fn a_pg_backup_set_path_names_one_set_of_the_storage_bucket() {
+        let spec = BackupStorageSpec { type_: BackupStorageType::S3, bucket: "bkt".into(), ..Default::default() };
+        let ok = |d: &str| pg_backup_set_path(d, &spec);
+        assert_eq!(ok("s3://bkt/orders/uid/backup/db/20260102-030405F").as_deref(), Some("orders/uid/backup/db/20260102-030405F"));
+        assert_eq!(ok("s3://bkt/backup/db/20260102-030405F_20260103-010203I/").as_deref(), Some("backup/db/20260102-030405F_20260103-010203I"));
+        for bad in [
+            "s3://other/orders/uid/backup/db/20260102-030405F",
+            "s3://bkt/orders/uid/backup/db",
+            "s3://bkt/orders/uid/backup/db/latest",
+            "s3://bkt/orders/uid/archive/db/20260102-030405F",
+            "s3://bkt/orders/uid/backup/db/20260102-030405X",
+            "s3://bkt/orders//backup/db/20260102-030405F",
+            "s3://bkt/../backup/db/20260102-030405F",
+            "bkt/orders/uid/backup/db/20260102-030405F",
+            "s3://bkt/orders/uid/backup/db/2026010é-030405F",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! cluster (PXC `spec.backup.schedule[]`, PSMDB `tasks[]`, PG `repos[].schedules.full`) creates the
 //! operator's backup object when its cron time passes on the simulated clock, and the oldest backups of the
 //! schedule beyond its retention (PXC `retention.count`/`keep`, PSMDB `keep`, PG `repoN-retention-full`) are
-//! deleted, with their data (the backups simulator runs the delete-backup finalizer).
+//! deleted, with their data (the backups simulator runs the delete-backup finalizer of PXC and PSMDB; for PG
+//! the data goes first, as pgBackRest's `expire` deletes an expired backup set).
 //! Simulated time = start + real elapsed × `speed`.
 use crate::upstream::pg::{PerconaPGBackup, PerconaPGBackupSpec, PerconaPGCluster};
 use crate::upstream::psmdb::{PerconaServerMongoDB, PerconaServerMongoDBBackup, PerconaServerMongoDBBackupSpec};
@@ -118,7 +119,7 @@ async fn fire<C, B>(
 ) -> Result<(), kube::Error>
 where
     C: Resource<DynamicType = ()>,
-    B: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    B: super::backups::SimBackup + serde::Serialize,
 {
     let ns = c.namespace().unwrap_or_default();
     if !scope.contains(&ns) || c.meta().deletion_timestamp.is_some() {
@@ -154,6 +155,13 @@ where
         all.sort_by(|a, b| a.meta().creation_timestamp.cmp(&b.meta().creation_timestamp).then(a.name_any().cmp(&b.name_any())));
         let excess = all.len().saturating_sub(s.keep as usize);
         for old in all.into_iter().take(excess) {
+            // pgBackRest's expire deletes the backup set itself (the other operators' finalizer does it).
+            if B::EXPIRES_DATA {
+                if let Err(e) = super::backups::delete_data(client, &old).await {
+                    tracing::warn!(error = %e, %ns, backup = %old.name_any(), "simulated operator: expiring a backup's data failed; next pass");
+                    continue;
+                }
+            }
             match api.delete(&old.name_any(), &Default::default()).await {
                 Ok(_) => tracing::info!(%ns, backup = %old.name_any(), "simulated operator: retention deleted a scheduled backup"),
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
