@@ -232,16 +232,18 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
             }
         }
         EngineType::Psmdb => {
-            let registered = ctx
-                .state
-                .psmdbs
-                .get(&ObjectRef::new(&db.name_any()).within(&ns))
-                .is_some_and(|u| u.spec.backup.as_ref().is_some_and(|bk| bk.storages.contains_key(&b.spec.backup_storage_name)));
-            if registered {
-                let u = apply(&client, &ns, &map::psmdb_backup_object(&b)).await?;
-                map::psmdb_status(&u)
-            } else {
-                waiting(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name))
+            // The storage registered and, from operator 1.20.0 on, applied to PBM (contract §2.4); the status
+            // change is an event of the upstream cluster's watch.
+            let ready = match ctx.state.psmdbs.get(&ObjectRef::new(&db.name_any()).within(&ns)) {
+                Some(u) => map::psmdb_ready_for_backup(&u, &b.spec.backup_storage_name),
+                None => Err(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name)),
+            };
+            // A backup object made already stays followed (a later configuration change does not stop it).
+            let made = b.status.as_ref().is_some_and(|s| s.state != BackupState::New);
+            match ready {
+                Ok(()) => map::psmdb_status(&apply(&client, &ns, &map::psmdb_backup_object(&b)).await?),
+                Err(_) if made => map::psmdb_status(&apply(&client, &ns, &map::psmdb_backup_object(&b)).await?),
+                Err(why) => waiting(why),
             }
         }
         EngineType::Postgresql => {

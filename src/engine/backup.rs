@@ -130,6 +130,22 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
     Some(PxcBackupSpec { image: pxc_backup_image(versions, db.spec.engine.version.as_deref()), storages, schedule, pitr })
 }
 
+/// The PSMDB operator version from which a backup waits for `status.backupConfigHash` (contract §2.4).
+pub const PSMDB_BACKUP_CONFIG_HASH_SINCE: &str = "1.20.0";
+
+/// Whether a PSMDB cluster can take a backup to `storage`: the storage is in its backup section and, from
+/// operator 1.20.0 on, the operator has applied that section to PBM (`status.backupConfigHash` set).
+pub fn psmdb_ready_for_backup(c: &crate::upstream::psmdb::PerconaServerMongoDB, storage: &str) -> Result<(), String> {
+    if !c.spec.backup.as_ref().is_some_and(|b| b.storages.contains_key(storage)) {
+        return Err(format!("waiting for storage {storage:?} to be registered in the database (MongoDB takes one storage)"));
+    }
+    let needs_hash = c.spec.cr_version.as_deref().is_none_or(|v| super::versions::at_least(v, PSMDB_BACKUP_CONFIG_HASH_SINCE));
+    if needs_hash && c.status.as_ref().and_then(|s| s.backup_config_hash.as_deref()).is_none_or(str::is_empty) {
+        return Err("waiting for the operator to apply the backup configuration (status.backupConfigHash)".into());
+    }
+    Ok(())
+}
+
 /// PSMDB `spec.backup`: PBM takes exactly one storage, marked `main` (more is refused by validation), with
 /// prefix `<db>/<uid>`; the schedules as `tasks`.
 pub fn psmdb_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &EngineVersions) -> Option<PsmdbBackupSpec> {
@@ -725,6 +741,22 @@ mod tests {
         let u = pg_backup_object(&b, "repo2");
         assert_eq!(serde_json::to_value(&u.spec).unwrap(), serde_json::json!({"pgCluster": "orders", "repoName": "repo2", "options": ["--type=full"]}));
         assert!(u.metadata.finalizers.is_none(), "the PG operator runs no delete-backup finalizer: none is set");
+    }
+
+    #[test]
+    fn a_psmdb_backup_waits_for_the_storage_and_from_1_20_for_the_backup_config_hash() {
+        let mut c: crate::upstream::psmdb::PerconaServerMongoDB = serde_json::from_value(serde_json::json!({
+            "apiVersion": "psmdb.percona.com/v1", "kind": "PerconaServerMongoDB", "metadata": {"name": "m"},
+            "spec": {"crVersion": "1.21.1", "image": "i", "backup": {"enabled": true, "image": "b", "storages": {"s3a": {"type": "s3"}}}},
+        }))
+        .unwrap();
+        assert!(psmdb_ready_for_backup(&c, "other").unwrap_err().contains("registered"));
+        assert!(psmdb_ready_for_backup(&c, "s3a").unwrap_err().contains("backupConfigHash"));
+        c.status = Some(crate::upstream::psmdb::PerconaServerMongoDBStatus { backup_config_hash: Some("abc".into()), ..Default::default() });
+        assert_eq!(psmdb_ready_for_backup(&c, "s3a"), Ok(()));
+        c.status = None;
+        c.spec.cr_version = Some("1.19.1".into());
+        assert_eq!(psmdb_ready_for_backup(&c, "s3a"), Ok(()), "before 1.20.0 no hash is written");
     }
 
     #[test]

@@ -89,14 +89,17 @@ impl SimBackup for PerconaXtraDBClusterBackup {
     async fn target(&self, client: &Client) -> Result<Option<(String, String)>, kube::Error> {
         let api: Api<PerconaXtraDBCluster> = Api::namespaced(client.clone(), &self.namespace().unwrap_or_default());
         let Some(c) = api.get_opt(&self.spec.pxc_cluster).await? else { return Ok(None) };
-        let entry = c.spec.backup.and_then(|b| b.storages.get(&self.spec.storage_name).cloned());
-        // PXC's `bucket` (and Azure `container`) is `bucket/prefix`.
-        let full = entry.and_then(|e| e.s3.map(|s| s.bucket).or(e.azure.map(|a| a.container)));
-        Ok(full.map(|f| match f.split_once('/') {
-            Some((b, p)) => (b.to_string(), p.to_string()),
-            None => (f, String::new()),
-        }))
+        Ok(c.spec.backup.as_ref().and_then(|b| b.storages.get(&self.spec.storage_name)).and_then(pxc_entry_target))
     }
+}
+
+/// The bucket and prefix of a PXC storage entry, whose `bucket` (and Azure `container`) is `bucket/prefix`.
+pub(crate) fn pxc_entry_target(e: &crate::upstream::pxc::PxcStorage) -> Option<(String, String)> {
+    let full = e.s3.as_ref().map(|s| s.bucket.clone()).or(e.azure.as_ref().map(|a| a.container.clone()))?;
+    Some(match full.split_once('/') {
+        Some((b, p)) => (b.to_string(), p.to_string()),
+        None => (full, String::new()),
+    })
 }
 
 impl SimBackup for PerconaServerMongoDBBackup {
