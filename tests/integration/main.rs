@@ -11,6 +11,7 @@ mod admission_webhook;
 mod apply_on_change;
 mod backup_mirror;
 mod backup_storage;
+mod backup_storage_gcs;
 mod backup_storage_in_use;
 mod backup_watches;
 mod backups;

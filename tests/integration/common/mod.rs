@@ -334,17 +334,16 @@ fn testenv_bin() -> PathBuf {
         return p.into();
     }
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("testenv/build.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run testenv/build.sh");
-        assert!(out.status.success(), "testenv/build.sh failed");
-        let s = String::from_utf8(out.stdout).unwrap();
-        s.lines().last().expect("build.sh prints the binary path").trim().into()
-    })
-    .clone()
+    BIN.get_or_init(|| built_by("testenv/build.sh")).clone()
+}
+
+/// The binary a build script of the repository (`testenv/build.sh`, `testgcs/build.sh`) builds or finds
+/// cached: the last line it prints.
+pub fn built_by(script: &str) -> PathBuf {
+    let out = Command::new("bash").arg(repo_root().join(script)).stderr(Stdio::inherit()).output().unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(out.status.success(), "{script} failed");
+    let s = String::from_utf8(out.stdout).unwrap();
+    s.lines().last().unwrap_or_else(|| panic!("{script} prints the binary path")).trim().into()
 }
 
 /// The monitoring stacks' CRDs (`../shared/monitoring-crds`, or `CAIRN_MONITORING_CRDS`): ServiceMonitor,
