@@ -13,7 +13,8 @@ pub struct InstallArgs {
     /// Install only the control plane, no database namespace.
     #[arg(long)]
     pub skip_db_namespace: bool,
-    /// Adopt existing namespaces (and operator objects) not created by Cairn.
+    /// Adopt existing namespaces, operator objects and control-plane objects of the same names (e.g.
+    /// OpenEverest's default policies) not created by Cairn.
     #[arg(long)]
     pub take_ownership: bool,
     /// Do not wait for Cairn's DatabaseEngines to report the operators installed (the last step).
@@ -61,8 +62,13 @@ pub async fn install(client: &Client, a: &InstallArgs, system_ns: &str) -> anyho
     p.step(&format!("Helm release {RELEASE} (chart cairn {}) in namespace {system_ns}", charts::cairn_chart_version()), async {
         let tmp = TempDir::new()?;
         let chart = cairn_chart(&tmp, a.chart_dir.as_deref())?;
-        // Helm creates the CRDs only on first install, and they were just applied: skip them.
-        helm_cairn(&helm, &chart, system_ns, &a.values, &["--skip-crds", "--reset-then-reuse-values"]).await
+        // Helm creates the CRDs only on first install, and they were just applied: skip them. With
+        // --take-ownership the chart also adopts objects of the same names (OpenEverest's default policies).
+        let mut extra = vec!["--skip-crds", "--reset-then-reuse-values"];
+        if a.take_ownership {
+            extra.push("--take-ownership");
+        }
+        helm_cairn(&helm, &chart, system_ns, &a.values, &extra).await
     })
     .await?;
     let label = p.label();

@@ -78,11 +78,12 @@ async fn an_approval_upgrades_the_operators_with_the_charts_rights_only() {
         repository: charts::PERCONA_REPOSITORY.into(),
         operator_charts: Some(operator_charts()),
         timeout: 90,
+        replace_operator_crds: false,
         kubeconfig: Some(admin_kc.clone()),
     };
     // The Deployment controller's part: the operators' Deployments roll out.
     tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), vec!["percona-postgresql-operator".into()]));
-    let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()] };
+    let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()], ..Default::default() };
     let plan = namespaces::Plan { client: &env.client, helm: &admin_helm, label: &env.selector(), system_namespace: &sys, take_ownership: false, wait_engines: false };
     namespaces::add(&plan, std::slice::from_ref(&ns), &older).await.unwrap();
     // The same release without the upgrade rights (as the chart was before them, or with the value off).
