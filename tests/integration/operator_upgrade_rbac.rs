@@ -14,10 +14,8 @@ use cairn::cli::HelmArgs;
 use cairn::crd::{DatabaseEngine, EngineState};
 use cairn::service::upgrade_plan;
 use common::*;
-use helm_util::{helm_bin, operator_charts};
+use helm_util::{helm_bin, operator_charts, service_account_kubeconfig};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authentication::v1::TokenRequest;
-use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use std::path::{Path, PathBuf};
@@ -27,20 +25,6 @@ async fn helm(kubeconfig: &Path, args: &[&str]) -> String {
     let out = tokio::process::Command::new(helm_bin()).arg("--kubeconfig").arg(kubeconfig).args(args).output().await.unwrap();
     assert!(out.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// A kubeconfig of the same cluster whose user is ServiceAccount `ns/name` (a bound token).
-async fn service_account_kubeconfig(admin: &kube::Client, admin_kubeconfig: &Path, ns: &str, name: &str, dir: &Path) -> PathBuf {
-    let req: TokenRequest = serde_json::from_value(serde_json::json!({"spec": {"audiences": [], "expirationSeconds": 3600}})).unwrap();
-    let token = Api::<ServiceAccount>::namespaced(admin.clone(), ns).create_token_request(name, &Default::default(), &req).await.unwrap();
-    let token = token.status.unwrap().token;
-    let mut kc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(admin_kubeconfig).unwrap()).unwrap();
-    for u in kc["users"].as_sequence_mut().unwrap() {
-        u["user"] = serde_yaml::to_value(serde_json::json!({"token": token})).unwrap();
-    }
-    let path = dir.join("cairn-sa.kubeconfig");
-    std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
-    path
 }
 
 async fn engine_at(client: &kube::Client, ns: &str, version: &str) {
