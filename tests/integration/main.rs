@@ -50,6 +50,7 @@ mod psmdb;
 mod pxc;
 mod rbac;
 mod rbac_backups;
+mod readme_cli;
 mod readme_install;
 mod rest_compat;
 mod rest_update;
