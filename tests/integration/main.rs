@@ -26,6 +26,7 @@ mod database_engine;
 mod database_page;
 mod engines;
 mod faults;
+mod flux_upgrade;
 mod fuzz;
 mod fuzz_api;
 mod gitops;
