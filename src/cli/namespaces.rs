@@ -158,6 +158,9 @@ impl Plan<'_> {
                     Err(e) => return Err(e),
                 }
             }
+            // OLM's operator Deployments (an OpenEverest install) cannot be adopted: their selectors differ
+            // from the charts' and are immutable. Their CSVs' deletion removes them; wait for that.
+            olm_deployments_gone(self.client, ns, &wanted, timeout).await?;
             let mut args: Vec<String> = ["upgrade", "--install", DB_RELEASE].map(String::from).to_vec();
             args.push(chart.display().to_string());
             args.extend(["-n", ns, "--reset-then-reuse-values"].map(String::from));
@@ -184,6 +187,25 @@ impl Plan<'_> {
         }
         Ok(())
     }
+}
+
+/// Waits until no operator Deployment of `wanted` in `ns` is owned by an OLM ClusterServiceVersion (the
+/// garbage collector deletes them once their CSVs are deleted).
+async fn olm_deployments_gone(client: &Client, ns: &str, wanted: &[&Operator], timeout: Duration) -> anyhow::Result<()> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let what = format!("OLM's operator Deployments in {ns} to go (delete their ClusterServiceVersions: README \"Migrate from OpenEverest\")");
+    wait_until("operators", timeout, &what, || async {
+        let mut olm = Vec::new();
+        for o in wanted {
+            if let Some(d) = api.get_opt(o.deployment()).await? {
+                if let Some(csv) = d.owner_references().iter().find(|r| r.kind == "ClusterServiceVersion") {
+                    olm.push(format!("{} (owned by ClusterServiceVersion {})", o.deployment(), csv.name));
+                }
+            }
+        }
+        Ok((!olm.is_empty()).then(|| olm.join(", ")))
+    })
+    .await
 }
 
 /// Says which CRDs of an operator chart were left as the cluster had them (on stderr and in the log: the

@@ -20,7 +20,7 @@ use std::time::Duration;
 const KUBE_VERSION: &str = "1.33.0";
 
 fn template(chart: &Path, release: &str, ns: &str, sets: &[String]) -> Vec<serde_json::Value> {
-    let mut args: Vec<String> = ["template", release, &chart.display().to_string(), "-n", ns, "--include-crds", "--kube-version", KUBE_VERSION].map(String::from).to_vec();
+    let mut args: Vec<String> = vec!["template".into(), release.into(), chart.display().to_string(), "-n".into(), ns.into(), "--include-crds".into(), "--kube-version".into(), KUBE_VERSION.into()];
     for s in sets {
         args.extend(["--set".to_string(), s.clone()]);
     }

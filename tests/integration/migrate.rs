@@ -30,11 +30,12 @@ async fn olm_crds(client: &Client) {
         ("CatalogSource", "catalogsources", "v1alpha1"),
         ("OperatorGroup", "operatorgroups", "v1"),
     ] {
+        let short_names: Vec<&str> = if kind == "ClusterServiceVersion" { vec!["csv"] } else { vec![] };
         let crd = serde_json::json!({
             "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": format!("{plural}.operators.coreos.com")},
             "spec": {"group": "operators.coreos.com", "scope": "Namespaced",
-                "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(), "listKind": format!("{kind}List"), "shortNames": if kind == "ClusterServiceVersion" { vec!["csv"] } else { vec![] }},
+                "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(), "listKind": format!("{kind}List"), "shortNames": short_names},
                 "versions": [{"name": version, "served": true, "storage": true,
                     "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
         });
