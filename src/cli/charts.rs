@@ -205,11 +205,14 @@ pub fn operator_chart_path(db_namespace_chart: &Path, op: &Operator, source: &Op
 pub const CRD_OPERATOR_VERSION: &str = "cairn.io/operator-version";
 
 /// The operator version a CRD in the cluster belongs to: Cairn's annotation, else the Percona labels
-/// (`<group>/version`, `app.kubernetes.io/version`) when they hold a version (`latest` does not).
+/// (`<group>/version`, and `app.kubernetes.io/version` on Percona's own groups) when they hold a version
+/// (`latest` does not). pg-operator's Crunchy Data CRDs carry Crunchy's version there (`5.4.2`), which is
+/// not the Percona operator's.
 fn crd_operator_version(crd: &serde_json::Value) -> Option<(u64, u64, u64)> {
     let meta = &crd["metadata"];
     let group = crd["spec"]["group"].as_str().unwrap_or_default();
-    [meta["annotations"][CRD_OPERATOR_VERSION].as_str(), meta["labels"][format!("{group}/version")].as_str(), meta["labels"]["app.kubernetes.io/version"].as_str()]
+    let app_version = if group.ends_with(".percona.com") { meta["labels"]["app.kubernetes.io/version"].as_str() } else { None };
+    [meta["annotations"][CRD_OPERATOR_VERSION].as_str(), meta["labels"][format!("{group}/version")].as_str(), app_version]
         .into_iter()
         .flatten()
         .find_map(super::upgrade::semver)
@@ -353,6 +356,10 @@ mod tests {
             )
         };
         let alone = crunchy("2026-01-01T10:00:00Z");
+        // Crunchy Data's own version on pg-operator's postgresclusters CRD is not the Percona operator's.
+        let mut crunchy_542 = crunchy("2026-01-01T10:00:00Z");
+        crunchy_542["metadata"]["labels"]["app.kubernetes.io/version"] = "5.4.2".into();
+        assert_eq!(crd_decision(Some(&crunchy_542), &[], "2.8.2", false), CrdDecision::KeepUnknown);
         assert_eq!(crd_decision(Some(&crd(None, None)), &[], "2.7.0", false), CrdDecision::KeepUnknown, "no version at all");
         assert_eq!(crd_decision(Some(&alone), &[], "2.8.2", false), CrdDecision::KeepUnknown, "`latest` is no version");
         assert_eq!(crd_decision(Some(&alone), &[], "2.8.2", true), CrdDecision::Apply, "--replace-operator-crds");

@@ -29,10 +29,10 @@ pub struct OperatorArgs {
     /// Set a value of the per-namespace chart `cairn-db-namespace` (`key=value`, repeatable; Helm's `--set`
     /// syntax), e.g. `postgresql.operatorImageRepository=registry.example.com/percona/percona-postgresql-operator`.
     #[arg(long = "db-namespace.set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    pub db_set: Vec<String>,
     /// A values file for the per-namespace chart (repeatable).
     #[arg(long = "db-namespace.values", value_name = "FILE")]
-    pub values: Vec<std::path::PathBuf>,
+    pub db_values: Vec<std::path::PathBuf>,
 }
 
 /// The CLI's operator name for a chart alias.
@@ -64,7 +64,7 @@ impl OperatorArgs {
 
     /// `--db-namespace.set` / `--db-namespace.values` as Helm arguments.
     fn helm_values(&self) -> Vec<String> {
-        super::ValuesArgs { set: self.set.clone(), values: self.values.clone() }.helm_args()
+        super::ValuesArgs { set: self.db_set.clone(), values: self.db_values.clone() }.helm_args()
     }
 
     /// The operators at the versions to install: the pinned ones, overridden by `--operator-version`.

@@ -31,11 +31,12 @@ async fn crds_of_unknown_or_newer_operator_versions_are_kept_unless_asked() {
     let chart = |v: &str| operator_charts().join(format!("pg-operator-{v}"));
     let crds: Api<CustomResourceDefinition> = Api::all(env.client.clone());
 
-    // The control plane holds pg-operator 2.8.2's CRDs as its chart's `crds/` installs them: all at once,
-    // Percona's labelled v2.8.1, Crunchy Data's `latest`. Those take their siblings' version, so the same
-    // chart applies them all.
+    // The control plane holds pg-operator 2.8.2's CRDs as Percona's deploy manifest installs them: all at
+    // once, Percona's labelled with their version, Crunchy Data's `latest` or Crunchy's own version (5.4.2 on
+    // postgresclusters, which is no Percona operator version). Those take their siblings' version, so the
+    // same chart applies them all.
     let before = crds.get(CRUNCHY).await.unwrap();
-    assert_eq!(before.labels().get("app.kubernetes.io/version").map(String::as_str), Some("latest"));
+    assert_eq!(before.labels().get("app.kubernetes.io/version").map(String::as_str), Some("5.4.2"));
     assert_eq!(annotation(&before), None);
     let r = charts::apply_operator_crds(&env.client, &helm, &chart("2.8.2"), &pg("2.8.2"), false).await.unwrap();
     assert!(r.applied.contains(&CRUNCHY.to_string()) && r.unknown_kept.is_empty() && r.newer_kept.is_empty(), "{r:?}");
