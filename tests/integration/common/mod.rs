@@ -631,9 +631,14 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let start = tokio::time::Instant::now();
+    let deadline = start + Duration::from_secs(secs);
     loop {
         if let Some(v) = f().await {
+            // Printed (and shown if the test fails later): which waits come near their deadline under load.
+            if start.elapsed() > Duration::from_secs(secs) / 2 {
+                println!("slow wait: {:.1}s of {secs}s for: {what}", start.elapsed().as_secs_f64());
+            }
             return v;
         }
         if tokio::time::Instant::now() > deadline {
