@@ -57,7 +57,7 @@ async fn kubectl_import_objects_are_checked_and_their_keys_moved_into_secrets() 
 
     // No webhook yet: the job reconciler moves the keys of a job stored with them (write-back).
     jobs.create(&pp, &job("early", json!({"accessKeyId": "AKEARLY", "secretAccessKey": "s-early"}))).await.unwrap();
-    let moved = eventually(30, "the early job's keys moved by its reconciler", || async {
+    let moved = eventually(60, "the early job's keys moved by its reconciler", || async {
         let j = jobs.get("early").await.unwrap();
         let s3 = s3_of(&j);
         (s3.access_key_id.is_none() && s3.secret_access_key.is_none()).then_some(s3)
@@ -95,7 +95,7 @@ async fn kubectl_import_objects_are_checked_and_their_keys_moved_into_secrets() 
     api_for(&c, "MutatingWebhookConfiguration").patch(&name, &apply, &Patch::Apply(&mutating)).await.unwrap();
     let dry = PostParams { dry_run: true, ..Default::default() };
     let bad = env.name("dijw-bad");
-    eventually(30, "the webhooks in force", || async {
+    eventually(60, "the webhooks in force", || async {
         let refused = importers.create(&dry, &importer(&bad, json!({"supportedEngines": []}))).await.is_err();
         let moved = jobs.create(&dry, &job("probe", json!({"accessKeyId": "A", "secretAccessKey": "B"}))).await.is_ok_and(|j| s3_of(&j).access_key_id.is_none());
         (refused && moved).then_some(())
