@@ -402,7 +402,7 @@ pub struct RestorableWindow {
 
 /// `GET …/database-clusters/{name}/pitr` (contract §2.4): the restorable window on the wire. Empty (all
 /// None) while PITR is off (PostgreSQL always archives WAL) or before a backup succeeded.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PitrWindow {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -133,14 +133,21 @@ async fn charts_lint_strict_and_render_every_toggle() {
         cairn::webhook::VALIDATE_DATA_IMPORT_JOBS,
         cairn::webhook::VALIDATE_LOAD_BALANCER_CONFIGS,
         cairn::webhook::MUTATE_SPLIT_HORIZON_DNS_CONFIGS,
+        cairn::webhook::MUTATE_DATA_IMPORT_JOBS,
+        cairn::webhook::VALIDATE_DATA_IMPORTERS,
     ] {
         assert!(y.contains(&format!("path: {path}\n")), "{path} not registered");
     }
-    // The cluster-scoped LoadBalancerConfigs: no namespace selector, and the chart's own defaults (installed
-    // with the webhook, before Cairn answers) left out.
-    let lbc = y.split("- name: validate.loadbalancerconfigs").nth(1).expect("the LoadBalancerConfig webhook");
-    let lbc = lbc.split("- name: ").next().unwrap();
-    assert!(lbc.contains("scope: Cluster") && lbc.contains("objectSelector:") && !lbc.contains("namespaceSelector"), "{lbc}");
+    // The cluster-scoped LoadBalancerConfigs and DataImporters: no namespace selector, and the chart's own
+    // defaults (installed with the webhook, before Cairn answers) left out.
+    for hook in ["validate.loadbalancerconfigs", "validate.dataimporters"] {
+        let h = y.split(&format!("- name: {hook}")).nth(1).unwrap_or_else(|| panic!("the {hook} webhook"));
+        let h = h.split("- name: ").next().unwrap();
+        assert!(h.contains("scope: Cluster") && h.contains("objectSelector:") && !h.contains("namespaceSelector"), "{hook}: {h}");
+    }
+    // Moving write-only keys into Secrets is a side effect, skipped on dry runs.
+    let dij = y.split("- name: default.dataimportjobs").nth(1).expect("the DataImportJob defaulting webhook");
+    assert!(dij.split("- name: ").next().unwrap().contains("sideEffects: NoneOnDryRun"), "{dij}");
     // No Helm-only hooks anywhere (GitOps tools do not run them).
     for (_, sets) in cairn_toggles() {
         assert!(!render(&cairn_chart, "sys", &sets).contains("helm.sh/hook"));

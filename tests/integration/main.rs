@@ -22,6 +22,7 @@ mod crd_rules;
 mod credentials;
 mod data_import;
 mod data_import_kubectl;
+mod data_import_webhook;
 mod data_source_pitr;
 mod database_engine;
 mod database_page;
