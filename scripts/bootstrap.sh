@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every tool Cairn's build, sandbox and tests need. Idempotent: each step checks first.
-# Sources only: apt, rustup, crates.io (cargo), npm, the Go module proxy (testenv, helm). Nothing else is downloaded.
+# Sources only: apt, rustup, crates.io (cargo), npm, the Go module proxy (testenv, testgcs, helm). Nothing else is downloaded.
 #
 # Env:
 #   CAIRN_CACHE   where caches and built tools live (default: ~/.cache/cairn); outside the clone on purpose,
@@ -119,4 +119,6 @@ fi
 
 # 8. The local control plane (kube-apiserver + etcd), built from Go modules.
 "$here/testenv/build.sh" >/dev/null
+# 9. A GCS-compatible server for the tests (testgcs/: fake-gcs-server from Go modules, cold ~2 min).
+"$here/testgcs/build.sh" >/dev/null
 log "tools ready"

@@ -60,6 +60,9 @@ async function importDatabase(page: Page, name: string, path: string): Promise<v
   await page.getByLabel("File path").fill(path);
   await page.getByLabel("Access key").fill("AKIDEXAMPLE");
   await page.getByLabel("Secret key").fill("wJalrXUtnFEMI");
+  // TLS verified unless unticked; path-style URLs (MinIO and the like) ticked here and stored.
+  await expect(page.getByLabel("Verify TLS certificate")).toBeChecked();
+  await page.getByLabel("Force path-style URLs").check();
   await page.screenshot({ path: test.info().outputPath("import-step.png"), fullPage: true });
 
   await wizardStep(page, "Resources");
@@ -84,6 +87,7 @@ test("import a MySQL database: it becomes ready, imports, and is ready again", a
   expect(stored.spec.dataSource.dataImport).toEqual(
     expect.objectContaining({ dataImporterName: "everest-percona-pxc-operator", source: expect.objectContaining({ path: "/dumps/shop.sql" }) }),
   );
+  expect(stored.spec.dataSource.dataImport.source.s3).toEqual(expect.objectContaining({ verifyTLS: true, forcePathStyle: true }));
   const jobs = await (await page.request.get(`/v1/namespaces/${e2eNamespace()}/database-clusters/${name}/data-import-jobs`)).json();
   expect(jobs.items.map((j: { spec: { dataImporterName: string; targetClusterName: string } }) => [j.spec.targetClusterName, j.spec.dataImporterName])).toEqual([
     [name, "everest-percona-pxc-operator"],

@@ -23,10 +23,12 @@ pub fn router() -> Router<State> {
         .route("/v1/namespaces/{ns}/database-clusters/{name}/secret", post(create_secret))
 }
 
-#[derive(serde::Deserialize)]
+/// `GET /v1/data-importers`' query.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct ImporterFilter {
-    supported_engines: Option<String>,
+pub struct ImporterFilter {
+    /// A comma-separated list of `pxc`, `postgresql`, `psmdb`: only importers supporting all of them.
+    pub supported_engines: Option<String>,
 }
 
 async fn list_importers(AxState(st): AxState<State>, headers: HeaderMap, Query(f): Query<ImporterFilter>) -> Result<Json<super::List<DataImporter>>, ApiError> {
@@ -44,11 +46,13 @@ async fn list_jobs(AxState(st): AxState<State>, headers: HeaderMap, Path((ns, na
     Ok(list_of("DataImportJobList", data_import::list_data_import_jobs(&st, &caller, &ns, &name)?))
 }
 
-#[derive(serde::Deserialize)]
+/// `POST …/database-clusters/{name}/secret`'s query.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct SecretQuery {
+pub struct SecretQuery {
+    /// The Secret's name (a DNS-1123 subdomain); required.
     #[serde(default)]
-    secret_name: String,
+    pub secret_name: String,
 }
 
 /// The body is a JSON object of string keys and values; the answer is the Secret without its data (201).

@@ -57,6 +57,13 @@ pub enum DatabaseClusterListView<'a> {
     Summary(List<crate::model::DbSummary>),
 }
 
+/// A JSON merge patch of an object's spec (`PATCH` of split-horizon DNS configs): `{"spec": {…}}`, the
+/// fields given replace the stored ones, `null` removes one.
+#[derive(serde::Deserialize, JsonSchema)]
+pub struct SpecMergePatch {
+    pub spec: Map<String, Value>,
+}
+
 /// The document as served and checked in (pretty JSON, stable key order).
 pub fn json() -> String {
     serde_json::to_string_pretty(&document()).expect("the document serializes") + "\n"
@@ -66,7 +73,10 @@ pub fn json() -> String {
 /// `put`, `patch`, `delete`), then `.rbac(resource, action)` unless it is public, `.query::<Q>()`,
 /// `.body::<B>()`, and the answer: `.ok::<T>()`, `.no_content()`, `.text()` or `.events()`.
 pub fn document() -> Value {
-    use crate::crd::{DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore, DatabaseEngine, LoadBalancerConfig, PodSchedulingPolicy};
+    use crate::crd::{
+        DataImportJob, DataImporter, DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore, DatabaseEngine, LoadBalancerConfig, PodSchedulingPolicy,
+        SplitHorizonDNSConfig,
+    };
     use crate::model::*;
     use crate::service::authz::res::*;
     use crate::service::{components::LogQuery, policies::PolicyFilter, upgrade_plan::UpgradePlan};
@@ -101,6 +111,17 @@ pub fn document() -> Value {
     d.get(&format!("{DB}/{{name}}/components"), "getDatabaseClusterComponents", "The database's Pods").rbac(DATABASE_CLUSTERS, "read").ok::<Vec<Component>>();
     d.get(&format!("{DB}/{{name}}/components/{{component}}/logs"), "getDatabaseClusterComponentLogs", "A Pod's logs").rbac(DATABASE_CLUSTERS, "read").query::<LogQuery>().text();
     d.get(&format!("{DB}/{{name}}/backups"), "listDatabaseClusterBackups", "The database's backups").rbac(DATABASE_CLUSTER_BACKUPS, "read").ok::<List<DatabaseClusterBackup>>();
+    d.get(&format!("{DB}/{{name}}/pitr"), "getDatabaseClusterPitr", "The restorable point-in-time window (empty while there is none)")
+        .rbac(DATABASE_CLUSTER_BACKUPS, "read")
+        .ok::<crate::engine::backup::PitrWindow>();
+    d.get(&format!("{DB}/{{name}}/data-import-jobs"), "listDatabaseClusterDataImportJobs", "The database's data import jobs")
+        .rbac(DATA_IMPORT_JOBS, "read")
+        .ok::<List<DataImportJob>>();
+    d.post(&format!("{DB}/{{name}}/secret"), "createDatabaseClusterSecret", "Create a Secret for the database (e.g. an import's S3 keys); the answer carries no data")
+        .rbac(DATABASE_CLUSTERS, "create")
+        .query::<super::data_import::SecretQuery>()
+        .body::<std::collections::BTreeMap<String, String>>()
+        .created::<k8s_openapi::api::core::v1::Secret>();
     d.post(&format!("{DB}/{{name}}/preview"), "previewDatabaseCluster", "What a create or replace would store, nothing written (Cairn)").rbac(DATABASE_CLUSTERS, "read").body::<DatabaseCluster>().ok::<Preview>();
 
     // Backups.
@@ -153,6 +174,28 @@ pub fn document() -> Value {
     d.get(&format!("{LBC}/{{name}}"), "getLoadBalancerConfig", "A load balancer config").rbac(LOAD_BALANCER_CONFIGS, "read").ok::<LoadBalancerConfig>();
     d.put(&format!("{LBC}/{{name}}"), "updateLoadBalancerConfig", "Replace a load balancer config").rbac(LOAD_BALANCER_CONFIGS, "update").body::<LoadBalancerConfig>().ok::<LoadBalancerConfig>();
     d.delete(&format!("{LBC}/{{name}}"), "deleteLoadBalancerConfig", "Delete a load balancer config no one uses").rbac(LOAD_BALANCER_CONFIGS, "delete").no_content();
+
+    d.get("/v1/data-importers", "listDataImporters", "Data importers (those supporting every engine listed)")
+        .rbac(DATA_IMPORTERS, "read")
+        .query::<super::data_import::ImporterFilter>()
+        .ok::<List<DataImporter>>();
+    d.get("/v1/data-importers/{name}", "getDataImporter", "A data importer").rbac(DATA_IMPORTERS, "read").ok::<DataImporter>();
+
+    // Engine features.
+    const SHD: &str = "/v1/namespaces/{namespace}/engine-features/split-horizon-dns-configs";
+    d.get(SHD, "listSplitHorizonDNSConfigs", "The namespace's split-horizon DNS configs").rbac(SPLIT_HORIZON_DNS_CONFIGS, "read").ok::<List<SplitHorizonDNSConfig>>();
+    d.post(SHD, "createSplitHorizonDNSConfig", "Create a split-horizon DNS config (an inline CA goes into its Secret)")
+        .rbac(SPLIT_HORIZON_DNS_CONFIGS, "create")
+        .body::<SplitHorizonDNSConfig>()
+        .ok::<SplitHorizonDNSConfig>();
+    d.get(&format!("{SHD}/{{name}}"), "getSplitHorizonDNSConfig", "A split-horizon DNS config").rbac(SPLIT_HORIZON_DNS_CONFIGS, "read").ok::<SplitHorizonDNSConfig>();
+    d.patch(&format!("{SHD}/{{name}}"), "updateSplitHorizonDNSConfig", "Change a split-horizon DNS config: a JSON merge patch of its spec (`{\"spec\": {…}}`)")
+        .rbac(SPLIT_HORIZON_DNS_CONFIGS, "update")
+        .body::<SpecMergePatch>()
+        .ok::<SplitHorizonDNSConfig>();
+    d.delete(&format!("{SHD}/{{name}}"), "deleteSplitHorizonDNSConfig", "Delete a split-horizon DNS config no database uses")
+        .rbac(SPLIT_HORIZON_DNS_CONFIGS, "delete")
+        .no_content();
 
     // Live updates (Cairn): server-sent events fed by the watches.
     d.get("/v1/events/database-clusters", "streamDatabaseClusters", "The caller's database list, on connect and after every change").events();
@@ -344,6 +387,12 @@ impl Op<'_> {
     pub fn ok<T: JsonSchema>(self) {
         let s = self.doc.schema::<T>();
         self.answer("200", json!({"description": "OK", "content": {"application/json": {"schema": s}}}))
+    }
+
+    /// 201 with a JSON `T` (the object created).
+    pub fn created<T: JsonSchema>(self) {
+        let s = self.doc.schema::<T>();
+        self.answer("201", json!({"description": "Created", "content": {"application/json": {"schema": s}}}))
     }
 
     /// 204, no body.

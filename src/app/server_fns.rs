@@ -405,6 +405,8 @@ pub async fn create_database(
     import_endpoint: Option<String>,
     import_access_key: Option<String>,
     import_secret_key: Option<String>,
+    import_verify_tls: Option<String>,
+    import_force_path_style: Option<String>,
     import_path: Option<String>,
     import_config: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
@@ -453,6 +455,8 @@ pub async fn create_database(
         ("import_endpoint", import_endpoint),
         ("import_access_key", import_access_key),
         ("import_secret_key", import_secret_key),
+        ("import_verify_tls", import_verify_tls),
+        ("import_force_path_style", import_force_path_style),
         ("import_path", import_path),
         ("import_config", import_config),
     ]

@@ -121,7 +121,8 @@ pub fn write_cairn(dir: &Path) -> anyhow::Result<PathBuf> {
 pub enum OperatorSource {
     /// A directory holding chart directories (any names; matched by their Chart.yaml name and version).
     Dir(PathBuf),
-    /// A Helm chart repository (`helm pull --repo`).
+    /// A Helm chart repository (`helm pull --repo`), or an OCI registry (`oci://host/path`: `helm pull
+    /// oci://host/path/<chart>`).
     Repository(String),
 }
 
@@ -172,7 +173,15 @@ pub async fn write_db_namespace(dir: &Path, operators: &[Operator], source: &Ope
         match source {
             OperatorSource::Dir(d) => copy_dir(&find_local_chart(d, &op.chart, &op.version)?, &charts.join(&op.chart))?,
             OperatorSource::Repository(repo) => {
-                helm.run(&["pull", &op.chart, "--repo", repo, "--version", &op.version, "--destination", &charts.to_string_lossy()])
+                let dest = charts.to_string_lossy();
+                // An OCI registry names the chart in the reference; a chart repository takes `--repo`.
+                let oci = format!("{}/{}", repo.trim_end_matches('/'), op.chart);
+                let args: Vec<&str> = if repo.starts_with("oci://") {
+                    vec!["pull", &oci, "--version", &op.version, "--destination", &dest]
+                } else {
+                    vec!["pull", &op.chart, "--repo", repo, "--version", &op.version, "--destination", &dest]
+                };
+                helm.run(&args)
                     .await
                     .with_context(|| format!("pulling chart {} {} from {repo} (offline? use --operator-charts DIR)", op.chart, op.version))?;
             }
@@ -196,21 +205,61 @@ pub fn operator_chart_path(db_namespace_chart: &Path, op: &Operator, source: &Op
 pub const CRD_OPERATOR_VERSION: &str = "cairn.io/operator-version";
 
 /// The operator version a CRD in the cluster belongs to: Cairn's annotation, else the Percona labels
-/// (`<group>/version`, `app.kubernetes.io/version`) when they hold a version.
+/// (`<group>/version`, and `app.kubernetes.io/version` on Percona's own groups) when they hold a version
+/// (`latest` does not). pg-operator's Crunchy Data CRDs carry Crunchy's version there (`5.4.2`), which is
+/// not the Percona operator's.
 fn crd_operator_version(crd: &serde_json::Value) -> Option<(u64, u64, u64)> {
     let meta = &crd["metadata"];
     let group = crd["spec"]["group"].as_str().unwrap_or_default();
-    [meta["annotations"][CRD_OPERATOR_VERSION].as_str(), meta["labels"][format!("{group}/version")].as_str(), meta["labels"]["app.kubernetes.io/version"].as_str()]
+    let app_version = if group.ends_with(".percona.com") { meta["labels"]["app.kubernetes.io/version"].as_str() } else { None };
+    [meta["annotations"][CRD_OPERATOR_VERSION].as_str(), meta["labels"][format!("{group}/version")].as_str(), app_version]
         .into_iter()
         .flatten()
         .find_map(super::upgrade::semver)
 }
 
-/// Whether a CRD from the chart of operator `version` may replace `existing` (absent, or not newer).
-pub fn crd_replaceable(existing: Option<&serde_json::Value>, version: &str) -> bool {
-    match (existing.and_then(crd_operator_version), super::upgrade::semver(version)) {
-        (Some(have), Some(new)) => new >= have,
-        _ => true,
+/// Seconds between the creation of two CRDs within which they count as installed together (one chart's
+/// `crds/`, one OLM bundle, one `cairn` apply).
+const SAME_INSTALL_SECS: i64 = 60;
+
+fn created_at(crd: &serde_json::Value) -> Option<i64> {
+    crd["metadata"]["creationTimestamp"].as_str()?.parse::<k8s_openapi::jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+/// The operator version of a CRD in the cluster, or, when it carries none (the Crunchy Data CRDs of
+/// pg-operator are labelled `latest`), the newest version of the same chart's CRDs in the cluster that were
+/// created together with it: a chart's CRDs are installed as one set, while a CRD created at another time
+/// may belong to another product (Crunchy Data's own operator uses the same names).
+fn crd_version_in_cluster(crd: &serde_json::Value, same_chart: &[serde_json::Value]) -> Option<(u64, u64, u64)> {
+    crd_operator_version(crd).or_else(|| {
+        let at = created_at(crd)?;
+        same_chart.iter().filter(|s| created_at(s).is_some_and(|t| (t - at).abs() <= SAME_INSTALL_SECS)).filter_map(crd_operator_version).max()
+    })
+}
+
+/// What to do with one CRD of an operator chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrdDecision {
+    /// Absent, or of the same or an older operator version: apply it.
+    Apply,
+    /// The cluster's CRD belongs to a newer operator (another namespace runs it): keep it.
+    KeepNewer,
+    /// The cluster's CRD has no version Cairn can tell: keep it (it may be another product's).
+    KeepUnknown,
+}
+
+/// Whether the CRD of the chart of operator `version` may replace `existing`, the CRD of that name in the
+/// cluster; `same_chart` are the cluster's CRDs of the same chart (see [`crd_version_in_cluster`]).
+/// `replace` (`--replace-operator-crds`) applies it whatever the cluster holds.
+pub fn crd_decision(existing: Option<&serde_json::Value>, same_chart: &[serde_json::Value], version: &str, replace: bool) -> CrdDecision {
+    let Some(existing) = existing else { return CrdDecision::Apply };
+    if replace {
+        return CrdDecision::Apply;
+    }
+    match (crd_version_in_cluster(existing, same_chart), super::upgrade::semver(version)) {
+        (Some(have), Some(new)) if new >= have => CrdDecision::Apply,
+        (Some(_), Some(_)) => CrdDecision::KeepNewer,
+        _ => CrdDecision::KeepUnknown,
     }
 }
 
@@ -220,28 +269,41 @@ pub struct CrdsApplied {
     pub applied: Vec<String>,
     /// Kept because a newer operator's CRD is in the cluster (another namespace runs it).
     pub newer_kept: Vec<String>,
+    /// Kept because the cluster's CRD has no operator version Cairn can tell (`--replace-operator-crds`
+    /// replaces them).
+    pub unknown_kept: Vec<String>,
 }
 
 /// Server-side applies the CRDs of an operator chart (`helm show crds`): Helm installs a chart's `crds/`
 /// only on first install and never upgrades them, while a newer operator needs its CRDs first (Percona's
-/// upgrade order). CRDs are cluster-wide: one from an older chart never replaces a newer one.
-pub async fn apply_operator_crds(client: &kube::Client, helm: &super::Helm, chart: &Path, op: &Operator) -> anyhow::Result<CrdsApplied> {
+/// upgrade order). CRDs are cluster-wide: one from an older chart never replaces a newer one, nor one whose
+/// version is unknown, unless `replace`.
+pub async fn apply_operator_crds(client: &kube::Client, helm: &super::Helm, chart: &Path, op: &Operator, replace: bool) -> anyhow::Result<CrdsApplied> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let text = helm.run(&[std::ffi::OsStr::new("show"), "crds".as_ref(), chart.as_os_str()]).await?;
     let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(client.clone(), &kube::api::ApiResource::erase::<CustomResourceDefinition>(&()));
     let mut out = CrdsApplied::default();
     // Parsed before any await (the YAML deserializer is not Send).
     let docs = serde_yaml::Deserializer::from_str(&text).map(|d| Ok(serde_json::to_value(serde_yaml::Value::deserialize(d)?)?)).collect::<anyhow::Result<Vec<_>>>()?;
-    for mut crd in docs.into_iter().filter(|d| d["kind"] == "CustomResourceDefinition") {
+    let docs: Vec<serde_json::Value> = docs.into_iter().filter(|d| d["kind"] == "CustomResourceDefinition").collect();
+    // The cluster's copies of this chart's CRDs, all read before any is written.
+    let mut existing = Vec::new();
+    for crd in &docs {
+        let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+        existing.push(api.get_opt(name).await.with_context(|| format!("reading CRD {name}"))?.map(|o| serde_json::to_value(o).unwrap_or_default()));
+    }
+    let in_cluster: Vec<serde_json::Value> = existing.iter().flatten().cloned().collect();
+    for (mut crd, have) in docs.into_iter().zip(existing) {
         let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let existing = api.get_opt(&name).await.with_context(|| format!("reading CRD {name}"))?.map(|o| serde_json::to_value(o).unwrap_or_default());
-        if !crd_replaceable(existing.as_ref(), &op.app_version) {
-            out.newer_kept.push(name);
-            continue;
+        match crd_decision(have.as_ref(), &in_cluster, &op.app_version, replace) {
+            CrdDecision::KeepNewer => out.newer_kept.push(name),
+            CrdDecision::KeepUnknown => out.unknown_kept.push(name),
+            CrdDecision::Apply => {
+                crd["metadata"]["annotations"][CRD_OPERATOR_VERSION] = op.app_version.clone().into();
+                api.patch(&name, &kube::api::PatchParams::apply("cairn").force(), &kube::api::Patch::Apply(&crd)).await.with_context(|| format!("applying CRD {name}"))?;
+                out.applied.push(name);
+            }
         }
-        crd["metadata"]["annotations"][CRD_OPERATOR_VERSION] = op.app_version.clone().into();
-        api.patch(&name, &kube::api::PatchParams::apply("cairn").force(), &kube::api::Patch::Apply(&crd)).await.with_context(|| format!("applying CRD {name}"))?;
-        out.applied.push(name);
     }
     Ok(out)
 }
@@ -250,29 +312,65 @@ pub async fn apply_operator_crds(client: &kube::Client, helm: &super::Helm, char
 mod tests {
     use super::*;
 
+    fn crd(annotation: Option<&str>, label: Option<&str>) -> serde_json::Value {
+        let mut c = serde_json::json!({"metadata": {"name": "perconapgclusters.pgv2.percona.com"}, "spec": {"group": "pgv2.percona.com"}});
+        if let Some(a) = annotation {
+            c["metadata"]["annotations"] = serde_json::json!({CRD_OPERATOR_VERSION: a});
+        }
+        if let Some(l) = label {
+            c["metadata"]["labels"] = serde_json::json!({"pgv2.percona.com/version": l});
+        }
+        c
+    }
+
+    fn replaceable(existing: Option<&serde_json::Value>, version: &str) -> bool {
+        crd_decision(existing, &[], version, false) == CrdDecision::Apply
+    }
+
     /// An operator CRD is replaced by the same or a newer operator's, never by an older one's.
     #[test]
     fn an_older_operator_never_replaces_a_newer_crd() {
-        let crd = |annotation: Option<&str>, label: Option<&str>| {
-            let mut c = serde_json::json!({"metadata": {"name": "perconapgclusters.pgv2.percona.com"}, "spec": {"group": "pgv2.percona.com"}});
-            if let Some(a) = annotation {
-                c["metadata"]["annotations"] = serde_json::json!({CRD_OPERATOR_VERSION: a});
-            }
-            if let Some(l) = label {
-                c["metadata"]["labels"] = serde_json::json!({"pgv2.percona.com/version": l});
-            }
+        assert!(replaceable(None, "2.7.0"), "absent");
+        assert!(replaceable(Some(&crd(None, Some("v2.7.0"))), "2.8.2"), "Percona's label, newer chart");
+        assert_eq!(crd_decision(Some(&crd(None, Some("v2.8.1"))), &[], "2.7.0", false), CrdDecision::KeepNewer, "Percona's label, older chart");
+        assert!(replaceable(Some(&crd(Some("2.8.2"), Some("v2.8.1"))), "2.8.2"), "Cairn's annotation first; same version");
+        assert!(!replaceable(Some(&crd(Some("2.8.3"), None)), "2.8.2"));
+        let mongo = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/version": "v1.21.2"}}, "spec": {"group": "psmdb.percona.com"}});
+        assert!(!replaceable(Some(&mongo), "1.21.1") && replaceable(Some(&mongo), "1.21.2"));
+        assert!(crd_decision(Some(&crd(Some("2.8.3"), None)), &[], "2.7.0", true) == CrdDecision::Apply, "--replace-operator-crds");
+    }
+
+    /// A CRD whose version Cairn cannot tell is kept (it may be another product's: Crunchy Data's operator
+    /// owns the same CRD names as pg-operator), unless it was installed together with CRDs of the same chart
+    /// whose version is known, or the user asks.
+    #[test]
+    fn a_crd_of_unknown_version_is_kept_unless_its_chart_tells_or_the_user_asks() {
+        let at = |mut c: serde_json::Value, t: &str| {
+            c["metadata"]["creationTimestamp"] = t.into();
             c
         };
-        assert!(crd_replaceable(None, "2.7.0"), "absent");
-        assert!(crd_replaceable(Some(&crd(None, None)), "2.7.0"), "no version known");
-        assert!(crd_replaceable(Some(&crd(None, Some("v2.7.0"))), "2.8.2"), "Percona's label, newer chart");
-        assert!(!crd_replaceable(Some(&crd(None, Some("v2.8.1"))), "2.7.0"), "Percona's label, older chart");
-        assert!(crd_replaceable(Some(&crd(Some("2.8.2"), Some("v2.8.1"))), "2.8.2"), "Cairn's annotation first; same version");
-        assert!(!crd_replaceable(Some(&crd(Some("2.8.3"), None)), "2.8.2"));
-        let mongo = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/version": "v1.21.2"}}, "spec": {"group": "psmdb.percona.com"}});
-        assert!(!crd_replaceable(Some(&mongo), "1.21.1") && crd_replaceable(Some(&mongo), "1.21.2"));
-        let latest = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/version": "latest"}}, "spec": {"group": "x"}});
-        assert!(crd_replaceable(Some(&latest), "2.7.0"), "not a version");
+        let crunchy = |t: &str| {
+            at(
+                serde_json::json!({"metadata": {"name": "postgresclusters.postgres-operator.crunchydata.com", "labels": {"app.kubernetes.io/version": "latest"}}, "spec": {"group": "postgres-operator.crunchydata.com"}}),
+                t,
+            )
+        };
+        let alone = crunchy("2026-01-01T10:00:00Z");
+        // Crunchy Data's own version on pg-operator's postgresclusters CRD is not the Percona operator's.
+        let mut crunchy_542 = crunchy("2026-01-01T10:00:00Z");
+        crunchy_542["metadata"]["labels"]["app.kubernetes.io/version"] = "5.4.2".into();
+        assert_eq!(crd_decision(Some(&crunchy_542), &[], "2.8.2", false), CrdDecision::KeepUnknown);
+        assert_eq!(crd_decision(Some(&crd(None, None)), &[], "2.7.0", false), CrdDecision::KeepUnknown, "no version at all");
+        assert_eq!(crd_decision(Some(&alone), &[], "2.8.2", false), CrdDecision::KeepUnknown, "`latest` is no version");
+        assert_eq!(crd_decision(Some(&alone), &[], "2.8.2", true), CrdDecision::Apply, "--replace-operator-crds");
+        // Installed with pg-operator 2.7.0's other CRDs (one `crds/`, one OLM bundle): that version.
+        let sibling = at(crd(None, Some("v2.7.0")), "2026-01-01T10:00:02Z");
+        let together = [alone.clone(), sibling.clone()];
+        assert_eq!(crd_decision(Some(&alone), &together, "2.8.2", false), CrdDecision::Apply);
+        assert_eq!(crd_decision(Some(&alone), &together, "2.6.0", false), CrdDecision::KeepNewer);
+        // Created a day before the chart's other CRDs: not theirs (another product's), kept.
+        let later = [alone.clone(), at(crd(Some("2.7.0"), None), "2026-01-02T10:00:00Z")];
+        assert_eq!(crd_decision(Some(&alone), &later, "2.8.2", false), CrdDecision::KeepUnknown);
     }
 
     /// A file added to a chart must be embedded too, or `cairn install` would install a different chart

@@ -13,7 +13,8 @@ pub struct InstallArgs {
     /// Install only the control plane, no database namespace.
     #[arg(long)]
     pub skip_db_namespace: bool,
-    /// Adopt existing namespaces (and operator objects) not created by Cairn.
+    /// Adopt existing namespaces, operator objects and control-plane objects of the same names (e.g.
+    /// OpenEverest's default policies) not created by Cairn.
     #[arg(long)]
     pub take_ownership: bool,
     /// Do not wait for Cairn's DatabaseEngines to report the operators installed (the last step).
@@ -59,10 +60,18 @@ pub async fn install(client: &Client, a: &InstallArgs, system_ns: &str) -> anyho
     eprintln!("      {version}");
     p.step("Cairn's CRDs (server-side apply)", async { super::apply_crds(client, false).await.map(|_| ()) }).await?;
     p.step(&format!("Helm release {RELEASE} (chart cairn {}) in namespace {system_ns}", charts::cairn_chart_version()), async {
+        // Defaults left terminating by a previous install's uninstall without its cleanup (OpenEverest's
+        // `helm uninstall --no-hooks`) would never go, and the chart could not create them anew.
+        finish_terminating_defaults(client, a.helm.timeout()).await?;
         let tmp = TempDir::new()?;
         let chart = cairn_chart(&tmp, a.chart_dir.as_deref())?;
-        // Helm creates the CRDs only on first install, and they were just applied: skip them.
-        helm_cairn(&helm, &chart, system_ns, &a.values, &["--skip-crds", "--reset-then-reuse-values"]).await
+        // Helm creates the CRDs only on first install, and they were just applied: skip them. With
+        // --take-ownership the chart also adopts objects of the same names (OpenEverest's default policies).
+        let mut extra = vec!["--skip-crds", "--reset-then-reuse-values"];
+        if a.take_ownership {
+            extra.push("--take-ownership");
+        }
+        helm_cairn(&helm, &chart, system_ns, &a.values, &extra).await
     })
     .await?;
     let label = p.label();
@@ -133,6 +142,39 @@ pub async fn uninstall(client: &Client, a: &UninstallArgs, system_ns: &str) -> a
     })
     .await?;
     Ok(())
+}
+
+/// The names of the chart's default PodSchedulingPolicies and LoadBalancerConfig (OpenEverest's names).
+pub const DEFAULT_POLICIES: [&str; 3] = ["everest-default-mysql", "everest-default-postgresql", "everest-default-mongodb"];
+pub const DEFAULT_LOAD_BALANCER_CONFIG: &str = "eks-default";
+
+/// Completes the deletion of default policies that are being deleted but held by their readonly-protection
+/// finalizer (only that one goes; others, e.g. the in-use finalizer, keep holding), and waits until they are
+/// gone, so the chart creates them anew.
+async fn finish_terminating_defaults(client: &Client, timeout: std::time::Duration) -> anyhow::Result<()> {
+    async fn finish<K>(client: &Client, names: &[&str], timeout: std::time::Duration) -> anyhow::Result<()>
+    where
+        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::ClusterResourceScope> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    {
+        let api: kube::Api<K> = kube::Api::all(client.clone());
+        for name in names {
+            let Some(o) = api.get_opt(name).await? else { continue };
+            if o.meta().deletion_timestamp.is_none() {
+                continue;
+            }
+            let kept: Vec<String> = o.meta().finalizers.clone().unwrap_or_default().into_iter().filter(|f| f != crate::service::policies::READONLY_FINALIZER).collect();
+            let patch = serde_json::json!({"metadata": {"finalizers": kept, "resourceVersion": o.meta().resource_version}});
+            api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await?;
+            super::wait_until("defaults", timeout, &format!("{name} (being deleted) to be gone"), || async {
+                Ok(api.get_opt(name).await?.map(|o| format!("finalizers {:?}", o.meta().finalizers.clone().unwrap_or_default())))
+            })
+            .await?;
+            eprintln!("      {name}: its pending deletion completed; the chart creates it anew");
+        }
+        Ok(())
+    }
+    finish::<crate::crd::PodSchedulingPolicy>(client, &DEFAULT_POLICIES, timeout).await?;
+    finish::<crate::crd::LoadBalancerConfig>(client, &[DEFAULT_LOAD_BALANCER_CONFIG], timeout).await
 }
 
 /// The default PodSchedulingPolicies and LoadBalancerConfig of the release carry

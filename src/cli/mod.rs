@@ -134,6 +134,10 @@ pub struct HelmArgs {
     /// Seconds each step may wait (for a Deployment to roll out, an engine to report) before it fails.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Apply the operator charts' CRDs even over a CRD in the cluster of a newer operator or of a version
+    /// Cairn cannot tell (by default those are kept and named).
+    #[arg(long = "replace-operator-crds", env = "CAIRN_REPLACE_OPERATOR_CRDS")]
+    pub replace_operator_crds: bool,
     /// The kubeconfig Helm uses, when not the process's (`KUBECONFIG`, `-k`, or in a Pod its
     /// ServiceAccount): set by tests that run Helm with other credentials than the process.
     #[arg(skip)]
@@ -169,7 +173,7 @@ pub struct ValuesArgs {
 }
 
 impl ValuesArgs {
-    fn helm_args(&self) -> Vec<String> {
+    pub(crate) fn helm_args(&self) -> Vec<String> {
         let mut out = Vec::new();
         for s in &self.set {
             out.extend(["--set".to_string(), s.clone()]);

@@ -26,6 +26,13 @@ pub struct OperatorArgs {
     /// (repeatable; names: postgresql, mysql, mongodb).
     #[arg(long = "operator-version", value_name = "OPERATOR=VERSION")]
     pub versions: Vec<String>,
+    /// Set a value of the per-namespace chart `cairn-db-namespace` (`key=value`, repeatable; Helm's `--set`
+    /// syntax), e.g. `postgresql.operatorImageRepository=registry.example.com/percona/percona-postgresql-operator`.
+    #[arg(long = "db-namespace.set", value_name = "KEY=VALUE")]
+    pub db_set: Vec<String>,
+    /// A values file for the per-namespace chart (repeatable).
+    #[arg(long = "db-namespace.values", value_name = "FILE")]
+    pub db_values: Vec<std::path::PathBuf>,
 }
 
 /// The CLI's operator name for a chart alias.
@@ -53,6 +60,11 @@ impl OperatorArgs {
             "pxc" => self.mysql,
             _ => self.mongodb,
         }
+    }
+
+    /// `--db-namespace.set` / `--db-namespace.values` as Helm arguments.
+    fn helm_values(&self) -> Vec<String> {
+        super::ValuesArgs { set: self.db_set.clone(), values: self.db_values.clone() }.helm_args()
     }
 
     /// The operators at the versions to install: the pinned ones, overridden by `--operator-version`.
@@ -123,7 +135,8 @@ pub async fn ensure_managed_namespace(client: &Client, name: &str, label: &str, 
 impl Plan<'_> {
     /// Installs or upgrades the namespace's release with `enabled` operators (`(alias, on)`), then waits for
     /// each enabled operator to roll out (and to be reported by Cairn when `wait_engines`).
-    pub async fn apply(&self, ns: &str, ops: &[Operator], enabled: &[(String, bool)], p: &mut Progress) -> anyhow::Result<()> {
+    /// `values`: more Helm value arguments for the release (`--set …`, `-f …`).
+    pub async fn apply(&self, ns: &str, ops: &[Operator], enabled: &[(String, bool)], values: &[String], p: &mut Progress) -> anyhow::Result<()> {
         let timeout = self.helm.timeout();
         let wanted: Vec<&Operator> = ops.iter().filter(|o| enabled.iter().any(|(a, on)| *a == o.alias && *on)).collect();
         let names: Vec<String> = wanted.iter().map(|o| format!("{} {}", cli_name(&o.alias), o.version)).collect();
@@ -135,9 +148,8 @@ impl Plan<'_> {
             let chart = charts::write_db_namespace(&tmp.0, ops, &source, &helm).await?;
             // The operators' CRDs first (Helm never upgrades a chart's `crds/`).
             for o in &wanted {
-                match charts::apply_operator_crds(self.client, &helm, &charts::operator_chart_path(&chart, o, &source), o).await {
-                    Ok(r) if !r.newer_kept.is_empty() => eprintln!("      CRDs of a newer {} operator kept: {}", cli_name(&o.alias), r.newer_kept.join(", ")),
-                    Ok(_) => {}
+                match charts::apply_operator_crds(self.client, &helm, &charts::operator_chart_path(&chart, o, &source), o, self.helm.replace_operator_crds).await {
+                    Ok(r) => report_kept_crds(ns, o, &r),
                     // Without the rights (the chart's `rbac.operatorCRDs=false`) the CRDs are the admin's job.
                     Err(e) if is_forbidden(&e) => {
                         tracing::warn!(%ns, operator = %o.chart, error = %format!("{e:#}"), "cannot apply the operator's CRDs; apply them yourself (helm show crds)");
@@ -146,6 +158,9 @@ impl Plan<'_> {
                     Err(e) => return Err(e),
                 }
             }
+            // OLM's operator Deployments (an OpenEverest install) cannot be adopted: their selectors differ
+            // from the charts' and are immutable. Their CSVs' deletion removes them; wait for that.
+            olm_deployments_gone(self.client, ns, &wanted, timeout).await?;
             let mut args: Vec<String> = ["upgrade", "--install", DB_RELEASE].map(String::from).to_vec();
             args.push(chart.display().to_string());
             args.extend(["-n", ns, "--reset-then-reuse-values"].map(String::from));
@@ -153,6 +168,7 @@ impl Plan<'_> {
                 args.extend(["--set".into(), format!("{alias}.enabled={on}")]);
             }
             args.extend(["--set".into(), format!("cairn.namespace={}", self.system_namespace)]);
+            args.extend(values.iter().cloned());
             if self.take_ownership {
                 args.push("--take-ownership".into());
             }
@@ -170,6 +186,39 @@ impl Plan<'_> {
             p.step(&format!("namespace {ns}: Cairn reports the engines installed"), wait_engines(self.client, &label, timeout, ns, &wanted)).await?;
         }
         Ok(())
+    }
+}
+
+/// Waits until no operator Deployment of `wanted` in `ns` is owned by an OLM ClusterServiceVersion (the
+/// garbage collector deletes them once their CSVs are deleted).
+async fn olm_deployments_gone(client: &Client, ns: &str, wanted: &[&Operator], timeout: Duration) -> anyhow::Result<()> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let what = format!("OLM's operator Deployments in {ns} to go (delete their ClusterServiceVersions: README \"Migrate from OpenEverest\")");
+    wait_until("operators", timeout, &what, || async {
+        let mut olm = Vec::new();
+        for o in wanted {
+            if let Some(d) = api.get_opt(o.deployment()).await? {
+                if let Some(csv) = d.owner_references().iter().find(|r| r.kind == "ClusterServiceVersion") {
+                    olm.push(format!("{} (owned by ClusterServiceVersion {})", o.deployment(), csv.name));
+                }
+            }
+        }
+        Ok((!olm.is_empty()).then(|| olm.join(", ")))
+    })
+    .await
+}
+
+/// Says which CRDs of an operator chart were left as the cluster had them (on stderr and in the log: the
+/// server's approved upgrades run this too).
+fn report_kept_crds(ns: &str, o: &Operator, r: &charts::CrdsApplied) {
+    let op = cli_name(&o.alias);
+    if !r.newer_kept.is_empty() {
+        eprintln!("      CRDs of a newer {op} operator kept: {}", r.newer_kept.join(", "));
+        tracing::info!(%ns, operator = %o.chart, crds = %r.newer_kept.join(","), "CRDs of a newer operator kept");
+    }
+    if !r.unknown_kept.is_empty() {
+        eprintln!("      CRDs of an unknown {op} operator version kept (--replace-operator-crds replaces them): {}", r.unknown_kept.join(", "));
+        tracing::warn!(%ns, operator = %o.chart, crds = %r.unknown_kept.join(","), "CRDs whose operator version is unknown kept; --replace-operator-crds (CAIRN_REPLACE_OPERATOR_CRDS) replaces them");
     }
 }
 
@@ -213,7 +262,7 @@ pub async fn add(plan: &Plan<'_>, names: &[String], sel: &OperatorArgs) -> anyho
     let mut p = Progress::new(names.len() * per_ns);
     for ns in names {
         p.step(&format!("namespace {ns}: create or label as managed ({})", plan.label), ensure_managed_namespace(plan.client, ns, plan.label, plan.take_ownership)).await?;
-        plan.apply(ns, &ops, &enabled, &mut p).await?;
+        plan.apply(ns, &ops, &enabled, &sel.helm_values(), &mut p).await?;
     }
     Ok(())
 }
@@ -258,7 +307,7 @@ pub async fn update(plan: &Plan<'_>, names: &[String], sel: &OperatorArgs) -> an
     let steps: usize = todo.iter().map(|(_, e)| 1 + e.iter().filter(|(_, on)| *on).count() + usize::from(plan.wait_engines)).sum();
     let mut p = Progress::new(steps);
     for (ns, enabled) in todo {
-        plan.apply(&ns, &ops, &enabled, &mut p).await?;
+        plan.apply(&ns, &ops, &enabled, &sel.helm_values(), &mut p).await?;
     }
     Ok(())
 }

@@ -51,6 +51,59 @@ pub fn s3_secret_name(job: &str) -> String {
     format!("{job}-s3-credentials")
 }
 
+/// Whether an import source (a job's, a database's) carries an inline key (even an empty one: write-only
+/// fields are never kept).
+pub fn has_inline_keys(source: Option<&DataImportSource>) -> bool {
+    source.and_then(|s| s.s3.as_ref()).is_some_and(|s| s.access_key_id.is_some() || s.secret_access_key.is_some())
+}
+
+/// Takes the write-only inline keys out of `s3` (both blanked, whatever they held): Some((id, key)) when
+/// both were given, for the caller to store in a Secret.
+pub fn take_inline_keys(s3: &mut DataImportS3) -> Option<(String, String)> {
+    let id = s3.access_key_id.take().filter(|k| !k.is_empty());
+    let key = s3.secret_access_key.take().filter(|k| !k.is_empty());
+    id.zip(key)
+}
+
+/// Writes S3 keys into Secret `secret` in `ns` (keys [`KEY_ACCESS_KEY_ID`], [`KEY_SECRET_ACCESS_KEY`],
+/// labelled with the database's name; server-side apply: other keys of an existing Secret stay).
+pub async fn write_s3_secret(client: &kube::Client, ns: &str, secret: &str, db: &str, (id, key): (String, String)) -> Result<(), kube::Error> {
+    let s = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": secret, "namespace": ns, "labels": {LABEL_CLUSTER_NAME: db}},
+        "stringData": {KEY_ACCESS_KEY_ID: id, KEY_SECRET_ACCESS_KEY: key},
+    });
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    api.patch(secret, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&s)).await?;
+    Ok(())
+}
+
+/// The Secret a DataImportJob's inline keys go into: the one it names (OpenEverest's webhook writes them
+/// into `credentialsSecretName`), else [`s3_secret_name`].
+pub fn job_secret_name(job: &DataImportJob) -> String {
+    let named = job.spec.template.source.as_ref().and_then(|s| s.s3.as_ref()).and_then(|s| s.credentials_secret_name.clone());
+    named.filter(|n| !n.is_empty()).unwrap_or_else(|| s3_secret_name(&job.name_any()))
+}
+
+/// Moves a DataImportJob's inline S3 keys (write-only, contract §1.9) into [`job_secret_name`] and names
+/// that Secret in the spec: the mutating webhook, and this reconciler's write-back when no webhook
+/// serves. Ok(true) when the spec changed; the Secret is not written when `write` is false (a dry run).
+pub async fn move_job_inline_keys(client: &kube::Client, ns: &str, job: &mut DataImportJob, write: bool) -> Result<bool, kube::Error> {
+    if !has_inline_keys(job.spec.template.source.as_ref()) {
+        return Ok(false);
+    }
+    let secret = job_secret_name(job);
+    let target = job.spec.target_cluster_name.clone();
+    let Some(s3) = job.spec.template.source.as_mut().and_then(|s| s.s3.as_mut()) else { return Ok(false) };
+    if let Some(keys) = take_inline_keys(s3) {
+        if write {
+            write_s3_secret(client, ns, &secret, &target, keys).await?;
+        }
+        s3.credentials_secret_name = Some(secret);
+    }
+    Ok(true)
+}
+
 /// The name of the ClusterRole and ClusterRoleBinding of the import job `name` in `ns` (cluster-wide
 /// unique: the namespace is part of it).
 pub fn cluster_rbac_name(ns: &str, name: &str) -> String {
@@ -168,6 +221,24 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
     let api: Api<DataImportJob> = Api::namespaced(client.clone(), &ns);
     let current = j.status.clone().unwrap_or_default();
     let finished = matches!(current.state, DataImportJobState::Succeeded | DataImportJobState::Failed);
+    if j.metadata.deletion_timestamp.is_none() && ctx.state.is_managed(&ns) && has_inline_keys(j.spec.template.source.as_ref()) {
+        // Written while no webhook served: the write-only keys are moved now, as the webhook moves them;
+        // the spec's change brings the next reconcile.
+        let mut moved = (*j).clone();
+        move_job_inline_keys(&client, &ns, &mut moved, true).await?;
+        let secret = moved.spec.template.source.and_then(|s| s.s3).and_then(|s| s.credentials_secret_name);
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": j.resource_version()},
+            "spec": {"source": {"s3": {"accessKeyId": null, "secretAccessKey": null, "credentialsSecretName": secret}}},
+        });
+        let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+        return match api.patch(&name, &pp, &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(Action::await_change()),
+            // Changed meanwhile: its next event brings the next reconcile.
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Action::await_change()),
+            Err(e) => Err(e.into()),
+        };
+    }
     if j.metadata.deletion_timestamp.is_some() || finished {
         // The grant lasts as long as the import: revoked when it is over or the job goes.
         revoke_cluster_permissions(&client, &api, &j).await?;
@@ -216,22 +287,8 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let apply = PatchParams::apply(FIELD_MANAGER).force();
-    // S3 credentials: the Secret the source names, or one made from inline keys.
-    let s3 = j.spec.template.source.as_ref().and_then(|s| s.s3.clone());
-    let mut credentials = s3.as_ref().and_then(|s| s.credentials_secret_name.clone()).filter(|s| !s.is_empty());
-    if let Some(s3) = s3.as_ref().filter(|s| s.access_key_id.is_some() || s.secret_access_key.is_some()) {
-        let secret_name = s3_secret_name(&name);
-        let s = Secret {
-            metadata: meta(&secret_name),
-            string_data: Some(BTreeMap::from([
-                (KEY_ACCESS_KEY_ID.to_string(), s3.access_key_id.clone().unwrap_or_default()),
-                (KEY_SECRET_ACCESS_KEY.to_string(), s3.secret_access_key.clone().unwrap_or_default()),
-            ])),
-            ..Default::default()
-        };
-        secrets.patch(&secret_name, &apply, &Patch::Apply(with_kind(&s, "v1", "Secret")?)).await?;
-        credentials.get_or_insert(secret_name);
-    }
+    // S3 credentials: the Secret the source names (inline keys were moved into one above).
+    let credentials = j.spec.template.source.as_ref().and_then(|s| s.s3.as_ref()).and_then(|s| s.credentials_secret_name.clone()).filter(|s| !s.is_empty());
     let request = request_json(&j, &db, credentials.as_deref());
     let request_secret = format!("{name}-request");
     let s = Secret {

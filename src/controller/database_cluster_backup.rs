@@ -2,7 +2,9 @@
 //! (server-side apply, owned by the backup), once the database's upstream CR lists the storage; the
 //! upstream status mapped back. Deleting a backup deletes the upstream object, whose operator finalizer
 //! deletes the data, unless the backup carries `everest.percona.com/dbb-storage-protection`: then that
-//! finalizer is removed first and the data stays (contract §1.2, §2.4).
+//! finalizer is removed first and the data stays (contract §1.2, §2.4). The PG operator has no such
+//! finalizer: Cairn deletes a PG backup's pgBackRest set itself (beyond OpenEverest, whose PG backups keep
+//! their data whatever the user asked).
 use super::database_cluster::FIELD_MANAGER;
 use crate::crd::database_cluster_backup::{FINALIZER_STORAGE_PROTECTION, LABEL_CLUSTER_NAME};
 use crate::crd::*;
@@ -129,10 +131,19 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
             _ => {
                 delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?
                     && delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?
+                    && delete_upstream::<PerconaPGBackup>(&client, &ns, &name, protected).await?
             }
         };
         if !gone {
             return Ok(Action::requeue(Duration::from_secs(2)));
+        }
+        // The PG operator deletes no backup data: unless protected, Cairn deletes the backup set itself (a
+        // destination that names anything but one set of the storage's bucket is left alone).
+        if !protected && matches!(engine, Some(EngineType::Postgresql) | None) {
+            if let Err(e) = delete_pg_backup_set(&ctx.state, &ns, &b).await {
+                tracing::warn!(error = %e, namespace = %ns, backup = %name, "deleting the PostgreSQL backup's data failed; retrying");
+                return Ok(Action::requeue(Duration::from_secs(5)));
+            }
         }
         // Our finalizer goes; the storage protection one is the user's, but it has done its job.
         let fins: Vec<String> = b
@@ -189,6 +200,14 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
             EngineType::Postgresql => Api::<PerconaPGBackup>::namespaced(client.clone(), &ns).get_opt(&name).await?.is_none(),
         };
         if gone {
+            // The operator's deletion decided the data's fate (its retention, or a user keeping the data of a
+            // PG backup deleted by hand): the mirror's own deletion never deletes data.
+            if !b.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION) {
+                let mut fins = b.finalizers().to_vec();
+                fins.push(FINALIZER_STORAGE_PROTECTION.into());
+                let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": b.resource_version()}});
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            }
             match api.delete(&name, &Default::default()).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -213,16 +232,18 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
             }
         }
         EngineType::Psmdb => {
-            let registered = ctx
-                .state
-                .psmdbs
-                .get(&ObjectRef::new(&db.name_any()).within(&ns))
-                .is_some_and(|u| u.spec.backup.as_ref().is_some_and(|bk| bk.storages.contains_key(&b.spec.backup_storage_name)));
-            if registered {
-                let u = apply(&client, &ns, &map::psmdb_backup_object(&b)).await?;
-                map::psmdb_status(&u)
-            } else {
-                waiting(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name))
+            // The storage registered and, from operator 1.20.0 on, applied to PBM (contract §2.4); the status
+            // change is an event of the upstream cluster's watch.
+            let ready = match ctx.state.psmdbs.get(&ObjectRef::new(&db.name_any()).within(&ns)) {
+                Some(u) => map::psmdb_ready_for_backup(&u, &b.spec.backup_storage_name),
+                None => Err(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name)),
+            };
+            // A backup object made already stays followed (a later configuration change does not stop it).
+            let made = b.status.as_ref().is_some_and(|s| s.state != BackupState::New);
+            match ready {
+                Ok(()) => map::psmdb_status(&apply(&client, &ns, &map::psmdb_backup_object(&b)).await?),
+                Err(_) if made => map::psmdb_status(&apply(&client, &ns, &map::psmdb_backup_object(&b)).await?),
+                Err(why) => waiting(why),
             }
         }
         EngineType::Postgresql => {
@@ -280,6 +301,21 @@ where
         }
     }
     Ok(api.get_opt(name).await?.is_none())
+}
+
+/// Deletes the pgBackRest backup set of PG backup `b` from its storage, with the storage's credentials.
+/// Nothing to do without a destination, without the storage (it cannot be deleted while in use), or when
+/// the destination names no backup set of its bucket.
+async fn delete_pg_backup_set(state: &State, ns: &str, b: &DatabaseClusterBackup) -> Result<(), String> {
+    let Some(dest) = b.status.as_ref().and_then(|s| s.destination.clone()) else { return Ok(()) };
+    let Some(bs) = state.backup_storages.get(&ObjectRef::new(&b.spec.backup_storage_name).within(ns)) else { return Ok(()) };
+    let Some(path) = map::pg_backup_set_path(&dest, &bs.spec) else { return Ok(()) };
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(state.client.clone(), ns);
+    let data = secrets.get_opt(&bs.spec.credentials_secret_name).await.map_err(|e| e.to_string())?.and_then(|s| s.data).unwrap_or_default();
+    let data = data.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned())).collect();
+    let n = crate::object_storage::delete_prefix(&crate::object_storage::Location::new(&bs, &data), &path).await.map_err(|e| e.to_string())?;
+    tracing::info!(namespace = %ns, backup = %b.name_any(), objects = n, %dest, "deleted the PostgreSQL backup's data");
+    Ok(())
 }
 
 async fn patch_status(api: &Api<DatabaseClusterBackup>, b: &DatabaseClusterBackup, st: &DatabaseClusterBackupStatus) -> Result<(), kube::Error> {

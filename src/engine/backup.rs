@@ -130,6 +130,22 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
     Some(PxcBackupSpec { image: pxc_backup_image(versions, db.spec.engine.version.as_deref()), storages, schedule, pitr })
 }
 
+/// The PSMDB operator version from which a backup waits for `status.backupConfigHash` (contract §2.4).
+pub const PSMDB_BACKUP_CONFIG_HASH_SINCE: &str = "1.20.0";
+
+/// Whether a PSMDB cluster can take a backup to `storage`: the storage is in its backup section and, from
+/// operator 1.20.0 on, the operator has applied that section to PBM (`status.backupConfigHash` set).
+pub fn psmdb_ready_for_backup(c: &crate::upstream::psmdb::PerconaServerMongoDB, storage: &str) -> Result<(), String> {
+    if !c.spec.backup.as_ref().is_some_and(|b| b.storages.contains_key(storage)) {
+        return Err(format!("waiting for storage {storage:?} to be registered in the database (MongoDB takes one storage)"));
+    }
+    let needs_hash = c.spec.cr_version.as_deref().is_none_or(|v| super::versions::at_least(v, PSMDB_BACKUP_CONFIG_HASH_SINCE));
+    if needs_hash && c.status.as_ref().and_then(|s| s.backup_config_hash.as_deref()).is_none_or(str::is_empty) {
+        return Err("waiting for the operator to apply the backup configuration (status.backupConfigHash)".into());
+    }
+    Ok(())
+}
+
 /// PSMDB `spec.backup`: PBM takes exactly one storage, marked `main` (more is refused by validation), with
 /// prefix `<db>/<uid>`; the schedules as `tasks`.
 pub fn psmdb_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &EngineVersions) -> Option<PsmdbBackupSpec> {
@@ -337,6 +353,30 @@ pub fn pg_backup_object(b: &DatabaseClusterBackup, repo: &str) -> PerconaPGBacku
     u
 }
 
+/// The path (in the storage's bucket) of the pgBackRest backup set a PG backup's `destination` names:
+/// `<scheme>://<bucket>/<path>/backup/<stanza>/<label>` with a pgBackRest label (`YYYYMMDD-HHMMSSF`, or
+/// `..._YYYYMMDD-HHMMSS{D,I}`). None when the destination is in another bucket or names anything else, so a
+/// deletion never reaches beyond one backup set. (The PG operator runs no delete-backup finalizer: Cairn
+/// deletes the set itself; pgBackRest drops a set whose files are gone from its `backup.info` on its next
+/// backup or expire.)
+pub fn pg_backup_set_path(destination: &str, storage: &BackupStorageSpec) -> Option<String> {
+    let (_, rest) = destination.split_once("://")?;
+    let (bucket, path) = rest.split_once('/')?;
+    if bucket != storage.bucket {
+        return None;
+    }
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let [.., backup, stanza, label] = parts.as_slice() else { return None };
+    let stamp = |t: &str| t.len() == 15 && t.as_bytes()[8] == b'-' && t.chars().enumerate().all(|(i, c)| i == 8 || c.is_ascii_digit());
+    let label_ok = label.is_ascii()
+        && match label.len() {
+        16 => label.ends_with('F') && stamp(&label[..15]),
+        33 => label[..16].ends_with('F') && label.as_bytes()[16] == b'_' && matches!(label.as_bytes()[32], b'D' | b'I') && stamp(&label[..15]) && stamp(&label[17..32]),
+            _ => false,
+        };
+    (*backup == "backup" && !stanza.is_empty() && label_ok && parts.iter().all(|p| !p.is_empty() && *p != ".." && *p != ".")).then(|| parts.join("/"))
+}
+
 pub fn pg_status(u: &PerconaPGBackup) -> DatabaseClusterBackupStatus {
     let s = u.status.clone().unwrap_or_default();
     backup_status(
@@ -362,7 +402,7 @@ pub struct RestorableWindow {
 
 /// `GET …/database-clusters/{name}/pitr` (contract §2.4): the restorable window on the wire. Empty (all
 /// None) while PITR is off (PostgreSQL always archives WAL) or before a backup succeeded.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PitrWindow {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -701,6 +741,43 @@ mod tests {
         let u = pg_backup_object(&b, "repo2");
         assert_eq!(serde_json::to_value(&u.spec).unwrap(), serde_json::json!({"pgCluster": "orders", "repoName": "repo2", "options": ["--type=full"]}));
         assert!(u.metadata.finalizers.is_none(), "the PG operator runs no delete-backup finalizer: none is set");
+    }
+
+    #[test]
+    fn a_psmdb_backup_waits_for_the_storage_and_from_1_20_for_the_backup_config_hash() {
+        let mut c: crate::upstream::psmdb::PerconaServerMongoDB = serde_json::from_value(serde_json::json!({
+            "apiVersion": "psmdb.percona.com/v1", "kind": "PerconaServerMongoDB", "metadata": {"name": "m"},
+            "spec": {"crVersion": "1.21.1", "image": "i", "backup": {"enabled": true, "image": "b", "storages": {"s3a": {"type": "s3"}}}},
+        }))
+        .unwrap();
+        assert!(psmdb_ready_for_backup(&c, "other").unwrap_err().contains("registered"));
+        assert!(psmdb_ready_for_backup(&c, "s3a").unwrap_err().contains("backupConfigHash"));
+        c.status = Some(crate::upstream::psmdb::PerconaServerMongoDBStatus { backup_config_hash: Some("abc".into()), ..Default::default() });
+        assert_eq!(psmdb_ready_for_backup(&c, "s3a"), Ok(()));
+        c.status = None;
+        c.spec.cr_version = Some("1.19.1".into());
+        assert_eq!(psmdb_ready_for_backup(&c, "s3a"), Ok(()), "before 1.20.0 no hash is written");
+    }
+
+    #[test]
+    fn a_pg_backup_set_path_names_one_set_of_the_storage_bucket() {
+        let spec = BackupStorageSpec { type_: BackupStorageType::S3, bucket: "bkt".into(), ..Default::default() };
+        let ok = |d: &str| pg_backup_set_path(d, &spec);
+        assert_eq!(ok("s3://bkt/orders/uid/backup/db/20260102-030405F").as_deref(), Some("orders/uid/backup/db/20260102-030405F"));
+        assert_eq!(ok("s3://bkt/backup/db/20260102-030405F_20260103-010203I/").as_deref(), Some("backup/db/20260102-030405F_20260103-010203I"));
+        for bad in [
+            "s3://other/orders/uid/backup/db/20260102-030405F",
+            "s3://bkt/orders/uid/backup/db",
+            "s3://bkt/orders/uid/backup/db/latest",
+            "s3://bkt/orders/uid/archive/db/20260102-030405F",
+            "s3://bkt/orders/uid/backup/db/20260102-030405X",
+            "s3://bkt/orders//backup/db/20260102-030405F",
+            "s3://bkt/../backup/db/20260102-030405F",
+            "bkt/orders/uid/backup/db/20260102-030405F",
+            "s3://bkt/orders/uid/backup/db/2026010é-030405F",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
     }
 
     #[test]

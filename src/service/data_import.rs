@@ -5,7 +5,6 @@
 use super::authz::{self, authorize, can, res, Action, Principal};
 use super::validation::reference;
 use super::Caller;
-use crate::controller::data_import_job::{KEY_ACCESS_KEY_ID, KEY_SECRET_ACCESS_KEY};
 use crate::crd::*;
 use crate::error::ApiError;
 use crate::state::State;
@@ -170,7 +169,13 @@ pub fn validate_template(
         if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ApiError::invalid(&f("endpointURL"), "must be an http:// or https:// URL"));
         }
-        let inline = s3.access_key_id.as_deref().is_some_and(|k| !k.is_empty()) || s3.secret_access_key.as_deref().is_some_and(|k| !k.is_empty());
+        let id = s3.access_key_id.as_deref().is_some_and(|k| !k.is_empty());
+        let key = s3.secret_access_key.as_deref().is_some_and(|k| !k.is_empty());
+        if id != key {
+            let missing = if id { "secretAccessKey" } else { "accessKeyId" };
+            return Err(ApiError::invalid(&f(missing), "is required with the other inline key (give both, or neither and name credentialsSecretName)"));
+        }
+        let inline = id && key;
         let named = s3.credentials_secret_name.as_deref().is_some_and(|n| !n.is_empty());
         reference(&f("credentialsSecretName"), s3.credentials_secret_name.as_deref())?;
         if !inline && !named {
@@ -233,28 +238,129 @@ pub fn validate_config(schema: Option<&serde_json::Value>, config: Option<&serde
     Ok(())
 }
 
+pub use crate::controller::data_import_job::{job_secret_name, move_job_inline_keys, take_inline_keys};
+
 /// Moves a new database's inline S3 keys into Secret `<db>-import-s3-credentials` (write-only fields: they
-/// are blanked in the stored spec, which names the Secret instead). Called after every check passed.
-pub async fn move_inline_keys(state: &State, db: &mut DatabaseCluster) -> Result<(), ApiError> {
+/// are blanked in the stored spec, which names the Secret instead). Called after every check passed; the
+/// Secret is not written on a dry run (`write` false), the spec is changed all the same.
+pub async fn move_inline_keys(state: &State, ns: &str, db: &mut DatabaseCluster, write: bool) -> Result<bool, kube::Error> {
     let name = db.name_any();
-    let ns = db.namespace().unwrap_or_default();
     let Some(s3) = db.spec.data_source.as_mut().and_then(|d| d.data_import.as_mut()).and_then(|i| i.source.as_mut()).and_then(|s| s.s3.as_mut()) else {
-        return Ok(());
+        return Ok(false);
     };
-    let (Some(id), Some(key)) = (s3.access_key_id.take().filter(|k| !k.is_empty()), s3.secret_access_key.take().filter(|k| !k.is_empty())) else {
-        s3.access_key_id = None;
-        s3.secret_access_key = None;
-        return Ok(());
-    };
+    let had = s3.access_key_id.is_some() || s3.secret_access_key.is_some();
+    let Some(keys) = take_inline_keys(s3) else { return Ok(had) };
     let secret = import_secret_name(&name);
-    let s = serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": secret, "namespace": ns, "labels": {crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME: name}},
-        "stringData": {KEY_ACCESS_KEY_ID: id, KEY_SECRET_ACCESS_KEY: key},
-    });
-    let api: Api<Secret> = Api::namespaced(state.client.clone(), &ns);
-    api.patch(&secret, &kube::api::PatchParams::apply("cairn").force(), &kube::api::Patch::Apply(&s)).await?;
+    if write {
+        crate::controller::data_import_job::write_s3_secret(&state.client, ns, &secret, &name, keys).await?;
+    }
     s3.credentials_secret_name = Some(secret);
+    Ok(true)
+}
+
+/// A DataImporter written by any client (the admission webhook; the REST API only reads importers): the
+/// name on create, and a spec Cairn can run ([`validate_importer`]).
+pub fn admit_importer(i: &DataImporter, creating: bool) -> Result<(), ApiError> {
+    if creating {
+        super::policies::validate_object_name(&i.name_any())?;
+    }
+    validate_importer(&i.spec)
+}
+
+/// The types a config property may have (what [`validate_config`] checks).
+const CONFIG_TYPES: [&str; 6] = ["string", "boolean", "integer", "number", "object", "array"];
+
+/// The rules of an importer's spec, each refusal naming its field: at least one engine, each once; an
+/// image (no spaces) and no empty command word; a config schema [`validate_config`] can apply (an object
+/// schema whose `properties` are schemas of known types and whose `required` names them); required
+/// fields as JSON paths (`.spec.engine.userSecretsName`); permissions a Role (resources and verbs) or a
+/// ClusterRole (resources or non-resource URLs, and verbs) can hold.
+pub fn validate_importer(spec: &DataImporterSpec) -> Result<(), ApiError> {
+    if spec.supported_engines.is_empty() {
+        return Err(ApiError::invalid("spec.supportedEngines", "must name at least one engine (pxc, postgresql, psmdb)"));
+    }
+    for (n, e) in spec.supported_engines.iter().enumerate() {
+        if spec.supported_engines[..n].contains(e) {
+            return Err(ApiError::invalid(&format!("spec.supportedEngines[{n}]"), format!("{} is listed twice", e.as_str())));
+        }
+    }
+    let image = spec.job_spec.image.trim();
+    if image.is_empty() {
+        return Err(ApiError::invalid("spec.jobSpec.image", "is required"));
+    }
+    if image.len() != spec.job_spec.image.len() || image.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid("spec.jobSpec.image", "must be an image reference without spaces"));
+    }
+    if let Some(n) = spec.job_spec.command.iter().position(|c| c.is_empty()) {
+        return Err(ApiError::invalid(&format!("spec.jobSpec.command[{n}]"), "must not be empty"));
+    }
+    if let Some(schema) = spec.config.as_ref().and_then(|c| c.open_api_v3_schema.as_ref()) {
+        validate_config_schema(schema, "spec.config.openAPIV3Schema")?;
+    }
+    let paths = spec.database_cluster_constraints.iter().flat_map(|c| c.required_fields.iter());
+    for (n, p) in paths.enumerate() {
+        let segment_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let ok = p.starts_with(".spec.") || p.starts_with(".metadata.");
+        if !ok || !p[1..].split('.').all(segment_ok) {
+            return Err(ApiError::invalid(
+                &format!("spec.databaseClusterConstraints.requiredFields[{n}]"),
+                format!("{p:?} is not a field path of a DatabaseCluster (e.g. .spec.engine.userSecretsName)"),
+            ));
+        }
+    }
+    for (list, rules, cluster) in [("spec.permissions", &spec.permissions, false), ("spec.clusterPermissions", &spec.cluster_permissions, true)] {
+        for (n, r) in rules.iter().enumerate() {
+            let f = |k: &str| format!("{list}[{n}].{k}");
+            if r.verbs.is_empty() || r.verbs.iter().any(String::is_empty) {
+                return Err(ApiError::invalid(&f("verbs"), "must name at least one verb, none empty"));
+            }
+            let urls = r.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty());
+            let resources = r.resources.as_ref().is_some_and(|u| !u.is_empty());
+            if urls && !cluster {
+                return Err(ApiError::invalid(&f("nonResourceURLs"), "is for clusterPermissions only (a Role cannot grant them)"));
+            }
+            if !resources && !urls {
+                return Err(ApiError::invalid(&f("resources"), "must name at least one resource"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An importer's config schema: what [`validate_config`] applies must mean what it says.
+fn validate_config_schema(schema: &serde_json::Value, base: &str) -> Result<(), ApiError> {
+    let Some(schema) = schema.as_object() else { return Err(ApiError::invalid(base, "must be a JSON schema object")) };
+    if let Some(t) = schema.get("type").filter(|t| t.as_str() != Some("object")) {
+        return Err(ApiError::invalid(&format!("{base}.type"), format!("must be \"object\" (a config is an object; got {t})")));
+    }
+    let empty = serde_json::Map::new();
+    let props = match schema.get("properties") {
+        None => &empty,
+        Some(serde_json::Value::Object(p)) => p,
+        Some(_) => return Err(ApiError::invalid(&format!("{base}.properties"), "must be an object of property schemas")),
+    };
+    for (k, p) in props {
+        let field = format!("{base}.properties.{k}");
+        let Some(p) = p.as_object() else { return Err(ApiError::invalid(&field, "must be a JSON schema object")) };
+        if let Some(t) = p.get("type") {
+            if !t.as_str().is_some_and(|t| CONFIG_TYPES.contains(&t)) {
+                return Err(ApiError::invalid(&format!("{field}.type"), format!("must be one of {} (got {t})", CONFIG_TYPES.join(", "))));
+            }
+        }
+    }
+    match schema.get("required") {
+        None => {}
+        Some(serde_json::Value::Array(r)) => {
+            for (n, v) in r.iter().enumerate() {
+                let field = format!("{base}.required[{n}]");
+                let Some(name) = v.as_str() else { return Err(ApiError::invalid(&field, "must be a property name")) };
+                if !props.contains_key(name) {
+                    return Err(ApiError::invalid(&field, format!("{name:?} is not one of the schema's properties")));
+                }
+            }
+        }
+        Some(_) => return Err(ApiError::invalid(&format!("{base}.required"), "must be a list of property names")),
+    }
     Ok(())
 }
 
@@ -275,5 +381,58 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("spec.dataSource.dataImport.config.threads"));
         assert!(validate_config(None, Some(&serde_json::json!({"any": true})), B).is_ok());
         assert!(validate_config(None, Some(&serde_json::json!([1])), B).is_err());
+    }
+
+    fn importer() -> DataImporterSpec {
+        serde_json::from_value(serde_json::json!({
+            "supportedEngines": ["pxc"], "jobSpec": {"image": "example.com/importer:1", "command": ["/data-importer", "pxc"]},
+            "config": {"openAPIV3Schema": {"type": "object", "properties": {"threads": {"type": "integer"}}, "required": ["threads"]}},
+            "databaseClusterConstraints": {"requiredFields": [".spec.engine.userSecretsName"]},
+            "permissions": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+            "clusterPermissions": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+        }))
+        .unwrap()
+    }
+
+    /// Each broken importer is refused naming the field that breaks the rule.
+    #[test]
+    fn an_importer_is_refused_by_field() {
+        assert_eq!(validate_importer(&importer()), Ok(()));
+        let cases: [(serde_json::Value, &str); 11] = [
+            (serde_json::json!({"supportedEngines": []}), "spec.supportedEngines"),
+            (serde_json::json!({"supportedEngines": ["pxc", "psmdb", "pxc"]}), "spec.supportedEngines[2]"),
+            (serde_json::json!({"jobSpec": {"image": ""}}), "spec.jobSpec.image"),
+            (serde_json::json!({"jobSpec": {"image": "a b"}}), "spec.jobSpec.image"),
+            (serde_json::json!({"jobSpec": {"command": ["/x", ""]}}), "spec.jobSpec.command[1]"),
+            (serde_json::json!({"config": {"openAPIV3Schema": {"type": "array"}}}), "spec.config.openAPIV3Schema.type"),
+            (serde_json::json!({"config": {"openAPIV3Schema": {"properties": {"threads": {"type": "int"}}}}}), "spec.config.openAPIV3Schema.properties.threads.type"),
+            (serde_json::json!({"config": {"openAPIV3Schema": {"required": ["tables"]}}}), "spec.config.openAPIV3Schema.required[0]"),
+            (serde_json::json!({"databaseClusterConstraints": {"requiredFields": ["spec.engine"]}}), "spec.databaseClusterConstraints.requiredFields[0]"),
+            (serde_json::json!({"permissions": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]}), "spec.permissions[0].nonResourceURLs"),
+            (serde_json::json!({"clusterPermissions": [{"resources": ["nodes"], "verbs": []}]}), "spec.clusterPermissions[0].verbs"),
+        ];
+        for (change, field) in cases {
+            let mut v = serde_json::to_value(importer()).unwrap();
+            json_patch::merge(&mut v, &change);
+            let spec: DataImporterSpec = serde_json::from_value(v).unwrap();
+            let e = validate_importer(&spec).expect_err(field);
+            assert_eq!(e.field.as_deref(), Some(field), "{change}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn inline_keys_go_to_the_named_secret_or_the_jobs_own() {
+        let job = |s3: serde_json::Value| -> DataImportJob {
+            serde_json::from_value(serde_json::json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DataImportJob",
+                "metadata": {"name": "j"}, "spec": {"targetClusterName": "db", "source": {"s3": s3, "path": "/d"}}})).unwrap()
+        };
+        assert_eq!(job_secret_name(&job(serde_json::json!({"bucket": "b", "credentialsSecretName": "mine"}))), "mine");
+        assert_eq!(job_secret_name(&job(serde_json::json!({"bucket": "b", "credentialsSecretName": ""}))), "j-s3-credentials");
+        let mut s3 = DataImportS3 { access_key_id: Some("id".into()), secret_access_key: Some("key".into()), ..Default::default() };
+        assert_eq!(take_inline_keys(&mut s3), Some(("id".into(), "key".into())));
+        assert_eq!((s3.access_key_id, s3.secret_access_key), (None, None));
+        let mut half = DataImportS3 { access_key_id: Some("id".into()), ..Default::default() };
+        assert_eq!(take_inline_keys(&mut half), None, "half a pair is not stored");
+        assert_eq!(half.access_key_id, None, "but blanked all the same");
     }
 }

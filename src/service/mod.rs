@@ -170,7 +170,7 @@ pub async fn create_database(state: &State, caller: &Caller, mut db: DatabaseClu
         ));
     }
     admit_new(state, caller, &mut db).await?;
-    data_import::move_inline_keys(state, &mut db).await?;
+    data_import::move_inline_keys(state, &ns, &mut db, true).await?;
     db.status = None;
     db.metadata.resource_version = None;
     db.metadata.uid = None;

@@ -186,6 +186,12 @@ pub async fn approve(state: &State, caller: &Caller, ns: &str) -> Result<Upgrade
                 }
                 Err(e) => tracing::warn!(%ns, error = %e, "cannot read the namespace's Helm releases; trying the upgrade"),
             }
+            // Flux's helm-controller owns the release: a `helm upgrade` from here would be undone at its next
+            // reconcile (and go behind its back); the upgrade is a version bump in Git.
+            if let Some(hr) = flux_helm_release(&state, &ns, &engines).await {
+                tracing::info!(%ns, helm_release = %hr, "the operators' release is Flux's (HelmRelease): not running Helm; waiting for the chart version to be bumped in Git");
+                return;
+            }
             match crate::cli::upgrade::upgrade_operators(&state.client, &helm, &state.system_namespace, &ns, false).await {
                 Ok(()) => tracing::info!(%ns, "operator upgrade applied through the charts"),
                 Err(e) => {
@@ -196,6 +202,25 @@ pub async fn approve(state: &State, caller: &Caller, ns: &str) -> Result<Upgrade
         });
     }
     Ok(plan)
+}
+
+/// Flux's helm-controller labels every object of a HelmRelease with these (`<namespace>/<name>` of the
+/// HelmRelease).
+pub const FLUX_HELM_RELEASE_NAME: &str = "helm.toolkit.fluxcd.io/name";
+pub const FLUX_HELM_RELEASE_NAMESPACE: &str = "helm.toolkit.fluxcd.io/namespace";
+
+/// The Flux HelmRelease (`namespace/name`) that installed the operators of `engines` in `ns`, read from
+/// their Deployments' labels.
+async fn flux_helm_release(state: &State, ns: &str, engines: &[String]) -> Option<String> {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(state.client.clone(), ns);
+    for name in engines {
+        let Ok(Some(d)) = api.get_opt(name).await else { continue };
+        let labels = d.labels();
+        if let Some(hr) = labels.get(FLUX_HELM_RELEASE_NAME) {
+            return Some(format!("{}/{hr}", labels.get(FLUX_HELM_RELEASE_NAMESPACE).map(String::as_str).unwrap_or(ns)));
+        }
+    }
+    None
 }
 
 /// Whether namespace `ns` holds the Helm release of Cairn's per-namespace chart (Helm's release records are

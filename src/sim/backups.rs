@@ -33,10 +33,13 @@ pub(crate) trait SimBackup:
     /// The bucket and the path prefix the upstream cluster's storage entry gives this backup.
     fn target(&self, client: &Client) -> impl std::future::Future<Output = Result<Option<(String, String)>, kube::Error>> + Send;
     /// The backup's directory under the prefix, and status fields beside the destination (PG names its
-    /// backups with pgBackRest labels under `backup/db/`).
-    fn dir(&self, _now: &str) -> (String, serde_json::Value) {
+    /// backups with pgBackRest labels under `backup/db/`). `now` is a Unix time in seconds.
+    fn dir(&self, _now: i64) -> (String, serde_json::Value) {
         (self.name_any(), serde_json::json!({}))
     }
+    /// Whether the operator's retention deletes a backup's data itself (pgBackRest's `expire`), rather than
+    /// through the backup object's `percona.com/delete-backup` finalizer (PXC, PSMDB).
+    const EXPIRES_DATA: bool = false;
 }
 
 impl SimBackup for PerconaPGBackup {
@@ -56,11 +59,12 @@ impl SimBackup for PerconaPGBackup {
         let Some(c) = api.get_opt(&self.spec.pg_cluster).await? else { return Ok(None) };
         Ok(pg_repo_target(&c, &self.spec.repo_name))
     }
-    fn dir(&self, now: &str) -> (String, serde_json::Value) {
+    fn dir(&self, now: i64) -> (String, serde_json::Value) {
         // pgBackRest's label of a full backup: YYYYMMDD-HHMMSSF.
-        let label = format!("{}F", now.trim_end_matches('Z').replace(['-', ':'], "").replace('T', "-"));
+        let label = k8s_openapi::jiff::Timestamp::from_second(now).map(|t| t.strftime("%Y%m%d-%H%M%SF").to_string()).unwrap_or_default();
         (format!("backup/db/{label}"), serde_json::json!({"backupName": label, "backupType": "full", "storageType": "s3"}))
     }
+    const EXPIRES_DATA: bool = true;
 }
 
 /// The bucket (S3, GCS) or container (Azure) and the path (`repoN-path`) of a PG cluster's repository.
@@ -85,14 +89,17 @@ impl SimBackup for PerconaXtraDBClusterBackup {
     async fn target(&self, client: &Client) -> Result<Option<(String, String)>, kube::Error> {
         let api: Api<PerconaXtraDBCluster> = Api::namespaced(client.clone(), &self.namespace().unwrap_or_default());
         let Some(c) = api.get_opt(&self.spec.pxc_cluster).await? else { return Ok(None) };
-        let entry = c.spec.backup.and_then(|b| b.storages.get(&self.spec.storage_name).cloned());
-        // PXC's `bucket` (and Azure `container`) is `bucket/prefix`.
-        let full = entry.and_then(|e| e.s3.map(|s| s.bucket).or(e.azure.map(|a| a.container)));
-        Ok(full.map(|f| match f.split_once('/') {
-            Some((b, p)) => (b.to_string(), p.to_string()),
-            None => (f, String::new()),
-        }))
+        Ok(c.spec.backup.as_ref().and_then(|b| b.storages.get(&self.spec.storage_name)).and_then(pxc_entry_target))
     }
+}
+
+/// The bucket and prefix of a PXC storage entry, whose `bucket` (and Azure `container`) is `bucket/prefix`.
+pub(crate) fn pxc_entry_target(e: &crate::upstream::pxc::PxcStorage) -> Option<(String, String)> {
+    let full = e.s3.as_ref().map(|s| s.bucket.clone()).or(e.azure.as_ref().map(|a| a.container.clone()))?;
+    Some(match full.split_once('/') {
+        Some((b, p)) => (b.to_string(), p.to_string()),
+        None => (full, String::new()),
+    })
 }
 
 impl SimBackup for PerconaServerMongoDBBackup {
@@ -176,6 +183,26 @@ pub(crate) fn path_of(destination: &str) -> Option<&str> {
     Some(rest.split_once('/').map(|(_, p)| p).unwrap_or(""))
 }
 
+/// Deletes the data of backup `b` in its storage: what its destination names (the bucket and the path; the
+/// cluster may no longer list the storage). A storage gone releases the backup with nothing deleted.
+pub(crate) async fn delete_data<K: SimBackup>(client: &Client, b: &K) -> Result<(), object_storage::AccessError> {
+    let ns = b.namespace().unwrap_or_default();
+    let Some(dest) = b.destination() else { return Ok(()) };
+    let Some((_, rest)) = dest.split_once("://") else { return Ok(()) };
+    let bucket = rest.split('/').next().unwrap_or("").to_string();
+    let prefix = path_of(&dest).unwrap_or_default().to_string();
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    match location(client, &ns, &b.storage_name(), bucket).await {
+        Ok(loc) => object_storage::delete_prefix(&loc, &prefix).await.map(|_| ()),
+        Err(e) => {
+            tracing::warn!(error = %e, backup = %b.name_any(), "simulated operator: storage gone; releasing the backup");
+            Ok(())
+        }
+    }
+}
+
 async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
     let ns = b.namespace().unwrap_or_default();
     if !ctx.scope.contains(&ns) {
@@ -187,21 +214,9 @@ async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kub
 
     if b.meta().deletion_timestamp.is_some() {
         if b.finalizers().iter().any(|f| f == FINALIZER_DELETE_BACKUP) {
-            // The destination names the bucket and the path (the cluster may no longer list the storage).
-            let bucket = b.destination().as_deref().and_then(|d| d.split_once("://")).map(|(_, r)| r.split('/').next().unwrap_or("").to_string());
-            if let (Some(dest), Some(bucket)) = (b.destination(), bucket) {
-                match location(&ctx.client, &ns, &b.storage_name(), bucket).await {
-                    Ok(loc) => {
-                        let prefix = path_of(&dest).unwrap_or_default().to_string();
-                        if !prefix.is_empty() {
-                            if let Err(e) = object_storage::delete_prefix(&loc, &prefix).await {
-                                tracing::warn!(error = %e, backup = %name, "simulated operator: deleting the backup's data failed; retrying");
-                                return Ok(Action::requeue(Duration::from_secs(2)));
-                            }
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, backup = %name, "simulated operator: storage gone; releasing the backup"),
-                }
+            if let Err(e) = delete_data(&ctx.client, &*b).await {
+                tracing::warn!(error = %e, backup = %name, "simulated operator: deleting the backup's data failed; retrying");
+                return Ok(Action::requeue(Duration::from_secs(2)));
             }
             let fins: Vec<String> = b.finalizers().iter().filter(|f| *f != FINALIZER_DELETE_BACKUP).cloned().collect();
             let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": b.resource_version()}});
@@ -235,8 +250,19 @@ async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kub
                 Some((bucket, prefix)) => match location(&ctx.client, &ns, &b.storage_name(), bucket).await {
                     Err(e) => Err(e),
                     Ok(loc) => {
-                        let (dir, extra) = b.dir(&now);
-                        let path = format!("{}/{dir}", prefix.trim_matches('/')).trim_start_matches('/').to_string();
+                        // A directory of its own: pgBackRest's labels have a second's resolution, and two
+                        // backups (scheduled on a fast clock) can finish within one; the later takes the next.
+                        let mut at = k8s_openapi::jiff::Timestamp::now().as_second();
+                        // (A directory named after the backup is its own already.)
+                        let (path, extra) = loop {
+                            let (dir, extra) = b.dir(at);
+                            let path = format!("{}/{dir}", prefix.trim_matches('/')).trim_start_matches('/').to_string();
+                            let timed = b.dir(at + 1).0 != dir;
+                            if !timed || object_storage::list(&loc, &path).await.map(|l| l.is_empty()).unwrap_or(true) {
+                                break (path, extra);
+                            }
+                            at += 1;
+                        };
                         let body = serde_json::json!({"backup": name, "kind": K::kind(&()), "namespace": ns, "taken": now});
                         match object_storage::put(&loc, &format!("{path}/backup.json"), body.to_string().into_bytes()).await {
                             Ok(()) => Ok((loc.url(&path), extra)),

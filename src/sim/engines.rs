@@ -242,7 +242,13 @@ impl Simulated for PerconaServerMongoDB {
         if let Some(v) = version {
             st["mongoVersion"] = json!(v);
         }
+        if let Some(h) = backup_config_hash(self) {
+            st["backupConfigHash"] = json!(h);
+        }
         st
+    }
+    fn status_current(&self) -> bool {
+        backup_config_hash(self).is_none_or(|h| self.status.as_ref().and_then(|s| s.backup_config_hash.as_ref()) == Some(&h))
     }
     fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)> {
         let name = self
@@ -264,6 +270,19 @@ impl Simulated for PerconaServerMongoDB {
         }
         vec![(name, secret(data))]
     }
+}
+
+/// The hash of the backup storages the PSMDB operator has applied to PBM (`status.backupConfigHash`, 1.20.0
+/// on): any stable digest of the section will do for the simulator. None without storages.
+fn backup_config_hash(c: &PerconaServerMongoDB) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let storages = &c.spec.backup.as_ref()?.storages;
+    if storages.is_empty() {
+        return None;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(storages).unwrap_or_default().hash(&mut h);
+    Some(format!("{:016x}", h.finish()))
 }
 
 fn claim_size(c: Option<&k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>) -> Option<String> {

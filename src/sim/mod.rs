@@ -94,6 +94,11 @@ pub(crate) trait Simulated:
     /// The status for `state`; `ready` says whether every pod is ready (and then they run the spec's
     /// version; otherwise they still report the version they ran before); `resizing` whether PVCs grow.
     fn status(&self, state: &str, ready: bool, resizing: bool) -> serde_json::Value;
+    /// Whether the status already reports what the operator derives from the spec besides the state (PSMDB:
+    /// the applied backup configuration's hash); if not, a ready cluster's status is written again.
+    fn status_current(&self) -> bool {
+        true
+    }
     /// Secrets the operator creates when missing: (name, key → value).
     fn user_secrets(&self) -> Vec<(String, BTreeMap<String, String>)>;
     /// The operator's `app.kubernetes.io/name` and `managed-by` label values, and the Pods it runs for the
@@ -247,7 +252,7 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         }
     } else {
         match state.as_str() {
-            "ready" if sizes_match && obj.version_matches() && !resizing => None,
+            "ready" if sizes_match && obj.version_matches() && !resizing => (!obj.status_current()).then(|| obj.status("ready", true, false)),
             // The PVCs grew: record it, drop the operator's marker, and go on initializing.
             "initializing" if resizing && wait.is_zero() => {
                 ctx.volumes.lock().unwrap().insert(key.clone(), want_volume.clone());

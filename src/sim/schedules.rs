@@ -2,13 +2,16 @@
 //! cluster (PXC `spec.backup.schedule[]`, PSMDB `tasks[]`, PG `repos[].schedules.full`) creates the
 //! operator's backup object when its cron time passes on the simulated clock, and the oldest backups of the
 //! schedule beyond its retention (PXC `retention.count`/`keep`, PSMDB `keep`, PG `repoN-retention-full`) are
-//! deleted, with their data (the backups simulator runs the delete-backup finalizer).
+//! deleted, with their data (the backups simulator runs the delete-backup finalizer of PXC and PSMDB; for PG
+//! the data goes first, as pgBackRest's `expire` deletes an expired backup set).
+//! PXC's binlog collector (PITR) runs on the same clock: it uploads binlogs and moves the latest backup's
+//! `latestRestorableTime`.
 //! Simulated time = start + real elapsed × `speed`.
 use crate::upstream::pg::{PerconaPGBackup, PerconaPGBackupSpec, PerconaPGCluster};
 use crate::upstream::psmdb::{PerconaServerMongoDB, PerconaServerMongoDBBackup, PerconaServerMongoDBBackupSpec};
 use crate::upstream::pxc::{PerconaXtraDBCluster, PerconaXtraDBClusterBackup, PerconaXtraDBClusterBackupSpec, FINALIZER_DELETE_BACKUP};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -85,6 +88,7 @@ pub async fn run(client: Client, speed: u32, scope: super::Scope) {
 
 async fn pass(client: &Client, scope: &super::Scope, now: Timestamp, last: &mut HashMap<String, Timestamp>) -> Result<(), kube::Error> {
     for c in Api::<PerconaXtraDBCluster>::all(client.clone()).list(&ListParams::default()).await?.items {
+        collect_binlogs(client, scope, &c, now, last).await?;
         for s in pxc(&c) {
             fire(client, scope, &c, &s, now, last, |cl, s| PerconaXtraDBClusterBackup::new("", PerconaXtraDBClusterBackupSpec { pxc_cluster: cl.into(), storage_name: s.target.clone() })).await?;
         }
@@ -106,6 +110,52 @@ async fn pass(client: &Client, scope: &super::Scope, now: Timestamp, last: &mut 
     Ok(())
 }
 
+/// PXC's binlog collector, while `spec.backup.pitr` is on: every `timeBetweenUploads` (simulated; default
+/// 60 s) once the cluster has a succeeded backup, it uploads a binlog object into the PITR storage entry's
+/// bucket and prefix, and sets `status.latestRestorableTime` (real time: the moment up to which the binlogs
+/// reach) on the cluster's latest succeeded backup, as the operator does from 1.14 on.
+async fn collect_binlogs(client: &Client, scope: &super::Scope, c: &PerconaXtraDBCluster, now: Timestamp, last: &mut HashMap<String, Timestamp>) -> Result<(), kube::Error> {
+    let ns = c.namespace().unwrap_or_default();
+    let Some(backup) = c.spec.backup.as_ref() else { return Ok(()) };
+    let Some(pitr) = backup.pitr.as_ref().filter(|p| p.enabled) else { return Ok(()) };
+    if !scope.contains(&ns) || c.meta().deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    let key = format!("binlogs/{ns}/{}", c.name_any());
+    let every = SignedDuration::from_secs(pitr.time_between_uploads.unwrap_or(60.0).max(1.0) as i64);
+    let from = *last.entry(key.clone()).or_insert(now);
+    if now < from + every {
+        return Ok(());
+    }
+    let api: Api<PerconaXtraDBClusterBackup> = Api::namespaced(client.clone(), &ns);
+    let latest = api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|b| b.spec.pxc_cluster == c.name_any() && b.status.as_ref().and_then(|s| s.state.as_deref()) == Some("Succeeded"))
+        .max_by(|a, b| {
+            let done = |x: &PerconaXtraDBClusterBackup| x.status.as_ref().and_then(|s| s.completed.clone());
+            done(a).cmp(&done(b)).then(a.name_any().cmp(&b.name_any()))
+        });
+    let Some(latest) = latest else { return Ok(()) };
+    last.insert(key, now);
+    let Some((bucket, prefix)) = backup.storages.get(&pitr.storage_name).and_then(super::backups::pxc_entry_target) else { return Ok(()) };
+    let real = Timestamp::now();
+    let object = format!("{}/binlog_{}", prefix.trim_matches('/'), real.strftime("%Y%m%d%H%M%S")).trim_start_matches('/').to_string();
+    let written = match super::backups::location(client, &ns, &pitr.storage_name, bucket).await {
+        Ok(loc) => crate::object_storage::put(&loc, &object, b"binlog".to_vec()).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        tracing::warn!(error = %e, %ns, cluster = %c.name_any(), "simulated binlog collector: the upload failed");
+        return Ok(());
+    }
+    let status = serde_json::json!({"status": {"latestRestorableTime": real.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}});
+    api.patch_status(&latest.name_any(), &PatchParams::apply("cairn-engine-simulator"), &Patch::Merge(&status)).await?;
+    Ok(())
+}
+
 /// Fires `s` of cluster `c` when its next run after the last one has come, then prunes beyond retention.
 async fn fire<C, B>(
     client: &Client,
@@ -118,7 +168,7 @@ async fn fire<C, B>(
 ) -> Result<(), kube::Error>
 where
     C: Resource<DynamicType = ()>,
-    B: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    B: super::backups::SimBackup + serde::Serialize,
 {
     let ns = c.namespace().unwrap_or_default();
     if !scope.contains(&ns) || c.meta().deletion_timestamp.is_some() {
@@ -154,6 +204,13 @@ where
         all.sort_by(|a, b| a.meta().creation_timestamp.cmp(&b.meta().creation_timestamp).then(a.name_any().cmp(&b.name_any())));
         let excess = all.len().saturating_sub(s.keep as usize);
         for old in all.into_iter().take(excess) {
+            // pgBackRest's expire deletes the backup set itself (the other operators' finalizer does it).
+            if B::EXPIRES_DATA {
+                if let Err(e) = super::backups::delete_data(client, &old).await {
+                    tracing::warn!(error = %e, %ns, backup = %old.name_any(), "simulated operator: expiring a backup's data failed; next pass");
+                    continue;
+                }
+            }
             match api.delete(&old.name_any(), &Default::default()).await {
                 Ok(_) => tracing::info!(%ns, backup = %old.name_any(), "simulated operator: retention deleted a scheduled backup"),
                 Err(kube::Error::Api(e)) if e.code == 404 => {}

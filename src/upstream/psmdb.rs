@@ -256,6 +256,10 @@ pub struct PerconaServerMongoDBStatus {
     pub mongo_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The hash of the backup configuration the operator has applied to PBM (1.20.0 on); a backup made
+    /// before it is set fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_config_hash: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -4,7 +4,9 @@
 //!
 //! - `POST /mutate/databaseclusters` (MutatingWebhookConfiguration): the defaults OpenEverest's defaulting
 //!   webhook and reconciler give (`service::defaults`): `spec.engine.version` (the namespace's best),
-//!   `userSecretsName`, `replicas`, `backup.pitr`, as a JSON patch of exactly those paths.
+//!   `userSecretsName`, `replicas`, `backup.pitr`, as a JSON patch of exactly those paths; and an import's
+//!   write-only S3 keys (`spec.dataSource.dataImport.source.s3`) moved into their Secret, as the REST
+//!   create moves them (`service::data_import::move_inline_keys`; `sideEffects: NoneOnDryRun`).
 //! - `POST /validate/databaseclusters` (ValidatingWebhookConfiguration): the REST API's own rules
 //!   (`service::admit_new`, `service::admit_update`: the same functions, not a copy), without Cairn's RBAC
 //!   (Kubernetes RBAC authorised the write). A refusal names the field and the rule.
@@ -17,6 +19,11 @@
 //!   a database's import request) are checked with (`service::monitoring::admit`,
 //!   `service::split_horizon::admit_new`/`admit_update`, `service::data_import::admit_job`,
 //!   `service::policies::admit_load_balancer_config`).
+//! - `POST /validate/dataimporters` (cluster-scoped): an importer Cairn can run
+//!   (`service::data_import::admit_importer`: engines, image, config schema, required fields, permissions).
+//! - `POST /mutate/dataimportjobs`: the write-only S3 keys (`spec.source.s3.accessKeyId`,
+//!   `secretAccessKey`) moved into the Secret the job names (else `<job>-s3-credentials`) and removed from
+//!   the object (`service::data_import::move_job_inline_keys`; not on a dry run: `NoneOnDryRun`).
 //! - `POST /mutate/splithorizondnsconfigs`: the write-only CA (`spec.tls.certificate`) moved into its Secret
 //!   and removed from the object, as the REST API does (`service::split_horizon::store_certificate`; not on
 //!   a dry run: `sideEffects: NoneOnDryRun`).
@@ -30,9 +37,10 @@
 //! Served over HTTPS only (the API server calls webhooks over TLS): `tls::serve`, `--webhook-listen`.
 pub mod tls;
 
-use crate::crd::{DataImportJob, DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore, LoadBalancerConfig, MonitoringConfig, SplitHorizonDNSConfig};
+use crate::crd::{DataImportJob, DataImporter, DatabaseCluster, DatabaseClusterBackup, DatabaseClusterRestore, LoadBalancerConfig, MonitoringConfig, SplitHorizonDNSConfig};
 use kube::ResourceExt;
 use crate::error::ApiError;
+use crate::controller::data_import_job::has_inline_keys;
 use crate::service::{self, authz::Admission, defaults};
 use crate::state::State;
 use axum::extract::{DefaultBodyLimit, State as AxumState};
@@ -59,6 +67,10 @@ pub const VALIDATE_DATA_IMPORT_JOBS: &str = "/validate/dataimportjobs";
 pub const MUTATE_SPLIT_HORIZON_DNS_CONFIGS: &str = "/mutate/splithorizondnsconfigs";
 /// The path of the validating webhook for LoadBalancerConfigs (cluster-scoped).
 pub const VALIDATE_LOAD_BALANCER_CONFIGS: &str = "/validate/loadbalancerconfigs";
+/// The path of the mutating webhook for DataImportJobs: the write-only S3 keys moved into their Secret.
+pub const MUTATE_DATA_IMPORT_JOBS: &str = "/mutate/dataimportjobs";
+/// The path of the validating webhook for DataImporters (cluster-scoped).
+pub const VALIDATE_DATA_IMPORTERS: &str = "/validate/dataimporters";
 
 /// An AdmissionReview carries the object and the stored one (each at most etcd's 1.5 MiB).
 const MAX_REVIEW_BYTES: usize = 4 << 20;
@@ -116,6 +128,8 @@ pub fn router(state: State) -> Router {
         .route(MUTATE_SPLIT_HORIZON_DNS_CONFIGS, post(mutate_split_horizon_dns_config))
         .route(VALIDATE_DATA_IMPORT_JOBS, post(validate_data_import_job))
         .route(VALIDATE_LOAD_BALANCER_CONFIGS, post(validate_load_balancer_config))
+        .route(MUTATE_DATA_IMPORT_JOBS, post(mutate_data_import_job))
+        .route(VALIDATE_DATA_IMPORTERS, post(validate_data_importer))
         .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
         .with_state(state)
 }
@@ -313,31 +327,81 @@ async fn validate_data_import_job(AxumState(state): AxumState<State>, Json(revie
     validate_kind(state, review, |state, ns, _, j: DataImportJob| async move { service::data_import::admit_job(&state, &ns, &j) }).await
 }
 
+/// `accessKeyId` and `secretAccessKey` are write-only (contract §1.9): once the job passed the rules (a
+/// refused job leaves no Secret behind), they are written into the Secret it names (else
+/// `<job>-s3-credentials`; not on a dry run), removed from the object, and that Secret named.
+async fn mutate_data_import_job(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let mut j: DataImportJob = match change(&state, &req)? {
+            Change::Pass(warning) => return Ok((None, warning)),
+            Change::Create(j) | Change::Update { new: j, .. } => j,
+        };
+        if !has_inline_keys(j.spec.template.source.as_ref()) {
+            return Ok((None, None));
+        }
+        service::data_import::admit_job(&state, &req.namespace, &j)?;
+        service::data_import::move_job_inline_keys(&state.client, &req.namespace, &mut j, !req.dry_run).await?;
+        let secret = j.spec.template.source.as_ref().and_then(|s| s.s3.as_ref()).and_then(|s| s.credentials_secret_name.clone());
+        Ok((Some(without_inline_keys(&req.object, "/spec/source/s3", secret)), None))
+    })
+    .await
+}
+
+/// The JSON patch that removes the inline keys of the S3 source at `pointer` and names `secret` instead.
+fn without_inline_keys(object: &Value, pointer: &str, secret: Option<String>) -> json_patch::Patch {
+    let mut patched = object.clone();
+    if let Some(s3) = patched.pointer_mut(pointer).and_then(Value::as_object_mut) {
+        s3.remove("accessKeyId");
+        s3.remove("secretAccessKey");
+        if let Some(secret) = secret {
+            s3.insert("credentialsSecretName".into(), secret.into());
+        }
+    }
+    json_patch::diff(object, &patched)
+}
+
+async fn validate_data_importer(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    validate_kind(state, review, |_, _, old, i: DataImporter| async move { service::data_import::admit_importer(&i, old.is_none()) }).await
+}
+
 async fn validate_load_balancer_config(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
     validate_kind(state, review, |_, _, old, c: LoadBalancerConfig| async move { service::policies::admit_load_balancer_config(&c, old.is_none()) }).await
 }
 
 async fn mutate(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
     answer(review, |req| async move {
-        let (before, after) = match subject(&state, &req)? {
+        let (old, before, mut after) = match subject(&state, &req)? {
             Subject::Pass(warning) => return Ok((None, warning)),
             Subject::Create(db) => {
                 let mut after = db.clone();
                 // No engine in the namespace is refused here already, as OpenEverest's defaulter does.
                 defaults::default_version(&state, &mut after)?;
                 defaults::fill(&mut after);
-                (db, after)
+                (None, db, after)
             }
             Subject::Update { old, new } => {
                 let mut after = new.clone();
                 defaults::fill_update(&state, &old, &mut after);
-                (new, after)
+                (Some(old), new, after)
             }
         };
-        let Some(spec) = defaults::spec_patch(&before.spec, &after.spec) else { return Ok((None, None)) };
         // Applied to the object as it came, so fields our types do not know are never touched.
         let mut patched = req.object.clone();
-        json_patch::merge(&mut patched, &serde_json::json!({ "spec": spec }));
+        if let Some(spec) = defaults::spec_patch(&before.spec, &after.spec) {
+            json_patch::merge(&mut patched, &serde_json::json!({ "spec": spec }));
+        }
+        // An import's write-only S3 keys (contract §1.9), as the REST create moves them: into their
+        // Secret once the object passed the rules (a refused one leaves no Secret behind).
+        if has_inline_keys(after.spec.data_source.as_ref().and_then(|d| d.data_import.as_ref()).and_then(|i| i.source.as_ref())) {
+            match &old {
+                None => service::admit_new(&state, &Admission, &mut after.clone()).await?,
+                Some(old) => service::admit_update(&state, old, &after)?,
+            }
+            service::data_import::move_inline_keys(&state, &req.namespace, &mut after, !req.dry_run).await?;
+            let s3 = after.spec.data_source.as_ref().and_then(|d| d.data_import.as_ref()).and_then(|i| i.source.as_ref()).and_then(|s| s.s3.as_ref());
+            let patch = without_inline_keys(&patched, "/spec/dataSource/dataImport/source/s3", s3.and_then(|s| s.credentials_secret_name.clone()));
+            json_patch::patch(&mut patched, &patch).map_err(|_| ApiError::internal())?;
+        }
         Ok((Some(json_patch::diff(&req.object, &patched)), None))
     })
     .await

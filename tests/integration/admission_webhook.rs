@@ -18,7 +18,7 @@ use serde_json::json;
 
 /// A DatabaseCluster as a manifest (what `kubectl create -f` sends): PostgreSQL, 2G storage, 1 CPU,
 /// 2G memory; `extra` is merged into the spec.
-fn manifest(name: &str, extra: serde_json::Value) -> DatabaseCluster {
+pub(crate) fn manifest(name: &str, extra: serde_json::Value) -> DatabaseCluster {
     let mut v = json!({
         "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster", "metadata": {"name": name},
         "spec": {"engine": {"type": "postgresql", "storage": {"size": "2G"}, "resources": {"cpu": "1", "memory": "2G"}}}
@@ -31,7 +31,7 @@ fn manifest(name: &str, extra: serde_json::Value) -> DatabaseCluster {
 /// `group`, `failurePolicy: Fail`, 5 s. Namespaced kinds: this test's namespace `ns` only; cluster-scoped
 /// (`ns` empty): only objects labelled `cairn.test/webhook: <label>`.
 #[allow(clippy::too_many_arguments)]
-fn hook(prefix: &str, port: u16, ca: &[u8], path: &str, group: &str, resource: &str, operations: &[&str], ns: &str, label: &str) -> serde_json::Value {
+pub(crate) fn hook(prefix: &str, port: u16, ca: &[u8], path: &str, group: &str, resource: &str, operations: &[&str], ns: &str, label: &str) -> serde_json::Value {
     use base64::Engine;
     let mut h = json!({
         "name": format!("{prefix}.{resource}.cairn.test"),
@@ -74,7 +74,7 @@ fn configurations(name: &str, ns: &str, port: u16, ca: &[u8]) -> (serde_json::Va
 
 /// Cairn's webhook server, with the control plane's serving certificate (127.0.0.1, signed by its CA): its
 /// port and that CA.
-async fn serve_webhook(env: &TestEnv, state: &cairn::state::State) -> (u16, Vec<u8>) {
+pub(crate) async fn serve_webhook(env: &TestEnv, state: &cairn::state::State) -> (u16, Vec<u8>) {
     let pki = env.kubeconfig.parent().unwrap().join("pki");
     let files = std::sync::Arc::new(cairn::webhook::tls::CertFiles::new(pki.join("apiserver.crt"), pki.join("apiserver.key")));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -83,13 +83,13 @@ async fn serve_webhook(env: &TestEnv, state: &cairn::state::State) -> (u16, Vec<
     (port, std::fs::read(pki.join("ca.crt")).unwrap())
 }
 
-fn api_for(client: &kube::Client, kind: &str) -> Api<DynamicObject> {
+pub(crate) fn api_for(client: &kube::Client, kind: &str) -> Api<DynamicObject> {
     let gvk = kube::api::GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind);
     Api::all_with(client.clone(), &kube::api::ApiResource::from_gvk(&gvk))
 }
 
 /// The refusal of a write: the API server's status code and message.
-fn refusal<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> (u16, String) {
+pub(crate) fn refusal<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> (u16, String) {
     match r {
         Err(kube::Error::Api(s)) => (s.code, s.message.clone()),
         other => panic!("expected a refusal, got {other:?}"),
@@ -211,13 +211,13 @@ async fn kubectl_writes_are_defaulted_and_validated_by_the_webhook() {
 }
 
 /// The object of `kind` from a manifest (what `kubectl create -f` sends).
-fn object<K: serde::de::DeserializeOwned>(v: serde_json::Value) -> K {
+pub(crate) fn object<K: serde::de::DeserializeOwned>(v: serde_json::Value) -> K {
     serde_json::from_value(v).unwrap()
 }
 
 /// Asserts that the write was refused by the webhook with a 400 or 409 whose message names `field` (as
 /// `"<field>: "`), and returns the message.
-fn refused_on<T: std::fmt::Debug>(r: Result<T, kube::Error>, field: &str) -> String {
+pub(crate) fn refused_on<T: std::fmt::Debug>(r: Result<T, kube::Error>, field: &str) -> String {
     let (code, message) = refusal(r);
     assert!(code == 400 || code == 409, "{code}: {message}");
     assert!(message.contains("denied the request") && message.contains(&format!("{field}: ")), "{field:?} not named in {message:?}");

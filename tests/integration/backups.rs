@@ -1,8 +1,10 @@
 //! On-demand backups against a real API server and a real S3 server (moto): a DatabaseClusterBackup of a
-//! MySQL (PXC) and a MongoDB (PSMDB) database registers the storage in the upstream CR (accepted by the real
-//! CRD), becomes the operator's backup object, goes Starting → Running → Succeeded as the simulated operator
-//! writes it INTO THE BUCKET, and is listed per database; deleting it through the API keeps the data by
-//! default and deletes it with `cleanupBackupStorage=true` (looked up in the bucket both times).
+//! MySQL (PXC), a MongoDB (PSMDB) and a PostgreSQL database registers the storage in the upstream CR (a
+//! storage entry; for PG a pgBackRest repository; accepted by the real CRD), becomes the operator's backup
+//! object, goes Starting → Running → Succeeded as the simulated operator writes it INTO THE BUCKET, and is
+//! listed per database; deleting it through the API keeps the data by default and deletes it with
+//! `cleanupBackupStorage=true` (looked up in the bucket both times; for PG Cairn deletes the pgBackRest set
+//! itself, the PG operator having no finalizer for it).
 use crate::common;
 
 use axum::body::Body;
@@ -34,6 +36,21 @@ async fn call(app: &axum::Router, state: &cairn::state::State, method: &str, pat
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
+/// The path in the bucket of a succeeded backup, from its destination: `want` for MySQL and MongoDB (the
+/// backup's name under the database's prefix), a pgBackRest set under `<db>/<uid>/backup/db/` for PG.
+fn in_bucket(b: &DatabaseClusterBackup, want: &str, engine: EngineType) -> String {
+    let dest = b.status.as_ref().and_then(|s| s.destination.clone()).unwrap_or_default();
+    let path = dest.strip_prefix(&format!("s3://{BUCKET}/")).unwrap_or_else(|| panic!("not in {BUCKET}: {dest}")).to_string();
+    match engine {
+        EngineType::Postgresql => {
+            let db_prefix = want.rsplit_once('/').unwrap().0;
+            assert!(path.starts_with(&format!("{db_prefix}/backup/db/")) && path.ends_with('F'), "a full pgBackRest set: {dest}");
+        }
+        _ => assert_eq!(path, want),
+    }
+    path
+}
+
 /// Objects of the bucket under `prefix`.
 async fn objects(prefix: &str) -> Vec<String> {
     cairn::object_storage::list(&s3_location(BUCKET), prefix).await.unwrap()
@@ -56,7 +73,7 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
 
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
     let backups: Api<DatabaseClusterBackup> = Api::namespaced(env.client.clone(), &ns);
-    for (dbname, engine, version) in [("bk-my", EngineType::Pxc, "8.0.42-33.1"), ("bk-mongo", EngineType::Psmdb, "8.0.12-4")] {
+    for (dbname, engine, version) in [("bk-my", EngineType::Pxc, "8.0.42-33.1"), ("bk-mongo", EngineType::Psmdb, "8.0.12-4"), ("bk-pg", EngineType::Postgresql, "17.5.2")] {
         let mut d = db(dbname, engine, version, 1);
         d.metadata.namespace = Some(ns.clone());
         cairn::service::create_database(&state, &cairn::service::Caller { username: "admin".into() }, d).await.unwrap();
@@ -76,7 +93,8 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
         assert!(backups.get_opt(&format!("{dbname}-x")).await.unwrap().is_none());
 
         // Back up now: the storage appears in the upstream CR, the operator's backup object is made, the
-        // states pass in order, and the backup is in the bucket under <db>/<uid>/<backup>.
+        // states pass in order, and the backup is in the bucket under <db>/<uid>/<backup> (PG: the pgBackRest
+        // set <db>/<uid>/backup/db/<label>).
         let started = Instant::now();
         let b1 = format!("{dbname}-1");
         let (st, body) = call(&app, &state, "POST", &base, Some(req(&b1, dbname, "bk-s3"))).await;
@@ -98,21 +116,31 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
         assert_eq!(st.state, BackupState::Succeeded, "{st:?}");
         assert!(seen.contains(&BackupState::Running), "Running is reported on the way: {seen:?}");
         assert!(!st.in_use && st.completed.is_some() && st.created.is_some(), "{st:?}");
-        let prefix = format!("{dbname}/{uid}/{b1}");
-        assert_eq!(st.destination.as_deref(), Some(format!("s3://{BUCKET}/{prefix}").as_str()));
+        let prefix = in_bucket(&done, &format!("{dbname}/{uid}/{b1}"), engine);
         assert_eq!(objects(&prefix).await, [format!("{prefix}/backup.json")], "the backup is in the bucket");
         assert_eq!(done.labels()["clusterName"], dbname);
-        let up = match engine {
-            EngineType::Pxc => raw::<cairn::upstream::pxc::PerconaXtraDBCluster>(&env.client, dbname).await,
-            _ => raw::<cairn::upstream::psmdb::PerconaServerMongoDB>(&env.client, dbname).await,
-        };
-        let entry = &up["spec"]["backup"]["storages"]["bk-s3"];
-        assert_eq!(entry["type"], "s3", "the storage is registered upstream (kept by the real CRD): {}", up["spec"]["backup"]);
-        let upstream_backup = match engine {
-            EngineType::Pxc => raw::<cairn::upstream::pxc::PerconaXtraDBClusterBackup>(&env.client, &b1).await,
-            _ => raw::<cairn::upstream::psmdb::PerconaServerMongoDBBackup>(&env.client, &b1).await,
-        };
-        assert_eq!(upstream_backup["spec"]["storageName"], "bk-s3");
+        match engine {
+            EngineType::Postgresql => {
+                let up = raw::<cairn::upstream::pg::PerconaPGCluster>(&env.client, dbname).await;
+                let repos = &up["spec"]["backups"]["pgbackrest"]["repos"];
+                let repo = repos.as_array().and_then(|r| r.iter().find(|r| r["s3"]["bucket"] == BUCKET)).unwrap_or_else(|| panic!("no S3 repository (kept by the real CRD): {repos}"));
+                let upstream_backup = raw::<cairn::upstream::pg::PerconaPGBackup>(&env.client, &b1).await;
+                assert_eq!(upstream_backup["spec"]["repoName"], repo["name"]);
+            }
+            _ => {
+                let up = match engine {
+                    EngineType::Pxc => raw::<cairn::upstream::pxc::PerconaXtraDBCluster>(&env.client, dbname).await,
+                    _ => raw::<cairn::upstream::psmdb::PerconaServerMongoDB>(&env.client, dbname).await,
+                };
+                let entry = &up["spec"]["backup"]["storages"]["bk-s3"];
+                assert_eq!(entry["type"], "s3", "the storage is registered upstream (kept by the real CRD): {}", up["spec"]["backup"]);
+                let upstream_backup = match engine {
+                    EngineType::Pxc => raw::<cairn::upstream::pxc::PerconaXtraDBClusterBackup>(&env.client, &b1).await,
+                    _ => raw::<cairn::upstream::psmdb::PerconaServerMongoDBBackup>(&env.client, &b1).await,
+                };
+                assert_eq!(upstream_backup["spec"]["storageName"], "bk-s3");
+            }
+        }
 
         // Listed under the database.
         let (st, list) = call(&app, &state, "GET", &format!("/v1/namespaces/{ns}/database-clusters/{dbname}/backups"), None).await;
@@ -143,8 +171,8 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
         let b2 = format!("{dbname}-2");
         let (st, body) = call(&app, &state, "POST", &base, Some(req(&b2, dbname, "bk-s3"))).await;
         assert_eq!(st, 200, "{body}");
-        eventually(60, &format!("{b2} Succeeded"), || async { (backups.get(&b2).await.unwrap().state() == BackupState::Succeeded).then_some(()) }).await;
-        let prefix2 = format!("{dbname}/{uid}/{b2}");
+        let done2 = eventually(60, &format!("{b2} Succeeded"), || async { backups.get(&b2).await.ok().filter(|b| b.state() == BackupState::Succeeded) }).await;
+        let prefix2 = in_bucket(&done2, &format!("{dbname}/{uid}/{b2}"), engine);
         assert_eq!(objects(&prefix2).await.len(), 1);
         let (st, body) = call(&app, &state, "DELETE", &format!("{base}/{b2}?cleanupBackupStorage=true"), None).await;
         assert_eq!(st, 204, "{body}");

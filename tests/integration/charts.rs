@@ -53,6 +53,12 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         ("webhook", vec!["webhook.enabled=true", "webhook.mutating=false", "webhook.failurePolicy=Ignore", "dbNamespaces={a}"]),
         // The server's operator upgrades: another chart repository, a longer wait, CRDs left to the admin.
         ("operator-upgrades", vec!["rbac.operatorCRDs=false", "operatorUpgrades.repository=https://charts.example.com/", "operatorUpgrades.timeoutSeconds=600"]),
+        // An air-gapped cluster (charts/cairn/README.md "Air-gapped clusters"): everything from a private registry.
+        ("air-gapped", vec![
+            "image.repository=registry.example.com/cairn", "imagePullSecrets[0].name=regcred", "versionService.url=",
+            "operatorUpgrades.repository=oci://registry.example.com/percona-charts",
+            "operatorUpgrades.chartsVolume.persistentVolumeClaim.claimName=operator-charts", "operatorUpgrades.replaceOperatorCRDs=true",
+        ]),
     ]
 }
 
@@ -62,6 +68,11 @@ fn db_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         ("postgresql-only", vec!["pxc.enabled=false", "psmdb.enabled=false"]),
         ("mysql-only", vec!["postgresql.enabled=false", "psmdb.enabled=false"]),
         ("mongodb-only", vec!["postgresql.enabled=false", "pxc.enabled=false", "cairn.rbac=false", "cairn.operatorUpgrades=false"]),
+        ("air-gapped", vec![
+            "postgresql.operatorImageRepository=registry.example.com/percona/percona-postgresql-operator", "postgresql.imagePullSecrets[0].name=regcred",
+            "pxc.operatorImageRepository=registry.example.com/percona/percona-xtradb-cluster-operator", "pxc.imagePullSecrets[0].name=regcred",
+            "psmdb.image.repository=registry.example.com/percona/percona-server-mongodb-operator", "psmdb.imagePullSecrets[0].name=regcred",
+        ]),
     ]
 }
 
@@ -122,14 +133,21 @@ async fn charts_lint_strict_and_render_every_toggle() {
         cairn::webhook::VALIDATE_DATA_IMPORT_JOBS,
         cairn::webhook::VALIDATE_LOAD_BALANCER_CONFIGS,
         cairn::webhook::MUTATE_SPLIT_HORIZON_DNS_CONFIGS,
+        cairn::webhook::MUTATE_DATA_IMPORT_JOBS,
+        cairn::webhook::VALIDATE_DATA_IMPORTERS,
     ] {
         assert!(y.contains(&format!("path: {path}\n")), "{path} not registered");
     }
-    // The cluster-scoped LoadBalancerConfigs: no namespace selector, and the chart's own defaults (installed
-    // with the webhook, before Cairn answers) left out.
-    let lbc = y.split("- name: validate.loadbalancerconfigs").nth(1).expect("the LoadBalancerConfig webhook");
-    let lbc = lbc.split("- name: ").next().unwrap();
-    assert!(lbc.contains("scope: Cluster") && lbc.contains("objectSelector:") && !lbc.contains("namespaceSelector"), "{lbc}");
+    // The cluster-scoped LoadBalancerConfigs and DataImporters: no namespace selector, and the chart's own
+    // defaults (installed with the webhook, before Cairn answers) left out.
+    for hook in ["validate.loadbalancerconfigs", "validate.dataimporters"] {
+        let h = y.split(&format!("- name: {hook}")).nth(1).unwrap_or_else(|| panic!("the {hook} webhook"));
+        let h = h.split("- name: ").next().unwrap();
+        assert!(h.contains("scope: Cluster") && h.contains("objectSelector:") && !h.contains("namespaceSelector"), "{hook}: {h}");
+    }
+    // Moving write-only keys into Secrets is a side effect, skipped on dry runs.
+    let dij = y.split("- name: default.dataimportjobs").nth(1).expect("the DataImportJob defaulting webhook");
+    assert!(dij.split("- name: ").next().unwrap().contains("sideEffects: NoneOnDryRun"), "{dij}");
     // No Helm-only hooks anywhere (GitOps tools do not run them).
     for (_, sets) in cairn_toggles() {
         assert!(!render(&cairn_chart, "sys", &sets).contains("helm.sh/hook"));
@@ -139,15 +157,33 @@ async fn charts_lint_strict_and_render_every_toggle() {
         assert!(!y.contains("helm.sh/hook"), "{name}");
         let deployments: Vec<String> = kinds(&y).into_iter().filter(|k| k.starts_with("Deployment/")).collect();
         let want: Vec<&str> = match name {
-            "defaults" => vec!["Deployment/percona-postgresql-operator", "Deployment/percona-server-mongodb-operator", "Deployment/percona-xtradb-cluster-operator"],
             "postgresql-only" => vec!["Deployment/percona-postgresql-operator"],
             "mysql-only" => vec!["Deployment/percona-xtradb-cluster-operator"],
+            "defaults" | "air-gapped" => vec!["Deployment/percona-postgresql-operator", "Deployment/percona-server-mongodb-operator", "Deployment/percona-xtradb-cluster-operator"],
             _ => vec!["Deployment/percona-server-mongodb-operator"],
         };
         assert_eq!(deployments, want, "{name}");
         assert_eq!(kinds(&y).contains(&"Role/cairn-databases".to_string()), name != "mongodb-only", "{name}");
         assert_eq!(kinds(&y).contains(&"RoleBinding/cairn-operator-upgrades".to_string()), name != "mongodb-only", "{name}");
     }
+    // Air-gapped: every image from the private registry (the operators' tags unchanged: Cairn reads the
+    // operator version from them), pulled with the secret; the operator charts from the mounted volume.
+    let y = render(&db, "dbns", &db_toggles()[4].1);
+    for op in cairn::cli::charts::pinned_operators() {
+        let image = format!("image: registry.example.com/percona/{}:{}", op.deployment(), op.app_version);
+        assert!(y.contains(&image) || y.contains(&image.replace("image: ", "image: \"")), "{image} missing:\n{y}");
+    }
+    assert_eq!(y.matches("- name: regcred").count(), 3, "{y}");
+    assert!(!y.contains("image: percona/") && !y.contains("docker.io/"), "{y}");
+    let y = render(&cairn_chart, "sys", &cairn_toggles()[9].1);
+    for want in [
+        "image: \"registry.example.com/cairn:0.1.0\"", "- name: regcred", "value: \"oci://registry.example.com/percona-charts\"",
+        "name: CAIRN_OPERATOR_CHARTS\n              value: /operator-charts", "name: CAIRN_REPLACE_OPERATOR_CRDS\n              value: \"true\"",
+        "mountPath: /operator-charts\n              readOnly: true", "persistentVolumeClaim:\n            claimName: operator-charts",
+    ] {
+        assert!(y.contains(want), "{want:?} missing from the air-gapped render:\n{y}");
+    }
+    assert!(!render(&cairn_chart, "sys", &[]).contains("operator-charts"), "no volume by default");
     // The server's operator upgrades: the repository and timeout reach `cairn serve`, the CRD rule goes.
     let crd_rule = "resources: [\"customresourcedefinitions\"]\n    verbs: [\"create\"]";
     assert!(render(&cairn_chart, "sys", &[]).contains(crd_rule));

@@ -74,13 +74,13 @@ async fn raw_objects_import_and_cluster_permissions_last_as_long_as_the_import()
     dijs.create(&pp, &job("kimp-job", "kimp-a")).await.unwrap();
     dijs.create(&pp, &job("kimp-gone", "kimp-a")).await.unwrap();
     let rbac = cluster_rbac_name(&ns, "kimp-job");
-    let role = eventually(30, "the ClusterRole of the importer's clusterPermissions", || async { crs.get_opt(&rbac).await.unwrap() }).await;
+    let role = eventually(60, "the ClusterRole of the importer's clusterPermissions", || async { crs.get_opt(&rbac).await.unwrap() }).await;
     assert_eq!(serde_json::to_value(&role.rules).unwrap(), json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]));
-    let binding = eventually(30, "its ClusterRoleBinding", || async { crbs.get_opt(&rbac).await.unwrap() }).await;
+    let binding = eventually(60, "its ClusterRoleBinding", || async { crbs.get_opt(&rbac).await.unwrap() }).await;
     assert_eq!(binding.role_ref.name, rbac);
     let subject = &binding.subjects.unwrap()[0];
     assert_eq!((subject.kind.as_str(), subject.name.as_str(), subject.namespace.as_deref()), ("ServiceAccount", "kimp-job", Some(ns.as_str())));
-    let k8s_job = eventually(30, "the import Job", || async { Api::<Job>::namespaced(c.clone(), &ns).get_opt("kimp-job").await.unwrap() }).await;
+    let k8s_job = eventually(60, "the import Job", || async { Api::<Job>::namespaced(c.clone(), &ns).get_opt("kimp-job").await.unwrap() }).await;
     assert_eq!(k8s_job.spec.unwrap().template.spec.unwrap().service_account_name.as_deref(), Some("kimp-job"));
     let namespaced = Api::<Role>::namespaced(c.clone(), &ns).get("kimp-job").await.unwrap();
     assert_eq!(namespaced.rules.unwrap()[0].resources.as_deref(), Some(&["secrets".to_string()][..]), "permissions: a Role");
@@ -89,9 +89,9 @@ async fn raw_objects_import_and_cluster_permissions_last_as_long_as_the_import()
 
     // A job deleted before its import ran: its grant goes, then the job.
     let gone = cluster_rbac_name(&ns, "kimp-gone");
-    eventually(30, "the second job's ClusterRole", || async { crs.get_opt(&gone).await.unwrap() }).await;
+    eventually(60, "the second job's ClusterRole", || async { crs.get_opt(&gone).await.unwrap() }).await;
     dijs.delete("kimp-gone", &DeleteParams::default()).await.unwrap();
-    eventually(30, "deleted job: ClusterRole, binding and job gone", || async {
+    eventually(60, "deleted job: ClusterRole, binding and job gone", || async {
         (crs.get_opt(&gone).await.unwrap().is_none() && crbs.get_opt(&gone).await.unwrap().is_none() && dijs.get_opt("kimp-gone").await.unwrap().is_none())
             .then_some(())
     })
@@ -105,7 +105,7 @@ async fn raw_objects_import_and_cluster_permissions_last_as_long_as_the_import()
     })
     .await;
     assert_eq!(done.status.unwrap().job_name.as_deref(), Some("kimp-job"));
-    eventually(30, "the finished import's ClusterRole and binding deleted, the finalizer dropped", || async {
+    eventually(60, "the finished import's ClusterRole and binding deleted, the finalizer dropped", || async {
         let j = dijs.get("kimp-job").await.unwrap();
         (crs.get_opt(&rbac).await.unwrap().is_none()
             && crbs.get_opt(&rbac).await.unwrap().is_none()
@@ -129,5 +129,5 @@ async fn raw_objects_import_and_cluster_permissions_last_as_long_as_the_import()
     t.wait_saw(&[Creating, Initializing, Importing, Ready]).await;
     assert_eq!(d.status.unwrap().data_import_job_name.as_deref(), Some("data-import-kimp-b"));
     let b_rbac = cluster_rbac_name(&ns, "data-import-kimp-b");
-    eventually(30, "kimp-b's grant revoked", || async { crs.get_opt(&b_rbac).await.unwrap().is_none().then_some(()) }).await;
+    eventually(60, "kimp-b's grant revoked", || async { crs.get_opt(&b_rbac).await.unwrap().is_none().then_some(()) }).await;
 }

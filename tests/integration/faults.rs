@@ -184,10 +184,21 @@ async fn creates_survive_api_server_and_cairn_restarts() {
     // (Up to 3 min for the first: in CI this test runs beside the release-site build, and the restarted API
     // server and Cairn catch up slowly there; once one is ready the rest follow.)
     for name in stored.keys() {
-        eventually(180, &format!("{name} Ready"), || async {
+        let explain = || async {
+            let d = dbs.get(name).await.map(|d| serde_json::to_string(&d.status).unwrap());
+            let api = match stored[name].spec.engine.type_ {
+                EngineType::Postgresql => "pgv2.percona.com/v2/namespaces/{ns}/perconapgclusters",
+                EngineType::Pxc => "pxc.percona.com/v1/namespaces/{ns}/perconaxtradbclusters",
+                EngineType::Psmdb => "psmdb.percona.com/v1/namespaces/{ns}/perconaservermongodbs",
+            };
+            let path = format!("/apis/{}/{name}", api.replace("{ns}", env.db_ns()));
+            let upstream = client.request_text(http::Request::get(path).body(vec![]).unwrap()).await;
+            format!("the database's status: {d:?}; its upstream object: {upstream:?}")
+        };
+        eventually_explained(180, &format!("{name} Ready"), || async {
             let d = dbs.get(name).await.unwrap();
             (d.status.as_ref().map(|s| s.status) == Some(AppState::Ready)).then_some(())
-        })
+        }, explain)
         .await;
     }
     use cairn::upstream::{pg::PerconaPGCluster, psmdb::PerconaServerMongoDB, pxc::PerconaXtraDBCluster};

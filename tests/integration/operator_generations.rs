@@ -72,17 +72,26 @@ async fn upgrade_from_the_older_to_the_newer_operators() {
     let (name, container, image) = cairn::sim::operators::OPERATORS[2];
     assert!(image.ends_with(":2.8.2"), "{image}");
     let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}});
-    eventually(60, "operator Deployment patched after the API server restart", || async {
+    eventually(120, "operator Deployment patched after the API server restart", || async {
         deps.patch(name, &PatchParams::default(), &Patch::Strategic(&patch)).await.ok()
     })
     .await;
 
     // Cairn now recommends the new CR version and keeps the old one (and its layout) until asked.
     // (Cairn's watches come back after the API server's restart with a back-off of up to 30 s.)
-    let d = eventually(120, "recommendedCRVersion 2.8.2", || async {
+    let explain = || async {
+        let d = dbs.get("pg-up").await.map(|d| serde_json::to_string(&d.status).unwrap());
+        let engine = Api::<cairn::crd::DatabaseEngine>::namespaced(env.client.clone(), env.db_ns())
+            .get("percona-postgresql-operator")
+            .await
+            .map(|e| serde_json::to_string(&e.status).unwrap());
+        let image = deps.get(name).await.map(|d| serde_json::to_string(&d.spec.unwrap().template.spec.unwrap().containers[0].image).unwrap());
+        format!("pg-up's status: {d:?}; the PostgreSQL DatabaseEngine's status: {engine:?}; the operator's image: {image:?}")
+    };
+    let d = eventually_explained(120, "recommendedCRVersion 2.8.2", || async {
         let d = dbs.get("pg-up").await.ok()?;
         (d.status.as_ref()?.recommended_cr_version.as_deref() == Some("2.8.2")).then_some(d)
-    })
+    }, explain)
     .await;
     assert_eq!(d.status.unwrap().cr_version.as_deref(), Some("2.7.0"));
     let pg = pgs.get("pg-up").await.unwrap().spec;
@@ -90,7 +99,7 @@ async fn upgrade_from_the_older_to_the_newer_operators() {
 
     // The user raises the CR version (as `kubectl patch` would): the 2.8.2 mapping, accepted by the 2.8.2 CRD.
     patch_db(&dbs, "pg-up", serde_json::json!({"spec": {"engine": {"crVersion": "2.8.2"}}})).await;
-    let pg = eventually(60, "PerconaPGCluster at crVersion 2.8.2", || async {
+    let pg = eventually(120, "PerconaPGCluster at crVersion 2.8.2", || async {
         let pg = pgs.get("pg-up").await.ok()?;
         (pg.spec.cr_version.as_deref() == Some("2.8.2")).then_some(pg)
     })
@@ -98,7 +107,7 @@ async fn upgrade_from_the_older_to_the_newer_operators() {
     assert_eq!(pg.spec.backups.enabled, Some(false), "2.8.2: no PVC repo, backups off until a storage is used");
     assert!(pg.spec.backups.pgbackrest.repos.is_empty(), "{:?}", pg.spec.backups.pgbackrest.repos);
     assert_eq!(pg.spec.extensions.unwrap().image.as_deref(), Some("percona/percona-postgresql-operator:2.8.2"));
-    let d = eventually(60, "pg-up ready at 2.8.2 with nothing recommended", || async {
+    let d = eventually(120, "pg-up ready at 2.8.2 with nothing recommended", || async {
         let st = dbs.get("pg-up").await.ok()?.status?;
         (st.status == AppState::Ready && st.cr_version.as_deref() == Some("2.8.2") && st.recommended_cr_version.is_none()).then_some(st)
     })

@@ -14,10 +14,8 @@ use cairn::cli::HelmArgs;
 use cairn::crd::{DatabaseEngine, EngineState};
 use cairn::service::upgrade_plan;
 use common::*;
-use helm_util::{helm_bin, operator_charts};
+use helm_util::{helm_bin, operator_charts, service_account_kubeconfig};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authentication::v1::TokenRequest;
-use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use std::path::{Path, PathBuf};
@@ -27,20 +25,6 @@ async fn helm(kubeconfig: &Path, args: &[&str]) -> String {
     let out = tokio::process::Command::new(helm_bin()).arg("--kubeconfig").arg(kubeconfig).args(args).output().await.unwrap();
     assert!(out.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// A kubeconfig of the same cluster whose user is ServiceAccount `ns/name` (a bound token).
-async fn service_account_kubeconfig(admin: &kube::Client, admin_kubeconfig: &Path, ns: &str, name: &str, dir: &Path) -> PathBuf {
-    let req: TokenRequest = serde_json::from_value(serde_json::json!({"spec": {"audiences": [], "expirationSeconds": 3600}})).unwrap();
-    let token = Api::<ServiceAccount>::namespaced(admin.clone(), ns).create_token_request(name, &Default::default(), &req).await.unwrap();
-    let token = token.status.unwrap().token;
-    let mut kc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(admin_kubeconfig).unwrap()).unwrap();
-    for u in kc["users"].as_sequence_mut().unwrap() {
-        u["user"] = serde_yaml::to_value(serde_json::json!({"token": token})).unwrap();
-    }
-    let path = dir.join("cairn-sa.kubeconfig");
-    std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
-    path
 }
 
 async fn engine_at(client: &kube::Client, ns: &str, version: &str) {
@@ -78,11 +62,12 @@ async fn an_approval_upgrades_the_operators_with_the_charts_rights_only() {
         repository: charts::PERCONA_REPOSITORY.into(),
         operator_charts: Some(operator_charts()),
         timeout: 90,
+        replace_operator_crds: false,
         kubeconfig: Some(admin_kc.clone()),
     };
     // The Deployment controller's part: the operators' Deployments roll out.
     tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), vec!["percona-postgresql-operator".into()]));
-    let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()] };
+    let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()], ..Default::default() };
     let plan = namespaces::Plan { client: &env.client, helm: &admin_helm, label: &env.selector(), system_namespace: &sys, take_ownership: false, wait_engines: false };
     namespaces::add(&plan, std::slice::from_ref(&ns), &older).await.unwrap();
     // The same release without the upgrade rights (as the chart was before them, or with the value off).

@@ -13,7 +13,7 @@ use kube::Api;
 use std::path::{Path, PathBuf};
 
 /// The lines of the first ```sh block after `marker` in the README.
-fn readme_block(marker: &str) -> Vec<String> {
+pub fn readme_block(marker: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let at = readme.find(marker).unwrap_or_else(|| panic!("{marker:?} not in README.md"));
     let rest = &readme[at..];

@@ -86,6 +86,16 @@ async fn restores_are_validated_written_listed_per_item_and_deleted() {
     })
     .await;
     let completed = done.status.unwrap().completed.unwrap().0;
+    // The (simulated) binlog collector uploads binlogs under the PITR prefix and moves the backup's
+    // latestRestorableTime, where PXC's window ends.
+    let lrt = eventually(30, "rs-a-1 has a latestRestorableTime", || async { backups.get("rs-a-1").await.ok()?.status?.latest_restorable_time }).await.0;
+    assert!(lrt >= completed, "{lrt} < {completed}");
+    let uid = dbs.get("rs-a").await.unwrap().metadata.uid.unwrap();
+    let binlogs = cairn::object_storage::list(&common::object_store::s3_location(BUCKET), &format!("rs-a/{uid}/pitr")).await.unwrap();
+    assert!(!binlogs.is_empty(), "binlogs in the bucket");
+    let (st, w) = call("GET", format!("/v1/namespaces/{ns}/database-clusters/rs-a/pitr"), None).await;
+    assert_eq!(st, 200, "{w}");
+    assert!(w["latestDate"].as_str().is_some_and(|l| l >= lrt.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().as_str()), "the window ends at the latest restorable time: {w} {lrt}");
 
     let base = format!("/v1/namespaces/{ns}/database-cluster-restores");
     let restores: Api<DatabaseClusterRestore> = Api::namespaced(env.client.clone(), &ns);

@@ -42,13 +42,14 @@ async fn an_approved_plan_upgrades_the_operators_through_their_chart() {
         repository: cairn::cli::charts::PERCONA_REPOSITORY.into(),
         operator_charts: Some(operator_charts()),
         timeout: 90,
+        replace_operator_crds: false,
         // Helm talks to this test's API server (in a cluster it uses the Pod's service account).
         kubeconfig: Some(env.kubeconfig.clone()),
     };
 
     // The namespace as an earlier Cairn installed it: PostgreSQL operator 2.7.0 only.
     let plan = namespaces::Plan { client: &env.client, helm: &helm, label: &sel, system_namespace: env.system_ns(), take_ownership: false, wait_engines: false };
-    let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()] };
+    let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()], ..Default::default() };
     namespaces::add(&plan, std::slice::from_ref(&ns), &older).await.unwrap();
     eventually(30, "namespace managed", || async { state.is_managed(&ns).then_some(()) }).await;
     engine_at(&env.client, &ns, "percona-postgresql-operator", "2.7.0").await;

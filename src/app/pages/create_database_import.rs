@@ -1,6 +1,7 @@
 //! The create wizard's Import step (contract §4: "Import", only when the wizard is opened from the
 //! databases page's **Import**): the data importers that support the chosen engine, each with what it
-//! requires of the database and the settings it takes; the S3 source (bucket, region, endpoint, keys) and
+//! requires of the database and the settings it takes; the S3 source (bucket, region, endpoint, keys, TLS
+//! verification, path-style URLs) and
 //! the file path. Its inputs post with the wizard's form (`import_*`) and become the new database's
 //! `spec.dataSource.dataImport`, exactly as a REST client writes it: the service checks them as for REST
 //! (`service::data_import`), a refused one shows beside its input, and once the database is ready the
@@ -21,6 +22,8 @@ pub const IMPORT_FIELDS: &[&str] = &[
     "import_endpoint",
     "import_access_key",
     "import_secret_key",
+    "import_verify_tls",
+    "import_force_path_style",
     "import_path",
     "import_config",
 ];
@@ -173,6 +176,14 @@ pub fn ImportStep(engine: Signal<String>, field_error: Signal<Option<FieldError>
             {text("import_path", "File path", "text", "/dumps/backup.sql", "The file's path in the bucket, starting with /.")}
             {text("import_access_key", "Access key", "text", "", "Kept in a Secret, never shown again.")}
             {text("import_secret_key", "Secret key", "password", "", "Kept in a Secret, never shown again.")}
+            <label class="flex items-center gap-2 text-sm">
+                <input id="import_verify_tls" name="import_verify_tls" type="checkbox" value="on" checked=true/>
+                "Verify TLS certificate"
+            </label>
+            <label class="flex items-center gap-2 text-sm">
+                <input id="import_force_path_style" name="import_force_path_style" type="checkbox" value="on"/>
+                "Force path-style URLs"
+            </label>
         </fieldset>
         {error_for("import_config")}
     }
@@ -257,6 +268,9 @@ pub fn data_import_from_form(get: impl Fn(&str) -> Option<String>) -> Result<Opt
                 endpoint_url: get("import_endpoint").unwrap_or_default(),
                 access_key_id: get("import_access_key"),
                 secret_access_key: get("import_secret_key"),
+                // Checkboxes: absent when unticked.
+                verify_tls: Some(get("import_verify_tls").as_deref() == Some("on")),
+                force_path_style: Some(get("import_force_path_style").as_deref() == Some("on")),
                 ..Default::default()
             }),
             path: get("import_path"),
@@ -298,7 +312,13 @@ mod tests {
             .unwrap();
         assert_eq!(t.data_importer_name.as_deref(), Some("x"));
         assert_eq!(t.config, Some(serde_json::json!({"threads": 4})));
-        assert_eq!(t.source.unwrap().path.as_deref(), Some("/d.sql"));
+        let source = t.source.unwrap();
+        assert_eq!(source.path.as_deref(), Some("/d.sql"));
+        let s3 = source.s3.unwrap();
+        assert_eq!((s3.verify_tls, s3.force_path_style), (Some(false), Some(false)), "unticked boxes are absent from the form");
+        let t = data_import_from_form(form(&[("import", "on"), ("import_verify_tls", "on"), ("import_force_path_style", "on")])).unwrap().unwrap();
+        let s3 = t.source.unwrap().s3.unwrap();
+        assert_eq!((s3.verify_tls, s3.force_path_style), (Some(true), Some(true)));
         let bad = data_import_from_form(form(&[("import", "on"), ("import_config", "{threads: 4")])).unwrap_err();
         assert_eq!(bad.field, "import_config");
         assert_eq!(import_input("spec.dataSource.dataImport.config.threads"), Some(("import_config", "Importer settings")));

@@ -334,17 +334,16 @@ fn testenv_bin() -> PathBuf {
         return p.into();
     }
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("testenv/build.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run testenv/build.sh");
-        assert!(out.status.success(), "testenv/build.sh failed");
-        let s = String::from_utf8(out.stdout).unwrap();
-        s.lines().last().expect("build.sh prints the binary path").trim().into()
-    })
-    .clone()
+    BIN.get_or_init(|| built_by("testenv/build.sh")).clone()
+}
+
+/// The binary a build script of the repository (`testenv/build.sh`, `testgcs/build.sh`) builds or finds
+/// cached: the last line it prints.
+pub fn built_by(script: &str) -> PathBuf {
+    let out = Command::new("bash").arg(repo_root().join(script)).stderr(Stdio::inherit()).output().unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(out.status.success(), "{script} failed");
+    let s = String::from_utf8(out.stdout).unwrap();
+    s.lines().last().unwrap_or_else(|| panic!("{script} prints the binary path")).trim().into()
 }
 
 /// The monitoring stacks' CRDs (`../shared/monitoring-crds`, or `CAIRN_MONITORING_CRDS`): ServiceMonitor,
@@ -631,15 +630,35 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let start = tokio::time::Instant::now();
+    let deadline = start + Duration::from_secs(secs);
     loop {
         if let Some(v) = f().await {
+            // Printed (and shown if the test fails later): which waits come near their deadline under load.
+            if start.elapsed() > Duration::from_secs(secs) / 2 {
+                println!("slow wait: {:.1}s of {secs}s for: {what}", start.elapsed().as_secs_f64());
+            }
             return v;
         }
         if tokio::time::Instant::now() > deadline {
             panic!("timed out after {secs}s waiting for: {what}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// [`eventually`], and on timeout the panic also carries what `explain` says of the state then (e.g. the
+/// objects' statuses), so a failure far away (CI) can be understood from its message.
+pub async fn eventually_explained<T, F, Fut, E, EFut>(secs: u64, what: &str, f: F, explain: E) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+    E: FnOnce() -> EFut,
+    EFut: std::future::Future<Output = String>,
+{
+    match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(eventually(secs, what, f))).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs}s waiting for: {what}\nthe state then: {}", explain().await),
     }
 }
 

@@ -71,6 +71,68 @@ pub fn stores() -> &'static ObjectStores {
     })
 }
 
+/// The GCS-compatible server (`testgcs/`: fake-gcs-server's storage with GCS's XML upload and its checking of
+/// a service account's signed tokens), its one service account and a well-formed key of no account.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gcs {
+    pub endpoint: String,
+    pub client_email: String,
+    pub private_key: String,
+    pub other_private_key: String,
+}
+
+/// The bucket the GCS server is started with.
+pub const GCS_BUCKET: &str = "cairn-gcs-backups";
+
+static GCS: OnceLock<Gcs> = OnceLock::new();
+static GCS_CHILD: Mutex<Option<Child>> = Mutex::new(None);
+
+/// The GCS server of this test binary (built by `testgcs/build.sh` when missing, started on the first call;
+/// it stops when the test process exits, its standard input closing).
+pub fn gcs() -> &'static Gcs {
+    GCS.get_or_init(|| {
+        let bin = super::built_by("testgcs/build.sh");
+        let mut child = Command::new(&bin)
+            .args(["-bucket", GCS_BUCKET])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the GCS server's output");
+        let gcs: Gcs = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("the GCS server said {line:?}: {e}"));
+        *GCS_CHILD.lock().unwrap() = Some(child);
+        gcs
+    })
+}
+
+/// A `cairn::object_storage::Location` for the GCS server and `bucket`.
+pub fn gcs_location(bucket: &str) -> cairn::object_storage::Location {
+    let g = gcs();
+    cairn::object_storage::Location {
+        type_: cairn::crd::BackupStorageType::Gcs,
+        bucket: bucket.into(),
+        region: None,
+        endpoint: Some(g.endpoint.clone()),
+        verify_tls: true,
+        force_path_style: false,
+        access_key: g.client_email.clone(),
+        secret_key: g.private_key.clone(),
+        ca_bundle: None,
+    }
+}
+
+/// The REST DTO for the GCS server: the service account's client email and private key.
+pub fn gcs_dto(name: &str, bucket: &str) -> serde_json::Value {
+    let g = gcs();
+    serde_json::json!({
+        "name": name, "type": "gcs", "bucketName": bucket, "url": g.endpoint,
+        "accessKey": g.client_email, "secretKey": g.private_key,
+    })
+}
+
 /// A `cairn::object_storage::Location` for the S3 server and `bucket` (path style, plain HTTP).
 pub fn s3_location(bucket: &str) -> cairn::object_storage::Location {
     let s = &stores().s3;
@@ -125,6 +187,11 @@ pub fn azure_dto(name: &str, container: &str) -> serde_json::Value {
 /// and its operators installed, and an S3 BackupStorage (named `env.name(base)`) on the real S3 server,
 /// created over REST and seen in Cairn's cache. Returns (env, Cairn's state, REST as admin, storage name).
 pub async fn backup_env(base: &str) -> (super::TestEnv, cairn::state::State, super::rest::Rest, String) {
+    backup_env_on(base, |name| s3_dto(name, BUCKET)).await
+}
+
+/// The same with the storage `dto(name)` describes (e.g. [`gcs_dto`]).
+pub async fn backup_env_on(base: &str, dto: impl FnOnce(&str) -> serde_json::Value) -> (super::TestEnv, cairn::state::State, super::rest::Rest, String) {
     use kube::ResourceExt;
     stores();
     let env = super::TestEnv::start().await;
@@ -136,7 +203,7 @@ pub async fn backup_env(base: &str) -> (super::TestEnv, cairn::state::State, sup
     let rest = super::rest::Rest::new(&state);
     super::eventually(30, "admin seen", || async { (state.auth.min_iat("admin") > 0).then_some(()) }).await;
     let storage = env.name(base);
-    let (st, body) = rest.admin("POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(s3_dto(&storage, BUCKET))).await;
+    let (st, body) = rest.admin("POST", &format!("/v1/namespaces/{ns}/backup-storages"), Some(dto(&storage))).await;
     assert_eq!(st, 200, "{body}");
     super::eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.name_any() == storage).then_some(()) }).await;
     (env, state, rest, storage)

@@ -1,6 +1,6 @@
 //! Where the tests find Helm and the Percona operator charts.
 #![allow(dead_code)]
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `CAIRN_HELM`, else the one scripts/bootstrap.sh built, else `helm` on PATH.
 pub fn helm_bin() -> String {
@@ -19,4 +19,18 @@ pub fn helm_bin() -> String {
 /// Percona's operator charts at the pinned versions (`../shared/operator-charts`, or `CAIRN_OPERATOR_CHARTS`).
 pub fn operator_charts() -> PathBuf {
     std::env::var("CAIRN_OPERATOR_CHARTS").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/operator-charts"))
+}
+
+/// A kubeconfig of the same cluster whose user is ServiceAccount `ns/name` (a bound token).
+pub async fn service_account_kubeconfig(admin: &kube::Client, admin_kubeconfig: &Path, ns: &str, name: &str, dir: &Path) -> PathBuf {
+    let req: k8s_openapi::api::authentication::v1::TokenRequest = serde_json::from_value(serde_json::json!({"spec": {"audiences": [], "expirationSeconds": 3600}})).unwrap();
+    let token = kube::Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(admin.clone(), ns).create_token_request(name, &Default::default(), &req).await.unwrap();
+    let token = token.status.unwrap().token;
+    let mut kc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(admin_kubeconfig).unwrap()).unwrap();
+    for u in kc["users"].as_sequence_mut().unwrap() {
+        u["user"] = serde_yaml::to_value(serde_json::json!({"token": token})).unwrap();
+    }
+    let path = dir.join("cairn-sa.kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
+    path
 }
