@@ -2,8 +2,9 @@
 # What a browser downloads on the first load of the login page and of the databases page, from a release
 # build served by `cairn serve` (the local stack): every response of the page (the HTML, then each `/pkg/`
 # asset and the favicon it references), with `Accept-Encoding: br, gzip` as Chromium sends it, counted in
-# bytes on the wire (compressed). Also the release server binary's size. Writes bench/results/size.json and
-# prints it.
+# bytes on the wire (compressed). The assets are pre-compressed first (scripts/compress-site.sh: brotli 11,
+# gzip -9), as the Dockerfile and test.sh do, so the bytes are those users get. Also the release server
+# binary's size. Writes bench/results/size.json and prints it.
 #
 #   source scripts/env.sh && cargo leptos build --release --split && cargo build --features sim --bin cairn-sim && bench/size.sh
 #
@@ -22,6 +23,7 @@ site="$CAIRN_ROOT/target/site"
 sim_bin=${BENCH_SIM_BIN_DIR:-$CARGO_TARGET_DIR/debug}
 [[ -x "$bin/cairn" && -f "$bin/hash.txt" && -d "$site/pkg" ]] || { echo "build first: cargo leptos build --release --split" >&2; exit 1; }
 [[ -x "$sim_bin/cairn-sim" ]] || { echo "build first: cargo build --features sim --bin cairn-sim" >&2; exit 1; }
+bash "$CAIRN_ROOT/scripts/compress-site.sh" "$site"
 work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-size.XXXXXX")
 trap 'stop_stack; rm -rf "$work"' EXIT
 start_stack "${BENCH_PORT:-3191}" "$bin" "$site" "$sim_bin" >&2

@@ -212,6 +212,14 @@ test("scale, grow the disk and upgrade the version from the overview", async ({ 
   await dialog.getByRole("button", { name: "Save" }).click();
   await expect(dialog.getByRole("alert")).toContainText("Disk: cannot shrink");
   await dialog.getByLabel("Disk per node").fill("5G");
+  // The Preview: exactly what Save will write (the API server's dry runs of the DatabaseCluster and of the
+  // operator's CR), nothing saved yet.
+  await dialog.getByRole("button", { name: "Preview" }).click();
+  await expect(dialog.getByLabel("DatabaseCluster YAML")).toContainText("size: 5G");
+  await expect(dialog.getByLabel("DatabaseCluster YAML")).toContainText("replicas: 2");
+  await expect(dialog.getByLabel("PerconaPGCluster YAML")).toContainText("kind: PerconaPGCluster");
+  const unchanged = await (await page.request.get(`/v1/namespaces/${NS}/database-clusters/${name}`)).json();
+  expect(unchanged.spec.engine.replicas).toBe(1);
   await screenshotBothWidths(page, testInfo, "database-edit-resources");
   await expectAccessible(page, "the resources dialog");
   await dialog.getByRole("button", { name: "Save" }).click();

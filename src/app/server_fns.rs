@@ -347,6 +347,20 @@ pub async fn edit_database(namespace: String, name: String, edit: crate::model::
     }
 }
 
+/// An edit dialog's Preview: what `edit_database` with the same values would store (the DatabaseCluster)
+/// and apply (the upstream CR), from the API server's dry runs; nothing is written. A broken rule comes back
+/// as the outcome's error naming the dialog's input.
+#[server]
+pub async fn preview_edit(namespace: String, name: String, edit: crate::model::DbEdit) -> Result<crate::model::PreviewOutcome, ServerFnError> {
+    use crate::model::PreviewOutcome;
+    let st = server::state()?;
+    let caller = server::caller(&st).await?;
+    match crate::service::database::preview_edit(&st, &caller, &namespace, &name, &edit).await {
+        Ok(p) => Ok(PreviewOutcome { error: None, preview: Some(p) }),
+        Err(e) => server::field_error(e).map(|f| PreviewOutcome { error: f, preview: None }),
+    }
+}
+
 /// The signed-in user's name, for the header's account menu.
 #[server]
 pub async fn current_user() -> Result<String, ServerFnError> {

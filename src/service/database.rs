@@ -55,6 +55,19 @@ pub fn detail(state: &State, caller: &Caller, ns: &str, name: &str) -> Result<Db
 /// one is needed is refused naming the dialog's input.
 pub async fn edit(state: &State, caller: &Caller, ns: &str, name: &str, edit: &crate::model::DbEdit) -> Result<DatabaseCluster, ApiError> {
     let db = for_action(state, caller, ns, name, Action::Update)?;
+    let new = with_edit(&db, edit)?;
+    super::update_database(state, caller, ns, name, new).await
+}
+
+/// The edit dialogs' Preview: exactly what [`edit`] would store and apply (the same changes on the same
+/// stored object, then the API server's dry runs, see [`super::preview`]); nothing is written.
+pub async fn preview_edit(state: &State, caller: &Caller, ns: &str, name: &str, edit: &crate::model::DbEdit) -> Result<crate::model::Preview, ApiError> {
+    let db = for_action(state, caller, ns, name, Action::Update)?;
+    super::preview::preview_database(state, caller, with_edit(&db, edit)?).await
+}
+
+/// The stored database with an edit dialog's changes (pure).
+fn with_edit(db: &DatabaseCluster, edit: &crate::model::DbEdit) -> Result<DatabaseCluster, ApiError> {
     let mut new = db.clone();
     // The status changes all the time (the operator writes it); only the fields the dialog names change, on
     // top of the latest spec, so no resourceVersion precondition.
@@ -109,7 +122,7 @@ pub async fn edit(state: &State, caller: &Caller, ns: &str, name: &str, edit: &c
     if let Some(p) = &edit.pod_scheduling_policy {
         new.spec.pod_scheduling_policy_name = Some(p.trim().to_string()).filter(|p| !p.is_empty());
     }
-    super::update_database(state, caller, ns, name, new).await
+    Ok(new)
 }
 
 /// The pure part of [`detail`].

@@ -6,7 +6,7 @@ use crate::common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use cairn::app::server_fns::{CurrentUser, DeleteDatabase, EditDatabase, GetDatabaseDetail, RestartDatabase, SetDatabasePaused};
+use cairn::app::server_fns::{CurrentUser, DeleteDatabase, EditDatabase, GetDatabaseDetail, PreviewEdit, RestartDatabase, SetDatabasePaused};
 use cairn::crd::*;
 use common::*;
 use futures::StreamExt;
@@ -207,6 +207,20 @@ async fn database_page_data_stream_and_actions() {
     assert_eq!(s, 200, "{body}");
     transitions.wait_saw(&[AppState::Paused, AppState::Ready]).await;
     drop(transitions);
+
+    // An edit's Preview: the stored database with the dialog's change, through the API server's dry runs;
+    // a broken rule names the dialog's input; nothing is written either way.
+    let before = dbs.get(name).await.unwrap();
+    let (s, body) = app.server_fn(PreviewEdit::PATH, &[("namespace", &ns), ("name", name), ("edit[nodes]", "3")]).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["preview"]["operation"], json!("update"), "{body}");
+    assert_eq!(body["preview"]["databaseCluster"]["spec"]["engine"]["replicas"], json!(3), "{body}");
+    assert_eq!(body["preview"]["upstreamKind"], json!("PerconaPGCluster"), "{body}");
+    assert!(body["preview"]["upstreamYaml"].as_str().unwrap().contains("replicas: 3"), "{body}");
+    let (s, body) = app.server_fn(PreviewEdit::PATH, &[("namespace", &ns), ("name", name), ("edit[disk]", "1G")]).await;
+    assert_eq!((s, &body["error"]["field"], &body["preview"]), (200, &json!("disk"), &Value::Null), "{body}");
+    let after = dbs.get(name).await.unwrap();
+    assert_eq!((after.spec.engine.replicas, after.metadata.generation), (before.spec.engine.replicas, before.metadata.generation), "a preview writes nothing");
 
     // Edit: scale and grow the disk; a shrink is refused naming the dialog's input, nothing written.
     let (s, body) = app.server_fn(EditDatabase::PATH, &[("namespace", &ns), ("name", name), ("edit[disk]", "1G")]).await;

@@ -8,7 +8,7 @@ use crate::common;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use cairn::app::server_fns::{
-    CreateDatabase, CurrentUser, DeleteDatabase, EditDatabase, GetDatabaseDetail, GetFormOptions, GetUserActions, ListDatabases, Login,
+    CreateDatabase, CurrentUser, DeleteDatabase, EditDatabase, PreviewEdit, GetDatabaseDetail, GetFormOptions, GetUserActions, ListDatabases, Login,
     Logout, RestartDatabase, SetDatabasePaused,
 };
 use cairn::crd::*;
@@ -424,6 +424,12 @@ async fn rbac_matrix() {
         // Edit also needs read on the engine (the compound check of an update): dev2 may not.
         let want_edit = if u == "dev2" { 403 } else { want };
         assert_eq!(s, want_edit, "{u} edits dev/d1: {body}");
+        // The edit dialogs' Preview: the rights of the edit it previews.
+        let (s, body) = app.server_fn(u, PreviewEdit::PATH, &[dev_d1[0], dev_d1[1], ("edit[nodes]", "1")]).await;
+        assert_eq!(s, want_edit, "{u} previews an edit of dev/d1: {body}");
+        if want_edit == 200 {
+            assert_eq!(body["preview"]["operation"], json!("update"), "{body}");
+        }
     }
     for (u, want) in [("ro", 403), ("nobody", 403), ("dev", 200)] {
         let (s, body) = app.server_fn(u, RestartDatabase::PATH, &[("namespace", "dev"), ("name", "d1")]).await;

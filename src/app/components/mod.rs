@@ -5,12 +5,14 @@ pub mod dialog;
 pub mod frequency;
 pub mod live;
 pub mod menu;
+pub mod preview;
 pub mod tabs;
 pub mod time;
 pub mod toast;
 
 pub use dialog::Dialog;
 pub use menu::Menu;
+pub use preview::PreviewPanel;
 pub use tabs::Tabs;
 pub use time::RelativeTime;
 pub use toast::{provide_toasts, use_toasts, ToastRegion};

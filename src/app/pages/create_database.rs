@@ -5,7 +5,7 @@
 //! One form holds every step. Before the wasm arrives all steps show, one under the other, and the form
 //! posts as it is; once hydrated, one step shows at a time (the step list switches between them, every
 //! field keeps its value) and a field the server refuses brings its step back with the error beside it.
-use crate::app::components::{error_text, Header};
+use crate::app::components::{error_text, Header, PreviewPanel};
 use crate::app::pages::create_database_import::ImportStep;
 #[cfg(feature = "hydrate")]
 use crate::app::pages::create_database_import::IMPORT_FIELDS;
@@ -577,7 +577,7 @@ pub fn CreateDatabasePage() -> impl IntoView {
                                 <Summary draft sizes=(cpu, memory, disk)/>
                             </aside>
                         </div>
-                        <PreviewPanel preview/>
+                        <PreviewPanel pending=preview.pending() value=preview.value()/>
                         <CancelDialog open=cancel_open/>
                     }.into_any()
                 })}
@@ -659,42 +659,6 @@ fn Summary(draft: RwSignal<Draft>, sizes: (RwSignal<String>, RwSignal<String>, R
                 {row("Scheduling policy", Box::new(move || get("scheduling_policy")))}
             </dl>
         </section>
-    }
-}
-
-/// The exact objects Cairn would write, as the API server answered their dry runs.
-#[component]
-fn PreviewPanel(preview: ServerAction<PreviewDatabase>) -> impl IntoView {
-    move || {
-        let pending = preview.pending().get();
-        let value = preview.value().get();
-        if pending {
-            return view! { <p role="status" class="mt-6">"Computing the preview…"</p> }.into_any();
-        }
-        match value {
-            Some(Ok(PreviewOutcome { preview: Some(p), .. })) => view! {
-                <section aria-labelledby="preview-title" class="mt-6 rounded-lg bg-white p-4 shadow sm:p-6">
-                    <h2 id="preview-title" class="text-lg font-semibold">"Preview"</h2>
-                    <p class="mb-4 text-sm text-slate-600">
-                        "Exactly what Cairn will write, as the API server accepted it in a dry run (nothing was created). The operator's custom resource is computed by the same mapping the reconciler applies; the database's UID and owner reference are added when it is created."
-                    </p>
-                    <div class="grid gap-4 lg:grid-cols-2">
-                        <div class="min-w-0">
-                            <h3 class="mb-1 font-semibold">"DatabaseCluster"</h3>
-                            <pre aria-label="DatabaseCluster YAML" tabindex="0" class="max-h-[32rem] overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100">{p.database_cluster_yaml}</pre>
-                        </div>
-                        <div class="min-w-0">
-                            <h3 class="mb-1 font-semibold">{p.upstream_kind.clone()}</h3>
-                            <pre aria-label=format!("{} YAML", p.upstream_kind) tabindex="0" class="max-h-[32rem] overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100">{p.upstream_yaml}</pre>
-                        </div>
-                    </div>
-                </section>
-            }.into_any(),
-            Some(Ok(PreviewOutcome { error: Some(e), .. })) => view! {
-                <p role="alert" class="mt-6 text-sm text-red-700">{format!("No preview: {}", e.message)}</p>
-            }.into_any(),
-            _ => ().into_any(),
-        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! The Overview tab: status in words (conditions, the upstream message, the full upstream status on demand),
 //! how to connect (host, port, user, the password on request, the URL, and the `kubectl port-forward`
 //! command with its local connection string), resources, advanced configuration and monitoring.
-use crate::app::components::{error_text, use_toasts, CopyButton, Dialog};
-use crate::app::server_fns::{EditDatabase, RevealCredentials};
+use crate::app::components::{error_text, use_toasts, CopyButton, Dialog, PreviewPanel};
+use crate::app::server_fns::{EditDatabase, PreviewEdit, RevealCredentials};
 use crate::model::{action_availability, fill_local_url, status_label, DbDetail, DbEdit, FieldError};
 use leptos::prelude::*;
 
@@ -219,25 +219,43 @@ fn ResourcesCard(d: RwSignal<DbDetail>) -> impl IntoView {
     .into_any()
 }
 
-/// The result handling every edit dialog shares: a rejected field is shown beside it, success closes the
-/// dialog with a toast.
-fn edit_action(open: RwSignal<bool>) -> (ServerAction<EditDatabase>, Signal<Option<FieldError>>, Signal<Option<String>>) {
+/// The result handling every edit dialog shares: a rejected field is shown beside it (from the save or the
+/// preview), success closes the dialog with a toast.
+fn edit_action(open: RwSignal<bool>) -> (ServerAction<EditDatabase>, ServerAction<PreviewEdit>, Signal<Option<FieldError>>, Signal<Option<String>>) {
     let toasts = use_toasts();
     let action = ServerAction::<EditDatabase>::new();
+    let preview = ServerAction::<PreviewEdit>::new();
     Effect::new(move |_| {
         if let Some(Ok(None)) = action.value().get() {
             toasts.info("Changes saved: the database is being updated");
             open.set(false);
         }
     });
-    let field = Signal::derive(move || action.value().get().and_then(|r| r.ok().flatten()));
-    let other = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e)));
-    (action, field, other)
+    let field = Signal::derive(move || {
+        action.value().get().and_then(|r| r.ok().flatten()).or_else(|| preview.value().get().and_then(|r| r.ok()).and_then(|o| o.error))
+    });
+    let other = Signal::derive(move || {
+        action.value().get().and_then(|r| r.err()).or_else(|| preview.value().get().and_then(|r| r.err())).map(|e| error_text(&e))
+    });
+    (action, preview, field, other)
 }
 
-/// What the change will restart, the error that is not a field's, and Cancel / Save.
+/// The edit of a dialog as a preview request.
+fn preview_request(d: RwSignal<DbDetail>, edit: DbEdit) -> PreviewEdit {
+    let (namespace, name) = d.with_untracked(|d| (d.summary.namespace.clone(), d.summary.name.clone()));
+    PreviewEdit { namespace, name, edit }
+}
+
+/// What the change will restart, the error that is not a field's, Preview, Cancel / Save, and the preview.
 #[component]
-fn EditFooter(restarts: Signal<Vec<&'static str>>, other: Signal<Option<String>>, open: RwSignal<bool>, #[prop(into)] pending: Signal<bool>) -> impl IntoView {
+fn EditFooter(
+    restarts: Signal<Vec<&'static str>>,
+    other: Signal<Option<String>>,
+    open: RwSignal<bool>,
+    #[prop(into)] pending: Signal<bool>,
+    preview: ServerAction<PreviewEdit>,
+    on_preview: Callback<()>,
+) -> impl IntoView {
     view! {
         <div role="status" class="rounded bg-slate-50 p-2 text-sm">
             {move || {
@@ -248,10 +266,13 @@ fn EditFooter(restarts: Signal<Vec<&'static str>>, other: Signal<Option<String>>
             }}
         </div>
         {move || other.get().map(|e| view! { <p role="alert" class="field-error">{e}</p> })}
-        <div class="flex justify-end gap-2">
+        <div class="flex flex-wrap justify-end gap-2">
+            <button type="button" class="btn-secondary mr-auto" disabled=move || preview.pending().get()
+                on:click=move |_| on_preview.run(())>"Preview"</button>
             <button type="button" class="btn-secondary" on:click=move |_| open.set(false)>"Cancel"</button>
             <button type="submit" class="btn-primary" disabled=move || pending.get()>"Save"</button>
         </div>
+        <PreviewPanel pending=preview.pending() value=preview.value() in_dialog=true/>
     }
     .into_any()
 }
@@ -263,7 +284,7 @@ fn field_note(field: Signal<Option<FieldError>>, input: &'static str) -> impl In
 
 #[component]
 fn ResourcesForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
-    let (action, field, other) = edit_action(open);
+    let (action, preview, field, other) = edit_action(open);
     let now = d.get_untracked();
     let (nodes, cpu, memory, disk, proxies) = (
         RwSignal::new(now.summary.nodes.to_string()),
@@ -307,7 +328,8 @@ fn ResourcesForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
                 {input("memory", "Memory per node", memory, None)}
                 {input("disk", "Disk per node", disk, (!can_grow).then_some("The storage class does not allow volumes to grow."))}
             </div>
-            <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending()/>
+            <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending() preview
+                on_preview=Callback::new(move |()| { preview.dispatch(preview_request(d, edit())); })/>
         </form>
     }
     .into_any()
@@ -315,7 +337,7 @@ fn ResourcesForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
 
 #[component]
 fn UpgradeForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
-    let (action, field, other) = edit_action(open);
+    let (action, preview, field, other) = edit_action(open);
     let now = d.get_untracked();
     let choice = RwSignal::new(now.upgrades.first().cloned().unwrap_or_default());
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -334,10 +356,15 @@ fn UpgradeForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
                 {field_note(field, "version")}
             </div>
             {move || other.get().map(|e| view! { <p role="alert" class="field-error">{e}</p> })}
-            <div class="flex justify-end gap-2">
+            <div class="flex flex-wrap justify-end gap-2">
+                <button type="button" class="btn-secondary mr-auto" disabled=move || preview.pending().get()
+                    on:click=move |_| { preview.dispatch(preview_request(d, DbEdit { version: Some(choice.get_untracked()), ..Default::default() })); }>
+                    "Preview"
+                </button>
                 <button type="button" class="btn-secondary" on:click=move |_| open.set(false)>"Cancel"</button>
                 <button type="submit" class="btn-primary" disabled=move || action.pending().get()>"Upgrade"</button>
             </div>
+            <PreviewPanel pending=preview.pending() value=preview.value() in_dialog=true/>
         </form>
     }
     .into_any()
@@ -385,7 +412,7 @@ fn expose_label(e: &str) -> &'static str {
 
 #[component]
 fn AdvancedForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
-    let (action, field, other) = edit_action(open);
+    let (action, preview, field, other) = edit_action(open);
     let now = d.get_untracked();
     let expose = RwSignal::new(now.expose.clone());
     let ranges = RwSignal::new(now.source_ranges.join(", "));
@@ -455,7 +482,8 @@ fn AdvancedForm(d: RwSignal<DbDetail>, open: RwSignal<bool>) -> impl IntoView {
                     prop:value=move || config.get() on:input=move |ev| config.set(event_target_value(&ev))></textarea>
                 {field_note(field, "engine_config")}
             </div>
-            <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending()/>
+            <EditFooter restarts=Signal::derive(restarts) other open pending=action.pending() preview
+                on_preview=Callback::new(move |()| { preview.dispatch(preview_request(d, edit())); })/>
         </form>
     }
     .into_any()
