@@ -7,26 +7,12 @@ use crate::common;
 use crate::helm_util;
 
 use cairn::cli::namespaces::{self, OperatorArgs};
-use cairn::cli::HelmArgs;
-use cairn::crd::{DatabaseEngine, EngineState};
 use cairn::service::upgrade_plan::{self, FLUX_HELM_RELEASE_NAME, FLUX_HELM_RELEASE_NAMESPACE};
 use common::*;
-use helm_util::{helm_bin, operator_charts};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::Api;
 use std::time::Duration;
-
-async fn engine_at(client: &kube::Client, ns: &str, version: &str) {
-    let api: Api<DatabaseEngine> = Api::namespaced(client.clone(), ns);
-    eventually(120, &format!("{ns}: PostgreSQL engine installed at {version}"), || async {
-        api.get_opt("percona-postgresql-operator")
-            .await
-            .unwrap()
-            .filter(|e| e.status.as_ref().is_some_and(|s| s.status == EngineState::Installed && s.operator_version == version))
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn an_approval_leaves_flux_owned_operators_to_flux() {
@@ -37,14 +23,7 @@ async fn an_approval_leaves_flux_owned_operators_to_flux() {
     cairn::auth::ensure_admin(&env.client, env.system_ns()).await.unwrap();
     let state = env.start_cairn().await;
     tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), vec!["percona-postgresql-operator".into()]));
-    let helm = HelmArgs {
-        helm: helm_bin(),
-        repository: cairn::cli::charts::PERCONA_REPOSITORY.into(),
-        operator_charts: Some(operator_charts()),
-        timeout: 90,
-        replace_operator_crds: false,
-        kubeconfig: Some(env.kubeconfig.clone()),
-    };
+    let helm = helm_util::test_helm_args(&env.kubeconfig);
     // The namespace's release at the older operator, its objects labelled as Flux's helm-controller does.
     let plan = namespaces::Plan { client: &env.client, helm: &helm, label: &sel, system_namespace: env.system_ns(), take_ownership: false, wait_engines: false };
     let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()], ..Default::default() };
@@ -53,7 +32,7 @@ async fn an_approval_leaves_flux_owned_operators_to_flux() {
     let flux = serde_json::json!({"metadata": {"labels": {FLUX_HELM_RELEASE_NAME: "databases", FLUX_HELM_RELEASE_NAMESPACE: "flux-system"}}});
     deployments.patch("percona-postgresql-operator", &PatchParams::default(), &Patch::Merge(&flux)).await.unwrap();
     eventually(30, "namespace managed", || async { state.is_managed(&ns).then_some(()) }).await;
-    engine_at(&env.client, &ns, "2.7.0").await;
+    helm_util::pg_engine_at(&env.client, &ns, "2.7.0").await;
 
     // The server has Helm settings, yet the approval does not run Helm: the release keeps its revision, the
     // operator its version, and the lock holds.
@@ -68,6 +47,6 @@ async fn an_approval_leaves_flux_owned_operators_to_flux() {
 
     // Flux applies the bumped chart: the engine reports the target version and the lock lifts.
     namespaces::update(&plan, std::slice::from_ref(&ns), &OperatorArgs::default()).await.unwrap();
-    engine_at(&env.client, &ns, "2.8.2").await;
+    helm_util::pg_engine_at(&env.client, &ns, "2.8.2").await;
     eventually(60, "lock lifted", || async { upgrade_plan::check_unlocked(&state, &ns).ok() }).await;
 }

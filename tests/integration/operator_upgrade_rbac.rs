@@ -11,7 +11,6 @@ use crate::helm_util;
 use cairn::cli::charts::{self, OperatorSource};
 use cairn::cli::namespaces::{self, OperatorArgs};
 use cairn::cli::HelmArgs;
-use cairn::crd::{DatabaseEngine, EngineState};
 use cairn::service::upgrade_plan;
 use common::*;
 use helm_util::{helm_bin, operator_charts, service_account_kubeconfig};
@@ -25,17 +24,6 @@ async fn helm(kubeconfig: &Path, args: &[&str]) -> String {
     let out = tokio::process::Command::new(helm_bin()).arg("--kubeconfig").arg(kubeconfig).args(args).output().await.unwrap();
     assert!(out.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-async fn engine_at(client: &kube::Client, ns: &str, version: &str) {
-    let api: Api<DatabaseEngine> = Api::namespaced(client.clone(), ns);
-    eventually(120, &format!("{ns}: PostgreSQL engine installed at {version}"), || async {
-        api.get_opt("percona-postgresql-operator")
-            .await
-            .unwrap()
-            .filter(|e| e.status.as_ref().is_some_and(|s| s.status == EngineState::Installed && s.operator_version == version))
-    })
-    .await;
 }
 
 fn image(d: &Deployment) -> String {
@@ -57,14 +45,7 @@ async fn an_approval_upgrades_the_operators_with_the_charts_rights_only() {
     helm(&admin_kc, &["install", "cairn", chart.to_str().unwrap(), "-n", &sys, "--skip-crds", "--set", &format!("namespaceLabelSelector={}", env.selector())]).await;
 
     // The database namespace as an earlier Cairn installed it (by an admin): PostgreSQL operator 2.7.0.
-    let admin_helm = HelmArgs {
-        helm: helm_bin(),
-        repository: charts::PERCONA_REPOSITORY.into(),
-        operator_charts: Some(operator_charts()),
-        timeout: 90,
-        replace_operator_crds: false,
-        kubeconfig: Some(admin_kc.clone()),
-    };
+    let admin_helm = helm_util::test_helm_args(&admin_kc);
     // The Deployment controller's part: the operators' Deployments roll out.
     tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), vec!["percona-postgresql-operator".into()]));
     let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()], ..Default::default() };
@@ -85,7 +66,7 @@ async fn an_approval_upgrades_the_operators_with_the_charts_rights_only() {
     let state = run_cairn(sa_client, env.state_options(version_service, true)).await;
     state.operator_upgrades.set(HelmArgs { kubeconfig: Some(sa_kc.clone()), ..admin_helm.clone() }).unwrap();
     eventually(30, "namespace managed", || async { state.is_managed(&ns).then_some(()) }).await;
-    engine_at(&env.client, &ns, "2.7.0").await;
+    helm_util::pg_engine_at(&env.client, &ns, "2.7.0").await;
     let admin = cairn::service::Caller { username: "admin".into() };
     let p = upgrade_plan::get_plan(&state, &admin, &ns).unwrap();
     assert_eq!(p.upgrades.len(), 1, "{p:?}");
@@ -101,7 +82,7 @@ async fn an_approval_upgrades_the_operators_with_the_charts_rights_only() {
     assert!(history.contains("forbidden") && history.contains("cairn"), "refused for the ServiceAccount: {history}");
     eventually(30, "lock lifted after the failure", || async { upgrade_plan::check_unlocked(&state, &ns).ok() }).await;
     assert!(image(&deployments.get("percona-postgresql-operator").await.unwrap()).ends_with(":2.7.0"));
-    engine_at(&env.client, &ns, "2.7.0").await;
+    helm_util::pg_engine_at(&env.client, &ns, "2.7.0").await;
 
     // With the rights the chart gives: the approval upgrades the operator through its chart.
     set_rights(true).await;
@@ -118,7 +99,7 @@ async fn an_approval_upgrades_the_operators_with_the_charts_rights_only() {
         }
     }
     upgrade_plan::approve(&state, &admin, &ns).await.unwrap();
-    engine_at(&env.client, &ns, "2.8.2").await;
+    helm_util::pg_engine_at(&env.client, &ns, "2.8.2").await;
     eventually(60, "lock lifted", || async { upgrade_plan::check_unlocked(&state, &ns).ok() }).await;
     assert_eq!(image(&deployments.get("percona-postgresql-operator").await.unwrap()), "docker.io/percona/percona-postgresql-operator:2.8.2");
     let release = admin_helm.helm().release(cairn::cli::DB_RELEASE, &ns).await.unwrap().unwrap();

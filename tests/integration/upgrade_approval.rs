@@ -7,23 +7,12 @@
 use crate::common;
 
 use cairn::cli::namespaces::{self, OperatorArgs};
-use cairn::cli::HelmArgs;
-use cairn::crd::{DatabaseEngine, EngineState};
 use common::rest::Rest;
 use common::*;
 use kube::Api;
 use std::time::Duration;
 
 use crate::helm_util;
-use helm_util::{helm_bin, operator_charts};
-
-async fn engine_at(client: &kube::Client, ns: &str, name: &str, version: &str) {
-    let api: Api<DatabaseEngine> = Api::namespaced(client.clone(), ns);
-    eventually(120, &format!("{ns}/{name} installed at {version}"), || async {
-        api.get_opt(name).await.unwrap().filter(|e| e.status.as_ref().is_some_and(|s| s.status == EngineState::Installed && s.operator_version == version))
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn an_approved_plan_upgrades_the_operators_through_their_chart() {
@@ -37,22 +26,14 @@ async fn an_approved_plan_upgrades_the_operators_through_their_chart() {
     // The Deployment controller's part: the operators' Deployments roll out.
     let names: Vec<String> = cairn::sim::operators::OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
     tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), names));
-    let helm = HelmArgs {
-        helm: helm_bin(),
-        repository: cairn::cli::charts::PERCONA_REPOSITORY.into(),
-        operator_charts: Some(operator_charts()),
-        timeout: 90,
-        replace_operator_crds: false,
-        // Helm talks to this test's API server (in a cluster it uses the Pod's service account).
-        kubeconfig: Some(env.kubeconfig.clone()),
-    };
+    let helm = helm_util::test_helm_args(&env.kubeconfig);
 
     // The namespace as an earlier Cairn installed it: PostgreSQL operator 2.7.0 only.
     let plan = namespaces::Plan { client: &env.client, helm: &helm, label: &sel, system_namespace: env.system_ns(), take_ownership: false, wait_engines: false };
     let older = OperatorArgs { postgresql: Some(true), mysql: Some(false), mongodb: Some(false), versions: vec!["postgresql=2.7.0".into()], ..Default::default() };
     namespaces::add(&plan, std::slice::from_ref(&ns), &older).await.unwrap();
     eventually(30, "namespace managed", || async { state.is_managed(&ns).then_some(()) }).await;
-    engine_at(&env.client, &ns, "percona-postgresql-operator", "2.7.0").await;
+    helm_util::pg_engine_at(&env.client, &ns, "2.7.0").await;
 
     // The server has Helm settings (as `cairn serve` gets from its flags): the approval runs the upgrade.
     state.operator_upgrades.set(helm.clone()).unwrap();
@@ -66,7 +47,7 @@ async fn an_approved_plan_upgrades_the_operators_through_their_chart() {
     assert_eq!(s, 200, "{p}");
 
     // The server upgraded the release: the engine reports the pinned operator and the lock lifts.
-    engine_at(&env.client, &ns, "percona-postgresql-operator", "2.8.2").await;
+    helm_util::pg_engine_at(&env.client, &ns, "2.8.2").await;
     eventually(60, "lock lifted", || async { cairn::service::upgrade_plan::check_unlocked(&state, &ns).ok() }).await;
     let h = helm.helm();
     let release = h.release(cairn::cli::DB_RELEASE, &ns).await.unwrap().expect("the release");

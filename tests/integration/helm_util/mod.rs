@@ -34,3 +34,29 @@ pub async fn service_account_kubeconfig(admin: &kube::Client, admin_kubeconfig: 
     std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
     path
 }
+
+/// Helm as the tests run it: Percona's charts from ../shared (offline), against the cluster of `kubeconfig`
+/// (in a cluster Cairn uses its Pod's service account instead).
+pub fn test_helm_args(kubeconfig: &Path) -> cairn::cli::HelmArgs {
+    cairn::cli::HelmArgs {
+        helm: helm_bin(),
+        repository: cairn::cli::charts::PERCONA_REPOSITORY.into(),
+        operator_charts: Some(operator_charts()),
+        timeout: 90,
+        replace_operator_crds: false,
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+    }
+}
+
+/// Waits until the namespace's PostgreSQL operator DatabaseEngine reports installed at `version`.
+pub async fn pg_engine_at(client: &kube::Client, ns: &str, version: &str) {
+    use cairn::crd::{DatabaseEngine, EngineState};
+    let api: kube::Api<DatabaseEngine> = kube::Api::namespaced(client.clone(), ns);
+    crate::common::eventually(120, &format!("{ns}: PostgreSQL engine installed at {version}"), || async {
+        api.get_opt("percona-postgresql-operator")
+            .await
+            .unwrap()
+            .filter(|e| e.status.as_ref().is_some_and(|s| s.status == EngineState::Installed && s.operator_version == version))
+    })
+    .await;
+}
