@@ -155,10 +155,10 @@ else
 fi
 
 # The failed tests' own words last, where a truncated CI log still shows them: each failed test's name and
-# its panic message with the lines after it (location and message).
+# its panic message with the lines after it (location and message, up to the backtrace).
 if grep -q '^---- .* stdout ----$' "$logs/cargo.log"; then
   echo "--- failed tests: their panics ---"
-  awk '/^---- .* stdout ----$/ {print; next} /panicked at/ {n = 5} /^(failures:|test result:|---- )/ {n = 0} n > 0 {print; n--}' \
+  awk '/^---- .* stdout ----$/ {print; next} /panicked at/ {n = 12} /^(failures:|test result:|---- |stack backtrace:|note: )/ {n = 0} n > 0 {print; n--}' \
     "$logs/cargo.log" | head -n 80
 fi
 # One closing line with the totals of both runners.

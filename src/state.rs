@@ -244,7 +244,7 @@ where
     let h = health.clone();
     health.spawn(format!("{kind} watch"), async move {
         let cfg = watch_config(&client).await;
-        let stream = watcher(Api::<K>::all(client), cfg).default_backoff().modify(slim).reflect(writer);
+        let stream = watcher(Api::<K>::all(client), cfg).backoff(crate::state::watch_backoff()).modify(slim).reflect(writer);
         let mut s = std::pin::pin!(stream);
         while let Some(ev) = s.next().await {
             observe_watch_event(&h, &kind, &ev);
@@ -254,6 +254,40 @@ where
             }
         }
     });
+}
+
+/// The back-off of every watch Cairn (and the simulator) runs: 0.5 s after the first error, doubling to at
+/// most 5 s (±25 % jitter), back to 0.5 s once the watch delivers again. kube-runtime's default (client-go's:
+/// 0.8 s doubling to 30 s, plus up to 100 % jitter, reset only after 2 min without errors) let a watch come back
+/// up to a minute after the API server did; every status built from that watch waited as long (an operator
+/// upgrade right after an API server restart took minutes to show). The cost while the API server is down:
+/// one request per watch every ~5 s.
+pub fn watch_backoff() -> WatchBackoff {
+    WatchBackoff { next: WATCH_BACKOFF_FIRST }
+}
+
+pub const WATCH_BACKOFF_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+pub const WATCH_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// See [`watch_backoff`].
+pub struct WatchBackoff {
+    next: std::time::Duration,
+}
+
+impl Iterator for WatchBackoff {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<std::time::Duration> {
+        let d = self.next;
+        self.next = (self.next * 2).min(WATCH_BACKOFF_MAX);
+        Some(crate::controller::jittered(d, 0.25))
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = WATCH_BACKOFF_FIRST;
+    }
 }
 
 /// Set once a watch has delivered its first full list (and kept: a relist only refreshes what is there).
@@ -382,7 +416,7 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
     let cfg = tune(watch_config(&api.clone().into_client()).await);
-    watcher(api, cfg).default_backoff().modify(slim).boxed()
+    watcher(api, cfg).backoff(crate::state::watch_backoff()).modify(slim).boxed()
 }
 
 /// [`slim_watch`] into a new cache: the cache and the stream of applied objects (what `Controller::new` does,
@@ -453,7 +487,7 @@ fn drive_pods(client: Client, changes: Arc<watch::Sender<u64>>, health: &Arc<Hea
     let h = health.clone();
     health.spawn("Pod watch", async move {
         let cfg = watch_config(&client).await.labels(OPERATOR_PODS_SELECTOR);
-        let stream = watcher(Api::<Pod>::all(client), cfg).default_backoff().modify(slim_pod).reflect(writer);
+        let stream = watcher(Api::<Pod>::all(client), cfg).backoff(crate::state::watch_backoff()).modify(slim_pod).reflect(writer);
         let mut s = std::pin::pin!(stream);
         while let Some(ev) = s.next().await {
             observe_watch_event(&h, "Pod", &ev);
@@ -474,7 +508,7 @@ fn drive_rbac(client: Client, system_namespace: &str, rbac: Arc<crate::auth::rba
     let h = health.clone();
     health.spawn("RBAC ConfigMap watch", async move {
         let cfg = watch_config(&client).await.fields(&format!("metadata.name={RBAC_CONFIGMAP}"));
-        let stream = watcher(api.clone(), cfg).default_backoff().modify(slim);
+        let stream = watcher(api.clone(), cfg).backoff(crate::state::watch_backoff()).modify(slim);
         let mut s = std::pin::pin!(stream);
         // During a (re)LIST: the object seen, applied at InitDone (None: the ConfigMap does not exist).
         let mut listed: Option<ConfigMap> = None;
@@ -663,7 +697,7 @@ impl State {
                     // Only the names, labels and deletion marks are read: the rest is not kept.
                     let cfg = watch_config(&client).await.labels(&sel);
                     let stream = watcher(Api::<Namespace>::all(client), cfg)
-                        .default_backoff()
+                        .backoff(crate::state::watch_backoff())
                         .modify(|n| {
                             slim(n);
                             n.metadata.annotations = None;
@@ -859,6 +893,19 @@ mod tests {
     use futures::stream::{self, BoxStream};
     use k8s_openapi::api::core::v1::ConfigMap;
     use std::time::Duration;
+
+    #[test]
+    fn watch_backoff_doubles_to_five_seconds_and_resets() {
+        use kube::runtime::utils::Backoff;
+        let mut b = watch_backoff();
+        let delays: Vec<Duration> = b.by_ref().take(6).collect();
+        // 0.5, 1, 2, 4, 5, 5 s, each within ±25 %.
+        for (d, want) in delays.iter().zip([0.5, 1.0, 2.0, 4.0, 5.0, 5.0]) {
+            assert!((want * 0.75..=want * 1.25).contains(&d.as_secs_f64()), "{delays:?}");
+        }
+        b.reset();
+        assert!(b.next().unwrap() <= Duration::from_millis(625));
+    }
 
     fn cm(name: &str) -> ConfigMap {
         let mut c = ConfigMap::default();

@@ -296,6 +296,8 @@ impl Policy {
 pub struct RbacStatus {
     /// The ConfigMap has been read once (or found absent).
     pub loaded: bool,
+    /// The policy in force came from the ConfigMap (false: the chart default, no ConfigMap).
+    pub from_config_map: bool,
     pub enabled: bool,
     pub reloads: u64,
     pub rejected: u64,
@@ -330,11 +332,12 @@ impl Rbac {
         self.version.subscribe()
     }
 
-    fn install(&self, p: Policy) {
+    fn install(&self, p: Policy, from_config_map: bool) {
         let enabled = p.enabled;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(p);
         let mut st = self.status.lock().unwrap_or_else(|e| e.into_inner());
         st.loaded = true;
+        st.from_config_map = from_config_map;
         st.enabled = enabled;
         st.reloads += 1;
         st.last_error = None;
@@ -351,8 +354,10 @@ impl Rbac {
     }
 
     /// Applies the ConfigMap's content. An absent ConfigMap means the chart default (RBAC disabled) until a
-    /// policy was loaded; once one was, a deleted ConfigMap keeps it in force (logged).
+    /// policy was loaded from it; once one was, a deleted ConfigMap keeps it in force (logged). Still no
+    /// ConfigMap where there was none (a relist after an API server restart) changes nothing.
     pub async fn apply(&self, cm: Option<&ConfigMap>) -> Result<(), PolicyError> {
+        let from_config_map = cm.is_some();
         let (enabled, csv) = match cm {
             Some(cm) => match read_config_map(cm) {
                 Ok(v) => v,
@@ -361,11 +366,12 @@ impl Rbac {
                     return Err(e);
                 }
             },
-            None if self.status().loaded => {
+            None if self.status().from_config_map => {
                 let e = PolicyError::at(0, "", format!("ConfigMap {RBAC_CONFIGMAP} was deleted"));
                 self.reject(&e);
                 return Err(e);
             }
+            None if self.status().loaded => return Ok(()),
             None => {
                 tracing::info!(configmap = RBAC_CONFIGMAP, "no RBAC ConfigMap: RBAC is disabled (the chart default)");
                 (false, DEFAULT_POLICY.to_string())
@@ -374,7 +380,7 @@ impl Rbac {
         match Policy::build(enabled, &csv).await {
             Ok(p) => {
                 tracing::info!(enabled, "RBAC policy loaded");
-                self.install(p);
+                self.install(p, from_config_map);
                 Ok(())
             }
             Err(e) => {
@@ -601,6 +607,18 @@ g, admin, role:admin
     }
 
     #[tokio::test]
+    async fn no_config_map_twice_is_no_change_and_no_error() {
+        // The chart default (no ConfigMap), then a relist after an API server restart that again finds none:
+        // not a deletion, nothing rejected, nothing reloaded.
+        let rbac = Rbac::default();
+        rbac.apply(None).await.unwrap();
+        assert!(!rbac.policy().enabled);
+        rbac.apply(None).await.unwrap();
+        let st = rbac.status();
+        assert_eq!((st.loaded, st.from_config_map, st.reloads, st.rejected, st.last_error), (true, false, 1, 0, None));
+    }
+
+    #[tokio::test]
     async fn an_invalid_update_keeps_the_last_good_policy() {
         let rbac = Rbac::default();
         assert!(!rbac.policy().can("alice", "database-clusters", "read", "dev/x"), "fails closed before loading");
@@ -627,6 +645,7 @@ g, admin, role:admin
         // Deleting the ConfigMap after a policy was loaded keeps that policy.
         assert!(rbac.apply(None).await.is_err());
         assert!(rbac.policy().enabled);
+        assert_eq!(rbac.status().rejected, 2);
 
         // A good update is taken and clears the error.
         rbac.apply(Some(&cm("false", DEFAULT_POLICY))).await.unwrap();

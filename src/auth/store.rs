@@ -199,7 +199,7 @@ fn watch_secret(
     let h = health.clone();
     health.spawn(format!("Secret {name} watch"), async move {
         let cfg = crate::state::watch_config(&api.clone().into_client()).await.fields(&format!("metadata.name={name}"));
-        let stream = watcher(api, cfg).default_backoff().modify(crate::state::slim);
+        let stream = watcher(api, cfg).backoff(crate::state::watch_backoff()).modify(crate::state::slim);
         let mut s = std::pin::pin!(stream);
         // During a (re)list: whether the Secret was in it.
         let mut seen = false;

@@ -120,6 +120,7 @@ async fn mirror<K: Mirrored>(
     // A namespace becoming managed: every backup is looked at again (cheap: cache reads).
     let namespaces = tokio_stream::wrappers::WatchStream::from_changes(state.namespace_changes.clone());
     Controller::for_stream(objects, store)
+        .trigger_backoff(crate::state::watch_backoff())
         .watches_shared_stream(dbs, move |d| waiting(&s1, &st1, &d.namespace().unwrap_or_default(), Some(&d.name_any())))
         .reconcile_on(storage_events.flat_map(move |(ns, db)| futures::stream::iter(waiting(&s2, &st2, &ns, db.as_deref()))))
         .reconcile_all_on(namespaces.map(|_| ()))

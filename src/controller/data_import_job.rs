@@ -205,6 +205,7 @@ pub async fn run(state: State) {
     let (store, jobs) = crate::state::slim_reflector(Api::<DataImportJob>::all(client.clone())).await;
     let selector = format!("{}={}", LABEL_COMPONENT.0, LABEL_COMPONENT.1);
     Controller::for_stream(jobs, store)
+        .trigger_backoff(crate::state::watch_backoff())
         .owns_stream(crate::state::slim_watch(Api::<Job>::all(client), |c| c.labels(&selector)).await.touched_objects())
         .run(reconcile, |_, e, _| {
             tracing::warn!(error = %e, "data import job reconcile failed; retrying");

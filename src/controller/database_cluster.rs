@@ -196,7 +196,7 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
         Api::<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>::all(state.client.clone()),
         crate::state::watch_config(&state.client).await,
     )
-    .default_backoff()
+    .backoff(crate::state::watch_backoff())
     .modify(crate::state::slim)
     .inspect(move |ev| crate::state::observe_watch_event(&health, "Secret", ev))
     .inspect({
@@ -210,6 +210,8 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
     .touched_objects();
     let drop = &opts.test_drop_owner_events;
     Controller::for_shared_stream(subs.dbs, state.dbs.clone())
+        // (The controller pauses every trigger stream after an error: for as long as a watch's own back-off.)
+        .trigger_backoff(crate::state::watch_backoff())
         .owns_shared_stream(owner_events(subs.pgs, drop))
         .owns_shared_stream(owner_events(subs.pxcs, drop))
         .owns_shared_stream(owner_events(subs.psmdbs, drop))

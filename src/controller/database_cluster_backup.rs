@@ -52,6 +52,7 @@ pub async fn run(state: State, triggers: crate::state::BackupTriggers) {
     let (s1, s2, s3, s4) = (state.backups.clone(), state.backups.clone(), state.backups.clone(), state.backups.clone());
     let ctx = Arc::new(Ctx { state: state.clone() });
     Controller::for_shared_stream(backups, state.backups.clone())
+        .trigger_backoff(crate::state::watch_backoff())
         .watches_stream(upstream_backups::<PerconaXtraDBClusterBackup>(&state, cfg.clone()), same_name)
         .watches_stream(upstream_backups::<PerconaServerMongoDBBackup>(&state, cfg.clone()), same_name)
         .watches_stream(upstream_backups::<PerconaPGBackup>(&state, cfg), same_name)
@@ -81,7 +82,7 @@ where
     use kube::runtime::WatchStreamExt;
     let health = state.health.clone();
     watcher(Api::<K>::all(state.client.clone()), cfg)
-        .default_backoff()
+        .backoff(crate::state::watch_backoff())
         .modify(crate::state::slim)
         .inspect(move |ev| crate::state::observe_watch_event(&health, &K::kind(&()), ev))
         .touched_objects()

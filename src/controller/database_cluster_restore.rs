@@ -233,6 +233,7 @@ pub async fn run(state: State) {
     // Streaming lists and slim objects, as the shared caches.
     let (store, restores) = crate::state::slim_reflector(Api::<DatabaseClusterRestore>::all(client.clone())).await;
     Controller::for_stream(restores, store)
+        .trigger_backoff(crate::state::watch_backoff())
         .owns_stream(crate::state::slim_watch(Api::<PerconaXtraDBClusterRestore>::all(client.clone()), |c| c).await.touched_objects())
         .owns_stream(crate::state::slim_watch(Api::<PerconaServerMongoDBRestore>::all(client.clone()), |c| c).await.touched_objects())
         .owns_stream(crate::state::slim_watch(Api::<PerconaPGRestore>::all(client), |c| c).await.touched_objects())

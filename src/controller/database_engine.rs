@@ -66,7 +66,7 @@ pub async fn run_with_resync(state: State, engines: crate::state::Trigger<Databa
         let cfg = watcher::Config::default().fields(&format!("metadata.name={}", info.name));
         let health = state.health.clone();
         let s = watcher(Api::<Deployment>::all(state.client.clone()), cfg)
-            .default_backoff()
+            .backoff(crate::state::watch_backoff())
             .reflect(writer)
             .inspect(move |ev| crate::state::observe_watch_event(&health, "Deployment", ev))
             .touched_objects();
@@ -76,6 +76,7 @@ pub async fn run_with_resync(state: State, engines: crate::state::Trigger<Databa
     let ctx = Arc::new(Ctx { state: state.clone(), deployments, backoff: Default::default() });
     tokio::spawn(ensure_engines(state.clone()));
     Controller::for_shared_stream(engines, state.engines.clone())
+        .trigger_backoff(crate::state::watch_backoff())
         // A Deployment shares its name and namespace with its DatabaseEngine.
         .watches_stream(futures::stream::select_all(streams), |d: Deployment| {
             Some(ObjectRef::new(&d.name_any()).within(&d.namespace().unwrap_or_default()))

@@ -141,6 +141,7 @@ pub async fn run(client: Client, step: Duration, scope: super::Scope) {
 
 async fn simulate<K: SimBackup>(client: Client, ctx: Arc<Ctx>) {
     Controller::new(Api::<K>::all(client), watcher::Config::default())
+        .trigger_backoff(crate::state::watch_backoff())
         .run(reconcile::<K>, |_, e, _| {
             tracing::warn!(error = %e, "simulated backup step failed");
             Action::requeue(Duration::from_secs(2))

@@ -25,6 +25,7 @@ pub async fn run(client: Client, step: Duration, scope: Scope) {
     let ctx = Arc::new(Ctx { client: client.clone(), step, scope });
     let selector = format!("{}={}", LABEL_COMPONENT.0, LABEL_COMPONENT.1);
     Controller::new(Api::<Job>::all(client), watcher::Config::default().labels(&selector))
+        .trigger_backoff(crate::state::watch_backoff())
         .run(reconcile, |_, e, _| {
             tracing::warn!(error = %e, "simulated import step failed");
             Action::requeue(Duration::from_secs(2))

@@ -54,7 +54,7 @@ impl Scope {
         let Some(sel) = selector else { return Scope(None) };
         let (store, writer) = kube::runtime::reflector::store();
         let nss = Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
-        let stream = watcher(nss, watcher::Config::default().labels(sel)).default_backoff().reflect(writer);
+        let stream = watcher(nss, watcher::Config::default().labels(sel)).backoff(crate::state::watch_backoff()).reflect(writer);
         tokio::spawn(async move { stream.for_each(|_| async {}).await });
         let _ = store.wait_until_ready().await;
         Scope(Some(store))
@@ -141,6 +141,7 @@ pub async fn run(client: Client, opts: Options) {
 
 async fn simulate<K: Simulated>(client: Client, ctx: Arc<Ctx>) {
     Controller::new(Api::<K>::all(client), watcher::Config::default())
+        .trigger_backoff(crate::state::watch_backoff())
         .run(
             reconcile::<K>,
             |_, e, _| {

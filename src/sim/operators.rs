@@ -98,7 +98,7 @@ async fn play_upgrades(client: Client, namespaces: Vec<String>) {
     }
     use crate::crd::DatabaseEngine;
     use crate::service::upgrade_plan::UPGRADE_TARGET;
-    let engines = watcher(Api::<DatabaseEngine>::all(client.clone()), watcher::Config::default()).default_backoff().applied_objects();
+    let engines = watcher(Api::<DatabaseEngine>::all(client.clone()), watcher::Config::default()).backoff(crate::state::watch_backoff()).applied_objects();
     let mut engines = std::pin::pin!(engines);
     while let Some(e) = engines.next().await {
         let Ok(e) = e else { continue };
@@ -133,7 +133,7 @@ pub async fn roll_out_named(client: Client, step: Duration, names: Vec<String>) 
 }
 
 async fn install(client: Client, selector: String, set: OperatorSet, older_in: Vec<String>) {
-    let nss = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(&selector)).default_backoff().applied_objects();
+    let nss = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default().labels(&selector)).backoff(crate::state::watch_backoff()).applied_objects();
     let mut nss = std::pin::pin!(nss);
     while let Some(ns) = nss.next().await {
         let Ok(ns) = ns else { continue };
@@ -168,6 +168,7 @@ struct Ctx {
 async fn roll_out(client: Client, step: Duration, names: Vec<String>, scope: super::Scope) {
     let ctx = Arc::new(Ctx { client: client.clone(), step, names, scope, seen: Default::default() });
     Controller::new(Api::<Deployment>::all(client), watcher::Config::default())
+        .trigger_backoff(crate::state::watch_backoff())
         .run(
             reconcile,
             |_, e: &kube::Error, _| {

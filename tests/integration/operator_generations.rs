@@ -80,13 +80,14 @@ async fn upgrade_from_the_older_to_the_newer_operators() {
     // Cairn now recommends the new CR version and keeps the old one (and its layout) until asked.
     // (Cairn's watches come back after the API server's restart with a back-off of up to 30 s.)
     let explain = || async {
-        let d = dbs.get("pg-up").await.map(|d| serde_json::to_string(&d.status).unwrap());
-        let engine = Api::<cairn::crd::DatabaseEngine>::namespaced(env.client.clone(), env.db_ns())
-            .get("percona-postgresql-operator")
-            .await
-            .map(|e| serde_json::to_string(&e.status).unwrap());
-        let image = deps.get(name).await.map(|d| serde_json::to_string(&d.spec.unwrap().template.spec.unwrap().containers[0].image).unwrap());
-        format!("pg-up's status: {d:?}; the PostgreSQL DatabaseEngine's status: {engine:?}; the operator's image: {image:?}")
+        let d = dbs.get("pg-up").await.map(|d| d.status.unwrap_or_default());
+        let d = d.map(|s| format!("{:?} crVersion={:?} recommended={:?} message={:?}", s.status, s.cr_version, s.recommended_cr_version, s.message));
+        let engines: Api<cairn::crd::DatabaseEngine> = Api::namespaced(env.client.clone(), env.db_ns());
+        let engine = engines.get("percona-postgresql-operator").await.map(|e| e.status.unwrap_or_default());
+        let engine = engine.map(|s| format!("{:?} operatorVersion={:?}", s.status, s.operator_version));
+        let cached = state.engine(EngineType::Postgresql, env.db_ns()).and_then(|e| e.status.clone()).map(|s| s.operator_version);
+        let image = deps.get(name).await.map(|d| d.spec.unwrap().template.spec.unwrap().containers[0].image.clone());
+        format!("pg-up: {d:?}\nPostgreSQL DatabaseEngine: {engine:?}\nthe same in Cairn's cache: operatorVersion={cached:?}\noperator image: {image:?}")
     };
     let d = eventually_explained(120, "recommendedCRVersion 2.8.2", || async {
         let d = dbs.get("pg-up").await.ok()?;

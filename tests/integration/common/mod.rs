@@ -424,6 +424,7 @@ impl TestEnv {
     }
 
     async fn on(private: Option<std::sync::Arc<ControlPlane>>, names: Option<(String, String)>) -> TestEnv {
+        init_test_logs();
         let cp = match &private {
             Some(cp) => cp,
             // Blocks this test's thread while the first test starts the control plane (~11 s): the
@@ -621,6 +622,18 @@ impl TestEnv {
     }
 }
 
+/// Cairn's logs in the tests: written through libtest's capture, so each test's output (shown only when it
+/// fails) holds what its own Cairn logged, on the test's thread and the threads it spawned. The filter is
+/// `CAIRN_TEST_LOG` (an `EnvFilter`, e.g. `cairn=debug`); by default Cairn's warnings and what it did
+/// (`cairn=info`).
+fn init_test_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_TEST_LOG").unwrap_or_else(|_| "warn,cairn=info".into());
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().with_target(false).try_init();
+    });
+}
+
 /// The simulated schedules' clock in tests: a scheduled minute passes every second.
 pub const SIM_CLOCK_SPEED: u32 = 60;
 
@@ -658,7 +671,8 @@ where
 {
     match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(eventually(secs, what, f))).await {
         Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for: {what}\nthe state then: {}", explain().await),
+        // On lines of their own, each short: a CI log shows short lines whole.
+        Err(_) => panic!("timed out after {secs}s waiting for: {what}\nthe state then:\n{}", explain().await),
     }
 }
 
