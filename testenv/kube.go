@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +22,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/apiserver/pkg/server/flagz"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	basecompatibility "k8s.io/component-base/compatibility"
 	logsapi "k8s.io/component-base/logs/api/v1"
@@ -143,14 +147,40 @@ func readCRDs(paths []string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
+// crdHashAnnotation holds the hash of the CRD as this launcher last applied it.
+const crdHashAnnotation = "cairn-testenv/applied-hash"
+
 func applyCRDs(ctx context.Context, rc *rest.Config, crds []*unstructured.Unstructured) error {
 	dc, err := dynamic.NewForConfig(rc)
 	if err != nil {
 		return err
 	}
-	res := dc.Resource(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions"))
+	mc, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	gvr := apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")
+	res := dc.Resource(gvr)
 	opts := metav1.ApplyOptions{FieldManager: "cairn-testenv", Force: true}
 	for _, crd := range crds {
+		// A CRD this launcher applied before with the same content (a restart, or a state dir copied from
+		// one that has them) is not sent again: the API server's validation of a large CRD costs seconds
+		// of CPU even when nothing changes. Only its metadata is read to tell.
+		b, err := json.Marshal(crd.Object)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		hash := hex.EncodeToString(sum[:16])
+		if got, err := mc.Resource(gvr).Get(ctx, crd.GetName(), metav1.GetOptions{}); err == nil && got.GetAnnotations()[crdHashAnnotation] == hash {
+			continue
+		}
+		ann := crd.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[crdHashAnnotation] = hash
+		crd.SetAnnotations(ann)
 		if _, err := res.Apply(ctx, crd.GetName(), crd, opts); err != nil {
 			return fmt.Errorf("apply CRD %s: %w", crd.GetName(), err)
 		}
