@@ -136,11 +136,11 @@ else
 fi
 [[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2 || site_rc=$?
 
-if [[ -n "$tests_pid" ]]; then wait "$tests_pid" || cargo_rc=$?; fi
-
+# Playwright starts as soon as the site is built, while the integration tests still run: they leave part of
+# the CPU idle (they mostly wait on their API servers), and the browser fills it.
 rc=0
 if [[ $site_rc -eq 0 ]]; then
-  step "end-to-end (Playwright, Debian Chromium, release build)"
+  step "end-to-end (Playwright, Debian Chromium, release build), beside the integration tests"
   trap 'stop_stack' EXIT
   start_stack "${CAIRN_E2E_PORT:-3000}" "$e2e_target/release" "$e2e_target/site" "$CARGO_TARGET_DIR/debug"
   (cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
@@ -153,6 +153,7 @@ else
   rc=$site_rc
   : >"$logs/playwright.log"
 fi
+if [[ -n "$tests_pid" ]]; then wait "$tests_pid" || cargo_rc=$?; fi
 
 # The failed tests' own words last, where a truncated CI log still shows them: each failed test's name and
 # its panic message with the lines after it (location and message, up to the backtrace).
