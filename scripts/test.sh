@@ -142,6 +142,9 @@ rc=0
 if [[ $site_rc -eq 0 ]]; then
   step "end-to-end (Playwright, Debian Chromium, release build), beside the integration tests"
   trap 'stop_stack' EXIT
+  # Every spec logs in from 127.0.0.1, two at a time: the per-IP login limit a real deployment keeps (1/s,
+  # burst 3; tests/integration/sessions.rs checks it) would answer some of them 429.
+  export CAIRN_CREATE_SESSION_RATE_LIMIT=20 CAIRN_CREATE_SESSION_BURST=40
   start_stack "${CAIRN_E2E_PORT:-3000}" "$e2e_target/release" "$e2e_target/site" "$CARGO_TARGET_DIR/debug"
   (cd end2end && BASE_URL="$CAIRN_URL" CAIRN_ADMIN_PASSWORD="$CAIRN_ADMIN_PASSWORD" CAIRN_E2E_NAMESPACE=everest \
     npx playwright test) 2>&1 | tee "$logs/playwright.log" || rc=$?

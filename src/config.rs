@@ -391,9 +391,9 @@ fn rate(flag: Option<u32>, flag_name: &str, alias: &str, default: u32) -> anyhow
 
 impl ServeArgs {
     /// The rate limits and TLS flag the HTTP layers enforce.
-    pub fn web_security(&self) -> anyhow::Result<crate::server::WebSecurity> {
+    pub fn web_security(&self) -> anyhow::Result<WebSecurity> {
         anyhow::ensure!(self.create_session_burst >= 1, "--create-session-burst: must be at least 1");
-        Ok(crate::server::WebSecurity {
+        Ok(WebSecurity {
             tls: self.secure_cookies,
             api_rate: rate(self.api_requests_rate_limit, "--api-requests-rate-limit", "API_REQUESTS_RATE_LIMIT", 100)?,
             session_rate: rate(self.create_session_rate_limit, "--create-session-rate-limit", "CREATE_SESSION_RATE_LIMIT", 1)?,
@@ -446,5 +446,24 @@ mod tests {
         std::env::set_var("CAIRN_TEST_RATE_ALIAS_ZERO", "0");
         let e = rate(None, "--x", "CAIRN_TEST_RATE_ALIAS_ZERO", 100).unwrap_err().to_string();
         assert_eq!(e, "CAIRN_TEST_RATE_ALIAS_ZERO: must be at least 1 request per second");
+    }
+}
+
+/// The rate limits and TLS flag of the HTTP layers (from `cairn serve`'s options).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebSecurity {
+    /// Served over TLS: HSTS is sent.
+    pub tls: bool,
+    /// Requests per second, whole server (burst: the same number).
+    pub api_rate: u32,
+    /// Logins per second per client IP, and how many may come at once.
+    pub session_rate: u32,
+    pub session_burst: u32,
+}
+
+impl WebSecurity {
+    /// The defaults of `cairn serve` (OpenEverest's: 100 req/s overall, 1 login/s per IP).
+    pub fn defaults(tls: bool) -> WebSecurity {
+        WebSecurity { tls, api_rate: 100, session_rate: 1, session_burst: 3 }
     }
 }

@@ -3,6 +3,11 @@
 // computing its layout in a test or release build passes the default query depth of 128 (`cargo check`
 // does not compute layouts, so only a full build shows it).
 #![recursion_limit = "256"]
+// The library's unit-test build (`cargo test --lib`) leaves the UI out: `app` (the Leptos views) and `server`
+// (the router that serves them) are two thirds of the crate's compile time and have no unit tests of their
+// own; their pure functions are tested from the integration binary (`tests/integration/ui_units.rs`), which
+// links the whole library like the server does.
+#[cfg(not(test))]
 pub mod app;
 pub mod error;
 pub mod model;
@@ -27,7 +32,7 @@ pub mod health;
 pub mod kube_client;
 #[cfg(feature = "ssr")]
 pub mod object_storage;
-#[cfg(feature = "ssr")]
+#[cfg(all(feature = "ssr", not(test)))]
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod service;

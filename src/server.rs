@@ -13,24 +13,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-/// The rate limits and TLS flag of the HTTP layers (from `cairn serve`'s options).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WebSecurity {
-    /// Served over TLS: HSTS is sent.
-    pub tls: bool,
-    /// Requests per second, whole server (burst: the same number).
-    pub api_rate: u32,
-    /// Logins per second per client IP, and how many may come at once.
-    pub session_rate: u32,
-    pub session_burst: u32,
-}
-
-impl WebSecurity {
-    /// The defaults of `cairn serve` (OpenEverest's: 100 req/s overall, 1 login/s per IP).
-    pub fn defaults(tls: bool) -> WebSecurity {
-        WebSecurity { tls, api_rate: 100, session_rate: 1, session_burst: 3 }
-    }
-}
+pub use crate::config::WebSecurity;
 
 /// The request's CSP nonce, put in the request's extensions by [`security_layer`] and given to Leptos, which
 /// puts it on the inline scripts it renders.
@@ -99,7 +82,7 @@ pub fn router_with(state: State, leptos_options: LeptosOptions, sec: WebSecurity
 /// Which UI responses are compressed: tower-http's default choice (not bodies under 32 bytes, not gRPC, never server-sent
 /// events, so live updates are not buffered, not images) except that the favicon is: an `.ico` is an
 /// uncompressed bitmap (1150 bytes on the wire as is, 64 with gzip), unlike PNG, JPEG or WebP.
-fn ui_compression() -> impl tower_http::compression::Predicate {
+pub fn ui_compression() -> impl tower_http::compression::Predicate {
     use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
     SizeAbove::new(32).and(NotForContentType::GRPC).and(NotForContentType::SSE).and(
         |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
@@ -198,7 +181,7 @@ async fn cache_headers(axum::extract::State(hashed): axum::extract::State<bool>,
 
 /// `cairn.<hash>.wasm`, `cairn.<hash>.js`, `cairn.<hash>.css`: a name of three or more dot-separated parts
 /// whose middle one is the content hash cargo-leptos inserts.
-fn is_hashed_name(path: &str) -> bool {
+pub fn is_hashed_name(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or("");
     let parts: Vec<&str> = file.split('.').collect();
     parts.len() >= 3 && parts[parts.len() - 2].len() >= 8 && parts[parts.len() - 2].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -249,7 +232,7 @@ async fn form_errors(req: Request, next: Next) -> Response {
 }
 
 /// The message of a serialized server function error (`ServerError|message` and its variants).
-fn server_fn_message(raw: &str) -> String {
+pub fn server_fn_message(raw: &str) -> String {
     let text = raw.trim();
     match text.split_once('|') {
         Some((kind, msg)) if !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric()) => msg.to_string(),
@@ -258,7 +241,7 @@ fn server_fn_message(raw: &str) -> String {
     }
 }
 
-fn html_escape(s: &str) -> String {
+pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -280,30 +263,4 @@ async fn require_login(axum::extract::State(state): axum::extract::State<State>,
         }
     }
     next.run(req).await
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hashed_names_and_form_errors() {
-        assert!(super::is_hashed_name("/pkg/cairn.a1b2c3d4e5f6a7b8.wasm"));
-        assert!(!super::is_hashed_name("/pkg/cairn.wasm"));
-        assert!(!super::is_hashed_name("/pkg/cairn_bg.wasm"));
-        assert_eq!(super::server_fn_message("ServerError|Invalid username or password"), "Invalid username or password");
-        assert_eq!(super::server_fn_message("plain text"), "plain text");
-        assert_eq!(super::html_escape("<a href=\"x\">&"), "&lt;a href=&quot;x&quot;&gt;&amp;");
-    }
-
-    #[test]
-    fn ui_compression_takes_the_favicon_not_compressed_images_nor_event_streams() {
-        use tower_http::compression::Predicate;
-        let p = super::ui_compression();
-        let resp = |ct: &str| http::Response::builder().header(http::header::CONTENT_TYPE, ct).body(String::from("x").repeat(100)).unwrap();
-        for ct in ["image/x-icon", "image/vnd.microsoft.icon", "image/svg+xml", "text/html; charset=utf-8", "application/wasm", "text/css"] {
-            assert!(p.should_compress(&resp(ct)), "{ct} should be compressed");
-        }
-        for ct in ["image/png", "image/jpeg", "image/webp", "text/event-stream"] {
-            assert!(!p.should_compress(&resp(ct)), "{ct} should not be compressed");
-        }
-    }
 }

@@ -96,7 +96,10 @@ test("restore a backup by its storage path, in place and into a new database", a
   await expect(page.getByRole("list", { name: "Restores" }).getByRole("listitem").first()).toContainText("to the latest restorable moment");
 
   // Into a new database, to a moment: the create form opens with the storage, the path and the moment.
-  const past = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
+  // Whole seconds, never :00 (a datetime-local input drops zero seconds from its value).
+  const moment = new Date(Date.now() - 60_000);
+  if (moment.getUTCSeconds() === 0) moment.setUTCSeconds(1);
+  const past = moment.toISOString().slice(0, 19);
   await page.getByRole("button", { name: "Restore from a path" }).click();
   await dialog.getByLabel("Storage location").selectOption(storage);
   await dialog.getByLabel("Backup path").fill(location);

@@ -67,6 +67,7 @@ mod simulator;
 mod split_horizon;
 mod split_horizon_tls;
 mod status_writes;
+mod ui_units;
 mod upgrade_approval;
 mod upgrade_plan;
 mod upstream_accepted;

@@ -236,7 +236,7 @@ fn ImporterDetails(i: ImporterChoice) -> impl IntoView {
 }
 
 /// What a required field means for the person filling the form (the ones Cairn fills itself).
-fn required_field_note(path: &str) -> Option<&'static str> {
+pub fn required_field_note(path: &str) -> Option<&'static str> {
     match path.trim_start_matches('.') {
         "spec.engine.userSecretsName" => Some("Cairn fills it (the database's users Secret)"),
         "spec.engine.version" => Some("the version chosen in the first step"),
@@ -291,37 +291,4 @@ pub fn import_input(path: &str) -> Option<(&'static str, &'static str)> {
         p if p.starts_with("spec.dataSource.dataImport.config") => ("import_config", "Importer settings"),
         _ => return None,
     })
-}
-
-#[cfg(all(test, feature = "ssr"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_import_step_lists_an_importers_settings_and_writes_its_config() {
-        let schema = serde_json::json!({"properties": {"threads": {"type": "integer"}, "tables": {"type": "array"}, "any": {}}, "required": ["threads"]});
-        let s = schema_settings(Some(&schema));
-        let names: Vec<(&str, &str, bool)> = s.iter().map(|s| (s.name.as_str(), s.kind.as_str(), s.required)).collect();
-        assert_eq!(names, [("threads", "integer", true), ("any", "", false), ("tables", "array", false)], "required first, then by name");
-        assert!(schema_settings(None).is_empty());
-
-        let form = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
-        assert_eq!(data_import_from_form(form(&[("import_importer", "x")])).unwrap(), None, "no Import step: no import");
-        let t = data_import_from_form(form(&[("import", "on"), ("import_importer", "x"), ("import_path", "/d.sql"), ("import_config", r#"{"threads": 4}"#)]))
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.data_importer_name.as_deref(), Some("x"));
-        assert_eq!(t.config, Some(serde_json::json!({"threads": 4})));
-        let source = t.source.unwrap();
-        assert_eq!(source.path.as_deref(), Some("/d.sql"));
-        let s3 = source.s3.unwrap();
-        assert_eq!((s3.verify_tls, s3.force_path_style), (Some(false), Some(false)), "unticked boxes are absent from the form");
-        let t = data_import_from_form(form(&[("import", "on"), ("import_verify_tls", "on"), ("import_force_path_style", "on")])).unwrap().unwrap();
-        let s3 = t.source.unwrap().s3.unwrap();
-        assert_eq!((s3.verify_tls, s3.force_path_style), (Some(true), Some(true)));
-        let bad = data_import_from_form(form(&[("import", "on"), ("import_config", "{threads: 4")])).unwrap_err();
-        assert_eq!(bad.field, "import_config");
-        assert_eq!(import_input("spec.dataSource.dataImport.config.threads"), Some(("import_config", "Importer settings")));
-        assert_eq!(required_field_note(".spec.engine.userSecretsName"), Some("Cairn fills it (the database's users Secret)"));
-    }
 }

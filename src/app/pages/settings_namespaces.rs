@@ -178,25 +178,3 @@ fn NamespaceSection(plan: NamespacePlan, approve: ServerAction<ApproveOperatorUp
         </section>
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_plan_says_what_blocks_it_and_what_it_waits_for() {
-        let mut p = NamespacePlan {
-            namespace: "ns".into(),
-            upgrades: vec![("percona-postgresql-operator".into(), "2.7.0".into(), "2.8.2".into())],
-            checks: vec![("a".into(), "ready".into(), "ok".into()), ("b".into(), "notReady".into(), "initializing".into())],
-            in_progress: vec![],
-        };
-        assert_eq!(p.blocked().as_deref(), Some("1 database(s) must be handled first (see the checks)."));
-        assert_eq!(p.progress(), None);
-        p.checks.truncate(1);
-        assert_eq!(p.blocked(), None);
-        p.in_progress = vec![("percona-postgresql-operator".into(), "2.8.2".into())];
-        let m = p.progress().unwrap();
-        assert!(m.contains("percona-postgresql-operator 2.8.2") && m.contains("changes in ns wait"), "{m}");
-    }
-}
