@@ -94,13 +94,36 @@ if [[ -d "$build_dir/debug/deps" ]]; then
   fi
 fi
 
+# The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
+# and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
+# --features sim` builds (it is never part of a release).
+# It is built with cheaper settings than the site users get (server opt-level 0, wasm opt-level 1, no LTO, many
+# codegen units, no wasm-opt pass): the same code, features and cfg (no debug assertions), so whatever stops the release build
+# from compiling stops this one, in a fraction of the time. It goes to target/e2e/, so target/release and
+# target/site stay the real release (bench/size.sh measures those).
+# It starts first, in the background and niced, beside the test binaries' build: that build spends most of
+# its time in one rustc (the library), leaving a core idle. Its own build dir ($CAIRN_CACHE/target-e2e: its
+# release and wasm artifacts share nothing with the test build's) keeps the two cargos off each other's lock.
+# Its output goes to $logs/site.log, printed whole if it fails.
+step "build the release site in the background (cargo leptos build --release --split, test settings, into target/e2e)"
+build_start=$SECONDS
+e2e_target="$CAIRN_ROOT/target/e2e"
+(
+  CARGO_BUILD_BUILD_DIR="$CAIRN_CACHE/target-e2e" CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
+  LEPTOS_WASM_OPT_FEATURES="-O0,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
+    nice -n 5 cargo leptos build --release --split
+) >"$logs/site.log" 2>&1 &
+site_pid=$!
+
 step "build the test binaries (cargo test --no-run)"
 cargo_rc=0
 build_test_binaries "$logs" || cargo_rc=$?
 
 # The tests run while the release site builds: the integration tests mostly wait on the API server, the
 # build is CPU; together they take little more than the longer of the two. Each binary's output is printed
-# as it finishes; the build's output goes to $logs/site.log, printed whole if it fails.
+# as it finishes.
 tests_pid=
 if [[ $cargo_rc -eq 0 ]]; then
   step "unit and integration tests (the built binaries), while the release site builds"
@@ -111,22 +134,8 @@ if [[ $cargo_rc -eq 0 ]]; then
   tests_pid=$!
 fi
 
-# The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
-# and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
-# --features sim` just built (it is never part of a release).
-# It is built with cheaper settings than the site users get (server opt-level 0, wasm opt-level 1, no LTO, many
-# codegen units, no wasm-opt pass): the same code, features and cfg (no debug assertions), so whatever stops the release build
-# from compiling stops this one, in a fraction of the time. It goes to target/e2e/, so target/release and
-# target/site stay the real release (bench/size.sh measures those).
-step "build the release site (cargo leptos build --release --split, test settings, into target/e2e)"
-build_start=$SECONDS
-e2e_target="$CAIRN_ROOT/target/e2e"
 site_rc=0
-CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
-CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
-LEPTOS_WASM_OPT_FEATURES="-O0,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
-  cargo leptos build --release --split >"$logs/site.log" 2>&1 || site_rc=$?
+wait "$site_pid" || site_rc=$?
 if [[ $site_rc -eq 0 ]]; then
   bash scripts/compress-site.sh "$e2e_target/site"
   echo "release site built in $((SECONDS - build_start)) s" >&2

@@ -139,19 +139,38 @@ fn storages_of_backups(state: &State, ns: &str, db: &str) -> Vec<String> {
 pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str, cleanup_storage: bool) -> Result<(), ApiError> {
     find_as(state, caller, Action::Delete, ns, name)?;
     let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
-    let fresh = api.get(name).await?;
-    let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
-    if cleanup_storage == protected {
-        let mut fins: Vec<String> = fresh.finalizers().iter().filter(|f| *f != FINALIZER_STORAGE_PROTECTION).cloned().collect();
-        if !cleanup_storage {
-            fins.push(FINALIZER_STORAGE_PROTECTION.into());
-        }
-        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": fresh.resource_version()}});
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    if set_storage_protection(&api, name, !cleanup_storage, true).await?.is_none() {
+        return Err(ApiError::not_found(format!("backup {ns}/{name}")));
     }
     api.delete(name, &DeleteParams::default()).await?;
     tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, backup = %name, cleanup_storage, "backup deleted");
     Ok(())
+}
+
+/// Puts the storage-protection finalizer on (`protect`) or, if `remove` too, takes it off: a write of the
+/// whole finalizer list, guarded by the resourceVersion read (a finalizer another client adds meanwhile is
+/// never lost), read again and retried when the backup moved in between (its controller writes its status
+/// all along). None: the backup is gone.
+async fn set_storage_protection(api: &Api<DatabaseClusterBackup>, name: &str, protect: bool, remove: bool) -> Result<Option<()>, ApiError> {
+    for _ in 0..5 {
+        let Some(fresh) = api.get_opt(name).await? else { return Ok(None) };
+        let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
+        if protect == protected || (!protect && !remove) {
+            return Ok(Some(()));
+        }
+        let mut fins: Vec<String> = fresh.finalizers().iter().filter(|f| *f != FINALIZER_STORAGE_PROTECTION).cloned().collect();
+        if protect {
+            fins.push(FINALIZER_STORAGE_PROTECTION.into());
+        }
+        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": fresh.resource_version()}});
+        match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(Some(())),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(409, format!("backup {name} kept changing while its finalizers were set; try again")))
 }
 
 /// Before a database is deleted (contract §3.1): every backup of it is deleted, with the storage-protection
@@ -166,13 +185,9 @@ pub async fn delete_for_database(state: &State, ns: &str, db: &str, cleanup_stor
         .map(|b| b.name_any())
         .collect();
     for name in names {
-        let Some(fresh) = api.get_opt(&name).await? else { continue };
-        let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
-        if !cleanup_storage && !protected {
-            let mut fins = fresh.finalizers().to_vec();
-            fins.push(FINALIZER_STORAGE_PROTECTION.into());
-            let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": fresh.resource_version()}});
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        // `cleanup_storage`: the data goes, whatever finalizer the backup carries already.
+        if set_storage_protection(&api, &name, !cleanup_storage, false).await?.is_none() {
+            continue;
         }
         match api.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
