@@ -91,10 +91,21 @@ async fn raw_objects_import_and_cluster_permissions_last_as_long_as_the_import()
     let gone = cluster_rbac_name(&ns, "kimp-gone");
     eventually(60, "the second job's ClusterRole", || async { crs.get_opt(&gone).await.unwrap() }).await;
     dijs.delete("kimp-gone", &DeleteParams::default()).await.unwrap();
-    eventually(60, "deleted job: ClusterRole, binding and job gone", || async {
+    let explain = || async {
+        let j = dijs.get_opt("kimp-gone").await.unwrap();
+        let j = j.map(|j| format!("finalizers={:?} deleting={} status={:?}", j.finalizers(), j.metadata.deletion_timestamp.is_some(), j.status.as_ref().map(|s| s.state.clone())));
+        let cached = state.data_import_jobs.get(&kube::runtime::reflector::ObjectRef::new("kimp-gone").within(&ns));
+        let cached = cached.map(|j| format!("finalizers={:?} deleting={}", j.finalizers(), j.metadata.deletion_timestamp.is_some()));
+        format!(
+            "the job: {j:?}\nthe job in Cairn's cache: {cached:?}\nClusterRole left: {}\nClusterRoleBinding left: {}",
+            crs.get_opt(&gone).await.unwrap().is_some(),
+            crbs.get_opt(&gone).await.unwrap().is_some()
+        )
+    };
+    eventually_explained(60, "deleted job: ClusterRole, binding and job gone", || async {
         (crs.get_opt(&gone).await.unwrap().is_none() && crbs.get_opt(&gone).await.unwrap().is_none() && dijs.get_opt("kimp-gone").await.unwrap().is_none())
             .then_some(())
-    })
+    }, explain)
     .await;
 
     // The simulator plays the pods: the import succeeds and the grant is revoked.
