@@ -105,11 +105,22 @@ fi
 # its time in one rustc (the library), leaving a core idle. Its own build dir ($CAIRN_CACHE/target-e2e: its
 # release and wasm artifacts share nothing with the test build's) keeps the two cargos off each other's lock.
 # Its output goes to $logs/site.log, printed whole if it fails.
+# The site's own build dir starts as a copy of what the shared one holds of the site's profiles (release, wasm),
+# once: a cache from before the two were split then needs no rebuild of the site's dependencies.
+e2e_build_dir="$CAIRN_CACHE/target-e2e"
+if [[ ! -d "$e2e_build_dir" && -d "$CARGO_BUILD_BUILD_DIR/wasm32-unknown-unknown" ]]; then
+  step "seed the release site's build dir from the shared one (once)"
+  rm -rf "$e2e_build_dir.tmp" && mkdir -p "$e2e_build_dir.tmp"
+  for d in release wasm32-unknown-unknown wasm-release; do
+    if [[ -d "$CARGO_BUILD_BUILD_DIR/$d" ]]; then cp -a "$CARGO_BUILD_BUILD_DIR/$d" "$e2e_build_dir.tmp/"; fi
+  done
+  mv "$e2e_build_dir.tmp" "$e2e_build_dir"
+fi
 step "build the release site in the background (cargo leptos build --release --split, test settings, into target/e2e)"
 build_start=$SECONDS
 e2e_target="$CAIRN_ROOT/target/e2e"
 (
-  CARGO_BUILD_BUILD_DIR="$CAIRN_CACHE/target-e2e" CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
+  CARGO_BUILD_BUILD_DIR="$e2e_build_dir" CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
   CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
   LEPTOS_WASM_OPT_FEATURES="-O0,--enable-bulk-memory,--enable-nontrapping-float-to-int" \
