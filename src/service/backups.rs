@@ -139,7 +139,7 @@ fn storages_of_backups(state: &State, ns: &str, db: &str) -> Vec<String> {
 pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str, cleanup_storage: bool) -> Result<(), ApiError> {
     find_as(state, caller, Action::Delete, ns, name)?;
     let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
-    if set_storage_protection(&api, name, !cleanup_storage, true).await?.is_none() {
+    if set_storage_protection(&api, name, !cleanup_storage).await?.is_none() {
         return Err(ApiError::not_found(format!("backup {ns}/{name}")));
     }
     api.delete(name, &DeleteParams::default()).await?;
@@ -147,15 +147,14 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str, cleanu
     Ok(())
 }
 
-/// Puts the storage-protection finalizer on (`protect`) or, if `remove` too, takes it off: a write of the
-/// whole finalizer list, guarded by the resourceVersion read (a finalizer another client adds meanwhile is
+/// Puts the storage-protection finalizer on (`protect`) or takes it off: a write of the whole finalizer list, guarded by the resourceVersion read (a finalizer another client adds meanwhile is
 /// never lost), read again and retried when the backup moved in between (its controller writes its status
 /// all along). None: the backup is gone.
-async fn set_storage_protection(api: &Api<DatabaseClusterBackup>, name: &str, protect: bool, remove: bool) -> Result<Option<()>, ApiError> {
+async fn set_storage_protection(api: &Api<DatabaseClusterBackup>, name: &str, protect: bool) -> Result<Option<()>, ApiError> {
     for _ in 0..5 {
         let Some(fresh) = api.get_opt(name).await? else { return Ok(None) };
         let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
-        if protect == protected || (!protect && !remove) {
+        if protect == protected {
             return Ok(Some(()));
         }
         let mut fins: Vec<String> = fresh.finalizers().iter().filter(|f| *f != FINALIZER_STORAGE_PROTECTION).cloned().collect();
@@ -186,7 +185,7 @@ pub async fn delete_for_database(state: &State, ns: &str, db: &str, cleanup_stor
         .collect();
     for name in names {
         // `cleanup_storage`: the data goes, whatever finalizer the backup carries already.
-        if set_storage_protection(&api, &name, !cleanup_storage, false).await?.is_none() {
+        if !cleanup_storage && set_storage_protection(&api, &name, true).await?.is_none() {
             continue;
         }
         match api.delete(&name, &DeleteParams::default()).await {
