@@ -842,6 +842,12 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                 .unwrap_or_default();
             super::database_cluster_restore::sync_pg_secrets(&ctx.state, db, &inputs.storages, &repos, inputs.data_source.as_ref()).await?;
         }
+        if db.spec.engine.type_ == EngineType::Psmdb {
+            // PBM's GCS service account, for the storage the backup section names (MongoDB takes one).
+            if let Some(s) = inputs.storages.first() {
+                super::database_cluster_restore::sync_pbm_gcs_secret(&ctx.state, &ns, s).await?;
+            }
+        }
         // The upstream object we applied is gone from a listed cache: someone deleted it. When that is the
         // garbage collector (the DatabaseCluster is being deleted, and this copy of it predates that), it
         // must not be re-created: the DatabaseCluster is read afresh first (only on this rare path).

@@ -8,7 +8,7 @@
 //! `spec.dataSource` (PG bootstraps from `dataSource.pgbackrest`; a new PXC or PSMDB database gets a
 //! DatabaseClusterRestore `<db>-datasource` once it runs), and PG's pgBackRest credential Secrets.
 use super::database_cluster::FIELD_MANAGER;
-use crate::crd::backup_storage::{SECRET_ACCESS_KEY_ID, SECRET_SECRET_ACCESS_KEY};
+use crate::crd::backup_storage::{BackupStorageType, SECRET_ACCESS_KEY_ID, SECRET_SECRET_ACCESS_KEY};
 use crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME;
 use crate::crd::*;
 use crate::engine::backup::StorageInput;
@@ -19,6 +19,7 @@ use crate::upstream::psmdb::PerconaServerMongoDBRestore;
 use crate::upstream::pxc::PerconaXtraDBClusterRestore;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -139,19 +140,20 @@ async fn credentials(client: &kube::Client, ns: &str, secret: &str) -> Result<Op
     Ok(get(SECRET_ACCESS_KEY_ID).zip(get(SECRET_SECRET_ACCESS_KEY)))
 }
 
-/// Writes `name` (key `s3.conf`, owned by the database) when its content differs.
-async fn apply_conf(client: &kube::Client, db: &DatabaseCluster, name: &str, conf: String) -> Result<(), kube::Error> {
-    let ns = db.namespace().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+/// Writes Secret `name` with `data` (owned by `owner`) when its content differs.
+async fn apply_secret(client: &kube::Client, ns: &str, name: &str, owner: Option<OwnerReference>, data: BTreeMap<String, String>) -> Result<(), kube::Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
     if let Some(s) = api.get_opt(name).await? {
-        if s.data.as_ref().and_then(|d| d.get("s3.conf")).is_some_and(|v| v.0 == conf.as_bytes()) {
+        let have: BTreeMap<&String, &[u8]> = s.data.iter().flatten().map(|(k, v)| (k, v.0.as_slice())).collect();
+        let want: BTreeMap<&String, &[u8]> = data.iter().map(|(k, v)| (k, v.as_bytes())).collect();
+        if have == want && s.metadata.owner_references.unwrap_or_default() == owner.iter().cloned().collect::<Vec<_>>() {
             return Ok(());
         }
     }
     let body = serde_json::json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns, "ownerReferences": db.controller_owner_ref(&()).map(|o| vec![o])},
-        "stringData": {"s3.conf": conf},
+        "metadata": {"name": name, "namespace": ns, "ownerReferences": owner.map(|o| vec![o])},
+        "stringData": data,
     });
     api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await?;
     Ok(())
@@ -159,9 +161,11 @@ async fn apply_conf(client: &kube::Client, db: &DatabaseCluster, name: &str, con
 
 /// PG: the pgBackRest credential Secrets the upstream CR projects: `<db>-pgbackrest-secrets` for the
 /// repositories in `repos` (the desired CR's), and `<db>-pgbackrest-datasource-secrets` for the data source.
+/// Both are owned by the database.
 pub async fn sync_pg_secrets(state: &State, db: &DatabaseCluster, storages: &[StorageInput], repos: &[PgBackRestRepo], data_source: Option<&RestoreSource>) -> Result<(), kube::Error> {
     let ns = db.namespace().unwrap_or_default();
     let name = db.name_any();
+    let owner = db.controller_owner_ref(&());
     let mut creds = BTreeMap::new();
     let mut slots = Vec::new();
     for s in storages {
@@ -173,7 +177,8 @@ pub async fn sync_pg_secrets(state: &State, db: &DatabaseCluster, storages: &[St
         }
     }
     if !slots.is_empty() {
-        apply_conf(&state.client, db, &crate::engine::backup::pg_secret_name(&name), crate::engine::backup::pg_backrest_conf(&slots, &creds)).await?;
+        let data = crate::engine::backup::pg_backrest_secret(&slots, &creds);
+        apply_secret(&state.client, &ns, &crate::engine::backup::pg_secret_name(&name), owner.clone(), data).await?;
     }
     if let Some(src) = data_source {
         let s = src.storage().clone();
@@ -181,10 +186,23 @@ pub async fn sync_pg_secrets(state: &State, db: &DatabaseCluster, storages: &[St
         if let Some(c) = credentials(&state.client, &ns, &s.spec.credentials_secret_name).await? {
             creds.insert(s.name.clone(), c);
         }
-        let conf = crate::engine::backup::pg_backrest_conf(&[("repo1".into(), s)], &creds);
-        apply_conf(&state.client, db, &map::pg_data_source_secret_name(&name), conf).await?;
+        let data = crate::engine::backup::pg_backrest_secret(&[("repo1".into(), s)], &creds);
+        apply_secret(&state.client, &ns, &map::pg_data_source_secret_name(&name), owner, data).await?;
     }
     Ok(())
+}
+
+/// MongoDB on a GCS storage: the Secret PBM reads the service account from
+/// ([`crate::engine::backup::pbm_gcs_secret_name`]), written from the storage's own Secret and owned by the
+/// BackupStorage. Other storage types need nothing.
+pub async fn sync_pbm_gcs_secret(state: &State, ns: &str, storage: &StorageInput) -> Result<(), kube::Error> {
+    if storage.spec.type_ != BackupStorageType::Gcs {
+        return Ok(());
+    }
+    let Some((email, key)) = credentials(&state.client, ns, &storage.spec.credentials_secret_name).await? else { return Ok(()) };
+    let owner = state.backup_storages.get(&ObjectRef::new(&storage.name).within(ns)).and_then(|b| b.controller_owner_ref(&()));
+    let data = crate::engine::backup::pbm_gcs_secret_data(&email, &key);
+    apply_secret(&state.client, ns, &crate::engine::backup::pbm_gcs_secret_name(&storage.name), owner, data).await
 }
 
 /// The name of the restore that brings a new PXC or PSMDB database its `spec.dataSource` backup.
@@ -323,6 +341,10 @@ async fn reconcile(r: Arc<DatabaseClusterRestore>, ctx: Arc<Ctx>) -> Result<Acti
         Err(NotYet::Invalid(m)) => status(RestoreState::Failed, Some(m)),
         Err(NotYet::Pending(m)) => wait(m),
         Ok(src) => match db.spec.engine.type_ {
+            EngineType::Pxc if src.storage().spec.type_ == BackupStorageType::Gcs => {
+                let field = if ds.backup_source.is_some() { "spec.dataSource.backupSource.backupStorageName" } else { "spec.dataSource.dbClusterBackupName" };
+                status(RestoreState::Failed, Some(format!("{field}: {}", crate::engine::backup::pxc_gcs_refused(&src.storage().name))))
+            }
             EngineType::Pxc => {
                 let u = apply(&client, &ns, &map::pxc_restore_object(&r, &src)).await?;
                 let s = u.status.unwrap_or_default();
@@ -336,6 +358,9 @@ async fn reconcile(r: Arc<DatabaseClusterRestore>, ctx: Arc<Ctx>) -> Result<Acti
                 if existing.is_none() && !running {
                     wait(format!("waiting for database {target:?} to be ready before restoring"))
                 } else {
+                    if let RestoreSource::Location { storage, .. } = &src {
+                        sync_pbm_gcs_secret(state, &ns, storage).await?;
+                    }
                     let u = apply(&client, &ns, &map::psmdb_restore_object(&r, &src)).await?;
                     let s = u.status.unwrap_or_default();
                     mapped(map::psmdb_restore_state(s.state.as_deref()), s.error.as_deref(), s.completed.as_deref())

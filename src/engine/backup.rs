@@ -4,8 +4,8 @@
 use crate::crd::backup_storage::{BackupStorageSpec, BackupStorageType};
 use crate::crd::{BackupState, DatabaseCluster, DatabaseClusterBackup, DatabaseClusterBackupStatus};
 use crate::engine::versions::EngineVersions;
-use crate::upstream::psmdb::{PerconaServerMongoDBBackup, PerconaServerMongoDBBackupSpec, PsmdbAzure, PsmdbBackupSpec, PsmdbS3, PsmdbStorage, PsmdbTask};
-use crate::upstream::pg::{Backups, PerconaPGBackup, PerconaPGBackupSpec, PgBackRest, PgBackRestRepo, RepoAzure, RepoS3, RepoSchedules};
+use crate::upstream::psmdb::{PerconaServerMongoDBBackup, PerconaServerMongoDBBackupSpec, PsmdbAzure, PsmdbBackupSpec, PsmdbGcs, PsmdbS3, PsmdbStorage, PsmdbTask};
+use crate::upstream::pg::{Backups, PerconaPGBackup, PerconaPGBackupSpec, PgBackRest, PgBackRestRepo, RepoAzure, RepoGcs, RepoS3, RepoSchedules};
 use crate::upstream::pxc::{PerconaXtraDBClusterBackup, PerconaXtraDBClusterBackupSpec, PxcAzure, PxcBackupSpec, PxcPitr, PxcRetention, PxcS3, PxcSchedule, PxcStorage};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::{Resource, ResourceExt};
@@ -61,8 +61,19 @@ pub fn pxc_backup_image(versions: &EngineVersions, engine_version: Option<&str>)
     crate::engine::versions::best(&same_line).map(|c| c.image_path.clone()).or_else(|| backup_image(versions))
 }
 
+/// Why a MySQL database cannot use a GCS storage (`name`), for the field that names it: the PXC operator's
+/// storages are S3 and Azure only, and a GCS storage's service-account key cannot sign S3 requests. GCS's
+/// S3-compatible endpoint with an HMAC key works as an `s3` storage.
+pub fn pxc_gcs_refused(name: &str) -> String {
+    format!(
+        "backup storage {name:?} is a GCS storage, and MySQL (Percona XtraDB Cluster) backs up only to S3 or Azure Blob; \
+         to use a GCS bucket, add it as an s3 storage with endpoint https://storage.googleapis.com and an HMAC key"
+    )
+}
+
 /// PXC `spec.backup`: one storage per BackupStorage (`bucket` = `<bucket>/<db>/<uid>`), the enabled schedules
-/// with their retention. None when the database uses no storage (nothing to write).
+/// with their retention. None when the database uses no storage (nothing to write). GCS storages are left
+/// out ([`pxc_gcs_refused`]: the database's mapping refuses them first).
 pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &EngineVersions) -> Option<PxcBackupSpec> {
     if storages.is_empty() {
         return None;
@@ -70,7 +81,7 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
     let prefix = prefix(db);
     let storages = storages
         .iter()
-        .map(|s| {
+        .filter_map(|s| {
             let st = match s.spec.type_ {
                 BackupStorageType::Azure => PxcStorage {
                     type_: "azure".into(),
@@ -81,8 +92,8 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
                     }),
                     ..Default::default()
                 },
-                // GCS through its S3-compatible endpoint (PXC has no native GCS storage).
-                BackupStorageType::S3 | BackupStorageType::Gcs => PxcStorage {
+                BackupStorageType::Gcs => return None,
+                BackupStorageType::S3 => PxcStorage {
                     type_: "s3".into(),
                     s3: Some(PxcS3 {
                         bucket: format!("{}/{prefix}", s.spec.bucket),
@@ -94,7 +105,7 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
                     ..Default::default()
                 },
             };
-            (s.name.clone(), st)
+            Some((s.name.clone(), st))
         })
         .collect();
     let schedule = db
@@ -130,6 +141,18 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
     Some(PxcBackupSpec { image: pxc_backup_image(versions, db.spec.engine.version.as_deref()), storages, schedule, pitr })
 }
 
+/// The Secret PBM reads a GCS storage's service account from: PBM wants the keys `GCS_CLIENT_EMAIL` and
+/// `GCS_PRIVATE_KEY` where the storage's own Secret has the contract's two keys (client email, private key), so
+/// Cairn writes this one from it, beside it, owned by the BackupStorage.
+pub fn pbm_gcs_secret_name(storage: &str) -> String {
+    format!("{storage}-pbm-gcs")
+}
+
+/// That Secret's data from the storage's client email and private key.
+pub fn pbm_gcs_secret_data(client_email: &str, private_key: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("GCS_CLIENT_EMAIL".to_string(), client_email.to_string()), ("GCS_PRIVATE_KEY".to_string(), private_key.to_string())])
+}
+
 /// The PSMDB operator version from which a backup waits for `status.backupConfigHash` (contract §2.4).
 pub const PSMDB_BACKUP_CONFIG_HASH_SINCE: &str = "1.20.0";
 
@@ -163,7 +186,13 @@ pub fn psmdb_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &
             }),
             ..Default::default()
         },
-        BackupStorageType::S3 | BackupStorageType::Gcs => PsmdbStorage {
+        BackupStorageType::Gcs => PsmdbStorage {
+            type_: "gcs".into(),
+            main: Some(true),
+            gcs: Some(PsmdbGcs { bucket: s.spec.bucket.clone(), prefix: Some(prefix), credentials_secret: pbm_gcs_secret_name(&s.name) }),
+            ..Default::default()
+        },
+        BackupStorageType::S3 => PsmdbStorage {
             type_: "s3".into(),
             main: Some(true),
             s3: Some(PsmdbS3 {
@@ -222,24 +251,42 @@ pub fn pg_keeps_pvc_repo(cr_version: &str) -> bool {
     super::postgresql::keeps_pvc_repo(cr_version)
 }
 
-/// How a storage appears as a pgBackRest repository (the location part, without name and schedules):
-/// pgBackRest takes the endpoint as a host (and port), without a scheme. GCS goes through its S3 endpoint,
-/// as for PXC.
+/// An endpoint as pgBackRest takes it: a host (and port), without a scheme.
+fn host_of(endpoint: &str) -> String {
+    endpoint.split_once("://").map(|(_, h)| h).unwrap_or(endpoint).trim_end_matches('/').to_string()
+}
+
+/// How a storage appears as a pgBackRest repository (the location part, without name and schedules). GCS is
+/// pgBackRest's native `gcs` repository (its endpoint, when not Google's, is the global option
+/// `repoN-gcs-endpoint`: [`pg_repo_options`]).
 pub fn pg_repo_location(spec: &BackupStorageSpec) -> PgBackRestRepo {
     match spec.type_ {
         BackupStorageType::Azure => PgBackRestRepo { azure: Some(RepoAzure { container: spec.bucket.clone() }), ..Default::default() },
-        BackupStorageType::S3 | BackupStorageType::Gcs => {
-            let endpoint = spec.endpoint_url.as_deref().unwrap_or(match spec.type_ {
-                BackupStorageType::Gcs => "storage.googleapis.com",
-                _ => "s3.amazonaws.com",
-            });
-            let endpoint = endpoint.split_once("://").map(|(_, h)| h).unwrap_or(endpoint).trim_end_matches('/').to_string();
+        BackupStorageType::Gcs => PgBackRestRepo { gcs: Some(RepoGcs { bucket: spec.bucket.clone() }), ..Default::default() },
+        BackupStorageType::S3 => {
+            let endpoint = host_of(spec.endpoint_url.as_deref().unwrap_or("s3.amazonaws.com"));
             PgBackRestRepo {
                 s3: Some(RepoS3 { bucket: spec.bucket.clone(), endpoint, region: spec.region.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "us-east-1".into()) }),
                 ..Default::default()
             }
         }
     }
+}
+
+/// A repository's global pgBackRest options that come from its storage: TLS verification, S3 path-style
+/// URIs, a GCS endpoint other than Google's.
+pub fn pg_repo_options(repo: &str, spec: &BackupStorageSpec) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::new();
+    if spec.verify_tls == Some(false) {
+        o.insert(format!("{repo}-storage-verify-tls"), "n".into());
+    }
+    if spec.force_path_style == Some(true) && spec.type_ == BackupStorageType::S3 {
+        o.insert(format!("{repo}-s3-uri-style"), "path".into());
+    }
+    if let Some(e) = spec.endpoint_url.as_deref().filter(|e| !e.is_empty() && spec.type_ == BackupStorageType::Gcs) {
+        o.insert(format!("{repo}-gcs-endpoint"), host_of(e));
+    }
+    o
 }
 
 fn same_location(a: &PgBackRestRepo, b: &PgBackRestRepo) -> bool {
@@ -282,18 +329,35 @@ pub fn pg_secret_name(db: &str) -> String {
     format!("{db}-pgbackrest-secrets")
 }
 
-/// `s3.conf` of that Secret: `[global]` with each repository's keys (`creds`: storage name → (key id, secret)).
-pub fn pg_backrest_conf(repos: &[(String, StorageInput)], creds: &BTreeMap<String, (String, String)>) -> String {
-    let mut out = String::from("[global]\n");
+/// Where the operator mounts the Secrets of `configuration` (each key a file) for pgBackRest.
+pub const PG_CONF_DIR: &str = "/etc/pgbackrest/conf.d";
+
+/// That Secret's data (`creds`: storage name → (key id, secret)): `s3.conf`, `[global]` with each
+/// repository's keys (S3 key pair, Azure account and key), and for a GCS repository its service-account key
+/// file `repoN-gcs-key.json` (pgBackRest reads GCS credentials only from a file), named by `repoN-gcs-key`.
+pub fn pg_backrest_secret(repos: &[(String, StorageInput)], creds: &BTreeMap<String, (String, String)>) -> BTreeMap<String, String> {
+    let mut conf = String::from("[global]\n");
+    let mut data = BTreeMap::new();
     for (repo, s) in repos {
         let Some((id, secret)) = creds.get(&s.name) else { continue };
-        let (k1, k2) = match s.spec.type_ {
-            BackupStorageType::Azure => ("azure-account", "azure-key"),
-            _ => ("s3-key", "s3-key-secret"),
-        };
-        out.push_str(&format!("{repo}-{k1}={id}\n{repo}-{k2}={secret}\n"));
+        match s.spec.type_ {
+            BackupStorageType::Azure => conf.push_str(&format!("{repo}-azure-account={id}\n{repo}-azure-key={secret}\n")),
+            BackupStorageType::S3 => conf.push_str(&format!("{repo}-s3-key={id}\n{repo}-s3-key-secret={secret}\n")),
+            BackupStorageType::Gcs => {
+                let file = format!("{repo}-gcs-key.json");
+                let key = serde_json::json!({
+                    "type": "service_account",
+                    "client_email": id,
+                    "private_key": secret,
+                    "token_uri": "https://oauth2.googleapis.com/token",
+                });
+                conf.push_str(&format!("{repo}-gcs-key={PG_CONF_DIR}/{file}\n"));
+                data.insert(file, key.to_string());
+            }
+        }
     }
-    out
+    data.insert("s3.conf".to_string(), conf);
+    data
 }
 
 /// PG `spec.backups` for the storages (`repos`: the slots of [`pg_repo_slots`]). `pvc_repo`: the PVC repository
@@ -317,12 +381,7 @@ pub fn pg_backups(db: &DatabaseCluster, repos: &[(String, StorageInput)], pvc_re
             global.insert(format!("{name}-retention-full"), if n <= 0 { "9999999".into() } else { n.to_string() });
             global.insert(format!("{name}-retention-full-type"), "count".into());
         }
-        if s.spec.verify_tls == Some(false) {
-            global.insert(format!("{name}-storage-verify-tls"), "n".into());
-        }
-        if s.spec.force_path_style == Some(true) && s.spec.type_ != BackupStorageType::Azure {
-            global.insert(format!("{name}-s3-uri-style"), "path".into());
-        }
+        global.extend(pg_repo_options(name, &s.spec));
         out.push(r);
     }
     let enabled = !out.is_empty();
@@ -642,6 +701,47 @@ mod tests {
         assert_eq!(b["storages"]["s3b"]["s3"]["bucket"], "bkt/orders/u-1");
     }
 
+    fn gcs(name: &str) -> StorageInput {
+        StorageInput {
+            name: name.into(),
+            spec: BackupStorageSpec {
+                type_: BackupStorageType::Gcs,
+                bucket: "gbkt".into(),
+                endpoint_url: Some("http://127.0.0.1:4443/".into()),
+                credentials_secret_name: name.into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// GCS is each engine's native kind where it has one: PBM's `gcs` storage with its own key Secret,
+    /// pgBackRest's `gcs` repository with a key file; MySQL has none, so a GCS storage never reaches it.
+    #[test]
+    fn gcs_storages_per_engine() {
+        let b = psmdb_backup(&db(), &[gcs("g")], &crate::engine::versions::builtin(EngineType::Psmdb)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&b.storages).unwrap(),
+            serde_json::json!({"g": {"type": "gcs", "main": true, "gcs": {"bucket": "gbkt", "prefix": "orders/u-1", "credentialsSecret": "g-pbm-gcs"}}})
+        );
+        assert_eq!(pbm_gcs_secret_data("sa@p.iam", "PEM").into_keys().collect::<Vec<_>>(), ["GCS_CLIENT_EMAIL", "GCS_PRIVATE_KEY"]);
+
+        let pxc = pxc_backup(&db(), &[s3("s3a"), gcs("g")], &crate::engine::versions::builtin(EngineType::Pxc)).unwrap();
+        assert_eq!(pxc.storages.keys().collect::<Vec<_>>(), ["s3a"], "MySQL never gets a GCS storage");
+        assert!(pxc_gcs_refused("g").contains("\"g\" is a GCS storage") && pxc_gcs_refused("g").contains("HMAC"));
+
+        let slots = vec![("repo1".to_string(), gcs("g"))];
+        let b = serde_json::to_value(pg_backups(&db(), &slots, None, None)).unwrap();
+        assert_eq!(b["pgbackrest"]["repos"][0], serde_json::json!({"name": "repo1", "gcs": {"bucket": "gbkt"}}));
+        assert_eq!(b["pgbackrest"]["global"]["repo1-gcs-endpoint"], "127.0.0.1:4443", "a GCS endpoint other than Google's, as a host");
+        assert_eq!(b["pgbackrest"]["global"].get("repo1-s3-uri-style"), None);
+        let creds = BTreeMap::from([("g".to_string(), ("sa@p.iam".to_string(), "PEM".to_string()))]);
+        let secret = pg_backrest_secret(&slots, &creds);
+        assert_eq!(secret["s3.conf"], "[global]\nrepo1-gcs-key=/etc/pgbackrest/conf.d/repo1-gcs-key.json\n");
+        let key: serde_json::Value = serde_json::from_str(&secret["repo1-gcs-key.json"]).unwrap();
+        assert_eq!((key["type"].as_str(), key["client_email"].as_str(), key["private_key"].as_str()), (Some("service_account"), Some("sa@p.iam"), Some("PEM")));
+        assert_eq!(pg_repo_of(&serde_json::from_value::<Vec<PgBackRestRepo>>(b["pgbackrest"]["repos"].clone()).unwrap(), &gcs("g").spec).as_deref(), Some("repo1"));
+    }
+
     #[test]
     fn psmdb_backup_section() {
         let b = psmdb_backup(&db(), &[s3("s3a")], &crate::engine::versions::builtin(EngineType::Psmdb)).unwrap();
@@ -735,7 +835,11 @@ mod tests {
         assert_eq!(off.enabled, Some(false), "2.8.2+ without storages: backups off (no repository)");
         assert!(off.pgbackrest.repos.is_empty() && off.pgbackrest.configuration.is_empty());
         let creds = BTreeMap::from([("s3a".to_string(), ("AK".to_string(), "SK".to_string()))]);
-        assert_eq!(pg_backrest_conf(&slots, &creds), "[global]\nrepo2-s3-key=AK\nrepo2-s3-key-secret=SK\n", "a storage without credentials is left out");
+        assert_eq!(
+            pg_backrest_secret(&slots, &creds),
+            BTreeMap::from([("s3.conf".to_string(), "[global]\nrepo2-s3-key=AK\nrepo2-s3-key-secret=SK\n".to_string())]),
+            "a storage without credentials is left out"
+        );
         let mut b = DatabaseClusterBackup::new("b1", DatabaseClusterBackupSpec { db_cluster_name: "orders".into(), backup_storage_name: "s3a".into() });
         b.metadata.uid = Some("bu".into());
         let u = pg_backup_object(&b, "repo2");

@@ -21,6 +21,9 @@ pub enum MappingError {
     NoVersion,
     #[error("spec.proxy.type: {0:?} is not a proxy for pxc (use haproxy or proxysql)")]
     UnsupportedProxy(String),
+    /// A storage the database uses is GCS (the message: [`super::backup::pxc_gcs_refused`]).
+    #[error("spec.backup: {0}")]
+    GcsStorage(String),
 }
 
 pub const PORT: i32 = 3306;
@@ -208,6 +211,9 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
 
     let cr_version = super::cr_version(spec.engine.cr_version.as_deref(), inputs.observed_cr_version.as_deref(), &inputs.operator_version);
 
+    if let Some(s) = inputs.storages.iter().find(|s| s.spec.type_ == crate::crd::BackupStorageType::Gcs) {
+        return Err(MappingError::GcsStorage(super::backup::pxc_gcs_refused(&s.name)));
+    }
     let name = db.name_any();
     let mut meta = ObjectMeta {
         name: Some(name.clone()),
@@ -486,6 +492,16 @@ mod tests {
         assert_eq!(desired(&d, &inputs()).unwrap_err(), MappingError::UnknownVersion("5.7.44-31.65".into()));
         d.spec.engine.version = None;
         assert_eq!(desired(&d, &inputs()).unwrap_err(), MappingError::NoVersion);
+    }
+
+    #[test]
+    fn a_gcs_storage_is_an_error() {
+        let mut i = inputs();
+        let spec = crate::crd::BackupStorageSpec { type_: crate::crd::BackupStorageType::Gcs, bucket: "g".into(), ..Default::default() };
+        i.storages = vec![super::super::backup::StorageInput { name: "g".into(), spec }];
+        let e = desired(&db(1), &i).unwrap_err();
+        assert_eq!(e, MappingError::GcsStorage(super::super::backup::pxc_gcs_refused("g")));
+        assert!(e.to_string().starts_with("spec.backup: backup storage \"g\" is a GCS storage"), "{e}");
     }
 
     #[test]

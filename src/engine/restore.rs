@@ -4,7 +4,7 @@ use super::backup::{pg_repo_location, StorageInput};
 use crate::crd::backup_storage::BackupStorageType;
 use crate::crd::{DatabaseClusterRestore, Pitr, PitrType, RestoreState};
 use crate::upstream::pg::{PerconaPGRestore, PerconaPGRestoreSpec, PgDataSource, PgDataSourceBackRest};
-use crate::upstream::psmdb::{PerconaServerMongoDBRestore, PerconaServerMongoDBRestoreSpec, PsmdbAzure, PsmdbBackupSource, PsmdbRestorePitr, PsmdbS3};
+use crate::upstream::psmdb::{PerconaServerMongoDBRestore, PerconaServerMongoDBRestoreSpec, PsmdbAzure, PsmdbBackupSource, PsmdbGcs, PsmdbRestorePitr, PsmdbS3};
 use crate::upstream::pxc::{PerconaXtraDBClusterRestore, PerconaXtraDBClusterRestoreSpec, PxcAzure, PxcBackupSource, PxcRestorePitr, PxcS3};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
@@ -153,18 +153,25 @@ pub fn psmdb_restore_object(r: &DatabaseClusterRestore, src: &RestoreSource) -> 
         RestoreSource::Location { storage, destination } => {
             let path = path_in_bucket(destination, &storage.spec.bucket);
             let prefix = Some(source_prefix(&path)).filter(|p| !p.is_empty());
-            let (s3, azure) = match storage.spec.type_ {
-                BackupStorageType::Azure => (
-                    None,
-                    Some(PsmdbAzure {
+            let mut source = PsmdbBackupSource { type_: Some("logical".into()), destination: Some(destination_url(storage, destination)), ..Default::default() };
+            match storage.spec.type_ {
+                BackupStorageType::Azure => {
+                    source.azure = Some(PsmdbAzure {
                         container: storage.spec.bucket.clone(),
                         prefix,
                         credentials_secret: storage.spec.credentials_secret_name.clone(),
                         endpoint_url: storage.spec.endpoint_url.clone(),
-                    }),
-                ),
-                _ => (
-                    Some(PsmdbS3 {
+                    })
+                }
+                BackupStorageType::Gcs => {
+                    source.gcs = Some(PsmdbGcs {
+                        bucket: storage.spec.bucket.clone(),
+                        prefix,
+                        credentials_secret: crate::engine::backup::pbm_gcs_secret_name(&storage.name),
+                    })
+                }
+                BackupStorageType::S3 => {
+                    source.s3 = Some(PsmdbS3 {
                         bucket: storage.spec.bucket.clone(),
                         prefix,
                         credentials_secret: Some(storage.spec.credentials_secret_name.clone()),
@@ -172,11 +179,10 @@ pub fn psmdb_restore_object(r: &DatabaseClusterRestore, src: &RestoreSource) -> 
                         endpoint_url: storage.spec.endpoint_url.clone(),
                         force_path_style: storage.spec.force_path_style,
                         insecure_skip_tls_verify: Some(!storage.spec.verify_tls.unwrap_or(true)),
-                    }),
-                    None,
-                ),
-            };
-            (None, Some(PsmdbBackupSource { type_: Some("logical".into()), destination: Some(destination_url(storage, destination)), s3, azure }))
+                    })
+                }
+            }
+            (None, Some(source))
         }
     };
     let pitr = r.spec.data_source.pitr.as_ref().map(|p| PsmdbRestorePitr {
@@ -243,12 +249,7 @@ pub fn pg_data_source(db_name: &str, src: &RestoreSource, pitr: Option<&Pitr>) -
     let mut repo = pg_repo_location(&storage.spec);
     repo.name = "repo1".into();
     let mut global = BTreeMap::from([("repo1-path".to_string(), format!("/{repo_path}"))]);
-    if storage.spec.verify_tls == Some(false) {
-        global.insert("repo1-storage-verify-tls".into(), "n".into());
-    }
-    if storage.spec.force_path_style == Some(true) && storage.spec.type_ != BackupStorageType::Azure {
-        global.insert("repo1-s3-uri-style".into(), "path".into());
-    }
+    global.extend(crate::engine::backup::pg_repo_options("repo1", &storage.spec));
     PgDataSource {
         pgbackrest: Some(PgDataSourceBackRest {
             stanza: "db".into(),
@@ -378,6 +379,16 @@ mod tests {
         );
         let by_name = RestoreSource::Backup { name: "b1".into(), storage: storage(), destination: String::new() };
         assert_eq!(psmdb_restore_object(&restore(None), &by_name).spec.backup_name.as_deref(), Some("b1"));
+        // From a GCS storage: PBM's `gcs` source, with the key Secret Cairn writes for PBM.
+        let mut g = storage();
+        g.spec.type_ = BackupStorageType::Gcs;
+        let by_loc = RestoreSource::Location { storage: g, destination: "other/u2/2026-01-02T03:04:05Z".into() };
+        let u = serde_json::to_value(psmdb_restore_object(&restore(None), &by_loc).spec).unwrap();
+        assert_eq!(
+            u["backupSource"],
+            serde_json::json!({"type": "logical", "destination": "gs://bkt/other/u2/2026-01-02T03:04:05Z",
+                "gcs": {"bucket": "bkt", "prefix": "other/u2", "credentialsSecret": "s3a-pbm-gcs"}})
+        );
     }
 
     #[test]

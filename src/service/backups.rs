@@ -67,8 +67,11 @@ pub fn admit_new(state: &State, ns: &str, b: &DatabaseClusterBackup) -> Result<(
     let db = super::find_database(state, ns, &b.spec.db_cluster_name)
         .map_err(|_| ApiError::invalid("spec.dbClusterName", format!("database {:?} does not exist in namespace {ns:?}", b.spec.db_cluster_name)))?;
     let storage = &b.spec.backup_storage_name;
-    if state.backup_storages.get(&ObjectRef::new(storage).within(ns)).is_none() {
+    let Some(bs) = state.backup_storages.get(&ObjectRef::new(storage).within(ns)) else {
         return Err(ApiError::invalid("spec.backupStorageName", format!("backup storage {storage:?} does not exist in namespace {ns:?}")));
+    };
+    if db.spec.engine.type_ == EngineType::Pxc && bs.spec.type_ == crate::crd::BackupStorageType::Gcs {
+        return Err(ApiError::invalid("spec.backupStorageName", crate::engine::backup::pxc_gcs_refused(storage)));
     }
     if db.spec.engine.type_ == EngineType::Psmdb {
         let others: Vec<String> = crate::engine::backup::storages_used(&db, &storages_of_backups(state, ns, &db.name_any()))

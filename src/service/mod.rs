@@ -302,11 +302,37 @@ pub fn validate_references(state: &State, db: &DatabaseCluster) -> Result<(), Ap
             Some(_) => {}
         }
     }
+    if db.spec.engine.type_ == EngineType::Pxc {
+        pxc_storages_not_gcs(state, db)?;
+    }
     validation::validate_references(
         db,
         |n| state.pod_scheduling_policies.get(&ObjectRef::new(n)).map(|p| p.spec.clone()),
         |n| state.load_balancer_configs.get(&ObjectRef::new(n)).is_some(),
     )
+}
+
+/// A MySQL database names no GCS storage ([`crate::engine::backup::pxc_gcs_refused`]), in any field that
+/// names one. Storages not in the cache are left to the checks of their own fields.
+fn pxc_storages_not_gcs(state: &State, db: &DatabaseCluster) -> Result<(), ApiError> {
+    use kube::runtime::reflector::ObjectRef;
+    let ns = db.namespace().unwrap_or_default();
+    let mut named: Vec<(String, String)> = Vec::new();
+    if let Some(b) = &db.spec.backup {
+        named.extend(b.schedules.iter().enumerate().map(|(i, s)| (format!("spec.backup.schedules[{i}].backupStorageName"), s.backup_storage_name.clone())));
+        named.extend(b.pitr.as_ref().filter(|p| p.enabled).and_then(|p| p.backup_storage_name.clone()).map(|s| ("spec.backup.pitr.backupStorageName".to_string(), s)));
+    }
+    if let Some(d) = &db.spec.data_source {
+        named.extend(d.backup_source.as_ref().map(|s| ("spec.dataSource.backupSource.backupStorageName".to_string(), s.backup_storage_name.clone())));
+        let backup = d.db_cluster_backup_name.as_deref().and_then(|b| state.backups.get(&ObjectRef::new(b).within(&ns)));
+        named.extend(backup.map(|b| ("spec.dataSource.dbClusterBackupName".to_string(), b.spec.backup_storage_name.clone())));
+    }
+    for (field, storage) in named {
+        if state.backup_storages.get(&ObjectRef::new(&storage).within(&ns)).is_some_and(|s| s.spec.type_ == crate::crd::BackupStorageType::Gcs) {
+            return Err(ApiError::invalid(&field, crate::engine::backup::pxc_gcs_refused(&storage)));
+        }
+    }
+    Ok(())
 }
 
 /// A StorageClass a new database names exists (the cache, then one GET: a class created a moment ago may

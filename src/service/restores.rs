@@ -134,11 +134,12 @@ fn validate_source(state: &State, ns: &str, db: &DatabaseCluster, src: &RestoreD
             if s.path.trim().is_empty() {
                 return Err(ApiError::invalid(&format!("{at}.backupSource.path"), "must name the backup's path in the storage"));
             }
-            if state.backup_storages.get(&ObjectRef::new(&s.backup_storage_name).within(ns)).is_none() {
-                return Err(ApiError::invalid(
-                    &format!("{at}.backupSource.backupStorageName"),
-                    format!("backup storage {:?} does not exist in namespace {ns:?}", s.backup_storage_name),
-                ));
+            let field = format!("{at}.backupSource.backupStorageName");
+            let Some(bs) = state.backup_storages.get(&ObjectRef::new(&s.backup_storage_name).within(ns)) else {
+                return Err(ApiError::invalid(&field, format!("backup storage {:?} does not exist in namespace {ns:?}", s.backup_storage_name)));
+            };
+            if db.spec.engine.type_ == EngineType::Pxc && bs.spec.type_ == crate::crd::BackupStorageType::Gcs {
+                return Err(ApiError::invalid(&field, crate::engine::backup::pxc_gcs_refused(&s.backup_storage_name)));
             }
             None
         }

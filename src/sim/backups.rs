@@ -118,7 +118,9 @@ impl SimBackup for PerconaServerMongoDBBackup {
         let Some(c) = api.get_opt(&self.spec.cluster_name).await? else { return Ok(None) };
         let entry = c.spec.backup.and_then(|b| b.storages.get(&self.spec.storage_name).cloned());
         Ok(entry.and_then(|e| {
-            e.s3.map(|s| (s.bucket, s.prefix.unwrap_or_default())).or(e.azure.map(|a| (a.container, a.prefix.unwrap_or_default())))
+            e.s3.map(|s| (s.bucket, s.prefix.unwrap_or_default()))
+                .or(e.azure.map(|a| (a.container, a.prefix.unwrap_or_default())))
+                .or(e.gcs.map(|g| (g.bucket, g.prefix.unwrap_or_default())))
         }))
     }
 }

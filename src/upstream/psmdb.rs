@@ -372,6 +372,18 @@ pub struct PsmdbStorage {
     pub s3: Option<PsmdbS3>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub azure: Option<PsmdbAzure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs: Option<PsmdbGcs>,
+}
+
+/// PBM's native GCS storage: the Secret holds `GCS_CLIENT_EMAIL` and `GCS_PRIVATE_KEY` (a service account).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PsmdbGcs {
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    pub credentials_secret: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -491,6 +503,8 @@ pub struct PsmdbBackupSource {
     pub s3: Option<PsmdbS3>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure: Option<PsmdbAzure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs: Option<PsmdbGcs>,
 }
 
 /// `type`: date | latest; `date` as `YYYY-MM-DD HH:MM:SS`.
