@@ -45,6 +45,8 @@ else
                    access key $CAIRN_S3_ACCESS_KEY  secret key $CAIRN_S3_SECRET_KEY
             Azure: url $CAIRN_AZURE_ENDPOINT  container cairn-backups
                    account $CAIRN_AZURE_ACCOUNT  key $CAIRN_AZURE_KEY
+            GCS:   url $CAIRN_GCS_ENDPOINT  bucket $CAIRN_GCS_BUCKET
+                   secret key: paste the JSON key file $CAIRN_GCS_KEY_FILE (access key empty)
 OBJ
   echo "[sandbox] PMM stand-in: $CAIRN_PMM_URL (user admin, password admin) for Settings → Monitoring endpoints" >&2
 fi

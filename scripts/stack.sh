@@ -2,7 +2,8 @@
 #   start_stack PORT   → local control plane (testenv) + CRDs + namespaces + engine simulator + cairn
 #   sets: STACK_DIR, KUBECONFIG, CAIRN_URL, CAIRN_ADMIN_PASSWORD, CAIRN_PID, SIM_PID, CAIRN_PMM_URL, and the
 #   object storage (scripts/object_store.py: moto's S3 server + Azurite): CAIRN_S3_ENDPOINT, CAIRN_S3_ACCESS_KEY,
-#   CAIRN_S3_SECRET_KEY, CAIRN_S3_BUCKET, CAIRN_AZURE_ENDPOINT, CAIRN_AZURE_ACCOUNT, CAIRN_AZURE_KEY
+#   CAIRN_S3_SECRET_KEY, CAIRN_S3_BUCKET, CAIRN_AZURE_ENDPOINT, CAIRN_AZURE_ACCOUNT, CAIRN_AZURE_KEY; and GCS
+#   (testgcs/): CAIRN_GCS_ENDPOINT, CAIRN_GCS_BUCKET, CAIRN_GCS_CLIENT_EMAIL, CAIRN_GCS_KEY_FILE (a JSON key file)
 # Every child is tied to this shell: testenv stops when its stdin (a FIFO we hold) closes, and the trap
 # kills the rest, so Ctrl-C or a killed CI run leaves no orphans.
 
@@ -75,6 +76,18 @@ start_stack() {
   if [[ ! -s "$STACK_DIR/object-store.json" ]]; then echo "the object storage did not start; its log:" >&2; tail -n 30 "$STACK_DIR/object-store.log" >&2; return 1; fi
   eval "$(python3 -c 'import json,sys,shlex; o=json.load(open(sys.argv[1])); s=o["s3"]; a=o["azure"]
 for k,v in [("CAIRN_S3_ENDPOINT",s["endpoint"]),("CAIRN_S3_ACCESS_KEY",s["accessKey"]),("CAIRN_S3_SECRET_KEY",s["secretKey"]),("CAIRN_S3_BUCKET",s["buckets"][0]),("CAIRN_AZURE_ENDPOINT",a["endpoint"]),("CAIRN_AZURE_ACCOUNT",a["account"]),("CAIRN_AZURE_KEY",a["key"])]: print("export %s=%s" % (k, shlex.quote(v)))' "$STACK_DIR/object-store.json")"
+
+  # GCS (beyond OpenEverest): cairn-testgcs (testgcs/, fake-gcs-server's storage checking each request's
+  # signed token) with bucket cairn-gcs-backups; its one service account's key goes to a file (a PEM).
+  local gcs_bin
+  gcs_bin=$("$CAIRN_ROOT/testgcs/build.sh")
+  "$gcs_bin" -bucket cairn-gcs-backups < "$STACK_DIR/keepalive" 3>&- > "$STACK_DIR/gcs.json" 2> "$STACK_DIR/gcs.log" &
+  stack_pids+=($!)
+  for ((i = 0; i < 150; i++)); do [[ -s "$STACK_DIR/gcs.json" ]] && break; sleep 0.2; done
+  if [[ ! -s "$STACK_DIR/gcs.json" ]]; then echo "the GCS server did not start; its log:" >&2; tail -n 30 "$STACK_DIR/gcs.log" >&2; return 1; fi
+  eval "$(python3 -c 'import json,sys,shlex,os; o=json.load(open(sys.argv[1])); kf=sys.argv[2]
+fd=os.open(kf, os.O_WRONLY|os.O_CREAT|os.O_TRUNC, 0o600); os.write(fd, json.dumps({"type": "service_account", "client_email": o["clientEmail"], "private_key": o["privateKey"]}).encode()); os.close(fd)
+for k,v in [("CAIRN_GCS_ENDPOINT",o["endpoint"]),("CAIRN_GCS_BUCKET",o["buckets"][0]),("CAIRN_GCS_CLIENT_EMAIL",o["clientEmail"]),("CAIRN_GCS_KEY_FILE",kf)]: print("export %s=%s" % (k, shlex.quote(v)))' "$STACK_DIR/gcs.json" "$STACK_DIR/gcs-key.json")"
 
   "$bin/cairn" namespaces add everest-system --unmanaged >/dev/null
   "$bin/cairn" namespaces add "${CAIRN_SANDBOX_NAMESPACE:-everest}" --label-only >/dev/null

@@ -118,6 +118,40 @@ async fn read_secret(state: &State, ns: &str, name: &str) -> Result<BTreeMap<Str
         .collect())
 }
 
+/// A GCS storage's client email and private key from what a person has at hand: the service account's JSON
+/// key file pasted as the secret key (its `client_email` and `private_key`; the access key may then stay
+/// empty), or the email and the PEM key. A PEM whose line breaks a one-line form field dropped is put back
+/// into lines.
+pub fn gcs_credentials(access_key: Option<&str>, secret_key: Option<&str>) -> Result<(Option<String>, Option<String>), ApiError> {
+    let access = access_key.map(str::trim).filter(|a| !a.is_empty());
+    let Some(secret) = secret_key.map(str::trim).filter(|s| !s.is_empty()) else { return Ok((access.map(String::from), None)) };
+    if secret.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(secret).map_err(|e| ApiError::invalid("secretKey", format!("is not a valid JSON key file: {e}")))?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string).filter(|x| !x.is_empty());
+        let key = field("private_key").ok_or_else(|| ApiError::invalid("secretKey", "the JSON key file has no private_key"))?;
+        let email = field("client_email").ok_or_else(|| ApiError::invalid("secretKey", "the JSON key file has no client_email"))?;
+        if access.is_some_and(|a| a != email) {
+            return Err(ApiError::invalid("accessKey", format!("is {:?}, but the key file is for {email:?}; leave it empty or make them agree", access.unwrap_or(""))));
+        }
+        return Ok((Some(email), Some(pem_lines(&key))));
+    }
+    Ok((access.map(String::from), Some(pem_lines(secret))))
+}
+
+/// A PEM block with its line breaks (header, base64 in lines of 64, footer); text that is not one, unchanged.
+fn pem_lines(pem: &str) -> String {
+    let pem = pem.trim();
+    let (Some(begin_end), Some(end_start)) = (pem.find("-----BEGIN ").and_then(|i| pem[i + 11..].find("-----").map(|j| i + 11 + j + 5)), pem.rfind("-----END ")) else {
+        return pem.to_string();
+    };
+    if end_start < begin_end {
+        return pem.to_string();
+    }
+    let body: String = pem[begin_end..end_start].chars().filter(|c| !c.is_whitespace()).collect();
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+    format!("{}\n{}\n{}\n", &pem[..begin_end], lines.join("\n"), pem[end_start..].trim())
+}
+
 /// The storage a DTO describes (on top of `base` for an update), with the Secret data it needs. Pure:
 /// every rule that needs no network, each error naming the DTO field.
 pub fn from_dto(
@@ -176,7 +210,11 @@ pub fn from_dto(
     spec.credentials_secret_name = name.clone();
 
     let mut secret = base.map(|(_, s)| s.clone()).unwrap_or_default();
-    for (field, key, v) in [("accessKey", SECRET_ACCESS_KEY_ID, &dto.access_key), ("secretKey", SECRET_SECRET_ACCESS_KEY, &dto.secret_key)] {
+    let (access_key, secret_key) = match spec.type_ {
+        BackupStorageType::Gcs => gcs_credentials(dto.access_key.as_deref(), dto.secret_key.as_deref())?,
+        _ => (dto.access_key.clone(), dto.secret_key.clone()),
+    };
+    for (field, key, v) in [("accessKey", SECRET_ACCESS_KEY_ID, &access_key), ("secretKey", SECRET_SECRET_ACCESS_KEY, &secret_key)] {
         match v.as_deref().map(str::trim) {
             Some(v) if !v.is_empty() => {
                 secret.insert(key.into(), v.to_string());
@@ -331,6 +369,26 @@ mod tests {
             force_path_style: Some(true),
             ..Default::default()
         }
+    }
+
+    /// GCS takes the JSON key file as it comes, or the email and a PEM whose line breaks a form field lost.
+    #[test]
+    fn gcs_credentials_from_a_key_file_or_a_flattened_pem() {
+        let body = "A".repeat(100);
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n{}\n-----END PRIVATE KEY-----\n", &body[..64], &body[64..]);
+        let flat = pem.replace('\n', " ");
+        assert_eq!(gcs_credentials(Some("sa@p.iam"), Some(&flat)).unwrap(), (Some("sa@p.iam".into()), Some(pem.clone())));
+        assert_eq!(gcs_credentials(Some("sa@p.iam"), Some(&pem)).unwrap().1, Some(pem.clone()), "a PEM with its lines is kept");
+        let file = serde_json::json!({"type": "service_account", "client_email": "sa@p.iam", "private_key": pem}).to_string();
+        assert_eq!(gcs_credentials(None, Some(&file)).unwrap(), (Some("sa@p.iam".into()), Some(pem.clone())));
+        assert_eq!(gcs_credentials(Some("other@p.iam"), Some(&file)).unwrap_err().field.as_deref(), Some("accessKey"));
+        assert_eq!(gcs_credentials(None, Some("{\"client_email\": \"x\"}")).unwrap_err().field.as_deref(), Some("secretKey"));
+        assert_eq!(gcs_credentials(None, Some("{not json")).unwrap_err().field.as_deref(), Some("secretKey"));
+        assert_eq!(gcs_credentials(None, None).unwrap(), (None, None), "an update may keep the stored key");
+        // Through the DTO: the key file alone is enough.
+        let d = BackupStorageDto { name: "g".into(), type_: Some("gcs".into()), bucket_name: Some("gbkt".into()), secret_key: Some(file), ..Default::default() };
+        let (_, secret) = from_dto("ns", &d, None).unwrap();
+        assert_eq!((secret[SECRET_ACCESS_KEY_ID].as_str(), secret[SECRET_SECRET_ACCESS_KEY].as_str()), ("sa@p.iam", pem.trim()), "stored trimmed, as every key");
     }
 
     #[test]

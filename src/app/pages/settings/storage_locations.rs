@@ -172,6 +172,7 @@ fn ConnectionFields(prefix: &'static str, answer: Answer, current: Option<Backup
             <div>
                 <label for=id("secret_key") class="field-label">"Secret key (Azure: account key)"</label>
                 <input id=id("secret_key") name="secret_key" type="password" class="field-input" autocomplete="new-password" placeholder=keep/>
+                <p class=HELP>"GCS: paste the service account's JSON key file (the access key may stay empty), or its private key with the client email as access key. MySQL cannot back up to GCS."</p>
                 {err_view(answer, prefix, "secret_key")}
             </div>
         </div>
