@@ -127,9 +127,13 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
         let gone = match engine {
             Some(EngineType::Pxc) => delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?,
             Some(EngineType::Psmdb) => delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?,
-            Some(EngineType::Postgresql) => delete_upstream::<PerconaPGBackup>(&client, &ns, &name, protected).await?,
+            Some(EngineType::Postgresql) => {
+                release_pg_backup_job(&client, &ns, &name).await?;
+                delete_upstream::<PerconaPGBackup>(&client, &ns, &name, protected).await?
+            }
             // A database already gone: whichever upstream backup there is.
             _ => {
+                release_pg_backup_job(&client, &ns, &name).await?;
                 delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?
                     && delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?
                     && delete_upstream::<PerconaPGBackup>(&client, &ns, &name, protected).await?
@@ -302,6 +306,35 @@ where
         }
     }
     Ok(api.get_opt(name).await?.is_none())
+}
+
+/// Before a PG backup goes: its Job (`status.jobName`) loses the operator's keep-job finalizer, as under
+/// OpenEverest (contract §2.4); the operator would otherwise hold it for ever once the backup is gone. A Job
+/// already gone, or no right to patch Jobs (an older chart), is not an error: the backup's deletion goes on.
+async fn release_pg_backup_job(client: &kube::Client, ns: &str, name: &str) -> Result<(), kube::Error> {
+    use k8s_openapi::api::batch::v1::Job;
+    use crate::upstream::pg::FINALIZER_KEEP_JOB;
+    let Some(u) = Api::<PerconaPGBackup>::namespaced(client.clone(), ns).get_opt(name).await? else { return Ok(()) };
+    let Some(job) = u.status.and_then(|s| s.job_name).filter(|j| !j.is_empty()) else { return Ok(()) };
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    loop {
+        let Some(j) = jobs.get_opt(&job).await? else { return Ok(()) };
+        if !j.finalizers().iter().any(|f| f == FINALIZER_KEEP_JOB) {
+            return Ok(());
+        }
+        let fins: Vec<&String> = j.finalizers().iter().filter(|f| *f != FINALIZER_KEEP_JOB).collect();
+        let patch = serde_json::json!({"metadata": {"finalizers": fins, "resourceVersion": j.resource_version()}});
+        match jobs.patch(&job, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                tracing::warn!(namespace = %ns, backup = %name, %job, "no right to patch Jobs: the backup's Job keeps the operator's keep-job finalizer (upgrade the chart)");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Deletes the pgBackRest backup set of PG backup `b` from its storage, with the storage's credentials.

@@ -37,6 +37,11 @@ pub(crate) trait SimBackup:
     fn dir(&self, _now: i64) -> (String, serde_json::Value) {
         (self.name_any(), serde_json::json!({}))
     }
+    /// What the operator makes when the backup starts, besides its state: status fields to add (PG: the
+    /// backup Job it holds with the keep-job finalizer, named in `jobName`).
+    fn start(&self, _client: &Client) -> impl std::future::Future<Output = Result<serde_json::Value, kube::Error>> + Send {
+        async { Ok(serde_json::json!({})) }
+    }
     /// Whether the operator's retention deletes a backup's data itself (pgBackRest's `expire`), rather than
     /// through the backup object's `percona.com/delete-backup` finalizer (PXC, PSMDB).
     const EXPIRES_DATA: bool = false;
@@ -65,6 +70,32 @@ impl SimBackup for PerconaPGBackup {
         (format!("backup/db/{label}"), serde_json::json!({"backupName": label, "backupType": "full", "storageType": "s3"}))
     }
     const EXPIRES_DATA: bool = true;
+    /// pgBackRest runs in a Job `<cluster>-backup-<id>` (owned by the cluster), which the operator holds with
+    /// `internal.percona.com/keep-job` until whoever deletes the backup releases it. No kubelet runs it here.
+    async fn start(&self, client: &Client) -> Result<serde_json::Value, kube::Error> {
+        use k8s_openapi::api::batch::v1::Job;
+        let ns = self.namespace().unwrap_or_default();
+        let Some(c) = Api::<PerconaPGCluster>::namespaced(client.clone(), &ns).get_opt(&self.spec.pg_cluster).await? else {
+            return Ok(serde_json::json!({}));
+        };
+        let id: String = self.uid().unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric()).take(5).collect();
+        let job = format!("{}-backup-{id}", self.spec.pg_cluster);
+        let body: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": job, "namespace": ns,
+                "finalizers": [crate::upstream::pg::FINALIZER_KEEP_JOB],
+                "labels": {"postgres-operator.crunchydata.com/cluster": self.spec.pg_cluster, "postgres-operator.crunchydata.com/pgbackrest-backup": "manual"},
+                "ownerReferences": c.controller_owner_ref(&()).map(|mut o| { o.controller = Some(false); vec![o] })},
+            "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "pgbackrest", "image": "percona/percona-pgbackrest", "command": ["pgbackrest", "backup", "--stanza=db", format!("--repo={}", self.spec.repo_name.trim_start_matches("repo"))]}]}}},
+        }))
+        .expect("a Job");
+        match Api::<Job>::namespaced(client.clone(), &ns).create(&Default::default(), &body).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(e),
+        }
+        Ok(serde_json::json!({"jobName": job}))
+    }
 }
 
 /// The bucket (S3, GCS) or container (Azure) and the path (`repoN-path`) of a PG cluster's repository.
@@ -243,7 +274,13 @@ async fn reconcile<K: SimBackup>(b: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kub
     let now = super::chrono_like_now();
     let status = match state.as_str() {
         s if s == done || s == failed => return Ok(Action::await_change()),
-        "" => serde_json::json!({"state": starting, "storageName": b.storage_name(), "start": now}),
+        "" => {
+            let mut st = serde_json::json!({"state": starting, "storageName": b.storage_name(), "start": now});
+            if let (Some(o), Some(e)) = (st.as_object_mut(), b.start(&ctx.client).await?.as_object()) {
+                o.extend(e.clone());
+            }
+            st
+        }
         s if !wait.is_zero() && (s == starting || s == running) => return Ok(Action::requeue(wait)),
         s if s == starting => serde_json::json!({"state": running}),
         _ => {

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 pub const FINALIZER_DELETE_PVC: &str = "percona.com/delete-pvc";
 pub const FINALIZER_DELETE_SSL: &str = "percona.com/delete-ssl";
+/// The finalizer the PG operator puts on a backup's Job so the Job stays until it has read the result; whoever
+/// deletes the backup removes it (contract §2.4), or the Job is never deleted.
+pub const FINALIZER_KEEP_JOB: &str = "internal.percona.com/keep-job";
 
 #[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[kube(
@@ -331,6 +334,9 @@ pub struct PgBackupStatus {
     pub storage_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_restorable_time: Option<String>,
+    /// The backup's Job, which the operator holds with [`FINALIZER_KEEP_JOB`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
 }
 
 /// PerconaPGRestore: an in-place pgBackRest restore from one repository (`options`: `--set`, `--type`,

@@ -4,7 +4,8 @@
 //! object, goes Starting → Running → Succeeded as the simulated operator writes it INTO THE BUCKET, and is
 //! listed per database; deleting it through the API keeps the data by default and deletes it with
 //! `cleanupBackupStorage=true` (looked up in the bucket both times; for PG Cairn deletes the pgBackRest set
-//! itself, the PG operator having no finalizer for it).
+//! itself, the PG operator having no finalizer for it, and releases the backup's Job from the operator's keep-job
+//! finalizer).
 use crate::common;
 
 use axum::body::Body;
@@ -73,7 +74,10 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
 
     let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
     let backups: Api<DatabaseClusterBackup> = Api::namespaced(env.client.clone(), &ns);
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(env.client.clone(), &ns);
     for (dbname, engine, version) in [("bk-my", EngineType::Pxc, "8.0.42-33.1"), ("bk-mongo", EngineType::Psmdb, "8.0.12-4"), ("bk-pg", EngineType::Postgresql, "17.5.2")] {
+        // PG: the backup's Job, held by the operator's keep-job finalizer until the backup is deleted.
+        let mut pg_job: Option<String> = None;
         let mut d = db(dbname, engine, version, 1);
         d.metadata.namespace = Some(ns.clone());
         cairn::service::create_database(&state, &cairn::service::Caller { username: "admin".into() }, d).await.unwrap();
@@ -126,6 +130,9 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
                 let repo = repos.as_array().and_then(|r| r.iter().find(|r| r["s3"]["bucket"] == BUCKET)).unwrap_or_else(|| panic!("no S3 repository (kept by the real CRD): {repos}"));
                 let upstream_backup = raw::<cairn::upstream::pg::PerconaPGBackup>(&env.client, &b1).await;
                 assert_eq!(upstream_backup["spec"]["repoName"], repo["name"]);
+                let job = upstream_backup["status"]["jobName"].as_str().unwrap_or_else(|| panic!("the operator names its Job: {upstream_backup}")).to_string();
+                assert_eq!(jobs.get(&job).await.unwrap().metadata.finalizers.unwrap_or_default(), [cairn::upstream::pg::FINALIZER_KEEP_JOB]);
+                pg_job = Some(job);
             }
             _ => {
                 let up = match engine {
@@ -166,6 +173,10 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
         assert_eq!(st, 204, "{body}");
         eventually(60, "backup gone", || async { backups.get_opt(&b1).await.unwrap().is_none().then_some(()) }).await;
         assert_eq!(objects(&prefix).await.len(), 1, "cleanupBackupStorage=false keeps the data");
+        if let Some(job) = pg_job.take() {
+            let fins = jobs.get_opt(&job).await.unwrap().and_then(|j| j.metadata.finalizers).unwrap_or_default();
+            assert!(!fins.iter().any(|f| f == cairn::upstream::pg::FINALIZER_KEEP_JOB), "the deleted backup's Job is released: {fins:?}");
+        }
 
         // A second backup deleted with cleanup: the data goes too.
         let b2 = format!("{dbname}-2");
