@@ -70,12 +70,45 @@ pub fn take_inline_keys(s3: &mut DataImportS3) -> Option<(String, String)> {
 pub async fn write_s3_secret(client: &kube::Client, ns: &str, secret: &str, db: &str, (id, key): (String, String)) -> Result<(), kube::Error> {
     let s = serde_json::json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": secret, "namespace": ns, "labels": {LABEL_CLUSTER_NAME: db}},
+        "metadata": {"name": secret, "namespace": ns, "labels": {LABEL_CLUSTER_NAME: db}, "annotations": {ANNOTATION_GENERATED: "true"}},
         "stringData": {KEY_ACCESS_KEY_ID: id, KEY_SECRET_ACCESS_KEY: key},
     });
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
     api.patch(secret, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&s)).await?;
     Ok(())
+}
+
+/// Marks a credentials Secret Cairn wrote from write-only inline keys. It is written at admission, before
+/// its owner exists (or has a uid), so the import job's reconciler adopts it later ([`adopt_generated_secret`]).
+pub const ANNOTATION_GENERATED: &str = "cairn.io/generated-from-inline-keys";
+
+/// Gives a credentials Secret that Cairn generated (marked [`ANNOTATION_GENERATED`]) and that has no owner
+/// yet its owner: the DataImportJob for `<job>-s3-credentials`, the target DatabaseCluster for
+/// `<db>-import-s3-credentials`; so the keys go when what they were given for goes. Any other Secret (one a
+/// user made, or named) is left alone.
+async fn adopt_generated_secret(client: &kube::Client, ns: &str, secret: &str, j: &DataImportJob, db: &DatabaseCluster) -> Result<(), kube::Error> {
+    let owner = if secret == s3_secret_name(&j.name_any()) {
+        j.controller_owner_ref(&())
+    } else if secret == crate::service::data_import::import_secret_name(&db.name_any()) {
+        db.controller_owner_ref(&()).map(|mut o| {
+            o.controller = Some(false);
+            o
+        })
+    } else {
+        return Ok(());
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let Some(s) = api.get_opt(secret).await? else { return Ok(()) };
+    if !s.annotations().contains_key(ANNOTATION_GENERATED) || s.owner_references().iter().next().is_some() {
+        return Ok(());
+    }
+    let patch = serde_json::json!({"metadata": {"ownerReferences": owner.map(|o| vec![o]), "resourceVersion": s.resource_version()}});
+    match api.patch(secret, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        // Changed meanwhile: the next reconcile looks again.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The Secret a DataImportJob's inline keys go into: the one it names (OpenEverest's webhook writes them
@@ -290,6 +323,9 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     // S3 credentials: the Secret the source names (inline keys were moved into one above).
     let credentials = j.spec.template.source.as_ref().and_then(|s| s.s3.as_ref()).and_then(|s| s.credentials_secret_name.clone()).filter(|s| !s.is_empty());
+    if let Some(c) = credentials.as_deref() {
+        adopt_generated_secret(&client, &ns, c, &j, &db).await?;
+    }
     let request = request_json(&j, &db, credentials.as_deref());
     let request_secret = format!("{name}-request");
     let s = Secret {

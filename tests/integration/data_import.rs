@@ -157,6 +157,13 @@ async fn imports_succeed_or_fail_by_their_input() {
     assert!(cond.message.contains("simulated import failure: cannot read /dumps/fail-missing.sql"), "{cond:?}");
     assert!(failed.message.unwrap_or_default().starts_with("data import failed:"));
     assert_eq!(dijs.get("data-import-imp-bad").await.unwrap().status.unwrap().state, DataImportJobState::Failed);
+    // The Secret written at admission (no owner could exist yet) is adopted by the database: it goes with it.
+    let owners = eventually(30, "the generated Secret owned by its database", || async {
+        let o = secrets.get("imp-bad-import-s3-credentials").await.unwrap().metadata.owner_references.unwrap_or_default();
+        (!o.is_empty()).then_some(o)
+    })
+    .await;
+    assert_eq!((owners[0].kind.as_str(), owners[0].name.as_str(), owners[0].uid.as_str()), ("DatabaseCluster", "imp-bad", stored.metadata.uid.as_deref().unwrap()));
 
     // dataImport cannot change after creation.
     let (_, mut body) = rest.admin("GET", &format!("{dbs_path}/imp-ok"), None).await;

@@ -129,6 +129,13 @@ async fn kubectl_import_objects_are_checked_and_their_keys_moved_into_secrets() 
     let named = jobs.create(&pp, &job("named", json!({"credentialsSecretName": "my-s3", "accessKeyId": "AKNAMED", "secretAccessKey": "s-named"}))).await.unwrap();
     assert_eq!(s3_of(&named).credentials_secret_name.as_deref(), Some("my-s3"));
     assert_eq!(key_of(&secrets.get("my-s3").await.unwrap(), "AWS_SECRET_ACCESS_KEY"), "s-named");
+    // The job's own Secret is adopted by the job once it exists (it goes with it); a named one is the user's.
+    let owner = eventually(30, "inline-s3-credentials owned by its job", || async {
+        secrets.get("inline-s3-credentials").await.unwrap().metadata.owner_references.and_then(|o| o.into_iter().next())
+    })
+    .await;
+    assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("DataImportJob", "inline"));
+    assert_eq!(secrets.get("my-s3").await.unwrap().metadata.owner_references, None, "a Secret the job names is not taken over");
     // A dry run answers blanked and writes no Secret.
     let dry_job = jobs.create(&dry, &job("dry", json!({"accessKeyId": "AKDRY", "secretAccessKey": "s-dry"}))).await.unwrap();
     assert_eq!(s3_of(&dry_job).access_key_id, None);
