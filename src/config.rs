@@ -301,6 +301,19 @@ pub struct ServeArgs {
     /// Run the reconcilers in this process (disable to run a UI/API-only replica).
     #[arg(long, env = "CAIRN_RECONCILERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub reconcilers: bool,
+    /// Leader election, for several replicas: only the holder of the Lease --leader-elect-lease-name (in the
+    /// system namespace) runs the reconcilers; the others serve the UI, the REST API and the webhook, and
+    /// restart into leader mode when they take the lease over (a clean stop gives it up at once; a leader
+    /// gone lets it expire after 15 s). The chart turns it on when replicaCount > 1.
+    #[arg(long, env = "CAIRN_LEADER_ELECT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Name of the leader Lease.
+    #[arg(long, env = "CAIRN_LEADER_ELECT_LEASE_NAME", default_value = "cairn-leader")]
+    pub leader_elect_lease_name: String,
+    /// This replica's name in the lease: the pod's name (the chart sets POD_NAME from the downward API),
+    /// else the host name.
+    #[arg(long, env = "POD_NAME")]
+    pub leader_elect_identity: Option<String>,
     /// Base URL of the Percona version service, which lists the engine versions each operator version runs
     /// (GET <url>/versions/v1/<product>/<operator version>). Empty turns fetching off (air-gapped): the
     /// built-in catalogs are used.

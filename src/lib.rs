@@ -31,6 +31,8 @@ pub mod health;
 #[cfg(feature = "ssr")]
 pub mod kube_client;
 #[cfg(feature = "ssr")]
+pub mod leader;
+#[cfg(feature = "ssr")]
 pub mod object_storage;
 #[cfg(all(feature = "ssr", not(test)))]
 pub mod server;

@@ -13,6 +13,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("Cairn created the account \"admin\" with the password: {pw}");
     }
     let jwt_key = crate::auth::ensure_jwt_key(&client, &ns).await?;
+    // Leader election: a replica that does not hold the lease runs no reconciler.
+    let elector = match args.reconcilers && args.leader_elect {
+        false => None,
+        true => {
+            let identity = args.leader_elect_identity.clone().filter(|i| !i.is_empty()).unwrap_or_else(host_name);
+            let cfg = crate::leader::Config::new(&ns, &args.leader_elect_lease_name, &identity);
+            Some(std::sync::Arc::new(crate::leader::Elector::new(client.clone(), cfg)))
+        }
+    };
+    let leading = match &elector {
+        None => true,
+        Some(e) => e.try_acquire().await?,
+    };
+    if let Some(e) = &elector {
+        let c = e.config();
+        match leading {
+            true => tracing::info!(lease = %c.name, identity = %c.identity, "leader: this replica runs the reconcilers"),
+            false => tracing::info!(lease = %c.name, identity = %c.identity, "follower: another replica holds the leader lease; serving the UI and the API only"),
+        }
+    }
     let (state, subs) = crate::state::State::start(
         client,
         crate::state::Options {
@@ -20,7 +40,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             filter: args.namespaces(),
             secure_cookies: args.secure_cookies,
             jwt_key,
-            reconcilers: args.reconcilers,
+            reconcilers: args.reconcilers && leading,
             version_service,
         },
     );
@@ -48,6 +68,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.health.spawn("DataImportJob controller", crate::controller::data_import_job::run(state.clone()));
         state.health.spawn("DatabaseClusterRestore controller", crate::controller::database_cluster_restore::run(state.clone()));
         state.health.spawn("Scheduled backup mirror", crate::controller::backup_mirror::run(state.clone(), mirror_triggers));
+    }
+
+    // The leader keeps its lease (losing it stops the process: Kubernetes restarts it as a follower); a
+    // follower waits to take it over, then restarts into leader mode.
+    let (won_tx, won) = tokio::sync::oneshot::channel::<()>();
+    if let Some(e) = elector.clone() {
+        if leading {
+            state.health.spawn("leader lease", async move {
+                let why = e.hold().await;
+                tracing::error!(%why, "lost the leader lease: stopping, so that no two replicas reconcile");
+            });
+        } else {
+            tokio::spawn(async move {
+                e.wait_to_lead().await;
+                let _ = won_tx.send(());
+            });
+        }
     }
 
     if let Some((addr, files)) = webhook {
@@ -89,6 +126,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         why
     };
+    let won = async move {
+        if won.await.is_err() {
+            // No follower's wait (not electing, or leading): never.
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         r = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown_signal()) => r?,
@@ -96,8 +139,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!(task = %why, "exiting: a watch or controller task ended");
             anyhow::bail!("a supervised task ended: {why}");
         }
+        _ = won => {
+            // Exit 0: Kubernetes restarts the container, which finds the lease its own and runs the reconcilers.
+            tracing::info!("took the leader lease over: restarting to run the reconcilers");
+            return Ok(());
+        }
+    }
+    // A clean stop: the lease goes to a follower at once instead of expiring.
+    if let Some(e) = elector.filter(|_| leading) {
+        if let Err(err) = e.release().await {
+            tracing::warn!(error = %err, "giving up the leader lease failed; it expires instead");
+        }
     }
     Ok(())
+}
+
+/// The host name (a pod's name, in Kubernetes), for the leader lease's identity.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("cairn-{}", std::process::id()))
 }
 
 async fn shutdown_signal() {

@@ -59,6 +59,8 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
             "operatorUpgrades.repository=oci://registry.example.com/percona-charts",
             "operatorUpgrades.chartsVolume.persistentVolumeClaim.claimName=operator-charts", "operatorUpgrades.replaceOperatorCRDs=true",
         ]),
+        // Several replicas: leader election, with the Lease's Role.
+        ("replicas", vec!["replicaCount=3"]),
     ]
 }
 
@@ -119,6 +121,13 @@ async fn charts_lint_strict_and_render_every_toggle() {
     let y = render(&cairn_chart, "sys", &cairn_toggles()[5].1);
     assert_eq!(kinds(&y), ["Service/cairn", "Deployment/cairn"], "only the workload when everything optional is off");
     assert!(!k.iter().any(|k| k.contains("WebhookConfiguration/")), "the admission webhook is off by default: {k:?}");
+    // One pod: no leader election; several: on, with the pod's name as identity and the Lease's Role.
+    assert!(!k.iter().any(|k| k.starts_with("Role/")) && !render(&cairn_chart, "sys", &[]).contains("CAIRN_LEADER_ELECT"), "{k:?}");
+    let y = render(&cairn_chart, "sys", &["replicaCount=3"]);
+    for want in ["Role/cairn-leader-election", "RoleBinding/cairn-leader-election"] {
+        assert!(kinds(&y).contains(&want.to_string()), "{want} missing with replicaCount=3: {:?}", kinds(&y));
+    }
+    assert!(y.contains("name: CAIRN_LEADER_ELECT\n              value: \"true\"") && y.contains("fieldPath: metadata.name") && y.contains("replicas: 3"), "{y}");
     let y = render(&cairn_chart, "sys", &["webhook.enabled=true"]);
     for want in ["Secret/cairn-webhook-tls", "MutatingWebhookConfiguration/cairn-sys", "ValidatingWebhookConfiguration/cairn-sys"] {
         assert!(kinds(&y).contains(&want.to_string()), "{want} missing with webhook.enabled: {:?}", kinds(&y));

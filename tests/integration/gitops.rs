@@ -4,7 +4,8 @@
 //! every object server-side applied as it is. Then Cairn is started as the rendered Deployment runs it (its
 //! args and env, the chart ServiceAccount's token, no other rights) and must become ready, log the admin in
 //! with the password from the values, report the operators, and create nothing cluster-scoped and, in its
-//! namespaces, nothing but the DatabaseEngine status objects.
+//! namespaces, nothing but the DatabaseEngine status objects (and, with two replicas, the leader Lease). A
+//! second replica serves as a follower; when the leader stops, it takes the lease over and restarts as leader.
 use crate::common;
 use crate::helm_util;
 
@@ -91,7 +92,12 @@ async fn rendered_and_applied_like_argo_cd_cairn_starts_ready_and_creates_nothin
         &cairn_chart,
         "cairn",
         &sys,
-        &[format!("namespaceLabelSelector={}", env.selector()), format!("accounts.initialAdminPassword={password}"), "jwt.key=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into()],
+        &[
+            format!("namespaceLabelSelector={}", env.selector()),
+            format!("accounts.initialAdminPassword={password}"),
+            "jwt.key=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+            "replicaCount=2".into(),
+        ],
     );
     let db_docs = template(&db_chart, cairn::cli::DB_RELEASE, &dbns, &[format!("cairn.namespace={sys}")]);
     for d in cairn_docs.iter().chain(&db_docs) {
@@ -103,38 +109,36 @@ async fn rendered_and_applied_like_argo_cd_cairn_starts_ready_and_creates_nothin
     let before = objects(&env.client, &[&sys, &dbns]).await;
 
     // Cairn as the rendered Deployment runs it: its args and env (the listen address moved to a free local
-    // port), as its ServiceAccount.
+    // port, POD_NAME as the downward API gives it), as its ServiceAccount. Two replicas: leader election.
     let deployment = cairn_docs.iter().find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "cairn").expect("Deployment cairn rendered");
-    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let container = deployment["spec"]["template"]["spec"]["containers"][0].clone();
     let sa = deployment["spec"]["template"]["spec"]["serviceAccountName"].as_str().unwrap();
     let kubeconfig = service_account_kubeconfig(&env.client, &env.kubeconfig, &sys, sa, &tmp.0).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let log_path = tmp.0.join("cairn.log");
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", &tmp.0);
-    // The image's own environment (Dockerfile), then the Deployment's.
-    for (k, v) in [("LEPTOS_SITE_PKG_DIR", "pkg"), ("LEPTOS_OUTPUT_NAME", "cairn"), ("LEPTOS_ENV", "PROD"), ("HELM_CACHE_HOME", &*tmp.0.join("helm").to_string_lossy())] {
-        cmd.env(k, v);
-    }
-    for e in container["env"].as_array().unwrap() {
-        if let Some(v) = e["value"].as_str() {
-            cmd.env(e["name"].as_str().unwrap(), v);
+    let start = |pod: &str| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log_path = tmp.0.join(format!("{pod}.log"));
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+        cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", &tmp.0);
+        // The image's own environment (Dockerfile), then the Deployment's.
+        for (k, v) in [("LEPTOS_SITE_PKG_DIR", "pkg"), ("LEPTOS_OUTPUT_NAME", "cairn"), ("LEPTOS_ENV", "PROD"), ("HELM_CACHE_HOME", &*tmp.0.join("helm").to_string_lossy())] {
+            cmd.env(k, v);
         }
-    }
-    cmd.env("CAIRN_LISTEN", addr.to_string()).env("KUBECONFIG", &kubeconfig).env("CAIRN_HELM", helm_bin());
-    cmd.args(container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()));
-    let log = std::fs::File::create(&log_path).unwrap();
-    cmd.stdout(log.try_clone().unwrap()).stderr(log).kill_on_drop(true);
-    let mut child = cmd.spawn().unwrap();
-    let show_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-
-    // The Deployment controller's part: the operators' Deployments roll out.
-    let names: Vec<String> = cairn::sim::operators::OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
-    tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), names));
-
-    // Ready: /readyz, the admin's login with the password from the values, the operators reported.
-    let ready = async {
+        for e in container["env"].as_array().unwrap() {
+            match (e["value"].as_str(), e["valueFrom"]["fieldRef"]["fieldPath"].as_str()) {
+                (Some(v), _) => cmd.env(e["name"].as_str().unwrap(), v),
+                (None, Some("metadata.name")) => cmd.env(e["name"].as_str().unwrap(), pod),
+                _ => &mut cmd,
+            };
+        }
+        cmd.env("CAIRN_LISTEN", addr.to_string()).env("KUBECONFIG", &kubeconfig).env("CAIRN_HELM", helm_bin());
+        cmd.args(container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()));
+        let log = std::fs::File::create(&log_path).unwrap();
+        cmd.stdout(log.try_clone().unwrap()).stderr(log).kill_on_drop(true);
+        (cmd.spawn().unwrap(), addr, log_path)
+    };
+    let ready = |addr: std::net::SocketAddr| async move {
         loop {
             if let Ok(a) = http_call(addr, "GET", "/readyz", None, None).await {
                 if a.status == 200 {
@@ -144,7 +148,15 @@ async fn rendered_and_applied_like_argo_cd_cairn_starts_ready_and_creates_nothin
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     };
-    if tokio::time::timeout(Duration::from_secs(60), ready).await.is_err() {
+    let (mut child, addr, log_path) = start("cairn-0");
+    let show_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // The Deployment controller's part: the operators' Deployments roll out.
+    let names: Vec<String> = cairn::sim::operators::OPERATORS.iter().map(|(n, _, _)| n.to_string()).collect();
+    tokio::spawn(cairn::sim::operators::roll_out_named(env.client.clone(), Duration::from_millis(300), names));
+
+    // Ready: /readyz, the admin's login with the password from the values, the operators reported.
+    if tokio::time::timeout(Duration::from_secs(60), ready(addr)).await.is_err() {
         panic!("Cairn not ready in 60 s (exited: {:?}); its log:\n{}", child.try_wait(), show_log());
     }
     let login = http_call(addr, "POST", "/v1/session", None, Some(&serde_json::json!({"username": "admin", "password": password}))).await.unwrap();
@@ -164,10 +176,44 @@ async fn rendered_and_applied_like_argo_cd_cairn_starts_ready_and_creates_nothin
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = objects(&env.client, &[&sys, &dbns]).await;
     let created: Vec<&String> = after.difference(&before).collect();
-    let unexpected: Vec<&&String> = created.iter().filter(|o| !o.starts_with("DatabaseEngine/")).collect();
+    let unexpected: Vec<&&String> = created.iter().filter(|o| !o.starts_with("DatabaseEngine/") && !(o.starts_with("Lease/") && o.ends_with("/cairn-leader"))).collect();
     assert!(unexpected.is_empty(), "the first start created objects outside the charts: {unexpected:?}\n{}", show_log());
-    assert_eq!(created.len(), 3, "the three DatabaseEngines: {created:?}");
+    assert_eq!(created.len(), 4, "the three DatabaseEngines and the leader Lease: {created:?}");
     assert!(child.try_wait().unwrap().is_none(), "Cairn still runs:\n{}", show_log());
+    assert!(show_log().contains("leader: this replica runs the reconcilers"), "{}", show_log());
+    // Every watch Cairn starts is allowed by the chart's rules (the upstream backup kinds once were not).
+    assert!(!show_log().to_lowercase().contains("forbidden"), "a request the chart's RBAC refuses:\n{}", show_log());
+
+    // The second replica serves, as a follower, with the chart's rights only (its Role for the Lease).
+    let (mut second, addr2, log2) = start("cairn-1");
+    let show_log2 = || std::fs::read_to_string(&log2).unwrap_or_default();
+    if tokio::time::timeout(Duration::from_secs(60), ready(addr2)).await.is_err() {
+        panic!("the second replica not ready in 60 s (exited: {:?}); its log:\n{}", second.try_wait(), show_log2());
+    }
+    assert!(show_log2().contains("follower: another replica holds the leader lease"), "{}", show_log2());
+    let login = http_call(addr2, "POST", "/v1/session", None, Some(&serde_json::json!({"username": "admin", "password": password}))).await.unwrap();
+    assert_eq!(login.status, 200, "the follower serves the API: {:?}", login.body);
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(env.client.clone(), &sys);
+    let holder = || async { leases.get("cairn-leader").await.unwrap().spec.and_then(|s| s.holder_identity) };
+    assert_eq!(holder().await.as_deref(), Some("cairn-0"));
+
+    // The leader stops cleanly (SIGTERM, as Kubernetes stops a pod): it gives the lease up, and the follower
+    // takes it over and exits 0, for Kubernetes to restart it into leader mode.
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let first = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("the leader stops on SIGTERM").unwrap();
+    assert!(first.success(), "{first:?}\n{}", show_log());
+    let exited = tokio::time::timeout(Duration::from_secs(30), second.wait()).await.unwrap_or_else(|_| panic!("the follower did not take over:\n{}", show_log2())).unwrap();
+    assert!(exited.success(), "{exited:?}\n{}", show_log2());
+    assert!(show_log2().contains("took the leader lease over"), "{}", show_log2());
+    assert_eq!(holder().await.as_deref(), Some("cairn-1"));
+    // Restarted (same pod name): it finds the lease its own and runs the reconcilers.
+    let (mut again, addr3, log3) = start("cairn-1");
+    if tokio::time::timeout(Duration::from_secs(60), ready(addr3)).await.is_err() {
+        panic!("the restarted replica not ready in 60 s (exited: {:?})", again.try_wait());
+    }
+    let log3 = std::fs::read_to_string(&log3).unwrap_or_default();
+    assert!(log3.contains("leader: this replica runs the reconcilers"), "{log3}");
     // No Helm release anywhere: nothing in this install needed one.
     let list = std::process::Command::new(helm_bin()).arg("--kubeconfig").arg(&env.kubeconfig).args(["list", "-A", "-q"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "");

@@ -37,6 +37,7 @@ mod hardening_api;
 mod hardening_ctl;
 mod install;
 mod kubectl_compat;
+mod leader_election;
 mod list_bodies;
 mod migrate;
 mod monitoring;

@@ -111,3 +111,8 @@ the objects have no namespace, and the chart's own objects left out). */}}
   sideEffects: {{ .sideEffects | default "None" }}
   admissionReviewVersions: ["v1"]
 {{- end }}
+
+{{/* Leader election: asked for, or needed by more than one pod. */}}
+{{- define "cairn.leaderElection" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{- end }}
+{{- end }}
