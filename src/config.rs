@@ -301,6 +301,14 @@ pub struct ServeArgs {
     /// Run the reconcilers in this process (disable to run a UI/API-only replica).
     #[arg(long, env = "CAIRN_RECONCILERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub reconcilers: bool,
+    /// A registry (host and optional path, e.g. registry.example.com/mirror) every database, proxy, backup and
+    /// PMM client image is pulled from instead of its own (Docker Hub when it names none): an air-gapped
+    /// cluster's mirror. Empty: the images as the catalogs name them.
+    #[arg(long, env = "CAIRN_IMAGE_REGISTRY", default_value = "")]
+    pub image_registry: String,
+    /// Secrets (comma-separated, in each database namespace) the database pods pull their images with.
+    #[arg(long, env = "CAIRN_IMAGE_PULL_SECRETS", value_delimiter = ',')]
+    pub image_pull_secrets: Vec<String>,
     /// Leader election, for several replicas: only the holder of the Lease --leader-elect-lease-name (in the
     /// system namespace) runs the reconcilers; the others serve the UI, the REST API and the webhook, and
     /// restart into leader mode when they take the lease over (a clean stop gives it up at once; a leader
@@ -416,6 +424,16 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    /// The image options; a bad registry or Secret name is an error naming its flag.
+    pub fn images(&self) -> anyhow::Result<crate::engine::images::ImageOptions> {
+        let o = crate::engine::images::ImageOptions {
+            registry: Some(self.image_registry.trim().to_string()).filter(|r| !r.is_empty()),
+            pull_secrets: self.image_pull_secrets.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        };
+        crate::engine::images::validate(&o).map_err(anyhow::Error::msg)?;
+        Ok(o)
+    }
+
     /// The version service client (`None` URL: disabled). An URL that is not http(s) is an error naming the
     /// option.
     pub fn version_service(&self) -> anyhow::Result<crate::engine::version_service::VersionService> {

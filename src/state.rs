@@ -71,6 +71,9 @@ pub struct Inner {
     /// `cairn serve`). Unset: the approval only locks the namespace, and the operators are upgraded by
     /// `cairn upgrade` / `cairn namespaces update` or a GitOps tool.
     pub operator_upgrades: std::sync::OnceLock<crate::cli::HelmArgs>,
+    /// Where the database pods pull their images from (`cairn serve --image-registry`,
+    /// `--image-pull-secrets`; set once at start). Unset: the images as the catalogs name them.
+    pub images: std::sync::OnceLock<crate::engine::images::ImageOptions>,
     /// The DatabaseEngines of every namespace (one per engine per managed namespace).
     pub engines: Store<DatabaseEngine>,
     /// The Percona version service client and its cache (shared by the DatabaseEngine reconciler and the
@@ -765,6 +768,7 @@ impl State {
             reference_changes,
             monitoring: Default::default(),
             operator_upgrades: Default::default(),
+            images: Default::default(),
             engines,
             version_service: opts.version_service,
             namespaces,

@@ -6,6 +6,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let web_security = args.web_security()?;
     let version_service = std::sync::Arc::new(args.version_service()?);
     let webhook = args.webhook()?;
+    let images = args.images()?;
     let client = crate::kube_client::client("cairn").await?;
     let ns = args.ns.system_namespace.clone();
     if let Some(pw) = crate::auth::ensure_admin(&client, &ns).await? {
@@ -47,6 +48,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.monitoring.set_timeout(std::time::Duration::from_secs(args.pmm_timeout));
     state.monitoring.set_namespace(&args.monitoring_namespace);
     let _ = state.operator_upgrades.set(args.helm.clone());
+    let _ = state.images.set(images);
     if let Some(mut subs) = subs {
         let engines = subs.engines.take().expect("engine subscription");
         let backup_triggers = subs.backup_controller.take().expect("backup controller subscription");

@@ -679,8 +679,11 @@ fn preview<E: EngineKind>(state: &State, db: &DatabaseCluster) -> Result<serde_j
     let cached = E::store(state).get(&ObjectRef::new(&db.name_any()).within(&ns));
     let operator_version = installed_operator_version(state, db.spec.engine.type_, &ns).unwrap_or_else(|| E::OPERATOR_VERSION.into());
     let (inputs, _, _) = gather_inputs::<E>(state, db, cached.as_deref(), &operator_version, false)?;
-    let desired = E::desired(db, &inputs)?;
-    serde_json::to_value(&desired).map_err(|e| e.to_string())
+    let mut desired = serde_json::to_value(E::desired(db, &inputs)?).map_err(|e| e.to_string())?;
+    if let Some(o) = state.images.get() {
+        crate::engine::images::apply(&mut desired, db.spec.engine.type_, o);
+    }
+    Ok(desired)
 }
 
 async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Result<Action, Error> {
@@ -819,6 +822,10 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
                 return Ok(Action::await_change());
             }
         };
+        // A private registry and pull Secrets (`cairn serve --image-registry`, `--image-pull-secrets`).
+        if let Some(o) = ctx.state.images.get().filter(|o| !o.is_empty()) {
+            desired = with_images(desired, db.spec.engine.type_, o)?;
+        }
         // `type: prometheus` monitoring: the database's PodMonitor, remembered by an annotation on the
         // upstream CR so turning it off deletes it.
         let monitor_annotation = super::database_monitoring::ANNOTATION_POD_MONITOR;
@@ -1117,4 +1124,11 @@ mod tests {
         assert_eq!(names(dbs_for_engine(&store, "y", EngineType::Pxc)), ["y/c"]);
         assert_eq!(names(dbs_for_engine(&store, "x", EngineType::Postgresql)), ["x/a", "x/b"]);
     }
+}
+
+/// The desired upstream object with the image options applied ([`crate::engine::images::apply`]).
+fn with_images<U: serde::Serialize + serde::de::DeserializeOwned>(u: U, engine: EngineType, o: &crate::engine::images::ImageOptions) -> Result<U, serde_json::Error> {
+    let mut v = serde_json::to_value(&u)?;
+    crate::engine::images::apply(&mut v, engine, o);
+    serde_json::from_value(v)
 }

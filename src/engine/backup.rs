@@ -138,7 +138,7 @@ pub fn pxc_backup(db: &DatabaseCluster, storages: &[StorageInput], versions: &En
         storages.insert(pitr_name.clone(), e);
         Some(PxcPitr { enabled: true, storage_name: pitr_name, time_between_uploads: Some(interval.unwrap_or(PXC_DEFAULT_UPLOAD_SECS) as f64) })
     });
-    Some(PxcBackupSpec { image: pxc_backup_image(versions, db.spec.engine.version.as_deref()), storages, schedule, pitr })
+    Some(PxcBackupSpec { image: pxc_backup_image(versions, db.spec.engine.version.as_deref()), image_pull_secrets: None, storages, schedule, pitr })
 }
 
 /// The Secret PBM reads a GCS storage's service account from: PBM wants the keys `GCS_CLIENT_EMAIL` and

@@ -162,6 +162,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaPGCluster
         cr_version: Some(cr_version.clone()),
         image: Some(engine_image.image_path.clone()),
         image_pull_policy: Some(super::image_pull_policy(inputs.observed_image_pull_policy.as_deref())),
+        image_pull_secrets: None,
         postgres_version: major,
         pause: Some(spec.paused || inputs.restarting),
         instances: vec![instance],

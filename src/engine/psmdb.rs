@@ -225,6 +225,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaServerMon
         cr_version: Some(cr_version),
         image: engine_image.image_path.clone(),
         image_pull_policy: Some(super::image_pull_policy(inputs.observed_image_pull_policy.as_deref())),
+        image_pull_secrets: None,
         pause: Some(spec.paused || inputs.restarting),
         unsafe_flags: Some(unsafe_flags),
         enable_volume_expansion: Some(true),

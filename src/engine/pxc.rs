@@ -152,6 +152,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
     let pxc = PxcSpec {
         size: Some(replicas),
         image: Some(engine_image.image_path.clone()),
+        image_pull_secrets: None,
         resources: super::limits_and_requests(res.and_then(|r| r.cpu.as_ref()), res.and_then(|r| r.memory.as_ref())),
         configuration,
         volume_spec: Some(rwo_claim(
@@ -177,6 +178,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
                 enabled: Some(true),
                 size: Some(proxy_size),
                 image: best(&inputs.versions.proxy.proxysql).map(|c| c.image_path.clone()),
+                image_pull_secrets: None,
                 resources: proxy_resources,
                 configuration: proxy_config,
                 expose: Some(service_expose(db, &inputs.lb_annotations)),
@@ -190,6 +192,7 @@ pub fn desired(db: &DatabaseCluster, inputs: &Inputs) -> Result<PerconaXtraDBClu
                 enabled: Some(true),
                 size: Some(proxy_size),
                 image: best(&inputs.versions.proxy.haproxy).map(|c| c.image_path.clone()),
+                image_pull_secrets: None,
                 resources: proxy_resources,
                 configuration: proxy_config,
                 expose_primary: Some(service_expose(db, &inputs.lb_annotations)),

@@ -29,6 +29,8 @@ pub struct PerconaPGClusterSpec {
     /// `Always`, `IfNotPresent` or `Never`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_secrets: Option<Vec<k8s_openapi::api::core::v1::LocalObjectReference>>,
     pub postgres_version: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<bool>,

@@ -30,6 +30,8 @@ pub struct PerconaServerMongoDBSpec {
     /// `Always`, `IfNotPresent` or `Never`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_secrets: Option<Vec<k8s_openapi::api::core::v1::LocalObjectReference>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

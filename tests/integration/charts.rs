@@ -56,6 +56,7 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         // An air-gapped cluster (charts/cairn/README.md "Air-gapped clusters"): everything from a private registry.
         ("air-gapped", vec![
             "image.repository=registry.example.com/cairn", "imagePullSecrets[0].name=regcred", "versionService.url=",
+            "databaseImages.registry=registry.example.com/mirror", "databaseImages.pullSecrets={regcred,other}",
             "operatorUpgrades.repository=oci://registry.example.com/percona-charts",
             "operatorUpgrades.chartsVolume.persistentVolumeClaim.claimName=operator-charts", "operatorUpgrades.replaceOperatorCRDs=true",
         ]),
@@ -189,6 +190,7 @@ async fn charts_lint_strict_and_render_every_toggle() {
         "image: \"registry.example.com/cairn:0.1.0\"", "- name: regcred", "value: \"oci://registry.example.com/percona-charts\"",
         "name: CAIRN_OPERATOR_CHARTS\n              value: /operator-charts", "name: CAIRN_REPLACE_OPERATOR_CRDS\n              value: \"true\"",
         "mountPath: /operator-charts\n              readOnly: true", "persistentVolumeClaim:\n            claimName: operator-charts",
+        "name: CAIRN_IMAGE_REGISTRY\n              value: \"registry.example.com/mirror\"", "name: CAIRN_IMAGE_PULL_SECRETS\n              value: \"regcred,other\"",
     ] {
         assert!(y.contains(want), "{want:?} missing from the air-gapped render:\n{y}");
     }
