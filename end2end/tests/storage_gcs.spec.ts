@@ -34,6 +34,6 @@ test("a GCS storage location is added from the service account's JSON key file p
   await page.getByLabel("Secret key (Azure: account key)").fill(JSON.stringify(keyFile, null, 2));
   await page.getByRole("button", { name: "Add storage location" }).click();
   await expect(page.getByRole("heading", { name, exact: true })).toBeVisible({ timeout: 30_000 });
-  await expect(page.getByText("Google Cloud Storage").first()).toBeVisible();
+  await expect(page.getByText(`GCS ${store.bucket} · namespace ${e2eNamespace()}`).first()).toBeVisible();
   expectNoProblems(problems);
 });

@@ -346,6 +346,14 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
         None
     } else {
         grant(&client, &ns, &name, &meta(&name), &importer.spec.permissions, cluster_rules).await?;
+        // A deletion handled meanwhile by another reconcile (another Cairn finishes any deletion, see above)
+        // may have revoked before this grant: read the job afresh, and take back what was just granted if
+        // it is going or gone (its finalizer may be released already). A job still there is revoked by its
+        // deletion's reconcile, which comes after this grant.
+        if !cluster_rules.is_empty() && api.get_opt(&name).await?.is_none_or(|f| f.metadata.deletion_timestamp.is_some()) {
+            delete_cluster_rbac(&client, &ns, &name).await?;
+            return Ok(Action::await_change());
+        }
         Some(name.clone())
     };
     let job = import_job(meta(&name), &importer.spec.job_spec, &db, &request, &request_secret, credentials.as_deref(), service_account);
@@ -511,20 +519,25 @@ pub const ANNOTATION_IMPORT_JOB: &str = "cairn.io/data-import-job";
 /// Deletes the job's ClusterRoleBinding and ClusterRole (already gone: fine), then drops its finalizer.
 /// Nothing to do for a job that never held the finalizer.
 async fn revoke_cluster_permissions(client: &kube::Client, api: &Api<DataImportJob>, j: &DataImportJob) -> Result<(), Error> {
-    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
     if !j.finalizers().iter().any(|f| f == FINALIZER_CLUSTER_PERMISSIONS) {
         return Ok(());
     }
-    let name = cluster_rbac_name(&j.namespace().unwrap_or_default(), &j.name_any());
+    delete_cluster_rbac(client, &j.namespace().unwrap_or_default(), &j.name_any()).await?;
+    let next: Vec<String> = j.finalizers().iter().filter(|f| *f != FINALIZER_CLUSTER_PERMISSIONS).cloned().collect();
+    set_finalizers(api, j, next).await
+}
+
+/// Deletes the ClusterRoleBinding and ClusterRole of import job `ns/name` (already gone: fine).
+async fn delete_cluster_rbac(client: &kube::Client, ns: &str, name: &str) -> Result<(), kube::Error> {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let name = cluster_rbac_name(ns, name);
     let gone = |r: Result<_, kube::Error>| match r {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e),
     };
     gone(Api::<ClusterRoleBinding>::all(client.clone()).delete(&name, &Default::default()).await.map(|_| ()))?;
-    gone(Api::<ClusterRole>::all(client.clone()).delete(&name, &Default::default()).await.map(|_| ()))?;
-    let next: Vec<String> = j.finalizers().iter().filter(|f| *f != FINALIZER_CLUSTER_PERMISSIONS).cloned().collect();
-    set_finalizers(api, j, next).await
+    gone(Api::<ClusterRole>::all(client.clone()).delete(&name, &Default::default()).await.map(|_| ()))
 }
 
 /// Replaces the job's finalizers, guarded by a `test` of the current list (a concurrent writer's finalizer
