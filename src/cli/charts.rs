@@ -122,8 +122,82 @@ pub enum OperatorSource {
     /// A directory holding chart directories (any names; matched by their Chart.yaml name and version).
     Dir(PathBuf),
     /// A Helm chart repository (`helm pull --repo`), or an OCI registry (`oci://host/path`: `helm pull
-    /// oci://host/path/<chart>`).
-    Repository(String),
+    /// oci://host/path/<chart>`), with what a private one needs.
+    Repository(String, RepoAuth),
+}
+
+/// How to reach a private chart repository or registry: a login, a private CA, or no TLS verification.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RepoAuth {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// PEM bundle the repository's certificate is checked against.
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl RepoAuth {
+    /// `helm pull`'s TLS flags.
+    fn tls_args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        if let Some(f) = &self.ca_file {
+            a.extend(["--ca-file".to_string(), f.display().to_string()]);
+        }
+        if self.insecure_skip_tls_verify {
+            a.push("--insecure-skip-tls-verify".into());
+        }
+        a
+    }
+}
+
+/// Pulls `chart` at `version` from `repo` into `dest`. With a login, Helm gets it on standard input (never on
+/// the command line) and keeps it in a configuration of this pull's own (`HELM_REPOSITORY_CONFIG`,
+/// `HELM_REGISTRY_CONFIG` in a temporary directory), so the user's Helm setup is neither read nor changed: a
+/// chart repository is added under a private name and pulled from, an OCI registry logged in to.
+pub async fn pull_chart(helm: &super::Helm, repo: &str, auth: &RepoAuth, chart: &str, version: &str, dest: &str) -> anyhow::Result<()> {
+    let oci = repo.starts_with("oci://");
+    let reference = format!("{}/{chart}", repo.trim_end_matches('/'));
+    let tls = auth.tls_args();
+    let Some(user) = auth.username.as_deref().filter(|u| !u.is_empty()) else {
+        let mut args: Vec<String> = if oci {
+            vec!["pull".into(), reference]
+        } else {
+            vec!["pull".into(), chart.into(), "--repo".into(), repo.into()]
+        };
+        args.extend(["--version".into(), version.into(), "--destination".into(), dest.into()]);
+        args.extend(tls);
+        helm.run(&args).await?;
+        return Ok(());
+    };
+    let password = auth.password.clone().unwrap_or_default();
+    let home = super::TempDir::new()?;
+    let env: Vec<(&str, PathBuf)> = vec![
+        ("HELM_REPOSITORY_CONFIG", home.0.join("repositories.yaml")),
+        ("HELM_REPOSITORY_CACHE", home.0.join("cache")),
+        ("HELM_REGISTRY_CONFIG", home.0.join("registry.json")),
+    ];
+    if oci {
+        let host = repo.trim_start_matches("oci://").split('/').next().unwrap_or_default().to_string();
+        let mut login = vec!["registry".to_string(), "login".into(), host, "--username".into(), user.into(), "--password-stdin".into()];
+        if let Some(f) = &auth.ca_file {
+            login.extend(["--ca-file".into(), f.display().to_string()]);
+        }
+        if auth.insecure_skip_tls_verify {
+            login.push("--insecure".into());
+        }
+        helm.run_with(&login, &env, Some(&password)).await?;
+        let mut args = vec!["pull".to_string(), reference, "--version".into(), version.into(), "--destination".into(), dest.into()];
+        args.extend(tls);
+        helm.run_with(&args, &env, None).await?;
+    } else {
+        let mut add = vec!["repo".to_string(), "add".into(), "cairn-operators".into(), repo.into(), "--username".into(), user.into(), "--password-stdin".into()];
+        add.extend(tls.clone());
+        helm.run_with(&add, &env, Some(&password)).await?;
+        let mut args = vec!["pull".to_string(), format!("cairn-operators/{chart}"), "--version".into(), version.into(), "--destination".into(), dest.into()];
+        args.extend(tls);
+        helm.run_with(&args, &env, None).await?;
+    }
+    Ok(())
 }
 
 /// Finds the chart `name` at `version` among the chart directories of `dir`.
@@ -172,16 +246,8 @@ pub async fn write_db_namespace(dir: &Path, operators: &[Operator], source: &Ope
     for op in operators {
         match source {
             OperatorSource::Dir(d) => copy_dir(&find_local_chart(d, &op.chart, &op.version)?, &charts.join(&op.chart))?,
-            OperatorSource::Repository(repo) => {
-                let dest = charts.to_string_lossy();
-                // An OCI registry names the chart in the reference; a chart repository takes `--repo`.
-                let oci = format!("{}/{}", repo.trim_end_matches('/'), op.chart);
-                let args: Vec<&str> = if repo.starts_with("oci://") {
-                    vec!["pull", &oci, "--version", &op.version, "--destination", &dest]
-                } else {
-                    vec!["pull", &op.chart, "--repo", repo, "--version", &op.version, "--destination", &dest]
-                };
-                helm.run(&args)
+            OperatorSource::Repository(repo, auth) => {
+                pull_chart(helm, repo, auth, &op.chart, &op.version, &charts.to_string_lossy())
                     .await
                     .with_context(|| format!("pulling chart {} {} from {repo} (offline? use --operator-charts DIR)", op.chart, op.version))?;
             }
@@ -196,7 +262,7 @@ pub fn operator_chart_path(db_namespace_chart: &Path, op: &Operator, source: &Op
     let charts = db_namespace_chart.join("charts");
     match source {
         OperatorSource::Dir(_) => charts.join(&op.chart),
-        OperatorSource::Repository(_) => charts.join(format!("{}-{}.tgz", op.chart, op.version)),
+        OperatorSource::Repository(..) => charts.join(format!("{}-{}.tgz", op.chart, op.version)),
     }
 }
 

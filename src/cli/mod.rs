@@ -127,6 +127,20 @@ pub struct HelmArgs {
     /// Chart repository of the Percona operator charts.
     #[arg(long = "helm.repository", env = "CAIRN_HELM_REPOSITORY", default_value = charts::PERCONA_REPOSITORY)]
     pub repository: String,
+    /// User name for a private chart repository or OCI registry (--helm.repository). The password comes from
+    /// CAIRN_HELM_PASSWORD or --helm.password-file, never from the command line; Helm gets it on its standard
+    /// input.
+    #[arg(long = "helm.username", env = "CAIRN_HELM_USERNAME")]
+    pub username: Option<String>,
+    /// A file holding the password of --helm.username (e.g. a mounted Secret's key).
+    #[arg(long = "helm.password-file", env = "CAIRN_HELM_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// PEM bundle the chart repository's certificate is checked against (a private CA).
+    #[arg(long = "helm.ca-file", env = "CAIRN_HELM_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not check the chart repository's certificate.
+    #[arg(long = "helm.insecure-skip-tls-verify", env = "CAIRN_HELM_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
     /// A local directory holding the Percona operator charts (one directory per chart and version), used
     /// instead of the repository (offline and air-gapped installs).
     #[arg(long = "operator-charts", env = "CAIRN_OPERATOR_CHARTS")]
@@ -152,7 +166,22 @@ impl HelmArgs {
     pub fn source(&self) -> charts::OperatorSource {
         match &self.operator_charts {
             Some(d) => charts::OperatorSource::Dir(d.clone()),
-            None => charts::OperatorSource::Repository(self.repository.clone()),
+            None => charts::OperatorSource::Repository(self.repository.clone(), self.repo_auth()),
+        }
+    }
+
+    /// The private repository's login and TLS settings: the password from CAIRN_HELM_PASSWORD, else the file
+    /// --helm.password-file names (read at each use: a rotated Secret is picked up).
+    pub fn repo_auth(&self) -> charts::RepoAuth {
+        let password = std::env::var("CAIRN_HELM_PASSWORD")
+            .ok()
+            .or_else(|| self.password_file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()))
+            .map(|p| p.trim_end_matches(['\n', '\r']).to_string());
+        charts::RepoAuth {
+            username: self.username.clone().filter(|u| !u.is_empty()),
+            password,
+            ca_file: self.ca_file.clone(),
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
         }
     }
 
@@ -248,6 +277,35 @@ impl Helm {
             .output()
             .await
             .with_context(|| format!("cannot run {:?} (install Helm 3, or point --helm.binary / CAIRN_HELM at it)", self.bin))?;
+        if !out.status.success() {
+            let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
+            anyhow::bail!("helm {} failed: {}", shown.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs helm with `args`, more environment (`env`) and `stdin` (e.g. a password for `--password-stdin`).
+    pub async fn run_with<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], env: &[(&str, PathBuf)], stdin: Option<&str>) -> anyhow::Result<String> {
+        use tokio::io::AsyncWriteExt;
+        let mut cmd = tokio::process::Command::new(&self.bin);
+        if let Some(k) = &self.kubeconfig {
+            cmd.arg("--kubeconfig").arg(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .args(args)
+            .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {:?} (install Helm 3, or point --helm.binary / CAIRN_HELM at it)", self.bin))?;
+        if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
+            input.write_all(text.as_bytes()).await?;
+            drop(input);
+        }
+        let out = child.wait_with_output().await?;
         if !out.status.success() {
             let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
             anyhow::bail!("helm {} failed: {}", shown.join(" "), String::from_utf8_lossy(&out.stderr).trim());

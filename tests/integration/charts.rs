@@ -52,7 +52,10 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         // The admission webhook with its generated certificate, validating only, selecting by name.
         ("webhook", vec!["webhook.enabled=true", "webhook.mutating=false", "webhook.failurePolicy=Ignore", "dbNamespaces={a}"]),
         // The server's operator upgrades: another chart repository, a longer wait, CRDs left to the admin.
-        ("operator-upgrades", vec!["rbac.operatorCRDs=false", "operatorUpgrades.repository=https://charts.example.com/", "operatorUpgrades.timeoutSeconds=600"]),
+        ("operator-upgrades", vec![
+            "rbac.operatorCRDs=false", "operatorUpgrades.repository=https://charts.example.com/", "operatorUpgrades.timeoutSeconds=600",
+            "operatorUpgrades.credentialsSecret=charts-login", "operatorUpgrades.caConfigMap=charts-ca", "operatorUpgrades.insecureSkipTLSVerify=true",
+        ]),
         // An air-gapped cluster (charts/cairn/README.md "Air-gapped clusters"): everything from a private registry.
         ("air-gapped", vec![
             "image.repository=registry.example.com/cairn", "imagePullSecrets[0].name=regcred", "versionService.url=",
@@ -200,6 +203,17 @@ async fn charts_lint_strict_and_render_every_toggle() {
     assert!(render(&cairn_chart, "sys", &[]).contains(crd_rule));
     let y = render(&cairn_chart, "sys", &cairn_toggles()[8].1);
     assert!(!y.contains(crd_rule) && y.contains("value: \"https://charts.example.com/\"") && y.contains(r#"args: ["serve", "--timeout", "600"]"#), "{y}");
+    // A private chart repository: the user name from the Secret, the password as a mounted file, the CA.
+    for want in [
+        "name: CAIRN_HELM_USERNAME\n              valueFrom:\n                secretKeyRef:\n                  name: \"charts-login\"\n                  key: username",
+        "name: CAIRN_HELM_PASSWORD_FILE\n              value: /etc/cairn/helm-credentials/password",
+        "name: CAIRN_HELM_CA_FILE\n              value: /etc/cairn/helm-ca/ca.crt",
+        "name: CAIRN_HELM_INSECURE_SKIP_TLS_VERIFY\n              value: \"true\"",
+        "secretName: \"charts-login\"",
+    ] {
+        assert!(y.contains(want), "{want:?} missing:\n{y}");
+    }
+    assert!(!y.contains("CAIRN_HELM_PASSWORD\n"), "the password never as a plain variable of the Deployment");
 }
 
 /// The ClusterRole names every CRD of the pinned operator charts (Cairn applies them before an operator

@@ -50,6 +50,7 @@ mod operator_upgrade_rbac;
 mod pg_custom_tls;
 mod policies_rest;
 mod postgresql;
+mod private_charts;
 mod private_registry;
 mod psmdb;
 mod pxc;

@@ -53,7 +53,7 @@ async fn the_upgrade_namespace_runs_the_older_operators_and_an_approval_moves_th
     let (fake_helm, mark) = (tmp.0.join("helm"), tmp.0.join("helm-ran"));
     std::fs::write(&fake_helm, format!("#!/bin/sh\ntouch {}\nexit 1\n", mark.display())).unwrap();
     std::fs::set_permissions(&fake_helm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let helm = cairn::cli::HelmArgs { helm: fake_helm.display().to_string(), repository: String::new(), operator_charts: None, timeout: 5, replace_operator_crds: false, kubeconfig: None };
+    let helm = cairn::cli::HelmArgs { helm: fake_helm.display().to_string(), repository: String::new(), operator_charts: None, username: None, password_file: None, ca_file: None, insecure_skip_tls_verify: false, timeout: 5, replace_operator_crds: false, kubeconfig: None };
     state.operator_upgrades.set(helm).unwrap();
     cairn::service::upgrade_plan::approve(&state, &admin, &ns).await.unwrap();
     eventually(60, "the lock lifted", || async { cairn::service::upgrade_plan::check_unlocked(&state, &ns).ok() }).await;
