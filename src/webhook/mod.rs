@@ -70,6 +70,11 @@ pub const VALIDATE_LOAD_BALANCER_CONFIGS: &str = "/validate/loadbalancerconfigs"
 /// The path of the mutating webhook for DataImportJobs: the write-only S3 keys moved into their Secret.
 pub const MUTATE_DATA_IMPORT_JOBS: &str = "/mutate/dataimportjobs";
 /// The path of the validating webhook for DataImporters (cluster-scoped).
+/// The backups' defaulter ([`mutate_backup`]).
+pub const MUTATE_BACKUPS: &str = "/mutate/databaseclusterbackups";
+/// The restores' defaulter.
+pub const MUTATE_RESTORES: &str = "/mutate/databaseclusterrestores";
+/// The data importers' validator.
 pub const VALIDATE_DATA_IMPORTERS: &str = "/validate/dataimporters";
 
 /// An AdmissionReview carries the object and the stored one (each at most etcd's 1.5 MiB).
@@ -130,6 +135,8 @@ pub fn router(state: State) -> Router {
         .route(VALIDATE_LOAD_BALANCER_CONFIGS, post(validate_load_balancer_config))
         .route(MUTATE_DATA_IMPORT_JOBS, post(mutate_data_import_job))
         .route(VALIDATE_DATA_IMPORTERS, post(validate_data_importer))
+        .route(MUTATE_BACKUPS, post(mutate_backup))
+        .route(MUTATE_RESTORES, post(mutate_restore))
         .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
         .with_state(state)
 }
@@ -358,6 +365,45 @@ fn without_inline_keys(object: &Value, pointer: &str, secret: Option<String>) ->
         }
     }
     json_patch::diff(object, &patched)
+}
+
+/// The backups' defaulter (OpenEverest has one; the contract does not say what it defaults): the label
+/// `clusterName` naming the backup's database (contract §1, labels), which the reconciler writes otherwise
+/// only after the backup is stored, so `kubectl get dbb -l clusterName=<db>` lists a backup from its creation.
+async fn mutate_backup(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let b: DatabaseClusterBackup = match change(&state, &req)? {
+            Change::Pass(warning) => return Ok((None, warning)),
+            Change::Create(b) | Change::Update { new: b, .. } => b,
+        };
+        Ok((cluster_name_label(&req.object, &b.spec.db_cluster_name), None))
+    })
+    .await
+}
+
+/// The restores' defaulter: as [`mutate_backup`], the label `clusterName` naming the restored database.
+async fn mutate_restore(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    answer(review, |req| async move {
+        let r: DatabaseClusterRestore = match change(&state, &req)? {
+            Change::Pass(warning) => return Ok((None, warning)),
+            Change::Create(r) | Change::Update { new: r, .. } => r,
+        };
+        Ok((cluster_name_label(&req.object, &r.spec.db_cluster_name), None))
+    })
+    .await
+}
+
+/// The JSON patch that sets label `clusterName` to `db` (None: already so, or no database named).
+fn cluster_name_label(object: &Value, db: &str) -> Option<json_patch::Patch> {
+    let label = crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME;
+    if db.is_empty() || object.pointer(&format!("/metadata/labels/{label}")).and_then(Value::as_str) == Some(db) {
+        return None;
+    }
+    let mut patched = object.clone();
+    let meta = patched.as_object_mut()?.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+    let labels = meta.as_object_mut()?.entry("labels").or_insert_with(|| Value::Object(Default::default()));
+    labels.as_object_mut()?.insert(label.into(), db.into());
+    Some(json_patch::diff(object, &patched))
 }
 
 async fn validate_data_importer(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {

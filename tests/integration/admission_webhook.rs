@@ -59,7 +59,11 @@ fn configurations(name: &str, ns: &str, port: u16, ca: &[u8]) -> (serde_json::Va
     let both = &["CREATE", "UPDATE"];
     let mutating = json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": name},
-        "webhooks": [hook("default", port, ca, cairn::webhook::MUTATE_DATABASE_CLUSTERS, G, "databaseclusters", both, ns, "")],
+        "webhooks": [
+            hook("default", port, ca, cairn::webhook::MUTATE_DATABASE_CLUSTERS, G, "databaseclusters", both, ns, ""),
+            hook("default", port, ca, cairn::webhook::MUTATE_BACKUPS, G, "databaseclusterbackups", both, ns, ""),
+            hook("default", port, ca, cairn::webhook::MUTATE_RESTORES, G, "databaseclusterrestores", both, ns, ""),
+        ],
     });
     let validating = json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": name},
@@ -197,6 +201,22 @@ async fn kubectl_writes_are_defaulted_and_validated_by_the_webhook() {
     let (_, message) = refusal(restores.create(&PostParams::default(), &restore).await);
     assert!(message.contains("spec.dbClusterName: database \"no-such-db\" does not exist"), "{message}");
     assert!(restores.get_opt("undo").await.unwrap().is_none());
+
+    // The backups' and restores' defaulter: a valid backup is stored with the `clusterName` label naming its
+    // database, from its creation (before any reconcile).
+    let storages: Api<BackupStorage> = Api::namespaced(env.client.clone(), env.db_ns());
+    storages
+        .create(&PostParams::default(), &serde_json::from_value(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "BackupStorage",
+            "metadata": {"name": "s3"}, "spec": {"type": "s3", "bucket": "b", "region": "us-east-1", "credentialsSecretName": "s3"}})).unwrap())
+        .await
+        .unwrap();
+    eventually(30, "storage cached", || async { state.backup_storages.state().iter().any(|s| s.metadata.name.as_deref() == Some("s3")).then_some(()) }).await;
+    let mut labelled = backup.clone();
+    labelled.spec.backup_storage_name = "s3".into();
+    labelled.metadata.labels = Some([("team".to_string(), "a".to_string())].into());
+    let created = backups.create(&PostParams::default(), &labelled).await.unwrap();
+    let labels = created.metadata.labels.unwrap_or_default();
+    assert_eq!((labels.get("clusterName").map(String::as_str), labels.get("team").map(String::as_str)), (Some("good"), Some("a")), "{labels:?}");
 
     // The object stored before the webhook: its metadata may change (labels, the reconciler's finalizers),
     // a change of its spec meets the rules, and it can be deleted.

@@ -148,6 +148,8 @@ async fn charts_lint_strict_and_render_every_toggle() {
         cairn::webhook::MUTATE_SPLIT_HORIZON_DNS_CONFIGS,
         cairn::webhook::MUTATE_DATA_IMPORT_JOBS,
         cairn::webhook::VALIDATE_DATA_IMPORTERS,
+        cairn::webhook::MUTATE_BACKUPS,
+        cairn::webhook::MUTATE_RESTORES,
     ] {
         assert!(y.contains(&format!("path: {path}\n")), "{path} not registered");
     }
