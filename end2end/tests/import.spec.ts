@@ -18,7 +18,7 @@ import {
 // DataImportJob, imports (the sandbox's simulator plays the import Job: a file whose name starts with "fail"
 // cannot be read) and shows the outcome in words.
 
-async function importDatabase(page: Page, name: string, path: string): Promise<void> {
+async function importDatabase(page: Page, name: string, path: string, rootPassword?: string): Promise<void> {
   await gotoWithRetry(page, "/");
   await waitForHydration(page);
   await page.getByRole("link", { name: "Import", exact: true }).click();
@@ -63,6 +63,9 @@ async function importDatabase(page: Page, name: string, path: string): Promise<v
   // TLS verified unless unticked; path-style URLs (MinIO and the like) ticked here and stored.
   await expect(page.getByLabel("Verify TLS certificate")).toBeChecked();
   await page.getByLabel("Force path-style URLs").check();
+  // The source database's administrator: MySQL has no user field, only root's password.
+  await expect(page.getByLabel("Administrator user")).toHaveCount(0);
+  if (rootPassword) await page.getByLabel("Administrator password").fill(rootPassword);
   await page.screenshot({ path: test.info().outputPath("import-step.png"), fullPage: true });
 
   await wizardStep(page, "Resources");
@@ -76,7 +79,7 @@ test("import a MySQL database: it becomes ready, imports, and is ready again", a
   const problems = collectProblems(page);
   const name = uniqueDbName("imp");
   await login(page);
-  await importDatabase(page, name, "/dumps/shop.sql");
+  await importDatabase(page, name, "/dumps/shop.sql", "S0urce-root-pw");
   const row = databaseRow(page, name);
   await expect(row).toBeVisible();
   await expect(row.getByText("Importing")).toBeVisible({ timeout: 90_000 });
@@ -88,6 +91,10 @@ test("import a MySQL database: it becomes ready, imports, and is ready again", a
     expect.objectContaining({ dataImporterName: "everest-percona-pxc-operator", source: expect.objectContaining({ path: "/dumps/shop.sql" }) }),
   );
   expect(stored.spec.dataSource.dataImport.source.s3).toEqual(expect.objectContaining({ verifyTLS: true, forcePathStyle: true }));
+  // The source's root password became the new database's (its users Secret was written before it).
+  expect(stored.spec.engine.userSecretsName).toBe(`everest-secrets-${name}`);
+  const credentials = await (await page.request.get(`/v1/namespaces/${e2eNamespace()}/database-clusters/${name}/credentials`)).json();
+  expect([credentials.username, credentials.password]).toEqual(["root", "S0urce-root-pw"]);
   const jobs = await (await page.request.get(`/v1/namespaces/${e2eNamespace()}/database-clusters/${name}/data-import-jobs`)).json();
   expect(jobs.items.map((j: { spec: { dataImporterName: string; targetClusterName: string } }) => [j.spec.targetClusterName, j.spec.dataImporterName])).toEqual([
     [name, "everest-percona-pxc-operator"],

@@ -423,6 +423,8 @@ pub async fn create_database(
     import_force_path_style: Option<String>,
     import_path: Option<String>,
     import_config: Option<String>,
+    import_db_user: Option<String>,
+    import_db_password: Option<String>,
 ) -> Result<Option<FieldError>, ServerFnError> {
     let _ = size; // The preset only fills CPU, memory and disk in the browser.
     let st = server::state()?;
@@ -473,20 +475,57 @@ pub async fn create_database(
         ("import_force_path_style", import_force_path_style),
         ("import_path", import_path),
         ("import_config", import_config),
+        ("import_db_user", import_db_user),
+        ("import_db_password", import_db_password),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
     .collect();
-    let db = match server::database_from_form(&fields) {
+    let mut db = match server::database_from_form(&fields) {
         Ok(db) => db,
         Err(e) => return Ok(Some(e)),
     };
+    // An import with the source's administrator password: the users Secret first (as a REST client does
+    // with `POST …/secret`), named in the database; taken back if the database is refused.
+    let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let users = (get("import") == Some("on"))
+        .then(|| crate::app::pages::create_database_import::import_users_secret(db.spec.engine.type_.as_str(), get("import_db_user"), get("import_db_password")))
+        .flatten();
+    let mut written = None;
+    if let Some(data) = users {
+        use kube::ResourceExt;
+        let (ns, name) = (db.namespace().unwrap_or_default(), db.name_any());
+        if name.is_empty() || ns.is_empty() {
+            return Ok(Some(crate::model::FieldError { field: "name".into(), message: "Name: enter the database's name".into() }));
+        }
+        let secret = db.user_secrets_name();
+        match crate::service::data_import::create_database_secret(&st, &caller, &ns, &name, &secret, data).await {
+            Ok(_) => {}
+            Err(e) if e.status == 409 => {
+                return Ok(Some(crate::model::FieldError {
+                    field: "import_db_password".into(),
+                    message: format!("Administrator password: the users Secret {secret:?} already exists in {ns:?}; delete it or leave the password empty"),
+                }))
+            }
+            Err(e) => return server::form_error(e).map(Some),
+        }
+        db.spec.engine.user_secrets_name = Some(secret.clone());
+        written = Some((ns, secret));
+    }
     match crate::service::create_database(&st, &caller, db).await {
         Ok(_) => {
             leptos_axum::redirect("/");
             Ok(None)
         }
-        Err(e) => server::form_error(e).map(Some),
+        Err(e) => {
+            if let Some((ns, secret)) = written {
+                let api: kube::Api<k8s_openapi::api::core::v1::Secret> = kube::Api::namespaced(st.client.clone(), &ns);
+                if let Err(err) = api.delete(&secret, &Default::default()).await {
+                    tracing::warn!(%ns, %secret, error = %err, "taking back the import's users Secret failed");
+                }
+            }
+            server::form_error(e).map(Some)
+        }
     }
 }
 

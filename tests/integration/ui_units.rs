@@ -141,5 +141,22 @@ fn the_import_step_lists_an_importers_settings_and_writes_its_config() {
     let bad = data_import_from_form(form(&[("import", "on"), ("import_config", "{threads: 4")])).unwrap_err();
     assert_eq!(bad.field, "import_config");
     assert_eq!(import_input("spec.dataSource.dataImport.config.threads"), Some(("import_config", "Importer settings")));
-    assert_eq!(required_field_note(".spec.engine.userSecretsName"), Some("Cairn fills it (the database's users Secret)"));
+    assert_eq!(required_field_note(".spec.engine.userSecretsName"), Some("Cairn fills it (the database's users Secret; with the administrator password below, it holds the source's)"));
+}
+
+/// The Import step's administrator credentials land in each engine's users-Secret keys (those the operators
+/// and Cairn's credentials endpoint read); no password, no Secret.
+#[test]
+fn the_import_step_credentials_are_each_engines_users_secret() {
+    use cairn::app::pages::create_database_import::import_users_secret;
+    let keys = |e: &str, u: Option<&str>| import_users_secret(e, u, Some("pw")).unwrap().into_iter().collect::<Vec<_>>();
+    assert_eq!(keys("pxc", None), [("root".to_string(), "pw".to_string())]);
+    assert_eq!(keys("postgresql", None), [("password".to_string(), "pw".to_string())]);
+    assert_eq!(
+        keys("psmdb", Some(" admin ")),
+        [("MONGODB_DATABASE_ADMIN_PASSWORD".to_string(), "pw".to_string()), ("MONGODB_DATABASE_ADMIN_USER".to_string(), "admin".to_string())]
+    );
+    assert_eq!(keys("psmdb", Some(""))[1].1, "databaseAdmin", "MongoDB's administrator by default");
+    assert_eq!(import_users_secret("pxc", None, Some("")), None);
+    assert_eq!(import_users_secret("pxc", None, None), None);
 }

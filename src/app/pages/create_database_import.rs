@@ -26,6 +26,8 @@ pub const IMPORT_FIELDS: &[&str] = &[
     "import_force_path_style",
     "import_path",
     "import_config",
+    "import_db_user",
+    "import_db_password",
 ];
 
 /// One importer as the wizard offers it.
@@ -186,7 +188,34 @@ pub fn ImportStep(engine: Signal<String>, field_error: Signal<Option<FieldError>
             </label>
         </fieldset>
         {error_for("import_config")}
+        // The source database's administrator: a physical backup brings its users and their passwords, so the
+        // new database is created with the same (its users Secret, written before it).
+        <fieldset class="grid gap-4 sm:grid-cols-2">
+            <legend class="mb-2 text-sm font-medium">"Database credentials (of the database the data comes from)"</legend>
+            <Show when=move || engine.get() == "psmdb">
+                {text("import_db_user", "Administrator user", "text", "databaseAdmin", "MongoDB's database administrator in the source.")}
+            </Show>
+            {text("import_db_password", "Administrator password", "password", "",
+                "MySQL: root's, PostgreSQL: postgres's, MongoDB: the administrator's. Empty: new passwords are generated.")}
+        </fieldset>
     }
+}
+
+/// The users Secret's data for the Import step's credentials (`password` of the administrator; `user` for
+/// MongoDB, `databaseAdmin` when empty), in each engine's keys (those the operators and Cairn's credentials
+/// read); None without a password.
+pub fn import_users_secret(engine: &str, user: Option<&str>, password: Option<&str>) -> Option<std::collections::BTreeMap<String, String>> {
+    let pw = password.filter(|p| !p.is_empty())?.to_string();
+    let pairs: Vec<(&str, String)> = match engine {
+        "pxc" => vec![("root", pw)],
+        "postgresql" => vec![("password", pw)],
+        "psmdb" => vec![
+            ("MONGODB_DATABASE_ADMIN_USER", user.map(str::trim).filter(|u| !u.is_empty()).unwrap_or("databaseAdmin").to_string()),
+            ("MONGODB_DATABASE_ADMIN_PASSWORD", pw),
+        ],
+        _ => return None,
+    };
+    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 /// What the chosen importer does, what it requires of the database, and its settings (a JSON object
@@ -238,7 +267,7 @@ fn ImporterDetails(i: ImporterChoice) -> impl IntoView {
 /// What a required field means for the person filling the form (the ones Cairn fills itself).
 pub fn required_field_note(path: &str) -> Option<&'static str> {
     match path.trim_start_matches('.') {
-        "spec.engine.userSecretsName" => Some("Cairn fills it (the database's users Secret)"),
+        "spec.engine.userSecretsName" => Some("Cairn fills it (the database's users Secret; with the administrator password below, it holds the source's)"),
         "spec.engine.version" => Some("the version chosen in the first step"),
         _ => None,
     }
