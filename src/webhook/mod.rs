@@ -371,24 +371,22 @@ fn without_inline_keys(object: &Value, pointer: &str, secret: Option<String>) ->
 /// `clusterName` naming the backup's database (contract §1, labels), which the reconciler writes otherwise
 /// only after the backup is stored, so `kubectl get dbb -l clusterName=<db>` lists a backup from its creation.
 async fn mutate_backup(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
-    answer(review, |req| async move {
-        let b: DatabaseClusterBackup = match change(&state, &req)? {
-            Change::Pass(warning) => return Ok((None, warning)),
-            Change::Create(b) | Change::Update { new: b, .. } => b,
-        };
-        Ok((cluster_name_label(&req.object, &b.spec.db_cluster_name), None))
-    })
-    .await
+    default_cluster_label(state, review, |b: &DatabaseClusterBackup| b.spec.db_cluster_name.clone()).await
 }
 
 /// The restores' defaulter: as [`mutate_backup`], the label `clusterName` naming the restored database.
 async fn mutate_restore(AxumState(state): AxumState<State>, Json(review): Json<Review>) -> Json<Value> {
+    default_cluster_label(state, review, |r: &DatabaseClusterRestore| r.spec.db_cluster_name.clone()).await
+}
+
+/// A defaulter that sets the label `clusterName` to the database `db` names in the object ([`cluster_name_label`]).
+async fn default_cluster_label<K: serde::de::DeserializeOwned>(state: State, review: Review, db: fn(&K) -> String) -> Json<Value> {
     answer(review, |req| async move {
-        let r: DatabaseClusterRestore = match change(&state, &req)? {
+        let k: K = match change(&state, &req)? {
             Change::Pass(warning) => return Ok((None, warning)),
-            Change::Create(r) | Change::Update { new: r, .. } => r,
+            Change::Create(k) | Change::Update { new: k, .. } => k,
         };
-        Ok((cluster_name_label(&req.object, &r.spec.db_cluster_name), None))
+        Ok((cluster_name_label(&req.object, &db(&k)), None))
     })
     .await
 }
