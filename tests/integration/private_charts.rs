@@ -29,13 +29,14 @@ async fn operator_charts_come_from_a_repository_behind_a_login() {
     let app = axum::Router::new().fallback(move |headers: http::HeaderMap, uri: http::Uri| {
         let (expected, served) = (expected.clone(), served.clone());
         async move {
+            use axum::response::IntoResponse;
             if headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-                return (http::StatusCode::UNAUTHORIZED, [(http::header::WWW_AUTHENTICATE, "Basic realm=\"charts\"")], Vec::new());
+                return (http::StatusCode::UNAUTHORIZED, [(http::header::WWW_AUTHENTICATE, "Basic realm=\"charts\"")]).into_response();
             }
             let file = uri.path().trim_start_matches("/charts/").replace("..", "");
             match std::fs::read(served.join(file)) {
-                Ok(b) => (http::StatusCode::OK, [(http::header::WWW_AUTHENTICATE, "")], b),
-                Err(_) => (http::StatusCode::NOT_FOUND, [(http::header::WWW_AUTHENTICATE, "")], Vec::new()),
+                Ok(b) => b.into_response(),
+                Err(_) => http::StatusCode::NOT_FOUND.into_response(),
             }
         }
     });
