@@ -91,8 +91,9 @@ async fn a_kubectl_database_is_defaulted_finalized_mapped_and_deleted_in_the_for
     // A delete with no propagation policy (client-go's and the REST API's default) keeps the object's
     // foregroundDeletion: the database waits, deleting, until the garbage collector and Cairn's finalizer
     // (the upstream CR gone) let it go.
-    dbs.delete("bare", &DeleteParams::default()).await.unwrap();
-    let deleting = dbs.get("bare").await.unwrap();
+    // (The object the DELETE answers with: a later read can find the whole foreground deletion already
+    // played out, the garbage collector having released `foregroundDeletion` once the upstream CR was gone.)
+    let deleting = dbs.delete("bare", &DeleteParams::default()).await.unwrap().left().expect("still there, deleting");
     assert!(deleting.metadata.deletion_timestamp.is_some() && has(&deleting, FINALIZER_FOREGROUND), "{:?}", deleting.finalizers());
     eventually(60, "PerconaPGCluster gone", || async { pgs.get_opt("bare").await.unwrap().is_none().then_some(()) }).await;
     eventually(60, "DatabaseCluster gone (the garbage collector released foregroundDeletion)", || async {
