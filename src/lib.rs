@@ -33,6 +33,8 @@ pub mod kube_client;
 #[cfg(feature = "ssr")]
 pub mod leader;
 #[cfg(feature = "ssr")]
+pub mod memory;
+#[cfg(feature = "ssr")]
 pub mod object_storage;
 #[cfg(all(feature = "ssr", not(test)))]
 pub mod server;

@@ -8,6 +8,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let webhook = args.webhook()?;
     let images = args.images()?;
     let client = crate::kube_client::client("cairn").await?;
+    crate::memory::spawn_trimmer();
     let ns = args.ns.system_namespace.clone();
     if let Some(pw) = crate::auth::ensure_admin(&client, &ns).await? {
         // Printed once, when the account is created; `cairn accounts initial-admin-password` reads it later.
