@@ -8,7 +8,7 @@ use body::read_json;
 
 use crate::crd::DatabaseCluster;
 use crate::error::ApiError;
-use crate::service::{self, Caller, DbSummary};
+use crate::service::{self, database_list::RowPermissions, Caller, DbSummary};
 use crate::state::State;
 use axum::extract::{ConnectInfo, Path, State as AxState};
 use axum::http::HeaderMap;
@@ -173,6 +173,9 @@ async fn permissions(AxState(st): AxState<State>, headers: HeaderMap) -> Result<
     Ok(Json(service::authz::permissions(&st, &caller)))
 }
 
+/// What the caller may do with a row ([`RowPermissions::bits`]), as a part of a kept summary body's key.
+const MAY: [&[u8]; 8] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"];
+
 /// OpenEverest's list (a Kubernetes-style `DatabaseClusterList`), with optional `limit`/`continue`, `engine`
 /// and `status` filters and `view=summary` (see [`service::database_list`]). Serialised straight from the
 /// cache's shared copies.
@@ -193,34 +196,48 @@ async fn list_dbs(
         tracing::error!(error = %e, "serialising the database list");
         ApiError::new(500, "internal error")
     };
-    if q.summary {
-        let items: Vec<DbSummary> = page.items.iter().map(|d| service::database_list::summary(&st, &caller, d)).collect();
-        let body = serde_json::to_vec(&openapi::DatabaseClusterListView::Summary(List::paged("DatabaseClusterSummaryList", metadata, items)))
-            .map_err(|e| internal(&e))?;
-        return Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response());
-    }
-    // The full view: made of the items at their resourceVersions (the caller's RBAC chose them) and the
-    // page's metadata, so an unchanged list is the kept body (see `list_body`).
-    let meta_json = serde_json::to_vec(&metadata).map_err(|e| internal(&e))?;
-    let versions: Option<Vec<[&[u8]; 2]>> = page
-        .items
-        .iter()
-        .map(|d| Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes()]))
-        .collect();
-    let make = || {
-        // Borrowed from the cache, but with a `status` on every item (see `service::presented`).
-        let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
-        // A Kubernetes-style list, as OpenEverest returns.
-        serde_json::to_vec(&openapi::DatabaseClusterListView::Full(List::paged("DatabaseClusterList", metadata, items))).map_err(std::io::Error::other)
-    };
     let enc = list_body::negotiate(headers.get(http::header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
-    let body = match versions {
-        Some(v) => {
-            let key = list_body::key([&b"databaseclusters"[..], ns.as_bytes(), &meta_json].into_iter().chain(v.iter().flatten().copied()));
-            list_body::DATABASE_LISTS.get_or_make(key, enc, make)
+    let meta_json = serde_json::to_vec(&metadata).map_err(|e| internal(&e))?;
+    // Either view is made of the items at their resourceVersions (the caller's RBAC chose them) and the
+    // page's metadata, the summary also of what the caller may do with each row; so an unchanged list is the
+    // kept body (see `list_body`).
+    let body = if q.summary {
+        let may: Vec<RowPermissions> = page.items.iter().map(|d| RowPermissions::of(&st, &caller, d)).collect();
+        let versions: Option<Vec<[&[u8]; 3]>> = page
+            .items
+            .iter()
+            .zip(&may)
+            .map(|(d, m)| Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes(), MAY[m.bits()]]))
+            .collect();
+        let rows = || page.items.iter().zip(&may).map(|(d, m)| m.row(d)).collect::<Vec<DbSummary>>();
+        let make = || serde_json::to_vec(&openapi::DatabaseClusterListView::Summary(List::paged("DatabaseClusterSummaryList", metadata, rows()))).map_err(std::io::Error::other);
+        match versions {
+            Some(v) => {
+                let key = list_body::key([&b"summaries"[..], ns.as_bytes(), &meta_json].into_iter().chain(v.iter().flatten().copied()));
+                list_body::DATABASE_LISTS.get_or_make(key, enc, make)
+            }
+            None => make().and_then(|json| list_body::encode(&json, enc)).map(Into::into),
         }
-        // (Objects from the API server always have both; anything else is not kept.)
-        None => make().and_then(|json| list_body::encode(&json, enc)).map(Into::into),
+    } else {
+        let versions: Option<Vec<[&[u8]; 2]>> = page
+            .items
+            .iter()
+            .map(|d| Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes()]))
+            .collect();
+        let make = || {
+            // Borrowed from the cache, but with a `status` on every item (see `service::presented`).
+            let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
+            // A Kubernetes-style list, as OpenEverest returns.
+            serde_json::to_vec(&openapi::DatabaseClusterListView::Full(List::paged("DatabaseClusterList", metadata, items))).map_err(std::io::Error::other)
+        };
+        match versions {
+            Some(v) => {
+                let key = list_body::key([&b"databaseclusters"[..], ns.as_bytes(), &meta_json].into_iter().chain(v.iter().flatten().copied()));
+                list_body::DATABASE_LISTS.get_or_make(key, enc, make)
+            }
+            // (Objects from the API server always have both; anything else is not kept.)
+            None => make().and_then(|json| list_body::encode(&json, enc)).map(Into::into),
+        }
     }
     .map_err(|e| internal(&e))?;
     let mut res = ([(http::header::CONTENT_TYPE, "application/json"), (http::header::VARY, "accept-encoding")], body).into_response();

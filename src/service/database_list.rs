@@ -166,15 +166,43 @@ pub fn page(state: &State, caller: &Caller, namespace: Option<&str>, q: &ListQue
     Page { items, next, remaining }
 }
 
+/// What the caller may do with a database: delete it, reveal its credentials, change it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowPermissions {
+    pub delete: bool,
+    pub reveal: bool,
+    pub update: bool,
+}
+
+impl RowPermissions {
+    pub fn of(state: &State, caller: &Caller, d: &DatabaseCluster) -> Self {
+        let policy = state.rbac.policy();
+        let object = authz::object(d.metadata.namespace.as_deref().unwrap_or_default(), d.metadata.name.as_deref().unwrap_or_default());
+        RowPermissions {
+            delete: policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &object),
+            reveal: policy.can(caller.subject(), res::DATABASE_CLUSTER_CREDENTIALS, "read", &object),
+            update: policy.can(caller.subject(), res::DATABASE_CLUSTERS, "update", &object),
+        }
+    }
+
+    /// The three as one of 8 values (for keys).
+    pub fn bits(self) -> usize {
+        usize::from(self.delete) << 2 | usize::from(self.reveal) << 1 | usize::from(self.update)
+    }
+
+    /// The UI's row of `d` with these permissions.
+    pub fn row(self, d: &DatabaseCluster) -> DbSummary {
+        let mut row = DbSummary::from(d);
+        row.can_delete = self.delete;
+        row.can_reveal = self.reveal;
+        row.can_update = self.update;
+        row
+    }
+}
+
 /// The UI's row of a database, saying what the caller may do with it.
 pub fn summary(state: &State, caller: &Caller, d: &DatabaseCluster) -> DbSummary {
-    let policy = state.rbac.policy();
-    let mut row = DbSummary::from(d);
-    let object = authz::object(&row.namespace, &row.name);
-    row.can_delete = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "delete", &object);
-    row.can_reveal = policy.can(caller.subject(), res::DATABASE_CLUSTER_CREDENTIALS, "read", &object);
-    row.can_update = policy.can(caller.subject(), res::DATABASE_CLUSTERS, "update", &object);
-    row
+    RowPermissions::of(state, caller, d).row(d)
 }
 
 #[cfg(test)]

@@ -13,8 +13,13 @@ use tower::ServiceExt;
 
 /// The list as `accept` asks for it: (Content-Encoding, Vary, the body decoded as JSON).
 async fn list(rest: &Rest, ns: &str, accept: Option<&str>) -> (Option<String>, Option<String>, Value) {
+    list_view(rest, ns, "", accept).await
+}
+
+/// The list with `query` (e.g. `?view=summary`), as [`list`].
+async fn list_view(rest: &Rest, ns: &str, query: &str, accept: Option<&str>) -> (Option<String>, Option<String>, Value) {
     let mut b = http::Request::builder()
-        .uri(format!("/v1/namespaces/{ns}/database-clusters"))
+        .uri(format!("/v1/namespaces/{ns}/database-clusters{query}"))
         .header(http::header::AUTHORIZATION, format!("Bearer {}", rest.token("admin")));
     if let Some(a) = accept {
         b = b.header(http::header::ACCEPT_ENCODING, a);
@@ -70,6 +75,18 @@ async fn list_bodies_follow_every_change_in_every_encoding() {
     }
     assert_eq!(plain["kind"], "DatabaseClusterList");
     assert_eq!(plain["items"][0]["status"]["status"], "creating", "a status on every item, as before");
+    // The summary view is kept too (apart from the full one), in every encoding.
+    let (_, _, rows) = list_view(&rest, &ns, "?view=summary", Some("identity")).await;
+    assert_eq!(rows["kind"], "DatabaseClusterSummaryList");
+    assert_eq!(rows["items"][0]["nodes"], 1);
+    assert_eq!(rows["items"][0]["can_delete"], true, "what the admin may do is in the row");
+    for (accept, want) in accepts {
+        for _ in 0..2 {
+            let (enc, vary, json) = list_view(&rest, &ns, "?view=summary", accept).await;
+            assert_eq!((enc.as_deref(), vary.as_deref()), (want, Some("accept-encoding")), "summary, Accept-Encoding {accept:?}");
+            assert_eq!(json, rows, "summary, Accept-Encoding {accept:?}: the same rows");
+        }
+    }
 
     // A change of one database, then one more database: the next list of each encoding has it.
     dbs.patch(&a, &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"labels": {"list-bodies": "changed"}}}))).await.unwrap();
@@ -83,6 +100,15 @@ async fn list_bodies_follow_every_change_in_every_encoding() {
     }
     let cached = state.dbs.get(&kube::runtime::reflector::ObjectRef::new(&a).within(&ns)).unwrap();
     assert_eq!(cached.labels().get("list-bodies").map(String::as_str), Some("changed"));
+    // A change the summary shows (the node count): the next summary of each encoding has it.
+    dbs.patch(&a, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"engine": {"replicas": 3}}}))).await.unwrap();
+    for (accept, _) in accepts {
+        eventually(30, "the changed node count in the summary", || async {
+            let (_, _, json) = list_view(&rest, &ns, "?view=summary", accept).await;
+            (json["items"][0]["nodes"] == 3).then_some(())
+        })
+        .await;
+    }
     dbs.create(&PostParams::default(), &db(&b, cairn::crd::EngineType::Pxc, "8.0.42-33.1", 1)).await.unwrap();
     eventually(30, "the second database in the cache", || async {
         state.dbs.get(&kube::runtime::reflector::ObjectRef::new(&b).within(&ns)).map(|_| ())
