@@ -3,6 +3,32 @@ use serde::{Deserialize, Serialize};
 
 pub mod backups;
 
+/// How many databases one page of the databases list shows.
+pub const DATABASES_PAGE_SIZE: usize = 50;
+
+/// One page of the databases list (1-based `page`, clamped to the pages there are), and how many
+/// databases the caller sees in all.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DbPage {
+    pub rows: Vec<DbSummary>,
+    pub page: usize,
+    pub total: usize,
+}
+
+impl DbPage {
+    /// The number of pages for `total` rows (at least 1).
+    pub fn pages(total: usize) -> usize {
+        total.div_ceil(DATABASES_PAGE_SIZE).max(1)
+    }
+
+    /// `page` (1-based; 0 counts as 1) clamped to the pages of `total`, and the range of its rows.
+    pub fn range(page: usize, total: usize) -> (usize, std::ops::Range<usize>) {
+        let page = page.clamp(1, Self::pages(total));
+        let start = (page - 1) * DATABASES_PAGE_SIZE;
+        (page, start.min(total)..(start + DATABASES_PAGE_SIZE).min(total))
+    }
+}
+
 /// One row of the databases list.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]

@@ -1,6 +1,6 @@
 //! Server functions: the UI's front door. Each one resolves the caller and calls `service`, exactly as the
 //! REST handlers do.
-use crate::model::{DbSummary, FieldError, FormOptions, UserActions};
+use crate::model::{FieldError, FormOptions, UserActions};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -231,11 +231,16 @@ pub async fn logout() -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// One page of the databases list (see [`crate::model::DbPage`]): only its rows are made and sent, so the
+/// page of 1,000 databases renders (and hydrates) 50 rows.
 #[server]
-pub async fn list_databases() -> Result<Vec<DbSummary>, ServerFnError> {
+pub async fn list_databases(page: usize) -> Result<crate::model::DbPage, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
-    Ok(crate::service::database_summaries(&st, &caller, None))
+    let all = crate::service::database_list::page(&st, &caller, None, &Default::default()).items;
+    let (page, range) = crate::model::DbPage::range(page, all.len());
+    let rows = all[range].iter().map(|d| crate::service::database_list::summary(&st, &caller, d)).collect();
+    Ok(crate::model::DbPage { rows, page, total: all.len() })
 }
 
 /// What the user may do on the databases pages (RBAC), so the UI shows only those actions.

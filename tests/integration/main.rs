@@ -26,6 +26,7 @@ mod data_import_webhook;
 mod data_source_pitr;
 mod database_engine;
 mod database_page;
+mod databases_pages;
 mod engines;
 mod faults;
 mod flux_upgrade;

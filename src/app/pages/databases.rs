@@ -1,15 +1,18 @@
 use crate::app::components::database_actions::DatabaseActions;
 use crate::app::components::{error_text, ErrorText, Header, Loading, RelativeTime};
 use crate::app::server_fns::{get_user_actions, list_databases};
-use crate::model::{engine_label, status_label, DbSummary};
+use crate::model::{engine_label, status_label, DbPage, DbSummary, DATABASES_PAGE_SIZE};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// The databases list (`/` and `/databases`). Rendered on the server from the watch cache (also without
-/// JavaScript), then kept current by server-sent events from the same cache: no polling, no reload.
+/// The databases list (`/` and `/databases`, `?page=N` for the rows after the first
+/// [`DATABASES_PAGE_SIZE`]). Rendered on the server from the watch cache (also without JavaScript), then
+/// kept current by server-sent events from the same cache: no polling, no reload.
 #[component]
 pub fn DatabasesPage() -> impl IntoView {
-    let initial = Resource::new(|| (), |_| list_databases());
+    let query = leptos_router::hooks::use_query_map();
+    let page = Memo::new(move |_| query.with(|q| q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1)));
+    let initial = Resource::new(move || page.get(), list_databases);
     let actions = Resource::new(|| (), |_| get_user_actions());
 
     view! {
@@ -39,7 +42,7 @@ pub fn DatabasesPage() -> impl IntoView {
             <Transition fallback=|| view! { <Loading what="databases"/> }>
                 {move || Suspend::new(async move {
                     match initial.await {
-                        Ok(rows) => view! { <LiveTable rows/> }.into_any(),
+                        Ok(first) => view! { <LiveTable first/> }.into_any(),
                         Err(e) => view! { <ErrorText message=error_text(&e)/> }.into_any(),
                     }
                 })}
@@ -49,11 +52,14 @@ pub fn DatabasesPage() -> impl IntoView {
     .into_any()
 }
 
-/// The table, fed first by the server's render and then by the live stream. Rows are keyed by database, so a
-/// row's open menu or dialog survives updates of the others (and of itself).
+/// The table of one page, fed first by the server's render and then by the live stream (the caller's whole
+/// list, of which it shows its page). Rows are keyed by database, so a row's open menu or dialog survives
+/// updates of the others (and of itself).
 #[component]
-fn LiveTable(rows: Vec<DbSummary>) -> impl IntoView {
-    let rows = RwSignal::new(rows);
+fn LiveTable(first: DbPage) -> impl IntoView {
+    let page = first.page;
+    let total = RwSignal::new(first.total);
+    let rows = RwSignal::new(first.rows);
     // Where each database is in `rows`, so a row finds its own value in one step (a scan per row made the
     // first render of 1,000 rows a million comparisons, and every live update as many again).
     let index = Memo::new(move |_| {
@@ -61,14 +67,16 @@ fn LiveTable(rows: Vec<DbSummary>) -> impl IntoView {
     });
     #[cfg(feature = "hydrate")]
     crate::app::components::live::subscribe("/v1/events/database-clusters", &["databases"], move |_, data| {
-        if let Ok(r) = serde_json::from_str::<Vec<DbSummary>>(&data) {
-            rows.set(r);
+        if let Ok(mut all) = serde_json::from_str::<Vec<DbSummary>>(&data) {
+            let (_, range) = DbPage::range(page, all.len());
+            total.set(all.len());
+            rows.set(all.drain(range).collect());
         }
     });
     let th = "px-2 py-2 font-medium sm:px-3";
     let th_wide = "hidden px-3 py-2 font-medium md:table-cell";
     view! {
-        <Show when=move || rows.with(|r| !r.is_empty())
+        <Show when=move || total.with(|t| *t != 0)
             fallback=|| view! {
                 <div class="card text-center">
                     <p class="font-medium">"No databases yet"</p>
@@ -99,10 +107,38 @@ fn LiveTable(rows: Vec<DbSummary>) -> impl IntoView {
                         </For>
                     </tbody>
                 </table>
+                <Pager page total/>
             </div>
         </Show>
     }
     .into_any()
+}
+
+/// "51–100 of 1,000" with links to the previous and next pages; nothing while one page holds them all.
+#[component]
+fn Pager(page: usize, total: RwSignal<usize>) -> impl IntoView {
+    move || {
+        let total = total.get();
+        if total <= DATABASES_PAGE_SIZE {
+            return ().into_any();
+        }
+        let (page, range) = DbPage::range(page, total);
+        let pages = DbPage::pages(total);
+        let link = |to: usize, label: &'static str, rel: &'static str| match (1..=pages).contains(&to) && to != page {
+            true => view! { <a href=format!("?page={to}") rel=rel class="btn-secondary">{label}</a> }.into_any(),
+            false => view! { <span class="btn-secondary pointer-events-none opacity-50" aria-disabled="true">{label}</span> }.into_any(),
+        };
+        view! {
+            <nav aria-label="Pages" class="flex flex-wrap items-center justify-between gap-2 border-t border-slate-100 px-3 py-2 text-sm">
+                <span class="text-slate-600">{format!("{}–{} of {total}", range.start + 1, range.end)}</span>
+                <span class="flex gap-2">
+                    {link(page.wrapping_sub(1), "Previous", "prev")}
+                    {link(page + 1, "Next", "next")}
+                </span>
+            </nav>
+        }
+        .into_any()
+    }
 }
 
 /// The current value of one row (by namespace and name) within the live rows.
