@@ -79,6 +79,10 @@ pub enum Command {
         #[command(flatten)]
         ns: SystemNamespace,
     },
+    /// Import a physical backup from S3 into a database by the operator's restore: the program the chart's
+    /// default DataImporters run in the import Job (reads the request the Job mounts; see the README's
+    /// "Data import"). Exit code 0 imported, 1 failed (the operator's error on the last line), 3 timed out.
+    DataImporter(crate::cli::data_importer::DataImporterArgs),
     /// Print a shell completion script, e.g. `cairn completions bash > /etc/bash_completion.d/cairn`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -3,6 +3,7 @@
 //! releases, visible to `helm list`), never OLM, and talk to the cluster of `-k/--kubeconfig`.
 pub mod accounts;
 pub mod charts;
+pub mod data_importer;
 pub mod install;
 pub mod namespaces;
 pub mod serve;
@@ -52,6 +53,7 @@ pub async fn run(cli: crate::config::Cli) -> i32 {
                 }
                 Ok(())
             }
+            Command::DataImporter(args) => data_importer::run(args).await,
             Command::Completions { shell } => {
                 use clap::CommandFactory;
                 clap_complete::generate(shell, &mut crate::config::Cli::command(), "cairn", &mut std::io::stdout());

@@ -379,7 +379,8 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
     Ok(Action::await_change())
 }
 
-/// The request the importer reads: the source (without keys), the target database and the config.
+/// The request the importer reads: the source (without keys), the target database, the config and the
+/// DataImportJob (name and uid). `cairn data-importer` reads it as [`crate::engine::data_import::ImportRequest`].
 pub fn request_json(j: &DataImportJob, db: &DatabaseCluster, credentials_secret: Option<&str>) -> serde_json::Value {
     let t = &j.spec.template;
     let source = t.source.clone().unwrap_or_default();
@@ -403,6 +404,8 @@ pub fn request_json(j: &DataImportJob, db: &DatabaseCluster, credentials_secret:
             "userSecretsName": db.user_secrets_name(),
         },
         "config": t.config.clone().unwrap_or(serde_json::json!({})),
+        // Whose import this is: what the importer creates is owned by the job.
+        "job": {"name": j.name_any(), "uid": j.uid()},
     })
 }
 

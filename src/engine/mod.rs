@@ -2,6 +2,7 @@
 //! (upstream status → our status). Reconcilers gather inputs, call them and apply the result.
 pub mod backup;
 pub mod bounds;
+pub mod data_import;
 pub mod images;
 pub mod monitoring;
 pub mod postgresql;

@@ -231,6 +231,15 @@ pub fn pg_restore_object(r: &DatabaseClusterRestore, repo: &str, src: &RestoreSo
     u
 }
 
+/// The pgBackRest repository path (`repoN-path`, without the leading `/`) of a backup at `path` in its bucket:
+/// the part before `/backup/<stanza>/<label>`, else the backup's directory.
+pub fn pg_repo_path(path: &str) -> String {
+    match path.split_once("/backup/") {
+        Some((p, _)) => p.to_string(),
+        None => source_prefix(path),
+    }
+}
+
 /// The Secret with the data source repository's credentials (`repo1`), for a PG database made from a backup.
 pub fn pg_data_source_secret_name(db: &str) -> String {
     format!("{db}-pgbackrest-datasource-secrets")
@@ -241,11 +250,7 @@ pub fn pg_data_source_secret_name(db: &str) -> String {
 /// `/backup/db/<label>`), credentials from [`pg_data_source_secret_name`], and the restore options.
 pub fn pg_data_source(db_name: &str, src: &RestoreSource, pitr: Option<&Pitr>) -> PgDataSource {
     let storage = src.storage();
-    let path = path_in_bucket(src.destination(), &storage.spec.bucket);
-    let repo_path = match path.split_once("/backup/") {
-        Some((p, _)) => p.to_string(),
-        None => source_prefix(&path),
-    };
+    let repo_path = pg_repo_path(&path_in_bucket(src.destination(), &storage.spec.bucket));
     let mut repo = pg_repo_location(&storage.spec);
     repo.name = "repo1".into();
     let mut global = BTreeMap::from([("repo1-path".to_string(), format!("/{repo_path}"))]);
