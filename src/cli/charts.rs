@@ -16,7 +16,7 @@ macro_rules! files {
 pub const CAIRN: &[(&str, &str)] = files!("cairn":
     "Chart.yaml", "values.yaml", "README.md", ".helmignore", "crds/README.md",
     "templates/NOTES.txt", "templates/_helpers.tpl", "templates/accounts-secret.yaml",
-    "templates/clusterrole.yaml", "templates/clusterrolebinding.yaml", "templates/default-scheduling.yaml",
+    "templates/clusterrole.yaml", "templates/clusterrolebinding.yaml", "templates/data-importers.yaml", "templates/default-scheduling.yaml",
     "templates/deployment.yaml", "templates/ingress.yaml", "templates/jwt-secret.yaml", "templates/leader-election.yaml", "templates/monitoring.yaml",
     "templates/rbac-policy.yaml", "templates/service.yaml", "templates/serviceaccount.yaml",
     "templates/servicemonitor.yaml", "templates/settings-configmap.yaml", "templates/tls-secret.yaml", "templates/webhook.yaml",

@@ -47,6 +47,7 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         ("nothing-optional", vec![
             "accounts.create=false", "jwt.create=false", "settings.create=false", "rbacPolicy.create=false", "rbac.create=false",
             "serviceAccount.create=false", "defaultPodSchedulingPolicies=false", "defaultLoadBalancerConfigs=false",
+            "dataImporters.perconaPXCOperator.enabled=false", "dataImporters.perconaPSMDBOperator.enabled=false", "dataImporters.perconaPGOperator.enabled=false",
         ]),
         ("db-namespaces", vec!["dbNamespaces={a,b}", "secureCookies=true", "versionService.url="]),
         // The admission webhook with its generated certificate, validating only, selecting by name.
@@ -65,6 +66,8 @@ fn cairn_toggles() -> Vec<(&'static str, Vec<&'static str>)> {
         ]),
         // Several replicas: leader election, with the Lease's Role.
         ("replicas", vec!["replicaCount=3"]),
+        // The data importers from another image, one of them off.
+        ("data-importers", vec!["dataImporters.perconaPGOperator.enabled=false", "dataImporters.perconaPXCOperator.image=registry.example.com/importer:1"]),
     ]
 }
 
@@ -113,6 +116,7 @@ async fn charts_lint_strict_and_render_every_toggle() {
         "Deployment/cairn", "Service/cairn", "ServiceAccount/cairn", "ClusterRole/cairn-sys", "ClusterRoleBinding/cairn-sys",
         "Secret/everest-accounts", "Secret/everest-jwt", "ConfigMap/everest-rbac", "ConfigMap/everest-settings",
         "PodSchedulingPolicy/everest-default-postgresql", "LoadBalancerConfig/eks-default",
+        "DataImporter/everest-percona-pxc-operator", "DataImporter/everest-percona-psmdb-operator", "DataImporter/everest-percona-pg-operator",
     ] {
         assert!(k.contains(&want.to_string()), "{want} missing from the default render: {k:?}");
     }
@@ -122,6 +126,11 @@ async fn charts_lint_strict_and_render_every_toggle() {
     assert!(y.contains("secretName: cairn-tls") && y.contains("value: \"true\""), "TLS on the Ingress, Secure cookies: {y}");
     let y = render(&cairn_chart, "sys", &cairn_toggles()[2].1);
     assert!(kinds(&y).contains(&"ServiceMonitor/cairn".to_string()), "{y}");
+    // The data importers run Cairn's image (or the one set), one can be left out.
+    let y = render(&cairn_chart, "sys", &[]);
+    assert!(y.contains("command: [\"/app/cairn\", \"data-importer\", \"postgresql\"]") && y.contains("image: \"cairn:0.1.0\""), "{y}");
+    let y = render(&cairn_chart, "sys", &cairn_toggles()[11].1);
+    assert!(!kinds(&y).contains(&"DataImporter/everest-percona-pg-operator".to_string()) && y.contains("image: \"registry.example.com/importer:1\""), "{y}");
     let y = render(&cairn_chart, "sys", &cairn_toggles()[5].1);
     assert_eq!(kinds(&y), ["Service/cairn", "Deployment/cairn"], "only the workload when everything optional is off");
     assert!(!k.iter().any(|k| k.contains("WebhookConfiguration/")), "the admission webhook is off by default: {k:?}");
