@@ -36,6 +36,13 @@ struct Args {
     /// moves their Deployments to the approved version, as `cairn namespaces update` would.
     #[arg(long, env = "CAIRN_SIM_OLDER_OPERATORS_IN", value_delimiter = ',')]
     older_operators_in: Vec<String>,
+    /// The `cairn` binary the simulator runs for the Pods of import Jobs that run Cairn's importer
+    /// (`cairn data-importer`); default: the one beside this program.
+    #[arg(long, env = "CAIRN_SIM_IMPORTER_BIN")]
+    importer_bin: Option<std::path::PathBuf>,
+    /// The helm binary that renders the chart's DataImporters.
+    #[arg(long, env = "CAIRN_HELM", default_value = "helm")]
+    helm: String,
 }
 
 fn parse_set(s: &str) -> Result<cairn::engine::versions::OperatorSet, String> {
@@ -60,11 +67,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let client = cairn::kube_client::client("cairn-sim").await?;
     default_storage_class(&client).await?;
-    default_data_importers(&client).await?;
+    default_data_importers(&client, &args.helm).await?;
     tracing::info!("engine simulator running");
     let step = std::time::Duration::from_millis(args.step_ms);
     tokio::select! {
-        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None, clock_speed: args.clock_speed }) => {}
+        _ = cairn::sim::run(client.clone(), cairn::sim::Options { step, namespaces: None, clock_speed: args.clock_speed, importer: importer(args.importer_bin) }) => {}
         _ = cairn::sim::operators::run_operator_sets(client, step, args.namespace_label_selector, args.operators, args.older_operators_in.into_iter().filter(|n| !n.is_empty()).collect()) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
@@ -99,33 +106,25 @@ async fn default_storage_class(client: &kube::Client) -> anyhow::Result<()> {
     }
 }
 
-/// The data importers OpenEverest's chart installs (`everest-percona-{pxc,psmdb,pg}-operator`: the
-/// operator's image running `/data-importer <engine>`), so the sandbox's Import flow has something to offer.
-/// Existing ones are left alone.
-async fn default_data_importers(client: &kube::Client) -> anyhow::Result<()> {
-    use cairn::crd::DataImporter;
-    let api: kube::Api<DataImporter> = kube::Api::all(client.clone());
-    for (engine, short, label, image) in [
-        ("pxc", "pxc", "MySQL (Percona XtraDB Cluster) dump", "percona/percona-xtradb-cluster-operator:1.19.0"),
-        ("psmdb", "psmdb", "MongoDB dump", "percona/percona-server-mongodb-operator:1.21.2"),
-        ("postgresql", "pg", "PostgreSQL dump", "percona/percona-postgresql-operator:2.8.2"),
-    ] {
-        let di: DataImporter = serde_json::from_value(serde_json::json!({
-            "apiVersion": "everest.percona.com/v1alpha1", "kind": "DataImporter",
-            "metadata": {"name": format!("everest-percona-{short}-operator")},
-            "spec": {
-                "displayName": label,
-                "description": format!("Imports a {label} from S3 with the operator's data importer"),
-                "supportedEngines": [engine],
-                "jobSpec": {"image": image, "command": ["/data-importer", engine]},
-                "databaseClusterConstraints": {"requiredFields": [".spec.engine.userSecretsName"]},
-            }
-        }))?;
-        match api.create(&Default::default(), &di).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => return Err(e.into()),
+/// The chart's three default DataImporters (`everest-percona-{pxc,psmdb,pg}-operator`, running Cairn's image
+/// as `cairn data-importer <engine>`), rendered from the chart with Helm as `helm install` creates them, so
+/// the sandbox's Import flow offers what a real installation offers. Existing ones are left alone.
+async fn default_data_importers(client: &kube::Client, helm: &str) -> anyhow::Result<()> {
+    let names = cairn::sim::imports::install_chart_data_importers(client, helm, &[]).await.map_err(|e| anyhow::anyhow!("the chart's DataImporters (helm {helm:?}): {e:#}"))?;
+    tracing::info!(?names, "the chart's data importers");
+    Ok(())
+}
+
+/// How the simulator runs `cairn data-importer` (the Pods of the chart's importers): the `cairn` binary of
+/// `--importer-bin`, else the one beside this program, and the cluster's kubeconfig (`KUBECONFIG`).
+fn importer(bin: Option<std::path::PathBuf>) -> Option<cairn::sim::imports::Importer> {
+    let bin = bin.or_else(|| std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("cairn")))).filter(|b| b.exists());
+    let kubeconfig = std::env::var_os("KUBECONFIG").and_then(|k| std::env::split_paths(&k).next()).filter(|k| k.exists());
+    match (bin, kubeconfig) {
+        (Some(bin), Some(kubeconfig)) => Some(cairn::sim::imports::Importer { bin, kubeconfig }),
+        (bin, kubeconfig) => {
+            tracing::warn!(?bin, ?kubeconfig, "cannot run `cairn data-importer` (no cairn binary or no KUBECONFIG): import Jobs are played by their path");
+            None
         }
     }
-    Ok(())
 }

@@ -9,7 +9,7 @@ mod backups;
 mod restores;
 pub mod schedules;
 mod engines;
-mod imports;
+pub mod imports;
 pub mod operators;
 mod pods;
 pub mod pmm;
@@ -40,6 +40,9 @@ pub struct Options {
     /// Only objects in namespaces matching this label selector (None: every namespace). Tests share one
     /// API server, one simulator per test, each in its own namespaces.
     pub namespaces: Option<String>,
+    /// Runs Cairn's own importer (`cairn data-importer`) for import Jobs that run it, as a kubelet would
+    /// run their Pod (None: those Jobs are played like any other, by their path).
+    pub importer: Option<imports::Importer>,
 }
 
 /// The namespaces a simulator acts in: all, or those matching a label selector (read through a watch).
@@ -135,7 +138,7 @@ pub async fn run(client: Client, opts: Options) {
         backups::run(client.clone(), opts.step, ctx.scope.clone()),
         restores::run(client.clone(), opts.step, ctx.scope.clone()),
         schedules::run(client.clone(), opts.clock_speed, ctx.scope.clone()),
-        imports::run(client, opts.step, import_scope),
+        imports::run(client, opts.step, import_scope, opts.importer),
     );
 }
 

@@ -4,7 +4,9 @@
 //!   PG   `Starting` → `Running` → `Succeeded`
 //! one step each. On leaving the first state the simulator READS the backup back from the object store (the
 //! backup's directory must hold objects) and fails the restore (`Failed` / `error`) with the reason when they
-//! are missing or the storage cannot be read.
+//! are missing or the storage cannot be read. The restores of `cairn data-importer` (labelled
+//! `app.kubernetes.io/component=data-import`) read a bucket outside Cairn's storages: see
+//! [`check_import_source`].
 use super::backups::{location, path_of, pg_repo_target};
 use crate::upstream::pg::{PerconaPGCluster, PerconaPGRestore};
 use crate::upstream::psmdb::{PerconaServerMongoDBBackup, PerconaServerMongoDBRestore};
@@ -31,6 +33,10 @@ pub(crate) trait SimRestore:
     const MESSAGE: Option<&'static str>;
     fn state(&self) -> String;
     fn source(&self, client: &Client) -> impl std::future::Future<Output = Result<Result<Source, String>, kube::Error>> + Send;
+    /// The S3 credentials Secret a restore from a location names (`backupSource.s3.credentialsSecret`).
+    fn credentials_secret(&self) -> Option<String> {
+        None
+    }
 }
 
 /// `scheme://bucket/path` → (bucket, path).
@@ -63,6 +69,9 @@ impl SimRestore for PerconaXtraDBClusterRestore {
     }
     const FAILED: &'static str = "Failed";
     const MESSAGE: Option<&'static str> = Some("comments");
+    fn credentials_secret(&self) -> Option<String> {
+        self.spec.backup_source.as_ref().and_then(|s| s.s3.as_ref()).map(|s| s.credentials_secret.clone()).filter(|s| !s.is_empty())
+    }
     fn state(&self) -> String {
         self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
     }
@@ -82,6 +91,9 @@ impl SimRestore for PerconaServerMongoDBRestore {
     }
     const FAILED: &'static str = "error";
     const MESSAGE: Option<&'static str> = Some("error");
+    fn credentials_secret(&self) -> Option<String> {
+        self.spec.backup_source.as_ref().and_then(|s| s.s3.as_ref()).and_then(|s| s.credentials_secret.clone()).filter(|s| !s.is_empty())
+    }
     fn state(&self) -> String {
         self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
     }
@@ -149,12 +161,37 @@ async fn simulate<K: SimRestore>(client: Client, ctx: Arc<Ctx>) {
 async fn check_backup<K: SimRestore>(r: &K, client: &Client) -> Result<(), String> {
     let ns = r.namespace().unwrap_or_default();
     let (storage, bucket, dir) = r.source(client).await.map_err(|e| e.to_string())??;
+    if r.labels().get(IMPORT_LABEL.0).is_some_and(|v| v == IMPORT_LABEL.1) {
+        return check_import_source(r, client, &ns, &bucket, &dir).await;
+    }
     let loc = location(client, &ns, &storage, bucket).await?;
     match crate::object_storage::list(&loc, &dir).await {
         Ok(objects) if !objects.is_empty() => Ok(()),
         Ok(_) => Err(format!("backup data not found at {}", loc.url(&dir))),
         Err(e) => Err(format!("reading {}: {e}", loc.url(&dir))),
     }
+}
+
+/// The label of the restores `cairn data-importer` creates (their source is outside Cairn's storages).
+const IMPORT_LABEL: (&str, &str) = crate::engine::data_import::LABEL_COMPONENT;
+
+/// An import's source is a bucket the simulator has no storage for (the sandbox has no such S3): the operator
+/// reads it with the credentials Secret the restore names, which must exist with the S3 keys; the backup is
+/// missing when the path's last segment starts with `fail` (the rule the tests and the sandbox rely on).
+async fn check_import_source<K: SimRestore>(r: &K, client: &Client, ns: &str, bucket: &str, dir: &str) -> Result<(), String> {
+    if let Some(name) = r.credentials_secret() {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
+        let s = secrets.get_opt(&name).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("credentials Secret {name:?} not found"))?;
+        let data = s.data.unwrap_or_default();
+        if !["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].iter().all(|k| data.get(*k).is_some_and(|v| !v.0.is_empty())) {
+            return Err(format!("credentials Secret {name:?} has no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+        }
+    }
+    let last = dir.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    if last.starts_with("fail") {
+        return Err(format!("simulated restore failure: cannot read s3://{bucket}/{dir}"));
+    }
+    Ok(())
 }
 
 async fn reconcile<K: SimRestore>(r: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {

@@ -604,6 +604,12 @@ impl TestEnv {
     }
 
     /// The engine simulator with fast transitions: the operators' Deployments and their clusters.
+    /// How the simulator runs `cairn data-importer` (the chart's importers): this package's `cairn` binary,
+    /// with this control plane's kubeconfig.
+    pub fn importer(&self) -> cairn::sim::imports::Importer {
+        cairn::sim::imports::Importer { bin: PathBuf::from(env!("CARGO_BIN_EXE_cairn")), kubeconfig: self.kubeconfig.clone() }
+    }
+
     pub fn start_simulator(&self) {
         self.start_simulator_with_step(Duration::from_millis(400));
     }
@@ -612,7 +618,7 @@ impl TestEnv {
     /// namespaces only. Tests that assert every status transition use a longer step than `start_simulator`,
     /// so a reconcile delayed by a busy machine still sees each upstream state.
     pub fn start_simulator_with_step(&self, step: Duration) {
-        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()), clock_speed: SIM_CLOCK_SPEED }));
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()), clock_speed: SIM_CLOCK_SPEED, importer: Some(self.importer()) }));
         self.start_operators();
     }
 
@@ -631,7 +637,7 @@ impl TestEnv {
     /// [`TestEnv::start_private_with_operators`]).
     pub fn start_simulator_with_operators(&self, operators: OperatorSet) {
         let step = Duration::from_millis(400);
-        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()), clock_speed: SIM_CLOCK_SPEED }));
+        tokio::spawn(cairn::sim::run(self.client.clone(), cairn::sim::Options { step, namespaces: Some(self.selector()), clock_speed: SIM_CLOCK_SPEED, importer: Some(self.importer()) }));
         self.start_operators_of(operators);
     }
 
