@@ -21,6 +21,7 @@ mod crd_generated;
 mod crd_rules;
 mod credentials;
 mod data_import;
+mod data_import_chart;
 mod data_import_kubectl;
 mod data_import_webhook;
 mod data_source_pitr;
