@@ -99,7 +99,8 @@ for k,v in [("CAIRN_GCS_ENDPOINT",o["endpoint"]),("CAIRN_GCS_BUCKET",o["buckets"
 
   # The simulator also stands in for the Percona version service, serving ../shared/version-service/ on a
   # free port under the real service's paths; it prints the URL Cairn should use.
-  CAIRN_SIM_OLDER_OPERATORS_IN="$upgrade_ns" "$sim_bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
+  # It runs `cairn data-importer` (the chart's importers) with the cairn that serves, as the import Jobs' pods.
+  CAIRN_SIM_IMPORTER_BIN="$bin/cairn" CAIRN_SIM_OLDER_OPERATORS_IN="$upgrade_ns" "$sim_bin/cairn-sim" --version-service-dir "${CAIRN_VERSION_SERVICE_DIR:-$CAIRN_ROOT/../shared/version-service}" \
     --pmm-version "${CAIRN_SANDBOX_PMM_VERSION:-3.1.0}" \
     > "$STACK_DIR/sim.out" 2> "$STACK_DIR/sim.log" &
   stack_pids+=($!)

@@ -15,8 +15,8 @@ import {
 // The Import flow (contract §4): "Import" on the databases page opens the create wizard with its own Import
 // step (the importers of the chosen engine, what each requires, where the data is); the database is
 // created with `spec.dataSource.dataImport` as a REST client writes it, becomes ready, gets its
-// DataImportJob, imports (the sandbox's simulator plays the import Job: a file whose name starts with "fail"
-// cannot be read) and shows the outcome in words.
+// DataImportJob, imports (the chart's importer, run by the sandbox's simulator, restores through the simulated
+// operator: a backup whose name starts with "fail" cannot be read) and shows the outcome in words.
 
 async function importDatabase(page: Page, name: string, path: string, rootPassword?: string): Promise<void> {
   await gotoWithRetry(page, "/");
@@ -48,11 +48,11 @@ async function importDatabase(page: Page, name: string, path: string, rootPasswo
   await expect(page.getByRole("heading", { name: "2. Import" })).toBeVisible();
   await expect(page.getByLabel("Name", { exact: true })).toBeHidden();
   const importer = page.getByLabel("Data importer");
-  await expect(importer.getByRole("option", { name: "MySQL (Percona XtraDB Cluster) dump" })).toHaveCount(1);
-  await expect(importer.getByRole("option", { name: "MongoDB dump" })).toHaveCount(0);
-  await importer.selectOption({ label: "MySQL (Percona XtraDB Cluster) dump" });
-  const details = page.getByRole("region", { name: "Importer MySQL (Percona XtraDB Cluster) dump" });
-  await expect(details).toContainText("Imports a MySQL (Percona XtraDB Cluster) dump from S3");
+  await expect(importer.getByRole("option", { name: "MySQL (Percona XtraDB Cluster) physical backup" })).toHaveCount(1);
+  await expect(importer.getByRole("option", { name: "MongoDB physical backup" })).toHaveCount(0);
+  await importer.selectOption({ label: "MySQL (Percona XtraDB Cluster) physical backup" });
+  const details = page.getByRole("region", { name: "Importer MySQL (Percona XtraDB Cluster) physical backup" });
+  await expect(details).toContainText("Imports a physical backup of Percona XtraDB Cluster");
   await expect(details.getByRole("list", { name: "Required fields" })).toHaveText(/\.spec\.engine\.userSecretsName — Cairn fills it/);
   await page.getByLabel("Bucket").fill("dumps");
   await page.getByLabel("Region").fill("us-east-1");
@@ -117,7 +117,7 @@ test("an import that fails shows why on the database page", async ({ page }, tes
   await expect(row.getByText("Error")).toBeVisible({ timeout: 90_000 });
 
   await gotoWithRetry(page, `/databases/${e2eNamespace()}/${name}/overview`);
-  await expect(page.getByText(/data import failed: simulated import failure: cannot read \/dumps\/fail-missing\.sql/).first()).toBeVisible();
+  await expect(page.getByText(/data import failed: .*simulated restore failure: cannot read s3:\/\/dumps\/dumps\/fail-missing\.sql/).first()).toBeVisible();
   await expect(page.getByText("ImportFailed").first()).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("import-failed.png"), fullPage: true });
   expectNoProblems(problems);
