@@ -123,21 +123,26 @@ async fn write_secret(client: &Client, req: &ImportRequest, name: &str, data: BT
     Ok(())
 }
 
-/// An upstream restore kind: its state mapped to ours, and the operator's own words when it failed.
+/// An upstream restore kind: its state (the operator's words, mapped to ours by Cairn's restore mapping), and
+/// the operator's own words when it failed.
 trait UpstreamRestore:
     Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug
 {
-    fn raw_state(&self) -> String;
-    fn state(&self) -> RestoreState;
+    const MAP: fn(Option<&str>) -> RestoreState;
+    fn raw(&self) -> Option<&str>;
     fn error(&self) -> Option<String>;
+    fn raw_state(&self) -> String {
+        self.raw().unwrap_or_default().to_string()
+    }
+    fn state(&self) -> RestoreState {
+        Self::MAP(self.raw())
+    }
 }
 
 impl UpstreamRestore for PerconaXtraDBClusterRestore {
-    fn raw_state(&self) -> String {
-        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
-    }
-    fn state(&self) -> RestoreState {
-        pxc_restore_state(self.status.as_ref().and_then(|s| s.state.as_deref()))
+    const MAP: fn(Option<&str>) -> RestoreState = pxc_restore_state;
+    fn raw(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.state.as_deref())
     }
     fn error(&self) -> Option<String> {
         self.status.as_ref().and_then(|s| s.comments.clone()).filter(|c| !c.is_empty())
@@ -145,11 +150,9 @@ impl UpstreamRestore for PerconaXtraDBClusterRestore {
 }
 
 impl UpstreamRestore for PerconaServerMongoDBRestore {
-    fn raw_state(&self) -> String {
-        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
-    }
-    fn state(&self) -> RestoreState {
-        psmdb_restore_state(self.status.as_ref().and_then(|s| s.state.as_deref()))
+    const MAP: fn(Option<&str>) -> RestoreState = psmdb_restore_state;
+    fn raw(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.state.as_deref())
     }
     fn error(&self) -> Option<String> {
         self.status.as_ref().and_then(|s| s.error.clone()).filter(|c| !c.is_empty())
@@ -157,11 +160,9 @@ impl UpstreamRestore for PerconaServerMongoDBRestore {
 }
 
 impl UpstreamRestore for PerconaPGRestore {
-    fn raw_state(&self) -> String {
-        self.status.as_ref().and_then(|s| s.state.clone()).unwrap_or_default()
-    }
-    fn state(&self) -> RestoreState {
-        pg_restore_state(self.status.as_ref().and_then(|s| s.state.as_deref()))
+    const MAP: fn(Option<&str>) -> RestoreState = pg_restore_state;
+    fn raw(&self) -> Option<&str> {
+        self.status.as_ref().and_then(|s| s.state.as_deref())
     }
     /// The PG operator records no reason; its restore Job's log has it.
     fn error(&self) -> Option<String> {

@@ -17,7 +17,7 @@ use super::backup::{pg_repo_location, pg_repo_options, StorageInput};
 use super::restore::{path_in_bucket, pg_repo_path, pg_restore_options, psmdb_restore_object, pxc_restore_object, RestoreSource};
 use crate::crd::backup_storage::{BackupStorageSpec, BackupStorageType};
 use crate::crd::database_cluster_restore::RestoreDataSource;
-use crate::crd::{DatabaseClusterRestore, DatabaseClusterRestoreSpec, EngineType};
+use crate::crd::{DataImportSource, DatabaseClusterRestore, DatabaseClusterRestoreSpec, EngineType};
 use crate::upstream::pg::{PerconaPGCluster, PerconaPGRestore, PerconaPGRestoreSpec, PgBackRestRepo};
 use crate::upstream::psmdb::PerconaServerMongoDBRestore;
 use crate::upstream::pxc::PerconaXtraDBClusterRestore;
@@ -35,8 +35,9 @@ pub const PG_CONF_KEY: &str = "data-import.conf";
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportRequest {
+    /// The source as the DataImportJob names it (its keys never in the request).
     #[serde(default)]
-    pub source: RequestSource,
+    pub source: DataImportSource,
     #[serde(default)]
     pub target: RequestTarget,
     #[serde(default)]
@@ -44,31 +45,6 @@ pub struct ImportRequest {
     /// The DataImportJob (owner of what the importer creates).
     #[serde(default)]
     pub job: Option<RequestJob>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct RequestSource {
-    #[serde(default)]
-    pub s3: Option<RequestS3>,
-    #[serde(default)]
-    pub path: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestS3 {
-    #[serde(default)]
-    pub bucket: String,
-    #[serde(default)]
-    pub region: Option<String>,
-    #[serde(default, rename = "endpointURL")]
-    pub endpoint_url: Option<String>,
-    #[serde(default, rename = "verifyTLS")]
-    pub verify_tls: Option<bool>,
-    #[serde(default)]
-    pub force_path_style: Option<bool>,
-    #[serde(default)]
-    pub credentials_secret_name: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -125,8 +101,8 @@ impl ImportRequest {
             spec: BackupStorageSpec {
                 type_: BackupStorageType::S3,
                 bucket: s3.bucket,
-                region: s3.region.filter(|r| !r.is_empty()),
-                endpoint_url: s3.endpoint_url.filter(|e| !e.is_empty()),
+                region: Some(s3.region).filter(|r| !r.is_empty()),
+                endpoint_url: Some(s3.endpoint_url).filter(|e| !e.is_empty()),
                 verify_tls: Some(s3.verify_tls.unwrap_or(true)),
                 force_path_style: s3.force_path_style,
                 credentials_secret_name: credentials.to_string(),
