@@ -180,3 +180,51 @@ async fn the_charts_importers_restore_through_the_operators() {
     let restore = Api::<PerconaXtraDBClusterRestore>::namespaced(sa.clone(), &ns).get("data-import-ci-pxc-bad").await;
     assert!(restore.is_ok(), "reading its restore is granted: {restore:?}");
 }
+
+/// The older operator generation (PG 2.7.0 keeps a PVC repository `repo1` and has no `spec.backups.enabled`;
+/// PXC 1.18.0): the same importers, the same restores, accepted by those CRDs, the PG cluster as it was after.
+#[tokio::test]
+async fn the_charts_importers_on_the_older_operators() {
+    let env = TestEnv::start_private_with_operators(cairn::engine::versions::OperatorSet::Older).await;
+    let ns = env.db_ns().to_string();
+    let c = env.client.clone();
+    let pp = PostParams::default();
+    cairn::sim::imports::install_chart_data_importers(&c, &helm_util::helm_bin(), &[]).await.unwrap();
+    let state = env.start_cairn().await;
+    env.start_simulator_with_operators(cairn::engine::versions::OperatorSet::Older);
+    env.engines_installed(&state, &ns).await;
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
+    secrets.create(&pp, &from(json!({"metadata": {"name": "source-s3"}, "stringData": {"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}}))).await.unwrap();
+    let dbs: Api<DatabaseCluster> = Api::namespaced(c.clone(), &ns);
+    let dijs: Api<DataImportJob> = Api::namespaced(c.clone(), &ns);
+    let pgs: Api<PerconaPGCluster> = Api::namespaced(c.clone(), &ns);
+    let s3 = json!({"bucket": "dumps", "region": "us-east-1", "endpointURL": "http://127.0.0.1:9", "credentialsSecretName": "source-s3"});
+    for (name, engine, importer, path) in [
+        ("old-pxc", "pxc", "everest-percona-pxc-operator", "/b/full-1"),
+        ("old-pg", "postgresql", "everest-percona-pg-operator", "/pg/backup/db/20260102-030405F"),
+    ] {
+        // No version: the engine's best one, as for any kubectl-applied database.
+        let db: DatabaseCluster = from(json!({
+            "apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster", "metadata": {"name": name},
+            "spec": {"engine": {"type": engine, "replicas": 1, "storage": {"size": "2G"}},
+                "dataSource": {"dataImport": {"dataImporterName": importer, "source": {"s3": s3, "path": path}}}}
+        }));
+        dbs.create(&pp, &db).await.unwrap();
+    }
+    let before = eventually(90, "old-pg's upstream cluster", || async { pgs.get_opt("old-pg").await.unwrap() }).await;
+    for name in ["old-pxc", "old-pg"] {
+        let st = eventually(150, &format!("data-import-{name} finished"), || async {
+            let st = dijs.get_opt(&format!("data-import-{name}")).await.unwrap()?.status?;
+            matches!(st.state, DataImportJobState::Succeeded | DataImportJobState::Failed).then_some(st)
+        })
+        .await;
+        assert_eq!(st.state, DataImportJobState::Succeeded, "{name}: {st:?}");
+        wait_state(&dbs, name, Ready).await;
+    }
+    let r = Api::<PerconaXtraDBClusterRestore>::namespaced(c.clone(), &ns).get("data-import-old-pxc").await.unwrap();
+    assert_eq!(r.spec.backup_source.unwrap().destination.as_deref(), Some("s3://dumps/b/full-1"));
+    let r = Api::<PerconaPGRestore>::namespaced(c.clone(), &ns).get("data-import-old-pg").await.unwrap();
+    assert_eq!(r.spec.repo_name, "repo4");
+    let after = pgs.get("old-pg").await.unwrap();
+    assert_eq!(after.spec.backups, before.spec.backups, "the PG cluster's backups as they were before the import");
+}
