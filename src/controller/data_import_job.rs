@@ -367,6 +367,14 @@ async fn reconcile(j: Arc<DataImportJob>, ctx: Arc<Ctx>) -> Result<Action, Error
         },
     };
     let mut st = job_status(&k8s_job);
+    if st.state == DataImportJobState::Failed {
+        // The Job says only that its pod failed ("BackoffLimitExceeded"); the importer's own words are its
+        // container's termination message. Read once, when the failure is new.
+        st.message = match current.state == DataImportJobState::Failed && current.message.is_some() {
+            true => current.message.clone(),
+            false => import_pod_message(&client, &ns, &name).await?.or(st.message),
+        };
+    }
     st.last_observed_generation = j.metadata.generation.unwrap_or(0);
     st.job_name = Some(name.clone());
     if st != current {
@@ -460,6 +468,9 @@ fn import_job(
                         "command": (!spec.command.is_empty()).then(|| spec.command.clone()),
                         "env": envs,
                         "volumeMounts": mounts,
+                        // The importer's error reaches the DataImportJob's status (see `import_pod_message`),
+                        // also from an importer that only logs it.
+                        "terminationMessagePolicy": "FallbackToLogsOnError",
                     }],
                     "volumes": volumes,
                 }
@@ -568,6 +579,21 @@ fn with_kind<T: serde::Serialize>(obj: &T, api_version: &str, kind: &str) -> Res
     v["apiVersion"] = api_version.into();
     v["kind"] = kind.into();
     Ok(v)
+}
+
+/// The termination message of the import Job `name`'s failed container (what the importer wrote to
+/// `/dev/termination-log`, or its log's tail: the container's `FallbackToLogsOnError`), if a pod has one.
+async fn import_pod_message(client: &kube::Client, ns: &str, name: &str) -> Result<Option<String>, kube::Error> {
+    use k8s_openapi::api::core::v1::Pod;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let list = pods.list(&kube::api::ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}"))).await?;
+    Ok(list.items.iter().find_map(|p| {
+        p.status.as_ref()?.container_statuses.as_ref()?.iter().find_map(|c| {
+            let t = c.state.as_ref()?.terminated.as_ref()?;
+            let m = t.message.as_deref()?.trim();
+            (t.exit_code != 0 && !m.is_empty()).then(|| m.to_string())
+        })
+    }))
 }
 
 /// The DataImportJob's status from its Kubernetes Job: Succeeded/Failed from the Job's conditions (or

@@ -7,8 +7,10 @@
 //! with the Job's env (`secretKeyRef`s resolved), its Secret volumes written to a temporary directory (the
 //! env naming a mount path pointed at the copy; `IMPORT_S3_CREDENTIALS_DIR` at the S3 credentials'), and a
 //! kubeconfig that impersonates the Job's ServiceAccount, so only the rules the DataImporter asks for
-//! apply. Its exit code makes the Pod and the Job succeed or fail; its last output line is the failure's
-//! message. The restore it creates is played by `restores.rs`.
+//! apply. Its exit code makes the Pod and the Job succeed or fail; its last output line is the failed
+//! container's termination message (as a kubelet reports the `FallbackToLogsOnError` tail), and the Job's
+//! condition says only "BackoffLimitExceeded", as the Job controller's does: Cairn reads the importer's words
+//! from the Pod. The restore it creates is played by `restores.rs`.
 //!
 //! Any other Job's outcome follows its inputs, one step each: a source path (`IMPORT_SOURCE_PATH`) whose last
 //! segment starts with `fail` fails with "simulated import failure: cannot read <path>"; every other import
@@ -100,7 +102,13 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> 
     let now = k8s_openapi::jiff::Timestamp::now();
     let Some(started) = st.start_time.clone() else {
         // Start: the pod runs.
-        let labels = job.spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.clone());
+        // The template's labels and the ones the Job controller adds to its pods.
+        let mut labels = job.spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.clone()).unwrap_or_default();
+        let uid = job.metadata.uid.clone().unwrap_or_default();
+        for (k, v) in [("batch.kubernetes.io/job-name", &name), ("job-name", &name), ("batch.kubernetes.io/controller-uid", &uid), ("controller-uid", &uid)] {
+            labels.insert(k.to_string(), v.clone());
+        }
+        let labels = Some(labels);
         let spec = job.spec.as_ref().and_then(|s| s.template.spec.clone()).unwrap_or_default();
         let pod = Pod {
             metadata: kube::api::ObjectMeta {
@@ -125,7 +133,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> 
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => return Err(e),
         }
-        set_pod_phase(&pods, &pod_name, "Running", None).await?;
+        set_pod_phase(&pods, &pod_name, "Running").await?;
         let status = serde_json::json!({"status": {"startTime": now.to_string(), "active": 1, "ready": 1}});
         jobs.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
         if let (Some(importer), Some(args)) = (ctx.importer.clone(), cairn_importer_args(&job)) {
@@ -156,14 +164,22 @@ async fn finish(jobs: &Api<Job>, pods: &Api<Pod>, name: &str, pod_name: &str, ou
     let t = k8s_openapi::jiff::Timestamp::now().to_string();
     let status = match outcome.err() {
         Some(message) => {
-            set_pod_phase(pods, pod_name, "Failed", Some(&message)).await?;
+            // As a kubelet reports a container that exited 1: its termination message (the importer's
+            // /dev/termination-log, else its log's tail); the Job controller's condition says only that
+            // the backoff limit was reached.
+            let terminated = serde_json::json!({"exitCode": 1, "reason": "Error", "message": message, "startedAt": t, "finishedAt": t});
+            let status = serde_json::json!({"status": {"phase": "Failed", "containerStatuses": [
+                {"name": "importer", "ready": false, "restartCount": 0, "image": "", "imageID": "", "state": {"terminated": terminated}},
+            ]}});
+            pods.patch_status(pod_name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+            let limit = "Job has reached the specified backoff limit";
             serde_json::json!({"status": {"active": 0, "ready": 0, "failed": 1, "conditions": [
-                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": message, "lastTransitionTime": t, "lastProbeTime": t},
-                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": message, "lastTransitionTime": t, "lastProbeTime": t},
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": limit, "lastTransitionTime": t, "lastProbeTime": t},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": limit, "lastTransitionTime": t, "lastProbeTime": t},
             ]}})
         }
         None => {
-            set_pod_phase(pods, pod_name, "Succeeded", None).await?;
+            set_pod_phase(pods, pod_name, "Succeeded").await?;
             serde_json::json!({"status": {"active": 0, "ready": 0, "succeeded": 1, "completionTime": t, "conditions": [
                 {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "lastTransitionTime": t, "lastProbeTime": t},
                 {"type": "Complete", "status": "True", "reason": "CompletionsReached", "lastTransitionTime": t, "lastProbeTime": t},
@@ -285,8 +301,8 @@ fn impersonating_kubeconfig(kubeconfig: &Path, ns: &str, sa: &str, dir: &Path) -
     Ok(path)
 }
 
-async fn set_pod_phase(pods: &Api<Pod>, name: &str, phase: &str, message: Option<&str>) -> Result<(), kube::Error> {
-    let status = serde_json::json!({"status": {"phase": phase, "message": message}});
+async fn set_pod_phase(pods: &Api<Pod>, name: &str, phase: &str) -> Result<(), kube::Error> {
+    let status = serde_json::json!({"status": {"phase": phase}});
     pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.map(|_| ())
 }
 
