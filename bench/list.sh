@@ -38,7 +38,9 @@ if os.path.exists(sys.argv[3]):
         r["previous"] = prev
     except ValueError:
         pass
-r["build"] = "release" if "release" in sys.argv[2] else "debug"
+# The build the binary came from (through symlinks: a bench dir may pair a release cairn with a debug simulator).
+r["build"] = "release" if "/release/" in os.path.realpath(os.path.join(sys.argv[2], "cairn")) else "debug"
+r["simulator_build"] = "release" if "/release/" in os.path.realpath(os.path.join(sys.argv[2], "cairn-sim")) else "debug"
 r["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 r["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 # Which binary ran: its build time, and what the runner says it was built from (BENCH_BINARY_NOTE), for a
