@@ -479,6 +479,24 @@ pub fn observe_watch_event<T>(health: &Health, kind: &str, ev: &Result<T, watche
     }
 }
 
+/// Waits until `store` has had its first full list, like `Store::wait_until_ready`, but safe with several
+/// waiters. kube-runtime's readiness is a oneshot receiver that keeps only the waker of the last task that
+/// polled it: of two tasks waiting at once, the first is never woken (its future stays pending for good
+/// unless something else wakes its task). A reconcile waiting so hung one DatabaseEngine of a namespace
+/// forever at a start (its controller never reconciles an object whose reconcile is still running). Each
+/// wait here re-polls every 50 ms, so every waiter sees the readiness; idle once ready.
+pub async fn store_ready<K>(store: &Store<K>) -> Result<(), kube::runtime::reflector::store::WriterDropped>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        if let Ok(r) = tokio::time::timeout(std::time::Duration::from_millis(50), store.wait_until_ready()).await {
+            return r;
+        }
+    }
+}
+
 /// The label selector of the operators' Pods (each operator sets these on every Pod of a cluster).
 pub const OPERATOR_PODS_SELECTOR: &str = "app.kubernetes.io/instance,app.kubernetes.io/managed-by in (percona-postgresql-operator,percona-xtradb-cluster-operator,percona-server-mongodb-operator)";
 
@@ -897,6 +915,38 @@ mod tests {
     use futures::stream::{self, BoxStream};
     use k8s_openapi::api::core::v1::ConfigMap;
     use std::time::Duration;
+
+    /// Two tasks wait for a store's first list at once: kube-runtime's own wait wakes only the one that
+    /// polled last (the first stays pending for good); [`store_ready`] wakes both. (If kube-runtime fixes
+    /// its wait, the first half fails: `store_ready` can then go.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_waiter_sees_the_store_ready() {
+        for ours in [false, true] {
+            let (store, mut writer) = reflector::store::<ConfigMap>();
+            let mut waiters = Vec::new();
+            for _ in 0..2 {
+                let store = store.clone();
+                waiters.push(tokio::spawn(async move {
+                    match ours {
+                        true => store_ready(&store).await.is_ok(),
+                        false => store.wait_until_ready().await.is_ok(),
+                    }
+                }));
+                // The first waiter has polled before the second does.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            writer.apply_watcher_event(&watcher::Event::Init);
+            writer.apply_watcher_event(&watcher::Event::InitDone);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let done: Vec<bool> = waiters.iter().map(|w| w.is_finished()).collect();
+            match ours {
+                true => assert_eq!(done, [true, true], "store_ready: every waiter woken"),
+                false => assert_eq!(done, [false, true], "kube-runtime's wait: only the last waiter woken"),
+            }
+            waiters.into_iter().for_each(|w| w.abort());
+            drop(writer);
+        }
+    }
 
     #[test]
     fn watch_backoff_doubles_to_five_seconds_and_resets() {

@@ -177,9 +177,9 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
     for (kind, ready) in [
-        ("StorageClass", Box::pin(state.storage_classes.wait_until_ready()) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>),
-        ("PodSchedulingPolicy", Box::pin(state.pod_scheduling_policies.wait_until_ready())),
-        ("LoadBalancerConfig", Box::pin(state.load_balancer_configs.wait_until_ready())),
+        ("StorageClass", Box::pin(crate::state::store_ready(&state.storage_classes)) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>>),
+        ("PodSchedulingPolicy", Box::pin(crate::state::store_ready(&state.pod_scheduling_policies))),
+        ("LoadBalancerConfig", Box::pin(crate::state::store_ready(&state.load_balancer_configs))),
     ] {
         if tokio::time::timeout(Duration::from_secs(30), ready).await.is_err() {
             tracing::warn!(kind, "cache not synced after 30s; reconciling anyway");

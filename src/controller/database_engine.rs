@@ -290,7 +290,7 @@ async fn reconcile_timed(de: Arc<DatabaseEngine>, ctx: Arc<Ctx>) -> Result<Actio
     let store = ctx.deployments.iter().find(|(e, _)| *e == de.spec.type_).map(|(_, s)| s).expect("one store per engine");
     // Before the Deployments' first list, "no Deployment" means "not seen yet", not "not installed": a
     // restart would otherwise write `not installed` and then `installed` again.
-    if store.wait_until_ready().await.is_err() {
+    if crate::state::store_ready(store).await.is_err() {
         return Ok(Action::await_change());
     }
     let dep = store.get(&ObjectRef::new(info.name).within(&ns));

@@ -59,7 +59,7 @@ impl Scope {
         let nss = Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
         let stream = watcher(nss, watcher::Config::default().labels(sel)).backoff(crate::state::watch_backoff()).reflect(writer);
         tokio::spawn(async move { stream.for_each(|_| async {}).await });
-        let _ = store.wait_until_ready().await;
+        let _ = crate::state::store_ready(&store).await;
         Scope(Some(store))
     }
 
