@@ -296,9 +296,11 @@ async fn rbac_matrix() {
 
     // Server functions: the list, the user's actions and the create form's choices.
     for (u, want, deletable) in [("admin", &["dev/d1", "everest/e1"][..], true), ("ro", &["dev/d1", "everest/e1"][..], false), ("dev", &["dev/d1"][..], true), ("nobody", &[][..], false)] {
-        let (s, rows) = app.server_fn(u, ListDatabases::PATH, &[]).await;
-        assert_eq!(s, 200, "{u}: {rows}");
-        assert_eq!(row_names(&rows), want, "{u}");
+        let (s, page) = app.server_fn(u, ListDatabases::PATH, &[("page", "1")]).await;
+        assert_eq!(s, 200, "{u}: {page}");
+        let rows = &page["rows"];
+        assert_eq!(row_names(rows), want, "{u}");
+        assert_eq!((page["page"].clone(), page["total"].clone()), (json!(1), json!(want.len())), "{u}: the page and the count of what the user may read");
         assert!(rows.as_array().unwrap().iter().all(|r| r["can_delete"] == json!(deletable)), "{u}: {rows}");
     }
     // The form offers, per namespace where the user may create, the installed engines the user may read.
