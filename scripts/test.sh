@@ -94,24 +94,24 @@ if [[ -d "$build_dir/debug/deps" ]]; then
   fi
 fi
 
-# The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling: the
-# hydrate build's layout queries overflowed with optimisations on), and Playwright runs against it, so the
-# site is built once. It is built with cheaper settings than the site users get (wasm opt-level 1, no LTO,
-# many codegen units, no wasm-opt pass, no JS minifying, brotli at a fast level): the same code, features and
-# cfg, so whatever stops the release build from compiling stops this one, in a fraction of the time. It goes
-# to target/e2e/, so target/site stays the real release (bench/size.sh measures that).
-# The server Playwright talks to is the `cairn` the test build makes anyway (`cargo test --features sim`
-# builds the binaries; the same code, the sim feature only adds the simulator's module), copied beside the
-# site's hashed file names (hash.txt, which the server reads next to its own path). A release server of its
-# own cost a third build of our whole crate (~6 min of the two cores) for the same compile checks: our code
-# has no `debug_assertions` branch, and Leptos's render the same HTML in both (only their diagnostics
-# differ).
-# The wasm build starts first, in the background and niced, beside the test binaries' build, which spends
-# most of its time in one rustc front end, leaving a core idle. Its own build dir ($CAIRN_CACHE/target-e2e)
-# keeps the two cargos off each other's lock. Its output goes to $logs/site.log, printed whole if it fails.
-# The site's build dir starts as a copy of what the shared one holds of the wasm profile, once: a cache from
-# before the two were split then needs no rebuild of the site's dependencies.
+# The release site, as users get it: CI must see it compile (a debug-only CI once let it stop compiling),
+# and Playwright runs against it, so the site is built once. The simulator is the debug one `cargo test
+# --features sim` builds (it is never part of a release).
+# It is built with cheaper settings than the site users get (server opt-level 0, wasm opt-level 1, no LTO, many
+# codegen units, no wasm-opt pass, no JS minifying, brotli at a fast level): the same code, features and cfg
+# (no debug assertions), so whatever stops the release build from compiling stops this one, in a fraction of
+# the time. It goes to target/e2e/, so target/release and target/site stay the real release (bench/size.sh
+# measures those).
+# The wasm half and the server half are two processes started first, in the background and niced, beside the
+# test binaries' build. Each of the three builds spends most of its time in one rustc front end (our crate's),
+# one core each; run one after the other (as one `cargo leptos build` runs them when it hashes file names), the
+# server's waited for the wasm's while a core stayed idle. Each has its own build dir ($CAIRN_CACHE/target-e2e
+# for the wasm, $CAIRN_CACHE/target-e2e-server for the server: they share no artifact), so no cargo waits on
+# another's lock. Their output goes to $logs/site.log and $logs/site-server.log, printed whole if one fails.
+# The site's build dirs start as a copy of what the shared one holds of the site's profiles (release, wasm),
+# once: a cache from before they were split then needs no rebuild of the site's dependencies.
 e2e_build_dir="$CAIRN_CACHE/target-e2e"
+e2e_server_build_dir="$CAIRN_CACHE/target-e2e-server"
 if [[ ! -d "$e2e_build_dir" && -d "$CARGO_BUILD_BUILD_DIR/wasm32-unknown-unknown" ]]; then
   step "seed the release site's build dir from the shared one (once)"
   rm -rf "$e2e_build_dir.tmp" && mkdir -p "$e2e_build_dir.tmp"
@@ -120,23 +120,30 @@ if [[ ! -d "$e2e_build_dir" && -d "$CARGO_BUILD_BUILD_DIR/wasm32-unknown-unknown
   done
   mv "$e2e_build_dir.tmp" "$e2e_build_dir"
 fi
-# (The build dir of a release server of its own, built here before: no longer used.)
-rm -rf "$CAIRN_CACHE/target-e2e-server"
+if [[ ! -d "$e2e_server_build_dir" && -d "$e2e_build_dir/release" ]]; then
+  mv "$e2e_build_dir/release" "$e2e_server_build_dir.tmp" && mkdir -p "$e2e_server_build_dir" &&
+    mv "$e2e_server_build_dir.tmp" "$e2e_server_build_dir/release"
+fi
 # cargo-leptos runs wasm-opt on every wasm file of a release build (the npm one, binaryen compiled to wasm: ~2
 # min under load for ~30 files even at -O0, which only reads and writes them back). The e2e build passes it
 # `--version`, on which it prints its version and leaves the file as rustc and wasm-bindgen made it.
 step "build the release site in the background (cargo leptos build --release --split, test settings, into target/e2e)"
 build_start=$SECONDS
 e2e_target="$CAIRN_ROOT/target/e2e"
-e2e_build() { # BUILD_DIR ARGS...: the e2e release site
+e2e_build() { # BUILD_DIR ARGS...: one half of the e2e release site
   local build_dir=$1; shift
   CARGO_BUILD_BUILD_DIR="$build_dir" CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
   LEPTOS_WASM_OPT_FEATURES=--version \
     nice -n 5 cargo leptos build --release --split --js-minify false "$@"
 }
+# The server half never touches the site dir; the wasm half empties and refills it, and writes the hashed
+# file names (hash.txt) beside the server binary, which the server reads when it starts, not when it builds.
 (e2e_build "$e2e_build_dir" --frontend-only) >"$logs/site.log" 2>&1 &
 site_pid=$!
+(e2e_build "$e2e_server_build_dir" --server-only) >"$logs/site-server.log" 2>&1 &
+site_server_pid=$!
 
 step "build the test binaries (cargo test --no-run)"
 cargo_rc=0
@@ -158,6 +165,12 @@ fi
 site_rc=0
 wait "$site_pid" || site_rc=$?
 [[ $site_rc -eq 0 ]] || cat "$logs/site.log" >&2
+echo "the release site's wasm half: exit $site_rc after $((SECONDS - build_start)) s" >&2
+server_rc=0
+wait "$site_server_pid" || server_rc=$?
+[[ $server_rc -eq 0 ]] || cat "$logs/site-server.log" >&2
+echo "the release site's server half: exit $server_rc after $((SECONDS - build_start)) s" >&2
+if [[ $site_rc -eq 0 && $server_rc -ne 0 ]]; then site_rc=$server_rc; fi
 if [[ $site_rc -eq 0 ]]; then
   # Brotli 5 rather than the shipped 11: the same files, in a tenth of the time (~30 s less for 12 MB).
   CAIRN_SITE_BROTLI_QUALITY=5 bash scripts/compress-site.sh "$e2e_target/site"
@@ -165,18 +178,13 @@ if [[ $site_rc -eq 0 ]]; then
 else
   echo "the release site did not build (exit $site_rc)" >&2
 fi
-# (Built by the test build; only when that failed are they built here, so Playwright still runs.)
-if [[ ! -x "$CARGO_TARGET_DIR/debug/cairn" || ! -x "$CARGO_TARGET_DIR/debug/cairn-sim" || $cargo_rc -ne 0 ]]; then
-  cargo build --features sim --bins >&2 || site_rc=$?
-fi
-# The test build's server, beside the site's hash.txt (written there by the wasm build).
-if [[ $site_rc -eq 0 ]]; then cp -f "$CARGO_TARGET_DIR/debug/cairn" "$e2e_target/release/cairn" || site_rc=$?; fi
+[[ -x "$CARGO_TARGET_DIR/debug/cairn-sim" ]] || cargo build --features sim --bin cairn-sim >&2 || site_rc=$?
 
 # Playwright starts as soon as the site is built, while the integration tests still run: they leave part of
 # the CPU idle (they mostly wait on their API servers), and the browser fills it.
 rc=0
 if [[ $site_rc -eq 0 ]]; then
-  step "end-to-end (Playwright, Debian Chromium, the release site), beside the integration tests"
+  step "end-to-end (Playwright, Debian Chromium, release build), beside the integration tests"
   trap 'stop_stack' EXIT
   # Every spec logs in from 127.0.0.1, two at a time: the per-IP login limit a real deployment keeps (1/s,
   # burst 3; tests/integration/sessions.rs checks it) would answer some of them 429.
