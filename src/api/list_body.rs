@@ -112,6 +112,16 @@ impl Bodies {
     }
 }
 
+impl Bodies {
+    /// The body made of `parts` (see [`key`]), kept; None (a part is unknown): made, encoded and not kept.
+    pub fn get_or_make_parts(&self, parts: Option<Vec<&[u8]>>, enc: Encoding, make: impl FnOnce() -> std::io::Result<Vec<u8>>) -> std::io::Result<Bytes> {
+        match parts {
+            Some(parts) => self.get_or_make(key(parts), enc, make),
+            None => make().and_then(|json| encode(&json, enc)).map(Into::into),
+        }
+    }
+}
+
 /// A digest of the parts a body is made of (each part length-prefixed, so no two lists of parts share one).
 pub fn key<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 16] {
     use sha2::Digest;

@@ -173,6 +173,11 @@ async fn permissions(AxState(st): AxState<State>, headers: HeaderMap) -> Result<
     Ok(Json(service::authz::permissions(&st, &caller)))
 }
 
+/// An item's part of a kept list body's key: which object, at which revision.
+fn revision(d: &DatabaseCluster) -> Option<[&[u8]; 2]> {
+    Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes()])
+}
+
 /// What the caller may do with a row ([`RowPermissions::bits`]), as a part of a kept summary body's key.
 const MAY: [&[u8]; 8] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"];
 
@@ -201,45 +206,29 @@ async fn list_dbs(
     // Either view is made of the items at their resourceVersions (the caller's RBAC chose them) and the
     // page's metadata, the summary also of what the caller may do with each row; so an unchanged list is the
     // kept body (see `list_body`).
-    let body = if q.summary {
-        let may: Vec<RowPermissions> = page.items.iter().map(|d| RowPermissions::of(&st, &caller, d)).collect();
-        let versions: Option<Vec<[&[u8]; 3]>> = page
-            .items
-            .iter()
-            .zip(&may)
-            .map(|(d, m)| Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes(), MAY[m.bits()]]))
-            .collect();
-        let rows = || page.items.iter().zip(&may).map(|(d, m)| m.row(d)).collect::<Vec<DbSummary>>();
-        let make = || serde_json::to_vec(&openapi::DatabaseClusterListView::Summary(List::paged("DatabaseClusterSummaryList", metadata, rows()))).map_err(std::io::Error::other);
-        match versions {
-            Some(v) => {
-                let key = list_body::key([&b"summaries"[..], ns.as_bytes(), &meta_json].into_iter().chain(v.iter().flatten().copied()));
-                list_body::DATABASE_LISTS.get_or_make(key, enc, make)
-            }
-            None => make().and_then(|json| list_body::encode(&json, enc)).map(Into::into),
-        }
+    type Make<'a> = Box<dyn FnOnce() -> std::io::Result<Vec<u8>> + 'a>;
+    let may: Vec<RowPermissions>;
+    let (view, items, make): (&[u8], Option<Vec<&[u8]>>, Make) = if q.summary {
+        may = page.items.iter().map(|d| RowPermissions::of(&st, &caller, d)).collect();
+        let items = page.items.iter().zip(&may).map(|(d, m)| revision(d).map(|[uid, rv]| [uid, rv, MAY[m.bits()]])).collect::<Option<Vec<_>>>();
+        let make = || {
+            let rows: Vec<DbSummary> = page.items.iter().zip(&may).map(|(d, m)| m.row(d)).collect();
+            serde_json::to_vec(&openapi::DatabaseClusterListView::Summary(List::paged("DatabaseClusterSummaryList", metadata, rows))).map_err(std::io::Error::other)
+        };
+        (b"summaries", items.map(|v| v.concat()), Box::new(make))
     } else {
-        let versions: Option<Vec<[&[u8]; 2]>> = page
-            .items
-            .iter()
-            .map(|d| Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes()]))
-            .collect();
+        let items = page.items.iter().map(|d| revision(d)).collect::<Option<Vec<_>>>();
         let make = || {
             // Borrowed from the cache, but with a `status` on every item (see `service::presented`).
             let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
             // A Kubernetes-style list, as OpenEverest returns.
             serde_json::to_vec(&openapi::DatabaseClusterListView::Full(List::paged("DatabaseClusterList", metadata, items))).map_err(std::io::Error::other)
         };
-        match versions {
-            Some(v) => {
-                let key = list_body::key([&b"databaseclusters"[..], ns.as_bytes(), &meta_json].into_iter().chain(v.iter().flatten().copied()));
-                list_body::DATABASE_LISTS.get_or_make(key, enc, make)
-            }
-            // (Objects from the API server always have both; anything else is not kept.)
-            None => make().and_then(|json| list_body::encode(&json, enc)).map(Into::into),
-        }
-    }
-    .map_err(|e| internal(&e))?;
+        (b"databaseclusters", items.map(|v| v.concat()), Box::new(make))
+    };
+    // (Objects from the API server always have a uid and a revision; a list with one lacking is not kept.)
+    let parts = items.map(|items| [view, ns.as_bytes(), &meta_json[..]].into_iter().chain(items).collect::<Vec<_>>());
+    let body = list_body::DATABASE_LISTS.get_or_make_parts(parts, enc, make).map_err(|e| internal(&e))?;
     let mut res = ([(http::header::CONTENT_TYPE, "application/json"), (http::header::VARY, "accept-encoding")], body).into_response();
     if let Some(e) = enc.header() {
         res.headers_mut().insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static(e));
