@@ -129,7 +129,7 @@ pub fn decide(live_rv: Option<&str>, live_hash: Option<&str>, last_sent: Option<
 /// Whether revision `a` is older than `b`. Kubernetes calls resourceVersions opaque; an etcd-backed API
 /// server (every one Cairn runs against) gives the store's revision, a number that only grows. When either
 /// is not a number, nothing is assumed (false).
-fn older(a: &str, b: &str) -> bool {
+pub(crate) fn older(a: &str, b: &str) -> bool {
     matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a < b)
 }
 

@@ -303,6 +303,7 @@ pub async fn create(state: &State, caller: &Caller, ns: &str, dto: BackupStorage
         let _ = api.delete(&created.name_any(), &DeleteParams::default()).await;
         return Err(e.into());
     }
+    super::until_cached(&state.backup_storages, &ObjectRef::new(&created.name_any()).within(ns), created.metadata.resource_version.as_deref()).await;
     tracing::info!(target: "cairn::audit", user = %caller.username, namespace = %ns, storage = %created.name_any(), "backup storage created");
     Ok(to_dto(&created, secret.get(SECRET_CA_BUNDLE).cloned()))
 }
@@ -331,6 +332,7 @@ pub async fn update(state: &State, caller: &Caller, ns: &str, name: &str, dto: B
     let api: Api<BackupStorage> = Api::namespaced(state.client.clone(), ns);
     let patch = serde_json::json!({"spec": new.spec});
     let updated = api.patch(name, &PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &Patch::Merge(&patch)).await?;
+    super::until_cached(&state.backup_storages, &ObjectRef::new(name).within(ns), updated.metadata.resource_version.as_deref()).await;
     Ok(with_in_use(state, &updated, to_dto(&updated, secret.get(SECRET_CA_BUNDLE).cloned())))
 }
 
@@ -344,6 +346,7 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
     }
     let api: Api<BackupStorage> = Api::namespaced(state.client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await?;
+    super::until_cached(&state.backup_storages, &ObjectRef::new(name).within(ns), None).await;
     let secrets: Api<Secret> = Api::namespaced(state.client.clone(), ns);
     match secrets.delete(&bs.spec.credentials_secret_name, &DeleteParams::default()).await {
         Ok(_) => {}

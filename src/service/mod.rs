@@ -368,8 +368,9 @@ pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &st
     Ok(())
 }
 
-/// Waits (3 s at most) until `store` shows the object `key` at `resource_version` (None: gone), so the
-/// page a person reloads right after a write shows it.
+/// Waits (3 s at most) until `store` shows the object `key` at `resource_version` or a later one (None:
+/// gone or being deleted), so the page a person reloads (or the card that reads again) right after a write shows it. A later
+/// revision counts: a controller may write the object again before the watch delivers ours.
 pub(crate) async fn until_cached<K>(store: &kube::runtime::reflector::Store<K>, key: &kube::runtime::reflector::ObjectRef<K>, resource_version: Option<&str>)
 where
     K: kube::Resource<DynamicType = ()> + Clone + 'static,
@@ -378,8 +379,8 @@ where
     loop {
         let cached = store.get(key);
         let seen = match resource_version {
-            None => cached.is_none(),
-            Some(rv) => cached.is_some_and(|o| o.meta().resource_version.as_deref() == Some(rv)),
+            None => cached.is_none_or(|o| o.meta().deletion_timestamp.is_some()),
+            Some(rv) => cached.is_some_and(|o| o.meta().resource_version.as_deref().is_some_and(|c| c == rv || crate::controller::apply::older(rv, c))),
         };
         if seen || tokio::time::Instant::now() > deadline {
             return;

@@ -416,6 +416,8 @@ pub async fn update(state: &State, caller: &Caller, ns: &str, name: &str, w: Mon
     if let Some(v) = &version {
         write_status(state, ns, name, v).await?;
     }
+    // The endpoints page reads the list again from the cache as soon as this returns.
+    super::until_cached(&state.monitoring_configs, &ObjectRef::new(name).within(ns), updated.metadata.resource_version.as_deref()).await;
     let mut out = dto(state, &updated);
     if let Some(v) = version {
         out.pmm_server_version = v;
@@ -434,6 +436,7 @@ pub async fn delete(state: &State, caller: &Caller, ns: &str, name: &str) -> Res
     }
     let api: Api<MonitoringConfig> = Api::namespaced(state.client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await?;
+    super::until_cached(&state.monitoring_configs, &ObjectRef::new(name).within(ns), None).await;
     let secret_name = &mc.spec.credentials_secret_name;
     if !secret_name.is_empty() {
         let secrets: Api<Secret> = Api::namespaced(state.client.clone(), ns);
@@ -483,6 +486,9 @@ pub async fn set_database_monitoring(state: &State, caller: &Caller, ns: &str, n
     super::validate_references(state, &db)?;
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
     let patch = serde_json::json!({"spec": {"monitoring": db.spec.monitoring}});
-    api.patch(name, &PatchParams { field_manager: Some("cairn".into()), ..Default::default() }, &Patch::Merge(&patch)).await?;
+    let written = api.patch(name, &PatchParams { field_manager: Some("cairn".into()), ..Default::default() }, &Patch::Merge(&patch)).await?;
+    // The card reads the database again from the cache as soon as this returns: under load the watch can
+    // be behind the write, and the card would show the old state until the next reload.
+    super::until_cached(&state.dbs, &ObjectRef::new(name).within(ns), written.metadata.resource_version.as_deref()).await;
     Ok(())
 }

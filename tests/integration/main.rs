@@ -58,6 +58,7 @@ mod psmdb;
 mod pxc;
 mod rbac;
 mod rbac_backups;
+mod read_after_write;
 mod readme_cli;
 mod readme_install;
 mod rest_compat;

@@ -19,16 +19,17 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
 
 /// The status bodies Cairn wrote to the test's DatabaseClusters, in order (name, status).
-type Statuses = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+pub(crate) type Statuses = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
 
-/// Records status writes into `ns` and holds, for `lag`, each frame of the DatabaseCluster watch that
-/// names `ns`.
+/// Records status writes into `ns` and holds, for `lag`, each frame that names `ns` of the watches of the
+/// resources `watched` (plural names).
 #[derive(Clone)]
 struct Lagging<S> {
     inner: S,
     ns: String,
     lag: Duration,
     statuses: Statuses,
+    watched: &'static [&'static str],
 }
 
 impl<S, B> tower::Service<http::Request<kube::client::Body>> for Lagging<S>
@@ -58,7 +59,7 @@ where
             let name = path.trim_end_matches("/status").rsplit('/').next().unwrap_or_default().to_string();
             self.statuses.lock().unwrap().push((name, v["status"].clone()));
         }
-        let watch = path.ends_with("/databaseclusters") && req.uri().query().unwrap_or_default().contains("watch=true");
+        let watch = self.watched.iter().any(|r| path.ends_with(&format!("/{r}"))) && req.uri().query().unwrap_or_default().contains("watch=true");
         let (ns, lag) = (self.ns.clone(), self.lag);
         let fut = self.inner.call(req);
         async move {
@@ -88,12 +89,13 @@ where
     }
 }
 
-async fn lagging_client(env: &TestEnv, lag: Duration, statuses: Statuses) -> Client {
+/// A client for Cairn whose watches of `watched` deliver the test namespace's objects `lag` late.
+pub(crate) async fn lagging_client(env: &TestEnv, lag: Duration, statuses: Statuses, watched: &'static [&'static str]) -> Client {
     let kc = Kubeconfig::read_from(&env.kubeconfig).unwrap();
     let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
     config.default_namespace = env.db_ns().to_string();
     let ns = env.db_ns().to_string();
-    let layer = tower::layer::layer_fn(move |inner| Lagging { inner, ns: ns.clone(), lag, statuses: statuses.clone() });
+    let layer = tower::layer::layer_fn(move |inner| Lagging { inner, ns: ns.clone(), lag, statuses: statuses.clone(), watched });
     kube::client::ClientBuilder::try_from(config).unwrap().with_layer(&layer).build()
 }
 
@@ -102,7 +104,7 @@ async fn a_lagging_cache_does_not_repeat_a_status_write() {
     let env = TestEnv::start().await;
     env.start_simulator_with_step(Duration::from_millis(600));
     let statuses: Statuses = Default::default();
-    let client = lagging_client(&env, Duration::from_millis(1500), statuses.clone()).await;
+    let client = lagging_client(&env, Duration::from_millis(1500), statuses.clone(), &["databaseclusters"]).await;
     let vs = cairn::engine::version_service::VersionService::new(Some(env.versions.url.clone()), Duration::from_secs(3600));
     let opts = cairn::controller::database_cluster::RunOptions { resync: cairn::controller::DEFAULT_RESYNC, ..Default::default() };
     let state = run_cairn_with(client, env.state_options(vs, true), opts).await;
