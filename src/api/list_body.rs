@@ -110,9 +110,7 @@ impl Bodies {
         }
         Ok(body)
     }
-}
 
-impl Bodies {
     /// The body made of `parts` (see [`key`]), kept; None (a part is unknown): made, encoded and not kept.
     pub fn get_or_make_parts(&self, parts: Option<Vec<&[u8]>>, enc: Encoding, make: impl FnOnce() -> std::io::Result<Vec<u8>>) -> std::io::Result<Bytes> {
         match parts {

@@ -369,8 +369,8 @@ pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &st
 }
 
 /// Waits (3 s at most) until `store` shows the object `key` at `resource_version` or a later one (None:
-/// gone or being deleted), so the page a person reloads (or the card that reads again) right after a write shows it. A later
-/// revision counts: a controller may write the object again before the watch delivers ours.
+/// gone or being deleted), so the page a person reloads (or the card that reads again) right after a write
+/// shows it. A later revision counts: a controller may write the object again before the watch delivers ours.
 pub(crate) async fn until_cached<K>(store: &kube::runtime::reflector::Store<K>, key: &kube::runtime::reflector::ObjectRef<K>, resource_version: Option<&str>)
 where
     K: kube::Resource<DynamicType = ()> + Clone + 'static,
@@ -386,5 +386,48 @@ where
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod until_cached_tests {
+    use super::until_cached;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::reflector::{store, ObjectRef};
+    use kube::runtime::watcher::Event;
+
+    fn cm(rv: &str, deleting: bool) -> ConfigMap {
+        let mut c = ConfigMap::default();
+        c.metadata.name = Some("c".into());
+        c.metadata.namespace = Some("n".into());
+        c.metadata.resource_version = Some(rv.into());
+        if deleting {
+            c.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()));
+        }
+        c
+    }
+
+    /// How long (virtual time) `until_cached` waits for `rv` with `cached` in the store.
+    async fn waited(cached: Option<ConfigMap>, rv: Option<&str>) -> std::time::Duration {
+        let (reader, mut writer) = store::<ConfigMap>();
+        writer.apply_watcher_event(&Event::Init);
+        if let Some(c) = cached {
+            writer.apply_watcher_event(&Event::InitApply(c));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        let start = tokio::time::Instant::now();
+        until_cached(&reader, &ObjectRef::new("c").within("n"), rv).await;
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_written_revision_or_a_later_one_ends_the_wait() {
+        let short = std::time::Duration::from_millis(100);
+        assert!(waited(Some(cm("12", false)), Some("12")).await < short, "the revision written");
+        assert!(waited(Some(cm("13", false)), Some("12")).await < short, "a later revision (a controller wrote again)");
+        assert!(waited(Some(cm("11", false)), Some("12")).await >= std::time::Duration::from_secs(3), "an older copy: waits until the deadline");
+        assert!(waited(None, None).await < short, "deleted: gone");
+        assert!(waited(Some(cm("14", true)), None).await < short, "deleted: being deleted (a finalizer holds it)");
+        assert!(waited(Some(cm("14", false)), None).await >= std::time::Duration::from_secs(3), "deleted, but the copy is from before");
     }
 }
