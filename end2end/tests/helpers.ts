@@ -81,8 +81,12 @@ export async function login(page: Page, username = ADMIN_USER, password = adminP
     if (new URL(page.url()).pathname === "/" || attempt >= 5) break;
     const wait = Number(/in (\d+) s/.exec((await throttled.textContent()) ?? "")?.[1] ?? "1");
     await page.waitForTimeout((wait + 0.2) * 1000);
-    // The attempt may have gone through after all (the page moved on to the list while we waited): then
-    // there is no form to submit again.
+    // The attempt may still be on its way (the button stays disabled while it is) or have gone through
+    // after all (the page moved on to the list): wait for either before submitting the form again.
+    const button = page.getByRole("button", { name: "Log in" });
+    await expect(async () => {
+      expect(new URL(page.url()).pathname === "/" || (await button.isEnabled({ timeout: 1_000 }))).toBe(true);
+    }).toPass({ timeout: 20_000 });
     if (new URL(page.url()).pathname === "/") break;
   }
   await expectPath(page, "/");
