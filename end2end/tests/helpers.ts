@@ -183,9 +183,13 @@ export interface PageProblems {
   badResponses: string[];
 }
 
+/** A login throttled because another spec's wrong password came from the same 127.0.0.1 (see `login`). */
+const THROTTLED_LOGIN = /status of 429 .*\/api\/login/;
+
 /**
- * Records console errors, uncaught page errors and HTTP responses >= 400 (except the favicon and the statuses
- * passed in `allowedStatuses`, for tests that expect rejections). Assert on the result at the end of a test.
+ * Records console errors, uncaught page errors and HTTP responses >= 400 (except the favicon, the statuses
+ * passed in `allowedStatuses`, for tests that expect rejections, and a throttled login, which `login` waits
+ * out and retries as a person would). Assert on the result at the end of a test.
  */
 export function collectProblems(page: Page, allowedStatuses: number[] = []): PageProblems {
   const problems: PageProblems = { consoleErrors: [], badResponses: [] };
@@ -193,6 +197,7 @@ export function collectProblems(page: Page, allowedStatuses: number[] = []): Pag
     if (message.type() !== "error") return;
     const location = message.location()?.url ?? "";
     if (/favicon\.ico/.test(location) || /favicon\.ico/.test(message.text())) return;
+    if (THROTTLED_LOGIN.test(`${message.text()} (${location})`)) return;
     problems.consoleErrors.push(`${message.text()} (${location})`);
   });
   page.on("pageerror", (error) => problems.consoleErrors.push(`uncaught: ${error.message}`));
@@ -200,6 +205,7 @@ export function collectProblems(page: Page, allowedStatuses: number[] = []): Pag
     const status = response.status();
     if (status < 400 || allowedStatuses.includes(status)) return;
     if (/\/favicon\.ico(\?|$)/.test(response.url())) return;
+    if (status === 429 && new URL(response.url()).pathname === "/api/login") return;
     problems.badResponses.push(`${status} ${response.request().method()} ${response.url()}`);
   });
   return problems;

@@ -156,10 +156,6 @@ async fn sync<K: Tracked>(state: &State) -> Result<(), kube::Error> {
             plan(obj.finalizers(), deleting, used, K::recorded(&obj), generation);
         let api = K::api(state.client.clone(), obj.namespace().as_deref());
         let name = obj.name_any();
-        if status_differs {
-            let body = serde_json::json!({"status": {"inUse": used, "lastObservedGeneration": generation}});
-            ignore_refusal(api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&body)).await, &name)?;
-        }
         if let Some(next) = finalizers {
             let current = obj.finalizers().to_vec();
             let patch = if obj.meta().finalizers.is_none() {
@@ -172,6 +168,12 @@ async fn sync<K: Tracked>(state: &State) -> Result<(), kube::Error> {
             };
             let patch: json_patch::Patch = serde_json::from_value(patch).expect("a JSON patch");
             ignore_refusal(api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch)).await, &name)?;
+        }
+        // The status after the finalizer: `inUse: false` is only shown once a delete would go through at
+        // once, and `inUse: true` once the object is protected.
+        if status_differs {
+            let body = serde_json::json!({"status": {"inUse": used, "lastObservedGeneration": generation}});
+            ignore_refusal(api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&body)).await, &name)?;
         }
     }
     Ok(())

@@ -369,7 +369,7 @@ pub async fn delete_database(state: &State, caller: &Caller, ns: &str, name: &st
 }
 
 /// Waits (3 s at most) until `store` shows the object `key` at `resource_version` or a later one (None:
-/// gone or being deleted), so the page a person reloads (or the card that reads again) right after a write
+/// gone, or being deleted and held only by finalizers Cairn does not release), so the page a person reloads (or the card that reads again) right after a write
 /// shows it. A later revision counts: a controller may write the object again before the watch delivers ours.
 pub(crate) async fn until_cached<K>(store: &kube::runtime::reflector::Store<K>, key: &kube::runtime::reflector::ObjectRef<K>, resource_version: Option<&str>)
 where
@@ -379,7 +379,11 @@ where
     loop {
         let cached = store.get(key);
         let seen = match resource_version {
-            None => cached.is_none_or(|o| o.meta().deletion_timestamp.is_some()),
+            // Being deleted counts as gone unless Cairn's own in-use finalizer holds it: the service deletes
+            // only what nothing uses, so the in-use reconciler lets it go in a moment.
+            None => cached.is_none_or(|o| {
+                o.meta().deletion_timestamp.is_some() && !o.finalizers().iter().any(|f| f == crate::crd::backup_storage::FINALIZER_IN_USE_PROTECTION)
+            }),
             Some(rv) => cached.is_some_and(|o| o.meta().resource_version.as_deref().is_some_and(|c| c == rv || crate::controller::apply::older(rv, c))),
         };
         if seen || tokio::time::Instant::now() > deadline {
@@ -427,7 +431,10 @@ mod until_cached_tests {
         assert!(waited(Some(cm("13", false)), Some("12")).await < short, "a later revision (a controller wrote again)");
         assert!(waited(Some(cm("11", false)), Some("12")).await >= std::time::Duration::from_secs(3), "an older copy: waits until the deadline");
         assert!(waited(None, None).await < short, "deleted: gone");
-        assert!(waited(Some(cm("14", true)), None).await < short, "deleted: being deleted (a finalizer holds it)");
+        assert!(waited(Some(cm("14", true)), None).await < short, "deleted: being deleted (another's finalizer holds it)");
+        let mut held = cm("15", true);
+        held.metadata.finalizers = Some(vec![crate::crd::backup_storage::FINALIZER_IN_USE_PROTECTION.into()]);
+        assert!(waited(Some(held), None).await >= std::time::Duration::from_secs(3), "deleted, but the in-use finalizer is still to go: waits for it");
         assert!(waited(Some(cm("14", false)), None).await >= std::time::Duration::from_secs(3), "deleted, but the copy is from before");
     }
 }
