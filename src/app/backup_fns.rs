@@ -71,7 +71,7 @@ pub fn schedule_input(path: &str) -> Option<&'static str> {
 }
 
 /// Every storage location the caller may read (filtered per item), with the row actions it may take.
-#[server]
+#[server(endpoint = "list_storage_locations")]
 pub async fn list_storage_locations() -> Result<StoragePage, ServerFnError> {
     use crate::service::authz::{can, can_in_namespace, object, res, Action};
     let st = server::state()?;
@@ -95,7 +95,7 @@ pub async fn list_storage_locations() -> Result<StoragePage, ServerFnError> {
 
 /// Adds a storage location, or with `edit` set changes one (empty keys keep the stored ones). The live
 /// access check runs first; what it refuses comes back beside the field it concerns.
-#[server]
+#[server(endpoint = "save_storage_location")]
 #[allow(clippy::too_many_arguments)]
 pub async fn save_storage_location(
     namespace: String,
@@ -144,7 +144,7 @@ pub async fn save_storage_location(
     }
 }
 
-#[server]
+#[server(endpoint = "delete_storage_location")]
 pub async fn delete_storage_location(namespace: String, name: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -152,7 +152,7 @@ pub async fn delete_storage_location(namespace: String, name: String) -> Result<
 }
 
 /// "Back up now": an on-demand backup of the database into `storage`; returns the backup's name.
-#[server]
+#[server(endpoint = "back_up_now")]
 pub async fn back_up_now(namespace: String, name: String, storage: String) -> Result<String, ServerFnError> {
     use crate::crd::{DatabaseClusterBackup, DatabaseClusterBackupSpec};
     let st = server::state()?;
@@ -163,7 +163,7 @@ pub async fn back_up_now(namespace: String, name: String, storage: String) -> Re
 }
 
 /// Deletes a backup; its data stays in storage unless `delete_data` is on.
-#[server]
+#[server(endpoint = "delete_backup")]
 pub async fn delete_backup(namespace: String, backup: String, delete_data: Option<String>) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -241,7 +241,7 @@ fn normalise_date(d: &str) -> String {
 }
 
 /// Adds a schedule to a database, or with `replaces` set changes that one.
-#[server]
+#[server(endpoint = "save_schedule")]
 #[allow(clippy::too_many_arguments)]
 pub async fn save_schedule(
     namespace: String,
@@ -282,14 +282,14 @@ pub async fn save_schedule(
     }
 }
 
-#[server]
+#[server(endpoint = "set_schedule_enabled")]
 pub async fn set_schedule_enabled(namespace: String, name: String, schedule: String, enabled: bool) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
     crate::service::schedules::set_enabled(&st, &caller, &namespace, &name, &schedule, enabled).await.map_err(server::to_sfe)
 }
 
-#[server]
+#[server(endpoint = "delete_schedule")]
 pub async fn delete_schedule(namespace: String, name: String, schedule: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -297,7 +297,7 @@ pub async fn delete_schedule(namespace: String, name: String, schedule: String) 
 }
 
 /// PITR on (`pitr` = on, with `pitr_storage`) or off.
-#[server]
+#[server(endpoint = "set_pitr")]
 pub async fn set_pitr(namespace: String, name: String, pitr: Option<String>, pitr_storage: Option<String>) -> Result<Option<FieldError>, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -309,7 +309,7 @@ pub async fn set_pitr(namespace: String, name: String, pitr: Option<String>, pit
 
 /// Restores a database in place from `backup`: as it is (`point` = backup), to the latest restorable
 /// moment (`latest`), or to `date` (`date`, UTC).
-#[server]
+#[server(endpoint = "restore_backup")]
 pub async fn restore_backup(namespace: String, name: String, backup: String, point: String, date: Option<String>) -> Result<Option<FieldError>, ServerFnError> {
     use crate::crd::database_cluster_restore::*;
     let st = server::state()?;
@@ -358,7 +358,7 @@ pub fn restore_input(path: &str) -> Option<&'static str> {
 /// no longer exists; as it was backed up (`point` = backup), to the latest moment the storage's logs reach
 /// (`latest`) or to `date` (`date`, UTC). The rules are the REST API's (`spec.dataSource.backupSource`,
 /// `spec.dataSource.pitr`); a refused input comes back beside it.
-#[server]
+#[server(endpoint = "restore_from_path")]
 pub async fn restore_from_path(
     namespace: String,
     name: String,
@@ -392,7 +392,7 @@ pub async fn restore_from_path(
     }
 }
 
-#[server]
+#[server(endpoint = "delete_restore")]
 pub async fn delete_restore(namespace: String, restore: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;

@@ -9,7 +9,7 @@ use super::server_fns::server;
 
 /// The endpoints of every managed namespace the user may read (filtered per item), with the row actions
 /// it may take.
-#[server]
+#[server(endpoint = "list_monitoring_endpoints")]
 pub async fn list_monitoring_endpoints() -> Result<MonitoringPage, ServerFnError> {
     use crate::service::authz::{can, can_in_namespace, object, res, Action};
     let st = server::state()?;
@@ -81,7 +81,7 @@ fn write_body(
 
 /// Adds an endpoint, or with `edit` set changes one (then empty credential and CA fields keep what is
 /// stored). A rule a field breaks comes back as `Ok(Some(FieldError))`, shown beside that field.
-#[server]
+#[server(endpoint = "save_monitoring_endpoint")]
 #[allow(clippy::too_many_arguments)]
 pub async fn save_monitoring_endpoint(
     namespace: String,
@@ -110,7 +110,7 @@ pub async fn save_monitoring_endpoint(
     }
 }
 
-#[server]
+#[server(endpoint = "delete_monitoring_endpoint")]
 pub async fn delete_monitoring_endpoint(namespace: String, name: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -118,7 +118,7 @@ pub async fn delete_monitoring_endpoint(namespace: String, name: String) -> Resu
 }
 
 /// The database page's Monitoring card.
-#[server]
+#[server(endpoint = "get_database_monitoring")]
 pub async fn get_database_monitoring(namespace: String, name: String) -> Result<crate::model::DatabaseMonitoring, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -126,7 +126,7 @@ pub async fn get_database_monitoring(namespace: String, name: String) -> Result<
 }
 
 /// Turns the database's monitoring on with `endpoint` (absent or empty: off).
-#[server]
+#[server(endpoint = "set_database_monitoring")]
 pub async fn set_database_monitoring(namespace: String, name: String, endpoint: Option<String>) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;

@@ -233,7 +233,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 
 /// One page of the databases list (see [`crate::model::DbPage`]): only its rows are made and sent, so the
 /// page of 1,000 databases renders (and hydrates) 50 rows.
-#[server]
+#[server(endpoint = "list_databases")]
 pub async fn list_databases(page: usize) -> Result<crate::model::DbPage, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -244,7 +244,7 @@ pub async fn list_databases(page: usize) -> Result<crate::model::DbPage, ServerF
 }
 
 /// What the user may do on the databases pages (RBAC), so the UI shows only those actions.
-#[server]
+#[server(endpoint = "get_user_actions")]
 pub async fn get_user_actions() -> Result<UserActions, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -253,7 +253,7 @@ pub async fn get_user_actions() -> Result<UserActions, ServerFnError> {
 
 /// The create form's choices: the namespaces where the user may create databases, and the engines whose
 /// DatabaseEngine it may read in one of them.
-#[server]
+#[server(endpoint = "get_form_options")]
 pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -297,7 +297,7 @@ pub async fn get_form_options() -> Result<FormOptions, ServerFnError> {
 
 /// The "Reveal password" action of a row: the database's credentials, fetched only when the user asks
 /// (authorised and logged in the service layer; nothing secret is ever part of a rendered page).
-#[server]
+#[server(endpoint = "reveal_credentials")]
 pub async fn reveal_credentials(namespace: String, name: String) -> Result<crate::model::Credentials, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -307,7 +307,7 @@ pub async fn reveal_credentials(namespace: String, name: String) -> Result<crate
 /// Deletes a database (the Delete action of a row and of its page). `cleanup_backup_storage` is the
 /// contract's flag: absent or false (the dialog's "Keep backups data", checked by default) keeps the backups'
 /// data. Refused while the database's state forbids actions.
-#[server]
+#[server(endpoint = "delete_database")]
 pub async fn delete_database(namespace: String, name: String, cleanup_backup_storage: Option<bool>) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -317,7 +317,7 @@ pub async fn delete_database(namespace: String, name: String, cleanup_backup_sto
 }
 
 /// The database page's data (no secret).
-#[server]
+#[server(endpoint = "get_database_detail")]
 pub async fn get_database_detail(namespace: String, name: String) -> Result<crate::model::DbDetail, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -325,7 +325,7 @@ pub async fn get_database_detail(namespace: String, name: String) -> Result<crat
 }
 
 /// Suspends (`paused = true`) or resumes a database.
-#[server]
+#[server(endpoint = "set_database_paused")]
 pub async fn set_database_paused(namespace: String, name: String, paused: bool) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -333,7 +333,7 @@ pub async fn set_database_paused(namespace: String, name: String, paused: bool) 
 }
 
 /// Restarts a database (the contract's restart annotation).
-#[server]
+#[server(endpoint = "restart_database")]
 pub async fn restart_database(namespace: String, name: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -342,7 +342,7 @@ pub async fn restart_database(namespace: String, name: String) -> Result<(), Ser
 
 /// An edit dialog of the database page (resources, version, engine parameters): only the given values
 /// change. A broken rule comes back as `Ok(Some(FieldError))` naming the dialog's input; nothing is written.
-#[server]
+#[server(endpoint = "edit_database")]
 pub async fn edit_database(namespace: String, name: String, edit: crate::model::DbEdit) -> Result<Option<FieldError>, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -355,7 +355,7 @@ pub async fn edit_database(namespace: String, name: String, edit: crate::model::
 /// An edit dialog's Preview: what `edit_database` with the same values would store (the DatabaseCluster)
 /// and apply (the upstream CR), from the API server's dry runs; nothing is written. A broken rule comes back
 /// as the outcome's error naming the dialog's input.
-#[server]
+#[server(endpoint = "preview_edit")]
 pub async fn preview_edit(namespace: String, name: String, edit: crate::model::DbEdit) -> Result<crate::model::PreviewOutcome, ServerFnError> {
     use crate::model::PreviewOutcome;
     let st = server::state()?;
@@ -367,7 +367,7 @@ pub async fn preview_edit(namespace: String, name: String, edit: crate::model::D
 }
 
 /// The signed-in user's name, for the header's account menu.
-#[server]
+#[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<String, ServerFnError> {
     let st = server::state()?;
     Ok(server::caller(&st).await?.username)
@@ -375,7 +375,7 @@ pub async fn current_user() -> Result<String, ServerFnError> {
 
 /// Creates a database from the wizard. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown
 /// beside that field; nothing is written then.
-#[server]
+#[server(endpoint = "create_database")]
 #[allow(clippy::too_many_arguments)]
 pub async fn create_database(
     name: String,
@@ -536,7 +536,7 @@ pub async fn create_database(
 
 /// The wizard's Preview: what creating the database from these form fields would store and apply, from the
 /// API server's dry runs (nothing written). Fields as the form posts them.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(endpoint = "preview_database", input = leptos::server_fn::codec::Json)]
 pub async fn preview_database(fields: Vec<(String, String)>) -> Result<crate::model::PreviewOutcome, ServerFnError> {
     use crate::model::PreviewOutcome;
     let st = server::state()?;
@@ -555,7 +555,7 @@ pub async fn preview_database(fields: Vec<(String, String)>) -> Result<crate::mo
 /// The preview of any DatabaseCluster write, for the edit dialogs: `cluster` is the whole object as it
 /// would be sent to `POST` (a new name) or `PUT` (an existing one: the stored object with the dialog's
 /// changes). Same answer, rules and RBAC as `POST …/database-clusters/{name}/preview`.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(endpoint = "preview_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn preview_cluster(cluster: serde_json::Value) -> Result<crate::model::Preview, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;

@@ -26,28 +26,28 @@ pub(crate) fn field_or(r: Result<(), crate::error::ApiError>, inputs: &[(&str, &
     }
 }
 
-#[server]
+#[server(endpoint = "get_namespaces_overview")]
 pub async fn get_namespaces_overview() -> Result<Vec<NamespaceInfo>, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
     Ok(crate::service::cluster::namespaces_overview(&st, &caller))
 }
 
-#[server]
+#[server(endpoint = "get_policies_page")]
 pub async fn get_policies_page() -> Result<PoliciesPage, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
     Ok(crate::service::policies::policies_page(&st, &caller))
 }
 
-#[server]
+#[server(endpoint = "get_scheduling_policy")]
 pub async fn get_scheduling_policy(name: String) -> Result<SchedulingPolicyView, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
     crate::service::policies::scheduling_policy_view(&st, &caller, &name).map_err(server::to_sfe)
 }
 
-#[server]
+#[server(endpoint = "get_load_balancer_config")]
 pub async fn get_load_balancer_config(name: String) -> Result<LoadBalancerView, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -55,7 +55,7 @@ pub async fn get_load_balancer_config(name: String) -> Result<LoadBalancerView, 
 }
 
 /// Creates an empty pod scheduling policy and opens it.
-#[server]
+#[server(endpoint = "create_scheduling_policy")]
 pub async fn create_scheduling_policy(name: String, engine: String) -> Result<Option<FieldError>, ServerFnError> {
     use crate::service::policies as p;
     let st = server::state()?;
@@ -72,7 +72,7 @@ pub async fn create_scheduling_policy(name: String, engine: String) -> Result<Op
     Ok(out)
 }
 
-#[server]
+#[server(endpoint = "delete_scheduling_policy")]
 pub async fn delete_scheduling_policy(name: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -82,7 +82,7 @@ pub async fn delete_scheduling_policy(name: String) -> Result<(), ServerFnError>
 }
 
 /// Adds one affinity rule to a policy. `values` is comma-separated.
-#[server]
+#[server(endpoint = "add_affinity_rule")]
 #[allow(clippy::too_many_arguments)]
 pub async fn add_affinity_rule(
     policy: String,
@@ -119,7 +119,7 @@ pub async fn add_affinity_rule(
     field_or(r, &fields)
 }
 
-#[server]
+#[server(endpoint = "remove_affinity_rule")]
 pub async fn remove_affinity_rule(policy: String, index: usize) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -127,7 +127,7 @@ pub async fn remove_affinity_rule(policy: String, index: usize) -> Result<(), Se
 }
 
 /// Creates an empty load-balancer configuration and opens it.
-#[server]
+#[server(endpoint = "create_load_balancer_config")]
 pub async fn create_load_balancer_config(name: String) -> Result<Option<FieldError>, ServerFnError> {
     use crate::service::policies as p;
     let st = server::state()?;
@@ -140,7 +140,7 @@ pub async fn create_load_balancer_config(name: String) -> Result<Option<FieldErr
     Ok(out)
 }
 
-#[server]
+#[server(endpoint = "delete_load_balancer_config")]
 pub async fn delete_load_balancer_config(name: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -150,7 +150,7 @@ pub async fn delete_load_balancer_config(name: String) -> Result<(), ServerFnErr
 }
 
 /// Adds or replaces one annotation of a load-balancer configuration.
-#[server]
+#[server(endpoint = "set_annotation")]
 pub async fn set_annotation(config: String, key: String, value: String) -> Result<Option<FieldError>, ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;
@@ -158,7 +158,7 @@ pub async fn set_annotation(config: String, key: String, value: String) -> Resul
     field_or(r, &[("key", "key")])
 }
 
-#[server]
+#[server(endpoint = "remove_annotation")]
 pub async fn remove_annotation(config: String, key: String) -> Result<(), ServerFnError> {
     let st = server::state()?;
     let caller = server::caller(&st).await?;

@@ -72,7 +72,7 @@ pub fn schema_settings(schema: Option<&serde_json::Value>) -> Vec<ImporterSettin
 }
 
 /// The importers the caller may read (RBAC `data-importers`).
-#[server]
+#[server(endpoint = "get_data_importers")]
 pub async fn get_data_importers() -> Result<Vec<ImporterChoice>, ServerFnError> {
     use crate::app::server_fns::server;
     use kube::ResourceExt;

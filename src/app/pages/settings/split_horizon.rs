@@ -26,7 +26,7 @@ pub struct SplitHorizonPage {
     pub create_namespaces: Vec<String>,
 }
 
-#[server]
+#[server(endpoint = "get_split_horizon_page")]
 pub async fn get_split_horizon_page() -> Result<SplitHorizonPage, ServerFnError> {
     use crate::app::server_fns::server;
     use crate::service::authz::{can, can_in_namespace, object, res, Action};
@@ -53,7 +53,7 @@ pub async fn get_split_horizon_page() -> Result<SplitHorizonPage, ServerFnError>
     Ok(page)
 }
 
-#[server]
+#[server(endpoint = "create_split_horizon")]
 pub async fn create_split_horizon(
     namespace: String,
     name: String,
@@ -89,7 +89,7 @@ pub async fn create_split_horizon(
     )
 }
 
-#[server]
+#[server(endpoint = "delete_split_horizon")]
 pub async fn delete_split_horizon(namespace: String, name: String) -> Result<(), ServerFnError> {
     use crate::app::server_fns::server;
     let st = server::state()?;
