@@ -136,6 +136,79 @@ pub fn key<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 16] {
 /// The bodies of `GET /v1/namespaces/{ns}/database-clusters` (full view), for the whole process.
 pub static DATABASE_LISTS: std::sync::LazyLock<Bodies> = std::sync::LazyLock::new(Bodies::default);
 
+/// The items of those bodies, each kept serialised under its key (its view, uid and resourceVersion, and
+/// for a summary row what the caller may do with it): after one database changed, the next body serialises
+/// that one item and joins the kept bytes of the others, where it serialised all 1,000 again.
+pub static DATABASE_ITEMS: std::sync::LazyLock<Items> = std::sync::LazyLock::new(Items::default);
+
+/// Serialised list items by key. It keeps the items of the lists it joined, up to twice the largest list
+/// plus a little: above that it keeps only the last list's, so old revisions do not pile up.
+#[derive(Default)]
+pub struct Items {
+    kept: Mutex<std::collections::HashMap<Vec<u8>, Bytes>>,
+}
+
+impl Items {
+    /// The JSON array of the items under `keys`: each the kept bytes of its key, or `ser(i)` (the i-th item's
+    /// JSON), then kept.
+    pub fn join(&self, keys: &[Vec<u8>], ser: impl Fn(usize) -> std::io::Result<Vec<u8>>) -> std::io::Result<Vec<u8>> {
+        let found: Vec<Option<Bytes>> = {
+            let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            keys.iter().map(|k| kept.get(k).cloned()).collect()
+        };
+        let mut made = Vec::new();
+        let mut parts = Vec::with_capacity(keys.len());
+        for (i, f) in found.into_iter().enumerate() {
+            parts.push(match f {
+                Some(b) => b,
+                None => {
+                    let b = Bytes::from(ser(i)?);
+                    made.push(i);
+                    b
+                }
+            });
+        }
+        if !made.is_empty() {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.len() + made.len() > 2 * keys.len() + 64 {
+                kept.clear();
+                kept.extend(keys.iter().cloned().zip(parts.iter().cloned()));
+            } else {
+                kept.extend(made.into_iter().map(|i| (keys[i].clone(), parts[i].clone())));
+            }
+        }
+        let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 1);
+        out.push(b'[');
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(p);
+        }
+        out.push(b']');
+        Ok(out)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.kept.lock().unwrap().len()
+    }
+}
+
+/// `envelope` (a list serialised with no items, its `items` the last field: `…,"items":[]}`) with `items`
+/// (a JSON array) in place of the empty one.
+pub fn with_items(mut envelope: Vec<u8>, items: &[u8]) -> std::io::Result<Vec<u8>> {
+    const EMPTY: &[u8] = b"\"items\":[]}";
+    if !envelope.ends_with(EMPTY) {
+        return Err(std::io::Error::other("the list's items are not its last field"));
+    }
+    envelope.truncate(envelope.len() - 3);
+    envelope.reserve(items.len() + 1);
+    envelope.extend_from_slice(items);
+    envelope.push(b'}');
+    Ok(envelope)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +265,41 @@ mod tests {
         }
         b.get_or_make(k1, Encoding::Gzip, make).unwrap();
         assert_eq!(calls.get(), 3 + KEPT + 1, "the oldest bodies are dropped");
+    }
+
+    #[test]
+    fn items_are_serialised_once_per_key_and_joined_as_serde_would() {
+        #[derive(serde::Serialize)]
+        struct L<T> {
+            kind: &'static str,
+            items: Vec<T>,
+        }
+        let items = Items::default();
+        let values: Vec<serde_json::Value> = (0..5).map(|i| serde_json::json!({"name": format!("db-{i}"), "n": i})).collect();
+        let keys: Vec<Vec<u8>> = (0..5).map(|i| format!("uid-{i}/1").into_bytes()).collect();
+        let calls = std::cell::Cell::new(0);
+        let ser = |i: usize| {
+            calls.set(calls.get() + 1);
+            serde_json::to_vec(&values[i]).map_err(std::io::Error::other)
+        };
+        let whole = serde_json::to_vec(&L { kind: "X", items: values.clone() }).unwrap();
+        let envelope = serde_json::to_vec(&L::<()> { kind: "X", items: vec![] }).unwrap();
+        assert_eq!(with_items(envelope.clone(), &items.join(&keys, ser).unwrap()).unwrap(), whole, "the same bytes as serde's");
+        assert_eq!(calls.get(), 5);
+        assert_eq!(with_items(envelope.clone(), &items.join(&keys, ser).unwrap()).unwrap(), whole);
+        assert_eq!(calls.get(), 5, "all kept");
+        // One item at a new revision: only it is serialised.
+        let mut keys2 = keys.clone();
+        keys2[3] = b"uid-3/2".to_vec();
+        items.join(&keys2, ser).unwrap();
+        assert_eq!(calls.get(), 6);
+        assert_eq!(with_items(envelope.clone(), &items.join(&[], ser).unwrap()).unwrap(), serde_json::to_vec(&L::<()> { kind: "X", items: vec![] }).unwrap());
+        assert!(with_items(b"{\"items\":[],\"kind\":\"X\"}".to_vec(), b"[1]").is_err(), "items not last: refused");
+        // Old revisions do not pile up: past twice the list plus 64, only the last list's are kept.
+        for rv in 3..40 {
+            let keys: Vec<Vec<u8>> = (0..5).map(|i| format!("uid-{i}/{rv}").into_bytes()).collect();
+            items.join(&keys, ser).unwrap();
+            assert!(items.len() <= 2 * 5 + 64 + 5, "{}", items.len());
+        }
     }
 }

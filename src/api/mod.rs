@@ -178,6 +178,16 @@ fn revision(d: &DatabaseCluster) -> Option<[&[u8]; 2]> {
     Some([d.metadata.uid.as_deref()?.as_bytes(), d.metadata.resource_version.as_deref()?.as_bytes()])
 }
 
+/// Each item's key among the kept serialised items (`list_body::DATABASE_ITEMS`): the view, its uid and
+/// revision and `extra(i)`; None when one lacks a uid or revision (never so from the API server).
+fn item_keys(view: &[u8], items: &[std::sync::Arc<DatabaseCluster>], extra: impl Fn(usize) -> &'static [u8]) -> Option<Vec<Vec<u8>>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, d)| revision(d).map(|[uid, rv]| [view, b"/", uid, b"/", rv, b"/", extra(i)].concat()))
+        .collect()
+}
+
 /// What the caller may do with a row ([`RowPermissions::bits`]), as a part of a kept summary body's key.
 const MAY: [&[u8]; 8] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"];
 
@@ -211,18 +221,33 @@ async fn list_dbs(
     let (view, items, make): (&[u8], Option<Vec<&[u8]>>, Make) = if q.summary {
         may = page.items.iter().map(|d| RowPermissions::of(&st, &caller, d)).collect();
         let items = page.items.iter().zip(&may).map(|(d, m)| revision(d).map(|[uid, rv]| [uid, rv, MAY[m.bits()]])).collect::<Option<Vec<_>>>();
-        let make = || {
-            let rows: Vec<DbSummary> = page.items.iter().zip(&may).map(|(d, m)| m.row(d)).collect();
-            serde_json::to_vec(&openapi::DatabaseClusterListView::Summary(List::paged("DatabaseClusterSummaryList", metadata, rows))).map_err(std::io::Error::other)
+        let make = || match item_keys(b"s", &page.items, |i| MAY[may[i].bits()]) {
+            Some(keys) => {
+                let items = list_body::DATABASE_ITEMS.join(&keys, |i| serde_json::to_vec(&may[i].row(&page.items[i])).map_err(std::io::Error::other))?;
+                let envelope = serde_json::to_vec(&List::<DbSummary>::paged("DatabaseClusterSummaryList", metadata, vec![])).map_err(std::io::Error::other)?;
+                list_body::with_items(envelope, &items)
+            }
+            None => {
+                let rows: Vec<DbSummary> = page.items.iter().zip(&may).map(|(d, m)| m.row(d)).collect();
+                serde_json::to_vec(&openapi::DatabaseClusterListView::Summary(List::paged("DatabaseClusterSummaryList", metadata, rows))).map_err(std::io::Error::other)
+            }
         };
         (b"summaries", items.map(|v| v.concat()), Box::new(make))
     } else {
         let items = page.items.iter().map(|d| revision(d)).collect::<Option<Vec<_>>>();
-        let make = || {
-            // Borrowed from the cache, but with a `status` on every item (see `service::presented`).
-            let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
-            // A Kubernetes-style list, as OpenEverest returns.
-            serde_json::to_vec(&openapi::DatabaseClusterListView::Full(List::paged("DatabaseClusterList", metadata, items))).map_err(std::io::Error::other)
+        // A Kubernetes-style list, as OpenEverest returns; each item borrowed from the cache, but with a
+        // `status` (see `service::presented`).
+        let make = || match item_keys(b"f", &page.items, |_| b"") {
+            Some(keys) => {
+                let items = list_body::DATABASE_ITEMS
+                    .join(&keys, |i| serde_json::to_vec(&service::presented_ref(&page.items[i])).map_err(std::io::Error::other))?;
+                let envelope = serde_json::to_vec(&List::<DatabaseCluster>::paged("DatabaseClusterList", metadata, vec![])).map_err(std::io::Error::other)?;
+                list_body::with_items(envelope, &items)
+            }
+            None => {
+                let items: Vec<std::borrow::Cow<DatabaseCluster>> = page.items.iter().map(|d| service::presented_ref(d)).collect();
+                serde_json::to_vec(&openapi::DatabaseClusterListView::Full(List::paged("DatabaseClusterList", metadata, items))).map_err(std::io::Error::other)
+            }
         };
         (b"databaseclusters", items.map(|v| v.concat()), Box::new(make))
     };
