@@ -1,11 +1,15 @@
 //! A database's actions menu (on its row in the list and on its page): suspend/resume, restart, delete.
 //! Each is disabled, with the reason beside it, while the database's state or the user's role forbids it;
 //! a database being deleted offers none. Restart and delete ask first; toasts confirm.
-use super::{error_text, use_toasts, Dialog, Menu};
+use super::menu::{MenuButton, MenuFrame, MenuPanel};
+use super::{error_text, use_toasts, Dialog};
 use crate::app::server_fns::{DeleteDatabase, RestartDatabase, SetDatabasePaused};
 use crate::model::{action_availability, DbSummary};
 use leptos::prelude::*;
 
+/// The menu's button is rendered with the row; its items, the dialogs and the server actions behind them are
+/// a separate wasm chunk ([`actions_menu`]), fetched the first time a menu is opened: a list page shows 50
+/// rows and most visits open none of their menus.
 #[component]
 pub fn DatabaseActions(
     db: Signal<DbSummary>,
@@ -16,6 +20,50 @@ pub fn DatabaseActions(
     #[prop(optional)]
     compact: bool,
 ) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let button = NodeRef::<leptos::html::Button>::new();
+    let loaded = RwSignal::new(false);
+    let name = db.with_untracked(|d| d.name.clone());
+    let label = format!("Actions for {name}");
+    let context = ActionsContext { db, open, after_delete };
+    view! {
+        <MenuFrame open button>
+            <Show when=move || !db.with(|d| d.deleting || d.status == "deleting")
+                fallback=|| view! { <span class="text-sm text-slate-600">"Being deleted"</span> }>
+                <MenuButton open button label=label.clone() button_text="Actions" compact=compact
+                    on_click=Callback::new(move |()| loaded.set(true))/>
+            </Show>
+            // Outside the Show: a delete's result (its toast, the page's way back to the list) still arrives
+            // when the live data already says "deleting".
+            {move || loaded.get().then(|| {
+                let context = context.clone();
+                view! {
+                    <Suspense fallback=move || view! {
+                        <MenuPanel open><p class="px-3 py-2 text-sm text-slate-600">"Loading…"</p></MenuPanel>
+                    }>
+                        {Suspend::new(actions_menu(context))}
+                    </Suspense>
+                }
+            })}
+        </MenuFrame>
+    }
+    .into_any()
+}
+
+/// What the lazily loaded part of [`DatabaseActions`] works on.
+#[derive(Clone)]
+pub struct ActionsContext {
+    db: Signal<DbSummary>,
+    /// Whether the menu is open.
+    open: RwSignal<bool>,
+    after_delete: Option<String>,
+}
+
+/// The menu's items (suspend/resume, restart, delete), the restart and delete dialogs, and their server
+/// actions with the toasts of their results.
+#[leptos::lazy]
+fn actions_menu(context: ActionsContext) -> AnyView {
+    let ActionsContext { db, open, after_delete } = context;
     let toasts = use_toasts();
     let pause = ServerAction::<SetDatabasePaused>::new();
     let restart = ServerAction::<RestartDatabase>::new();
@@ -61,7 +109,6 @@ pub fn DatabaseActions(
     });
     let pause_label = Signal::derive(move || if db.with(|d| d.paused) { "Resume" } else { "Suspend" });
     // Copy handles, so the menu's content can be rendered again and again.
-    let menu_label = StoredValue::new(format!("Actions for {name}"));
     let (pause_why, restart_why, delete_why) =
         (StoredValue::new(format!("{id}-pause-why")), StoredValue::new(format!("{id}-restart-why")), StoredValue::new(format!("{id}-delete-why")));
     let (restart_title, restart_id) = (format!("Restart {name}?"), format!("{id}-restart"));
@@ -69,15 +116,14 @@ pub fn DatabaseActions(
     let (ns_r, name_r, ns_d, name_d) = (namespace.clone(), name.clone(), namespace, name);
 
     view! {
-        <Show when=move || !db.with(|d| d.deleting || d.status == "deleting")
-            fallback=|| view! { <span class="text-sm text-slate-600">"Being deleted"</span> }>
-            <Menu label=menu_label.get_value() button_text="Actions" compact=compact>
+        <Show when=move || !db.with(|d| d.deleting || d.status == "deleting")>
+            <MenuPanel open>
                 <ActionItem label=pause_label why=why(|a| &a.suspend_or_resume) why_id=pause_why.get_value() on_run=do_pause/>
                 <ActionItem label="Restart" why=why(|a| &a.restart) why_id=restart_why.get_value()
                     on_run=Callback::new(move |()| restart_open.set(true))/>
                 <ActionItem label="Delete" why=why(|a| &a.delete) why_id=delete_why.get_value()
                     on_run=Callback::new(move |()| delete_open.set(true))/>
-            </Menu>
+            </MenuPanel>
         </Show>
         // The dialogs exist only while open: a list of 1,000 rows would otherwise render (and hydrate) 2,000
         // closed dialogs.
