@@ -24,6 +24,8 @@ sim_bin=${BENCH_SIM_BIN_DIR:-$CARGO_TARGET_DIR/debug}
 [[ -x "$bin/cairn" && -f "$bin/hash.txt" && -d "$site/pkg" ]] || { echo "build first: cargo leptos build --release --split" >&2; exit 1; }
 [[ -x "$sim_bin/cairn-sim" ]] || { echo "build first: cargo build --features sim --bin cairn-sim" >&2; exit 1; }
 bash "$CAIRN_ROOT/scripts/compress-site.sh" "$site"
+# The split must not have kept the lazy chunks' data in the main wasm (see scripts/check-split.py).
+python3 "$CAIRN_ROOT/scripts/check-split.py" "$site/pkg"
 work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-size.XXXXXX")
 trap 'stop_stack; rm -rf "$work"' EXIT
 start_stack "${BENCH_PORT:-3191}" "$bin" "$site" "$sim_bin" >&2
