@@ -240,7 +240,8 @@ pub async fn list_databases(page: usize) -> Result<crate::model::DbPage, ServerF
     let all = crate::service::database_list::page(&st, &caller, None, &Default::default()).items;
     let (page, range) = crate::model::DbPage::range(page, all.len());
     let rows = all[range].iter().map(|d| crate::service::database_list::summary(&st, &caller, d)).collect();
-    Ok(crate::model::DbPage { rows, page, total: all.len() })
+    let can_create = !crate::service::user_actions(&st, &caller).create_namespaces.is_empty();
+    Ok(crate::model::DbPage { rows, page, total: all.len(), can_create })
 }
 
 /// What the user may do on the databases pages (RBAC), so the UI shows only those actions.

@@ -116,7 +116,7 @@ fn StorageItem(
                 <div class="min-w-0">
                     <h3 class="break-all font-semibold">{name.clone()}</h3>
                     <p class="text-sm text-slate-700">
-                        <span class="badge bg-slate-100 text-slate-800">{kind.to_uppercase()}</span>
+                        <span class="badge bg-slate-100 text-slate-800">{kind.to_ascii_uppercase()}</span>
                         " " {s.bucket_name.clone().unwrap_or_default()} " · namespace " {ns.clone()}
                     </p>
                     <p class="break-all text-xs text-slate-600">{endpoint}</p>
