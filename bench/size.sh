@@ -41,7 +41,7 @@ measure() {
   local args=(-sS -H 'Accept-Encoding: br, gzip' -H 'Accept: text/html')
   [[ -n "$jar" ]] && args+=(-b "$jar")
   curl "${args[@]}" -o "$work/page" -D "$work/headers" -w '%{size_download}' "$CAIRN_URL$path" > "$work/page.size"
-  python3 - "$name" "$path" "$CAIRN_URL" "$work" "${args[@]}" <<'PY'
+  CAIRN_SITE="$site" python3 - "$name" "$path" "$CAIRN_URL" "$work" "${args[@]}" <<'PY'
 import json, re, subprocess, sys, zlib
 name, path, base, work, *curl_args = sys.argv[1:]
 def fetch(url, out):
@@ -61,6 +61,17 @@ html = raw.decode("utf-8", "replace") if enc in ("gzip", "identity") else subpro
     ["node", "-e", "process.stdout.write(require('zlib').brotliDecompressSync(require('fs').readFileSync(process.argv[1])))", work + "/doc"],
     check=True, capture_output=True).stdout.decode("utf-8", "replace")
 assets = sorted(set(re.findall(r"""(/pkg/[^"'\s)<>]+)""", html)) | {"/favicon.ico"})
+# Every page is a lazy route: hydration fetches the route's chunks (the split manifest's entry for it) and
+# the chunk loader, whether or not the HTML preloads them (the server names them in <head> only when the
+# route registered before the head went out, which varies between requests).
+import glob, os
+pkg = os.path.join(os.environ["CAIRN_SITE"], "pkg")
+manifest = json.load(open(glob.glob(os.path.join(pkg, "__wasm_split_manifest.*.json"))[0]))
+route = [k for k in manifest if k.startswith(f"__{name}_route_view_")]
+if len(route) != 1:
+    sys.exit(f"size.sh: no single lazy route for {name} in the split manifest: {sorted(manifest)}")
+assets = sorted(set(assets) | {f"/pkg/{c}.wasm" for c in manifest[route[0]]}
+                | {"/pkg/" + os.path.basename(f) for f in glob.glob(os.path.join(pkg, "__wasm_split.*.js"))})
 for i, a in enumerate(assets):
     s, e, st = fetch(base + a, f"{work}/asset{i}")
     responses.append({"url": a, "status": st, "encoding": e, "bytes": s})
