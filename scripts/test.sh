@@ -130,21 +130,19 @@ fi
 step "build the release site in the background (cargo leptos build --release --split, test settings, into target/e2e)"
 build_start=$SECONDS
 e2e_target="$CAIRN_ROOT/target/e2e"
-e2e_build() { # NICENESS BUILD_DIR ARGS...: one half of the e2e release site
-  local niceness=$1 build_dir=$2; shift 2
+e2e_build() { # BUILD_DIR ARGS...: one half of the e2e release site
+  local build_dir=$1; shift
   CARGO_BUILD_BUILD_DIR="$build_dir" CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
   CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
   LEPTOS_WASM_OPT_FEATURES=--version \
-    nice -n "$niceness" cargo leptos build --release --split --js-minify false "$@"
+    nice -n 5 cargo leptos build --release --split --js-minify false "$@"
 }
 # The server half never touches the site dir; the wasm half empties and refills it, and writes the hashed
 # file names (hash.txt) beside the server binary, which the server reads when it starts, not when it builds.
-# The server half is not niced: Playwright waits for it, and it builds longest (our crate at opt-level 0 while
-# the integration tests run); niced, it got a fraction of a core and finished last (978 s, the wasm half 428 s).
-(e2e_build 5 "$e2e_build_dir" --frontend-only) >"$logs/site.log" 2>&1 &
+(e2e_build "$e2e_build_dir" --frontend-only) >"$logs/site.log" 2>&1 &
 site_pid=$!
-(e2e_build 0 "$e2e_server_build_dir" --server-only) >"$logs/site-server.log" 2>&1 &
+(e2e_build "$e2e_server_build_dir" --server-only) >"$logs/site-server.log" 2>&1 &
 site_server_pid=$!
 
 step "build the test binaries (cargo test --no-run)"
