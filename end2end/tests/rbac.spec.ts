@@ -83,8 +83,12 @@ test.describe("RBAC", () => {
         `g, ${READER}, role:readonly`,
       ].join("\n"),
     );
-    // The server picks the change up from its watch: wait until the reader's permissions show it.
-    const readerToken = await token(request, READER, READER_PASSWORD);
+    // The server picks the new account up from its watch (a loaded machine delivers it later): log in until
+    // it is known, then wait until the reader's permissions show the policy.
+    let readerToken = "";
+    await expect(async () => {
+      readerToken = await token(request, READER, READER_PASSWORD);
+    }).toPass({ timeout: 20_000 });
     await expect(async () => {
       const resp = await request.get("/v1/permissions", { headers: { Authorization: `Bearer ${readerToken}` } });
       expect(await resp.json()).toEqual({
