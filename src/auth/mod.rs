@@ -225,28 +225,60 @@ pub async fn ensure_jwt_key(client: &Client, ns: &str) -> anyhow::Result<Vec<u8>
     anyhow::bail!("could not read or create Secret {ns}/{JWT_SECRET}")
 }
 
-/// Checks a username and password against the accounts (read through the watch in [`store::AuthStore`],
-/// never a GET per login). The error never says which part was wrong. An OpenEverest PBKDF2 hash that
-/// matches is replaced by Argon2id (a conflict-safe write that keeps `passwordMtime`, so sessions survive).
-pub async fn login(auth: &store::AuthStore, client: &Client, ns: &str, username: &str, password: &str) -> Result<(), ApiError> {
-    let denied = || ApiError::new(401, "Invalid username or password");
-    let view = auth.accounts();
-    let Some(acc) = view.users.get(username) else {
-        // Spend the same time as a real check so timing does not reveal which usernames exist.
-        static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password("cairn-dummy"));
-        let _ = verify_password(&DUMMY, password);
-        return Err(denied());
-    };
+/// What one view of the accounts says of a username and password.
+enum Checked {
+    Unknown,
+    Wrong,
+    Right(Account, Verified),
+}
+
+async fn check(auth: &store::AuthStore, client: &Client, ns: &str, view: &store::AccountsView, username: &str, password: &str) -> Result<Checked, ApiError> {
+    let Some(acc) = view.users.get(username) else { return Ok(Checked::Unknown) };
     let insecure = view.insecure.contains(username);
     let salt = if !insecure && decode_pbkdf2(&acc.password_hash).is_some() {
         Some(auth.namespace_uid(client, ns).await?)
     } else {
         None
     };
-    let verified = verify_stored(&acc.password_hash, insecure, password, salt.as_deref().map(str::as_bytes));
-    if verified == Verified::No {
-        return Err(denied());
+    Ok(match verify_stored(&acc.password_hash, insecure, password, salt.as_deref().map(str::as_bytes)) {
+        Verified::No => Checked::Wrong,
+        v => Checked::Right(acc.clone(), v),
+    })
+}
+
+/// Checks a username and password against the accounts (read through the watch in [`store::AuthStore`],
+/// not a GET per login). Only when those refuse it is the accounts Secret read once: an account created, or
+/// given a new password, a moment ago may not have reached this replica's watch yet (`cairn accounts
+/// create`, then a login at once). The error never says which part was wrong. An OpenEverest PBKDF2 hash
+/// that matches is replaced by Argon2id (a conflict-safe write that keeps `passwordMtime`, so sessions
+/// survive).
+pub async fn login(auth: &store::AuthStore, client: &Client, ns: &str, username: &str, password: &str) -> Result<(), ApiError> {
+    let denied = || ApiError::new(401, "Invalid username or password");
+    let held = auth.accounts();
+    let mut checked = check(auth, client, ns, &held, username, password).await?;
+    if !matches!(checked, Checked::Right(..)) {
+        // An unknown name spends the time of a real check (beside the read), so that timing does not reveal
+        // which usernames exist.
+        let dummy = matches!(checked, Checked::Unknown).then(|| {
+            let password = password.to_string();
+            tokio::task::spawn_blocking(move || {
+                static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password("cairn-dummy"));
+                let _ = verify_password(&DUMMY, &password);
+            })
+        });
+        // A failed read changes nothing: the held accounts' answer stands.
+        let fresh = auth.refresh_accounts(client, ns).await;
+        if let Some(d) = dummy {
+            let _ = d.await;
+        }
+        let entry = |v: &store::AccountsView| v.users.get(username).map(|a| (a.password_hash.clone(), v.insecure.contains(username)));
+        if let Ok(Some(fresh)) = fresh {
+            if entry(&fresh) != entry(&held) {
+                checked = check(auth, client, ns, &fresh, username, password).await?;
+            }
+        }
     }
+    let Checked::Right(acc, verified) = checked else { return Err(denied()) };
     if !acc.enabled || !acc.capabilities.iter().any(|c| c == "login") {
         return Err(ApiError::new(403, "this account may not log in"));
     }

@@ -19,6 +19,9 @@ pub struct AccountsView {
     pub users: Users,
     /// Usernames whose `passwordHash` is plain text (`insecure-password/<user>: "true"`).
     pub insecure: BTreeSet<String>,
+    /// The Secret's `resourceVersion`, when it is a number (etcd's are): orders a view read with a GET
+    /// against the ones the watch delivers. None (unreadable, or no Secret) is never older than another.
+    pub revision: Option<u64>,
 }
 
 impl AccountsView {
@@ -29,7 +32,8 @@ impl AccountsView {
         });
         let ann = s.metadata.annotations.clone().unwrap_or_default();
         let insecure = users.keys().filter(|u| ann.get(&insecure_annotation(u)).is_some_and(|v| v == "true")).cloned().collect();
-        AccountsView { users, insecure }
+        let revision = s.metadata.resource_version.as_deref().and_then(|v| v.parse().ok());
+        AccountsView { users, insecure, revision }
     }
 }
 
@@ -82,8 +86,7 @@ impl AuthStore {
         let (k_tx, mut k_rx) = watch::channel(false);
         let s = store.clone();
         watch_secret(health, api.clone(), ACCOUNTS_SECRET, a_tx, move |secret| {
-            let view = secret.map(AccountsView::from_secret).unwrap_or_default();
-            *s.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(view);
+            s.set_accounts(secret.map(AccountsView::from_secret).unwrap_or_default());
         });
         let s = store.clone();
         watch_secret(health, api.clone(), super::blocklist::BLOCKLIST_SECRET, b_tx, move |secret| {
@@ -116,6 +119,29 @@ impl AuthStore {
 
     pub fn accounts(&self) -> Arc<AccountsView> {
         self.accounts.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the accounts, unless `view` is older than the ones held (a watch event that a GET had
+    /// already overtaken: the watch brings the same revision or a newer one next).
+    pub fn set_accounts(&self, view: AccountsView) {
+        let mut held = self.accounts.write().unwrap_or_else(|e| e.into_inner());
+        if let (Some(new), Some(old)) = (view.revision, held.revision) {
+            if new < old {
+                return;
+            }
+        }
+        *held = Arc::new(view);
+    }
+
+    /// Reads the accounts Secret from the API server once and keeps it (see [`AuthStore::set_accounts`]):
+    /// for a login that the held accounts refuse, as an account created or given a new password a moment
+    /// ago may not have reached this replica's watch yet. None: no such Secret.
+    pub async fn refresh_accounts(&self, client: &Client, ns: &str) -> Result<Option<Arc<AccountsView>>, ApiError> {
+        let Some(secret) = Api::<Secret>::namespaced(client.clone(), ns).get_opt(ACCOUNTS_SECRET).await? else {
+            return Ok(None);
+        };
+        self.set_accounts(AccountsView::from_secret(&secret));
+        Ok(Some(self.accounts()))
     }
 
     pub fn blocklist(&self) -> Arc<Blocklist> {
@@ -242,11 +268,23 @@ mod tests {
             password_mtime: mtime.into(),
             password_hash: String::new(),
         };
-        AccountsView { users: [("alice".to_string(), acc)].into(), insecure: Default::default() }
+        AccountsView { users: [("alice".to_string(), acc)].into(), insecure: Default::default(), revision: None }
     }
 
     // 2026-01-01T00:00:00Z
     const T: u64 = 1_767_225_600;
+
+    #[test]
+    fn an_older_view_does_not_replace_a_newer_one() {
+        let store = AuthStore::fixed(AccountsView { revision: Some(10), ..view("", true, &["login"]) }, vec![1]);
+        store.set_accounts(AccountsView { revision: Some(9), ..Default::default() });
+        assert!(store.accounts().users.contains_key("alice"), "older: kept");
+        store.set_accounts(AccountsView { revision: Some(10), ..Default::default() });
+        assert!(store.accounts().users.is_empty(), "same revision: replaced");
+        store.set_accounts(AccountsView { revision: Some(11), ..view("", true, &["login"]) });
+        store.set_accounts(AccountsView::default());
+        assert!(store.accounts().users.is_empty(), "no revision (the Secret is gone): replaced");
+    }
 
     #[test]
     fn live_token_passes() {

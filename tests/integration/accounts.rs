@@ -158,3 +158,36 @@ async fn session_login_is_throttled() {
     assert_eq!(post(A, "admin", &pw).await.0, 200);
     assert_eq!(post(B, "admin", &pw).await.0, 200);
 }
+
+/// A login the held accounts refuse reads the Secret once: an account created, or given a new password, a
+/// moment ago works at once, before the watch delivers it. The store here is fed by no watch at all.
+#[tokio::test]
+async fn a_login_right_after_a_change_reads_the_accounts_once() {
+    let env = TestEnv::start().await;
+    let (c, ns) = (&env.client, env.system_ns());
+    let store = auth::store::AuthStore::fixed(Default::default(), vec![7; 32]);
+    let login = |user: &'static str, pw: &'static str| {
+        let store = &store;
+        async move { auth::login(store, c, ns, user, pw).await.map_err(|e| e.status) }
+    };
+    // No accounts Secret at all: refused, nothing written.
+    assert_eq!(login("carol", "carol-password").await, Err(401));
+    assert!(Api::<Secret>::namespaced(c.clone(), ns).get_opt(auth::ACCOUNTS_SECRET).await.unwrap().is_none());
+
+    accounts::create_account(c, ns, "carol", "carol-password").await.unwrap();
+    assert_eq!(login("carol", "carol-password").await, Ok(()));
+    assert!(store.accounts().users.contains_key("carol"), "the account read is kept for the session's checks");
+    assert_eq!(login("carol", "wrong-password").await, Err(401));
+    assert_eq!(login("nobody", "carol-password").await, Err(401));
+
+    accounts::change_password(c, ns, "carol", "carol-new-password").await.unwrap();
+    assert_eq!(login("carol", "carol-new-password").await, Ok(()));
+
+    // An older view (a watch event the read overtook) does not replace the newer one.
+    let held = store.accounts();
+    let mut older = (*held).clone();
+    older.revision = held.revision.map(|r| r - 1);
+    older.users.clear();
+    store.set_accounts(older);
+    assert!(store.accounts().users.contains_key("carol"));
+}
