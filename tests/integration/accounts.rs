@@ -85,7 +85,8 @@ async fn accounts_lifecycle() {
     // Secret everest-jwt through its watch; no restart).
     let old_key = auth::ensure_jwt_key(c, env.system_ns()).await.unwrap();
     eventually(10, "server uses everest-jwt's key", || async { (*st.auth.signing_key() == old_key).then_some(()) }).await;
-    let token = auth::issue_token(&old_key, "admin");
+    // As a login issues it: after admin's password change above, which may be in this very second.
+    let (token, _) = auth::issue_token_at(&old_key, "admin", auth::now_secs(), st.auth.min_iat("admin"));
     assert!(st.auth.validate(&token, auth::now_secs()).is_ok());
     accounts::reset_jwt_key(c, env.system_ns()).await.unwrap();
     let new_key = auth::ensure_jwt_key(c, env.system_ns()).await.unwrap();
