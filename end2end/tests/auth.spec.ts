@@ -45,6 +45,14 @@ test.describe("authentication", () => {
     await login(page);
     await expect(page.getByRole("link", { name: "Create database" })).toBeVisible();
     await expect(accountMenu(page)).toHaveText(/admin/);
+
+    // The header names the user on a page served whole, and after a move inside the app.
+    await page.reload();
+    await waitForHydration(page);
+    await expect(accountMenu(page)).toHaveText(/admin/);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+    await expectPath(page, "/settings/namespaces");
+    await expect(accountMenu(page)).toHaveText(/admin/);
   });
 
   test("logging out ends the session", async ({ page }) => {

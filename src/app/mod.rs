@@ -30,7 +30,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
-            <body class="bg-slate-50 text-slate-900 antialiased">
+            // The signed-in user, for the header in the browser (components::served_user).
+            <body class="bg-slate-50 text-slate-900 antialiased" data-user=components::served_user()>
                 <App/>
             </body>
         </html>
@@ -41,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::provide_toasts();
+    components::provide_signed_in_user();
     // Pages render completely on the server before they are sent (`SsrMode::Async`), so they work before
     // (and without) the wasm: lists are in the HTML, not behind a script that swaps them in.
     view! {

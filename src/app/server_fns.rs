@@ -207,18 +207,20 @@ pub(crate) mod server {
     }
 }
 
+/// Logs in; answers the username (the header shows it on the page the redirect opens).
 #[server(endpoint = "login")]
-pub async fn login(username: String, password: String) -> Result<(), ServerFnError> {
+pub async fn login(username: String, password: String) -> Result<String, ServerFnError> {
     let st = server::state()?;
     // The peer address (the server runs with connect info); without it only the per-username gap applies.
     let ip = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let token = crate::auth::start_session(&st, ip, username.trim(), &password).await.map_err(server::to_sfe)?;
+    let username = username.trim();
+    let token = crate::auth::start_session(&st, ip, username, &password).await.map_err(server::to_sfe)?;
     server::set_cookie(&crate::auth::session_cookie(&token, st.secure_cookies));
     leptos_axum::redirect("/");
-    Ok(())
+    Ok(username.to_string())
 }
 
 #[server(endpoint = "logout")]
@@ -365,13 +367,6 @@ pub async fn preview_edit(namespace: String, name: String, edit: crate::model::D
         Ok(p) => Ok(PreviewOutcome { error: None, preview: Some(p) }),
         Err(e) => server::field_error(e).map(|f| PreviewOutcome { error: f, preview: None }),
     }
-}
-
-/// The signed-in user's name, for the header's account menu.
-#[server(endpoint = "current_user")]
-pub async fn current_user() -> Result<String, ServerFnError> {
-    let st = server::state()?;
-    Ok(server::caller(&st).await?.username)
 }
 
 /// Creates a database from the wizard. A rule a field breaks comes back as `Ok(Some(FieldError))`, shown

@@ -17,7 +17,7 @@ pub use tabs::Tabs;
 pub use time::RelativeTime;
 pub use toast::{provide_toasts, use_toasts, ToastRegion};
 
-use super::server_fns::{current_user, Logout};
+use super::server_fns::Logout;
 use leptos::prelude::*;
 
 /// The top bar: the product name (home), the main navigation, and the signed-in user's menu (log out).
@@ -63,23 +63,48 @@ pub fn LogoutForm(action: ServerAction<Logout>, class: &'static str) -> impl Int
     .into_any()
 }
 
+/// The signed-in user's name, in the context of the whole app: read once, as the page was served, and set
+/// by a login (whose client-side redirect then renders the next page). No request and no async resource:
+/// the header of every page is plain.
+#[derive(Clone, Copy)]
+pub struct SignedInUser(pub RwSignal<String>);
+
+/// Provides [`SignedInUser`] (in `App`).
+pub fn provide_signed_in_user() {
+    provide_context(SignedInUser(RwSignal::new(served_user())));
+}
+
+/// The user of the session the page was served for: on the server from the request's session cookie, in
+/// the browser from the `data-user` attribute the server put on `<body>` (see `shell`). Empty when signed
+/// out.
+pub fn served_user() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        let (Some(st), Some(parts)) = (use_context::<crate::state::State>(), use_context::<http::request::Parts>()) else {
+            return String::new();
+        };
+        crate::service::Caller::from_headers(&st, &parts.headers).map(|c| c.username).unwrap_or_default()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        document().body().and_then(|b| b.get_attribute("data-user")).unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        String::new()
+    }
+}
+
 /// The signed-in user's menu (log out).
 #[component]
 fn AccountMenu() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
-    let user = Resource::new(|| (), |_| current_user());
+    let name = use_context::<SignedInUser>().map(|u| u.0.get_untracked()).unwrap_or_default();
     view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let name = user.await.unwrap_or_default();
-                view! {
-                    <Menu label=format!("Account {name}") button_text=name.clone() dark=true>
-                        <p class="px-3 py-2 text-xs text-slate-600">"Signed in as " <strong>{name.clone()}</strong></p>
-                        <LogoutForm action=logout class="menu-item w-full text-left"/>
-                    </Menu>
-                }
-            })}
-        </Transition>
+        <Menu label=format!("Account {name}") button_text=name.clone() dark=true>
+            <p class="px-3 py-2 text-xs text-slate-600">"Signed in as " <strong>{name.clone()}</strong></p>
+            <LogoutForm action=logout class="menu-item w-full text-left"/>
+        </Menu>
     }
     .into_any()
 }

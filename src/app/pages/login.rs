@@ -6,6 +6,14 @@ use leptos_meta::Title;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
+    // The header of the page the login's redirect opens shows this user (set before that redirect runs).
+    if let Some(user) = use_context::<crate::app::components::SignedInUser>() {
+        Effect::new(move || {
+            if let Some(Ok(name)) = login.value().get() {
+                user.0.set(name);
+            }
+        });
+    }
     // A login posted before the wasm loaded comes back as `/login?error=…` (see `server::form_errors`).
     let query = leptos_router::hooks::use_query_map();
     let error = move || {
