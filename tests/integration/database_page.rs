@@ -6,7 +6,7 @@ use crate::common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use cairn::app::server_fns::{CurrentUser, DeleteDatabase, EditDatabase, GetDatabaseDetail, PreviewEdit, RestartDatabase, SetDatabasePaused};
+use cairn::app::server_fns::{DeleteDatabase, EditDatabase, GetDatabaseDetail, PreviewEdit, RestartDatabase, SetDatabasePaused};
 use cairn::crd::*;
 use common::*;
 use futures::StreamExt;
@@ -115,8 +115,15 @@ async fn database_page_data_stream_and_actions() {
     cairn::service::create_database(&state, &cairn::service::Caller { username: "admin".into() }, d).await.unwrap();
     wait_state(&dbs, name, AppState::Ready).await;
 
-    let (s, user) = app.server_fn(CurrentUser::PATH, &[]).await;
-    assert_eq!((s, user), (200, json!("admin")));
+    // The header's user comes with the page (`data-user` on <body>), from the session.
+    let req = http::Request::get("/databases")
+        .header(http::header::COOKIE, format!("cairn_session={}", app.token()))
+        .header(http::header::HOST, "cairn.test")
+        .body(Body::empty())
+        .unwrap();
+    let (s, html) = app.send(req).await;
+    assert_eq!(s, 200);
+    assert!(html.as_str().is_some_and(|h| h.contains(r#"data-user="admin""#)), "{html}");
 
     // The page's data: the row, how to connect, no secret.
     let detail = eventually(30, "detail with the hostname", || async {

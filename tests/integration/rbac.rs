@@ -8,7 +8,7 @@ use crate::common;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use cairn::app::server_fns::{
-    CreateDatabase, CurrentUser, DeleteDatabase, EditDatabase, PreviewEdit, GetDatabaseDetail, GetFormOptions, GetUserActions, ListDatabases, Login,
+    CreateDatabase, DeleteDatabase, EditDatabase, PreviewEdit, GetDatabaseDetail, GetFormOptions, GetUserActions, ListDatabases, Login,
     Logout, RestartDatabase, SetDatabasePaused,
 };
 use cairn::crd::*;
@@ -413,8 +413,15 @@ async fn rbac_matrix() {
         // Logs: refused without read; with it, not one of e1's pods.
         let (s, body) = app.rest(u, "GET", "/v1/namespaces/everest/database-clusters/e1/components/other-0/logs", None).await;
         assert_eq!(s, if want == 200 { 404 } else { 403 }, "{u} reads logs of everest/e1: {body}");
-        let (s, body) = app.server_fn(u, CurrentUser::PATH, &[]).await;
-        assert_eq!((s, body), (200, json!(u)));
+        // Its own name comes with every page it opens (`data-user` on <body>, the header's account menu).
+        let req = http::Request::get("/databases")
+            .header(http::header::COOKIE, format!("cairn_session={}", app.token(u)))
+            .header(http::header::HOST, "cairn.test")
+            .body(Body::empty())
+            .unwrap();
+        let (s, html) = app.send(req).await;
+        assert_eq!(s, 200, "{u} opens /databases");
+        assert!(html.as_str().is_some_and(|h| h.contains(&format!(r#"data-user="{u}""#))), "{u}: {html}");
     }
     let (_, page) = app.server_fn("ro", GetDatabaseDetail::PATH, &[("namespace", "everest"), ("name", "e1")]).await;
     assert_eq!((page["summary"]["can_update"].clone(), page["summary"]["can_delete"].clone()), (json!(false), json!(false)), "{page}");
