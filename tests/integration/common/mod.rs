@@ -307,7 +307,21 @@ pub async fn client_for(kubeconfig: &Path, default_ns: &str) -> Client {
 }
 
 /// Runs testenv with our CRDs and the upstream ones of `operators`; returns the process and its JSON line.
+/// A start that fails is tried again, twice: a port testenv picked (free when it looked) can be taken before
+/// the API server binds it, e.g. as the local port of another process's connection on a busy machine
+/// ("bind: address already in use"). Its reason is on stderr each time.
 fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16, extra_crds: &[PathBuf], operators: OperatorSet) -> (Child, serde_json::Value) {
+    for attempt in 1.. {
+        match try_spawn_testenv(crd_path, dir, port, extra_crds, operators) {
+            Ok(started) => return started,
+            Err(said) if attempt < 3 => eprintln!("testenv did not start (attempt {attempt}, it said {said:?}); starting it again"),
+            Err(said) => panic!("testenv did not start in 3 attempts; it last said {said:?}"),
+        }
+    }
+    unreachable!()
+}
+
+fn try_spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16, extra_crds: &[PathBuf], operators: OperatorSet) -> Result<(Child, serde_json::Value), String> {
     let mut cmd = Command::new(testenv_bin());
     cmd.arg("--crds").arg(crd_path);
     for p in upstream_crd_files(operators) {
@@ -326,8 +340,14 @@ fn spawn_testenv(crd_path: &Path, dir: Option<&Path>, port: u16, extra_crds: &[P
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start testenv");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read testenv output");
-    let info: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("testenv said {line:?}: {e}"));
-    (child, info)
+    match serde_json::from_str(line.trim()) {
+        Ok(info) => Ok((child, info)),
+        Err(_) => {
+            // It failed and is exiting (its stdout closed): reap it before the next attempt.
+            let _ = child.wait();
+            Err(line)
+        }
+    }
 }
 
 pub struct TestEnv {
