@@ -55,6 +55,9 @@ pub struct Ctx {
     /// a reconcile on that copy would write its status again and look for its upstream object (or, on a
     /// copy from before the deletion, re-create it). A copy of a released uid is stale by definition.
     released: Mutex<HashMap<(String, String), String>>,
+    /// New databases whose first status waits for the operator's first state.
+    first_status: FirstStatus,
+    first_status_hold: Duration,
 }
 
 impl Ctx {
@@ -139,6 +142,43 @@ pub struct RunOptions {
     /// before they reach the controller, so a test can lose an owner trigger on purpose and see the periodic
     /// resync heal it.
     pub test_drop_owner_events: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// How long a new database's first status waits for its operator's first state (None:
+    /// [`FIRST_STATUS_HOLD`]; see [`FirstStatus`]). Tests set it to make either outcome certain.
+    pub first_status_hold: Option<Duration>,
+}
+
+/// How long a new database's first status waits for the operator's first state ([`FirstStatus`]).
+pub const FIRST_STATUS_HOLD: Duration = Duration::from_secs(2);
+
+/// The first status of a new DatabaseCluster, held back for a moment. A Percona operator reports its new
+/// cluster `initializing` on its first reconcile, usually within a second of the CR appearing. Writing
+/// `creating` the moment the upstream CR is applied would be followed at once by a second write for
+/// `initializing`: a status write more per create (each costs the API server what a create does: the
+/// whole object validated and stored, managed fields, a watch event to every watcher). So while a
+/// database has never had a status and its upstream CR reports no state yet, the reconciler waits up to
+/// the hold (the operator's first state wakes it through the owned-object watch) and writes `creating`
+/// only if the operator is still silent then. Readers lose nothing: the REST API and the UI report a
+/// database without a status as `creating`; only `kubectl get` shows an empty STATUS for that moment.
+#[derive(Default)]
+struct FirstStatus {
+    /// uid → when its hold began. An entry lives only while its database has no status: removed when a
+    /// status is written, and dropped after a minute (a database deleted during its hold).
+    since: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl FirstStatus {
+    /// How much longer the first status of `uid` waits (None: the hold is over, write it).
+    fn wait(&self, uid: &str, hold: Duration) -> Option<Duration> {
+        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        since.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60).max(hold * 2));
+        let began = *since.entry(uid.to_string()).or_insert(now);
+        hold.checked_sub(now.duration_since(began)).filter(|d| !d.is_zero())
+    }
+
+    fn done(&self, uid: &str) {
+        self.since.lock().unwrap_or_else(|e| e.into_inner()).remove(uid);
+    }
 }
 
 /// The owned-object trigger stream, with the test hook applied.
@@ -173,6 +213,8 @@ pub async fn run_with(state: State, mut subs: Subscriptions, opts: RunOptions) {
         writes: Default::default(),
         cert_secrets: Default::default(),
         released: Default::default(),
+        first_status: Default::default(),
+        first_status_hold: opts.first_status_hold.unwrap_or(FIRST_STATUS_HOLD),
     });
     // The first reconciles read these caches: let them fill first, so a policy that exists is not reported
     // missing for a moment. (Bounded: a missing permission must not stop the reconciler for good.)
@@ -904,6 +946,14 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
         if let Some(job) = super::data_import_job::observe(&ctx.state, db, &mut st) {
             super::data_import_job::create(&ctx.state, &job).await?;
         }
+        // A new database's first status waits a moment for the operator's first state ([`FirstStatus`]).
+        let uid = db.metadata.uid.clone().unwrap_or_default();
+        if db.status.is_none() && st.status == AppState::Creating {
+            if let Some(left) = ctx.first_status.wait(&uid, ctx.first_status_hold) {
+                return Ok(Action::requeue(left));
+            }
+        }
+        ctx.first_status.done(&uid);
         set_status(ctx, db, &st).await?;
         super::database_cluster_restore::ensure_data_source_restore(&ctx.state, db, st.status).await?;
         if await_public_ip {

@@ -116,7 +116,7 @@ async fn imports_succeed_or_fail_by_their_input() {
     assert_eq!(done.metadata.labels.as_ref().unwrap()["clusterName"], "imp-ok");
     let d = wait_state(&dbs, "imp-ok", Ready).await;
     // The reconcile that sees the cluster ready starts the import in the same status write.
-    t.wait_saw(&[Creating, Initializing, Importing, Ready]).await;
+    t.wait_saw(&[Initializing, Importing, Ready]).await;
     assert_eq!(d.status.unwrap().data_import_job_name.as_deref(), Some("data-import-imp-ok"));
 
     // The Job: the importer's image and command, the request, the target's and the S3 credentials.

@@ -137,7 +137,7 @@ async fn raw_objects_import_and_cluster_permissions_last_as_long_as_the_import()
     assert_eq!(j.metadata.labels.as_ref().unwrap()["clusterName"], "kimp-b");
     assert_eq!(j.owner_references()[0].name, "kimp-b", "owned by its database");
     let d = wait_state(&dbs, "kimp-b", Ready).await;
-    t.wait_saw(&[Creating, Initializing, Importing, Ready]).await;
+    t.wait_saw(&[Initializing, Importing, Ready]).await;
     assert_eq!(d.status.unwrap().data_import_job_name.as_deref(), Some("data-import-kimp-b"));
     let b_rbac = cluster_rbac_name(&ns, "data-import-kimp-b");
     eventually(60, "kimp-b's grant revoked", || async { crs.get_opt(&b_rbac).await.unwrap().is_none().then_some(()) }).await;

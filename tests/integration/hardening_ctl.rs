@@ -4,6 +4,8 @@
 //!   reconciler goes on with the next object;
 //! - a lost owner-trigger event (the upstream status changed while the trigger was dropped) heals by the
 //!   periodic resync;
+//! - a new database's first status waits (a moment) for the operator's first state: `initializing` at once
+//!   when the operator reports, `creating` only when it stays silent;
 //! - delete right after create, repeatedly, leaves no upstream CR behind;
 //! - while the API server is unreachable, REST answers 503 with Retry-After and writes nothing, `/readyz` says
 //!   503 with the reason; afterwards both recover and the RBAC policy is not taken as deleted.
@@ -102,6 +104,7 @@ async fn a_lost_owner_event_heals_by_the_periodic_resync() {
     let opts = cairn::controller::database_cluster::RunOptions {
         resync: Duration::from_secs(3),
         test_drop_owner_events: Some(drop.clone()),
+        ..Default::default()
     };
     let state = env.start_cairn_with(Duration::from_secs(3600), opts).await;
     // Operators only (their Deployments, so engines install); the upstream status is driven by hand.
@@ -125,6 +128,42 @@ async fn a_lost_owner_event_heals_by_the_periodic_resync() {
     let d = wait_state(&dbs, "lost-event", AppState::Ready).await;
     assert_eq!((d.status.as_ref().unwrap().size, d.status.as_ref().unwrap().ready), (2, 2));
     assert!(resyncs() > before, "it converged through a resync, not the (dropped) owner event");
+}
+
+/// A new database's first status waits for its operator's first state (the hold,
+/// `database_cluster::FirstStatus`): an operator that reports within the hold gets `initializing` written
+/// as the first status, with no `creating` before it (one status write fewer per create); a silent one
+/// gets `creating` once the hold is over. The upstream status is driven by hand, so both are certain.
+#[tokio::test]
+async fn a_new_databases_first_status_waits_for_the_operators_first_state() {
+    let env = TestEnv::start().await;
+    let ns = env.db_ns().to_string();
+    let hold = Duration::from_secs(6);
+    let opts = cairn::controller::database_cluster::RunOptions { first_status_hold: Some(hold), ..Default::default() };
+    let state = env.start_cairn_with(Duration::from_secs(3600), opts).await;
+    env.start_operators();
+    env.engines_installed(&state, &ns).await;
+    let dbs: Api<DatabaseCluster> = Api::namespaced(env.client.clone(), &ns);
+    let pgs: Api<cairn::upstream::pg::PerconaPGCluster> = Api::namespaced(env.client.clone(), &ns);
+    let answered = Transitions::watch(&env.client, "answered").await;
+    let silent = Transitions::watch(&env.client, "silent").await;
+    for name in ["answered", "silent"] {
+        let mut d = db(name, EngineType::Postgresql, "16.9", 1);
+        d.metadata.namespace = Some(ns.clone());
+        dbs.create(&PostParams::default(), &d).await.unwrap();
+    }
+    // The operator of "answered" reports as soon as its CR is there: well within the hold.
+    eventually(30, "upstream created", || async { pgs.get_opt("answered").await.unwrap().map(|_| ()) }).await;
+    let started = tokio::time::Instant::now();
+    let status = serde_json::json!({"status": {"state": "initializing", "postgres": {"size": 1, "ready": 0}, "pgbouncer": {"size": 1, "ready": 0}}});
+    pgs.patch_status("answered", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    wait_state(&dbs, "answered", AppState::Initializing).await;
+    assert!(started.elapsed() < hold, "the operator's first state was written at once, not after the hold");
+    // "silent"'s operator never reports: `creating`, once the hold is over.
+    wait_state(&dbs, "silent", AppState::Creating).await;
+    answered.assert_saw(&[AppState::Initializing]).await;
+    assert_eq!(answered.all(), vec![AppState::Initializing], "no `creating` before the operator's first state");
+    assert_eq!(silent.all(), vec![AppState::Creating]);
 }
 
 #[tokio::test]

@@ -223,7 +223,7 @@ async fn postgresql_updates_restart_policy_and_storage() {
     assert_eq!((st.size, st.ready), (2, 2), "1 postgres + 1 pgBouncer");
     wait_state(&dbs, "pg3", Ready).await;
     t1.assert_saw(&[Error, Creating, Initializing, Ready]).await;
-    t3.assert_saw(&[Creating, Initializing, Ready]).await;
+    t3.assert_saw(&[Initializing, Ready]).await;
     let full = raw::<PerconaPGCluster>(&c, "pg1").await;
     let key = "/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/podAffinityTerm/topologyKey";
     assert_eq!(full["spec"]["instances"][0]["affinity"].pointer(key).unwrap(), "kubernetes.io/hostname");

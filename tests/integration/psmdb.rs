@@ -57,8 +57,8 @@ async fn psmdb_lifecycle() {
     dbs.create(&PostParams::default(), &d3).await.unwrap();
     let st1 = wait_state(&dbs, "mg1", Ready).await.status.unwrap();
     let st3 = wait_state(&dbs, "mg3", Ready).await.status.unwrap();
-    t1.assert_saw(&[Creating, Initializing, Ready]).await;
-    t3.assert_saw(&[Creating, Initializing, Ready]).await;
+    t1.assert_saw(&[Initializing, Ready]).await;
+    t3.assert_saw(&[Initializing, Ready]).await;
     assert_eq!((st1.size, st1.ready, st1.port), (1, 1, Some(27017)));
     assert_eq!(st1.hostname.as_deref(), Some(format!("mg1-rs0.{}.svc.cluster.local", env.db_ns()).as_str()));
     assert_eq!((st3.size, st3.ready), (11, 11), "2×3 shards + 3 config servers + 2 mongos");

@@ -49,8 +49,8 @@ async fn pxc_lifecycle() {
     dbs.create(&PostParams::default(), &d3).await.unwrap();
     let my1 = wait_state(&dbs, "my1", Ready).await;
     let my3 = wait_state(&dbs, "my3", Ready).await;
-    t1.assert_saw(&[Creating, Initializing, Ready]).await;
-    t3.assert_saw(&[Creating, Initializing, Ready]).await;
+    t1.assert_saw(&[Initializing, Ready]).await;
+    t3.assert_saw(&[Initializing, Ready]).await;
     let st = my1.status.unwrap();
     assert_eq!((st.size, st.ready, st.port), (2, 2, Some(3306)), "1 PXC + 1 HAProxy");
     assert_eq!(st.hostname.as_deref(), Some(format!("my1-haproxy.{}", env.db_ns()).as_str()));

@@ -161,13 +161,16 @@ async fn a_lagging_cache_does_not_repeat_a_status_write() {
         for (i, pair) in mine.windows(2).enumerate() {
             assert_ne!(pair[0], pair[1], "{name}: write {} repeats write {}; states written: {states:?}", i + 2, i + 1);
         }
-        // The life as written: created, initializing, ready, initializing again for the scale, ready,
-        // deleting. Created once only: a reconcile on a copy from before the delete must not re-create the
-        // upstream object the garbage collector just removed (it did, and reported it `creating` again).
+        // The life as written: (created,) initializing, ready, initializing again for the scale, ready,
+        // deleting. `creating` only first, and at most once (the simulator reports `initializing` at once,
+        // which the first status usually waits for): a reconcile on a copy from before the delete must not
+        // re-create the upstream object the garbage collector just removed (it did, and reported it
+        // `creating` again).
         let mut distinct = states.clone();
         distinct.dedup();
-        assert_eq!(distinct.first(), Some(&"creating"), "{name}: {states:?}");
-        assert_eq!(states.iter().filter(|s| **s == "creating").count(), 1, "{name}: {states:?}");
+        assert!(matches!(distinct.first(), Some(&"creating" | &"initializing")), "{name}: {states:?}");
+        assert!(states.iter().filter(|s| **s == "creating").count() <= 1, "{name}: {states:?}");
+        assert!(!states.iter().skip(1).any(|s| *s == "creating"), "{name}: {states:?}");
         assert!(distinct.contains(&"ready"), "{name}: {states:?}");
         assert!(mine.len() <= 10, "{name}: {} status writes: {states:?}", mine.len());
     }
