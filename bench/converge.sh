@@ -11,13 +11,15 @@
 #     resident memory before (steady state) and after;
 #  3. the floor: Cairn stopped, the same N DatabaseClusters created in another namespace and the upstream
 #     objects Cairn had applied server-side-applied once each by a bare client, the simulator driving them to
-#     ready as before: API server CPU seconds. Cairn's figures are reported as ratios to it.
+#     ready as before: API server CPU seconds.
+# Steps 1 and 3 are repeated BENCH_ROUNDS times (2: Cairn started again, new names, a new floor namespace);
+# Cairn's CPU is reported as a ratio to the floor's over all rounds, and per round.
 # Prints one JSON document and writes it to bench/results/converge-<N>.json.
 #
 #   bench/converge.sh                      # N=300
 #   BENCH_CLUSTERS=1000 bench/converge.sh
 #
-# Env: BENCH_CLUSTERS (300), BENCH_SETTLE_S (20), BENCH_PORT (3192), BENCH_BIN_DIR (target/release),
+# Env: BENCH_CLUSTERS (300), BENCH_ROUNDS (2), BENCH_SETTLE_S (20), BENCH_PORT (3192), BENCH_BIN_DIR (target/release),
 #      CAIRN_SIM_STEP_MS (300).
 # Needs: `cargo build --release --features sim --bins` beforehand (cairn and cairn-sim).
 set -euo pipefail
@@ -37,11 +39,11 @@ port=${BENCH_PORT:-3192}
 CAIRN_TESTENV_ARGS="--audit-log $work/audit.log" start_stack "$port" "$bin" "$work/site" >&2
 
 vs_url=$(sed -n 's/^CAIRN_VERSION_SERVICE_URL=//p' "$STACK_DIR/sim.out" | head -n1)
-# The restart: SIGTERM, wait, start again as start_stack did; prints the new pid.
+# The restart: SIGTERM, wait, start again as start_stack did; prints the new pid (also starts a stopped Cairn).
 cat > "$work/restart.sh" <<RESTART
 set -e
 old=\$(cat "$work/cairn.pid" 2>/dev/null || echo $CAIRN_PID)
-kill "\$old"; while kill -0 "\$old" 2>/dev/null; do sleep 0.1; done
+kill "\$old" 2>/dev/null || true; while kill -0 "\$old" 2>/dev/null; do sleep 0.1; done
 CAIRN_VERSION_SERVICE_URL="$vs_url" CAIRN_LISTEN="127.0.0.1:$port" LEPTOS_SITE_ROOT="$work/site" \
   nohup "$bin/cairn" serve >> "$STACK_DIR/cairn.out" 2>> "$STACK_DIR/cairn.log" < /dev/null &
 echo \$! > "$work/cairn.pid"
@@ -53,6 +55,8 @@ cat > "$work/stop.sh" <<STOP
 p=\$(cat "$work/cairn.pid" 2>/dev/null || echo $CAIRN_PID); kill "\$p" 2>/dev/null; while kill -0 "\$p" 2>/dev/null; do sleep 0.1; done
 STOP
 
+ETCD_URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["etcd"])' "$STACK_DIR/testenv.out")
+export ETCD_URL
 export AUDIT_LOG="$work/audit.log" APISERVER_PID="${stack_pids[0]}" CAIRN_PID BENCH_CLUSTERS="$n" KUBECONFIG
 export BENCH_NAMESPACE="${CAIRN_SANDBOX_NAMESPACE:-everest}" BENCH_RESTART_CMD="bash $work/restart.sh" BENCH_STOP_CMD="bash $work/stop.sh"
 mkdir -p "$CAIRN_ROOT/bench/results"
