@@ -947,13 +947,15 @@ async fn reconcile_engine<E: EngineKind>(db: &DatabaseCluster, ctx: &Ctx) -> Res
             super::data_import_job::create(&ctx.state, &job).await?;
         }
         // A new database's first status waits a moment for the operator's first state ([`FirstStatus`]).
-        let uid = db.metadata.uid.clone().unwrap_or_default();
-        if db.status.is_none() && st.status == AppState::Creating {
-            if let Some(left) = ctx.first_status.wait(&uid, ctx.first_status_hold) {
-                return Ok(Action::requeue(left));
+        if db.status.is_none() {
+            let uid = db.metadata.uid.as_deref().unwrap_or_default();
+            if st.status == AppState::Creating {
+                if let Some(left) = ctx.first_status.wait(uid, ctx.first_status_hold) {
+                    return Ok(Action::requeue(left));
+                }
             }
+            ctx.first_status.done(uid);
         }
-        ctx.first_status.done(&uid);
         set_status(ctx, db, &st).await?;
         super::database_cluster_restore::ensure_data_source_restore(&ctx.state, db, st.status).await?;
         if await_public_ip {
