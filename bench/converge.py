@@ -414,7 +414,7 @@ def floor_objects(prefix):
     ups = []
     for u in upstream_items(NS, prefix):
         m = u["metadata"]
-        meta = {"name": m["name"], "namespace": FLOOR_NS}
+        meta = {"name": m["name"]}  # (the namespace: the floor round's own)
         for k in ("labels", "annotations"):
             if m.get(k):
                 meta[k] = m[k]
@@ -451,12 +451,14 @@ def main():
         floor_rounds[-1]["cairn_running"] = with_cairn
     cairn_cpu = sum(c["apiserver_cpu_s"] for c in cairn_rounds)
     floor_cpu = sum(f["apiserver_cpu_s"] for f in floor_rounds)
+    # The top level: the first round's figures (its writes, times, requests), with the CPU seconds the mean
+    # of all rounds; each round's own are under `rounds`.
     result["cairn"] = dict(cairn_rounds[0], apiserver_cpu_s=round(cairn_cpu / ROUNDS, 2), rounds=cairn_rounds)
     result["floor"] = dict(floor_rounds[0], apiserver_cpu_s=round(floor_cpu / ROUNDS, 2), rounds=floor_rounds)
     result["cpu_ratio_by_round"] = [round(c["apiserver_cpu_s"] / f["apiserver_cpu_s"], 3) for c, f in zip(cairn_rounds, floor_rounds)]
     result["ratios"] = {
         "apiserver_cpu_vs_floor": round(cairn_cpu / floor_cpu, 3) if floor_cpu else None,
-        "upstream_patches_per_object": result["cairn"]["upstream_patches_per_object"],
+        "upstream_patches_per_object": max(c["upstream_patches_per_object"] for c in cairn_rounds),
         "restart_writes": result["restart"]["writes_total"],
         "rss_after_restart_vs_steady": result["restart"]["rss_ratio"],
     }
