@@ -102,12 +102,16 @@ fi
 # (no debug assertions), so whatever stops the release build from compiling stops this one, in a fraction of
 # the time. It goes to target/e2e/, so target/release and target/site stay the real release (bench/size.sh
 # measures those).
-# The wasm half and the server half are two processes started first, in the background and niced, beside the
-# test binaries' build. Each of the three builds spends most of its time in one rustc front end (our crate's),
+# The wasm half and the server half are two processes started first, in the background, beside the test
+# binaries' build. Each of the three builds spends most of its time in one rustc front end (our crate's),
 # one core each; run one after the other (as one `cargo leptos build` runs them when it hashes file names), the
 # server's waited for the wasm's while a core stayed idle. Each has its own build dir ($CAIRN_CACHE/target-e2e
 # for the wasm, $CAIRN_CACHE/target-e2e-server for the server: they share no artifact), so no cargo waits on
 # another's lock. Their output goes to $logs/site.log and $logs/site-server.log, printed whole if one fails.
+# The wasm half runs niced (it has the most time to spare: Playwright also waits for the server half and then
+# runs beside the integration tests, which finish last). The server half is not niced: it needs ~120 CPU-s
+# alone, but niced beside the test build, the integration tests and the wasm half it got so little CPU that
+# it finished ~700 s in, with Playwright (~3 min) still to run after it: the run's critical path.
 # The site's build dirs start as a copy of what the shared one holds of the site's profiles (release, wasm),
 # once: a cache from before they were split then needs no rebuild of the site's dependencies.
 e2e_build_dir="$CAIRN_CACHE/target-e2e"
@@ -130,19 +134,19 @@ fi
 step "build the release site in the background (cargo leptos build --release --split, test settings, into target/e2e)"
 build_start=$SECONDS
 e2e_target="$CAIRN_ROOT/target/e2e"
-e2e_build() { # BUILD_DIR ARGS...: one half of the e2e release site
-  local build_dir=$1; shift
+e2e_build() { # NICENESS BUILD_DIR ARGS...: one half of the e2e release site
+  local niceness=$1 build_dir=$2; shift 2
   CARGO_BUILD_BUILD_DIR="$build_dir" CARGO_TARGET_DIR="$e2e_target" LEPTOS_SITE_ROOT="$e2e_target/site" \
   CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
   LEPTOS_WASM_OPT_FEATURES=--version \
-    nice -n 5 cargo leptos build --release --split --js-minify false "$@"
+    nice -n "$niceness" cargo leptos build --release --split --js-minify false "$@"
 }
 # The server half never touches the site dir; the wasm half empties and refills it, and writes the hashed
 # file names (hash.txt) beside the server binary, which the server reads when it starts, not when it builds.
-(e2e_build "$e2e_build_dir" --frontend-only) >"$logs/site.log" 2>&1 &
+(e2e_build 5 "$e2e_build_dir" --frontend-only) >"$logs/site.log" 2>&1 &
 site_pid=$!
-(e2e_build "$e2e_server_build_dir" --server-only) >"$logs/site-server.log" 2>&1 &
+(e2e_build 0 "$e2e_server_build_dir" --server-only) >"$logs/site-server.log" 2>&1 &
 site_server_pid=$!
 
 step "build the test binaries (cargo test --no-run)"
