@@ -15,29 +15,24 @@ export CAIRN_TESTENV_BIN
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 logs=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 
-# The test binaries come in two builds. First the integration binary (tests/integration/: it needs the library
-# and the binaries, not the library's unit-test harness), which runs at once: it is the longest part of the
-# run, and the unit-test harness (~70 CPU-s more) is then built beside it instead of before it. Then
-# `cargo test --no-run` for the rest (the library's unit tests; the integration binary is fresh by then).
-# build_test_binaries LABEL CARGO-ARGS...: writes $logs/artifacts-LABEL.json, logs to $logs/cargo.log.
+# Builds the test binaries (`cargo test --no-run`: the unit tests of the library and binaries, and the one
+# integration binary, tests/integration/), runs them CAIRN_TEST_JOBS (default 3) at a time, the
+# slowest first (by the times of the previous run, kept in $CAIRN_CACHE/test-times.tsv), then the doc tests;
+# appends everything to $1/cargo.log. Returns non-zero if the build or any binary failed.
 build_test_binaries() {
-  local label="$1" start=$SECONDS; shift
-  cargo test --features sim --no-run --message-format=json-render-diagnostics "$@" >"$logs/artifacts-$label.json" || return $?
-  echo "test binaries ($label) built in $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
+  local logs="$1" start=$SECONDS
+  cargo test --features sim --no-run --message-format=json-render-diagnostics >"$logs/artifacts.json" || return $?
+  echo "test binaries built in $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
 }
 
-# run_test_binaries LABEL [SKIP]: runs the test binaries of $logs/artifacts-LABEL.json (but the one named SKIP,
-# e.g. test/integration, already running) CAIRN_TEST_JOBS (default 3) at a time, the slowest first (by the times
-# of the previous run, kept in $CAIRN_CACHE/test-times.tsv; the caller updates it), each one's output printed
-# whole to $logs/cargo.log as it finishes; with LABEL "unit", then the doc tests. Non-zero if any failed.
 run_test_binaries() {
-  local label="$1" skip="${2:-}" jobs="${CAIRN_TEST_JOBS:-3}" rc=0 start=$SECONDS times="$CAIRN_CACHE/test-times.tsv"
+  local logs="$1" jobs="${CAIRN_TEST_JOBS:-3}" rc=0 start=$SECONDS times="$CAIRN_CACHE/test-times.tsv"
   local -a bins=()
   [[ -f "$times" ]] || : >"$times"
   # "seconds<TAB>name<TAB>executable", slowest first; a binary never timed counts as slow (it runs early).
   mapfile -t bins < <(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
-    | "\(.target.kind[0])/\(.target.name)\t\(.executable)"' "$logs/artifacts-$label.json" | sort -u |
-    awk -F'\t' -v skip="$skip" '$1 == skip { next } FILENAME == ARGV[1] { t[$2] = $1; next } { print ($1 in t ? t[$1] : 999) "\t" $0 }' "$times" - |
+    | "\(.target.kind[0])/\(.target.name)\t\(.executable)"' "$logs/artifacts.json" | sort -u |
+    awk -F'\t' 'FILENAME == ARGV[1] { t[$2] = $1; next } { print ($1 in t ? t[$1] : 999) "\t" $0 }' "$times" - |
     sort -t$'\t' -k1,1nr | cut -f2-)
   mkdir -p "$logs/bin"
   local running=0 i=0 name exe
@@ -47,7 +42,7 @@ run_test_binaries() {
     # Each binary in the background, its output in its own file; at most $jobs at once.
     (
       set +e
-      out="$logs/bin/$label-$i.log"
+      out="$logs/bin/$i.log"
       echo "     Running $name ($exe)" >"$out"
       t0=$SECONDS
       args=()
@@ -57,7 +52,7 @@ run_test_binaries() {
       (cd "$CAIRN_ROOT" && "$exe" "${args[@]}") >>"$out" 2>&1
       code=$?
       echo "     ($name: exit $code after $((SECONDS - t0)) s)" >>"$out"
-      printf '%s\t%s\n' "$((SECONDS - t0))" "$name" >"$logs/bin/$label-$i.time"
+      printf '%s\t%s\n' "$((SECONDS - t0))" "$name" >"$logs/bin/$i.time"
       { flock 9; tee -a "$logs/cargo.log" <"$out"; } 9>"$logs/cargo.lock"
       exit $code
     ) &
@@ -71,12 +66,13 @@ run_test_binaries() {
     wait -n || rc=1
     running=$((running - 1))
   done
+  cat "$logs"/bin/*.time >"$times.new" 2>/dev/null && mv "$times.new" "$times"
   # Doc tests only when a doc comment has a Rust code block (otherwise rustdoc's pass over the crate costs
   # ~15 s of CPU for nothing; today the docs have none).
-  if [[ "$label" == unit ]] && grep -rqE '^\s*//[/!]\s*```(rust[^`]*)?\s*$' src; then
+  if grep -rqE '^\s*//[/!]\s*```(rust[^`]*)?\s*$' src; then
     cargo test --features sim --doc 2>&1 | tee -a "$logs/cargo.log" || rc=1
   fi
-  echo "test binaries ($label): ${#bins[@]} run, $jobs at a time, $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
+  echo "test binaries: ${#bins[@]} run, $jobs at a time, $((SECONDS - start)) s" | tee -a "$logs/cargo.log"
   return $rc
 }
 
@@ -153,27 +149,21 @@ site_pid=$!
 (e2e_build 0 "$e2e_server_build_dir" --server-only) >"$logs/site-server.log" 2>&1 &
 site_server_pid=$!
 
-step "build the integration test binary (cargo test --no-run --test integration)"
+step "build the test binaries (cargo test --no-run)"
 cargo_rc=0
-build_test_binaries integration --test integration || cargo_rc=$?
+build_test_binaries "$logs" || cargo_rc=$?
 
 # The tests run while the release site builds: the integration tests mostly wait on the API server, the
 # build is CPU; together they take little more than the longer of the two. Each binary's output is printed
-# as it finishes. Every binary runs even when one fails (the totals below count them all); a failure fails
-# the run. The integration binary brings up one kube-apiserver shared by its tests, each in its own
-# namespaces (a test that stops the API server, or changes what is cluster-wide, has its own).
-tests_pid= unit_pid=
+# as it finishes.
+tests_pid=
 if [[ $cargo_rc -eq 0 ]]; then
-  step "integration tests (the built binary), while the release site and the unit tests build"
-  run_test_binaries integration &
+  step "unit and integration tests (the built binaries), while the release site builds"
+  # Every binary runs even when one fails (the totals below count them all); a failure fails the run. The
+  # integration binary brings up one kube-apiserver shared by its tests, each in its own namespaces (a test
+  # that stops the API server has its own).
+  run_test_binaries "$logs" &
   tests_pid=$!
-fi
-step "build the other test binaries (cargo test --no-run), then run them"
-unit_rc=0
-build_test_binaries unit || unit_rc=$?
-if [[ $unit_rc -eq 0 ]]; then
-  run_test_binaries unit test/integration &
-  unit_pid=$!
 fi
 
 site_rc=0
@@ -217,9 +207,6 @@ else
   : >"$logs/playwright.log"
 fi
 if [[ -n "$tests_pid" ]]; then wait "$tests_pid" || cargo_rc=$?; fi
-if [[ -n "$unit_pid" ]]; then wait "$unit_pid" || unit_rc=$?; fi
-if [[ $cargo_rc -eq 0 ]]; then cargo_rc=$unit_rc; fi
-cat "$logs"/bin/*.time >"$CAIRN_CACHE/test-times.tsv.new" 2>/dev/null && mv "$CAIRN_CACHE/test-times.tsv.new" "$CAIRN_CACHE/test-times.tsv"
 
 # The failed tests' own words last, where a truncated CI log still shows them: each failed test's name and
 # its panic message with the lines after it (location and message, up to the backtrace).
