@@ -1,10 +1,10 @@
 //! DatabaseClusterBackup reconciler: each backup → the engine's upstream backup object of the same name
-//! (server-side apply, owned by the backup), once the database's upstream CR lists the storage; the
-//! upstream status mapped back. Deleting a backup deletes the upstream object, whose operator finalizer
-//! deletes the data, unless the backup carries `everest.percona.com/dbb-storage-protection`: then that
-//! finalizer is removed first and the data stays (contract §1.2, §2.4). The PG operator has no such
-//! finalizer: Cairn deletes a PG backup's pgBackRest set itself (beyond OpenEverest, whose PG backups keep
-//! their data whatever the user asked).
+//! (server-side apply, owned by the backup), once the database's upstream CR lists the storage, and made
+//! once: after that it is only read, its status mapped back. Deleting a backup deletes the upstream
+//! object, whose operator finalizer deletes the data, unless the backup carries
+//! `everest.percona.com/dbb-storage-protection`: then that finalizer is removed first and the data stays
+//! (contract §1.2, §2.4). The PG operator has no such finalizer: Cairn deletes a PG backup's pgBackRest set
+//! itself (beyond OpenEverest, whose PG backups keep their data whatever the user asked).
 use super::database_cluster::FIELD_MANAGER;
 use crate::crd::database_cluster_backup::{FINALIZER_STORAGE_PROTECTION, LABEL_CLUSTER_NAME};
 use crate::crd::*;
@@ -222,50 +222,59 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
         }
     }
     let waiting = |what: String| DatabaseClusterBackupStatus { state: BackupState::New, message: Some(what), in_use: true, ..Default::default() };
-    let st = match db.spec.engine.type_ {
-        EngineType::Pxc => {
-            let registered = ctx
-                .state
-                .pxcs
-                .get(&ObjectRef::new(&db.name_any()).within(&ns))
-                .is_some_and(|u| u.spec.backup.as_ref().is_some_and(|bk| bk.storages.contains_key(&b.spec.backup_storage_name)));
-            if registered {
-                let u = apply(&client, &ns, &map::pxc_backup_object(&b)).await?;
-                map::pxc_status(&u)
-            } else {
-                waiting(format!("waiting for storage {:?} to be registered in the database", b.spec.backup_storage_name))
-            }
-        }
-        EngineType::Psmdb => {
-            // The storage registered and, from operator 1.20.0 on, applied to PBM (contract §2.4); the status
-            // change is an event of the upstream cluster's watch.
-            let ready = match ctx.state.psmdbs.get(&ObjectRef::new(&db.name_any()).within(&ns)) {
-                Some(u) => map::psmdb_ready_for_backup(&u, &b.spec.backup_storage_name),
-                None => Err(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name)),
-            };
-            // A backup object made already stays followed (a later configuration change does not stop it).
-            let made = b.status.as_ref().is_some_and(|s| s.state != BackupState::New);
-            match ready {
-                Ok(()) => map::psmdb_status(&apply(&client, &ns, &map::psmdb_backup_object(&b)).await?),
-                Err(_) if made => map::psmdb_status(&apply(&client, &ns, &map::psmdb_backup_object(&b)).await?),
-                Err(why) => waiting(why),
-            }
-        }
-        EngineType::Postgresql => {
-            // The repository is found by the storage's location among the cluster's repositories (contract §2.4).
-            let storage = ctx.state.backup_storages.get(&ObjectRef::new(&b.spec.backup_storage_name).within(&ns));
-            let repo = ctx
-                .state
-                .pgs
-                .get(&ObjectRef::new(&db.name_any()).within(&ns))
-                .zip(storage)
-                .and_then(|(u, s)| map::pg_repo_of(&u.spec.backups.pgbackrest.repos, &s.spec));
-            match repo {
-                Some(repo) => {
-                    let u = apply(&client, &ns, &map::pg_backup_object(&b, &repo)).await?;
-                    map::pg_status(&u)
+    // Once made (its status names the engine's object), a backup's upstream object is only read, never made
+    // again: a reconcile that read the backup before its deletion must not re-create the object after the
+    // deletion removed it (another Cairn may finish a deletion, and the garbage collector deletes what a gone
+    // backup owned). A re-created object would carry the operator's delete-backup finalizer again, so its own
+    // deletion would delete the data the user chose to keep; and the operator would take a second backup.
+    let made = b.status.as_ref().is_some_and(|s| s.created.is_some());
+    let st = if made {
+        let read = match db.spec.engine.type_ {
+            EngineType::Pxc => read::<PerconaXtraDBClusterBackup>(&client, &ns, &name).await?.map(|u| map::pxc_status(&u)),
+            EngineType::Psmdb => read::<PerconaServerMongoDBBackup>(&client, &ns, &name).await?.map(|u| map::psmdb_status(&u)),
+            EngineType::Postgresql => read::<PerconaPGBackup>(&client, &ns, &name).await?.map(|u| map::pg_status(&u)),
+        };
+        read.unwrap_or_else(|| lost(&b))
+    } else {
+        match db.spec.engine.type_ {
+            EngineType::Pxc => {
+                let registered = ctx
+                    .state
+                    .pxcs
+                    .get(&ObjectRef::new(&db.name_any()).within(&ns))
+                    .is_some_and(|u| u.spec.backup.as_ref().is_some_and(|bk| bk.storages.contains_key(&b.spec.backup_storage_name)));
+                if registered {
+                    map::pxc_status(&apply(&client, &ns, &map::pxc_backup_object(&b)).await?)
+                } else {
+                    waiting(format!("waiting for storage {:?} to be registered in the database", b.spec.backup_storage_name))
                 }
-                None => waiting(format!("waiting for storage {:?} to be registered as a pgBackRest repository of the database", b.spec.backup_storage_name)),
+            }
+            EngineType::Psmdb => {
+                // The storage registered and, from operator 1.20.0 on, applied to PBM (contract §2.4); the
+                // status change is an event of the upstream cluster's watch.
+                let ready = match ctx.state.psmdbs.get(&ObjectRef::new(&db.name_any()).within(&ns)) {
+                    Some(u) => map::psmdb_ready_for_backup(&u, &b.spec.backup_storage_name),
+                    None => Err(format!("waiting for storage {:?} to be registered in the database (MongoDB takes one storage)", b.spec.backup_storage_name)),
+                };
+                match ready {
+                    Ok(()) => map::psmdb_status(&apply(&client, &ns, &map::psmdb_backup_object(&b)).await?),
+                    Err(why) => waiting(why),
+                }
+            }
+            EngineType::Postgresql => {
+                // The repository is found by the storage's location among the cluster's repositories
+                // (contract §2.4).
+                let storage = ctx.state.backup_storages.get(&ObjectRef::new(&b.spec.backup_storage_name).within(&ns));
+                let repo = ctx
+                    .state
+                    .pgs
+                    .get(&ObjectRef::new(&db.name_any()).within(&ns))
+                    .zip(storage)
+                    .and_then(|(u, s)| map::pg_repo_of(&u.spec.backups.pgbackrest.repos, &s.spec));
+                match repo {
+                    Some(repo) => map::pg_status(&apply(&client, &ns, &map::pg_backup_object(&b, &repo)).await?),
+                    None => waiting(format!("waiting for storage {:?} to be registered as a pgBackRest repository of the database", b.spec.backup_storage_name)),
+                }
             }
         }
     };
@@ -283,6 +292,30 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     api.patch(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(obj)).await
+}
+
+/// The engine's backup object `name`, read fresh (None: gone).
+async fn read<K>(client: &kube::Client, ns: &str, name: &str) -> Result<Option<K>, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns).get_opt(name).await
+}
+
+/// The status of a made backup whose engine object is gone while the backup stays (someone deleted the
+/// object by hand): a finished backup keeps its status (its data may well be in the bucket); one that had
+/// not finished has failed, and says why.
+fn lost(b: &DatabaseClusterBackup) -> DatabaseClusterBackupStatus {
+    let cur = b.status.clone().unwrap_or_default();
+    if matches!(cur.state, BackupState::Succeeded | BackupState::Failed) {
+        return cur;
+    }
+    DatabaseClusterBackupStatus {
+        state: BackupState::Failed,
+        in_use: false,
+        message: Some(format!("the engine's backup object {:?} was deleted before the backup finished", b.name_any())),
+        ..cur
+    }
 }
 
 /// Deletes the upstream backup (first dropping the operator's delete-data finalizer when `protected`).

@@ -1,8 +1,9 @@
 //! DatabaseClusterRestore reconciler: each restore → the engine's upstream restore of the same name (owned by
 //! the restore), in place, from a backup of the database, another database's backup, or a path in a storage,
 //! optionally to a point in time (`date` or `latest`); the upstream state mapped back (contract §1.3, §2.4).
-//! It acts on every DatabaseClusterRestore, whoever wrote it (the service layer, kubectl). A finished
-//! restore (Succeeded or Failed) is never touched again.
+//! It acts on every DatabaseClusterRestore, whoever wrote it (the service layer, kubectl). The upstream
+//! restore is made once: a started restore's is only read. A finished restore (Succeeded or Failed) is never
+//! touched again.
 //!
 //! Also here, because they resolve sources the same way: the restore-to-a-new-cluster half of
 //! `spec.dataSource` (PG bootstraps from `dataSource.pgbackrest`; a new PXC or PSMDB database gets a
@@ -335,50 +336,52 @@ async fn reconcile(r: Arc<DatabaseClusterRestore>, ctx: Arc<Ctx>) -> Result<Acti
         }
         return Ok(Action::requeue(Duration::from_secs(2)));
     }
-    let st = match resolve(state, &ns, target, ds.db_cluster_backup_name.as_deref(), ds.backup_source.as_ref(), "spec.dataSource")
-        .and_then(|src| map::check_pitr(ds.pitr.as_ref(), "spec.dataSource.pitr").map(|_| src).map_err(NotYet::Invalid))
-    {
-        Err(NotYet::Invalid(m)) => status(RestoreState::Failed, Some(m)),
-        Err(NotYet::Pending(m)) => wait(m),
-        Ok(src) => match db.spec.engine.type_ {
-            EngineType::Pxc if src.storage().spec.type_ == BackupStorageType::Gcs => {
-                let field = if ds.backup_source.is_some() { "spec.dataSource.backupSource.backupStorageName" } else { "spec.dataSource.dbClusterBackupName" };
-                status(RestoreState::Failed, Some(format!("{field}: {}", crate::engine::backup::pxc_gcs_refused(&src.storage().name))))
-            }
-            EngineType::Pxc => {
-                let u = apply(&client, &ns, &map::pxc_restore_object(&r, &src)).await?;
-                let s = u.status.unwrap_or_default();
-                mapped(map::pxc_restore_state(s.state.as_deref()), s.comments.as_deref(), s.completed.as_deref())
-            }
-            EngineType::Psmdb => {
-                // PBM restores into a running cluster only.
-                let up = state.psmdbs.get(&ObjectRef::new(target).within(&ns));
-                let existing = Api::<PerconaServerMongoDBRestore>::namespaced(client.clone(), &ns).get_opt(&name).await?;
-                let running = up.as_ref().and_then(|u| u.status.as_ref()).and_then(|s| s.state.as_deref()) == Some("ready");
-                if existing.is_none() && !running {
-                    wait(format!("waiting for database {target:?} to be ready before restoring"))
-                } else {
-                    if let RestoreSource::Location { storage, .. } = &src {
-                        sync_pbm_gcs_secret(state, &ns, storage).await?;
-                    }
-                    let u = apply(&client, &ns, &map::psmdb_restore_object(&r, &src)).await?;
-                    let s = u.status.unwrap_or_default();
-                    mapped(map::psmdb_restore_state(s.state.as_deref()), s.error.as_deref(), s.completed.as_deref())
+    // Once started, the engine's restore object is only read, never made again: one re-created after it was
+    // deleted (by hand, or by the garbage collector once this restore is gone, after a reconcile that read
+    // the restore before its deletion) would restore the database a second time.
+    let st = if started {
+        let read = match db.spec.engine.type_ {
+            EngineType::Pxc => Api::<PerconaXtraDBClusterRestore>::namespaced(client.clone(), &ns).get_opt(&name).await?.map(|u| pxc_mapped(&u)),
+            EngineType::Psmdb => Api::<PerconaServerMongoDBRestore>::namespaced(client.clone(), &ns).get_opt(&name).await?.map(|u| psmdb_mapped(&u)),
+            EngineType::Postgresql => Api::<PerconaPGRestore>::namespaced(client.clone(), &ns).get_opt(&name).await?.map(|u| pg_mapped(&u)),
+        };
+        read.unwrap_or_else(|| status(RestoreState::Failed, Some(format!("the engine's restore object {name:?} was deleted before the restore finished"))))
+    } else {
+        match resolve(state, &ns, target, ds.db_cluster_backup_name.as_deref(), ds.backup_source.as_ref(), "spec.dataSource")
+            .and_then(|src| map::check_pitr(ds.pitr.as_ref(), "spec.dataSource.pitr").map(|_| src).map_err(NotYet::Invalid))
+        {
+            Err(NotYet::Invalid(m)) => status(RestoreState::Failed, Some(m)),
+            Err(NotYet::Pending(m)) => wait(m),
+            Ok(src) => match db.spec.engine.type_ {
+                EngineType::Pxc if src.storage().spec.type_ == BackupStorageType::Gcs => {
+                    let field = if ds.backup_source.is_some() { "spec.dataSource.backupSource.backupStorageName" } else { "spec.dataSource.dbClusterBackupName" };
+                    status(RestoreState::Failed, Some(format!("{field}: {}", crate::engine::backup::pxc_gcs_refused(&src.storage().name))))
                 }
-            }
-            EngineType::Postgresql => {
-                let pg: Option<Arc<PerconaPGCluster>> = state.pgs.get(&ObjectRef::new(target).within(&ns));
-                let repo = pg.and_then(|p| crate::engine::backup::pg_repo_of(&p.spec.backups.pgbackrest.repos, &src.storage().spec));
-                match repo {
-                    None => wait(format!("waiting for storage {:?} to be registered as a pgBackRest repository of the database", src.storage().name)),
-                    Some(repo) => {
-                        let u = apply(&client, &ns, &map::pg_restore_object(&r, &repo, &src)).await?;
-                        let s = u.status.unwrap_or_default();
-                        mapped(map::pg_restore_state(s.state.as_deref()), None, s.completed.as_deref())
+                EngineType::Pxc => pxc_mapped(&apply(&client, &ns, &map::pxc_restore_object(&r, &src)).await?),
+                EngineType::Psmdb => {
+                    // PBM restores into a running cluster only.
+                    let up = state.psmdbs.get(&ObjectRef::new(target).within(&ns));
+                    let existing = Api::<PerconaServerMongoDBRestore>::namespaced(client.clone(), &ns).get_opt(&name).await?;
+                    let running = up.as_ref().and_then(|u| u.status.as_ref()).and_then(|s| s.state.as_deref()) == Some("ready");
+                    if existing.is_none() && !running {
+                        wait(format!("waiting for database {target:?} to be ready before restoring"))
+                    } else {
+                        if let RestoreSource::Location { storage, .. } = &src {
+                            sync_pbm_gcs_secret(state, &ns, storage).await?;
+                        }
+                        psmdb_mapped(&apply(&client, &ns, &map::psmdb_restore_object(&r, &src)).await?)
                     }
                 }
-            }
-        },
+                EngineType::Postgresql => {
+                    let pg: Option<Arc<PerconaPGCluster>> = state.pgs.get(&ObjectRef::new(target).within(&ns));
+                    let repo = pg.and_then(|p| crate::engine::backup::pg_repo_of(&p.spec.backups.pgbackrest.repos, &src.storage().spec));
+                    match repo {
+                        None => wait(format!("waiting for storage {:?} to be registered as a pgBackRest repository of the database", src.storage().name)),
+                        Some(repo) => pg_mapped(&apply(&client, &ns, &map::pg_restore_object(&r, &repo, &src)).await?),
+                    }
+                }
+            },
+        }
     };
     let changed = r.status.as_ref().map(|s| (s.state, &s.message)) != Some((st.state, &st.message));
     if changed {
@@ -387,6 +390,21 @@ async fn reconcile(r: Arc<DatabaseClusterRestore>, ctx: Arc<Ctx>) -> Result<Acti
     // Upstream status changes arrive through the owned-object watch; while waiting on the database, a backup
     // or a repository (other kinds' events), a short timer.
     Ok(if st.state == RestoreState::New { Action::requeue(Duration::from_secs(2)) } else { Action::await_change() })
+}
+
+fn pxc_mapped(u: &PerconaXtraDBClusterRestore) -> DatabaseClusterRestoreStatus {
+    let s = u.status.clone().unwrap_or_default();
+    mapped(map::pxc_restore_state(s.state.as_deref()), s.comments.as_deref(), s.completed.as_deref())
+}
+
+fn psmdb_mapped(u: &PerconaServerMongoDBRestore) -> DatabaseClusterRestoreStatus {
+    let s = u.status.clone().unwrap_or_default();
+    mapped(map::psmdb_restore_state(s.state.as_deref()), s.error.as_deref(), s.completed.as_deref())
+}
+
+fn pg_mapped(u: &PerconaPGRestore) -> DatabaseClusterRestoreStatus {
+    let s = u.status.clone().unwrap_or_default();
+    mapped(map::pg_restore_state(s.state.as_deref()), None, s.completed.as_deref())
 }
 
 async fn apply<K>(client: &kube::Client, ns: &str, obj: &K) -> Result<K, kube::Error>

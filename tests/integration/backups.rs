@@ -57,6 +57,21 @@ async fn objects(prefix: &str) -> Vec<String> {
     cairn::object_storage::list(&s3_location(BUCKET), prefix).await.unwrap()
 }
 
+/// Deletes an engine's backup object by hand, as with kubectl: its finalizers dropped first (so the
+/// operator deletes no data), then the object; returns its uid once it is gone.
+async fn drop_upstream<K>(client: &kube::Client, ns: &str, name: &str) -> Option<String>
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let uid = api.get(name).await.unwrap().meta().uid.clone();
+    let patch = json!({"metadata": {"finalizers": null}});
+    api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+    api.delete(name, &Default::default()).await.unwrap();
+    eventually(30, "engine's backup object gone", || async { api.get_opt(name).await.unwrap().is_none().then_some(()) }).await;
+    uid
+}
+
 #[tokio::test]
 async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
     common::object_store::stores();
@@ -167,6 +182,27 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
             text.lines().any(|l| l.starts_with(&want)).then_some(())
         })
         .await;
+
+        // The engine's backup object, once made, is never made again: deleted by hand (its delete-backup
+        // finalizer dropped first, so the data stays), it stays gone, and the finished backup keeps its status.
+        // (A re-made object would take a second backup, and carry the finalizer that deletes the data.)
+        if engine != EngineType::Postgresql {
+            let gone = match engine {
+                EngineType::Pxc => drop_upstream::<cairn::upstream::pxc::PerconaXtraDBClusterBackup>(&env.client, &ns, &b1).await,
+                _ => drop_upstream::<cairn::upstream::psmdb::PerconaServerMongoDBBackup>(&env.client, &ns, &b1).await,
+            };
+            // The deletion's watch event reconciles the backup at once; give a re-creation time to show.
+            for _ in 0..20 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                let again = match engine {
+                    EngineType::Pxc => Api::<cairn::upstream::pxc::PerconaXtraDBClusterBackup>::namespaced(env.client.clone(), &ns).get_opt(&b1).await.unwrap().map(|u| u.metadata.uid),
+                    _ => Api::<cairn::upstream::psmdb::PerconaServerMongoDBBackup>::namespaced(env.client.clone(), &ns).get_opt(&b1).await.unwrap().map(|u| u.metadata.uid),
+                };
+                assert_eq!(again, None, "the engine's backup object {b1} (was uid {gone:?}) was made again after its deletion");
+            }
+            assert_eq!(backups.get(&b1).await.unwrap().state(), BackupState::Succeeded);
+            assert_eq!(objects(&prefix).await.len(), 1, "the data is still there");
+        }
 
         // Delete through the API without cleanup (the default): the backup goes, the data stays.
         let (st, body) = call(&app, &state, "DELETE", &format!("{base}/{b1}"), None).await;

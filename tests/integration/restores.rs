@@ -8,7 +8,7 @@ use crate::common;
 use cairn::crd::*;
 use common::object_store::{s3_location, BUCKET};
 use common::*;
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use std::time::Instant;
@@ -169,4 +169,36 @@ async fn backups_and_restores_in_place_to_a_new_database_and_with_the_data_gone(
     let st = restored(&restores, "rs-my-r3").await;
     assert_eq!(st.state, RestoreState::Failed);
     assert!(st.message.as_deref().unwrap_or("").starts_with("spec.dataSource.dbClusterBackupName"), "{st:?}");
+
+    // A started restore whose engine object is deleted by hand (its finalizers dropped first, as with
+    // kubectl) fails and says so; the object is never made again (that would restore the database a second
+    // time). The deletion must land while Cairn reports the restore running: a try where it finished first
+    // decides nothing and is made again with a new restore.
+    let upstream: Api<cairn::upstream::pg::PerconaPGRestore> = Api::namespaced(env.client.clone(), &ns);
+    let mut decided = false;
+    for i in 0..5 {
+        let name = format!("rs-pg-gone{i}");
+        restores.create(&PostParams::default(), &restore(&name, "rs-pg", "rs-pg-1", None)).await.unwrap();
+        let running = eventually(90, &format!("restore {name} started"), || async {
+            let st = restores.get(&name).await.ok()?.status?;
+            (st.state != RestoreState::New).then_some(st.state)
+        })
+        .await;
+        let mid = matches!(running, RestoreState::Starting | RestoreState::Restoring);
+        if mid {
+            upstream.patch(&name, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"finalizers": null}}))).await.unwrap();
+            upstream.delete(&name, &Default::default()).await.unwrap();
+        }
+        let st = restored(&restores, &name).await;
+        if !mid {
+            continue;
+        }
+        assert!(upstream.get_opt(&name).await.unwrap().is_none(), "the engine's restore object {name} was made again: {st:?}");
+        if st.state == RestoreState::Failed {
+            assert!(st.message.as_deref().unwrap_or("").contains("was deleted before the restore finished"), "{st:?}");
+            decided = true;
+            break;
+        }
+    }
+    assert!(decided, "five restores finished before their engine object could be deleted");
 }
