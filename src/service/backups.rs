@@ -179,11 +179,14 @@ async fn set_storage_protection(api: &Api<DatabaseClusterBackup>, name: &str, pr
 /// finalizer put on first when `cleanup_storage` is false (the default), so their data stays in storage.
 pub async fn delete_for_database(state: &State, ns: &str, db: &str, cleanup_storage: bool) -> Result<(), ApiError> {
     let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
-    let names: Vec<String> = state
-        .backups
-        .state()
-        .iter()
-        .filter(|b| b.namespace().as_deref() == Some(ns) && b.spec.db_cluster_name == db)
+    // Read fresh, not from the cache: a backup created a moment ago and not cached yet would otherwise be
+    // left out, then deleted with its database by the garbage collector, without the protection, data and all.
+    let names: Vec<String> = api
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|b| b.spec.db_cluster_name == db)
         .map(|b| b.name_any())
         .collect();
     for name in names {

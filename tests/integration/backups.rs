@@ -255,10 +255,31 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
     let mongo_uid = dbs.get("bk-mongo").await.unwrap().metadata.uid.unwrap();
     let prefix3 = format!("bk-mongo/{mongo_uid}/bk-mongo-3");
     assert_eq!(objects(&prefix3).await.len(), 1);
+    // A backup written a moment before (kubectl; held by a finalizer of the test's, so it can be looked at
+    // after its deletion) is protected too, whatever Cairn's cache holds: the backups of a database being
+    // deleted are read fresh. (Here a Cairn state started this instant, whose caches hold nothing yet.)
+    let late: DatabaseClusterBackup = serde_json::from_value(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackup",
+        "metadata": {"name": "bk-mongo-late", "finalizers": ["cairn.test/hold"]}, "spec": {"dbClusterName": "bk-mongo", "backupStorageName": "bk-s3"}}))
+    .unwrap();
+    backups.create(&Default::default(), &late).await.unwrap();
+    let vs = cairn::engine::version_service::VersionService::new(Some(env.versions.url.clone()), std::time::Duration::from_secs(3600));
+    let (cold, _) = cairn::state::State::start(env.client.clone(), env.state_options(vs, false));
+    cairn::service::backups::delete_for_database(&cold, &ns, "bk-mongo", false).await.unwrap();
+    let late = backups.get("bk-mongo-late").await.unwrap();
+    assert!(late.metadata.deletion_timestamp.is_some(), "the late backup is deleted with its database");
+    assert!(late.finalizers().iter().any(|f| f == cairn::crd::database_cluster_backup::FINALIZER_STORAGE_PROTECTION), "and protected: {:?}", late.finalizers());
     let (st, body) = call(&app, &state, "DELETE", &format!("/v1/namespaces/{ns}/database-clusters/bk-mongo"), None).await;
     assert_eq!(st, 204, "{body}");
-    eventually(60, "database and its backup gone", || async {
-        (backups.get_opt("bk-mongo-3").await.unwrap().is_none() && dbs.get_opt("bk-mongo").await.unwrap().is_none()).then_some(())
+    eventually(30, "the test's finalizer released", || async {
+        let b = backups.get("bk-mongo-late").await.ok()?;
+        let fins: Vec<String> = b.finalizers().iter().filter(|f| *f != "cairn.test/hold").cloned().collect();
+        let patch = json!({"metadata": {"finalizers": fins, "resourceVersion": b.resource_version()}});
+        backups.patch("bk-mongo-late", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.ok().map(|_| ())
+    })
+    .await;
+    eventually(60, "database and its backups gone", || async {
+        let gone = |b: Option<DatabaseClusterBackup>| b.is_none();
+        (gone(backups.get_opt("bk-mongo-3").await.unwrap()) && gone(backups.get_opt("bk-mongo-late").await.unwrap()) && dbs.get_opt("bk-mongo").await.unwrap().is_none()).then_some(())
     })
     .await;
     assert_eq!(objects(&prefix3).await.len(), 1, "the backup's data is kept when the database is deleted without cleanup");
