@@ -261,13 +261,24 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
     let late: DatabaseClusterBackup = serde_json::from_value(json!({"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseClusterBackup",
         "metadata": {"name": "bk-mongo-late", "finalizers": ["cairn.test/hold"]}, "spec": {"dbClusterName": "bk-mongo", "backupStorageName": "bk-s3"}}))
     .unwrap();
-    backups.create(&Default::default(), &late).await.unwrap();
+    let rv = backups.create(&Default::default(), &late).await.unwrap().resource_version().unwrap();
     let vs = cairn::engine::version_service::VersionService::new(Some(env.versions.url.clone()), std::time::Duration::from_secs(3600));
     let (cold, _) = cairn::state::State::start(env.client.clone(), env.state_options(vs, false));
     cairn::service::backups::delete_for_database(&cold, &ns, "bk-mongo", false).await.unwrap();
-    let late = backups.get("bk-mongo-late").await.unwrap();
-    assert!(late.metadata.deletion_timestamp.is_some(), "the late backup is deleted with its database");
-    assert!(late.finalizers().iter().any(|f| f == cairn::crd::database_cluster_backup::FINALIZER_STORAGE_PROTECTION), "and protected: {:?}", late.finalizers());
+    // Every version since its creation: the one that marks the deletion must carry the protection (Cairn
+    // drops that finalizer only once the deletion is done, which may be at once for a backup this new).
+    use futures::TryStreamExt;
+    let wp = kube::api::WatchParams::default().fields("metadata.name=bk-mongo-late").timeout(30);
+    let mut versions = Box::pin(backups.watch(&wp, &rv).await.unwrap());
+    let deleted = loop {
+        match versions.try_next().await.unwrap() {
+            Some(kube::api::WatchEvent::Modified(b)) if b.metadata.deletion_timestamp.is_some() => break b,
+            Some(_) => continue,
+            None => panic!("the late backup was not deleted with its database"),
+        }
+    };
+    drop(versions);
+    assert!(deleted.finalizers().iter().any(|f| f == cairn::crd::database_cluster_backup::FINALIZER_STORAGE_PROTECTION), "deleted unprotected: {:?}", deleted.finalizers());
     let (st, body) = call(&app, &state, "DELETE", &format!("/v1/namespaces/{ns}/database-clusters/bk-mongo"), None).await;
     assert_eq!(st, 204, "{body}");
     eventually(30, "the test's finalizer released", || async {
