@@ -157,7 +157,9 @@ async fn set_storage_protection(api: &Api<DatabaseClusterBackup>, name: &str, pr
     for _ in 0..5 {
         let Some(fresh) = api.get_opt(name).await? else { return Ok(None) };
         let protected = fresh.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
-        if protect == protected {
+        // A backup already being deleted keeps the choice its deletion was made with: the API server refuses
+        // new finalizers then (and Cairn may have dropped the protection already, having honoured it).
+        if protect == protected || (protect && fresh.metadata.deletion_timestamp.is_some()) {
             return Ok(Some(()));
         }
         let mut fins: Vec<String> = fresh.finalizers().iter().filter(|f| *f != FINALIZER_STORAGE_PROTECTION).cloned().collect();
