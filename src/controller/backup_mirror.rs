@@ -100,8 +100,8 @@ fn waiting<K: Mirrored>(store: &Store<K>, state: &State, ns: &str, db: Option<&s
         .collect()
 }
 
-/// Nothing to do for `u`: Cairn made it (a DatabaseClusterBackup owns it), it is mirrored already, or it is
-/// on its way out.
+/// Nothing to do for `u`: Cairn made it (a DatabaseClusterBackup of its name exists; one made before
+/// 2026-11-29 may still be owned by it), it is mirrored already, or it is on its way out.
 fn mirrored_or_owned<K: Mirrored>(u: &K, state: &State) -> bool {
     let ns = u.namespace().unwrap_or_default();
     u.owner_references().iter().any(|o| o.kind == "DatabaseClusterBackup")

@@ -1,5 +1,5 @@
 //! DatabaseClusterBackup reconciler: each backup → the engine's upstream backup object of the same name
-//! (server-side apply, owned by the backup), once the database's upstream CR lists the storage, and made
+//! (server-side apply; not owned by the backup: see `engine::backup::upstream_meta`), once the database's upstream CR lists the storage, and made
 //! once: after that it is only read, its status mapped back. Deleting a backup deletes the upstream
 //! object, whose operator finalizer deletes the data, unless the backup carries
 //! `everest.percona.com/dbb-storage-protection`: then that finalizer is removed first and the data stays
@@ -21,6 +21,16 @@ use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A backup deleted without the storage protection keeps its data all the same when its database is being
+/// deleted with `cairn.io/keep-backup-storage: "true"`: a backup created while the database's DELETE ran,
+/// after that request listed the backups to protect, is deleted with the database by the garbage collector,
+/// and this choice is the one its deletion was made with. Read fresh (rare: an unprotected deletion), as
+/// the mark is written just before the database's deletion, which starts this one.
+async fn kept_by_database(client: &kube::Client, ns: &str, db: &str) -> Result<bool, kube::Error> {
+    let db = Api::<DatabaseCluster>::namespaced(client.clone(), ns).get_opt(db).await?;
+    Ok(db.is_some_and(|d| d.metadata.deletion_timestamp.is_some() && d.annotations().get(ANNOTATION_KEEP_BACKUP_STORAGE).is_some_and(|v| v == "true")))
+}
 
 /// Cairn's own finalizer on a DatabaseClusterBackup: the upstream backup is deleted (and its data, unless
 /// protected) before the backup goes. (OpenEverest relies on the garbage collector and `foregroundDeletion`
@@ -123,7 +133,7 @@ async fn reconcile(b: Arc<DatabaseClusterBackup>, ctx: Arc<Ctx>) -> Result<Actio
         if !b.finalizers().iter().any(|f| f == FINALIZER_UPSTREAM_BACKUP_CLEANUP) {
             return Ok(Action::await_change());
         }
-        let protected = b.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION);
+        let protected = b.finalizers().iter().any(|f| f == FINALIZER_STORAGE_PROTECTION) || kept_by_database(&client, &ns, &b.spec.db_cluster_name).await?;
         let gone = match engine {
             Some(EngineType::Pxc) => delete_upstream::<PerconaXtraDBClusterBackup>(&client, &ns, &name, protected).await?,
             Some(EngineType::Psmdb) => delete_upstream::<PerconaServerMongoDBBackup>(&client, &ns, &name, protected).await?,
@@ -299,7 +309,16 @@ async fn read<K>(client: &kube::Client, ns: &str, name: &str) -> Result<Option<K
 where
     K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    Api::<K>::namespaced(client.clone(), ns).get_opt(name).await
+    let api = Api::<K>::namespaced(client.clone(), ns);
+    let Some(u) = api.get_opt(name).await? else { return Ok(None) };
+    // Made owned by its backup (by OpenEverest, or Cairn before 2026-11-29): the ownership goes, once, so the
+    // garbage collector never deletes the object, and its data, behind the storage protection (`upstream_meta`).
+    if u.owner_references().iter().any(|o| o.kind == "DatabaseClusterBackup") {
+        let owners: Vec<_> = u.owner_references().iter().filter(|o| o.kind != "DatabaseClusterBackup").cloned().collect();
+        let patch = serde_json::json!({"metadata": {"ownerReferences": owners, "resourceVersion": u.resource_version()}});
+        return Ok(Some(api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?));
+    }
+    Ok(Some(u))
 }
 
 /// The status of a made backup whose engine object is gone while the backup stays (someone deleted the

@@ -540,6 +540,11 @@ pub const FINALIZER_UPSTREAM_CLEANUP: &str = "everest.percona.com/upstream-clust
 pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
 pub const ANNOTATION_RECONCILE_PAUSED: &str = "everest.percona.com/reconcile-paused";
 pub const ANNOTATION_RESTART: &str = "everest.percona.com/restart";
+/// Cairn's own (not the contract's): `"true"` on a database being deleted keeps the data of every backup
+/// deleted with it, as the storage-protection finalizer on each would. The REST DELETE writes it from
+/// `cleanupBackupStorage` before it reads the database's backups, so a backup that read misses (created
+/// while the DELETE runs) keeps its data too; with kubectl, annotate before deleting.
+pub const ANNOTATION_KEEP_BACKUP_STORAGE: &str = "cairn.io/keep-backup-storage";
 
 impl DatabaseCluster {
     pub fn user_secrets_name(&self) -> String {

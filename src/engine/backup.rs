@@ -8,7 +8,7 @@ use crate::upstream::psmdb::{PerconaServerMongoDBBackup, PerconaServerMongoDBBac
 use crate::upstream::pg::{Backups, PerconaPGBackup, PerconaPGBackupSpec, PgBackRest, PgBackRestRepo, RepoAzure, RepoGcs, RepoS3, RepoSchedules};
 use crate::upstream::pxc::{PerconaXtraDBClusterBackup, PerconaXtraDBClusterBackupSpec, PxcAzure, PxcBackupSpec, PxcPitr, PxcRetention, PxcS3, PxcSchedule, PxcStorage};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 use std::collections::BTreeMap;
 
 /// A storage a database uses, resolved: its name and spec.
@@ -519,14 +519,17 @@ pub fn pitr_window<'a>(db: &DatabaseCluster, backups: impl IntoIterator<Item = &
     Some(RestorableWindow { earliest: completed, latest, latest_backup_name: b.name_any(), gaps: st.gaps })
 }
 
-/// The upstream object's metadata: same name and namespace, owned by the DatabaseClusterBackup, with the
-/// operator's finalizer that deletes the data in storage when the backup is deleted.
+/// The upstream object's metadata: same name and namespace, with the operator's finalizer that deletes the
+/// data in storage when the backup is deleted. **Not owned** by the DatabaseClusterBackup (OpenEverest makes
+/// it owned): the garbage collector deletes the dependents of an object it deletes in the foreground, and it
+/// deletes a backup that way when its database is deleted with `foregroundDeletion`. It would then delete
+/// the operator's object while Cairn's finalizer still had to drop the operator's delete-data finalizer from
+/// a protected backup, and the data would go. Cairn's finalizer on the backup deletes this object instead.
 fn upstream_meta(b: &DatabaseClusterBackup) -> ObjectMeta {
     ObjectMeta {
         name: Some(b.name_any()),
         namespace: b.namespace(),
         finalizers: Some(vec![crate::upstream::pxc::FINALIZER_DELETE_BACKUP.into()]),
-        owner_references: b.controller_owner_ref(&()).map(|o| vec![o]),
         labels: Some(BTreeMap::from([(crate::crd::database_cluster_backup::LABEL_CLUSTER_NAME.to_string(), b.spec.db_cluster_name.clone())])),
         ..Default::default()
     }
@@ -769,7 +772,7 @@ mod tests {
         assert_eq!(u.spec.pxc_cluster, "orders");
         assert_eq!(u.spec.storage_name, "s3a");
         assert_eq!(u.metadata.finalizers.as_deref(), Some(&["percona.com/delete-backup".to_string()][..]));
-        assert_eq!(u.metadata.owner_references.as_ref().unwrap()[0].uid, "bu");
+        assert!(u.metadata.owner_references.is_none(), "not the garbage collector's to delete: Cairn's finalizer deletes it");
         assert_eq!(u.metadata.labels.as_ref().unwrap()["clusterName"], "orders");
         assert_eq!(psmdb_backup_object(&b).spec.cluster_name, "orders");
     }

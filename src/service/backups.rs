@@ -178,8 +178,20 @@ async fn set_storage_protection(api: &Api<DatabaseClusterBackup>, name: &str, pr
 }
 
 /// Before a database is deleted (contract §3.1): every backup of it is deleted, with the storage-protection
-/// finalizer put on first when `cleanup_storage` is false (the default), so their data stays in storage.
+/// finalizer put on first when `cleanup_storage` is false (the default), so their data stays in storage. The
+/// choice is also written on the database (`cairn.io/keep-backup-storage`) for a backup this misses.
 pub async fn delete_for_database(state: &State, ns: &str, db: &str, cleanup_storage: bool) -> Result<(), ApiError> {
+    // The choice goes on the database first: a backup created after the list below (while this request
+    // runs) is deleted with the database by the garbage collector, and its reconciler reads the choice
+    // there (the finalizer cannot be put on it by then).
+    let keep = if cleanup_storage { "false" } else { "true" };
+    let dbs: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
+    let mark = serde_json::json!({"metadata": {"annotations": {ANNOTATION_KEEP_BACKUP_STORAGE: keep}}});
+    match dbs.patch(db, &PatchParams { field_manager: Some("cairn".into()), ..Default::default() }, &Patch::Merge(&mark)).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => return Err(e.into()),
+    }
     let api: Api<DatabaseClusterBackup> = Api::namespaced(state.client.clone(), ns);
     // Read fresh, not from the cache: a backup created a moment ago and not cached yet would otherwise be
     // left out, then deleted with its database by the garbage collector, without the protection, data and all.

@@ -72,6 +72,22 @@ where
     uid
 }
 
+/// The engine's backup object is not owned by its DatabaseClusterBackup (the garbage collector would delete
+/// it, and its data, when the database is deleted in the foreground, before Cairn could honour the storage
+/// protection); one owned by it, as OpenEverest and older Cairn made them, loses that ownership once read.
+async fn not_owned_by_its_backup<K>(client: &kube::Client, ns: &str, backup: &DatabaseClusterBackup)
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let name = backup.name_any();
+    let owned = |u: &K| u.meta().owner_references.iter().flatten().any(|o| o.kind == "DatabaseClusterBackup");
+    assert!(!owned(&api.get(&name).await.unwrap()), "made owned by its backup");
+    let legacy = json!({"metadata": {"ownerReferences": [kube::Resource::controller_owner_ref(backup, &()).unwrap()]}});
+    api.patch(&name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&legacy)).await.unwrap();
+    eventually(30, "the legacy ownership dropped", || async { (!owned(&api.get(&name).await.unwrap())).then_some(()) }).await;
+}
+
 #[tokio::test]
 async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
     common::object_store::stores();
@@ -161,6 +177,10 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
                     _ => raw::<cairn::upstream::psmdb::PerconaServerMongoDBBackup>(&env.client, &b1).await,
                 };
                 assert_eq!(upstream_backup["spec"]["storageName"], "bk-s3");
+                match engine {
+                    EngineType::Pxc => not_owned_by_its_backup::<cairn::upstream::pxc::PerconaXtraDBClusterBackup>(&env.client, &ns, &done).await,
+                    _ => not_owned_by_its_backup::<cairn::upstream::psmdb::PerconaServerMongoDBBackup>(&env.client, &ns, &done).await,
+                }
             }
         }
 
@@ -279,8 +299,17 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
     };
     drop(versions);
     assert!(deleted.finalizers().iter().any(|f| f == cairn::crd::database_cluster_backup::FINALIZER_STORAGE_PROTECTION), "deleted unprotected: {:?}", deleted.finalizers());
-    let (st, body) = call(&app, &state, "DELETE", &format!("/v1/namespaces/{ns}/database-clusters/bk-mongo"), None).await;
-    assert_eq!(st, 204, "{body}");
+    // The choice is on the database too, for a backup created after that read (while the DELETE request
+    // runs): the garbage collector deletes it with the database, unprotected, and its data stays all the same.
+    let marked = dbs.get("bk-mongo").await.unwrap();
+    assert_eq!(marked.annotations().get(cairn::crd::ANNOTATION_KEEP_BACKUP_STORAGE).map(String::as_str), Some("true"));
+    let missed = json!({"metadata": {"name": "bk-mongo-missed"}, "spec": {"dbClusterName": "bk-mongo", "backupStorageName": "bk-s3"}});
+    backups.create(&Default::default(), &serde_json::from_value(missed).unwrap()).await.unwrap();
+    eventually(60, "bk-mongo-missed Succeeded", || async { (backups.get("bk-mongo-missed").await.ok()?.state() == BackupState::Succeeded).then_some(()) }).await;
+    let prefix_missed = format!("bk-mongo/{mongo_uid}/bk-mongo-missed");
+    assert_eq!(objects(&prefix_missed).await.len(), 1);
+    // The request's last step, the database's deletion, after the read that missed it.
+    dbs.delete("bk-mongo", &Default::default()).await.unwrap();
     eventually(30, "the test's finalizer released", || async {
         let b = backups.get("bk-mongo-late").await.ok()?;
         let fins: Vec<String> = b.finalizers().iter().filter(|f| *f != "cairn.test/hold").cloned().collect();
@@ -290,8 +319,10 @@ async fn on_demand_backups_land_in_the_bucket_and_deletion_honours_cleanup() {
     .await;
     eventually(60, "database and its backups gone", || async {
         let gone = |b: Option<DatabaseClusterBackup>| b.is_none();
-        (gone(backups.get_opt("bk-mongo-3").await.unwrap()) && gone(backups.get_opt("bk-mongo-late").await.unwrap()) && dbs.get_opt("bk-mongo").await.unwrap().is_none()).then_some(())
+        let missed = backups.get_opt("bk-mongo-missed").await.unwrap();
+        (gone(backups.get_opt("bk-mongo-3").await.unwrap()) && gone(backups.get_opt("bk-mongo-late").await.unwrap()) && gone(missed) && dbs.get_opt("bk-mongo").await.unwrap().is_none()).then_some(())
     })
     .await;
     assert_eq!(objects(&prefix3).await.len(), 1, "the backup's data is kept when the database is deleted without cleanup");
+    assert_eq!(objects(&prefix_missed).await.len(), 1, "a backup the DELETE's read missed keeps its data too");
 }
