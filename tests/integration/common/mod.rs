@@ -88,29 +88,51 @@ pub fn upstream_crd_files(set: OperatorSet) -> Vec<PathBuf> {
 /// binary: testenv stops when its stdin (held by this process) closes, i.e. when the binary exits.
 static SHARED: OnceLock<ControlPlane> = OnceLock::new();
 
-/// The state dir of a stopped control plane with this CRD set applied (made once per test binary, under
-/// [`STARTING`]): what private planes start from. Templates of earlier runs whose process is gone are removed.
+/// The state dir of a stopped control plane with this CRD set applied: what every plane of this process
+/// starts from (a copy of it), so none applies the large operator CRDs again (the API server's validation of
+/// them costs ~8 CPU-s per start). Kept across runs in `$CAIRN_CACHE/testenv-templates/<key>`, the key a hash
+/// of the testenv binary (its path names its source) and of every CRD file's content: made once, under
+/// [`STARTING`], and renamed into place whole (another process making the same one meanwhile wins, ours
+/// goes). Templates unused for two days are removed, and the per-process ones of the layout before this.
 fn template_dir(crd_path: &Path, extra_crds: &[PathBuf], operators: OperatorSet) -> PathBuf {
-    static TEMPLATES: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
-    let key = format!("{operators:?}{extra_crds:?}");
-    let mut templates = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, dir)) = templates.iter().find(|(k, _)| *k == key) {
-        return dir.clone();
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    testenv_bin().hash(&mut h);
+    for f in std::iter::once(crd_path.to_path_buf()).chain(upstream_crd_files(operators)).chain(extra_crds.iter().cloned()) {
+        std::fs::read(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display())).hash(&mut h);
     }
-    let prefix = "cairn-testenv-template-";
-    for e in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name.strip_prefix(prefix).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists()) {
+    let key = format!("{:016x}", h.finish());
+    let root = object_store::cache().join("testenv-templates");
+    let dir = root.join(&key);
+    if dir.is_dir() {
+        // Used: kept another two days.
+        let _ = std::fs::File::open(&dir).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        return dir;
+    }
+    std::fs::create_dir_all(&root).unwrap();
+    let stale = std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        if e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < stale) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
-    let dir = std::env::temp_dir().join(format!("{prefix}{}-{}", std::process::id(), templates.len()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (mut child, _) = spawn_testenv(crd_path, Some(&dir), 0, extra_crds, operators);
+    let old_prefix = "cairn-testenv-template-";
+    for e in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix(old_prefix).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let tmp = root.join(format!(".{key}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (mut child, _) = spawn_testenv(crd_path, Some(&tmp), 0, extra_crds, operators);
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let _ = child.wait();
-    templates.push((key, dir.clone()));
+    if std::fs::rename(&tmp, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    assert!(dir.is_dir(), "template {} made", dir.display());
     dir
 }
 
@@ -132,9 +154,9 @@ impl ControlPlane {
         let crd_path = std::env::temp_dir().join(format!("cairn-crds-{}-{}.yaml", std::process::id(), unique()));
         std::fs::write(&crd_path, cairn::crd::render_yaml().unwrap()).unwrap();
         if let Some(dir) = dir {
-            // A private plane starts from a copy of a state dir that already holds its CRDs: ~5 s of CPU
-            // instead of ~13 (the API server's validation of the large operator CRDs, which testenv then
-            // finds applied and does not send again).
+            // A plane starts from a copy of a state dir that already holds its CRDs: ~5 s of CPU instead of
+            // ~13 (the API server's validation of the large operator CRDs, which testenv then finds applied
+            // and does not send again).
             copy_dir(&template_dir(&crd_path, &extra_crds, operators), dir);
         }
         let (child, info) = spawn_testenv(&crd_path, dir, port, &extra_crds, operators);
@@ -162,8 +184,19 @@ impl ControlPlane {
 
     fn shared() -> &'static ControlPlane {
         SHARED.get_or_init(|| {
+            // From a copy of the template too. A static is never dropped, so its state dir is removed by the
+            // next process (here, the ones whose process is gone).
+            let prefix = "cairn-testenv-shared-";
+            for e in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+                let pid = e.file_name().to_string_lossy().strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok());
+                if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+            let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
             // The sandbox's and the tests' default: the newer operator generation's CRDs.
-            let cp = ControlPlane::start(None, 0, Vec::new(), OperatorSet::Newer);
+            let cp = ControlPlane::start(Some(&dir), 0, Vec::new(), OperatorSet::Newer);
             // Never restarted, and a static is never dropped: the CRD file is not needed any more.
             let _ = std::fs::remove_file(&cp.crd_path);
             cp

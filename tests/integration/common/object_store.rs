@@ -40,7 +40,7 @@ pub struct ObjectStores {
 static STORES: OnceLock<ObjectStores> = OnceLock::new();
 static CHILD: Mutex<Option<Child>> = Mutex::new(None);
 
-fn cache() -> PathBuf {
+pub(crate) fn cache() -> PathBuf {
     std::env::var("CAIRN_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/cairn"))
