@@ -228,7 +228,8 @@ pub fn admit_update(state: &State, old: &DatabaseCluster, new: &DatabaseCluster)
 /// `PUT`. Validated against the stored object (contract §3.6: immutable type, no shrink, version rules…);
 /// nothing is written when a rule fails. Written as a JSON patch of exactly those paths, so metadata the
 /// reconciler owns (finalizers, owner references) is never overwritten from a stale copy; with
-/// `metadata.resourceVersion` in the body the write fails with 409 if the object changed since it was read.
+/// `metadata.resourceVersion` in the body the write fails with 409 if the object changed since it was read
+/// (its spec, or the labels and annotations the body sets: not a status write alone).
 /// RBAC: `database-clusters` update on `<ns>/<name>`, and `database-engines` read on its engine (the
 /// compound check OpenEverest makes for create and update).
 pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &str, mut new: DatabaseCluster) -> Result<DatabaseCluster, ApiError> {
@@ -248,28 +249,48 @@ pub async fn update_database(state: &State, caller: &Caller, ns: &str, name: &st
     }
     admit_update(state, &old, &new)?;
 
-    let mut ops = Vec::new();
-    if let Some(rv) = validation::resource_version(new.metadata.resource_version.as_deref())? {
-        // A patch carrying a resourceVersion is applied only to that version, else 409 Conflict.
-        ops.push(serde_json::json!({ "op": "replace", "path": "/metadata/resourceVersion", "value": rv }));
-    }
-    ops.push(serde_json::json!({ "op": "replace", "path": "/spec", "value": new.spec }));
-    if let Some(l) = &new.metadata.labels {
-        ops.push(serde_json::json!({ "op": "add", "path": "/metadata/labels", "value": l }));
-    }
-    if let Some(a) = &new.metadata.annotations {
-        ops.push(serde_json::json!({ "op": "add", "path": "/metadata/annotations", "value": a }));
-    }
-    let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops)).map_err(|e| {
-        tracing::error!(error = %e, "building the update patch");
-        ApiError::internal()
-    })?;
+    let mut rv = validation::resource_version(new.metadata.resource_version.as_deref())?.map(str::to_string);
     let api: Api<DatabaseCluster> = Api::namespaced(state.client.clone(), ns);
     let pp = kube::api::PatchParams { field_manager: Some("cairn".into()), ..Default::default() };
-    api.patch(name, &pp, &kube::api::Patch::<()>::Json(patch)).await.map_err(|e| match e {
-        kube::Error::Api(s) if s.code == 409 => ApiError::stale(format!("database cluster {ns}/{name}")),
-        e => e.into(),
-    })
+    for attempt in 1.. {
+        let mut ops = Vec::new();
+        if let Some(rv) = &rv {
+            // A patch carrying a resourceVersion is applied only to that version, else 409 Conflict.
+            ops.push(serde_json::json!({ "op": "replace", "path": "/metadata/resourceVersion", "value": rv }));
+        }
+        ops.push(serde_json::json!({ "op": "replace", "path": "/spec", "value": new.spec }));
+        if let Some(l) = &new.metadata.labels {
+            ops.push(serde_json::json!({ "op": "add", "path": "/metadata/labels", "value": l }));
+        }
+        if let Some(a) = &new.metadata.annotations {
+            ops.push(serde_json::json!({ "op": "add", "path": "/metadata/annotations", "value": a }));
+        }
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops)).map_err(|e| {
+            tracing::error!(error = %e, "building the update patch");
+            ApiError::internal()
+        })?;
+        match api.patch(name, &pp, &kube::api::Patch::<()>::Json(patch)).await {
+            Ok(d) => return Ok(d),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                // The reconciler writes the status at any time, and a status write moves the resourceVersion.
+                // The client read the spec of its `metadata.generation` (a spec change moves it, a status
+                // write does not): when that is still the stored one, and the labels and annotations the body
+                // sets are the stored ones (none of another writer's would be overwritten), the change is
+                // made on the object as it is now, rather than refused with "changed since it was read".
+                let now = api.get(name).await?;
+                let unchanged = new.metadata.generation.is_some()
+                    && now.metadata.generation == new.metadata.generation
+                    && new.metadata.labels.as_ref().is_none_or(|l| now.metadata.labels.as_ref() == Some(l))
+                    && new.metadata.annotations.as_ref().is_none_or(|a| now.metadata.annotations.as_ref() == Some(a));
+                if rv.is_none() || !unchanged || attempt >= 3 {
+                    return Err(ApiError::stale(format!("database cluster {ns}/{name}")));
+                }
+                rv = now.metadata.resource_version;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// The checks of a create that need no body (REST makes them before it reads one): the caller may create

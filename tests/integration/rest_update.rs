@@ -105,14 +105,27 @@ async fn put_updates_a_database_cluster_and_enforces_the_rules() {
         assert_eq!(kept(&after), kept(&before), "{field}: nothing written");
     }
 
-    // A stale resourceVersion: someone changed the object since this client read it.
+    // A status write between a client's read and its PUT (the reconciler writes the status at any time)
+    // moves the resourceVersion, but the client did read the spec as it is: the change is made.
+    let (_, fresh) = rest.call(http::Method::GET, &path, None).await;
+    let moved = serde_json::json!({"status": {"message": "a status write after the client's read"}});
+    dbs.patch_status("orders", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&moved)).await.unwrap();
+    let mut more_cpu = fresh.clone();
+    more_cpu["spec"]["engine"]["resources"]["cpu"] = "2".into();
+    let (s, body) = rest.call(http::Method::PUT, &path, Some(more_cpu)).await;
+    assert_eq!(s, 200, "a status write alone is not a conflict: {body}");
+    assert_eq!(dbs.get("orders").await.unwrap().spec.engine.resources.unwrap().cpu.unwrap().0, "2");
+
+    // A stale resourceVersion: someone changed the spec since this client read it (its read was the one
+    // before the growth above: that version and generation).
     let mut stale = now.clone();
     stale["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
-    stale["spec"]["engine"]["resources"]["cpu"] = "2".into();
+    stale["metadata"]["generation"] = current["metadata"]["generation"].clone();
+    stale["spec"]["engine"]["resources"]["cpu"] = "3".into();
     let (s, body) = rest.call(http::Method::PUT, &path, Some(stale)).await;
     assert_eq!(s, 409, "{body}");
     assert!(body["message"].as_str().unwrap().starts_with("metadata.resourceVersion"), "{body}");
-    assert_eq!(dbs.get("orders").await.unwrap().spec.engine.resources.unwrap().cpu.unwrap().0, "1");
+    assert_eq!(dbs.get("orders").await.unwrap().spec.engine.resources.unwrap().cpu.unwrap().0, "2");
 
     // Unknown database: 404.
     let (s, _) = rest.call(http::Method::PUT, &format!("{base}/missing"), Some(now.clone())).await;
