@@ -235,7 +235,6 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         }
         e.1.elapsed()
     };
-    let wait = ctx.step.saturating_sub(elapsed);
     let sizes_match = obj.sizes_match();
     // A volume that must grow: the PVCs were made for another size than the spec's now asks.
     let want_volume = obj.volume_size();
@@ -244,6 +243,9 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
         let have = volumes.entry(key.clone()).or_insert_with(|| want_volume.clone());
         *have != want_volume
     };
+    // A volume resize takes an operator minutes; here it lasts RESIZE_STEPS steps, so whoever shows it (the
+    // database page's "Resizing volumes") has the time a loaded machine needs to see it.
+    let wait = if resizing { ctx.step * RESIZE_STEPS } else { ctx.step }.saturating_sub(elapsed);
     let annotated = obj.resize_annotation().is_some_and(|a| obj.annotations().contains_key(a));
     tracing::debug!(kind = %K::kind(&()), %ns, %name, %state, sizes_match, ?wait, paused = obj.paused(), "simulator step");
 
@@ -285,6 +287,9 @@ async fn reconcile<K: Simulated>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, k
     sync_pods(&*obj, &ctx.client, &state).await?;
     Ok(Action::await_change())
 }
+
+/// How many steps a simulated volume resize lasts.
+const RESIZE_STEPS: u32 = 4;
 
 /// Sets or removes the operator's PVC-resize annotation on the CR (for the operators that use one).
 async fn set_resize_annotation<K: Simulated>(obj: &K, api: &Api<K>, client: &Client, on: bool) -> Result<(), kube::Error> {
